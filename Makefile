@@ -1,0 +1,37 @@
+# Thin wrappers over Go tooling. `make test` is what CI runs.
+GO ?= go
+PKGS := ./...
+
+.PHONY: all generate golden test lint drift bench demo fuzz
+
+all: test
+
+## generate: regenerate gen/ and golden/requests from schemas/ (needs capnp)
+generate:
+	$(GO) generate ./gen/
+
+## golden: rewrite the generator's golden files
+golden:
+	$(GO) test ./golden/... -update
+
+## lint: gofmt, go vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## drift: fail when regenerating changes anything that is committed
+drift: generate
+	@git diff --exit-code -- gen golden || (echo "generated code is stale: run make generate and commit"; exit 1)
+	@test -z "$$(git status --porcelain -- gen golden)" || (git status --porcelain -- gen golden; echo "untracked generated files: run make generate and commit"; exit 1)
+
+## test: lint, drift check, then the whole suite with the race detector
+test: lint drift
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## bench: benchmarks, written to BENCHMARKS.md
+bench:
+	$(GO) run ./internal/benchreport -o BENCHMARKS.md
+
+## demo: the end-to-end demo on the bundled demo node
+demo:
+	$(GO) run ./cmd/bitcoin-ipc demo

@@ -1,0 +1,96 @@
+// Command gentool regenerates everything under gen/: capnpc-go's wire
+// packages and capnpc-go-ipc's domain packages for every schema set, plus
+// the committed CodeGeneratorRequest binaries under golden/requests/. It is
+// run by `go generate ./gen/...` (see gen/generate.go) and needs the capnp
+// compiler on PATH; capnpc-go is built from the version pinned in go.mod.
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/schemaset"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "gentool:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	c, err := schemaset.NewCompiler()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "gentool")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	capnpcGo := filepath.Join(tmp, "capnpc-go")
+	build := exec.Command("go", "build", "-o", capnpcGo, "capnproto.org/go/capnp/v3/capnpc-go")
+	build.Dir, build.Stdout, build.Stderr = c.Root, os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building capnpc-go: %w", err)
+	}
+
+	// libmultiprocess's proxy.capnp: one Go package, from the newest variant.
+	mpDir := filepath.Join(c.Root, "gen", "mp")
+	if err := resetDir(mpDir, "*.capnp.go"); err != nil {
+		return err
+	}
+	if _, err := c.RunArgs(filepath.Join("mp", "master"), "master", capnpcGo+":"+mpDir, []string{"--src-prefix=mp"}, "mp/proxy.capnp"); err != nil {
+		return err
+	}
+
+	reqDir := filepath.Join(c.Root, "golden", "requests")
+	if err := os.MkdirAll(reqDir, 0o755); err != nil {
+		return err
+	}
+	for _, set := range schemaset.Sets {
+		files, err := c.Files(set)
+		if err != nil {
+			return err
+		}
+		wireDir := filepath.Join(c.Root, "gen", set.Name, set.Name+"capnp")
+		if err := resetDir(wireDir, "*.capnp.go"); err != nil {
+			return err
+		}
+		if _, err := c.Run(set.Name, set.Proxy, capnpcGo+":"+wireDir, files...); err != nil {
+			return err
+		}
+		req, err := c.Request(set)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(reqDir, set.Name+".bin"), req, 0o644); err != nil {
+			return err
+		}
+		if err := generateIPC(req, filepath.Join(c.Root, "gen", set.Name)); err != nil {
+			return fmt.Errorf("set %s: %w", set.Name, err)
+		}
+	}
+	return nil
+}
+
+// resetDir creates dir and removes files matching pattern from it, so that
+// a schema file that was deleted leaves no stale output behind.
+func resetDir(dir, pattern string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	old, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		return err
+	}
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
