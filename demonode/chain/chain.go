@@ -1,0 +1,280 @@
+package chain
+
+import (
+	"fmt"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/btcsuite/btcd/blockchain"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+)
+
+// Option configures a Chain.
+type Option func(*config)
+
+type config struct {
+	now             func() time.Time
+	blockMinFeeRate int64 // sat per 1000 vbytes
+}
+
+// WithClock replaces the wall clock used for template timestamps and the
+// "time-too-new" check. It is meant for tests.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
+
+// WithBlockMinTxFee sets the minimum fee rate, in satoshis per 1000 virtual
+// bytes, for a transaction to be put in a template (Core's -blockmintxfee).
+// The default is DefaultBlockMinTxFee.
+func WithBlockMinTxFee(satPerKvB int64) Option {
+	return func(c *config) {
+		if satPerKvB >= 0 {
+			c.blockMinFeeRate = satPerKvB
+		}
+	}
+}
+
+// DefaultBlockMinTxFee is Core's DEFAULT_BLOCK_MIN_TX_FEE: 1 sat/kvB.
+const DefaultBlockMinTxFee = 1
+
+// Chain is a simulated regtest chain with a mempool. Create it with New.
+type Chain struct {
+	mu  sync.Mutex
+	cfg config
+
+	// Active chain, indexed by height.
+	blocks    []*wire.MsgBlock
+	hashes    []chainhash.Hash
+	times     []int64
+	chainWork []*big.Int
+	index     map[chainhash.Hash]int32
+	// invalid maps hashes of blocks that failed contextual validation to
+	// the rejection reason, for "duplicate-invalid".
+	invalid map[chainhash.Hash]string
+	// confirmed holds the txids of all confirmed non-coinbase transactions.
+	confirmed map[chainhash.Hash]struct{}
+
+	pool mempool
+
+	// changed is closed (and replaced) whenever the tip or the mempool
+	// changes or a wait is interrupted, waking every waiter.
+	changed chan struct{}
+	// closed is set by Close; all waits return at once afterwards.
+	closed bool
+	// Mining.interrupt() state (see Interrupt).
+	tipWaiters       int
+	interruptGen     uint64
+	interruptPending bool
+
+	templateSeq uint64
+}
+
+// New returns a chain holding only the regtest genesis block and an empty
+// mempool.
+func New(opts ...Option) *Chain {
+	cfg := config{now: time.Now, blockMinFeeRate: DefaultBlockMinTxFee}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	genesis := chaincfg.RegressionNetParams.GenesisBlock.Copy()
+	hash := genesis.BlockHash()
+	c := &Chain{
+		cfg:       cfg,
+		blocks:    []*wire.MsgBlock{genesis},
+		hashes:    []chainhash.Hash{hash},
+		times:     []int64{genesis.Header.Timestamp.Unix()},
+		chainWork: []*big.Int{blockchain.CalcWork(genesis.Header.Bits)},
+		index:     map[chainhash.Hash]int32{hash: 0},
+		invalid:   make(map[chainhash.Hash]string),
+		confirmed: make(map[chainhash.Hash]struct{}),
+		pool:      newMempool(),
+		changed:   make(chan struct{}),
+	}
+	return c
+}
+
+// now returns the current time truncated to whole seconds.
+func (c *Chain) now() time.Time {
+	return time.Unix(c.cfg.now().Unix(), 0)
+}
+
+// broadcastLocked wakes every waiter. c.mu must be held.
+func (c *Chain) broadcastLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Tip returns the hash and height of the chain tip.
+func (c *Chain) Tip() (hash chainhash.Hash, height int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tipLocked()
+}
+
+func (c *Chain) tipLocked() (chainhash.Hash, int32) {
+	h := len(c.hashes) - 1
+	return c.hashes[h], int32(h)
+}
+
+// Height returns the height of the chain tip.
+func (c *Chain) Height() int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int32(len(c.hashes) - 1)
+}
+
+// IsTestChain reports whether this is a test chain (always true: regtest).
+func (c *Chain) IsTestChain() bool { return true }
+
+// IsInitialBlockDownload reports whether the node is in initial block
+// download (always false: the simulated chain is always synced).
+func (c *Chain) IsInitialBlockDownload() bool { return false }
+
+// HashAtHeight returns the hash of the active-chain block at height.
+func (c *Chain) HashAtHeight(height int32) (chainhash.Hash, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if height < 0 || int(height) >= len(c.hashes) {
+		return chainhash.Hash{}, false
+	}
+	return c.hashes[height], true
+}
+
+// HeightOf returns the height of the active-chain block with the given hash.
+func (c *Chain) HeightOf(hash chainhash.Hash) (int32, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.index[hash]
+	return h, ok
+}
+
+// BlockByHash returns a deep copy of the block with the given hash.
+func (c *Chain) BlockByHash(hash chainhash.Hash) (*wire.MsgBlock, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.index[hash]
+	if !ok {
+		return nil, false
+	}
+	return c.blocks[h].Copy(), true
+}
+
+// HeaderByHash returns a copy of the header of the block with the given
+// hash.
+func (c *Chain) HeaderByHash(hash chainhash.Hash) (*wire.BlockHeader, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.index[hash]
+	if !ok {
+		return nil, false
+	}
+	hdr := c.blocks[h].Header
+	return &hdr, true
+}
+
+// medianTimePastLocked returns the median time past of the tip (the median
+// timestamp of the last 11 blocks).
+func (c *Chain) medianTimePastLocked() int64 {
+	start := len(c.times) - MedianTimeSpan
+	if start < 0 {
+		start = 0
+	}
+	return medianTime(c.times[start:])
+}
+
+// MedianTimePast returns the median timestamp of the last 11 blocks; a new
+// block's time must be greater than it.
+func (c *Chain) MedianTimePast() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Unix(c.medianTimePastLocked(), 0)
+}
+
+// nextBlockTimeLocked returns the timestamp for a template on top of the tip:
+// max(MTP+1, now) like Core's UpdateTime, raised to tip time + 1 so that
+// timestamps strictly increase even when blocks come faster than one per
+// second, unless that would put the block more than an hour ahead of the
+// clock (half of MaxFutureBlockTime).
+func (c *Chain) nextBlockTimeLocked() int64 {
+	now := c.now().Unix()
+	t := max(c.medianTimePastLocked()+1, now)
+	if next := c.times[len(c.times)-1] + 1; next > t && next <= now+int64(MaxFutureBlockTime/time.Second)/2 {
+		t = next
+	}
+	return t
+}
+
+// connectLocked appends an already validated block to the chain, removes its
+// transactions (and conflicting ones) from the mempool and wakes waiters.
+func (c *Chain) connectLocked(b *wire.MsgBlock, hash chainhash.Hash) {
+	height := int32(len(c.hashes))
+	c.blocks = append(c.blocks, b)
+	c.hashes = append(c.hashes, hash)
+	c.times = append(c.times, b.Header.Timestamp.Unix())
+	work := new(big.Int).Add(c.chainWork[len(c.chainWork)-1], blockchain.CalcWork(b.Header.Bits))
+	c.chainWork = append(c.chainWork, work)
+	c.index[hash] = height
+	for i, tx := range b.Transactions {
+		if i > 0 {
+			c.confirmed[tx.TxHash()] = struct{}{}
+		}
+	}
+	c.pool.removeForBlock(b)
+	c.broadcastLocked()
+}
+
+// BlockchainInfo is the subset of Core's getblockchaininfo result that the
+// simulation can answer. Field names follow the RPC's JSON keys.
+type BlockchainInfo struct {
+	Chain                string   `json:"chain"`
+	Blocks               int32    `json:"blocks"`
+	Headers              int32    `json:"headers"`
+	BestBlockHash        string   `json:"bestblockhash"`
+	Bits                 string   `json:"bits"`
+	Target               string   `json:"target"`
+	Difficulty           float64  `json:"difficulty"`
+	Time                 int64    `json:"time"`
+	MedianTime           int64    `json:"mediantime"`
+	VerificationProgress float64  `json:"verificationprogress"`
+	InitialBlockDownload bool     `json:"initialblockdownload"`
+	ChainWork            string   `json:"chainwork"`
+	SizeOnDisk           int64    `json:"size_on_disk"`
+	Pruned               bool     `json:"pruned"`
+	Warnings             []string `json:"warnings"`
+}
+
+// BlockchainInfo returns getblockchaininfo-style information about the tip.
+func (c *Chain) BlockchainInfo() BlockchainInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	hash, height := c.tipLocked()
+	tip := c.blocks[height]
+	var size int64
+	for _, b := range c.blocks {
+		size += int64(b.SerializeSize())
+	}
+	return BlockchainInfo{
+		Chain:                "regtest",
+		Blocks:               height,
+		Headers:              height,
+		BestBlockHash:        hash.String(),
+		Bits:                 fmt.Sprintf("%08x", tip.Header.Bits),
+		Target:               fmt.Sprintf("%064x", blockchain.CompactToBig(tip.Header.Bits)),
+		Difficulty:           CalcDifficulty(tip.Header.Bits),
+		Time:                 tip.Header.Timestamp.Unix(),
+		MedianTime:           c.medianTimePastLocked(),
+		VerificationProgress: 1,
+		InitialBlockDownload: false,
+		ChainWork:            fmt.Sprintf("%064x", c.chainWork[height]),
+		SizeOnDisk:           size,
+		Pruned:               false,
+		Warnings:             []string{},
+	}
+}

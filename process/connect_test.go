@@ -1,0 +1,225 @@
+//go:build linux
+
+package process
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// staleSocket leaves a socket file at path that nobody listens on.
+func staleSocket(t *testing.T, path string) {
+	t.Helper()
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Type() != os.ModeSocket {
+		t.Fatalf("stale socket not left behind: %v", err)
+	}
+}
+
+func TestConnectErrorNamesPath(t *testing.T) {
+	dir := t.TempDir()
+	addr := Address{Path: filepath.Join(dir, "node.sock")}
+	_, err := Connect(context.Background(), addr, WithLogger(discard))
+	if err == nil {
+		t.Fatal("Connect to a missing socket succeeded")
+	}
+	want := "connect unix:" + addr.Path + ": no such file or directory"
+	if err.Error() != want {
+		t.Fatalf("error text %q, want %q", err.Error(), want)
+	}
+	if !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("errors.Is(err, ENOENT) = false for %v", err)
+	}
+	var ce *ConnectError
+	if !errors.As(err, &ce) || ce.Addr != addr || ce.Attempts != 1 {
+		t.Fatalf("errors.As ConnectError: %#v", ce)
+	}
+}
+
+func TestConnectRefusedStaleSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "node.sock")
+	staleSocket(t, path)
+	_, err := Connect(context.Background(), Address{Path: path}, WithLogger(discard))
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("err = %v, want ECONNREFUSED", err)
+	}
+	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("error text %q lacks path or reason", err)
+	}
+}
+
+func TestConnectBadAddress(t *testing.T) {
+	_, err := Connect(context.Background(), Address{})
+	if !errors.Is(err, ErrBadAddress) {
+		t.Fatalf("empty path: %v", err)
+	}
+	_, err = Connect(context.Background(), Address{Path: "/" + strings.Repeat("x", 200)})
+	if !errors.Is(err, ErrPathTooLong) {
+		t.Fatalf("long path: %v", err)
+	}
+}
+
+func TestConnectRetryPathAppears(t *testing.T) {
+	dir := t.TempDir()
+	addr := Address{Path: filepath.Join(dir, "sub", "node.sock")}
+	lnCh := make(chan *Listener, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		l, err := ListenAt(addr, WithLogger(discard))
+		if err != nil {
+			t.Error(err)
+		}
+		lnCh <- l
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	c, err := Connect(ctx, addr, WithRetry(20, 10*time.Millisecond), WithLogger(discard))
+	l := <-lnCh
+	if l != nil {
+		defer l.Close()
+	}
+	if err != nil {
+		t.Fatalf("Connect with retry: %v", err)
+	}
+	defer c.Close()
+	if el := time.Since(start); el < 100*time.Millisecond {
+		t.Fatalf("connected after %v, before the socket existed?", el)
+	}
+	// The listener hands out the connection.
+	sc, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Close()
+}
+
+func TestConnectRetryGivesUp(t *testing.T) {
+	addr := Address{Path: filepath.Join(t.TempDir(), "node.sock")}
+	_, err := Connect(context.Background(), addr, WithRetry(3, time.Millisecond), WithLogger(discard))
+	var ce *ConnectError
+	if !errors.As(err, &ce) || ce.Attempts != 3 || !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("err = %v (%#v), want ENOENT after 3 attempts", err, ce)
+	}
+	if !strings.Contains(err.Error(), "after 3 attempts") {
+		t.Fatalf("error text %q does not mention the attempts", err)
+	}
+}
+
+func TestConnectNoRetryOnPermanentError(t *testing.T) {
+	// ENOTDIR (a path component is a file) is not transient.
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err := Connect(context.Background(), Address{Path: filepath.Join(file, "node.sock")},
+		WithRetry(5, 200*time.Millisecond), WithLogger(discard))
+	if !errors.Is(err, syscall.ENOTDIR) {
+		t.Fatalf("err = %v, want ENOTDIR", err)
+	}
+	if time.Since(start) > 150*time.Millisecond {
+		t.Fatalf("permanent error was retried")
+	}
+}
+
+func TestConnectContextCanceledDuringRetry(t *testing.T) {
+	addr := Address{Path: filepath.Join(t.TempDir(), "node.sock")}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Connect(ctx, addr, WithRetry(1000, 20*time.Millisecond), WithLogger(discard))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want DeadlineExceeded", err)
+	}
+	if !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("err = %v should still carry the last connect error", err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("Connect ignored the context deadline (%v)", el)
+	}
+	if !strings.Contains(err.Error(), addr.Path) {
+		t.Fatalf("error %q does not name the path", err)
+	}
+}
+
+func TestConnectAddress(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+
+	for _, a := range []string{"", "0"} {
+		c, canon, err := ConnectAddress(ctx, dir, a)
+		if c != nil || canon != "" || err != nil {
+			t.Fatalf("ConnectAddress(%q) = %v, %q, %v; want nothing", a, c, canon, err)
+		}
+	}
+
+	want := "unix:" + filepath.Join(dir, "node.sock")
+	// auto, nothing there: quiet fallback.
+	c, canon, err := ConnectAddress(ctx, dir, "auto", WithLogger(discard))
+	if c != nil || err != nil || canon != want {
+		t.Fatalf("auto with no socket = %v, %q, %v; want nil, %q, nil", c, canon, err, want)
+	}
+	// unix, nothing there: an error.
+	_, canon, err = ConnectAddress(ctx, dir, "unix", WithLogger(discard))
+	if !errors.Is(err, syscall.ENOENT) || canon != want {
+		t.Fatalf("unix with no socket = %q, %v; want ENOENT", canon, err)
+	}
+	// auto, stale socket: quiet fallback.
+	staleSocket(t, filepath.Join(dir, "node.sock"))
+	c, _, err = ConnectAddress(ctx, dir, "auto", WithLogger(discard))
+	if c != nil || err != nil {
+		t.Fatalf("auto with stale socket = %v, %v", c, err)
+	}
+	// auto, live socket: connected.
+	l, err := Listen(dir, "bitcoin-node", "unix", WithLogger(discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, canon, err = ConnectAddress(ctx, dir, "auto", WithLogger(discard))
+	if err != nil || c == nil || canon != want {
+		t.Fatalf("auto with live socket = %v, %q, %v", c, canon, err)
+	}
+	c.Close()
+	// explicit relative path.
+	c, canon, err = ConnectAddress(ctx, dir, "unix:node.sock", WithLogger(discard))
+	if err != nil || canon != want {
+		t.Fatalf("unix:node.sock = %q, %v", canon, err)
+	}
+	c.Close()
+	// bad syntax.
+	if _, _, err := ConnectAddress(ctx, dir, "tcp:1"); !errors.Is(err, ErrBadAddress) {
+		t.Fatalf("tcp:1: %v", err)
+	}
+	// auto, data directory is a file: ENOTDIR, quiet.
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o600)
+	c, _, err = ConnectAddress(ctx, file, "auto", WithLogger(discard))
+	if c != nil || err != nil {
+		t.Fatalf("auto with ENOTDIR = %v, %v", c, err)
+	}
+	// auto, path too long: quiet, canonical still reported.
+	long := "/" + strings.Repeat("d", 120)
+	c, canon, err = ConnectAddress(ctx, long, "auto")
+	if c != nil || err != nil || canon != "unix:"+long+"/node.sock" {
+		t.Fatalf("auto with long path = %v, %q, %v", c, canon, err)
+	}
+	// unix, path too long: an error.
+	if _, _, err := ConnectAddress(ctx, long, "unix"); !errors.Is(err, ErrPathTooLong) {
+		t.Fatalf("unix with long path: %v", err)
+	}
+}

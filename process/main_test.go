@@ -1,0 +1,192 @@
+//go:build linux
+
+package process
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the spawned child. When envChild is set,
+// TestMain runs the selected behaviour instead of the tests.
+const (
+	envChild    = "PROCESS_TEST_CHILD"     // behaviour: echo, argv, exit, sleep, connect
+	envExitCode = "PROCESS_TEST_EXIT_CODE" // for "exit"
+	envSock     = "PROCESS_TEST_SOCK"      // for "connect"
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(envChild); mode != "" {
+		os.Exit(runChild(mode))
+	}
+	os.Exit(m.Run())
+}
+
+func runChild(mode string) int {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	switch mode {
+	case "exit": // exit at once, before touching the connection
+		code, _ := strconv.Atoi(os.Getenv(envExitCode))
+		return code
+	case "connect": // not spawned: connect to envSock, expect to be closed
+		return childConnect(os.Getenv(envSock))
+	}
+	conn, ok, err := StartSpawned(os.Args, logger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 90
+	}
+	if !ok {
+		fmt.Fprintf(os.Stderr, "child: not spawned: %q\n", os.Args)
+		return 91
+	}
+	defer conn.Close()
+	switch mode {
+	case "echo":
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if n > 0 {
+				if _, werr := conn.Write(buf[:n]); werr != nil {
+					return 92
+				}
+			}
+			if err == io.EOF {
+				return 0 // parent closed the connection: clean shutdown
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "child read:", err)
+				return 93
+			}
+		}
+	case "argv":
+		fmt.Fprint(conn, strings.Join(os.Args, "\x00"))
+		return 0
+	case "sleep":
+		time.Sleep(time.Minute)
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "child: unknown mode", mode)
+	return 99
+}
+
+// childConnect connects to sock and waits to be disconnected. Exit codes:
+// 0 closed by the server (EOF/reset), 2 connect failed, 4 got data, 5 timeout.
+func childConnect(sock string) int {
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child connect:", err)
+		return 2
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var b [1]byte
+	n, err := c.Read(b[:])
+	switch {
+	case n > 0:
+		return 4
+	case err == io.EOF || errors.Is(err, syscall.ECONNRESET):
+		return 0
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return 5
+	}
+	fmt.Fprintln(os.Stderr, "child read:", err)
+	return 6
+}
+
+func testExe(tb testing.TB) string {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return exe
+}
+
+func childEnv(mode string, extra ...string) []string {
+	return append(append(os.Environ(), envChild+"="+mode), extra...)
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// spawnChild spawns the test binary in the given mode and makes sure it is
+// gone at the end of the test.
+func spawnChild(tb testing.TB, mode string, opts ...SpawnOption) *Child {
+	tb.Helper()
+	base := []SpawnOption{WithEnv(childEnv(mode)), WithLogger(discard)}
+	c, err := Spawn(context.Background(), testExe(tb), append(base, opts...)...)
+	if err != nil {
+		tb.Fatalf("Spawn: %v", err)
+	}
+	tb.Cleanup(func() {
+		c.Conn.Close()
+		c.Kill()
+		<-c.Done()
+	})
+	return c
+}
+
+// waitChild waits for the child's exit with a timeout.
+func waitChild(tb testing.TB, c *Child, timeout time.Duration) ExitStatus {
+	tb.Helper()
+	select {
+	case <-c.Done():
+	case <-time.After(timeout):
+		tb.Fatalf("child %d did not exit within %v", c.Pid, timeout)
+	}
+	st, err := c.Wait()
+	if err != nil {
+		tb.Fatalf("Wait: %v", err)
+	}
+	return st
+}
+
+// syncBuffer is a goroutine-safe bytes.Buffer.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// captureLogger returns a Debug-level text logger writing into a buffer.
+func captureLogger() (*slog.Logger, *syncBuffer) {
+	buf := &syncBuffer{}
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+// eventually polls cond for up to timeout.
+func eventually(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,108 @@
+package rt
+
+import "sync"
+
+// executor runs the calls posted to one Thread one at a time, in the order
+// they were posted, like a libmultiprocess server thread. While a running
+// call waits on an outgoing IPC call it yields the executor, so that calls
+// posted meanwhile (callbacks, and calls the peer nests inside its own
+// callbacks) run instead of deadlocking; when the outgoing call returns, the
+// waiting call takes the executor back before any newly queued call. This
+// is libmultiprocess's Waiter, on goroutines.
+type executor struct {
+	mu       sync.Mutex
+	busy     bool
+	closed   bool
+	queue    []func()
+	resumers []chan struct{}
+}
+
+// post queues fn and returns at once. It reports false when the executor
+// was closed, in which case fn never runs.
+func (e *executor) post(fn func()) bool {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return false
+	}
+	if e.busy {
+		e.queue = append(e.queue, fn)
+		e.mu.Unlock()
+		return true
+	}
+	e.busy = true
+	e.mu.Unlock()
+	go e.loop(fn)
+	return true
+}
+
+// loop runs fn, then whatever is queued, until the executor is idle or
+// handed to a resumer.
+func (e *executor) loop(fn func()) {
+	for fn != nil {
+		fn()
+		fn = e.next()
+	}
+}
+
+// next hands the executor on after a call finished: to a call waiting to
+// resume first, else to the next queued call (returned for the current
+// goroutine to run), else it goes idle.
+func (e *executor) next() func() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if n := len(e.resumers); n > 0 {
+		ch := e.resumers[n-1]
+		e.resumers = e.resumers[:n-1]
+		close(ch)
+		return nil
+	}
+	if len(e.queue) > 0 {
+		fn := e.queue[0]
+		e.queue[0] = nil
+		e.queue = e.queue[1:]
+		return fn
+	}
+	e.busy = false
+	return nil
+}
+
+// yield is called by the running call before it blocks on an outgoing IPC
+// call: the next queued call starts on a new goroutine, or the executor
+// goes idle.
+func (e *executor) yield() {
+	e.mu.Lock()
+	if len(e.queue) > 0 {
+		fn := e.queue[0]
+		e.queue[0] = nil
+		e.queue = e.queue[1:]
+		e.mu.Unlock()
+		go e.loop(fn)
+		return
+	}
+	e.busy = false
+	e.mu.Unlock()
+}
+
+// resume takes the executor back after an outgoing call returned, waiting
+// for the call that holds it to finish. Resumers are served newest first,
+// as nested waits unwind.
+func (e *executor) resume() {
+	e.mu.Lock()
+	if !e.busy {
+		e.busy = true
+		e.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	e.resumers = append(e.resumers, ch)
+	e.mu.Unlock()
+	<-ch
+}
+
+// close stops the executor from accepting calls. Queued calls still run.
+func (e *executor) close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+}
