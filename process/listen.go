@@ -124,7 +124,8 @@ func Listen(datadir, exeName, address string, opts ...ListenOption) (*Listener, 
 	return ListenAt(addr, opts...)
 }
 
-// ListenAt is Listen for an already resolved address.
+// ListenAt is Listen for an already resolved address. A relative path is
+// made absolute first.
 func ListenAt(addr Address, opts ...ListenOption) (*Listener, error) {
 	cfg := listenConfig{logger: slog.Default(), check: SameUID, probeTimeout: time.Second}
 	for _, o := range opts {
@@ -141,7 +142,13 @@ func ListenAt(addr Address, opts ...ListenOption) (*Listener, error) {
 	if len(addr.Path) >= MaxPathLen {
 		return nil, pathTooLong(addr.String(), addr.Path)
 	}
-	path := filepath.Clean(addr.Path)
+	path, err := filepath.Abs(addr.Path) // also cleans
+	if err != nil {
+		return nil, badAddress(addr.String(), fmt.Sprintf("cannot make socket path %q absolute: %v", addr.Path, err))
+	}
+	if len(path) >= MaxPathLen {
+		return nil, pathTooLong(addr.String(), path)
+	}
 	addr = Address{Path: path}
 	log := cfg.logger
 

@@ -116,7 +116,11 @@ func testExe(tb testing.TB) string {
 }
 
 func childEnv(mode string, extra ...string) []string {
-	return append(append(os.Environ(), envChild+"="+mode), extra...)
+	// Under -race the child would otherwise sleep 1s before a successful
+	// exit (the race runtime's atexit_sleep_ms default).
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	env := append(os.Environ(), envChild+"="+mode, "GORACE="+gorace)
+	return append(env, extra...)
 }
 
 var discard = slog.New(slog.DiscardHandler)

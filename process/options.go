@@ -106,7 +106,9 @@ func WithRetry(attempts int, initialBackoff time.Duration) ConnectOption {
 // WithPeerCheck replaces the listener's peer check. The function is called
 // with the credentials of every accepted connection; a non-nil error makes
 // the listener close the connection, log it at Warn and accept the next one.
-// A nil function accepts every peer (same as AllowAnyUID).
+// A nil function accepts every peer (same as AllowAnyUID). The function may
+// be called concurrently when several goroutines call Accept. To add a rule
+// on top of the default, call SameUID from it.
 func WithPeerCheck(check func(Ucred) error) ListenOption {
 	return listenOptionFunc(func(c *listenConfig) { c.check = check })
 }

@@ -2,7 +2,6 @@ package chain
 
 import (
 	"encoding/binary"
-	"errors"
 	"sort"
 
 	"github.com/btcsuite/btcd/btcutil"
@@ -350,6 +349,3 @@ func NewDummyTx(seed uint64, segwit bool) *wire.MsgTx {
 	tx.AddTxOut(wire.NewTxOut(10_000, pkScript))
 	return tx
 }
-
-// errClosed is returned by operations on a closed chain.
-var errClosed = errors.New("chain: closed")

@@ -1,0 +1,33 @@
+// Package demonode is bitcoin-ipc's demo node: a simulated regtest chain
+// (package chain) served over IPC with Bitcoin Core's v32 schemas (Init,
+// Echo, Mining, Rpc), on a unix socket as `bitcoin-node -ipcbind` does or
+// on an inherited -ipcfd. It is real enough for mining software to be
+// tested against it, and for Bitcoin Core's own `bitcoin-cli -ipcconnect`.
+package demonode
+
+import (
+	"sync"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
+)
+
+// Node is the demo node's state.
+type Node struct {
+	chain    *chain.Chain
+	stopOnce sync.Once
+	stopped  chan struct{}
+	stop     func()
+}
+
+// New makes a demo node on a fresh regtest chain.
+func New(opts ...chain.Option) *Node {
+	n := &Node{chain: chain.New(opts...), stopped: make(chan struct{})}
+	n.stop = func() { n.stopOnce.Do(func() { close(n.stopped) }) }
+	return n
+}
+
+// Chain is the node's simulated chain.
+func (n *Node) Chain() *chain.Chain { return n.chain }
+
+// Stopped is closed when a client asked the node to stop (RPC "stop").
+func (n *Node) Stopped() <-chan struct{} { return n.stopped }
