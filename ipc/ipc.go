@@ -197,4 +197,3 @@ func (l listener) Close() error { return l.l.Close() }
 func (l listener) Addr() net.Addr {
 	return &net.UnixAddr{Name: l.l.Addr().Path, Net: "unix"}
 }
-
