@@ -3,6 +3,7 @@ package chain
 import (
 	"fmt"
 	"math/big"
+	"strconv"
 	"sync"
 	"time"
 
@@ -55,6 +56,9 @@ type Chain struct {
 	times     []int64
 	chainWork []*big.Int
 	index     map[chainhash.Hash]int32
+	// side holds valid blocks whose parent is in the active chain but is
+	// not the tip (stale solutions). They are never connected.
+	side map[chainhash.Hash]*wire.MsgBlock
 	// invalid maps hashes of blocks that failed contextual validation to
 	// the rejection reason, for "duplicate-invalid".
 	invalid map[chainhash.Hash]string
@@ -92,6 +96,7 @@ func New(opts ...Option) *Chain {
 		times:     []int64{genesis.Header.Timestamp.Unix()},
 		chainWork: []*big.Int{blockchain.CalcWork(genesis.Header.Bits)},
 		index:     map[chainhash.Hash]int32{hash: 0},
+		side:      make(map[chainhash.Hash]*wire.MsgBlock),
 		invalid:   make(map[chainhash.Hash]string),
 		confirmed: make(map[chainhash.Hash]struct{}),
 		pool:      newMempool(),
@@ -155,38 +160,48 @@ func (c *Chain) HeightOf(hash chainhash.Hash) (int32, bool) {
 	return h, ok
 }
 
-// BlockByHash returns a deep copy of the block with the given hash.
+// blockLocked finds an active-chain or stale (side) block.
+func (c *Chain) blockLocked(hash chainhash.Hash) *wire.MsgBlock {
+	if h, ok := c.index[hash]; ok {
+		return c.blocks[h]
+	}
+	return c.side[hash]
+}
+
+// BlockByHash returns a deep copy of the block with the given hash, from the
+// active chain or among the stale blocks (see SubmitBlock).
 func (c *Chain) BlockByHash(hash chainhash.Hash) (*wire.MsgBlock, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	h, ok := c.index[hash]
-	if !ok {
-		return nil, false
+	if b := c.blockLocked(hash); b != nil {
+		return b.Copy(), true
 	}
-	return c.blocks[h].Copy(), true
+	return nil, false
 }
 
 // HeaderByHash returns a copy of the header of the block with the given
-// hash.
+// hash, from the active chain or among the stale blocks.
 func (c *Chain) HeaderByHash(hash chainhash.Hash) (*wire.BlockHeader, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	h, ok := c.index[hash]
-	if !ok {
-		return nil, false
+	if b := c.blockLocked(hash); b != nil {
+		hdr := b.Header
+		return &hdr, true
 	}
-	hdr := c.blocks[h].Header
-	return &hdr, true
+	return nil, false
 }
 
 // medianTimePastLocked returns the median time past of the tip (the median
 // timestamp of the last 11 blocks).
 func (c *Chain) medianTimePastLocked() int64 {
-	start := len(c.times) - MedianTimeSpan
-	if start < 0 {
-		start = 0
-	}
-	return medianTime(c.times[start:])
+	return c.medianTimePastAtLocked(int32(len(c.times) - 1))
+}
+
+// medianTimePastAtLocked returns the median time past of the active-chain
+// block at height.
+func (c *Chain) medianTimePastAtLocked(height int32) int64 {
+	start := max(int(height)+1-MedianTimeSpan, 0)
+	return medianTime(c.times[start : height+1])
 }
 
 // MedianTimePast returns the median timestamp of the last 11 blocks; a new
@@ -250,7 +265,19 @@ type BlockchainInfo struct {
 	Warnings             []string `json:"warnings"`
 }
 
+// rpcDouble rounds v to the 16 significant digits Core's UniValue prints, so
+// that encoding/json writes the same number as Core (the regtest difficulty
+// 4.6565423739069247e-10 becomes 4.656542373906925e-10).
+func rpcDouble(v float64) float64 {
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 16, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
+}
+
 // BlockchainInfo returns getblockchaininfo-style information about the tip.
+// Difficulty is rounded to 16 significant digits, as Core prints it.
 func (c *Chain) BlockchainInfo() BlockchainInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -267,7 +294,7 @@ func (c *Chain) BlockchainInfo() BlockchainInfo {
 		BestBlockHash:        hash.String(),
 		Bits:                 fmt.Sprintf("%08x", tip.Header.Bits),
 		Target:               fmt.Sprintf("%064x", blockchain.CompactToBig(tip.Header.Bits)),
-		Difficulty:           CalcDifficulty(tip.Header.Bits),
+		Difficulty:           rpcDouble(CalcDifficulty(tip.Header.Bits)),
 		Time:                 tip.Header.Timestamp.Unix(),
 		MedianTime:           c.medianTimePastLocked(),
 		VerificationProgress: 1,

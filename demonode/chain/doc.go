@@ -33,9 +33,12 @@
 //     transactions (unknown transactions count as paying zero).
 //   - Sigops are the declared per-transaction sigop cost (mempool) or the legacy
 //     count times four; P2SH and witness sigops are not counted.
-//   - There are no forks or reorganisations: a block is accepted only on top of
-//     the current tip. A block whose parent is known but not the tip is
-//     rejected with "inconclusive-not-best-prevblk".
+//   - There are no reorganisations. A valid block whose parent is in the
+//     active chain but is not the tip (a stale solution) is stored but never
+//     connected, and reported as "inconclusive" (as Core does for a competing
+//     block without more work); blocks building on such a block are refused.
+//     CheckBlock, like Core's, only accepts blocks on the tip
+//     ("inconclusive-not-best-prevblk").
 //   - BIP68 sequence locks, BIP30 and versionbits signalling are not modelled;
 //     the block version is always 0x20000000.
 //

@@ -80,7 +80,7 @@ func (c *Chain) generateOne(script []byte) (chainhash.Hash, error) {
 	for i, tx := range block.Transactions[1:] {
 		extraFees[tx.TxHash()] = t.fees[i]
 	}
-	if ok, reason, debug := c.processBlockLocked(block, extraFees); !ok {
+	if ok, _, reason, debug := c.processBlockLocked(block, extraFees); !ok {
 		return chainhash.Hash{}, fmt.Errorf("chain: generated block rejected: %s (%s)", reason, debug)
 	}
 	return block.BlockHash(), nil

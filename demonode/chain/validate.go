@@ -115,12 +115,12 @@ func checkBlock(b *wire.MsgBlock, checkPow, checkMerkleRoot bool) *rejection {
 }
 
 // contextualCheckHeaderLocked is Core's ContextualCheckBlockHeader for a
-// header on top of the tip.
-func (c *Chain) contextualCheckHeaderLocked(h *wire.BlockHeader) *rejection {
+// header on top of the active-chain block at prevHeight.
+func (c *Chain) contextualCheckHeaderLocked(h *wire.BlockHeader, prevHeight int32) *rejection {
 	if h.Bits != RegtestBits {
 		return reject("bad-diffbits", "incorrect proof of work")
 	}
-	if h.Timestamp.Unix() <= c.medianTimePastLocked() {
+	if h.Timestamp.Unix() <= c.medianTimePastAtLocked(prevHeight) {
 		return reject("time-too-old", "block's timestamp is too early")
 	}
 	if h.Timestamp.After(c.now().Add(MaxFutureBlockTime)) {
@@ -134,11 +134,12 @@ func (c *Chain) contextualCheckHeaderLocked(h *wire.BlockHeader) *rejection {
 	return nil
 }
 
-// contextualCheckBlockLocked is Core's ContextualCheckBlock for a block at
-// height on top of the tip.
-func (c *Chain) contextualCheckBlockLocked(b *wire.MsgBlock, height int32) *rejection {
+// contextualCheckBlockLocked is Core's ContextualCheckBlock for a block on
+// top of the active-chain block at prevHeight.
+func (c *Chain) contextualCheckBlockLocked(b *wire.MsgBlock, prevHeight int32) *rejection {
+	height := prevHeight + 1
 	// BIP113: lock times are compared with the median time past.
-	cutoff := c.medianTimePastLocked()
+	cutoff := c.medianTimePastAtLocked(prevHeight)
 	for _, tx := range b.Transactions {
 		if !isFinalTx(tx, height, cutoff) {
 			return reject("bad-txns-nonfinal", "non-final transaction")
@@ -258,10 +259,10 @@ func (c *Chain) CheckBlock(block *wire.MsgBlock, checkMerkleRoot, checkPow bool)
 	}
 	r := checkBlock(block, checkPow, checkMerkleRoot)
 	if r == nil {
-		r = c.contextualCheckHeaderLocked(&block.Header)
+		r = c.contextualCheckHeaderLocked(&block.Header, tipHeight)
 	}
 	if r == nil {
-		r = c.contextualCheckBlockLocked(block, tipHeight+1)
+		r = c.contextualCheckBlockLocked(block, tipHeight)
 	}
 	if r == nil {
 		r = c.connectChecksLocked(block, tipHeight+1, nil)
@@ -272,12 +273,16 @@ func (c *Chain) CheckBlock(block *wire.MsgBlock, checkMerkleRoot, checkPow bool)
 	return true, "", ""
 }
 
-// SubmitBlock validates a complete block and, when valid, connects it as the
-// new tip, removes its transactions from the mempool and wakes waiters (Core's
-// submitBlock). Known blocks give "duplicate"; blocks that failed contextual
-// or connect checks before give "duplicate-invalid"; an unknown parent gives
-// "prev-blk-not-found" and a known parent that is not the tip
-// "inconclusive-not-best-prevblk" (the simulation has no side chains).
+// SubmitBlock validates a complete block and, when valid on top of the tip,
+// connects it as the new tip, removes its transactions from the mempool and
+// wakes waiters (Core's submitBlock). Otherwise it returns false with a
+// reason: "duplicate" for a known block, "duplicate-invalid" for a block that
+// failed contextual or connect checks before, "prev-blk-not-found" for an
+// unknown parent, Core's validation reason for an invalid block, and
+// "inconclusive" for a valid block that is not connected because its parent
+// is not the tip. Such stale blocks are kept (BlockByHash finds them, a
+// resubmission is a "duplicate") but never become the tip: the simulation has
+// no reorganisations, which matches Core for a competing block of equal work.
 func (c *Chain) SubmitBlock(block *wire.MsgBlock) (ok bool, reason, debug string) {
 	if block == nil {
 		return false, "bad-blk-null", "no block"
@@ -285,14 +290,18 @@ func (c *Chain) SubmitBlock(block *wire.MsgBlock) (ok bool, reason, debug string
 	block = block.Copy()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.processBlockLocked(block, nil)
+	ok, _, reason, debug = c.processBlockLocked(block, nil)
+	return ok, reason, debug
 }
 
 // SubmitSolution completes the template with the miner's coinbase (which
 // replaces the dummy one), version, timestamp and nonce, recomputes the
 // merkle root and processes the block like SubmitBlock. As in Core the
-// template's block is updated even when the block is then rejected, and a
-// block that is already known is reported as ok with reason "duplicate".
+// template's block is updated even when the block is then rejected, and ok
+// means the block was accepted (ProcessNewBlock's result): a block that is
+// already known gives ok with reason "duplicate", and a valid block on a
+// parent that is no longer the tip (a stale template) gives ok with reason
+// "inconclusive".
 func (c *Chain) SubmitSolution(tmpl *Template, version, timestamp, nonce uint32, coinbase *wire.MsgTx) (ok bool, reason, debug string) {
 	if tmpl == nil || tmpl.chain != c {
 		return false, "bad-template", "template does not belong to this chain"
@@ -322,48 +331,55 @@ func (c *Chain) SubmitSolution(tmpl *Template, version, timestamp, nonce uint32,
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, known := c.index[block.BlockHash()]; known {
-		return true, "duplicate", ""
-	}
-	return c.processBlockLocked(block, extraFees)
+	ok, accepted, reason, debug := c.processBlockLocked(block, extraFees)
+	return ok || accepted, reason, debug
 }
 
 // processBlockLocked runs the full validation of a block in Core's order and
-// connects it when valid. The block must not be modified afterwards.
-func (c *Chain) processBlockLocked(b *wire.MsgBlock, extraFees map[chainhash.Hash]int64) (bool, string, string) {
+// connects it when valid on top of the tip. connected reports that it became
+// the tip; accepted that it is (now or already) stored as a valid block. The
+// block must not be modified afterwards.
+func (c *Chain) processBlockLocked(b *wire.MsgBlock, extraFees map[chainhash.Hash]int64) (connected, accepted bool, reason, debug string) {
 	hash := b.BlockHash()
-	if _, known := c.index[hash]; known {
-		return false, "duplicate", ""
+	if c.blockLocked(hash) != nil {
+		return false, true, "duplicate", ""
 	}
 	if _, bad := c.invalid[hash]; bad {
-		return false, "duplicate-invalid", fmt.Sprintf("block %s was previously marked invalid", hash)
+		return false, false, "duplicate-invalid", fmt.Sprintf("block %s was previously marked invalid", hash)
 	}
 	// Context-free failures and header failures are not remembered: Core
 	// does not store such blocks (or headers) in its block index.
 	if r := checkBlock(b, true, true); r != nil {
-		return false, r.reason, r.debug
+		return false, false, r.reason, r.debug
 	}
-	tip, tipHeight := c.tipLocked()
-	if b.Header.PrevBlock != tip {
-		if _, known := c.index[b.Header.PrevBlock]; !known {
-			return false, "prev-blk-not-found", ""
+	prevHeight, known := c.index[b.Header.PrevBlock]
+	if !known {
+		if _, stale := c.side[b.Header.PrevBlock]; stale {
+			// Building on a stale block would need a reorganisation.
+			return false, false, "inconclusive", "simulated chain: blocks on stale blocks are not supported"
 		}
-		return false, "inconclusive-not-best-prevblk", ""
+		return false, false, "prev-blk-not-found", ""
 	}
-	if r := c.contextualCheckHeaderLocked(&b.Header); r != nil {
-		return false, r.reason, r.debug
+	if r := c.contextualCheckHeaderLocked(&b.Header, prevHeight); r != nil {
+		return false, false, r.reason, r.debug
 	}
-	height := tipHeight + 1
-	r := c.contextualCheckBlockLocked(b, height)
+	r := c.contextualCheckBlockLocked(b, prevHeight)
+	_, tipHeight := c.tipLocked()
+	if r == nil && prevHeight != tipHeight {
+		// Valid, but not on the tip: stored, not connected (Core does not
+		// run ConnectBlock for a block without more work).
+		c.side[hash] = b
+		return false, true, "inconclusive", ""
+	}
 	if r == nil {
-		r = c.connectChecksLocked(b, height, extraFees)
+		r = c.connectChecksLocked(b, prevHeight+1, extraFees)
 	}
 	if r != nil {
 		if !r.mutated {
 			c.invalid[hash] = r.reason
 		}
-		return false, r.reason, r.debug
+		return false, false, r.reason, r.debug
 	}
 	c.connectLocked(b, hash)
-	return true, "", ""
+	return true, true, "", ""
 }

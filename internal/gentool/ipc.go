@@ -1,7 +1,9 @@
 package main
 
-// generateIPC writes capnpc-go-ipc's companion files for one set.
+import "github.com/bitcoin-ipc/bitcoin-ipc/internal/gen"
+
+// generateIPC writes capnpc-go-ipc's companion files for one set, through
+// the generator library (the same code the capnpc-go-ipc plugin runs).
 func generateIPC(req []byte, outDir string) error {
-	_, _ = req, outDir
-	return nil
+	return gen.GenerateToDir(req, outDir)
 }

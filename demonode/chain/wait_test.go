@@ -1,0 +1,320 @@
+package chain
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+)
+
+type tipResult struct {
+	hash   chainhash.Hash
+	height int32
+	ok     bool
+	at     time.Time
+}
+
+// waitTipAsync runs WaitTipChanged in a goroutine and waits until it is
+// registered as a waiter.
+func waitTipAsync(t *testing.T, ctx context.Context, c *Chain, current chainhash.Hash, timeout time.Duration) <-chan tipResult {
+	t.Helper()
+	c.mu.Lock()
+	before := c.tipWaiters
+	c.mu.Unlock()
+	done := make(chan tipResult, 1)
+	go func() {
+		h, height, ok := c.WaitTipChanged(ctx, current, timeout)
+		done <- tipResult{h, height, ok, time.Now()}
+	}()
+	waitUntil(t, c, func() bool { return c.tipWaiters > before })
+	return done
+}
+
+func receive[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiter did not return")
+		panic("unreachable")
+	}
+}
+
+func TestWaitTipChanged(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("wakes on new block", func(t *testing.T) {
+		c := New()
+		genesis, _ := c.Tip()
+		done := waitTipAsync(t, ctx, c, genesis, time.Minute)
+		b := candidateBlock(t, mustTemplate(t, c, DefaultTemplateOptions()))
+		submitted := time.Now()
+		if ok, reason, _ := c.SubmitBlock(b); !ok {
+			t.Fatal(reason)
+		}
+		r := receive(t, done)
+		if !r.ok || r.hash != b.BlockHash() || r.height != 1 {
+			t.Fatalf("result %+v", r)
+		}
+		if d := r.at.Sub(submitted); d > 100*time.Millisecond {
+			t.Fatalf("woke %v after SubmitBlock", d)
+		}
+	})
+
+	t.Run("already changed", func(t *testing.T) {
+		c := New()
+		genesis, _ := c.Tip()
+		start := time.Now()
+		h, height, ok := c.WaitTipChanged(ctx, chainhash.Hash{}, time.Minute)
+		if !ok || h != genesis || height != 0 || time.Since(start) > time.Second {
+			t.Fatal("must return the tip at once")
+		}
+	})
+
+	t.Run("timeout returns current tip", func(t *testing.T) {
+		c := New()
+		genesis, _ := c.Tip()
+		start := time.Now()
+		h, height, ok := c.WaitTipChanged(ctx, genesis, 50*time.Millisecond)
+		if !ok || h != genesis || height != 0 {
+			t.Fatal("timeout must return the current tip with ok")
+		}
+		if time.Since(start) < 50*time.Millisecond {
+			t.Fatal("returned before the timeout")
+		}
+	})
+
+	t.Run("interrupt", func(t *testing.T) {
+		c := New()
+		genesis, _ := c.Tip()
+		done := waitTipAsync(t, ctx, c, genesis, 0) // forever
+		c.Interrupt()
+		if r := receive(t, done); r.ok || r.hash != (chainhash.Hash{}) {
+			t.Fatalf("interrupted wait returned %+v", r)
+		}
+		// The interrupt was consumed: the next wait times out normally.
+		if _, _, ok := c.WaitTipChanged(ctx, genesis, 10*time.Millisecond); !ok {
+			t.Fatal("interrupt leaked into the next wait")
+		}
+	})
+
+	t.Run("interrupt before wait", func(t *testing.T) {
+		c := New()
+		genesis, _ := c.Tip()
+		c.Interrupt()
+		if _, _, ok := c.WaitTipChanged(ctx, genesis, time.Minute); ok {
+			t.Fatal("pending interrupt ignored")
+		}
+		if _, _, ok := c.WaitTipChanged(ctx, genesis, 10*time.Millisecond); !ok {
+			t.Fatal("pending interrupt not consumed")
+		}
+	})
+
+	t.Run("context cancelled", func(t *testing.T) {
+		c := New()
+		genesis, _ := c.Tip()
+		cctx, cancel := context.WithCancel(ctx)
+		done := waitTipAsync(t, cctx, c, genesis, 0)
+		cancel()
+		if r := receive(t, done); r.ok {
+			t.Fatal("cancelled wait returned ok")
+		}
+	})
+
+	t.Run("close", func(t *testing.T) {
+		c := New()
+		genesis, _ := c.Tip()
+		done := waitTipAsync(t, ctx, c, genesis, 0)
+		c.Close()
+		if r := receive(t, done); r.ok {
+			t.Fatal("wait on closed chain returned ok")
+		}
+		if _, _, ok := c.WaitTipChanged(ctx, genesis, time.Minute); ok {
+			t.Fatal("wait after Close returned ok")
+		}
+	})
+}
+
+type nextResult struct {
+	tmpl *Template
+	ok   bool
+	at   time.Time
+}
+
+func waitNextAsync(t *testing.T, ctx context.Context, c *Chain, tmpl *Template, timeout time.Duration, threshold int64) <-chan nextResult {
+	t.Helper()
+	c.mu.Lock()
+	before := tmpl.waiters
+	c.mu.Unlock()
+	done := make(chan nextResult, 1)
+	go func() {
+		next, ok := c.WaitNext(ctx, tmpl, timeout, threshold)
+		done <- nextResult{next, ok, time.Now()}
+	}()
+	waitUntil(t, c, func() bool { return tmpl.waiters > before })
+	return done
+}
+
+func TestWaitNext(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("tip change", func(t *testing.T) {
+		c := New()
+		tmpl := mustTemplate(t, c, DefaultTemplateOptions())
+		done := waitNextAsync(t, ctx, c, tmpl, time.Minute, MaxMoney)
+		hashes, err := c.GenerateToScript(1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mined := time.Now()
+		r := receive(t, done)
+		if !r.ok || r.tmpl.PrevHash() != hashes[0] || r.tmpl.Height() != 2 {
+			t.Fatalf("WaitNext after new tip: %+v", r)
+		}
+		if d := r.at.Sub(mined); d > 100*time.Millisecond {
+			t.Fatalf("woke %v after the new block", d)
+		}
+		if r.tmpl.Options() != tmpl.Options() {
+			t.Fatal("new template must keep the options")
+		}
+	})
+
+	t.Run("fee rise", func(t *testing.T) {
+		c := New()
+		tmpl := mustTemplate(t, c, DefaultTemplateOptions())
+		done := waitNextAsync(t, ctx, c, tmpl, time.Minute, 1)
+		if err := c.AddTxWithFee(NewDummyTx(1, true), 500, -1); err != nil {
+			t.Fatal(err)
+		}
+		r := receive(t, done)
+		if !r.ok || len(r.tmpl.Block().Transactions) != 2 || r.tmpl.TotalFees() != 500 {
+			t.Fatalf("WaitNext after fee rise: %+v", r)
+		}
+	})
+
+	t.Run("fee rise below threshold times out", func(t *testing.T) {
+		c := New()
+		tmpl := mustTemplate(t, c, DefaultTemplateOptions())
+		done := waitNextAsync(t, ctx, c, tmpl, 100*time.Millisecond, 1000)
+		if err := c.AddTxWithFee(NewDummyTx(1, false), 500, -1); err != nil {
+			t.Fatal(err)
+		}
+		if r := receive(t, done); r.ok || r.tmpl != nil {
+			t.Fatal("fees below the threshold must not trigger")
+		}
+	})
+
+	t.Run("timeout", func(t *testing.T) {
+		c := New()
+		tmpl := mustTemplate(t, c, DefaultTemplateOptions())
+		start := time.Now()
+		next, ok := c.WaitNext(ctx, tmpl, 50*time.Millisecond, 1)
+		if ok || next != nil || time.Since(start) < 50*time.Millisecond {
+			t.Fatal("WaitNext must time out with nil")
+		}
+	})
+
+	t.Run("zero threshold returns a fresh template", func(t *testing.T) {
+		c := New()
+		if err := c.AddTx(NewDummyTx(1, false)); err != nil {
+			t.Fatal(err)
+		}
+		tmpl := mustTemplate(t, c, DefaultTemplateOptions())
+		next, ok := c.WaitNext(ctx, tmpl, time.Minute, 0)
+		if !ok || next == tmpl || len(next.Block().Transactions) != 2 {
+			t.Fatal("threshold 0 must return a new template at once")
+		}
+	})
+
+	t.Run("interruptWait", func(t *testing.T) {
+		c := New()
+		tmpl := mustTemplate(t, c, DefaultTemplateOptions())
+		done := waitNextAsync(t, ctx, c, tmpl, 0, 1)
+		tmpl.InterruptWait()
+		if r := receive(t, done); r.ok || r.tmpl != nil {
+			t.Fatal("interrupted WaitNext returned a template")
+		}
+		// Another template's waiter is not affected.
+		other := mustTemplate(t, c, DefaultTemplateOptions())
+		otherDone := waitNextAsync(t, ctx, c, other, 0, MaxMoney)
+		c.InterruptWait(tmpl) // nobody waits on tmpl: stays pending
+		if _, err := c.GenerateToScript(1, nil); err != nil {
+			t.Fatal(err)
+		}
+		if r := receive(t, otherDone); !r.ok {
+			t.Fatal("other template's waiter was interrupted")
+		}
+		if next, ok := c.WaitNext(ctx, tmpl, time.Minute, 1); ok || next != nil {
+			t.Fatal("pending InterruptWait ignored")
+		}
+	})
+
+	t.Run("context cancelled", func(t *testing.T) {
+		c := New()
+		tmpl := mustTemplate(t, c, DefaultTemplateOptions())
+		cctx, cancel := context.WithCancel(ctx)
+		done := waitNextAsync(t, cctx, c, tmpl, 0, 1)
+		cancel()
+		if r := receive(t, done); r.ok {
+			t.Fatal("cancelled WaitNext returned ok")
+		}
+	})
+
+	t.Run("close", func(t *testing.T) {
+		c := New()
+		tmpl := mustTemplate(t, c, DefaultTemplateOptions())
+		done := waitNextAsync(t, ctx, c, tmpl, 0, 1)
+		c.Close()
+		if r := receive(t, done); r.ok {
+			t.Fatal("WaitNext on closed chain returned ok")
+		}
+	})
+}
+
+// TestConcurrentUse exercises the chain from several goroutines at once
+// (meaningful under -race).
+func TestConcurrentUse(t *testing.T) {
+	c := New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, 4)
+	go func() {
+		_, err := c.GenerateToScript(20, nil)
+		errs <- err
+	}()
+	go func() {
+		for i := 0; i < 200; i++ {
+			_ = c.AddTx(NewDummyTx(uint64(i), i%3 == 0))
+		}
+		errs <- nil
+	}()
+	go func() {
+		for i := 0; i < 20; i++ {
+			tmpl, err := c.CreateTemplate(DefaultTemplateOptions())
+			if err != nil {
+				errs <- err
+				return
+			}
+			_ = tmpl.Block()
+			_ = c.BlockchainInfo()
+		}
+		errs <- nil
+	}()
+	go func() {
+		tip, _ := c.Tip()
+		for i := 0; i < 5; i++ {
+			tip, _, _ = c.WaitTipChanged(ctx, tip, 20*time.Millisecond)
+		}
+		errs <- nil
+	}()
+	for i := 0; i < 4; i++ {
+		if err := receive(t, errs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.Height() != 20 {
+		t.Fatalf("height %d", c.Height())
+	}
+}

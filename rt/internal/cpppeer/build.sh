@@ -1,0 +1,20 @@
+#!/bin/sh
+# Builds the C++ interop peer into OUT (default: ./out) by hand, the same
+# way rt/interop_test.go does: needs capnp, g++ and libcapnp-dev
+# (Cap'n Proto >= 0.9). Usage: build.sh [OUT]
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+out=${1:-$here/out}
+gostd=$(cd "$root" && go list -m -f '{{.Dir}}' capnproto.org/go/capnp/v3)/std
+mkdir -p "$out/gen"
+capnp compile -I"$gostd" -I"$root/schemas/mp/master" -oc++:"$out/gen" \
+	--src-prefix="$root/rt/internal/rttest" "$root/rt/internal/rttest/rttest.capnp"
+capnp compile -I"$gostd" -oc++:"$out/gen" \
+	--src-prefix="$root/schemas/mp/master" "$root/schemas/mp/master/mp/proxy.capnp"
+capnp compile -oc++:"$out/gen" --src-prefix="$gostd" "$gostd/go.capnp"
+# shellcheck disable=SC2046
+g++ -O2 -std=c++17 -pthread -I"$out/gen" -o "$out/peer" \
+	"$here/peer.c++" "$out/gen/rttest.capnp.c++" "$out/gen/mp/proxy.capnp.c++" \
+	$(pkg-config --cflags --libs capnp-rpc)
+echo "$out/peer"

@@ -1,0 +1,688 @@
+package rt_test
+
+// Interop with a C++ peer (internal/cpppeer/peer.c++): plain Cap'n Proto
+// C++ (libcapnp-dev, no libmultiprocess) that follows libmultiprocess's
+// conventions, in the server role (Go client) and in the client role (Go
+// server), plus a C++↔C++ reference run. The peer is built once per test
+// binary; it needs capnp, g++ and libcapnp-dev, and the tests fail (not
+// skip) without them.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"capnproto.org/go/capnp/v3"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/rttest"
+)
+
+// ---- building the peer ----
+
+var cppPeerBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// cppPeer returns the path of the built C++ peer. It builds it on first
+// use into a directory under the system temp dir named after a hash of
+// the sources and toolchain, so that later test runs reuse it.
+func cppPeer(t testing.TB) string {
+	t.Helper()
+	cppPeerBuild.once.Do(func() {
+		cppPeerBuild.path, cppPeerBuild.err = buildCppPeer()
+	})
+	if cppPeerBuild.err != nil {
+		t.Fatalf("building the C++ interop peer (needs capnp, g++, libcapnp-dev): %v", cppPeerBuild.err)
+	}
+	return cppPeerBuild.path
+}
+
+func runTool(dir, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
+	}
+	return out.String(), nil
+}
+
+func buildCppPeer() (string, error) {
+	pkgDir, err := os.Getwd() // go test runs in the package directory: rt/
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(pkgDir, "internal", "cpppeer", "peer.c++")
+	schema := filepath.Join(pkgDir, "internal", "rttest", "rttest.capnp")
+	mpDir := filepath.Join(pkgDir, "..", "schemas", "mp", "master")
+	proxy := filepath.Join(mpDir, "mp", "proxy.capnp")
+	gomod, err := runTool(pkgDir, "go", "list", "-m", "-f", "{{.Dir}}", "capnproto.org/go/capnp/v3")
+	if err != nil {
+		return "", err
+	}
+	goStd := filepath.Join(strings.TrimSpace(gomod), "std")
+	pkgFlags, err := runTool(pkgDir, "pkg-config", "--cflags", "--libs", "capnp-rpc")
+	if err != nil {
+		return "", err
+	}
+	capnpVersion, err := runTool(pkgDir, "capnp", "--version")
+	if err != nil {
+		return "", err
+	}
+	gxxVersion, err := runTool(pkgDir, "g++", "--version")
+	if err != nil {
+		return "", err
+	}
+
+	h := sha256.New()
+	for _, f := range []string{src, schema, proxy, filepath.Join(goStd, "go.capnp")} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", filepath.Base(f), len(b))
+		h.Write(b)
+	}
+	fmt.Fprintf(h, "%s\n%s\n%s\n", pkgFlags, capnpVersion, gxxVersion)
+	key := hex.EncodeToString(h.Sum(nil))[:16]
+	final := filepath.Join(os.TempDir(), "bitcoin-ipc-cpppeer-"+key)
+	bin := filepath.Join(final, "peer")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
+
+	dir, err := os.MkdirTemp("", "bitcoin-ipc-cpppeer-build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	gen := filepath.Join(dir, "gen")
+	if err := os.MkdirAll(gen, 0o755); err != nil {
+		return "", err
+	}
+	steps := [][]string{
+		{"capnp", "compile", "-I" + goStd, "-I" + mpDir, "-oc++:" + gen,
+			"--src-prefix=" + filepath.Dir(schema), schema},
+		{"capnp", "compile", "-I" + goStd, "-oc++:" + gen, "--src-prefix=" + mpDir, proxy},
+		{"capnp", "compile", "-oc++:" + gen, "--src-prefix=" + goStd, filepath.Join(goStd, "go.capnp")},
+		append([]string{"g++", "-O2", "-std=c++17", "-pthread", "-I" + gen, "-o", filepath.Join(dir, "peer"),
+			src, filepath.Join(gen, "rttest.capnp.c++"), filepath.Join(gen, "mp", "proxy.capnp.c++")},
+			strings.Fields(pkgFlags)...),
+	}
+	for _, s := range steps {
+		if _, err := runTool(dir, s[0], s[1:]...); err != nil {
+			return "", err
+		}
+	}
+	// Publish atomically: concurrent test binaries may race to it.
+	stage, err := os.MkdirTemp("", "bitcoin-ipc-cpppeer-stage-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.Rename(filepath.Join(dir, "peer"), filepath.Join(stage, "peer")); err != nil {
+		return "", err
+	}
+	if err := os.Rename(stage, final); err != nil {
+		os.RemoveAll(stage)
+		if _, serr := os.Stat(bin); serr != nil {
+			return "", err
+		}
+	}
+	return bin, nil
+}
+
+// ---- running it ----
+
+// syncBuffer collects a child's output; it is read while the child runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type cppProc struct {
+	cmd    *exec.Cmd
+	out    syncBuffer
+	done   chan struct{}
+	err    error // Wait's result, once done is closed
+	killed bool
+}
+
+func (p *cppProc) wait(d time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(d):
+		return fmt.Errorf("C++ peer still running after %v", d)
+	}
+}
+
+func (p *cppProc) kill() {
+	p.killed = true
+	p.cmd.Process.Kill()
+}
+
+// unixPair is a connected AF_UNIX stream socketpair as two files.
+func unixPair(t testing.TB) (*os.File, *os.File) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return os.NewFile(uintptr(fds[0]), "ipc-a"), os.NewFile(uintptr(fds[1]), "ipc-b")
+}
+
+// startCppPeer runs the peer with args, giving it f as fd 3 ("3" is
+// appended to args after the mode). f is closed in this process. At the end
+// of the test the peer must have exited 0 (unless killed); it gets 10 s.
+func startCppPeer(t testing.TB, f *os.File, mode string, args ...string) *cppProc {
+	t.Helper()
+	bin := cppPeer(t)
+	p := &cppProc{done: make(chan struct{})}
+	p.cmd = exec.Command(bin, append([]string{mode, "3"}, args...)...)
+	p.cmd.ExtraFiles = []*os.File{f}
+	p.cmd.Stdout = &p.out
+	p.cmd.Stderr = &p.out
+	err := p.cmd.Start()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		if err := p.wait(10 * time.Second); err != nil && !p.killed {
+			p.kill()
+			<-p.done
+			t.Errorf("C++ peer %s: %v\n%s", mode, err, p.out.String())
+		}
+	})
+	return p
+}
+
+// connFile turns our end of the socketpair into a net.Conn.
+func connFile(t testing.TB, f *os.File) net.Conn {
+	t.Helper()
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
+
+// cppServer spawns `peer serve` and connects a Go client to it.
+func cppServer(t testing.TB, opts ...rt.Option) (*rt.Conn, *calcClient, *cppProc) {
+	t.Helper()
+	ours, theirs := unixPair(t)
+	proc := startCppPeer(t, theirs, "serve")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := rt.Connect(ctx, connFile(t, ours), append([]rt.Option{rt.WithInitInterfaceID(testInitID)}, opts...)...)
+	if err != nil {
+		t.Fatalf("connect to C++ peer: %v\n%s", err, proc.out.String())
+	}
+	calc, err := makeCalc(ctx, conn)
+	if err != nil {
+		conn.Close()
+		t.Fatalf("makeCalc on C++ peer: %v\n%s", err, proc.out.String())
+	}
+	t.Cleanup(func() {
+		calc.Release()
+		conn.Close()
+	})
+	return conn, calc, proc
+}
+
+// goServer serves TestInit with the Go initServer on one end of a
+// socketpair and returns the other end for a C++ client.
+func goServer(t testing.TB) (*rt.Conn, *os.File) {
+	t.Helper()
+	ours, theirs := unixPair(t)
+	var destroyed atomic.Int32
+	conn := rt.Serve(connFile(t, ours), func(*rt.Conn) capnp.Client {
+		return capnp.Client(rttest.TestInit_ServerToClient(&initServer{destroyed: &destroyed}))
+	})
+	t.Cleanup(func() { conn.Close() })
+	return conn, theirs
+}
+
+// runCppClient runs `peer client <scenario>` against a Go server and
+// returns its output once it exited 0.
+func runCppClient(t testing.TB, args ...string) string {
+	t.Helper()
+	conn, theirs := goServer(t)
+	proc := startCppPeer(t, theirs, "client", args...)
+	if err := proc.wait(20 * time.Second); err != nil {
+		t.Fatalf("C++ client %v: %v\n%s", args, err, proc.out.String())
+	}
+	// The Go side sees the connection end.
+	select {
+	case <-conn.Done():
+	case <-time.After(5 * time.Second):
+		t.Errorf("Go server connection still open after the C++ client exited")
+	}
+	return proc.out.String()
+}
+
+// ---- Go client, C++ server ----
+
+func TestInteropGoClientCppServer(t *testing.T) {
+	ctx := ctxT(t)
+	conn, calc, proc := cppServer(t)
+
+	t.Run("basic", func(t *testing.T) {
+		r, err := calc.Add(ctx, 2, 40)
+		if err != nil || r != 42 {
+			t.Fatalf("Add = %d, %v", r, err)
+		}
+		name, err := calc.ThreadName(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(name, "cpppeer-") || !strings.Contains(name, "(from go-") {
+			t.Errorf("thread name %q", name)
+		}
+		x, err := calc.Ping(ctx, 7)
+		if err != nil || x != 7 {
+			t.Fatalf("Ping = %d, %v", x, err)
+		}
+		err = calc.Raise(ctx, "thrown text")
+		var e *exception.Error
+		if !errors.As(err, &e) || e.Description != "thrown text" || !e.Remote || !errors.Is(err, exception.ErrFailed) {
+			t.Fatalf("Raise: %#v", err)
+		}
+		data := bytes.Repeat([]byte("0123456789"), 10000)
+		got, err := calc.Echo(ctx, data)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("Echo: %d bytes, %v", len(got), err)
+		}
+	})
+
+	t.Run("pinned", func(t *testing.T) {
+		th, err := conn.NewThread()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer th.Release()
+		pctx := rt.WithThread(ctx, th)
+		n1, err := calc.ThreadName(pctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n2, err := th.Name(ctx)
+		if err != nil || n1 != n2 {
+			t.Fatalf("Thread.getName = %q, %v; call ran on %q", n2, err, n1)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		cases := []struct {
+			kind int32
+			is   error
+			desc string
+		}{
+			{0, exception.ErrFailed, "std::exception: boom"}, // std::runtime_error
+			{1, exception.ErrFailed, "boom"},                 // kj FAILED
+			{2, exception.ErrOverloaded, "boom"},
+			{3, exception.ErrUnimplemented, "boom"},
+			{4, exception.ErrDisconnected, "boom"},
+		}
+		for _, c := range cases {
+			err := calc.Fail(ctx, c.kind, "boom")
+			if !errors.Is(err, c.is) {
+				t.Errorf("kind %d: %v is not %v", c.kind, err, c.is)
+			}
+			var e *exception.Error
+			if !errors.As(err, &e) || e.Description != c.desc || e.What() != "boom" {
+				t.Errorf("kind %d: error %#v", c.kind, err)
+				continue
+			}
+			if e.Interface != "Calc" || e.Method != "fail" {
+				t.Errorf("kind %d: error names %s.%s", c.kind, e.Interface, e.Method)
+			}
+			t.Logf("kind %d: %v", c.kind, err)
+		}
+		if r, err := calc.Add(ctx, 1, 1); err != nil || r != 2 {
+			t.Fatalf("after errors: %d, %v", r, err)
+		}
+	})
+
+	t.Run("threadChecks", func(t *testing.T) {
+		calcCap := calc.cap()
+		fut, rel := calcCap.Add(ctx, func(ps rttest.Calc_add_Params) error {
+			_, err := ps.NewContext()
+			return err
+		})
+		_, err := fut.Struct()
+		rel()
+		if err == nil || !strings.Contains(err.Error(), "std::exception: no thread specified and no pool configured") {
+			t.Errorf("null thread: %v", err)
+		}
+		own := rttest.Callback_ServerToClient(&callbackServer{})
+		defer own.Release()
+		fut, rel = calcCap.Add(ctx, func(ps rttest.Calc_add_Params) error {
+			pc, err := ps.NewContext()
+			if err != nil {
+				return err
+			}
+			return pc.SetThread(mpThread(capnp.Client(own).AddRef()))
+		})
+		_, err = fut.Struct()
+		rel()
+		if err == nil || !strings.Contains(err.Error(), "std::exception: invalid thread handle") {
+			t.Errorf("foreign thread: %v", err)
+		}
+	})
+
+	t.Run("concurrent", func(t *testing.T) {
+		// Calls from two goroutines use two C++ threads and overlap.
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i := 0; i < 2; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if ok, err := calc.Sleep(ctx, 200*time.Millisecond); err != nil || !ok {
+					t.Errorf("Sleep: %v, %v", ok, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if d := time.Since(start); d > 390*time.Millisecond {
+			t.Errorf("two concurrent sleeps took %v: serialised", d)
+		}
+	})
+
+	t.Run("callback", func(t *testing.T) {
+		// Go→C++→Go: the C++ server calls the Go callback on the Go
+		// client's callbackThread.
+		plain := &callbackServer{}
+		plainCap := rttest.Callback_ServerToClient(plain)
+		defer plainCap.Release()
+		r, err := calc.CallBack(ctx, plainCap, 5)
+		if err != nil || r != 6 {
+			t.Fatalf("CallBack = %d, %v", r, err)
+		}
+		// Nested Go→C++→Go→C++…: each Go callback calls the C++ server
+		// again, on the C++ worker that called it.
+		cb := &callbackServer{}
+		cbCap := rttest.Callback_ServerToClient(cb)
+		defer cbCap.Release()
+		cb.calc = func(context.Context) *calcClient { return calc }
+		cb.self = func() rttest.Callback { return cbCap }
+		r, err = calc.CallBack(ctx, cbCap, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Every C++ level adds one; the innermost callback returns 0.
+		if r != 5 {
+			t.Fatalf("nested result %d, want 5", r)
+		}
+	})
+
+	t.Run("destroy", func(t *testing.T) {
+		c2, err := makeCalc(ctx, conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c2.Release()
+		if _, err := c2.Add(ctx, 1, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := c2.Destroy(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c2.Add(ctx, 1, 2); !errors.Is(err, exception.ErrDestroyed) {
+			t.Fatalf("call after destroy: %v", err)
+		}
+		// The connection and the other Calc are unaffected.
+		if r, err := calc.Add(ctx, 3, 4); err != nil || r != 7 {
+			t.Fatalf("Add after destroy of another Calc: %d, %v", r, err)
+		}
+	})
+
+	t.Run("pool", func(t *testing.T) {
+		_, pc, _ := cppServer(t, rt.WithServerPool(2))
+		name, err := pc.ThreadName(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(name, "(from pool/") {
+			t.Fatalf("call ran on %q, want a pool thread", name)
+		}
+		if r, err := pc.Add(ctx, 5, 6); err != nil || r != 11 {
+			t.Fatalf("Add on pool: %d, %v", r, err)
+		}
+	})
+
+	t.Run("kill", func(t *testing.T) {
+		errc := make(chan error, 1)
+		go func() {
+			_, err := calc.Sleep(ctx, 10*time.Second)
+			errc <- err
+		}()
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		proc.kill()
+		select {
+		case err := <-errc:
+			if !errors.Is(err, exception.ErrDisconnected) {
+				t.Fatalf("pending call: %v", err)
+			}
+			if d := time.Since(start); d > 100*time.Millisecond {
+				t.Errorf("pending call failed %v after SIGKILL, want < 100ms", d)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("pending call did not fail after SIGKILL")
+		}
+		if _, err := calc.Add(ctx, 1, 1); !errors.Is(err, exception.ErrDisconnected) {
+			t.Fatalf("call after the peer died: %v", err)
+		}
+		select {
+		case <-conn.Done():
+		case <-time.After(time.Second):
+			t.Fatal("connection not done after the peer died")
+		}
+	})
+}
+
+// ---- C++ client, Go server ----
+
+func TestInteropCppClientGoServer(t *testing.T) {
+	for _, sc := range [][]string{{"basic"}, {"errors"}, {"callback", "3"}, {"threads"}} {
+		t.Run(sc[0], func(t *testing.T) {
+			t.Parallel()
+			out := runCppClient(t, sc...)
+			if !strings.Contains(out, "OK "+sc[0]+"\n") {
+				t.Fatalf("C++ client %v did not finish:\n%s", sc, out)
+			}
+			t.Logf("C++ client %v:\n%s", sc, out)
+		})
+	}
+}
+
+// ---- C++ client, C++ server (reference) ----
+
+func TestInteropCppCpp(t *testing.T) {
+	a, b := unixPair(t)
+	srv := startCppPeer(t, a, "serve")
+	cli := startCppPeer(t, b, "client", "basic")
+	if err := cli.wait(20 * time.Second); err != nil {
+		t.Fatalf("C++ client: %v\n%s", err, cli.out.String())
+	}
+	if err := srv.wait(5 * time.Second); err != nil {
+		t.Fatalf("C++ server after the client left: %v\n%s", err, srv.out.String())
+	}
+	if out := cli.out.String(); !strings.Contains(out, "OK basic\n") {
+		t.Fatalf("C++ client:\n%s", out)
+	}
+}
+
+// ---- round-trip measurements ----
+
+// benchResult is the RESULT line of the C++ bench client, or the same
+// figures measured in Go.
+type benchResult struct {
+	P50us, P99us, CPUusPerCall float64
+	N                          int
+}
+
+func (r benchResult) String() string {
+	return fmt.Sprintf("p50=%.1fµs p99=%.1fµs cpu=%.1fµs/call (n=%d)", r.P50us, r.P99us, r.CPUusPerCall, r.N)
+}
+
+func parseBenchResult(out string) (benchResult, error) {
+	var r benchResult
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "RESULT ")
+		if !ok {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			k, v, _ := strings.Cut(f, "=")
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return r, fmt.Errorf("RESULT field %q: %v", f, err)
+			}
+			switch k {
+			case "p50_us":
+				r.P50us = x
+			case "p99_us":
+				r.P99us = x
+			case "cpu_us_per_call":
+				r.CPUusPerCall = x
+			case "n":
+				r.N = int(x)
+			}
+		}
+		return r, nil
+	}
+	return r, fmt.Errorf("no RESULT line in:\n%s", out)
+}
+
+// cppBenchAgainstGo runs the C++ bench client (n sequential Calc.add
+// calls) against a Go server and returns its RESULT line. CPU time is the
+// C++ client's.
+func cppBenchAgainstGo(t testing.TB, n int) benchResult {
+	t.Helper()
+	out := runCppClient(t, "bench", strconv.Itoa(n))
+	r, err := parseBenchResult(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// cppBenchAgainstCpp is the C++↔C++ reference for cppBenchAgainstGo.
+func cppBenchAgainstCpp(t testing.TB, n int) benchResult {
+	t.Helper()
+	a, b := unixPair(t)
+	startCppPeer(t, a, "bench-server")
+	cli := startCppPeer(t, b, "bench-client", strconv.Itoa(n))
+	if err := cli.wait(60 * time.Second); err != nil {
+		t.Fatalf("C++ bench client: %v\n%s", err, cli.out.String())
+	}
+	r, err := parseBenchResult(cli.out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// goBenchAgainstCpp times n sequential Calc.add calls from the Go client
+// to the C++ server. CPU time is this process's (Go client).
+func goBenchAgainstCpp(t testing.TB, n int) benchResult {
+	t.Helper()
+	ctx := context.Background()
+	_, calc, _ := cppServer(t)
+	for i := 0; i < min(n/10+1, 200); i++ {
+		if _, err := calc.Add(ctx, int64(i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lat := make([]time.Duration, n)
+	cpu0 := cpuTime()
+	for i := range lat {
+		t0 := time.Now()
+		if r, err := calc.Add(ctx, int64(i), 1); err != nil || r != int64(i)+1 {
+			t.Fatalf("Add: %d, %v", r, err)
+		}
+		lat[i] = time.Since(t0)
+	}
+	cpu := cpuTime() - cpu0
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Nanoseconds()) / 1e3
+	}
+	return benchResult{P50us: pct(0.5), P99us: pct(0.99), CPUusPerCall: float64(cpu.Nanoseconds()) / 1e3 / float64(n), N: n}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestInteropRoundTrips checks the measurement helpers and logs one small
+// run of each pair (meaningless under -race; use the benchmark or larger n
+// for figures).
+func TestInteropRoundTrips(t *testing.T) {
+	const n = 300
+	t.Logf("Go  → C++: %v", goBenchAgainstCpp(t, n))
+	t.Logf("C++ → Go : %v", cppBenchAgainstGo(t, n))
+	t.Logf("C++ → C++: %v", cppBenchAgainstCpp(t, n))
+}
+
+func BenchmarkInteropGoClientCppServer(b *testing.B) {
+	ctx := context.Background()
+	_, calc, _ := cppServer(b)
+	if _, err := calc.Add(ctx, 1, 1); err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := calc.Add(ctx, int64(i), 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
+}
