@@ -8,6 +8,8 @@ package demonode
 import (
 	"sync"
 
+	"github.com/btcsuite/btcd/btcutil"
+
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
 )
 
@@ -31,3 +33,16 @@ func (n *Node) Chain() *chain.Chain { return n.chain }
 
 // Stopped is closed when a client asked the node to stop (RPC "stop").
 func (n *Node) Stopped() <-chan struct{} { return n.stopped }
+
+// SeedMempool adds n fee-paying dummy transactions (alternately segwit and
+// legacy) so that templates have something to show: fees, sigops, a
+// merkle path and a witness commitment.
+func (n *Node) SeedMempool(count int) error {
+	for i := 0; i < count; i++ {
+		tx := chain.NewDummyTx(uint64(1000+i), i%2 == 0)
+		if err := n.chain.AddTxWithFee(tx, btcutil.Amount(1000*(i+1)), -1); err != nil {
+			return err
+		}
+	}
+	return nil
+}

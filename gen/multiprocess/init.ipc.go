@@ -72,7 +72,7 @@ var (
 type Init interface {
 	// Returns an Echo interface, for testing the connection.
 	MakeEcho(ctx context.Context) (result Echo, err error)
-	// Deprecated: the v30 position of makeMining. Always fails with "Old
+	// The v30 position of makeMining. Always fails with "Old
 	// mining interface (@2) not supported. Please update your client!".
 	//
 	// Deprecated: MakeMiningOld2 is kept for wire compatibility with older peers (superseded by MakeMining); it is never called implicitly.

@@ -1192,7 +1192,7 @@ type BlockTemplate interface {
 	GetCoinbaseTx(ctx context.Context) (result *CoinbaseTx, err error)
 	// The merkle branch from the coinbase to the merkle root.
 	GetCoinbaseMerklePath(ctx context.Context) (result []chainhash.Hash, err error)
-	// Deprecated: the v31 submitSolution. Always fails.
+	// The v31 submitSolution. Always fails.
 	//
 	// Deprecated: SubmitSolutionOld7 is kept for wire compatibility with older peers (superseded by SubmitSolution); it is never called implicitly.
 	SubmitSolutionOld7(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase *wire.MsgTx) (result bool, err error)

@@ -51,6 +51,6 @@ interface Init @0x8838c700ba5cba65 $Proxy.wrap("interfaces::Init") {
   # globalArgs and working on top of the given chain.
 
   makeMiningOld2 @2 () -> ();
-  # Deprecated: the v30 position of makeMining. Always fails with "Old
+  # The v30 position of makeMining. Always fails with "Old
   # mining interface (@2) not supported. Please update your client!".
 }

@@ -103,7 +103,7 @@ interface BlockTemplate @0xf9671ad841b2f622 $Proxy.wrap("interfaces::BlockTempla
   # Wakes a pending waitNext call on this template.
 
   submitSolutionOld7 @7 (context :Proxy.Context, version :UInt32, timestamp :UInt32, nonce :UInt32, coinbase :Data $Ipc.domain(tx)) -> (result :Bool);
-  # Deprecated: the v31 submitSolution. Always fails.
+  # The v31 submitSolution. Always fails.
 }
 
 struct BlockCreateOptions @0x80fca083ef81a559 $Proxy.wrap("node::BlockCreateOptions") {

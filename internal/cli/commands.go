@@ -1,0 +1,396 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
+	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/miner"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
+)
+
+// opTrue is the payout script of blocks mined by `mining submit`.
+var opTrue = []byte{0x51}
+
+// extraNonce follows the BIP34 height push in our coinbase scriptSig (a
+// push of "bitcoin-ipc"); it also keeps the scriptSig at the 2-byte
+// minimum at heights 1-16, whose height push is a single opcode.
+var extraNonce = append([]byte{11}, "bitcoin-ipc"...)
+
+func clientCommand(ctx context.Context, o *options, n *node, args []string, env Env) error {
+	out := env.Stdout
+	switch args[0] {
+	case "probe":
+		if len(args) != 1 {
+			return usageError{"probe takes no arguments"}
+		}
+		fmt.Fprintln(out, n.version)
+		return nil
+	case "echo":
+		if len(args) != 2 {
+			return usageError{"usage: bitcoin-ipc echo TEXT"}
+		}
+		e, err := n.init.MakeEcho(ctx)
+		if err != nil {
+			return err
+		}
+		defer e.Destroy(ctx)
+		r, err := e.Echo(ctx, args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, r)
+		return nil
+	case "rpc":
+		if len(args) < 2 {
+			return usageError{"usage: bitcoin-ipc rpc METHOD [ARGS...]"}
+		}
+		if err := n.needV32("rpc"); err != nil {
+			return err
+		}
+		return rpcCommand(ctx, o, n, args[1], args[2:], out)
+	case "mining":
+		if len(args) < 2 {
+			return usageError{"usage: bitcoin-ipc mining tip|wait-tip|template|check|submit|wait-next"}
+		}
+		if err := n.needV32("mining"); err != nil {
+			return err
+		}
+		m, err := n.init.MakeMining(ctx)
+		if err != nil {
+			return err
+		}
+		defer release(m)
+		return miningCommand(ctx, o, n, m, args[1], args[2:], out)
+	}
+	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+func release(v any) {
+	if r, ok := v.(interface{ Release() }); ok {
+		r.Release()
+	}
+}
+
+func rpcCommand(ctx context.Context, o *options, n *node, method string, args []string, out io.Writer) error {
+	req, err := BuildRequest(method, args, o.named)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	r, err := n.init.MakeRpc(ctx)
+	if err != nil {
+		return err
+	}
+	defer release(r)
+	reply, err := r.ExecuteRpc(ctx, req, "/", "")
+	if err != nil {
+		return err
+	}
+	text, err := FormatReply(reply)
+	var re *RPCError
+	if errors.As(err, &re) {
+		return exitError{re.ExitCode(), re}
+	}
+	if err != nil {
+		return err
+	}
+	if text != "" {
+		fmt.Fprintln(out, text)
+	}
+	return nil
+}
+
+func waitTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return domain.NoTimeout
+	}
+	return d
+}
+
+func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub string, args []string, out io.Writer) error {
+	switch sub {
+	case "tip":
+		tip, ok, err := m.GetTip(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("the node has no chain tip yet")
+		}
+		fmt.Fprintf(out, "%s %d\n", tip.Hash, tip.Height)
+		return nil
+	case "wait-tip":
+		tip, _, err := m.GetTip(ctx)
+		if err != nil {
+			return err
+		}
+		// Long waits get a thread of their own, so they never hold up
+		// other calls on this connection.
+		th, err := n.conn.NewThread()
+		if err != nil {
+			return err
+		}
+		defer th.Release()
+		r, err := m.WaitTipChanged(rt.WithThread(ctx, th), tip.Hash, waitTimeout(o.timeout))
+		if err != nil {
+			return err
+		}
+		switch {
+		case r == nil:
+			fmt.Fprintln(out, "interrupted")
+		case r.Hash == tip.Hash:
+			fmt.Fprintf(out, "timeout: tip unchanged at %s %d\n", r.Hash, r.Height)
+		default:
+			fmt.Fprintf(out, "%s %d\n", r.Hash, r.Height)
+		}
+		return nil
+	case "template":
+		t, err := m.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			return errors.New("createNewBlock was interrupted")
+		}
+		defer t.Destroy(ctx)
+		s, err := Summarize(ctx, t)
+		if err != nil {
+			return err
+		}
+		if o.json {
+			b, _ := json.MarshalIndent(s, "", "  ")
+			fmt.Fprintln(out, string(b))
+			return nil
+		}
+		s.Print(out)
+		return nil
+	case "check":
+		if len(args) != 1 {
+			return usageError{"usage: bitcoin-ipc mining check HEXBLOCK"}
+		}
+		raw, err := hex.DecodeString(strings.TrimSpace(args[0]))
+		if err != nil {
+			return usageError{"block must be hex: " + err.Error()}
+		}
+		var b wire.MsgBlock
+		if err := b.Deserialize(bytes.NewReader(raw)); err != nil {
+			return usageError{"block does not decode: " + err.Error()}
+		}
+		ok, reason, debug, err := m.CheckBlock(ctx, &b, v32.DefaultBlockCheckOptions())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return exitError{exitFailure, fmt.Errorf("invalid: %s%s", reason, suffix(debug))}
+		}
+		fmt.Fprintln(out, "valid")
+		return nil
+	case "submit":
+		t, err := m.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			return errors.New("createNewBlock was interrupted")
+		}
+		defer t.Destroy(ctx)
+		res, err := MineAndSubmit(ctx, t, 1<<24)
+		if err != nil {
+			return err
+		}
+		if !res.Accepted {
+			return exitError{exitFailure, fmt.Errorf("rejected: %s%s", res.Reason, suffix(res.Debug))}
+		}
+		fmt.Fprintf(out, "accepted block %s at height %d (%d nonces tried)\n", res.Hash, res.Height, res.Tries)
+		return nil
+	case "wait-next":
+		t, err := m.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			return errors.New("createNewBlock was interrupted")
+		}
+		defer t.Destroy(ctx)
+		th, err := n.conn.NewThread()
+		if err != nil {
+			return err
+		}
+		defer th.Release()
+		opts := v32.DefaultBlockWaitOptions()
+		opts.Timeout = waitTimeout(o.timeout)
+		next, err := t.WaitNext(rt.WithThread(ctx, th), opts)
+		if err != nil {
+			return err
+		}
+		if next == nil {
+			fmt.Fprintln(out, "no better template before the timeout")
+			return nil
+		}
+		defer next.Destroy(ctx)
+		s, err := Summarize(ctx, next)
+		if err != nil {
+			return err
+		}
+		s.Print(out)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown mining command %q", sub)}
+}
+
+func suffix(debug string) string {
+	if debug == "" {
+		return ""
+	}
+	return " (" + debug + ")"
+}
+
+// Summary describes a block template.
+type Summary struct {
+	Height        int32           `json:"height"`
+	Version       int32           `json:"version"`
+	PrevHash      string          `json:"previousblockhash"`
+	MerkleRoot    string          `json:"merkleroot"`
+	Time          int64           `json:"time"`
+	Bits          string          `json:"bits"`
+	TxCount       int             `json:"txcount"`
+	TotalFees     btcutil.Amount  `json:"totalfees"`
+	Sigops        int64           `json:"sigops"`
+	MerklePathLen int             `json:"merklepathlength"`
+	Coinbase      CoinbaseSummary `json:"coinbase"`
+}
+
+// CoinbaseSummary is what the coinbase must contain.
+type CoinbaseSummary struct {
+	Version              uint32         `json:"version"`
+	Sequence             uint32         `json:"sequence"`
+	ScriptSigPrefix      string         `json:"scriptsigprefix"`
+	Witness              string         `json:"witness,omitempty"`
+	BlockRewardRemaining btcutil.Amount `json:"blockrewardremaining"`
+	RequiredOutputs      []string       `json:"requiredoutputs"`
+	LockTime             uint32         `json:"locktime"`
+}
+
+// Summarize reads a template's header, block, fees, sigops, coinbase
+// constraints and merkle path.
+func Summarize(ctx context.Context, t v32.BlockTemplate) (*Summary, error) {
+	w, err := miner.Fetch(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	b, err := t.GetBlock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fees, err := t.GetTxFees(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sigops, err := t.GetTxSigops(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &Summary{
+		Height:        heightFromPrefix(w.Coinbase.ScriptSigPrefix),
+		Version:       w.Header.Version,
+		PrevHash:      w.Header.PrevBlock.String(),
+		MerkleRoot:    w.Header.MerkleRoot.String(),
+		Time:          w.Header.Timestamp.Unix(),
+		Bits:          fmt.Sprintf("%08x", w.Header.Bits),
+		TxCount:       len(b.Transactions),
+		MerklePathLen: len(w.MerklePath),
+	}
+	for _, f := range fees {
+		s.TotalFees += f
+	}
+	for _, g := range sigops {
+		s.Sigops += g
+	}
+	c := w.Coinbase
+	s.Coinbase = CoinbaseSummary{
+		Version: c.Version, Sequence: c.Sequence, ScriptSigPrefix: hex.EncodeToString(c.ScriptSigPrefix),
+		Witness: hex.EncodeToString(c.Witness), BlockRewardRemaining: c.BlockRewardRemaining, LockTime: c.LockTime,
+		RequiredOutputs: []string{},
+	}
+	for _, r := range c.RequiredOutputs {
+		s.Coinbase.RequiredOutputs = append(s.Coinbase.RequiredOutputs, fmt.Sprintf("%d:%x", r.Value, r.PkScript))
+	}
+	return s, nil
+}
+
+// Print writes the human summary.
+func (s *Summary) Print(w io.Writer) {
+	fmt.Fprintf(w, "block template for height %d\n", s.Height)
+	fmt.Fprintf(w, "  header:   version 0x%08x, time %d, bits %s\n", uint32(s.Version), s.Time, s.Bits)
+	fmt.Fprintf(w, "            prev %s\n            merkle root %s\n", s.PrevHash, s.MerkleRoot)
+	fmt.Fprintf(w, "  txs:      %d (incl. coinbase), fees %d sat, sigops %d\n", s.TxCount, int64(s.TotalFees), s.Sigops)
+	fmt.Fprintf(w, "  coinbase: version %d, sequence 0x%08x, locktime %d, scriptSig prefix %s\n", s.Coinbase.Version, s.Coinbase.Sequence, s.Coinbase.LockTime, s.Coinbase.ScriptSigPrefix)
+	fmt.Fprintf(w, "            reward remaining %d sat, %d required output(s), witness %q\n", int64(s.Coinbase.BlockRewardRemaining), len(s.Coinbase.RequiredOutputs), s.Coinbase.Witness)
+	fmt.Fprintf(w, "  merkle path: %d hash(es)\n", s.MerklePathLen)
+}
+
+// heightFromPrefix decodes the BIP34 height push at the start of a
+// coinbase scriptSig.
+func heightFromPrefix(p []byte) int32 {
+	if len(p) == 0 {
+		return -1
+	}
+	switch op := p[0]; {
+	case op == 0x00:
+		return 0
+	case op >= 0x51 && op <= 0x60:
+		return int32(op-0x51) + 1
+	case op >= 1 && op <= 4 && len(p) >= 1+int(op):
+		var h int64
+		for i := int(op); i >= 1; i-- {
+			h = h<<8 | int64(p[i])
+		}
+		return int32(h)
+	}
+	return -1
+}
+
+// MineResult is the outcome of MineAndSubmit.
+type MineResult struct {
+	Hash     chainhash.Hash
+	Height   int32
+	Tries    uint32
+	Accepted bool
+	Reason   string
+	Debug    string
+	Elapsed  time.Duration
+}
+
+// MineAndSubmit builds a coinbase paying to OP_TRUE, grinds the nonce (up
+// to maxTries), and submits the solution.
+func MineAndSubmit(ctx context.Context, t v32.BlockTemplate, maxTries uint32) (*MineResult, error) {
+	start := time.Now()
+	w, err := miner.Fetch(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	sol, err := miner.Solve(ctx, w, opTrue, extraNonce, maxTries)
+	if err != nil {
+		return nil, fmt.Errorf("%v (mining submit is meant for regtest)", err)
+	}
+	ok, reason, debug, err := miner.Submit(ctx, t, sol)
+	if err != nil {
+		return nil, err
+	}
+	return &MineResult{
+		Hash: sol.Header.BlockHash(), Height: heightFromPrefix(w.Coinbase.ScriptSigPrefix), Tries: sol.Tries,
+		Accepted: ok, Reason: reason, Debug: debug, Elapsed: time.Since(start),
+	}, nil
+}

@@ -1,0 +1,96 @@
+// Package probe tells which of Bitcoin Core's schema sets a node speaks, by
+// asking Init for the methods that each release added and reading the
+// "unimplemented method" answers. Every probe call is harmless: the
+// objects it creates are released at once.
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
+	"github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess"
+	"github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess/multiprocesscapnp"
+	v31 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v31"
+	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v31/v31capnp"
+	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
+)
+
+// Version names a schema set (and the generated package for it).
+type Version string
+
+// The schema sets, as named under gen/.
+const (
+	V30          Version = "v30"          // Bitcoin Core 30.x
+	V31          Version = "v31"          // Bitcoin Core 31.x
+	V32          Version = "v32"          // Bitcoin Core master (32.x)
+	Multiprocess Version = "multiprocess" // the experimental Chain/Node/Wallet set
+)
+
+// Probe asks the node on conn which schema set it speaks:
+// Init.makeRpc (@4) exists from v32 on, makeMining moved to @3 in v31, and
+// makeChain (@5) exists only in the multiprocess set.
+func Probe(ctx context.Context, conn *rt.Conn) (Version, error) {
+	has4, err := present(func() (release func(), err error) {
+		init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+		defer init.Release()
+		r, err := init.MakeRpc(ctx)
+		return releaser(r), err
+	})
+	if err != nil {
+		return "", err
+	}
+	if has4 {
+		has5, err := present(func() (func(), error) {
+			init := multiprocess.NewInitClient(conn, multiprocesscapnp.Init(conn.Bootstrap(ctx)))
+			defer init.Release()
+			c, err := init.MakeChain(ctx)
+			return releaser(c), err
+		})
+		if err != nil {
+			return "", err
+		}
+		if has5 {
+			return Multiprocess, nil
+		}
+		return V32, nil
+	}
+	has3, err := present(func() (func(), error) {
+		init := v31.NewInitClient(conn, v31capnp.Init(conn.Bootstrap(ctx)))
+		defer init.Release()
+		m, err := init.MakeMining(ctx)
+		return releaser(m), err
+	})
+	if err != nil {
+		return "", err
+	}
+	if has3 {
+		return V31, nil
+	}
+	return V30, nil
+}
+
+// present runs one probe call: an unimplemented answer means absent.
+func present(call func() (func(), error)) (bool, error) {
+	release, err := call()
+	if release != nil {
+		release()
+	}
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, exception.ErrUnimplemented) {
+		return false, nil
+	}
+	return false, fmt.Errorf("probe: %w", err)
+}
+
+func releaser(v any) func() {
+	if r, ok := v.(interface{ Release() }); ok && v != nil {
+		return r.Release
+	}
+	return nil
+}
