@@ -40,7 +40,7 @@ func (i *initImpl) MakeRpc(context.Context) (v32.Rpc, error) { return rpcImpl{n:
 
 type echoImpl struct{}
 
-func (echoImpl) Destroy(context.Context) error                     { return nil }
+func (echoImpl) Destroy(context.Context) error                    { return nil }
 func (echoImpl) Echo(_ context.Context, s string) (string, error) { return s, nil }
 
 type rpcImpl struct{ n *Node }

@@ -130,4 +130,3 @@ func Serialize(b *wire.MsgBlock) []byte {
 	_ = b.Serialize(&buf)
 	return buf.Bytes()
 }
-
