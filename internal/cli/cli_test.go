@@ -128,7 +128,9 @@ func TestRPC(t *testing.T) {
 
 func TestMining(t *testing.T) {
 	dir, n := startNode(t)
-	m := func(args ...string) result { return run(t, append([]string{"-datadir=" + dir, "-regtest", "mining"}, args...)...) }
+	m := func(args ...string) result {
+		return run(t, append([]string{"-datadir=" + dir, "-regtest", "mining"}, args...)...)
+	}
 	r := m("tip")
 	if r.code != 0 || r.stdout != "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206 0\n" {
 		t.Fatalf("tip: %+v", r)
@@ -299,7 +301,7 @@ type v31Init struct{ v31.UnimplementedInitServer }
 type v31Echo struct{ v31.UnimplementedEchoServer }
 
 func (v31Echo) Echo(_ context.Context, s string) (string, error) { return s, nil }
-func (v31Init) MakeEcho(context.Context) (v31.Echo, error)     { return v31Echo{}, nil }
+func (v31Init) MakeEcho(context.Context) (v31.Echo, error)       { return v31Echo{}, nil }
 func (v31Init) MakeMining(context.Context) (v31.Mining, error) {
 	return v31.UnimplementedMiningServer{}, nil
 }
