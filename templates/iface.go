@@ -143,6 +143,8 @@ func emitClient(f *jen.File, i *model.Interface) {
 	recv().Id("Capnp").Params().Add(wire).Block(jen.Return(jen.Add(wire).Parens(jen.Id("c").Dot("base").Dot("Client").Call())))
 	f.Comment("Release releases the capability without calling destroy.")
 	recv().Id("Release").Params().Block(jen.Id("c").Dot("base").Dot("Release").Call())
+	f.Comment("AddCleanup registers fn to run once when the client is destroyed or released.")
+	recv().Id("AddCleanup").Params(jen.Id("fn").Func().Params()).Block(jen.Id("c").Dot("base").Dot("AddCleanup").Call(jen.Id("fn")))
 
 	for _, m := range visible(i.All) {
 		f.Commentf("%s calls %s.%s.", m.GoName, m.Interface.Name, m.Name)

@@ -1014,6 +1014,11 @@ func (c *ChainClient_) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *ChainClient_) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls Chain.destroy.
 func (c *ChainClient_) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodChainDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -4605,6 +4610,11 @@ func (c *ChainNotificationsClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *ChainNotificationsClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls ChainNotifications.destroy.
 func (c *ChainNotificationsClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodChainNotificationsDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -5110,6 +5120,11 @@ func (c *ChainClientClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *ChainClientClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls ChainClient.destroy.
 func (c *ChainClientClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodChainClientDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -5518,6 +5533,11 @@ func (c *ActorCallbackClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *ActorCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Call calls ActorCallback.call.
 func (c *ActorCallbackClient) Call(ctx context.Context, request JSONRPCRequest, response json.RawMessage, lastCallback bool) (result bool, responseOut json.RawMessage, err error) {
 	err = c.base.Call(ctx, &methodActorCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
@@ -5759,6 +5779,11 @@ func (c *SettingsUpdateCallbackClient) Capnp() multiprocesscapnp.SettingsUpdateC
 // Release releases the capability without calling destroy.
 func (c *SettingsUpdateCallbackClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *SettingsUpdateCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls SettingsUpdateCallback.destroy.

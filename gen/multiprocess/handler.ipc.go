@@ -70,6 +70,11 @@ func (c *HandlerClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *HandlerClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls Handler.destroy.
 func (c *HandlerClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodHandlerDestroy, func(ctx context.Context, tc *rt.CallContext) error {

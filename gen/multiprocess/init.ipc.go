@@ -122,6 +122,11 @@ func (c *InitClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *InitClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // MakeEcho calls Init.makeEcho.
 func (c *InitClient) MakeEcho(ctx context.Context) (result Echo, err error) {
 	err = c.base.Call(ctx, &methodInitMakeEcho, func(ctx context.Context, tc *rt.CallContext) error {

@@ -1021,6 +1021,11 @@ func (c *NodeClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *NodeClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls Node.destroy.
 func (c *NodeClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodNodeDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -4243,6 +4248,11 @@ func (c *ExternalSignerClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *ExternalSignerClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls ExternalSigner.destroy.
 func (c *ExternalSignerClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodExternalSignerDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -4442,6 +4452,11 @@ func (c *InitMessageCallbackClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *InitMessageCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls InitMessageCallback.destroy.
 func (c *InitMessageCallbackClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodInitMessageCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -4632,6 +4647,11 @@ func (c *MessageBoxCallbackClient) Capnp() multiprocesscapnp.MessageBoxCallback 
 // Release releases the capability without calling destroy.
 func (c *MessageBoxCallbackClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *MessageBoxCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls MessageBoxCallback.destroy.
@@ -4856,6 +4876,11 @@ func (c *QuestionCallbackClient) Capnp() multiprocesscapnp.QuestionCallback {
 // Release releases the capability without calling destroy.
 func (c *QuestionCallbackClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *QuestionCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls QuestionCallback.destroy.
@@ -5091,6 +5116,11 @@ func (c *ShowNodeProgressCallbackClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *ShowNodeProgressCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls ShowNodeProgressCallback.destroy.
 func (c *ShowNodeProgressCallbackClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodShowNodeProgressCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -5288,6 +5318,11 @@ func (c *InitWalletCallbackClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *InitWalletCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls InitWalletCallback.destroy.
 func (c *InitWalletCallbackClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodInitWalletCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -5467,6 +5502,11 @@ func (c *NotifyNumConnectionsChangedCallbackClient) Capnp() multiprocesscapnp.No
 // Release releases the capability without calling destroy.
 func (c *NotifyNumConnectionsChangedCallbackClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *NotifyNumConnectionsChangedCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls NotifyNumConnectionsChangedCallback.destroy.
@@ -5655,6 +5695,11 @@ func (c *NotifyNetworkActiveChangedCallbackClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *NotifyNetworkActiveChangedCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls NotifyNetworkActiveChangedCallback.destroy.
 func (c *NotifyNetworkActiveChangedCallbackClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodNotifyNetworkActiveChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -5840,6 +5885,11 @@ func (c *NotifyAlertChangedCallbackClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *NotifyAlertChangedCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls NotifyAlertChangedCallback.destroy.
 func (c *NotifyAlertChangedCallbackClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodNotifyAlertChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -6019,6 +6069,11 @@ func (c *BannedListChangedCallbackClient) Capnp() multiprocesscapnp.BannedListCh
 // Release releases the capability without calling destroy.
 func (c *BannedListChangedCallbackClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *BannedListChangedCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls BannedListChangedCallback.destroy.
@@ -6201,6 +6256,11 @@ func (c *NotifyBlockTipCallbackClient) Capnp() multiprocesscapnp.NotifyBlockTipC
 // Release releases the capability without calling destroy.
 func (c *NotifyBlockTipCallbackClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *NotifyBlockTipCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls NotifyBlockTipCallback.destroy.
@@ -6407,6 +6467,11 @@ func (c *NotifyHeaderTipCallbackClient) Capnp() multiprocesscapnp.NotifyHeaderTi
 // Release releases the capability without calling destroy.
 func (c *NotifyHeaderTipCallbackClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *NotifyHeaderTipCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls NotifyHeaderTipCallback.destroy.

@@ -1406,6 +1406,11 @@ func (c *WalletClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *WalletClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls Wallet.destroy.
 func (c *WalletClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodWalletDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -5978,6 +5983,11 @@ func (c *UnloadWalletCallbackClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *UnloadWalletCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls UnloadWalletCallback.destroy.
 func (c *UnloadWalletCallbackClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodUnloadWalletCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -6157,6 +6167,11 @@ func (c *ShowWalletProgressCallbackClient) Capnp() multiprocesscapnp.ShowWalletP
 // Release releases the capability without calling destroy.
 func (c *ShowWalletProgressCallbackClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *ShowWalletProgressCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls ShowWalletProgressCallback.destroy.
@@ -6353,6 +6368,11 @@ func (c *StatusChangedCallbackClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *StatusChangedCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls StatusChangedCallback.destroy.
 func (c *StatusChangedCallbackClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodStatusChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -6533,6 +6553,11 @@ func (c *AddressBookChangedCallbackClient) Capnp() multiprocesscapnp.AddressBook
 // Release releases the capability without calling destroy.
 func (c *AddressBookChangedCallbackClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *AddressBookChangedCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls AddressBookChangedCallback.destroy.
@@ -6753,6 +6778,11 @@ func (c *TransactionChangedCallbackClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *TransactionChangedCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls TransactionChangedCallback.destroy.
 func (c *TransactionChangedCallbackClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodTransactionChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -6950,6 +6980,11 @@ func (c *CanGetAddressesChangedCallbackClient) Capnp() multiprocesscapnp.CanGetA
 // Release releases the capability without calling destroy.
 func (c *CanGetAddressesChangedCallbackClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *CanGetAddressesChangedCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls CanGetAddressesChangedCallback.destroy.
@@ -7175,6 +7210,11 @@ func (c *WalletLoaderClient) Capnp() multiprocesscapnp.WalletLoader {
 // Release releases the capability without calling destroy.
 func (c *WalletLoaderClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *WalletLoaderClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // CreateWallet calls WalletLoader.createWallet.
@@ -8381,6 +8421,11 @@ func (c *LoadWalletCallbackClient) Capnp() multiprocesscapnp.LoadWalletCallback 
 // Release releases the capability without calling destroy.
 func (c *LoadWalletCallbackClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *LoadWalletCallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls LoadWalletCallback.destroy.

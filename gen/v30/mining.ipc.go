@@ -184,6 +184,11 @@ func (c *MiningClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *MiningClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // IsTestChain calls Mining.isTestChain.
 func (c *MiningClient) IsTestChain(ctx context.Context) (result bool, err error) {
 	err = c.base.Call(ctx, &methodMiningIsTestChain, func(ctx context.Context, tc *rt.CallContext) error {
@@ -749,6 +754,11 @@ func (c *BlockTemplateClient) Capnp() v30capnp.BlockTemplate {
 // Release releases the capability without calling destroy.
 func (c *BlockTemplateClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *BlockTemplateClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls BlockTemplate.destroy.

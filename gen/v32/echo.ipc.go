@@ -71,6 +71,11 @@ func (c *EchoClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *EchoClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls Echo.destroy.
 func (c *EchoClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodEchoDestroy, func(ctx context.Context, tc *rt.CallContext) error {

@@ -66,6 +66,11 @@ func (c *RpcClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *RpcClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // ExecuteRpc calls Rpc.executeRpc.
 func (c *RpcClient) ExecuteRpc(ctx context.Context, request json.RawMessage, uri string, user string) (result json.RawMessage, err error) {
 	err = c.base.Call(ctx, &methodRpcExecuteRpc, func(ctx context.Context, tc *rt.CallContext) error {

@@ -1033,6 +1033,11 @@ func (c *CallbackClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *CallbackClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls Callback.destroy.
 func (c *CallbackClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -1213,6 +1218,11 @@ func (c *BaseClient) Release() {
 	c.base.Release()
 }
 
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *BaseClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
+}
+
 // Destroy calls Base.destroy.
 func (c *BaseClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodBaseDestroy, func(ctx context.Context, tc *rt.CallContext) error {
@@ -1387,6 +1397,11 @@ func (c *DerivedClient) Capnp() featurecapnp.Derived {
 // Release releases the capability without calling destroy.
 func (c *DerivedClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *DerivedClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Pong calls Derived.pong.
@@ -1767,6 +1782,11 @@ func (c *FeatureClient) Capnp() featurecapnp.Feature {
 // Release releases the capability without calling destroy.
 func (c *FeatureClient) Release() {
 	c.base.Release()
+}
+
+// AddCleanup registers fn to run once when the client is destroyed or released.
+func (c *FeatureClient) AddCleanup(fn func()) {
+	c.base.AddCleanup(fn)
 }
 
 // Destroy calls Feature.destroy.

@@ -888,7 +888,7 @@ func (b *builder) defineInterface(i *Interface) {
 	}
 }
 
-var reservedClientMethods = map[string]bool{"Conn": true, "Client": true, "Release": true, "Capnp": true}
+var reservedClientMethods = map[string]bool{"Conn": true, "Client": true, "Release": true, "Capnp": true, "AddCleanup": true}
 
 func (b *builder) method(i *Interface, n *node, sm schema.Method, index int) *Method {
 	name, _ := sm.Name()

@@ -1,0 +1,262 @@
+package ipc_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
+	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
+	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
+	"github.com/bitcoin-ipc/bitcoin-ipc/process"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
+)
+
+// TestMain makes the test binary its own spawned child: with argv
+// [exe, -ipcfd, N] it serves a demo node, then exits with the status in
+// IPC_TEST_EXIT (default: what StartSpawnedProcess returns).
+func TestMain(m *testing.M) {
+	n := demonode.New()
+	i := ipc.New("bitcoin-node", os.Args[0], n.Bootstrap)
+	handled, status, err := i.StartSpawnedProcess(os.Args)
+	if handled {
+		if err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+		}
+		if s := os.Getenv("IPC_TEST_EXIT"); s != "" {
+			status, _ = strconv.Atoi(s)
+		}
+		os.Exit(status)
+	}
+	n.Chain().Close()
+	os.Exit(m.Run())
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func initOf(ctx context.Context, conn *rt.Conn) *v32.InitClient {
+	return v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+}
+
+func TestSpawnCallExit(t *testing.T) {
+	for _, status := range []string{"", "3"} {
+		t.Run("exit"+status, func(t *testing.T) {
+			ctx := ctxT(t)
+			t.Setenv("IPC_TEST_EXIT", status)
+			var logs syncBuffer
+			i := ipc.New("bitcoin-gui", os.Args[0], nil, ipc.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			conn, child, err := i.SpawnProcess(ctx, filepath.Base(os.Args[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			init := initOf(ctx, conn)
+			e, err := init.MakeEcho(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, err := e.Echo(ctx, "spawned"); err != nil || r != "spawned" {
+				t.Fatalf("echo: %q %v", r, err)
+			}
+			init.Release()
+			conn.Close()
+			st, err := child.Wait()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			if status != "" {
+				want, _ = strconv.Atoi(status)
+			}
+			if st.Code != want {
+				t.Fatalf("child exit status %v, want %d", st, want)
+			}
+			waitFor(t, func() bool { return strings.Contains(logs.String(), "Process exited") })
+			if !strings.Contains(logs.String(), "pid="+strconv.Itoa(child.Pid)) {
+				t.Fatalf("exit not logged with the pid:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 5s")
+		}
+	}
+}
+
+func TestChildKilledMidCall(t *testing.T) {
+	ctx := ctxT(t)
+	i := ipc.New("bitcoin-gui", os.Args[0], nil)
+	conn, child, err := i.SpawnProcess(ctx, filepath.Base(os.Args[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	init := initOf(ctx, conn)
+	defer init.Release()
+	m, err := init.MakeMining(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip, _, err := m.GetTip(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := m.WaitTipChanged(ctx, tip.Hash, time.Hour)
+		errc <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	killed := time.Now()
+	if err := child.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, exception.ErrDisconnected) {
+			t.Fatalf("pending call after kill: %v", err)
+		}
+		if d := time.Since(killed); d > 100*time.Millisecond {
+			t.Errorf("pending call failed %v after the kill, want < 100ms", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("pending call did not fail after the child was killed")
+	}
+	st, _ := child.Wait()
+	if st.Signal == 0 {
+		t.Fatalf("child status %v, want killed by a signal", st)
+	}
+}
+
+func TestStartSpawnedProcessIgnoresOtherArgs(t *testing.T) {
+	i := ipc.New("bitcoin-node", os.Args[0], demonode.New().Bootstrap)
+	for _, args := range [][]string{{"x"}, {"x", "-ipcfd"}, {"x", "-ipcfd", "3", "-regtest"}, {"x", "-regtest"}} {
+		handled, _, err := i.StartSpawnedProcess(args)
+		if handled || err != nil {
+			t.Errorf("%v: handled=%v err=%v", args, handled, err)
+		}
+	}
+	handled, status, err := i.StartSpawnedProcess([]string{"x", "-ipcfd", "nope"})
+	if !handled || status == 0 || !errors.Is(err, process.ErrInvalidIPCFD) {
+		t.Fatalf("bad fd: handled=%v status=%d err=%v", handled, status, err)
+	}
+}
+
+func TestListenConnectAddress(t *testing.T) {
+	ctx := ctxT(t)
+	dir := t.TempDir()
+	n := demonode.New()
+	defer n.Chain().Close()
+	server := ipc.New("bitcoin-node", "", n.Bootstrap)
+	defer server.Close()
+	addr, err := server.ListenAddress(dir, "unix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr != "unix:"+filepath.Join(dir, "node.sock") {
+		t.Fatalf("listen address %s", addr)
+	}
+	client := ipc.New("bitcoin-ipc", "", nil)
+	conn, canonical, err := client.ConnectAddress(ctx, dir, "unix")
+	if err != nil || canonical != addr {
+		t.Fatalf("connect: %v %s", err, canonical)
+	}
+	init := initOf(ctx, conn)
+	e, err := init.MakeEcho(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleaned := make(chan struct{})
+	client.AddCleanup(e.(*v32.EchoClient), func() { close(cleaned) })
+	if r, err := e.Echo(ctx, "listen"); err != nil || r != "listen" {
+		t.Fatalf("echo %q %v", r, err)
+	}
+	e.(*v32.EchoClient).Release()
+	<-cleaned
+
+	// DisconnectIncoming drops the connection; the listener stays.
+	server.DisconnectIncoming()
+	select {
+	case <-conn.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("DisconnectIncoming left the connection open")
+	}
+	conn2, _, err := client.ConnectAddress(ctx, dir, "unix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn2.Close()
+
+	// "", "0": no connection; "auto" with no node: none, quietly.
+	for _, a := range []string{"", "0"} {
+		if c, _, err := client.ConnectAddress(ctx, dir, a); c != nil || err != nil {
+			t.Errorf("%q: %v %v", a, c, err)
+		}
+	}
+	if c, canon, err := client.ConnectAddress(ctx, t.TempDir(), "auto"); c != nil || err != nil || !strings.HasSuffix(canon, "node.sock") {
+		t.Errorf("auto without a node: %v %q %v", c, canon, err)
+	}
+	server.Close()
+	if _, err := os.Stat(filepath.Join(dir, "node.sock")); !os.IsNotExist(err) {
+		t.Fatalf("socket not removed on Close: %v", err)
+	}
+}
+
+// BenchmarkSpawnToFirstCall measures spawning the demo node over -ipcfd,
+// Init.construct, and one echo: the cost of SpawnProcess for a user.
+func BenchmarkSpawnToFirstCall(b *testing.B) {
+	ctx := ctxT(b)
+	i := ipc.New("bitcoin-gui", os.Args[0], nil)
+	for b.Loop() {
+		conn, child, err := i.SpawnProcess(ctx, filepath.Base(os.Args[0]))
+		if err != nil {
+			b.Fatal(err)
+		}
+		init := initOf(ctx, conn)
+		e, err := init.MakeEcho(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.Echo(ctx, "x"); err != nil {
+			b.Fatal(err)
+		}
+		init.Release()
+		conn.Close()
+		child.Wait()
+	}
+}
