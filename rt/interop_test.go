@@ -3,9 +3,12 @@ package rt_test
 // Interop with a C++ peer (internal/cpppeer/peer.c++): plain Cap'n Proto
 // C++ (libcapnp-dev, no libmultiprocess) that follows libmultiprocess's
 // conventions, in the server role (Go client) and in the client role (Go
-// server), plus a C++↔C++ reference run. The peer is built once per test
-// binary; it needs capnp, g++ and libcapnp-dev, and the tests fail (not
-// skip) without them.
+// server), plus a C++↔C++ reference run. The peer is built at most once
+// per test binary and cached across runs; it needs capnp, g++ and
+// libcapnp-dev, and the tests fail (not skip) without them. The C++
+// client's "pipeline" scenario is not run: it deadlocks go-capnp
+// v3.1.0-alpha.2 (see internal/upstream, whose test fails once a go-capnp
+// upgrade fixes the bug, so that the scenario can be added here).
 
 import (
 	"bufio"
@@ -661,10 +664,15 @@ func cpuTime() time.Duration {
 }
 
 // TestInteropRoundTrips checks the measurement helpers and logs one small
-// run of each pair (meaningless under -race; use the benchmark or larger n
-// for figures).
+// run of each pair: sequential Calc.add round trips. The figures mean
+// little under -race; for real ones run without it and with more calls:
+//
+//	BITCOIN_IPC_INTEROP_N=5000 go test -run InteropRoundTrips -v ./rt/
 func TestInteropRoundTrips(t *testing.T) {
-	const n = 300
+	n := 300
+	if v, err := strconv.Atoi(os.Getenv("BITCOIN_IPC_INTEROP_N")); err == nil && v > 0 {
+		n = v
+	}
 	t.Logf("Go  → C++: %v", goBenchAgainstCpp(t, n))
 	t.Logf("C++ → Go : %v", cppBenchAgainstGo(t, n))
 	t.Logf("C++ → C++: %v", cppBenchAgainstCpp(t, n))

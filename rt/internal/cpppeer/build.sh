@@ -1,11 +1,12 @@
 #!/bin/sh
-# Builds the C++ interop peer into OUT (default: ./out) by hand, the same
-# way rt/interop_test.go does: needs capnp, g++ and libcapnp-dev
+# Builds the C++ interop peer into OUT (default: $TMPDIR/bitcoin-ipc-cpppeer), the same
+# way rt/interop_test.go does (the tests build it themselves; this is for
+# running the peer by hand): needs capnp, g++ and libcapnp-dev
 # (Cap'n Proto >= 0.9). Usage: build.sh [OUT]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
-out=${1:-$here/out}
+out=${1:-${TMPDIR:-/tmp}/bitcoin-ipc-cpppeer}
 gostd=$(cd "$root" && go list -m -f '{{.Dir}}' capnproto.org/go/capnp/v3)/std
 mkdir -p "$out/gen"
 capnp compile -I"$gostd" -I"$root/schemas/mp/master" -oc++:"$out/gen" \
