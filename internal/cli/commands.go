@@ -157,12 +157,9 @@ func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub s
 		}
 		return nil
 	case "template":
-		t, err := m.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+		t, err := newTemplate(ctx, m)
 		if err != nil {
 			return err
-		}
-		if t == nil {
-			return errors.New("createNewBlock was interrupted")
 		}
 		defer t.Destroy(ctx)
 		s, err := Summarize(ctx, t)
@@ -198,12 +195,9 @@ func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub s
 		fmt.Fprintln(out, "valid")
 		return nil
 	case "submit":
-		t, err := m.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+		t, err := newTemplate(ctx, m)
 		if err != nil {
 			return err
-		}
-		if t == nil {
-			return errors.New("createNewBlock was interrupted")
 		}
 		defer t.Destroy(ctx)
 		res, err := MineAndSubmit(ctx, t, 1<<24)
@@ -216,12 +210,9 @@ func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub s
 		fmt.Fprintf(out, "accepted block %s at height %d (%d nonces tried)\n", res.Hash, res.Height, res.Tries)
 		return nil
 	case "wait-next":
-		t, err := m.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+		t, err := newTemplate(ctx, m)
 		if err != nil {
 			return err
-		}
-		if t == nil {
-			return errors.New("createNewBlock was interrupted")
 		}
 		defer t.Destroy(ctx)
 		th, err := n.conn.NewThread()
@@ -248,6 +239,15 @@ func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub s
 		return nil
 	}
 	return usageError{fmt.Sprintf("unknown mining command %q", sub)}
+}
+
+// newTemplate asks for a template with the schema's default options.
+func newTemplate(ctx context.Context, m v32.Mining) (v32.BlockTemplate, error) {
+	t, err := m.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+	if err == nil && t == nil {
+		err = errors.New("createNewBlock was interrupted")
+	}
+	return t, err
 }
 
 func suffix(debug string) string {
