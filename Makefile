@@ -12,7 +12,7 @@ generate:
 
 ## golden: rewrite the generator's golden files
 golden:
-	$(GO) test ./golden/... -update
+	$(GO) test ./golden/ -update
 
 ## lint: gofmt, go vet
 lint:
