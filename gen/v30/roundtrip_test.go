@@ -1,0 +1,246 @@
+package v30_test
+
+// Go↔Go round trips through the generated clients and server adapters:
+// every interface of the set is reached over a real connection (Init is
+// the bootstrap; Echo and Mining come from its factories; BlockTemplate from
+// Mining.createNewBlock and BlockTemplate.waitNext) and its methods are
+// checked for the params the server sees and the results the client gets.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"capnproto.org/go/capnp/v3"
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
+	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
+	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
+	v30 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v30"
+	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v30/v30capnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
+)
+
+// ---- server implementations ----
+
+type initImpl struct {
+	v30.UnimplementedInitServer
+	rec  *gentest.Recorder
+	echo *echoImpl
+}
+
+func (i *initImpl) MakeEcho(context.Context) (v30.Echo, error) { return i.echo, nil }
+func (i *initImpl) MakeMining(context.Context) (v30.Mining, error) {
+	return &miningImpl{rec: i.rec}, nil
+}
+
+type echoImpl struct {
+	v30.UnimplementedEchoServer
+	destroys atomic.Int32
+}
+
+func (e *echoImpl) Echo(_ context.Context, s string) (string, error) { return s, nil }
+func (e *echoImpl) Destroy(context.Context) error                    { e.destroys.Add(1); return nil }
+
+// miningImpl leaves IsTestChain (among others) unimplemented.
+type miningImpl struct {
+	v30.UnimplementedMiningServer
+	rec *gentest.Recorder
+}
+
+func (m *miningImpl) GetTip(context.Context) (v30.BlockRef, bool, error) {
+	return v30.BlockRef{Hash: gentest.Hash(1), Height: 840000}, true, nil
+}
+
+func (m *miningImpl) WaitTipChanged(_ context.Context, tip chainhash.Hash, timeout time.Duration) (*v30.BlockRef, error) {
+	m.rec.Put("Mining.waitTipChanged", tip, timeout)
+	return &v30.BlockRef{Hash: gentest.Hash(3), Height: 840001}, nil
+}
+
+func (m *miningImpl) CreateNewBlock(_ context.Context, o v30.BlockCreateOptions) (v30.BlockTemplate, error) {
+	m.rec.Put("Mining.createNewBlock", o)
+	return &templateImpl{rec: m.rec, gen: 1}, nil
+}
+
+func (m *miningImpl) CheckBlock(_ context.Context, b *wire.MsgBlock, o v30.BlockCheckOptions) (bool, string, string, error) {
+	m.rec.Put("Mining.checkBlock", b, o)
+	return false, "bad-txnmrklroot", "hashMerkleRoot mismatch", nil
+}
+
+type templateImpl struct {
+	v30.UnimplementedBlockTemplateServer
+	rec *gentest.Recorder
+	gen int
+}
+
+func (b *templateImpl) GetBlockHeader(context.Context) (wire.BlockHeader, error) {
+	return gentest.Block(byte(b.gen), 1).Header, nil
+}
+func (b *templateImpl) GetBlock(context.Context) (*wire.MsgBlock, error) {
+	return gentest.Block(byte(b.gen), 3), nil
+}
+func (b *templateImpl) GetTxFees(context.Context) ([]btcutil.Amount, error) {
+	return []btcutil.Amount{-1, 0, 250, 2100000000000000}, nil
+}
+func (b *templateImpl) GetTxSigops(context.Context) ([]int64, error) {
+	return []int64{4, 0, 80000}, nil
+}
+func (b *templateImpl) GetCoinbaseTx(context.Context) (*wire.MsgTx, error) {
+	return gentest.Tx(42), nil
+}
+func (b *templateImpl) GetCoinbaseCommitment(context.Context) ([]byte, error) {
+	return []byte{0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed, 0x00}, nil
+}
+func (b *templateImpl) GetWitnessCommitmentIndex(context.Context) (int32, error) { return -1, nil }
+func (b *templateImpl) GetCoinbaseMerklePath(context.Context) ([]chainhash.Hash, error) {
+	return []chainhash.Hash{gentest.Hash(10), gentest.Hash(11)}, nil
+}
+func (b *templateImpl) SubmitSolution(_ context.Context, version, timestamp, nonce uint32, coinbase *wire.MsgTx) (bool, error) {
+	b.rec.Put("BlockTemplate.submitSolution", version, timestamp, nonce, coinbase)
+	return true, nil
+}
+func (b *templateImpl) WaitNext(_ context.Context, o v30.BlockWaitOptions) (v30.BlockTemplate, error) {
+	b.rec.Put("BlockTemplate.waitNext", o)
+	if o.Timeout > time.Hour {
+		return nil, nil // "timed out": no new template
+	}
+	return &templateImpl{rec: b.rec, gen: b.gen + 1}, nil
+}
+
+// ---- test ----
+
+func TestRoundTrip(t *testing.T) {
+	ctx := gentest.Context(t)
+	rec := &gentest.Recorder{}
+	srv := &initImpl{rec: rec, echo: &echoImpl{}}
+	var sends gentest.Sends
+	conn, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client { return capnp.Client(v30.InitServerToCapnp(srv)) }, sends.Option())
+	init := v30.NewInitClient(conn, v30capnp.Init(conn.Bootstrap(ctx)))
+	defer init.Release()
+
+	// Init: every factory returns a client for a capability received over conn.
+	echo := remote[*v30.EchoClient](t, conn)(init.MakeEcho(ctx))
+	mining := remote[*v30.MiningClient](t, conn)(init.MakeMining(ctx))
+	defer mining.Release()
+	options := v30.BlockCreateOptions{UseMempool: true, BlockReservedWeight: 8000, CoinbaseOutputMaxAdditionalSigops: 400}
+	tmpl := remote[*v30.BlockTemplateClient](t, conn)(mining.CreateNewBlock(ctx, options))
+	defer tmpl.Destroy(ctx)
+	gentest.Expect(t, rec, "Mining.createNewBlock", options)
+
+	block := gentest.Block(5, 3)
+	gentest.Run(t, ctx, rec, []gentest.Case{
+		{Name: "Echo.echo", Call: func(ctx context.Context) ([]any, error) {
+			r, err := echo.Echo(ctx, "héllo\x00wörld")
+			return []any{r}, err
+		}, Want: []any{"héllo\x00wörld"}},
+		{Name: "Mining.getTip", Call: func(ctx context.Context) ([]any, error) {
+			r, ok, err := mining.GetTip(ctx)
+			return []any{r, ok}, err
+		}, Want: []any{v30.BlockRef{Hash: gentest.Hash(1), Height: 840000}, true}},
+		{Name: "Mining.waitTipChanged", Call: func(ctx context.Context) ([]any, error) {
+			r, err := mining.WaitTipChanged(ctx, gentest.Hash(2), 1500*time.Millisecond)
+			return []any{r}, err
+		}, Want: []any{&v30.BlockRef{Hash: gentest.Hash(3), Height: 840001}}, Seen: []any{gentest.Hash(2), 1500 * time.Millisecond}},
+		{Name: "Mining.checkBlock", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := mining.CheckBlock(ctx, block, v30.BlockCheckOptions{CheckMerkleRoot: true})
+			return []any{ok, reason, debug}, err
+		}, Want: []any{false, "bad-txnmrklroot", "hashMerkleRoot mismatch"}, Seen: []any{block, v30.BlockCheckOptions{CheckMerkleRoot: true}}},
+		{Name: "BlockTemplate.getBlockHeader", Call: func(ctx context.Context) ([]any, error) {
+			r, err := tmpl.GetBlockHeader(ctx)
+			return []any{r}, err
+		}, Want: []any{gentest.Block(1, 1).Header}},
+		{Name: "BlockTemplate.getBlock", Call: func(ctx context.Context) ([]any, error) {
+			r, err := tmpl.GetBlock(ctx)
+			return []any{r}, err
+		}, Want: []any{gentest.Block(1, 3)}},
+		{Name: "BlockTemplate.getTxFees", Call: func(ctx context.Context) ([]any, error) {
+			r, err := tmpl.GetTxFees(ctx)
+			return []any{r}, err
+		}, Want: []any{[]btcutil.Amount{-1, 0, 250, 2100000000000000}}},
+		{Name: "BlockTemplate.getTxSigops", Call: func(ctx context.Context) ([]any, error) {
+			r, err := tmpl.GetTxSigops(ctx)
+			return []any{r}, err
+		}, Want: []any{[]int64{4, 0, 80000}}},
+		{Name: "BlockTemplate.getCoinbaseTx", Call: func(ctx context.Context) ([]any, error) {
+			r, err := tmpl.GetCoinbaseTx(ctx)
+			return []any{r}, err
+		}, Want: []any{gentest.Tx(42)}},
+		{Name: "BlockTemplate.getCoinbaseCommitment", Call: func(ctx context.Context) ([]any, error) {
+			r, err := tmpl.GetCoinbaseCommitment(ctx)
+			return []any{r}, err
+		}, Want: []any{[]byte{0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed, 0x00}}},
+		{Name: "BlockTemplate.getWitnessCommitmentIndex", Call: func(ctx context.Context) ([]any, error) {
+			r, err := tmpl.GetWitnessCommitmentIndex(ctx)
+			return []any{r}, err
+		}, Want: []any{int32(-1)}},
+		{Name: "BlockTemplate.getCoinbaseMerklePath", Call: func(ctx context.Context) ([]any, error) {
+			r, err := tmpl.GetCoinbaseMerklePath(ctx)
+			return []any{r}, err
+		}, Want: []any{[]chainhash.Hash{gentest.Hash(10), gentest.Hash(11)}}},
+		{Name: "BlockTemplate.submitSolution", Call: func(ctx context.Context) ([]any, error) {
+			ok, err := tmpl.SubmitSolution(ctx, 0x20000000, 1700000123, 0xdeadbeef, gentest.Tx(9))
+			return []any{ok}, err
+		}, Want: []any{true}, Seen: []any{uint32(0x20000000), uint32(1700000123), uint32(0xdeadbeef), gentest.Tx(9)}},
+		{Name: "BlockTemplate.waitNext", Call: func(ctx context.Context) ([]any, error) {
+			next, err := tmpl.WaitNext(ctx, v30.BlockWaitOptions{Timeout: 2500 * time.Millisecond, FeeThreshold: 1000})
+			if err != nil {
+				return nil, err
+			}
+			defer next.Destroy(ctx)
+			h, err := next.GetBlockHeader(ctx) // the new template, served by the peer
+			return []any{fmt.Sprintf("%T", next), h}, err
+		}, Want: []any{"*v30.BlockTemplateClient", gentest.Block(2, 1).Header}, Seen: []any{v30.BlockWaitOptions{Timeout: 2500 * time.Millisecond, FeeThreshold: 1000}}},
+		{Name: "BlockTemplate.waitNext", Call: func(ctx context.Context) ([]any, error) {
+			next, err := tmpl.WaitNext(ctx, v30.BlockWaitOptions{Timeout: domain.NoTimeout})
+			return []any{next}, err
+		}, Want: []any{v30.BlockTemplate(nil)}, Seen: []any{v30.BlockWaitOptions{Timeout: domain.NoTimeout}}},
+	})
+
+	t.Run("Unimplemented", func(t *testing.T) {
+		if _, err := mining.IsTestChain(ctx); !errors.Is(err, exception.ErrUnimplemented) {
+			t.Errorf("Mining.isTestChain (not implemented): err = %v, want ErrUnimplemented", err)
+		}
+	})
+
+	t.Run("Destroy", func(t *testing.T) {
+		for range 2 {
+			if err := echo.Destroy(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := sends.Count("Echo.destroy"); n != 1 {
+			t.Errorf("Echo.destroy sent %d times, want 1", n)
+		}
+		if n := srv.echo.destroys.Load(); n != 1 {
+			t.Errorf("Echo impl destroyed %d times, want 1", n)
+		}
+		if _, err := echo.Echo(ctx, "x"); !errors.Is(err, exception.ErrDestroyed) {
+			t.Errorf("Echo after Destroy: err = %v, want ErrDestroyed", err)
+		}
+		if n := sends.Count("Echo.echo"); n != 1 {
+			t.Errorf("Echo.echo sent %d times, want 1 (none after Destroy)", n)
+		}
+	})
+}
+
+// remote checks that a factory returned a C, a client on conn (so the
+// capability crossed the connection), and returns it.
+func remote[C interface{ Conn() *rt.Conn }](t *testing.T, conn *rt.Conn) func(any, error) C {
+	return func(v any, err error) C {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ok := v.(C)
+		if !ok || c.Conn() != conn {
+			t.Fatalf("got %T, want a %T on the client connection", v, c)
+		}
+		return c
+	}
+}
