@@ -312,16 +312,22 @@ type ptrSink struct {
 
 func (k *ptrSink) set(f *fn, t *model.Type, w jen.Code, path string) []jen.Code {
 	switch t.Kind {
-	case model.KindText, model.KindData:
+	case model.KindText:
 		x := f.tmp("x")
-		newFn := "NewText"
-		if t.Kind == model.KindData {
-			newFn = "NewData"
-		}
 		return []jen.Code{
-			jen.List(jen.Id(x), jen.Err()).Op(":=").Qual(pkgCapnp, newFn).Call(k.seg, w),
+			jen.List(jen.Id(x), jen.Err()).Op(":=").Qual(pkgCapnp, "NewText").Call(k.seg, w),
 			f.check(path),
 			jen.Id(k.out).Op("=").Id(x).Dot("ToPtr").Call(),
+		}
+	case model.KindData:
+		// nil stays a null pointer, as plain Data fields do.
+		d, x := f.tmp("d"), f.tmp("x")
+		return []jen.Code{
+			jen.If(jen.Id(d).Op(":=").Add(w), jen.Id(d).Op("!=").Nil()).Block(
+				jen.List(jen.Id(x), jen.Err()).Op(":=").Qual(pkgCapnp, "NewData").Call(k.seg, jen.Id(d)),
+				f.check(path),
+				jen.Id(k.out).Op("=").Id(x).Dot("ToPtr").Call(),
+			),
 		}
 	case model.KindInterface:
 		c := f.tmp("c")

@@ -1506,20 +1506,24 @@ func (c *ChainClient_) FindCoins(ctx context.Context, coins []Pair[[]byte, []byt
 				for i2, x3 := range coins {
 					if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 []byte) (capnp.Ptr, error) {
 						var p5 capnp.Ptr
-						x6, err := capnp.NewData(seg, x4)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
+						if d6 := x4; d6 != nil {
+							x7, err := capnp.NewData(seg, d6)
+							if err != nil {
+								return capnp.Ptr{}, domain.Wrap("", err)
+							}
+							p5 = x7.ToPtr()
 						}
-						p5 = x6.ToPtr()
 						return p5, nil
-					}, func(seg *capnp.Segment, x7 []byte) (capnp.Ptr, error) {
-						var p8 capnp.Ptr
-						x9, err := capnp.NewData(seg, x7)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
+					}, func(seg *capnp.Segment, x8 []byte) (capnp.Ptr, error) {
+						var p9 capnp.Ptr
+						if d10 := x8; d10 != nil {
+							x11, err := capnp.NewData(seg, d10)
+							if err != nil {
+								return capnp.Ptr{}, domain.Wrap("", err)
+							}
+							p9 = x11.ToPtr()
 						}
-						p8 = x9.ToPtr()
-						return p8, nil
+						return p9, nil
 					}); err != nil {
 						return domain.Wrap("Chain.findCoins.coins", err)
 					}
@@ -1532,26 +1536,26 @@ func (c *ChainClient_) FindCoins(ctx context.Context, coins []Pair[[]byte, []byt
 		if err != nil {
 			return err
 		}
-		w10, err := res.Coins()
+		w12, err := res.Coins()
 		if err != nil {
 			return domain.Wrap("Chain.findCoins.coins", err)
 		}
-		if l11 := w10; l11.IsValid() {
-			coinsOut = make([]Pair[[]byte, []byte], l11.Len())
-			for i12 := 0; i12 < l11.Len(); i12++ {
-				v15, err := PairFromCapnp[[]byte, []byte](l11.At(i12), func(p capnp.Ptr) ([]byte, error) {
-					var v13 []byte
-					v13 = bytes.Clone(p.Data())
-					return v13, nil
+		if l13 := w12; l13.IsValid() {
+			coinsOut = make([]Pair[[]byte, []byte], l13.Len())
+			for i14 := 0; i14 < l13.Len(); i14++ {
+				v17, err := PairFromCapnp[[]byte, []byte](l13.At(i14), func(p capnp.Ptr) ([]byte, error) {
+					var v15 []byte
+					v15 = bytes.Clone(p.Data())
+					return v15, nil
 				}, func(p capnp.Ptr) ([]byte, error) {
-					var v14 []byte
-					v14 = bytes.Clone(p.Data())
-					return v14, nil
+					var v16 []byte
+					v16 = bytes.Clone(p.Data())
+					return v16, nil
 				})
 				if err != nil {
 					return domain.Wrap("Chain.findCoins.coins", err)
 				}
-				coinsOut[i12] = v15
+				coinsOut[i14] = v17
 			}
 		}
 		return nil
@@ -3236,20 +3240,24 @@ func (s *chainServer) FindCoins(ctx context.Context, call multiprocesscapnp.Chai
 			for i8, x9 := range coinsOut {
 				if err := x9.ToCapnp(l7.At(i8), func(seg *capnp.Segment, x10 []byte) (capnp.Ptr, error) {
 					var p11 capnp.Ptr
-					x12, err := capnp.NewData(seg, x10)
-					if err != nil {
-						return capnp.Ptr{}, domain.Wrap("", err)
+					if d12 := x10; d12 != nil {
+						x13, err := capnp.NewData(seg, d12)
+						if err != nil {
+							return capnp.Ptr{}, domain.Wrap("", err)
+						}
+						p11 = x13.ToPtr()
 					}
-					p11 = x12.ToPtr()
 					return p11, nil
-				}, func(seg *capnp.Segment, x13 []byte) (capnp.Ptr, error) {
-					var p14 capnp.Ptr
-					x15, err := capnp.NewData(seg, x13)
-					if err != nil {
-						return capnp.Ptr{}, domain.Wrap("", err)
+				}, func(seg *capnp.Segment, x14 []byte) (capnp.Ptr, error) {
+					var p15 capnp.Ptr
+					if d16 := x14; d16 != nil {
+						x17, err := capnp.NewData(seg, d16)
+						if err != nil {
+							return capnp.Ptr{}, domain.Wrap("", err)
+						}
+						p15 = x17.ToPtr()
 					}
-					p14 = x15.ToPtr()
-					return p14, nil
+					return p15, nil
 				}); err != nil {
 					return domain.Wrap("Chain.findCoins.coins", err)
 				}
@@ -3506,11 +3514,13 @@ func (s *chainServer) CalculateIndividualBumpFees(ctx context.Context, call mult
 			for i7, x8 := range result {
 				if err := x8.ToCapnp(l6.At(i7), func(seg *capnp.Segment, x9 []byte) (capnp.Ptr, error) {
 					var p10 capnp.Ptr
-					x11, err := capnp.NewData(seg, x9)
-					if err != nil {
-						return capnp.Ptr{}, domain.Wrap("", err)
+					if d11 := x9; d11 != nil {
+						x12, err := capnp.NewData(seg, d11)
+						if err != nil {
+							return capnp.Ptr{}, domain.Wrap("", err)
+						}
+						p10 = x12.ToPtr()
 					}
-					p10 = x11.ToPtr()
 					return p10, nil
 				}); err != nil {
 					return domain.Wrap("Chain.calculateIndividualBumpFees.result", err)

@@ -3305,23 +3305,25 @@ func (s *nodeServer) GetNetLocalAddresses(ctx context.Context, call multiprocess
 			for i2, x3 := range result {
 				if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 []byte) (capnp.Ptr, error) {
 					var p5 capnp.Ptr
-					x6, err := capnp.NewData(seg, x4)
-					if err != nil {
-						return capnp.Ptr{}, domain.Wrap("", err)
+					if d6 := x4; d6 != nil {
+						x7, err := capnp.NewData(seg, d6)
+						if err != nil {
+							return capnp.Ptr{}, domain.Wrap("", err)
+						}
+						p5 = x7.ToPtr()
 					}
-					p5 = x6.ToPtr()
 					return p5, nil
-				}, func(seg *capnp.Segment, x7 LocalServiceInfo) (capnp.Ptr, error) {
-					var p8 capnp.Ptr
-					e9, err := multiprocesscapnp.NewLocalServiceInfo(seg)
+				}, func(seg *capnp.Segment, x8 LocalServiceInfo) (capnp.Ptr, error) {
+					var p9 capnp.Ptr
+					e10, err := multiprocesscapnp.NewLocalServiceInfo(seg)
 					if err != nil {
 						return capnp.Ptr{}, domain.Wrap("", err)
 					}
-					p8 = capnp.Struct(e9).ToPtr()
-					if err := x7.ToCapnp(e9); err != nil {
+					p9 = capnp.Struct(e10).ToPtr()
+					if err := x8.ToCapnp(e10); err != nil {
 						return capnp.Ptr{}, domain.Wrap("", err)
 					}
-					return p8, nil
+					return p9, nil
 				}); err != nil {
 					return domain.Wrap("Node.getNetLocalAddresses.result", err)
 				}

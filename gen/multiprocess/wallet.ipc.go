@@ -4345,11 +4345,13 @@ func (s *walletServer) CreateTransaction(ctx context.Context, call multiprocessc
 			}
 			if err := result.ToCapnp(e7, func(seg *capnp.Segment, x8 []byte) (capnp.Ptr, error) {
 				var p9 capnp.Ptr
-				x10, err := capnp.NewData(seg, x8)
-				if err != nil {
-					return capnp.Ptr{}, domain.Wrap("", err)
+				if d10 := x8; d10 != nil {
+					x11, err := capnp.NewData(seg, d10)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p9 = x11.ToPtr()
 				}
-				p9 = x10.ToPtr()
 				return p9, nil
 			}); err != nil {
 				return domain.Wrap("Wallet.createTransaction.result", err)
@@ -5119,23 +5121,25 @@ func (s *walletServer) ListCoins(ctx context.Context, call multiprocesscapnp.Wal
 						for i10, x11 := range x7 {
 							if err := x11.ToCapnp(l9.At(i10), func(seg *capnp.Segment, x12 []byte) (capnp.Ptr, error) {
 								var p13 capnp.Ptr
-								x14, err := capnp.NewData(seg, x12)
-								if err != nil {
-									return capnp.Ptr{}, domain.Wrap("", err)
+								if d14 := x12; d14 != nil {
+									x15, err := capnp.NewData(seg, d14)
+									if err != nil {
+										return capnp.Ptr{}, domain.Wrap("", err)
+									}
+									p13 = x15.ToPtr()
 								}
-								p13 = x14.ToPtr()
 								return p13, nil
-							}, func(seg *capnp.Segment, x15 WalletTxOut) (capnp.Ptr, error) {
-								var p16 capnp.Ptr
-								e17, err := multiprocesscapnp.NewWalletTxOut(seg)
+							}, func(seg *capnp.Segment, x16 WalletTxOut) (capnp.Ptr, error) {
+								var p17 capnp.Ptr
+								e18, err := multiprocesscapnp.NewWalletTxOut(seg)
 								if err != nil {
 									return capnp.Ptr{}, domain.Wrap("", err)
 								}
-								p16 = capnp.Struct(e17).ToPtr()
-								if err := x15.ToCapnp(e17); err != nil {
+								p17 = capnp.Struct(e18).ToPtr()
+								if err := x16.ToCapnp(e18); err != nil {
 									return capnp.Ptr{}, domain.Wrap("", err)
 								}
-								return p16, nil
+								return p17, nil
 							}); err != nil {
 								return capnp.Ptr{}, domain.Wrap("", err)
 							}

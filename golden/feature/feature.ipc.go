@@ -729,11 +729,13 @@ func (v Everything) ToCapnp(conn *rt.Conn, s featurecapnp.Everything) error {
 				return p31, nil
 			}, func(seg *capnp.Segment, x33 []byte) (capnp.Ptr, error) {
 				var p34 capnp.Ptr
-				x35, err := capnp.NewData(seg, x33)
-				if err != nil {
-					return capnp.Ptr{}, domain.Wrap("", err)
+				if d35 := x33; d35 != nil {
+					x36, err := capnp.NewData(seg, d35)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p34 = x36.ToPtr()
 				}
-				p34 = x35.ToPtr()
 				return p34, nil
 			}); err != nil {
 				return domain.Wrap("Everything.map", err)
@@ -741,85 +743,85 @@ func (v Everything) ToCapnp(conn *rt.Conn, s featurecapnp.Everything) error {
 		}
 	}
 	if v.DeepMap != nil {
-		l36, err := s.NewDeepMap(int32(len(v.DeepMap)))
+		l37, err := s.NewDeepMap(int32(len(v.DeepMap)))
 		if err != nil {
 			return domain.Wrap("Everything.deepMap", err)
 		}
-		for i37, x38 := range v.DeepMap {
-			if err := x38.ToCapnp(l36.At(i37), func(seg *capnp.Segment, x39 string) (capnp.Ptr, error) {
-				var p40 capnp.Ptr
-				x41, err := capnp.NewText(seg, x39)
+		for i38, x39 := range v.DeepMap {
+			if err := x39.ToCapnp(l37.At(i38), func(seg *capnp.Segment, x40 string) (capnp.Ptr, error) {
+				var p41 capnp.Ptr
+				x42, err := capnp.NewText(seg, x40)
 				if err != nil {
 					return capnp.Ptr{}, domain.Wrap("", err)
 				}
-				p40 = x41.ToPtr()
-				return p40, nil
-			}, func(seg *capnp.Segment, x42 []Pair[string, []string]) (capnp.Ptr, error) {
-				var p43 capnp.Ptr
-				if x42 != nil {
-					l44, err := featurecapnp.NewPair_List(seg, int32(len(x42)))
+				p41 = x42.ToPtr()
+				return p41, nil
+			}, func(seg *capnp.Segment, x43 []Pair[string, []string]) (capnp.Ptr, error) {
+				var p44 capnp.Ptr
+				if x43 != nil {
+					l45, err := featurecapnp.NewPair_List(seg, int32(len(x43)))
 					if err != nil {
 						return capnp.Ptr{}, domain.Wrap("", err)
 					}
-					p43 = l44.ToPtr()
-					for i45, x46 := range x42 {
-						if err := x46.ToCapnp(l44.At(i45), func(seg *capnp.Segment, x47 string) (capnp.Ptr, error) {
-							var p48 capnp.Ptr
-							x49, err := capnp.NewText(seg, x47)
+					p44 = l45.ToPtr()
+					for i46, x47 := range x43 {
+						if err := x47.ToCapnp(l45.At(i46), func(seg *capnp.Segment, x48 string) (capnp.Ptr, error) {
+							var p49 capnp.Ptr
+							x50, err := capnp.NewText(seg, x48)
 							if err != nil {
 								return capnp.Ptr{}, domain.Wrap("", err)
 							}
-							p48 = x49.ToPtr()
-							return p48, nil
-						}, func(seg *capnp.Segment, x50 []string) (capnp.Ptr, error) {
-							var p51 capnp.Ptr
-							if x50 != nil {
-								l52, err := capnp.NewTextList(seg, int32(len(x50)))
+							p49 = x50.ToPtr()
+							return p49, nil
+						}, func(seg *capnp.Segment, x51 []string) (capnp.Ptr, error) {
+							var p52 capnp.Ptr
+							if x51 != nil {
+								l53, err := capnp.NewTextList(seg, int32(len(x51)))
 								if err != nil {
 									return capnp.Ptr{}, domain.Wrap("", err)
 								}
-								p51 = l52.ToPtr()
-								for i53, x54 := range x50 {
-									if err := l52.Set(i53, x54); err != nil {
+								p52 = l53.ToPtr()
+								for i54, x55 := range x51 {
+									if err := l53.Set(i54, x55); err != nil {
 										return capnp.Ptr{}, domain.Wrap("", err)
 									}
 								}
 							}
-							return p51, nil
+							return p52, nil
 						}); err != nil {
 							return capnp.Ptr{}, domain.Wrap("", err)
 						}
 					}
 				}
-				return p43, nil
+				return p44, nil
 			}); err != nil {
 				return domain.Wrap("Everything.deepMap", err)
 			}
 		}
 	}
 	if v.Wrapped != nil {
-		e55, err := s.NewWrapped()
+		e56, err := s.NewWrapped()
 		if err != nil {
 			return domain.Wrap("Everything.wrapped", err)
 		}
-		if err := v.Wrapped.ToCapnp(e55, func(seg *capnp.Segment, x56 string) (capnp.Ptr, error) {
-			var p57 capnp.Ptr
-			x58, err := capnp.NewText(seg, x56)
+		if err := v.Wrapped.ToCapnp(e56, func(seg *capnp.Segment, x57 string) (capnp.Ptr, error) {
+			var p58 capnp.Ptr
+			x59, err := capnp.NewText(seg, x57)
 			if err != nil {
 				return capnp.Ptr{}, domain.Wrap("", err)
 			}
-			p57 = x58.ToPtr()
-			return p57, nil
+			p58 = x59.ToPtr()
+			return p58, nil
 		}); err != nil {
 			return domain.Wrap("Everything.wrapped", err)
 		}
 	}
 	if v.Unused != nil {
-		e59, err := s.NewUnused()
+		e60, err := s.NewUnused()
 		if err != nil {
 			return domain.Wrap("Everything.unused", err)
 		}
-		if err := v.Unused.ToCapnp(e59); err != nil {
+		if err := v.Unused.ToCapnp(e60); err != nil {
 			return domain.Wrap("Everything.unused", err)
 		}
 	}
@@ -830,11 +832,11 @@ func (v Everything) ToCapnp(conn *rt.Conn, s featurecapnp.Everything) error {
 		return domain.Wrap("Everything.string", err)
 	}
 	if v.Self != nil {
-		e60, err := s.NewSelf()
+		e61, err := s.NewSelf()
 		if err != nil {
 			return domain.Wrap("Everything.self", err)
 		}
-		if err := v.Self.ToCapnp(conn, e60); err != nil {
+		if err := v.Self.ToCapnp(conn, e61); err != nil {
 			return domain.Wrap("Everything.self", err)
 		}
 	}
@@ -2354,22 +2356,24 @@ func (c *FeatureClient) Generic(ctx context.Context, pairs []Pair[string, []byte
 						return p5, nil
 					}, func(seg *capnp.Segment, x7 []byte) (capnp.Ptr, error) {
 						var p8 capnp.Ptr
-						x9, err := capnp.NewData(seg, x7)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
+						if d9 := x7; d9 != nil {
+							x10, err := capnp.NewData(seg, d9)
+							if err != nil {
+								return capnp.Ptr{}, domain.Wrap("", err)
+							}
+							p8 = x10.ToPtr()
 						}
-						p8 = x9.ToPtr()
 						return p8, nil
 					}); err != nil {
 						return domain.Wrap("Feature.generic.pairs", err)
 					}
 				}
 			}
-			e10, err := p.NewUnused()
+			e11, err := p.NewUnused()
 			if err != nil {
 				return domain.Wrap("Feature.generic.unused", err)
 			}
-			if err := unused.ToCapnp(e10); err != nil {
+			if err := unused.ToCapnp(e11); err != nil {
 				return domain.Wrap("Feature.generic.unused", err)
 			}
 			return nil
@@ -2379,20 +2383,20 @@ func (c *FeatureClient) Generic(ctx context.Context, pairs []Pair[string, []byte
 		if err != nil {
 			return err
 		}
-		w11, err := res.Result()
+		w12, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Feature.generic.result", err)
 		}
 		if res.HasResult() {
-			v13, err := WrapperFromCapnp[string](w11, func(p capnp.Ptr) (string, error) {
-				var v12 string
-				v12 = p.Text()
-				return v12, nil
+			v14, err := WrapperFromCapnp[string](w12, func(p capnp.Ptr) (string, error) {
+				var v13 string
+				v13 = p.Text()
+				return v13, nil
 			})
 			if err != nil {
 				return domain.Wrap("Feature.generic.result", err)
 			}
-			result = &v13
+			result = &v14
 		}
 		return nil
 	})

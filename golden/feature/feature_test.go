@@ -49,7 +49,7 @@ func sampleEverything() Everything {
 		Colors:     []Color{ColorRed, ColorBlue},
 		Matrix:     [][]int32{{1, 2}, {}, {3}},
 		Names:      []string{"a", "", "c"},
-		Map:        []Pair[string, []byte]{{Key: "k", Value: []byte("v")}},
+		Map:        []Pair[string, []byte]{{Key: "k", Value: []byte("v")}, {Key: "null stays nil"}},
 		DeepMap:    []Pair[string, []Pair[string, []string]]{{Key: "main", Value: []Pair[string, []string]{{Key: "x", Value: []string{"1", "2"}}}}},
 		Wrapped:    &Wrapper[string]{Items: []Pair[string, string]{{Key: "a", Value: "b"}}, First: &Pair[string, string]{Key: "f", Value: "g"}},
 		Unused:     &Unused[struct{}]{Note: "n"},
