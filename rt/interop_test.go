@@ -1,27 +1,25 @@
 package rt_test
 
-// Interop with a C++ peer (internal/cpppeer/peer.c++): plain Cap'n Proto
-// C++ (libcapnp-dev, no libmultiprocess) that follows libmultiprocess's
-// conventions, in the server role (Go client) and in the client role (Go
-// server), plus a C++↔C++ reference run. The peer is built at most once
-// per test binary and cached across runs; it needs capnp, g++ and
-// libcapnp-dev, and the tests fail (not skip) without them. The C++
-// client's "pipeline" scenario is not run: it deadlocks go-capnp
-// v3.1.0-alpha.2 (see internal/upstream, whose test fails once a go-capnp
-// upgrade fixes the bug, so that the scenario can be added here).
+// Interop with a C++ peer (rt/internal/cpppeer/peer.c++, built by the
+// module's internal/cpppeer package): plain Cap'n Proto C++ (libcapnp-dev,
+// no libmultiprocess) that follows libmultiprocess's conventions, in the
+// server role (Go client) and in the client role (Go server), plus a
+// C++↔C++ reference run. The peer is built at most once per process and
+// cached across runs; it needs capnp, g++ and libcapnp-dev, and the tests
+// fail (not skip) without them. The C++ client's "pipeline" scenario is
+// not run: it deadlocks go-capnp v3.1.0-alpha.2 (see internal/upstream,
+// whose test fails once a go-capnp upgrade fixes the bug, so that the
+// scenario can be added here).
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,126 +32,22 @@ import (
 	"capnproto.org/go/capnp/v3"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/cpppeer"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/rttest"
 )
 
 // ---- building the peer ----
 
-var cppPeerBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// cppPeer returns the path of the built C++ peer. It builds it on first
-// use into a directory under the system temp dir named after a hash of
-// the sources and toolchain, so that later test runs reuse it.
+// cppPeer returns the path of the built C++ peer (internal/cpppeer builds
+// it once and caches it across runs).
 func cppPeer(t testing.TB) string {
 	t.Helper()
-	cppPeerBuild.once.Do(func() {
-		cppPeerBuild.path, cppPeerBuild.err = buildCppPeer()
-	})
-	if cppPeerBuild.err != nil {
-		t.Fatalf("building the C++ interop peer (needs capnp, g++, libcapnp-dev): %v", cppPeerBuild.err)
-	}
-	return cppPeerBuild.path
-}
-
-func runTool(dir, name string, args ...string) (string, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
-	}
-	return out.String(), nil
-}
-
-func buildCppPeer() (string, error) {
-	pkgDir, err := os.Getwd() // go test runs in the package directory: rt/
+	bin, err := cpppeer.Build()
 	if err != nil {
-		return "", err
+		t.Fatalf("building the C++ interop peer (needs capnp, g++, libcapnp-dev): %v", err)
 	}
-	src := filepath.Join(pkgDir, "internal", "cpppeer", "peer.c++")
-	schema := filepath.Join(pkgDir, "internal", "rttest", "rttest.capnp")
-	mpDir := filepath.Join(pkgDir, "..", "schemas", "mp", "master")
-	proxy := filepath.Join(mpDir, "mp", "proxy.capnp")
-	gomod, err := runTool(pkgDir, "go", "list", "-m", "-f", "{{.Dir}}", "capnproto.org/go/capnp/v3")
-	if err != nil {
-		return "", err
-	}
-	goStd := filepath.Join(strings.TrimSpace(gomod), "std")
-	pkgFlags, err := runTool(pkgDir, "pkg-config", "--cflags", "--libs", "capnp-rpc")
-	if err != nil {
-		return "", err
-	}
-	capnpVersion, err := runTool(pkgDir, "capnp", "--version")
-	if err != nil {
-		return "", err
-	}
-	gxxVersion, err := runTool(pkgDir, "g++", "--version")
-	if err != nil {
-		return "", err
-	}
-
-	h := sha256.New()
-	for _, f := range []string{src, schema, proxy, filepath.Join(goStd, "go.capnp")} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(h, "%s %d\n", filepath.Base(f), len(b))
-		h.Write(b)
-	}
-	fmt.Fprintf(h, "%s\n%s\n%s\n", pkgFlags, capnpVersion, gxxVersion)
-	key := hex.EncodeToString(h.Sum(nil))[:16]
-	final := filepath.Join(os.TempDir(), "bitcoin-ipc-cpppeer-"+key)
-	bin := filepath.Join(final, "peer")
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-
-	dir, err := os.MkdirTemp("", "bitcoin-ipc-cpppeer-build-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	gen := filepath.Join(dir, "gen")
-	if err := os.MkdirAll(gen, 0o755); err != nil {
-		return "", err
-	}
-	steps := [][]string{
-		{"capnp", "compile", "-I" + goStd, "-I" + mpDir, "-oc++:" + gen,
-			"--src-prefix=" + filepath.Dir(schema), schema},
-		{"capnp", "compile", "-I" + goStd, "-oc++:" + gen, "--src-prefix=" + mpDir, proxy},
-		{"capnp", "compile", "-oc++:" + gen, "--src-prefix=" + goStd, filepath.Join(goStd, "go.capnp")},
-		append([]string{"g++", "-O2", "-std=c++17", "-pthread", "-I" + gen, "-o", filepath.Join(dir, "peer"),
-			src, filepath.Join(gen, "rttest.capnp.c++"), filepath.Join(gen, "mp", "proxy.capnp.c++")},
-			strings.Fields(pkgFlags)...),
-	}
-	for _, s := range steps {
-		if _, err := runTool(dir, s[0], s[1:]...); err != nil {
-			return "", err
-		}
-	}
-	// Publish atomically: concurrent test binaries may race to it.
-	stage, err := os.MkdirTemp("", "bitcoin-ipc-cpppeer-stage-")
-	if err != nil {
-		return "", err
-	}
-	if err := os.Rename(filepath.Join(dir, "peer"), filepath.Join(stage, "peer")); err != nil {
-		return "", err
-	}
-	if err := os.Rename(stage, final); err != nil {
-		os.RemoveAll(stage)
-		if _, serr := os.Stat(bin); serr != nil {
-			return "", err
-		}
-	}
-	return bin, nil
+	return bin
 }
 
 // ---- running it ----

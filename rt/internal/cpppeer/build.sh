@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the C++ interop peer into OUT (default: $TMPDIR/bitcoin-ipc-cpppeer), the same
-# way rt/interop_test.go does (the tests build it themselves; this is for
+# way internal/cpppeer does for the tests and benchmarks (this is for
 # running the peer by hand): needs capnp, g++ and libcapnp-dev
 # (Cap'n Proto >= 0.9). Usage: build.sh [OUT]
 set -eu

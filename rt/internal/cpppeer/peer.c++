@@ -8,6 +8,13 @@
 //   peer client <fd> <scenario>      drive a TestInit server: basic, errors,
 //                                    callback, threads, pipeline, bench N
 //   peer bench-client <fd> <N>       = client <fd> bench <N>
+//   peer bench-client-mt <fd> <N> <T[,T...]>
+//                                    = client <fd> bench-mt <N> <T,...>:
+//                                    for each T, N Calc.add calls split
+//                                    over T concurrent chains, each on a
+//                                    server Thread of its own; one RESULT
+//                                    line (threads, calls_per_s,
+//                                    cpu_us_per_call) per T
 //
 // Server behaviour, as libmultiprocess's (see the protocol notes, §1.4):
 // construct keeps the peer's ThreadMap and answers with one of ours;
@@ -633,7 +640,80 @@ void scenarioBench(Client& cl, long n) {
   printf("RESULT p50_us=%.1f p99_us=%.1f cpu_us_per_call=%.1f n=%ld\n", pct(0.50), pct(0.99), cpu / n, n);
 }
 
-int client(int fd, const std::string& scenario, const std::string& arg) {
+// A chain of sequential Calc.add calls on a server Thread of its own (and
+// a callbackThread of its own). The kj event loop is single-threaded, so
+// bench-mt's T "client threads" are T such chains in flight at once on
+// one loop: the server sees T Threads with one call each in flight, as
+// from T client threads.
+struct Chain {
+  mp::Thread::Client remote;
+  mp::Thread::Client local;
+  long left = 0;
+};
+
+kj::Promise<void> runChain(Client& cl, Chain& ch) {
+  if (ch.left <= 0) return kj::READY_NOW;
+  long i = ch.left--;
+  auto req = cl.calc.addRequest();
+  auto ctx = req.initContext();
+  ctx.setThread(ch.remote);
+  ctx.setCallbackThread(ch.local);
+  req.setA(i);
+  req.setB(1);
+  return req.send().then([&cl, &ch, i](capnp::Response<rttest::Calc::AddResults> r) -> kj::Promise<void> {
+    if (r.getResult() != i + 1) fatal("bench-mt add");
+    return runChain(cl, ch);
+  });
+}
+
+void scenarioBenchMT(Client& cl, long n, const std::string& list) {
+  auto& ws = cl.io.waitScope;
+  if (n <= 0) fatal("bench-mt needs N > 0");
+  std::vector<int> counts;
+  size_t pos = 0;
+  while (pos < list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    int t = atoi(list.substr(pos, comma - pos).c_str());
+    if (t <= 0) fatal("bench-mt: bad thread count list " + list);
+    counts.push_back(t);
+    pos = comma + 1;
+  }
+  if (counts.empty()) fatal("bench-mt needs thread counts");
+  int maxT = *std::max_element(counts.begin(), counts.end());
+  std::vector<kj::Own<Chain>> chains;
+  chains.push_back(kj::heap<Chain>(Chain{cl.remote, cl.local}));
+  for (int i = 1; i < maxT; i++) {
+    auto req = cl.serverThreadMap.makeThreadRequest();
+    req.setName("cpppeer-client-" + std::to_string(i + 1));
+    auto remote = req.send().wait(ws).getResult();
+    chains.push_back(kj::heap<Chain>(Chain{kj::mv(remote), g_peer->newThread("cpppeer-client-" + std::to_string(i + 1))}));
+  }
+  auto runAll = [&](int t) {
+    kj::Vector<kj::Promise<void>> ps;
+    for (int i = 0; i < t; i++) ps.add(runChain(cl, *chains[i]));
+    kj::joinPromises(ps.releaseAsArray()).wait(ws);
+  };
+  for (auto& ch : chains) ch->left = std::min(n / 10 + 1, 200L);  // warm up
+  runAll(maxT);
+  auto tv = [](const timeval& t) { return t.tv_sec * 1e6 + t.tv_usec; };
+  for (int t : counts) {
+    long per = std::max(1L, n / t);
+    for (int i = 0; i < t; i++) chains[i]->left = per;
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    auto t0 = std::chrono::steady_clock::now();
+    runAll(t);
+    auto t1 = std::chrono::steady_clock::now();
+    getrusage(RUSAGE_SELF, &r1);
+    double secs = std::chrono::duration<double>(t1 - t0).count();
+    double cpu = (tv(r1.ru_utime) - tv(r0.ru_utime)) + (tv(r1.ru_stime) - tv(r0.ru_stime));
+    long total = per * t;
+    printf("RESULT threads=%d calls_per_s=%.0f cpu_us_per_call=%.1f n=%ld\n", t, total / secs, cpu / total, total);
+  }
+}
+
+int client(int fd, const std::string& scenario, const std::string& arg, const std::string& arg2 = "") {
   auto io = kj::setupAsyncIo();
   g_timer = &io.provider->getTimer();
   Peer peer;
@@ -679,6 +759,8 @@ int client(int fd, const std::string& scenario, const std::string& arg) {
     scenarioPipeline(cl);
   } else if (scenario == "bench") {
     scenarioBench(cl, atol(arg.c_str()));
+  } else if (scenario == "bench-mt") {
+    scenarioBenchMT(cl, atol(arg.c_str()), arg2);
   } else {
     fatal("unknown scenario " + scenario);
   }
@@ -698,7 +780,8 @@ int client(int fd, const std::string& scenario, const std::string& arg) {
 
 int usage() {
   fprintf(stderr,
-          "usage: peer serve <fd> | bench-server <fd> | client <fd> <scenario> [arg] | bench-client <fd> <N>\n");
+          "usage: peer serve <fd> | bench-server <fd> | client <fd> <scenario> [arg] | bench-client <fd> <N>\n"
+          "       | bench-client-mt <fd> <N> <T[,T...]>\n");
   return 2;
 }
 
@@ -711,8 +794,9 @@ int main(int argc, char** argv) {
   int fd = atoi(argv[2]);
   try {
     if (mode == "serve" || mode == "bench-server") return serve(fd);
-    if (mode == "client" && argc >= 4) return client(fd, argv[3], argc >= 5 ? argv[4] : "");
+    if (mode == "client" && argc >= 4) return client(fd, argv[3], argc >= 5 ? argv[4] : "", argc >= 6 ? argv[5] : "");
     if (mode == "bench-client" && argc >= 4) return client(fd, "bench", argv[3]);
+    if (mode == "bench-client-mt" && argc >= 5) return client(fd, "bench-mt", argv[3], argv[4]);
   } catch (const kj::Exception& e) {
     fatal(std::string("kj::Exception: ") + kj::str(e).cStr());
   } catch (const std::exception& e) {
