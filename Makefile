@@ -8,7 +8,7 @@ all: test
 
 ## generate: regenerate gen/ and golden/requests from schemas/ (needs capnp)
 generate:
-	$(GO) generate ./gen/
+	$(GO) generate ./...
 
 ## golden: rewrite the generator's golden files
 golden:
@@ -25,7 +25,7 @@ drift: generate
 	@test -z "$$(git status --porcelain -- gen golden)" || (git status --porcelain -- gen golden; echo "untracked generated files: run make generate and commit"; exit 1)
 
 ## test: lint, drift check, then the whole suite with the race detector
-test: lint drift
+test: lint drift fuzz
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## bench: benchmarks, written to BENCHMARKS.md
@@ -35,3 +35,13 @@ bench:
 ## demo: the end-to-end demo on the bundled demo node
 demo:
 	$(GO) run ./cmd/bitcoin-ipc demo
+
+## fuzz: run each fuzz target briefly (FUZZTIME each, default 3s); seeds are in testdata/fuzz
+FUZZTIME ?= 3s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzGeneratedServers$$' -fuzztime=$(FUZZTIME) ./internal/hostile/
+	$(GO) test -run='^$$' -fuzz='^FuzzRawFrames$$' -fuzztime=$(FUZZTIME) ./rt/
+	$(GO) test -run='^$$' -fuzz='^FuzzRawReplies$$' -fuzztime=$(FUZZTIME) ./rt/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseAddress$$' -fuzztime=$(FUZZTIME) ./process/
+	$(GO) test -run='^$$' -fuzz='^FuzzCheckSpawned$$' -fuzztime=$(FUZZTIME) ./process/
+	$(GO) test -run='^$$' -fuzz='^FuzzDomainRoundTrip$$' -fuzztime=$(FUZZTIME) ./domain/

@@ -197,12 +197,49 @@ func (c *Conn) call(ctx context.Context, m *Method, fn func(ctx context.Context,
 	if c.log.Enabled(ctx, slogDebug) {
 		c.log.Debug("IPC client send request", "n", n, "method", m.String())
 	}
-	err = fn(ctx, &tc)
+	if req != nil && req.conn == c && req.ctx != nil {
+		err = c.callNested(ctx, req, &tc, m, fn)
+	} else {
+		err = fn(ctx, &tc)
+	}
 	if err != nil {
 		err = exception.FromCapnp(err, m.Interface, m.Name)
 		c.log.Debug("IPC client request failed", "n", n, "method", m.String(), "err", err)
 	}
 	return err
+}
+
+// callNested runs fn for a call that a handler makes back into its own
+// connection. go-capnp (v3.1.0-alpha.2) shuts a connection down by first
+// waiting for every handler to return, and only then failing the calls
+// still waiting for an answer: the Finish it queues for a cancelled call
+// is never sent once its sender has stopped, and that Finish is what
+// would fail the call. A handler waiting on a call to the same peer, such
+// as a callback into a client that died, would hold that shutdown, and
+// the handler, for ever. So once the handler's context has ended and the
+// connection has stopped reading (no answer can arrive any more), the
+// call fails with Disconnected at once; fn finishes on its own goroutine
+// when go-capnp fails its question, with references of its own to the
+// threads.
+func (c *Conn) callNested(ctx context.Context, req *request, tc *CallContext, m *Method, fn func(ctx context.Context, tc *CallContext) error) error {
+	own := &CallContext{thread: tc.thread.AddRef(), callback: tc.callback.AddRef()}
+	done := make(chan error, 1)
+	go func() {
+		defer own.thread.Release()
+		defer own.callback.Release()
+		done <- fn(ctx, own)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-req.ctx.Done():
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-c.codec.readDone:
+		return exception.New(exception.Disconnected, m.Interface, m.Name, "connection closed")
+	}
 }
 
 // lease is one of the peer's Threads, with the Thread of ours sent along

@@ -64,6 +64,10 @@ type Conn struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	requests  atomic.Uint64
+
+	// Limits (limits.go): incoming calls being served, and the transport.
+	inFlight atomic.Int64
+	codec    *limitCodec
 }
 
 var connIDs atomic.Uint64
@@ -76,6 +80,7 @@ type options struct {
 	serverPool    uint32
 	ctx           *Context
 	initID        uint64
+	limits        limits // limits.go
 }
 
 // Option configures a connection.
@@ -121,7 +126,7 @@ func ConnFromContext(ctx context.Context) *Conn {
 }
 
 func newOptions(opts []Option) options {
-	o := options{maxThreads: 256, clientThreads: 64, initID: initInterfaceID}
+	o := options{maxThreads: 256, clientThreads: 64, initID: initInterfaceID, limits: defaultLimits()}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -158,7 +163,9 @@ func newConn(rwc io.ReadWriteCloser, bootstrap func(*Conn) capnp.Client, opts []
 	if bootstrap != nil {
 		o.BootstrapClient = bootstrap(c)
 	}
-	c.rpc = rpc.NewConn(rpc.NewStreamTransport(rwc), o)
+	// The stream transport, through the codec that enforces limits.go.
+	c.codec = newLimitCodec(rwc, &c.opts, c.log.Warn)
+	c.rpc = rpc.NewConn(rpc.NewTransport(c.codec), o)
 	go func() {
 		<-c.rpc.Done()
 		c.shutdown()
@@ -188,16 +195,23 @@ func (c *Conn) construct(ctx context.Context) error {
 	boot := c.rpc.Bootstrap(ctx)
 	defer boot.Release()
 	tm := c.newThreadMap()
+	var placed atomic.Bool
 	ans, release := boot.SendCall(ctx, capnp.Send{
 		Method:   capnp.Method{InterfaceID: c.opts.initID, MethodID: 0, InterfaceName: "Init", MethodName: "construct"},
 		ArgsSize: capnp.ObjectSize{PointerCount: 1},
 		PlaceArgs: func(s capnp.Struct) error {
+			placed.Store(true)
 			id := s.Message().CapTable().Add(capnp.Client(tm))
 			return s.SetPtr(0, capnp.NewInterface(s.Segment(), id).ToPtr())
 		},
 	})
 	defer release()
 	res, err := ans.Struct()
+	if !placed.Load() {
+		// go-capnp failed the call without building it (the connection
+		// was gone): tm never went into a message, release it here.
+		tm.Release()
+	}
 	if err != nil {
 		return fmt.Errorf("ipc: Init.construct: %w", exception.FromCapnp(err, "Init", "construct"))
 	}

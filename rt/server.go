@@ -23,6 +23,9 @@ type request struct {
 	exec     *executor // the thread the call runs on; nil without a context
 	self     mp.Thread // our Thread running the call (sent as callbackThread)
 	callback mp.Thread // the caller's thread, for calls back into the caller
+
+	// ctx is the handler's context as go-capnp gave it (see callNested).
+	ctx context.Context
 }
 
 func (r *request) release() {
@@ -74,8 +77,19 @@ func (s *ServerBase) Handle(ctx context.Context, call *server.Call, m *Method, g
 		return exception.ToCapnp(exception.New(exception.Failed, m.Interface, m.Name, "called after destroy"))
 	}
 	conn := ConnFromContext(ctx)
+	// Limit (limits.go): calls served at once on this connection.
+	if conn != nil {
+		if !conn.enterCall() {
+			return exception.ToCapnp(exception.New(exception.Overloaded, m.Interface, m.Name, conn.overloadedText()))
+		}
+		defer conn.exitCall()
+	}
 	if getCtx == nil || conn == nil {
 		call.Go()
+		if conn != nil {
+			// For calls the handler makes back into conn (callNested).
+			ctx = context.WithValue(ctx, requestKey{}, &request{conn: conn, ctx: ctx})
+		}
 		return s.run(ctx, conn, m, fn)
 	}
 	mctx, err := getCtx()
@@ -101,7 +115,7 @@ func (s *ServerBase) Handle(ctx context.Context, call *server.Call, m *Method, g
 		}
 		self = mp.Thread(th.AddRef())
 	}
-	req := &request{conn: conn, exec: &t.exec, self: self, callback: mctx.CallbackThread().AddRef()}
+	req := &request{conn: conn, ctx: ctx, exec: &t.exec, self: self, callback: mctx.CallbackThread().AddRef()}
 	done := make(chan error, 1)
 	queued := t.exec.post(func() {
 		defer req.release()

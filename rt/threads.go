@@ -133,15 +133,14 @@ const (
 func (c *Conn) lookupThread(ctx context.Context, cl capnp.Client) (*thread, error) {
 	t, err := threadFromBrand(cl)
 	if t == nil && err == nil {
-		snap := cl.Snapshot()
-		pending := snap.IsPromise() && !snap.IsResolved()
-		snap.Release()
-		if pending {
-			if rerr := cl.Resolve(ctx); rerr != nil {
-				return nil, rerr
-			}
-			t, err = threadFromBrand(cl)
+		// Not (yet) one of ours: resolve and look again. Resolve returns at
+		// once for a settled capability. (Checking "is it still a pending
+		// promise?" in a second snapshot raced with the resolution landing
+		// between the two snapshots, refusing a valid thread.)
+		if rerr := cl.Resolve(ctx); rerr != nil {
+			return nil, rerr
 		}
+		t, err = threadFromBrand(cl)
 	}
 	if err != nil {
 		return nil, err
