@@ -36,12 +36,14 @@ bench:
 demo:
 	$(GO) run ./cmd/bitcoin-ipc demo
 
-## fuzz: run each fuzz target briefly (FUZZTIME each, default 3s); seeds are in testdata/fuzz
-FUZZTIME ?= 3s
+## fuzz: run each fuzz target for a bounded number of inputs (FUZZN, default 2000; the
+## slow generated-server target a tenth of that); seeds are in testdata/fuzz. Counts, not
+## durations: a -fuzztime deadline can end a run with a spurious "context deadline exceeded".
+FUZZN ?= 2000
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzGeneratedServers$$' -fuzztime=$(FUZZTIME) ./internal/hostile/
-	$(GO) test -run='^$$' -fuzz='^FuzzRawFrames$$' -fuzztime=$(FUZZTIME) ./rt/
-	$(GO) test -run='^$$' -fuzz='^FuzzRawReplies$$' -fuzztime=$(FUZZTIME) ./rt/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseAddress$$' -fuzztime=$(FUZZTIME) ./process/
-	$(GO) test -run='^$$' -fuzz='^FuzzCheckSpawned$$' -fuzztime=$(FUZZTIME) ./process/
-	$(GO) test -run='^$$' -fuzz='^FuzzDomainRoundTrip$$' -fuzztime=$(FUZZTIME) ./domain/
+	$(GO) test -run='^$$' -fuzz='^FuzzGeneratedServers$$' -fuzztime=$$(( $(FUZZN) / 10 ))x ./internal/hostile/
+	$(GO) test -run='^$$' -fuzz='^FuzzRawFrames$$' -fuzztime=$(FUZZN)x ./rt/
+	$(GO) test -run='^$$' -fuzz='^FuzzRawReplies$$' -fuzztime=$(FUZZN)x ./rt/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseAddress$$' -fuzztime=$(FUZZN)x ./process/
+	$(GO) test -run='^$$' -fuzz='^FuzzCheckSpawned$$' -fuzztime=$(FUZZN)x ./process/
+	$(GO) test -run='^$$' -fuzz='^FuzzDomainRoundTrip$$' -fuzztime=$(FUZZN)x ./domain/

@@ -203,7 +203,7 @@ func (c *Conn) call(ctx context.Context, m *Method, fn func(ctx context.Context,
 		err = fn(ctx, &tc)
 	}
 	if err != nil {
-		err = exception.FromCapnp(err, m.Interface, m.Name)
+		err = c.fromCapnp(err, m.Interface, m.Name)
 		c.log.Debug("IPC client request failed", "n", n, "method", m.String(), "err", err)
 	}
 	return err
@@ -386,7 +386,7 @@ func (t *Thread) Name(ctx context.Context) (string, error) {
 	defer rel()
 	res, err := fut.Struct()
 	if err != nil {
-		return "", exception.FromCapnp(err, "Thread", "getName")
+		return "", t.conn.fromCapnp(err, "Thread", "getName")
 	}
 	return res.Result()
 }

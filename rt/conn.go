@@ -213,7 +213,7 @@ func (c *Conn) construct(ctx context.Context) error {
 		tm.Release()
 	}
 	if err != nil {
-		return fmt.Errorf("ipc: Init.construct: %w", exception.FromCapnp(err, "Init", "construct"))
+		return fmt.Errorf("ipc: Init.construct: %w", c.fromCapnp(err, "Init", "construct"))
 	}
 	p, err := res.Ptr(0)
 	if err != nil {
@@ -229,7 +229,7 @@ func (c *Conn) construct(ctx context.Context) error {
 		_, err := fut.Struct()
 		rel()
 		if err != nil {
-			return fmt.Errorf("ipc: ThreadMap.makePool: %w", exception.FromCapnp(err, "ThreadMap", "makePool"))
+			return fmt.Errorf("ipc: ThreadMap.makePool: %w", c.fromCapnp(err, "ThreadMap", "makePool"))
 		}
 		c.leases.usePool = true
 	}

@@ -799,3 +799,25 @@ func TestNonReadingClientBoundsServerMemory(t *testing.T) {
 	}
 	waitFor(t, func() bool { return destroyed.Load() == 1 })
 }
+
+// A call that cannot be sent because the peer has gone (here it shut
+// down its reading side, so writes fail with EPIPE while nothing is read)
+// fails with ErrDisconnected, not as a failure raised by the peer.
+func TestSendToGonePeerIsDisconnected(t *testing.T) {
+	a, b := socketPair(t)
+	defer b.Close()
+	if err := b.(*net.UnixConn).CloseRead(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := rt.Connect(ctx, a, rt.WithInitInterfaceID(testInitID))
+	if err == nil {
+		conn.Close()
+		t.Fatal("connected to a peer that reads nothing")
+	}
+	var e *exception.Error
+	if !errors.Is(err, exception.ErrDisconnected) || !errors.As(err, &e) || e.Remote {
+		t.Fatalf("Connect: %v (%#v), want a local ErrDisconnected", err, e)
+	}
+}

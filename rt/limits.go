@@ -48,10 +48,12 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"capnproto.org/go/capnp/v3"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 
+	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
 )
 
@@ -150,6 +152,21 @@ func (c *Conn) overloadedText() string {
 	return fmt.Sprintf("too many calls in flight on this connection (limit %d)", c.opts.limits.maxInFlight)
 }
 
+// fromCapnp is exception.FromCapnp, except that a call go-capnp could not
+// send because the peer is gone (it reports any send error as failed, and
+// as if the peer had raised it) is disconnected.
+func (c *Conn) fromCapnp(err error, iface, method string) error {
+	err = exception.FromCapnp(err, iface, method)
+	if err == nil || errors.Is(err, exception.ErrDisconnected) || !c.codec.writeFailed() {
+		return err
+	}
+	if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, errSendQueueFull) {
+		return exception.New(exception.Disconnected, iface, method, "connection closed: "+err.Error())
+	}
+	return err
+}
+
 // ---- transport ----
 
 // nonBlockingWriter returns a function that writes bufs without blocking
@@ -220,6 +237,13 @@ func (lc *limitCodec) Decode() (*capnp.Message, error) {
 		return nil, err
 	}
 	return msg, nil
+}
+
+// writeFailed reports whether a write failed, or the codec was closed.
+func (lc *limitCodec) writeFailed() bool {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return lc.err != nil
 }
 
 func (lc *limitCodec) stopReading() { lc.readOnce.Do(func() { close(lc.readDone) }) }
