@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"capnproto.org/go/capnp/v3"
+	"capnproto.org/go/capnp/v3/schemas"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
@@ -20,6 +21,11 @@ type Method struct {
 	Interface  string // e.g. "Mining"
 	Name       string // e.g. "getTip"
 	HasContext bool   // the method takes context :Proxy.Context
+	ParamsID   uint64 // type ID of the params struct (trace logs print it)
+	ResultsID  uint64 // type ID of the results struct
+	// Schema registers the wire package's schemas (capnpc-go's
+	// RegisterSchema), for printing arguments in trace logs.
+	Schema func(*schemas.Registry)
 }
 
 func (m *Method) String() string { return m.Interface + "." + m.Name }

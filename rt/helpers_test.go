@@ -24,7 +24,7 @@ import (
 var (
 	mMakeCalc   = &rt.Method{File: "rttest.capnp", Interface: "TestInit", Name: "makeCalc", HasContext: true}
 	mDestroy    = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "destroy", HasContext: true}
-	mAdd        = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "add", HasContext: true}
+	mAdd        = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "add", HasContext: true, ParamsID: rttest.Calc_add_Params_TypeID, Schema: rttest.RegisterSchema}
 	mThreadName = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "threadName", HasContext: true}
 	mFail       = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "fail", HasContext: true}
 	mSleep      = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "sleep", HasContext: true}

@@ -51,6 +51,7 @@ import (
 	"syscall"
 
 	"capnproto.org/go/capnp/v3"
+	"capnproto.org/go/capnp/v3/exc"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
@@ -157,14 +158,30 @@ func (c *Conn) overloadedText() string {
 // as if the peer had raised it) is disconnected.
 func (c *Conn) fromCapnp(err error, iface, method string) error {
 	err = exception.FromCapnp(err, iface, method)
-	if err == nil || errors.Is(err, exception.ErrDisconnected) || !c.codec.writeFailed() {
+	if err == nil || errors.Is(err, exception.ErrDisconnected) {
 		return err
 	}
-	if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, errSendQueueFull) {
-		return exception.New(exception.Disconnected, iface, method, "connection closed: "+err.Error())
+	var e *exception.Error
+	if !errors.As(err, &e) {
+		return err
 	}
-	return err
+	gone := false
+	// A send aborted at shutdown: a disconnected exception inside the
+	// failed one go-capnp wraps it in.
+	for u := errors.Unwrap(error(e)); u != nil; u = errors.Unwrap(u) {
+		if ce, ok := u.(*exc.Exception); ok && ce.Type == exc.Disconnected {
+			gone = true
+		}
+	}
+	// A write that failed because the peer is gone.
+	if c.codec.writeFailed() && (errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, errSendQueueFull)) {
+		gone = true
+	}
+	if !gone {
+		return err
+	}
+	return exception.New(exception.Disconnected, iface, method, "connection closed: "+e.Description)
 }
 
 // ---- transport ----

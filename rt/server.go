@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"capnproto.org/go/capnp/v3"
+	"capnproto.org/go/capnp/v3/encoding/text"
+	"capnproto.org/go/capnp/v3/schemas"
 	"capnproto.org/go/capnp/v3/server"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
@@ -90,7 +93,7 @@ func (s *ServerBase) Handle(ctx context.Context, call *server.Call, m *Method, g
 			// For calls the handler makes back into conn (callNested).
 			ctx = context.WithValue(ctx, requestKey{}, &request{conn: conn, ctx: ctx})
 		}
-		return s.run(ctx, conn, m, fn)
+		return s.run(ctx, conn, call, m, "", fn)
 	}
 	mctx, err := getCtx()
 	if err != nil {
@@ -119,7 +122,7 @@ func (s *ServerBase) Handle(ctx context.Context, call *server.Call, m *Method, g
 	done := make(chan error, 1)
 	queued := t.exec.post(func() {
 		defer req.release()
-		done <- s.run(context.WithValue(ctx, requestKey{}, req), conn, m, fn)
+		done <- s.run(context.WithValue(ctx, requestKey{}, req), conn, call, m, t.name, fn)
 	})
 	if !queued {
 		req.release()
@@ -131,12 +134,18 @@ func (s *ServerBase) Handle(ctx context.Context, call *server.Call, m *Method, g
 	return <-done
 }
 
-// run executes fn, turning panics and errors into exceptions.
-func (s *ServerBase) run(ctx context.Context, conn *Conn, m *Method, fn func(ctx context.Context) error) (err error) {
+// run executes fn, turning panics and errors into exceptions. It logs the
+// call at Debug (request number, method, thread, as -debug=ipc does) and
+// its arguments at LevelTrace only: arguments can carry secrets, such as
+// an RPC request with a wallet passphrase.
+func (s *ServerBase) run(ctx context.Context, conn *Conn, call *server.Call, m *Method, thread string, fn func(ctx context.Context) error) (err error) {
 	var n uint64
 	if conn != nil {
 		n = conn.requests.Add(1)
-		conn.log.Debug("IPC server request", "n", n, "method", m.String())
+		conn.log.Debug("IPC server request", "n", n, "method", m.String(), "thread", thread)
+		if m.ParamsID != 0 && conn.log.Enabled(ctx, LevelTrace) {
+			conn.log.Log(ctx, LevelTrace, "IPC server request args", "n", n, "method", m.String(), "args", traceText(m, call.Args()))
+		}
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -228,4 +237,28 @@ func CurrentThreadName(ctx context.Context) (string, error) {
 		return t.name, nil
 	}
 	return "", fmt.Errorf("current thread is not served here")
+}
+
+// registries caches, per method, a schema registry holding the method's
+// wire package and mp/proxy.capnp, for trace logs.
+var registries sync.Map // *Method -> *schemas.Registry
+
+// traceText renders a params struct in capnp text form.
+func traceText(m *Method, s capnp.Struct) string {
+	enc := new(strings.Builder)
+	e := text.NewEncoder(enc)
+	if m.Schema != nil {
+		reg, ok := registries.Load(m)
+		if !ok {
+			r := &schemas.Registry{}
+			m.Schema(r)
+			mp.RegisterSchema(r)
+			reg, _ = registries.LoadOrStore(m, r)
+		}
+		e.UseRegistry(reg.(*schemas.Registry))
+	}
+	if err := e.Encode(m.ParamsID, s); err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return enc.String()
 }

@@ -80,6 +80,9 @@ func emitMethodVars(f *jen.File, i *model.Interface) {
 			jen.Id("Interface"):  jen.Lit(i.Name),
 			jen.Id("Name"):       jen.Lit(m.Name),
 			jen.Id("HasContext"): jen.Lit(m.HasContext),
+			jen.Id("ParamsID"):   jen.Qual(m.WireParams.Path, m.WireParams.Name+"_TypeID"),
+			jen.Id("ResultsID"):  jen.Qual(m.WireResults.Path, m.WireResults.Name+"_TypeID"),
+			jen.Id("Schema"):     jen.Qual(m.WireParams.Path, "RegisterSchema"),
 		}))
 	}
 	if len(defs) > 0 {

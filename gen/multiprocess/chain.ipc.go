@@ -538,312 +538,468 @@ var (
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.Chain_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetHeight = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "getHeight",
+		ParamsID:   multiprocesscapnp.Chain_getHeight_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_getHeight_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetBlockHash = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "getBlockHash",
+		ParamsID:   multiprocesscapnp.Chain_getBlockHash_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_getBlockHash_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHaveBlockOnDisk = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "haveBlockOnDisk",
+		ParamsID:   multiprocesscapnp.Chain_haveBlockOnDisk_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_haveBlockOnDisk_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindLocatorFork = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "findLocatorFork",
+		ParamsID:   multiprocesscapnp.Chain_findLocatorFork_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_findLocatorFork_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHasBlockFilterIndex = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "hasBlockFilterIndex",
+		ParamsID:   multiprocesscapnp.Chain_hasBlockFilterIndex_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_hasBlockFilterIndex_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainBlockFilterMatchesAny = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "blockFilterMatchesAny",
+		ParamsID:   multiprocesscapnp.Chain_blockFilterMatchesAny_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_blockFilterMatchesAny_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindBlock = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "findBlock",
+		ParamsID:   multiprocesscapnp.Chain_findBlock_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_findBlock_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindFirstBlockWithTimeAndHeight = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "findFirstBlockWithTimeAndHeight",
+		ParamsID:   multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindAncestorByHeight = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "findAncestorByHeight",
+		ParamsID:   multiprocesscapnp.Chain_findAncestorByHeight_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_findAncestorByHeight_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindAncestorByHash = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "findAncestorByHash",
+		ParamsID:   multiprocesscapnp.Chain_findAncestorByHash_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_findAncestorByHash_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindCommonAncestor = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "findCommonAncestor",
+		ParamsID:   multiprocesscapnp.Chain_findCommonAncestor_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_findCommonAncestor_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindCoins = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "findCoins",
+		ParamsID:   multiprocesscapnp.Chain_findCoins_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_findCoins_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGuessVerificationProgress = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "guessVerificationProgress",
+		ParamsID:   multiprocesscapnp.Chain_guessVerificationProgress_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_guessVerificationProgress_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHasBlocks = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "hasBlocks",
+		ParamsID:   multiprocesscapnp.Chain_hasBlocks_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_hasBlocks_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainIsRBFOptIn = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "isRBFOptIn",
+		ParamsID:   multiprocesscapnp.Chain_isRBFOptIn_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_isRBFOptIn_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainIsInMempool = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "isInMempool",
+		ParamsID:   multiprocesscapnp.Chain_isInMempool_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_isInMempool_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHasDescendantsInMempool = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "hasDescendantsInMempool",
+		ParamsID:   multiprocesscapnp.Chain_hasDescendantsInMempool_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_hasDescendantsInMempool_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainBroadcastTransaction = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "broadcastTransaction",
+		ParamsID:   multiprocesscapnp.Chain_broadcastTransaction_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_broadcastTransaction_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetTransactionAncestry = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "getTransactionAncestry",
+		ParamsID:   multiprocesscapnp.Chain_getTransactionAncestry_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_getTransactionAncestry_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainCalculateIndividualBumpFees = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "calculateIndividualBumpFees",
+		ParamsID:   multiprocesscapnp.Chain_calculateIndividualBumpFees_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_calculateIndividualBumpFees_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainCalculateCombinedBumpFee = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "calculateCombinedBumpFee",
+		ParamsID:   multiprocesscapnp.Chain_calculateCombinedBumpFee_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_calculateCombinedBumpFee_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetPackageLimits = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "getPackageLimits",
+		ParamsID:   multiprocesscapnp.Chain_getPackageLimits_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_getPackageLimits_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainCheckChainLimits = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "checkChainLimits",
+		ParamsID:   multiprocesscapnp.Chain_checkChainLimits_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_checkChainLimits_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainEstimateSmartFee = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "estimateSmartFee",
+		ParamsID:   multiprocesscapnp.Chain_estimateSmartFee_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_estimateSmartFee_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainEstimateMaxBlocks = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "estimateMaxBlocks",
+		ParamsID:   multiprocesscapnp.Chain_estimateMaxBlocks_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_estimateMaxBlocks_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainMempoolMinFee = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "mempoolMinFee",
+		ParamsID:   multiprocesscapnp.Chain_mempoolMinFee_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_mempoolMinFee_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainRelayMinFee = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "relayMinFee",
+		ParamsID:   multiprocesscapnp.Chain_relayMinFee_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_relayMinFee_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainRelayIncrementalFee = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "relayIncrementalFee",
+		ParamsID:   multiprocesscapnp.Chain_relayIncrementalFee_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_relayIncrementalFee_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainRelayDustFee = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "relayDustFee",
+		ParamsID:   multiprocesscapnp.Chain_relayDustFee_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_relayDustFee_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHavePruned = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "havePruned",
+		ParamsID:   multiprocesscapnp.Chain_havePruned_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_havePruned_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetPruneHeight = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "getPruneHeight",
+		ParamsID:   multiprocesscapnp.Chain_getPruneHeight_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_getPruneHeight_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainIsReadyToBroadcast = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "isReadyToBroadcast",
+		ParamsID:   multiprocesscapnp.Chain_isReadyToBroadcast_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_isReadyToBroadcast_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainIsInitialBlockDownload = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "isInitialBlockDownload",
+		ParamsID:   multiprocesscapnp.Chain_isInitialBlockDownload_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_isInitialBlockDownload_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainShutdownRequested = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "shutdownRequested",
+		ParamsID:   multiprocesscapnp.Chain_shutdownRequested_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_shutdownRequested_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainInitMessage = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "initMessage",
+		ParamsID:   multiprocesscapnp.Chain_initMessage_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_initMessage_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainInitWarning = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "initWarning",
+		ParamsID:   multiprocesscapnp.Chain_initWarning_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_initWarning_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainInitError = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "initError",
+		ParamsID:   multiprocesscapnp.Chain_initError_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_initError_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainShowProgress = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "showProgress",
+		ParamsID:   multiprocesscapnp.Chain_showProgress_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_showProgress_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHandleNotifications = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "handleNotifications",
+		ParamsID:   multiprocesscapnp.Chain_handleNotifications_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_handleNotifications_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainWaitForNotificationsIfTipChanged = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "waitForNotificationsIfTipChanged",
+		ParamsID:   multiprocesscapnp.Chain_waitForNotificationsIfTipChanged_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_waitForNotificationsIfTipChanged_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainWaitForNotifications = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "waitForNotifications",
+		ParamsID:   multiprocesscapnp.Chain_waitForNotifications_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_waitForNotifications_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHandleRpc = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "handleRpc",
+		ParamsID:   multiprocesscapnp.Chain_handleRpc_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_handleRpc_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainRpcEnableDeprecated = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "rpcEnableDeprecated",
+		ParamsID:   multiprocesscapnp.Chain_rpcEnableDeprecated_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_rpcEnableDeprecated_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetSetting = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "getSetting",
+		ParamsID:   multiprocesscapnp.Chain_getSetting_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_getSetting_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetSettingsList = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "getSettingsList",
+		ParamsID:   multiprocesscapnp.Chain_getSettingsList_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_getSettingsList_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetRwSetting = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "getRwSetting",
+		ParamsID:   multiprocesscapnp.Chain_getRwSetting_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_getRwSetting_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainUpdateRwSetting = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "updateRwSetting",
+		ParamsID:   multiprocesscapnp.Chain_updateRwSetting_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_updateRwSetting_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainOverwriteRwSetting = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "overwriteRwSetting",
+		ParamsID:   multiprocesscapnp.Chain_overwriteRwSetting_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_overwriteRwSetting_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainDeleteRwSettings = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "deleteRwSettings",
+		ParamsID:   multiprocesscapnp.Chain_deleteRwSettings_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_deleteRwSettings_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainRequestMempoolTransactions = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "requestMempoolTransactions",
+		ParamsID:   multiprocesscapnp.Chain_requestMempoolTransactions_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_requestMempoolTransactions_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHasAssumedValidChain = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "Chain",
 		Name:       "hasAssumedValidChain",
+		ParamsID:   multiprocesscapnp.Chain_hasAssumedValidChain_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Chain_hasAssumedValidChain_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -4529,42 +4685,63 @@ var (
 		HasContext: true,
 		Interface:  "ChainNotifications",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.ChainNotifications_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainNotifications_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsTransactionAddedToMempool = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainNotifications",
 		Name:       "transactionAddedToMempool",
+		ParamsID:   multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsTransactionRemovedFromMempool = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainNotifications",
 		Name:       "transactionRemovedFromMempool",
+		ParamsID:   multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsBlockConnected = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainNotifications",
 		Name:       "blockConnected",
+		ParamsID:   multiprocesscapnp.ChainNotifications_blockConnected_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainNotifications_blockConnected_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsBlockDisconnected = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainNotifications",
 		Name:       "blockDisconnected",
+		ParamsID:   multiprocesscapnp.ChainNotifications_blockDisconnected_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainNotifications_blockDisconnected_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsUpdatedBlockTip = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainNotifications",
 		Name:       "updatedBlockTip",
+		ParamsID:   multiprocesscapnp.ChainNotifications_updatedBlockTip_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainNotifications_updatedBlockTip_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsChainStateFlushed = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainNotifications",
 		Name:       "chainStateFlushed",
+		ParamsID:   multiprocesscapnp.ChainNotifications_chainStateFlushed_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainNotifications_chainStateFlushed_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5031,48 +5208,72 @@ var (
 		HasContext: true,
 		Interface:  "ChainClient",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.ChainClient_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainClient_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientRegisterRpcs = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainClient",
 		Name:       "registerRpcs",
+		ParamsID:   multiprocesscapnp.ChainClient_registerRpcs_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainClient_registerRpcs_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientVerify = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainClient",
 		Name:       "verify",
+		ParamsID:   multiprocesscapnp.ChainClient_verify_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainClient_verify_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientLoad = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainClient",
 		Name:       "load",
+		ParamsID:   multiprocesscapnp.ChainClient_load_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainClient_load_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientStart = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainClient",
 		Name:       "start",
+		ParamsID:   multiprocesscapnp.ChainClient_start_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainClient_start_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientStop = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainClient",
 		Name:       "stop",
+		ParamsID:   multiprocesscapnp.ChainClient_stop_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainClient_stop_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientSetMockTime = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainClient",
 		Name:       "setMockTime",
+		ParamsID:   multiprocesscapnp.ChainClient_setMockTime_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainClient_setMockTime_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientSchedulerMockForward = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "ChainClient",
 		Name:       "schedulerMockForward",
+		ParamsID:   multiprocesscapnp.ChainClient_schedulerMockForward_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ChainClient_schedulerMockForward_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5488,6 +5689,9 @@ var (
 		HasContext: true,
 		Interface:  "ActorCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.ActorCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ActorCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5726,12 +5930,18 @@ var (
 		HasContext: true,
 		Interface:  "SettingsUpdateCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.SettingsUpdateCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.SettingsUpdateCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodSettingsUpdateCallbackCall = rt.Method{
 		File:       "chain.capnp",
 		HasContext: true,
 		Interface:  "SettingsUpdateCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.SettingsUpdateCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.SettingsUpdateCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 

@@ -22,12 +22,18 @@ var (
 		HasContext: true,
 		Interface:  "Echo",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.Echo_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Echo_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodEchoEcho = rt.Method{
 		File:       "echo.capnp",
 		HasContext: true,
 		Interface:  "Echo",
 		Name:       "echo",
+		ParamsID:   multiprocesscapnp.Echo_echo_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Echo_echo_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 

@@ -21,12 +21,18 @@ var (
 		HasContext: true,
 		Interface:  "Handler",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.Handler_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Handler_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodHandlerDisconnect = rt.Method{
 		File:       "handler.capnp",
 		HasContext: true,
 		Interface:  "Handler",
 		Name:       "disconnect",
+		ParamsID:   multiprocesscapnp.Handler_disconnect_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Handler_disconnect_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 

@@ -23,48 +23,72 @@ var (
 		HasContext: false,
 		Interface:  "Init",
 		Name:       "construct",
+		ParamsID:   multiprocesscapnp.Init_construct_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Init_construct_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodInitMakeEcho = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeEcho",
+		ParamsID:   multiprocesscapnp.Init_makeEcho_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Init_makeEcho_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodInitMakeMiningOld2 = rt.Method{
 		File:       "init.capnp",
 		HasContext: false,
 		Interface:  "Init",
 		Name:       "makeMiningOld2",
+		ParamsID:   multiprocesscapnp.Init_makeMiningOld2_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Init_makeMiningOld2_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodInitMakeMining = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeMining",
+		ParamsID:   multiprocesscapnp.Init_makeMining_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Init_makeMining_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodInitMakeRpc = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeRpc",
+		ParamsID:   multiprocesscapnp.Init_makeRpc_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Init_makeRpc_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodInitMakeChain = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeChain",
+		ParamsID:   multiprocesscapnp.Init_makeChain_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Init_makeChain_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodInitMakeNode = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeNode",
+		ParamsID:   multiprocesscapnp.Init_makeNode_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Init_makeNode_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodInitMakeWalletLoader = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeWalletLoader",
+		ParamsID:   multiprocesscapnp.Init_makeWalletLoader_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Init_makeWalletLoader_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 

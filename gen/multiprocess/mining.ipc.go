@@ -208,60 +208,90 @@ var (
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "isTestChain",
+		ParamsID:   multiprocesscapnp.Mining_isTestChain_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Mining_isTestChain_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningIsInitialBlockDownload = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "isInitialBlockDownload",
+		ParamsID:   multiprocesscapnp.Mining_isInitialBlockDownload_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Mining_isInitialBlockDownload_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningGetTip = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "getTip",
+		ParamsID:   multiprocesscapnp.Mining_getTip_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Mining_getTip_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningWaitTipChanged = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "waitTipChanged",
+		ParamsID:   multiprocesscapnp.Mining_waitTipChanged_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Mining_waitTipChanged_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningCreateNewBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "createNewBlock",
+		ParamsID:   multiprocesscapnp.Mining_createNewBlock_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Mining_createNewBlock_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningCheckBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "checkBlock",
+		ParamsID:   multiprocesscapnp.Mining_checkBlock_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Mining_checkBlock_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningInterrupt = rt.Method{
 		File:       "mining.capnp",
 		HasContext: false,
 		Interface:  "Mining",
 		Name:       "interrupt",
+		ParamsID:   multiprocesscapnp.Mining_interrupt_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Mining_interrupt_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningSubmitBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "submitBlock",
+		ParamsID:   multiprocesscapnp.Mining_submitBlock_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Mining_submitBlock_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningGetTransactionsByTxID = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "getTransactionsByTxID",
+		ParamsID:   multiprocesscapnp.Mining_getTransactionsByTxID_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Mining_getTransactionsByTxID_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningGetTransactionsByWitnessID = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "getTransactionsByWitnessID",
+		ParamsID:   multiprocesscapnp.Mining_getTransactionsByWitnessID_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Mining_getTransactionsByWitnessID_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -1118,66 +1148,99 @@ var (
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.BlockTemplate_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BlockTemplate_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlockHeader = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getBlockHeader",
+		ParamsID:   multiprocesscapnp.BlockTemplate_getBlockHeader_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BlockTemplate_getBlockHeader_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getBlock",
+		ParamsID:   multiprocesscapnp.BlockTemplate_getBlock_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BlockTemplate_getBlock_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxFees = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getTxFees",
+		ParamsID:   multiprocesscapnp.BlockTemplate_getTxFees_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BlockTemplate_getTxFees_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxSigops = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getTxSigops",
+		ParamsID:   multiprocesscapnp.BlockTemplate_getTxSigops_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BlockTemplate_getTxSigops_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseTx = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getCoinbaseTx",
+		ParamsID:   multiprocesscapnp.BlockTemplate_getCoinbaseTx_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BlockTemplate_getCoinbaseTx_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseMerklePath = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getCoinbaseMerklePath",
+		ParamsID:   multiprocesscapnp.BlockTemplate_getCoinbaseMerklePath_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BlockTemplate_getCoinbaseMerklePath_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateSubmitSolutionOld7 = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "submitSolutionOld7",
+		ParamsID:   multiprocesscapnp.BlockTemplate_submitSolutionOld7_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BlockTemplate_submitSolutionOld7_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateWaitNext = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "waitNext",
+		ParamsID:   multiprocesscapnp.BlockTemplate_waitNext_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BlockTemplate_waitNext_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateInterruptWait = rt.Method{
 		File:       "mining.capnp",
 		HasContext: false,
 		Interface:  "BlockTemplate",
 		Name:       "interruptWait",
+		ParamsID:   multiprocesscapnp.BlockTemplate_interruptWait_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BlockTemplate_interruptWait_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateSubmitSolution = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "submitSolution",
+		ParamsID:   multiprocesscapnp.BlockTemplate_submitSolution_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BlockTemplate_submitSolution_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 

@@ -514,348 +514,522 @@ var (
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.Node_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeInitLogging = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "initLogging",
+		ParamsID:   multiprocesscapnp.Node_initLogging_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_initLogging_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeInitParameterInteraction = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "initParameterInteraction",
+		ParamsID:   multiprocesscapnp.Node_initParameterInteraction_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_initParameterInteraction_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetWarnings = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getWarnings",
+		ParamsID:   multiprocesscapnp.Node_getWarnings_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getWarnings_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetLogCategories = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getLogCategories",
+		ParamsID:   multiprocesscapnp.Node_getLogCategories_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getLogCategories_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetExitStatus = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getExitStatus",
+		ParamsID:   multiprocesscapnp.Node_getExitStatus_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getExitStatus_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeBaseInitialize = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "baseInitialize",
+		ParamsID:   multiprocesscapnp.Node_baseInitialize_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_baseInitialize_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeAppInitMain = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "appInitMain",
+		ParamsID:   multiprocesscapnp.Node_appInitMain_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_appInitMain_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeAppShutdown = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "appShutdown",
+		ParamsID:   multiprocesscapnp.Node_appShutdown_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_appShutdown_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeStartShutdown = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "startShutdown",
+		ParamsID:   multiprocesscapnp.Node_startShutdown_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_startShutdown_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeShutdownRequested = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "shutdownRequested",
+		ParamsID:   multiprocesscapnp.Node_shutdownRequested_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_shutdownRequested_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeIsSettingIgnored = rt.Method{
 		File:       "node.capnp",
 		HasContext: false,
 		Interface:  "Node",
 		Name:       "isSettingIgnored",
+		ParamsID:   multiprocesscapnp.Node_isSettingIgnored_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_isSettingIgnored_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetPersistentSetting = rt.Method{
 		File:       "node.capnp",
 		HasContext: false,
 		Interface:  "Node",
 		Name:       "getPersistentSetting",
+		ParamsID:   multiprocesscapnp.Node_getPersistentSetting_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getPersistentSetting_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeUpdateRwSetting = rt.Method{
 		File:       "node.capnp",
 		HasContext: false,
 		Interface:  "Node",
 		Name:       "updateRwSetting",
+		ParamsID:   multiprocesscapnp.Node_updateRwSetting_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_updateRwSetting_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeForceSetting = rt.Method{
 		File:       "node.capnp",
 		HasContext: false,
 		Interface:  "Node",
 		Name:       "forceSetting",
+		ParamsID:   multiprocesscapnp.Node_forceSetting_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_forceSetting_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeResetSettings = rt.Method{
 		File:       "node.capnp",
 		HasContext: false,
 		Interface:  "Node",
 		Name:       "resetSettings",
+		ParamsID:   multiprocesscapnp.Node_resetSettings_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_resetSettings_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeMapPort = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "mapPort",
+		ParamsID:   multiprocesscapnp.Node_mapPort_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_mapPort_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetProxy = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getProxy",
+		ParamsID:   multiprocesscapnp.Node_getProxy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getProxy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetNodeCount = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getNodeCount",
+		ParamsID:   multiprocesscapnp.Node_getNodeCount_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getNodeCount_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetNodesStats = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getNodesStats",
+		ParamsID:   multiprocesscapnp.Node_getNodesStats_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getNodesStats_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetBanned = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getBanned",
+		ParamsID:   multiprocesscapnp.Node_getBanned_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getBanned_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeBan = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "ban",
+		ParamsID:   multiprocesscapnp.Node_ban_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_ban_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeUnban = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "unban",
+		ParamsID:   multiprocesscapnp.Node_unban_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_unban_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeDisconnectByAddress = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "disconnectByAddress",
+		ParamsID:   multiprocesscapnp.Node_disconnectByAddress_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_disconnectByAddress_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeDisconnectById = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "disconnectById",
+		ParamsID:   multiprocesscapnp.Node_disconnectById_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_disconnectById_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeListExternalSigners = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "listExternalSigners",
+		ParamsID:   multiprocesscapnp.Node_listExternalSigners_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_listExternalSigners_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetTotalBytesRecv = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getTotalBytesRecv",
+		ParamsID:   multiprocesscapnp.Node_getTotalBytesRecv_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getTotalBytesRecv_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetTotalBytesSent = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getTotalBytesSent",
+		ParamsID:   multiprocesscapnp.Node_getTotalBytesSent_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getTotalBytesSent_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetMempoolSize = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getMempoolSize",
+		ParamsID:   multiprocesscapnp.Node_getMempoolSize_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getMempoolSize_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetMempoolDynamicUsage = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getMempoolDynamicUsage",
+		ParamsID:   multiprocesscapnp.Node_getMempoolDynamicUsage_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getMempoolDynamicUsage_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetMempoolMaxUsage = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getMempoolMaxUsage",
+		ParamsID:   multiprocesscapnp.Node_getMempoolMaxUsage_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getMempoolMaxUsage_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetHeaderTip = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getHeaderTip",
+		ParamsID:   multiprocesscapnp.Node_getHeaderTip_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getHeaderTip_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetNumBlocks = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getNumBlocks",
+		ParamsID:   multiprocesscapnp.Node_getNumBlocks_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getNumBlocks_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetNetLocalAddresses = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getNetLocalAddresses",
+		ParamsID:   multiprocesscapnp.Node_getNetLocalAddresses_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getNetLocalAddresses_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetBestBlockHash = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getBestBlockHash",
+		ParamsID:   multiprocesscapnp.Node_getBestBlockHash_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getBestBlockHash_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetLastBlockTime = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getLastBlockTime",
+		ParamsID:   multiprocesscapnp.Node_getLastBlockTime_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getLastBlockTime_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetVerificationProgress = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getVerificationProgress",
+		ParamsID:   multiprocesscapnp.Node_getVerificationProgress_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getVerificationProgress_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeIsInitialBlockDownload = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "isInitialBlockDownload",
+		ParamsID:   multiprocesscapnp.Node_isInitialBlockDownload_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_isInitialBlockDownload_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeIsLoadingBlocks = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "isLoadingBlocks",
+		ParamsID:   multiprocesscapnp.Node_isLoadingBlocks_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_isLoadingBlocks_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeSetNetworkActive = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "setNetworkActive",
+		ParamsID:   multiprocesscapnp.Node_setNetworkActive_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_setNetworkActive_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetNetworkActive = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getNetworkActive",
+		ParamsID:   multiprocesscapnp.Node_getNetworkActive_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getNetworkActive_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetDustRelayFee = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getDustRelayFee",
+		ParamsID:   multiprocesscapnp.Node_getDustRelayFee_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getDustRelayFee_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeExecuteRpc = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "executeRpc",
+		ParamsID:   multiprocesscapnp.Node_executeRpc_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_executeRpc_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeListRpcCommands = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "listRpcCommands",
+		ParamsID:   multiprocesscapnp.Node_listRpcCommands_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_listRpcCommands_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetUnspentOutput = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "getUnspentOutput",
+		ParamsID:   multiprocesscapnp.Node_getUnspentOutput_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_getUnspentOutput_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeBroadcastTransaction = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "broadcastTransaction",
+		ParamsID:   multiprocesscapnp.Node_broadcastTransaction_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_broadcastTransaction_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeCustomWalletLoader = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "customWalletLoader",
+		ParamsID:   multiprocesscapnp.Node_customWalletLoader_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_customWalletLoader_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleInitMessage = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "handleInitMessage",
+		ParamsID:   multiprocesscapnp.Node_handleInitMessage_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_handleInitMessage_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleMessageBox = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "handleMessageBox",
+		ParamsID:   multiprocesscapnp.Node_handleMessageBox_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_handleMessageBox_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleQuestion = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "handleQuestion",
+		ParamsID:   multiprocesscapnp.Node_handleQuestion_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_handleQuestion_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleShowProgress = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "handleShowProgress",
+		ParamsID:   multiprocesscapnp.Node_handleShowProgress_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_handleShowProgress_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleInitWallet = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "handleInitWallet",
+		ParamsID:   multiprocesscapnp.Node_handleInitWallet_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_handleInitWallet_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleNotifyNumConnectionsChanged = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "handleNotifyNumConnectionsChanged",
+		ParamsID:   multiprocesscapnp.Node_handleNotifyNumConnectionsChanged_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_handleNotifyNumConnectionsChanged_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleNotifyNetworkActiveChanged = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "handleNotifyNetworkActiveChanged",
+		ParamsID:   multiprocesscapnp.Node_handleNotifyNetworkActiveChanged_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_handleNotifyNetworkActiveChanged_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleNotifyAlertChanged = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "handleNotifyAlertChanged",
+		ParamsID:   multiprocesscapnp.Node_handleNotifyAlertChanged_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_handleNotifyAlertChanged_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleBannedListChanged = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "handleBannedListChanged",
+		ParamsID:   multiprocesscapnp.Node_handleBannedListChanged_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_handleBannedListChanged_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleNotifyBlockTip = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "handleNotifyBlockTip",
+		ParamsID:   multiprocesscapnp.Node_handleNotifyBlockTip_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_handleNotifyBlockTip_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleNotifyHeaderTip = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "Node",
 		Name:       "handleNotifyHeaderTip",
+		ParamsID:   multiprocesscapnp.Node_handleNotifyHeaderTip_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Node_handleNotifyHeaderTip_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -4201,12 +4375,18 @@ var (
 		HasContext: true,
 		Interface:  "ExternalSigner",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.ExternalSigner_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ExternalSigner_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodExternalSignerGetName = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "ExternalSigner",
 		Name:       "getName",
+		ParamsID:   multiprocesscapnp.ExternalSigner_getName_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ExternalSigner_getName_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -4390,12 +4570,18 @@ var (
 		HasContext: true,
 		Interface:  "InitMessageCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.InitMessageCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.InitMessageCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodInitMessageCallbackCall = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "InitMessageCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.InitMessageCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.InitMessageCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -4586,12 +4772,18 @@ var (
 		HasContext: true,
 		Interface:  "MessageBoxCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.MessageBoxCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.MessageBoxCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodMessageBoxCallbackCall = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "MessageBoxCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.MessageBoxCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.MessageBoxCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -4815,12 +5007,18 @@ var (
 		HasContext: true,
 		Interface:  "QuestionCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.QuestionCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.QuestionCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodQuestionCallbackCall = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "QuestionCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.QuestionCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.QuestionCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5053,12 +5251,18 @@ var (
 		HasContext: true,
 		Interface:  "ShowNodeProgressCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.ShowNodeProgressCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ShowNodeProgressCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodShowNodeProgressCallbackCall = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "ShowNodeProgressCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.ShowNodeProgressCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ShowNodeProgressCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5256,12 +5460,18 @@ var (
 		HasContext: true,
 		Interface:  "InitWalletCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.InitWalletCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.InitWalletCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodInitWalletCallbackCall = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "InitWalletCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.InitWalletCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.InitWalletCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5442,12 +5652,18 @@ var (
 		HasContext: true,
 		Interface:  "NotifyNumConnectionsChangedCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.NotifyNumConnectionsChangedCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.NotifyNumConnectionsChangedCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNotifyNumConnectionsChangedCallbackCall = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "NotifyNumConnectionsChangedCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.NotifyNumConnectionsChangedCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.NotifyNumConnectionsChangedCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5632,12 +5848,18 @@ var (
 		HasContext: true,
 		Interface:  "NotifyNetworkActiveChangedCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.NotifyNetworkActiveChangedCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.NotifyNetworkActiveChangedCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNotifyNetworkActiveChangedCallbackCall = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "NotifyNetworkActiveChangedCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.NotifyNetworkActiveChangedCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.NotifyNetworkActiveChangedCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5823,12 +6045,18 @@ var (
 		HasContext: true,
 		Interface:  "NotifyAlertChangedCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.NotifyAlertChangedCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.NotifyAlertChangedCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNotifyAlertChangedCallbackCall = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "NotifyAlertChangedCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.NotifyAlertChangedCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.NotifyAlertChangedCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6009,12 +6237,18 @@ var (
 		HasContext: true,
 		Interface:  "BannedListChangedCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.BannedListChangedCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BannedListChangedCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodBannedListChangedCallbackCall = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "BannedListChangedCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.BannedListChangedCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.BannedListChangedCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6195,12 +6429,18 @@ var (
 		HasContext: true,
 		Interface:  "NotifyBlockTipCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.NotifyBlockTipCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.NotifyBlockTipCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNotifyBlockTipCallbackCall = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "NotifyBlockTipCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.NotifyBlockTipCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.NotifyBlockTipCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6406,12 +6646,18 @@ var (
 		HasContext: true,
 		Interface:  "NotifyHeaderTipCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.NotifyHeaderTipCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.NotifyHeaderTipCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodNotifyHeaderTipCallbackCall = rt.Method{
 		File:       "node.capnp",
 		HasContext: true,
 		Interface:  "NotifyHeaderTipCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.NotifyHeaderTipCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.NotifyHeaderTipCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 

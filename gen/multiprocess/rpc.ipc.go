@@ -23,6 +23,9 @@ var (
 		HasContext: true,
 		Interface:  "Rpc",
 		Name:       "executeRpc",
+		ParamsID:   multiprocesscapnp.Rpc_executeRpc_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Rpc_executeRpc_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 

@@ -828,396 +828,594 @@ var (
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.Wallet_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletEncryptWallet = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "encryptWallet",
+		ParamsID:   multiprocesscapnp.Wallet_encryptWallet_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_encryptWallet_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletIsCrypted = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "isCrypted",
+		ParamsID:   multiprocesscapnp.Wallet_isCrypted_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_isCrypted_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLock = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "lock",
+		ParamsID:   multiprocesscapnp.Wallet_lock_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_lock_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletUnlock = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "unlock",
+		ParamsID:   multiprocesscapnp.Wallet_unlock_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_unlock_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletIsLocked = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "isLocked",
+		ParamsID:   multiprocesscapnp.Wallet_isLocked_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_isLocked_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletChangeWalletPassphrase = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "changeWalletPassphrase",
+		ParamsID:   multiprocesscapnp.Wallet_changeWalletPassphrase_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_changeWalletPassphrase_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletAbortRescan = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "abortRescan",
+		ParamsID:   multiprocesscapnp.Wallet_abortRescan_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_abortRescan_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletBackupWallet = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "backupWallet",
+		ParamsID:   multiprocesscapnp.Wallet_backupWallet_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_backupWallet_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetWalletName = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getWalletName",
+		ParamsID:   multiprocesscapnp.Wallet_getWalletName_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getWalletName_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetNewDestination = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getNewDestination",
+		ParamsID:   multiprocesscapnp.Wallet_getNewDestination_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getNewDestination_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetPubKey = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getPubKey",
+		ParamsID:   multiprocesscapnp.Wallet_getPubKey_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getPubKey_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletSignMessage = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "signMessage",
+		ParamsID:   multiprocesscapnp.Wallet_signMessage_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_signMessage_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletIsSpendable = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "isSpendable",
+		ParamsID:   multiprocesscapnp.Wallet_isSpendable_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_isSpendable_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletSetAddressBook = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "setAddressBook",
+		ParamsID:   multiprocesscapnp.Wallet_setAddressBook_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_setAddressBook_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletDelAddressBook = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "delAddressBook",
+		ParamsID:   multiprocesscapnp.Wallet_delAddressBook_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_delAddressBook_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetAddress = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getAddress",
+		ParamsID:   multiprocesscapnp.Wallet_getAddress_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getAddress_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetAddresses = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getAddresses",
+		ParamsID:   multiprocesscapnp.Wallet_getAddresses_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getAddresses_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetAddressReceiveRequests = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getAddressReceiveRequests",
+		ParamsID:   multiprocesscapnp.Wallet_getAddressReceiveRequests_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getAddressReceiveRequests_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletSetAddressReceiveRequest = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "setAddressReceiveRequest",
+		ParamsID:   multiprocesscapnp.Wallet_setAddressReceiveRequest_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_setAddressReceiveRequest_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletDisplayAddress = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "displayAddress",
+		ParamsID:   multiprocesscapnp.Wallet_displayAddress_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_displayAddress_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLockCoin = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "lockCoin",
+		ParamsID:   multiprocesscapnp.Wallet_lockCoin_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_lockCoin_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletUnlockCoin = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "unlockCoin",
+		ParamsID:   multiprocesscapnp.Wallet_unlockCoin_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_unlockCoin_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletIsLockedCoin = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "isLockedCoin",
+		ParamsID:   multiprocesscapnp.Wallet_isLockedCoin_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_isLockedCoin_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletListLockedCoins = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "listLockedCoins",
+		ParamsID:   multiprocesscapnp.Wallet_listLockedCoins_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_listLockedCoins_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletCreateTransaction = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "createTransaction",
+		ParamsID:   multiprocesscapnp.Wallet_createTransaction_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_createTransaction_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletCommitTransaction = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "commitTransaction",
+		ParamsID:   multiprocesscapnp.Wallet_commitTransaction_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_commitTransaction_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTransactionCanBeAbandoned = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "transactionCanBeAbandoned",
+		ParamsID:   multiprocesscapnp.Wallet_transactionCanBeAbandoned_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_transactionCanBeAbandoned_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletAbandonTransaction = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "abandonTransaction",
+		ParamsID:   multiprocesscapnp.Wallet_abandonTransaction_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_abandonTransaction_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTransactionCanBeBumped = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "transactionCanBeBumped",
+		ParamsID:   multiprocesscapnp.Wallet_transactionCanBeBumped_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_transactionCanBeBumped_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletCreateBumpTransaction = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "createBumpTransaction",
+		ParamsID:   multiprocesscapnp.Wallet_createBumpTransaction_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_createBumpTransaction_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletSignBumpTransaction = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "signBumpTransaction",
+		ParamsID:   multiprocesscapnp.Wallet_signBumpTransaction_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_signBumpTransaction_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletCommitBumpTransaction = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "commitBumpTransaction",
+		ParamsID:   multiprocesscapnp.Wallet_commitBumpTransaction_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_commitBumpTransaction_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetTx = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getTx",
+		ParamsID:   multiprocesscapnp.Wallet_getTx_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getTx_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetWalletTx = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getWalletTx",
+		ParamsID:   multiprocesscapnp.Wallet_getWalletTx_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getWalletTx_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetWalletTxs = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getWalletTxs",
+		ParamsID:   multiprocesscapnp.Wallet_getWalletTxs_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getWalletTxs_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTryGetTxStatus = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "tryGetTxStatus",
+		ParamsID:   multiprocesscapnp.Wallet_tryGetTxStatus_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_tryGetTxStatus_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetWalletTxDetails = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getWalletTxDetails",
+		ParamsID:   multiprocesscapnp.Wallet_getWalletTxDetails_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getWalletTxDetails_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetBalances = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getBalances",
+		ParamsID:   multiprocesscapnp.Wallet_getBalances_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getBalances_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletFillPSBT = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "fillPSBT",
+		ParamsID:   multiprocesscapnp.Wallet_fillPSBT_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_fillPSBT_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTryGetBalances = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "tryGetBalances",
+		ParamsID:   multiprocesscapnp.Wallet_tryGetBalances_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_tryGetBalances_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetBalance = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getBalance",
+		ParamsID:   multiprocesscapnp.Wallet_getBalance_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getBalance_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetAvailableBalance = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getAvailableBalance",
+		ParamsID:   multiprocesscapnp.Wallet_getAvailableBalance_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getAvailableBalance_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTxinIsMine = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "txinIsMine",
+		ParamsID:   multiprocesscapnp.Wallet_txinIsMine_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_txinIsMine_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTxoutIsMine = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "txoutIsMine",
+		ParamsID:   multiprocesscapnp.Wallet_txoutIsMine_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_txoutIsMine_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetDebit = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getDebit",
+		ParamsID:   multiprocesscapnp.Wallet_getDebit_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getDebit_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetCredit = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getCredit",
+		ParamsID:   multiprocesscapnp.Wallet_getCredit_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getCredit_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletListCoins = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "listCoins",
+		ParamsID:   multiprocesscapnp.Wallet_listCoins_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_listCoins_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetCoins = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getCoins",
+		ParamsID:   multiprocesscapnp.Wallet_getCoins_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getCoins_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetRequiredFee = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getRequiredFee",
+		ParamsID:   multiprocesscapnp.Wallet_getRequiredFee_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getRequiredFee_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetMinimumFee = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getMinimumFee",
+		ParamsID:   multiprocesscapnp.Wallet_getMinimumFee_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getMinimumFee_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetConfirmTarget = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getConfirmTarget",
+		ParamsID:   multiprocesscapnp.Wallet_getConfirmTarget_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getConfirmTarget_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHdEnabled = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "hdEnabled",
+		ParamsID:   multiprocesscapnp.Wallet_hdEnabled_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_hdEnabled_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletCanGetAddresses = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "canGetAddresses",
+		ParamsID:   multiprocesscapnp.Wallet_canGetAddresses_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_canGetAddresses_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletPrivateKeysDisabled = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "privateKeysDisabled",
+		ParamsID:   multiprocesscapnp.Wallet_privateKeysDisabled_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_privateKeysDisabled_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTaprootEnabled = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "taprootEnabled",
+		ParamsID:   multiprocesscapnp.Wallet_taprootEnabled_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_taprootEnabled_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHasExternalSigner = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "hasExternalSigner",
+		ParamsID:   multiprocesscapnp.Wallet_hasExternalSigner_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_hasExternalSigner_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetDefaultAddressType = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getDefaultAddressType",
+		ParamsID:   multiprocesscapnp.Wallet_getDefaultAddressType_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getDefaultAddressType_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetDefaultMaxTxFee = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "getDefaultMaxTxFee",
+		ParamsID:   multiprocesscapnp.Wallet_getDefaultMaxTxFee_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_getDefaultMaxTxFee_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletRemove = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "remove",
+		ParamsID:   multiprocesscapnp.Wallet_remove_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_remove_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleUnload = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "handleUnload",
+		ParamsID:   multiprocesscapnp.Wallet_handleUnload_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_handleUnload_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleShowProgress = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "handleShowProgress",
+		ParamsID:   multiprocesscapnp.Wallet_handleShowProgress_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_handleShowProgress_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleStatusChanged = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "handleStatusChanged",
+		ParamsID:   multiprocesscapnp.Wallet_handleStatusChanged_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_handleStatusChanged_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleAddressBookChanged = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "handleAddressBookChanged",
+		ParamsID:   multiprocesscapnp.Wallet_handleAddressBookChanged_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_handleAddressBookChanged_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleTransactionChanged = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "handleTransactionChanged",
+		ParamsID:   multiprocesscapnp.Wallet_handleTransactionChanged_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_handleTransactionChanged_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleCanGetAddressesChanged = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "Wallet",
 		Name:       "handleCanGetAddressesChanged",
+		ParamsID:   multiprocesscapnp.Wallet_handleCanGetAddressesChanged_Params_TypeID,
+		ResultsID:  multiprocesscapnp.Wallet_handleCanGetAddressesChanged_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5923,12 +6121,18 @@ var (
 		HasContext: true,
 		Interface:  "UnloadWalletCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.UnloadWalletCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.UnloadWalletCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodUnloadWalletCallbackCall = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "UnloadWalletCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.UnloadWalletCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.UnloadWalletCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6109,12 +6313,18 @@ var (
 		HasContext: true,
 		Interface:  "ShowWalletProgressCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.ShowWalletProgressCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ShowWalletProgressCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodShowWalletProgressCallbackCall = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "ShowWalletProgressCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.ShowWalletProgressCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.ShowWalletProgressCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6308,12 +6518,18 @@ var (
 		HasContext: true,
 		Interface:  "StatusChangedCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.StatusChangedCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.StatusChangedCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodStatusChangedCallbackCall = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "StatusChangedCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.StatusChangedCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.StatusChangedCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6494,12 +6710,18 @@ var (
 		HasContext: true,
 		Interface:  "AddressBookChangedCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.AddressBookChangedCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.AddressBookChangedCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodAddressBookChangedCallbackCall = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "AddressBookChangedCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.AddressBookChangedCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.AddressBookChangedCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6717,12 +6939,18 @@ var (
 		HasContext: true,
 		Interface:  "TransactionChangedCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.TransactionChangedCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.TransactionChangedCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodTransactionChangedCallbackCall = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "TransactionChangedCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.TransactionChangedCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.TransactionChangedCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6921,12 +7149,18 @@ var (
 		HasContext: true,
 		Interface:  "CanGetAddressesChangedCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.CanGetAddressesChangedCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.CanGetAddressesChangedCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodCanGetAddressesChangedCallbackCall = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "CanGetAddressesChangedCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.CanGetAddressesChangedCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.CanGetAddressesChangedCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -7108,54 +7342,81 @@ var (
 		HasContext: true,
 		Interface:  "WalletLoader",
 		Name:       "createWallet",
+		ParamsID:   multiprocesscapnp.WalletLoader_createWallet_Params_TypeID,
+		ResultsID:  multiprocesscapnp.WalletLoader_createWallet_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderLoadWallet = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "WalletLoader",
 		Name:       "loadWallet",
+		ParamsID:   multiprocesscapnp.WalletLoader_loadWallet_Params_TypeID,
+		ResultsID:  multiprocesscapnp.WalletLoader_loadWallet_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderGetWalletDir = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "WalletLoader",
 		Name:       "getWalletDir",
+		ParamsID:   multiprocesscapnp.WalletLoader_getWalletDir_Params_TypeID,
+		ResultsID:  multiprocesscapnp.WalletLoader_getWalletDir_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderRestoreWallet = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "WalletLoader",
 		Name:       "restoreWallet",
+		ParamsID:   multiprocesscapnp.WalletLoader_restoreWallet_Params_TypeID,
+		ResultsID:  multiprocesscapnp.WalletLoader_restoreWallet_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderMigrateWallet = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "WalletLoader",
 		Name:       "migrateWallet",
+		ParamsID:   multiprocesscapnp.WalletLoader_migrateWallet_Params_TypeID,
+		ResultsID:  multiprocesscapnp.WalletLoader_migrateWallet_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderIsEncrypted = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "WalletLoader",
 		Name:       "isEncrypted",
+		ParamsID:   multiprocesscapnp.WalletLoader_isEncrypted_Params_TypeID,
+		ResultsID:  multiprocesscapnp.WalletLoader_isEncrypted_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderListWalletDir = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "WalletLoader",
 		Name:       "listWalletDir",
+		ParamsID:   multiprocesscapnp.WalletLoader_listWalletDir_Params_TypeID,
+		ResultsID:  multiprocesscapnp.WalletLoader_listWalletDir_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderGetWallets = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "WalletLoader",
 		Name:       "getWallets",
+		ParamsID:   multiprocesscapnp.WalletLoader_getWallets_Params_TypeID,
+		ResultsID:  multiprocesscapnp.WalletLoader_getWallets_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderHandleLoadWallet = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "WalletLoader",
 		Name:       "handleLoadWallet",
+		ParamsID:   multiprocesscapnp.WalletLoader_handleLoadWallet_Params_TypeID,
+		ResultsID:  multiprocesscapnp.WalletLoader_handleLoadWallet_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -8363,12 +8624,18 @@ var (
 		HasContext: true,
 		Interface:  "LoadWalletCallback",
 		Name:       "destroy",
+		ParamsID:   multiprocesscapnp.LoadWalletCallback_destroy_Params_TypeID,
+		ResultsID:  multiprocesscapnp.LoadWalletCallback_destroy_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 	methodLoadWalletCallbackCall = rt.Method{
 		File:       "wallet.capnp",
 		HasContext: true,
 		Interface:  "LoadWalletCallback",
 		Name:       "call",
+		ParamsID:   multiprocesscapnp.LoadWalletCallback_call_Params_TypeID,
+		ResultsID:  multiprocesscapnp.LoadWalletCallback_call_Results_TypeID,
+		Schema:     multiprocesscapnp.RegisterSchema,
 	}
 )
 

@@ -23,18 +23,27 @@ var (
 		HasContext: false,
 		Interface:  "Init",
 		Name:       "construct",
+		ParamsID:   v30capnp.Init_construct_Params_TypeID,
+		ResultsID:  v30capnp.Init_construct_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodInitMakeEcho = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeEcho",
+		ParamsID:   v30capnp.Init_makeEcho_Params_TypeID,
+		ResultsID:  v30capnp.Init_makeEcho_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodInitMakeMining = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeMining",
+		ParamsID:   v30capnp.Init_makeMining_Params_TypeID,
+		ResultsID:  v30capnp.Init_makeMining_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 )
 

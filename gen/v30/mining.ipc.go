@@ -100,36 +100,54 @@ var (
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "isTestChain",
+		ParamsID:   v30capnp.Mining_isTestChain_Params_TypeID,
+		ResultsID:  v30capnp.Mining_isTestChain_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodMiningIsInitialBlockDownload = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "isInitialBlockDownload",
+		ParamsID:   v30capnp.Mining_isInitialBlockDownload_Params_TypeID,
+		ResultsID:  v30capnp.Mining_isInitialBlockDownload_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodMiningGetTip = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "getTip",
+		ParamsID:   v30capnp.Mining_getTip_Params_TypeID,
+		ResultsID:  v30capnp.Mining_getTip_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodMiningWaitTipChanged = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "waitTipChanged",
+		ParamsID:   v30capnp.Mining_waitTipChanged_Params_TypeID,
+		ResultsID:  v30capnp.Mining_waitTipChanged_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodMiningCreateNewBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: false,
 		Interface:  "Mining",
 		Name:       "createNewBlock",
+		ParamsID:   v30capnp.Mining_createNewBlock_Params_TypeID,
+		ResultsID:  v30capnp.Mining_createNewBlock_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodMiningCheckBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: false,
 		Interface:  "Mining",
 		Name:       "checkBlock",
+		ParamsID:   v30capnp.Mining_checkBlock_Params_TypeID,
+		ResultsID:  v30capnp.Mining_checkBlock_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 )
 
@@ -633,66 +651,99 @@ var (
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "destroy",
+		ParamsID:   v30capnp.BlockTemplate_destroy_Params_TypeID,
+		ResultsID:  v30capnp.BlockTemplate_destroy_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlockHeader = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getBlockHeader",
+		ParamsID:   v30capnp.BlockTemplate_getBlockHeader_Params_TypeID,
+		ResultsID:  v30capnp.BlockTemplate_getBlockHeader_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getBlock",
+		ParamsID:   v30capnp.BlockTemplate_getBlock_Params_TypeID,
+		ResultsID:  v30capnp.BlockTemplate_getBlock_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxFees = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getTxFees",
+		ParamsID:   v30capnp.BlockTemplate_getTxFees_Params_TypeID,
+		ResultsID:  v30capnp.BlockTemplate_getTxFees_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxSigops = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getTxSigops",
+		ParamsID:   v30capnp.BlockTemplate_getTxSigops_Params_TypeID,
+		ResultsID:  v30capnp.BlockTemplate_getTxSigops_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseTx = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getCoinbaseTx",
+		ParamsID:   v30capnp.BlockTemplate_getCoinbaseTx_Params_TypeID,
+		ResultsID:  v30capnp.BlockTemplate_getCoinbaseTx_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseCommitment = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getCoinbaseCommitment",
+		ParamsID:   v30capnp.BlockTemplate_getCoinbaseCommitment_Params_TypeID,
+		ResultsID:  v30capnp.BlockTemplate_getCoinbaseCommitment_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetWitnessCommitmentIndex = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getWitnessCommitmentIndex",
+		ParamsID:   v30capnp.BlockTemplate_getWitnessCommitmentIndex_Params_TypeID,
+		ResultsID:  v30capnp.BlockTemplate_getWitnessCommitmentIndex_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseMerklePath = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getCoinbaseMerklePath",
+		ParamsID:   v30capnp.BlockTemplate_getCoinbaseMerklePath_Params_TypeID,
+		ResultsID:  v30capnp.BlockTemplate_getCoinbaseMerklePath_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateSubmitSolution = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "submitSolution",
+		ParamsID:   v30capnp.BlockTemplate_submitSolution_Params_TypeID,
+		ResultsID:  v30capnp.BlockTemplate_submitSolution_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateWaitNext = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "waitNext",
+		ParamsID:   v30capnp.BlockTemplate_waitNext_Params_TypeID,
+		ResultsID:  v30capnp.BlockTemplate_waitNext_Results_TypeID,
+		Schema:     v30capnp.RegisterSchema,
 	}
 )
 

@@ -22,12 +22,18 @@ var (
 		HasContext: true,
 		Interface:  "Echo",
 		Name:       "destroy",
+		ParamsID:   v31capnp.Echo_destroy_Params_TypeID,
+		ResultsID:  v31capnp.Echo_destroy_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodEchoEcho = rt.Method{
 		File:       "echo.capnp",
 		HasContext: true,
 		Interface:  "Echo",
 		Name:       "echo",
+		ParamsID:   v31capnp.Echo_echo_Params_TypeID,
+		ResultsID:  v31capnp.Echo_echo_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 )
 

@@ -23,24 +23,36 @@ var (
 		HasContext: false,
 		Interface:  "Init",
 		Name:       "construct",
+		ParamsID:   v31capnp.Init_construct_Params_TypeID,
+		ResultsID:  v31capnp.Init_construct_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodInitMakeEcho = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeEcho",
+		ParamsID:   v31capnp.Init_makeEcho_Params_TypeID,
+		ResultsID:  v31capnp.Init_makeEcho_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodInitMakeMiningOld2 = rt.Method{
 		File:       "init.capnp",
 		HasContext: false,
 		Interface:  "Init",
 		Name:       "makeMiningOld2",
+		ParamsID:   v31capnp.Init_makeMiningOld2_Params_TypeID,
+		ResultsID:  v31capnp.Init_makeMiningOld2_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodInitMakeMining = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeMining",
+		ParamsID:   v31capnp.Init_makeMining_Params_TypeID,
+		ResultsID:  v31capnp.Init_makeMining_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 )
 

@@ -208,42 +208,63 @@ var (
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "isTestChain",
+		ParamsID:   v31capnp.Mining_isTestChain_Params_TypeID,
+		ResultsID:  v31capnp.Mining_isTestChain_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodMiningIsInitialBlockDownload = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "isInitialBlockDownload",
+		ParamsID:   v31capnp.Mining_isInitialBlockDownload_Params_TypeID,
+		ResultsID:  v31capnp.Mining_isInitialBlockDownload_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodMiningGetTip = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "getTip",
+		ParamsID:   v31capnp.Mining_getTip_Params_TypeID,
+		ResultsID:  v31capnp.Mining_getTip_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodMiningWaitTipChanged = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "waitTipChanged",
+		ParamsID:   v31capnp.Mining_waitTipChanged_Params_TypeID,
+		ResultsID:  v31capnp.Mining_waitTipChanged_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodMiningCreateNewBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "createNewBlock",
+		ParamsID:   v31capnp.Mining_createNewBlock_Params_TypeID,
+		ResultsID:  v31capnp.Mining_createNewBlock_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodMiningCheckBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "checkBlock",
+		ParamsID:   v31capnp.Mining_checkBlock_Params_TypeID,
+		ResultsID:  v31capnp.Mining_checkBlock_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodMiningInterrupt = rt.Method{
 		File:       "mining.capnp",
 		HasContext: false,
 		Interface:  "Mining",
 		Name:       "interrupt",
+		ParamsID:   v31capnp.Mining_interrupt_Params_TypeID,
+		ResultsID:  v31capnp.Mining_interrupt_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 )
 
@@ -797,60 +818,90 @@ var (
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "destroy",
+		ParamsID:   v31capnp.BlockTemplate_destroy_Params_TypeID,
+		ResultsID:  v31capnp.BlockTemplate_destroy_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlockHeader = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getBlockHeader",
+		ParamsID:   v31capnp.BlockTemplate_getBlockHeader_Params_TypeID,
+		ResultsID:  v31capnp.BlockTemplate_getBlockHeader_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getBlock",
+		ParamsID:   v31capnp.BlockTemplate_getBlock_Params_TypeID,
+		ResultsID:  v31capnp.BlockTemplate_getBlock_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxFees = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getTxFees",
+		ParamsID:   v31capnp.BlockTemplate_getTxFees_Params_TypeID,
+		ResultsID:  v31capnp.BlockTemplate_getTxFees_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxSigops = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getTxSigops",
+		ParamsID:   v31capnp.BlockTemplate_getTxSigops_Params_TypeID,
+		ResultsID:  v31capnp.BlockTemplate_getTxSigops_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseTx = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getCoinbaseTx",
+		ParamsID:   v31capnp.BlockTemplate_getCoinbaseTx_Params_TypeID,
+		ResultsID:  v31capnp.BlockTemplate_getCoinbaseTx_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseMerklePath = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getCoinbaseMerklePath",
+		ParamsID:   v31capnp.BlockTemplate_getCoinbaseMerklePath_Params_TypeID,
+		ResultsID:  v31capnp.BlockTemplate_getCoinbaseMerklePath_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodBlockTemplateSubmitSolution = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "submitSolution",
+		ParamsID:   v31capnp.BlockTemplate_submitSolution_Params_TypeID,
+		ResultsID:  v31capnp.BlockTemplate_submitSolution_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodBlockTemplateWaitNext = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "waitNext",
+		ParamsID:   v31capnp.BlockTemplate_waitNext_Params_TypeID,
+		ResultsID:  v31capnp.BlockTemplate_waitNext_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 	methodBlockTemplateInterruptWait = rt.Method{
 		File:       "mining.capnp",
 		HasContext: false,
 		Interface:  "BlockTemplate",
 		Name:       "interruptWait",
+		ParamsID:   v31capnp.BlockTemplate_interruptWait_Params_TypeID,
+		ResultsID:  v31capnp.BlockTemplate_interruptWait_Results_TypeID,
+		Schema:     v31capnp.RegisterSchema,
 	}
 )
 

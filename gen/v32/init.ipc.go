@@ -23,30 +23,45 @@ var (
 		HasContext: false,
 		Interface:  "Init",
 		Name:       "construct",
+		ParamsID:   v32capnp.Init_construct_Params_TypeID,
+		ResultsID:  v32capnp.Init_construct_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodInitMakeEcho = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeEcho",
+		ParamsID:   v32capnp.Init_makeEcho_Params_TypeID,
+		ResultsID:  v32capnp.Init_makeEcho_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodInitMakeMiningOld2 = rt.Method{
 		File:       "init.capnp",
 		HasContext: false,
 		Interface:  "Init",
 		Name:       "makeMiningOld2",
+		ParamsID:   v32capnp.Init_makeMiningOld2_Params_TypeID,
+		ResultsID:  v32capnp.Init_makeMiningOld2_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodInitMakeMining = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeMining",
+		ParamsID:   v32capnp.Init_makeMining_Params_TypeID,
+		ResultsID:  v32capnp.Init_makeMining_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodInitMakeRpc = rt.Method{
 		File:       "init.capnp",
 		HasContext: true,
 		Interface:  "Init",
 		Name:       "makeRpc",
+		ParamsID:   v32capnp.Init_makeRpc_Params_TypeID,
+		ResultsID:  v32capnp.Init_makeRpc_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 )
 

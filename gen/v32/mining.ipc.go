@@ -208,60 +208,90 @@ var (
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "isTestChain",
+		ParamsID:   v32capnp.Mining_isTestChain_Params_TypeID,
+		ResultsID:  v32capnp.Mining_isTestChain_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodMiningIsInitialBlockDownload = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "isInitialBlockDownload",
+		ParamsID:   v32capnp.Mining_isInitialBlockDownload_Params_TypeID,
+		ResultsID:  v32capnp.Mining_isInitialBlockDownload_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodMiningGetTip = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "getTip",
+		ParamsID:   v32capnp.Mining_getTip_Params_TypeID,
+		ResultsID:  v32capnp.Mining_getTip_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodMiningWaitTipChanged = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "waitTipChanged",
+		ParamsID:   v32capnp.Mining_waitTipChanged_Params_TypeID,
+		ResultsID:  v32capnp.Mining_waitTipChanged_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodMiningCreateNewBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "createNewBlock",
+		ParamsID:   v32capnp.Mining_createNewBlock_Params_TypeID,
+		ResultsID:  v32capnp.Mining_createNewBlock_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodMiningCheckBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "checkBlock",
+		ParamsID:   v32capnp.Mining_checkBlock_Params_TypeID,
+		ResultsID:  v32capnp.Mining_checkBlock_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodMiningInterrupt = rt.Method{
 		File:       "mining.capnp",
 		HasContext: false,
 		Interface:  "Mining",
 		Name:       "interrupt",
+		ParamsID:   v32capnp.Mining_interrupt_Params_TypeID,
+		ResultsID:  v32capnp.Mining_interrupt_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodMiningSubmitBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "submitBlock",
+		ParamsID:   v32capnp.Mining_submitBlock_Params_TypeID,
+		ResultsID:  v32capnp.Mining_submitBlock_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodMiningGetTransactionsByTxID = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "getTransactionsByTxID",
+		ParamsID:   v32capnp.Mining_getTransactionsByTxID_Params_TypeID,
+		ResultsID:  v32capnp.Mining_getTransactionsByTxID_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodMiningGetTransactionsByWitnessID = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "Mining",
 		Name:       "getTransactionsByWitnessID",
+		ParamsID:   v32capnp.Mining_getTransactionsByWitnessID_Params_TypeID,
+		ResultsID:  v32capnp.Mining_getTransactionsByWitnessID_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 )
 
@@ -1118,66 +1148,99 @@ var (
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "destroy",
+		ParamsID:   v32capnp.BlockTemplate_destroy_Params_TypeID,
+		ResultsID:  v32capnp.BlockTemplate_destroy_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlockHeader = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getBlockHeader",
+		ParamsID:   v32capnp.BlockTemplate_getBlockHeader_Params_TypeID,
+		ResultsID:  v32capnp.BlockTemplate_getBlockHeader_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlock = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getBlock",
+		ParamsID:   v32capnp.BlockTemplate_getBlock_Params_TypeID,
+		ResultsID:  v32capnp.BlockTemplate_getBlock_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxFees = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getTxFees",
+		ParamsID:   v32capnp.BlockTemplate_getTxFees_Params_TypeID,
+		ResultsID:  v32capnp.BlockTemplate_getTxFees_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxSigops = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getTxSigops",
+		ParamsID:   v32capnp.BlockTemplate_getTxSigops_Params_TypeID,
+		ResultsID:  v32capnp.BlockTemplate_getTxSigops_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseTx = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getCoinbaseTx",
+		ParamsID:   v32capnp.BlockTemplate_getCoinbaseTx_Params_TypeID,
+		ResultsID:  v32capnp.BlockTemplate_getCoinbaseTx_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseMerklePath = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "getCoinbaseMerklePath",
+		ParamsID:   v32capnp.BlockTemplate_getCoinbaseMerklePath_Params_TypeID,
+		ResultsID:  v32capnp.BlockTemplate_getCoinbaseMerklePath_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodBlockTemplateSubmitSolutionOld7 = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "submitSolutionOld7",
+		ParamsID:   v32capnp.BlockTemplate_submitSolutionOld7_Params_TypeID,
+		ResultsID:  v32capnp.BlockTemplate_submitSolutionOld7_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodBlockTemplateWaitNext = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "waitNext",
+		ParamsID:   v32capnp.BlockTemplate_waitNext_Params_TypeID,
+		ResultsID:  v32capnp.BlockTemplate_waitNext_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodBlockTemplateInterruptWait = rt.Method{
 		File:       "mining.capnp",
 		HasContext: false,
 		Interface:  "BlockTemplate",
 		Name:       "interruptWait",
+		ParamsID:   v32capnp.BlockTemplate_interruptWait_Params_TypeID,
+		ResultsID:  v32capnp.BlockTemplate_interruptWait_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 	methodBlockTemplateSubmitSolution = rt.Method{
 		File:       "mining.capnp",
 		HasContext: true,
 		Interface:  "BlockTemplate",
 		Name:       "submitSolution",
+		ParamsID:   v32capnp.BlockTemplate_submitSolution_Params_TypeID,
+		ResultsID:  v32capnp.BlockTemplate_submitSolution_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 )
 

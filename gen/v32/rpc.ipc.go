@@ -23,6 +23,9 @@ var (
 		HasContext: true,
 		Interface:  "Rpc",
 		Name:       "executeRpc",
+		ParamsID:   v32capnp.Rpc_executeRpc_Params_TypeID,
+		ResultsID:  v32capnp.Rpc_executeRpc_Results_TypeID,
+		Schema:     v32capnp.RegisterSchema,
 	}
 )
 

@@ -973,12 +973,18 @@ var (
 		HasContext: true,
 		Interface:  "Callback",
 		Name:       "destroy",
+		ParamsID:   featurecapnp.Callback_destroy_Params_TypeID,
+		ResultsID:  featurecapnp.Callback_destroy_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodCallbackCall = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Callback",
 		Name:       "call",
+		ParamsID:   featurecapnp.Callback_call_Params_TypeID,
+		ResultsID:  featurecapnp.Callback_call_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 )
 
@@ -1173,12 +1179,18 @@ var (
 		HasContext: true,
 		Interface:  "Base",
 		Name:       "destroy",
+		ParamsID:   featurecapnp.Base_destroy_Params_TypeID,
+		ResultsID:  featurecapnp.Base_destroy_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodBasePing = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Base",
 		Name:       "ping",
+		ParamsID:   featurecapnp.Base_ping_Params_TypeID,
+		ResultsID:  featurecapnp.Base_ping_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 )
 
@@ -1360,6 +1372,9 @@ var (
 		HasContext: true,
 		Interface:  "Derived",
 		Name:       "pong",
+		ParamsID:   featurecapnp.Derived_pong_Params_TypeID,
+		ResultsID:  featurecapnp.Derived_pong_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 )
 
@@ -1591,132 +1606,198 @@ var (
 		HasContext: false,
 		Interface:  "Feature",
 		Name:       "construct",
+		ParamsID:   featurecapnp.Feature_construct_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_construct_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureDestroy = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "destroy",
+		ParamsID:   featurecapnp.Feature_destroy_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_destroy_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureNoContext = rt.Method{
 		File:       "feature.capnp",
 		HasContext: false,
 		Interface:  "Feature",
 		Name:       "noContext",
+		ParamsID:   featurecapnp.Feature_noContext_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_noContext_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureMulti = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "multi",
+		ParamsID:   featurecapnp.Feature_multi_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_multi_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureOptionalScalar = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "optionalScalar",
+		ParamsID:   featurecapnp.Feature_optionalScalar_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_optionalScalar_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureOptionalPointer = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "optionalPointer",
+		ParamsID:   featurecapnp.Feature_optionalPointer_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_optionalPointer_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeaturePresence = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "presence",
+		ParamsID:   featurecapnp.Feature_presence_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_presence_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureWant = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "want",
+		ParamsID:   featurecapnp.Feature_want_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_want_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureInOut = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "inOut",
+		ParamsID:   featurecapnp.Feature_inOut_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_inOut_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureNamed = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "named",
+		ParamsID:   featurecapnp.Feature_named_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_named_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureCount = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "count",
+		ParamsID:   featurecapnp.Feature_count_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_count_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureFails = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "fails",
+		ParamsID:   featurecapnp.Feature_fails_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_fails_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureMakeDerived = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "makeDerived",
+		ParamsID:   featurecapnp.Feature_makeDerived_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_makeDerived_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureUseBase = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "useBase",
+		ParamsID:   featurecapnp.Feature_useBase_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_useBase_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureWithCallback = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "withCallback",
+		ParamsID:   featurecapnp.Feature_withCallback_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_withCallback_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureEverything = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "everything",
+		ParamsID:   featurecapnp.Feature_everything_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_everything_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureDoStuffOld3 = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "doStuffOld3",
+		ParamsID:   featurecapnp.Feature_doStuffOld3_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_doStuffOld3_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureDoStuff = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "doStuff",
+		ParamsID:   featurecapnp.Feature_doStuff_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_doStuff_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureGeneric = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "generic",
+		ParamsID:   featurecapnp.Feature_generic_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_generic_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureVoidParam = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "voidParam",
+		ParamsID:   featurecapnp.Feature_voidParam_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_voidParam_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureReserved = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "reserved",
+		ParamsID:   featurecapnp.Feature_reserved_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_reserved_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 	methodFeatureCallbacks = rt.Method{
 		File:       "feature.capnp",
 		HasContext: true,
 		Interface:  "Feature",
 		Name:       "callbacks",
+		ParamsID:   featurecapnp.Feature_callbacks_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_callbacks_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
 	}
 )
 
