@@ -24,8 +24,8 @@ import (
 	"capnproto.org/go/capnp/v3"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
-	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/rttest"
 )
 
 // envFaultChild selects the peer role when the test binary runs as a

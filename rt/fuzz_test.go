@@ -19,8 +19,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
-	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/rttest"
 )
 
 // fastSocketPair is a connected pair of unix stream sockets.

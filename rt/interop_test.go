@@ -33,8 +33,8 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/cpppeer"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
-	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/rttest"
 )
 
 // ---- building the peer ----

@@ -9,8 +9,8 @@ import (
 
 	"capnproto.org/go/capnp/v3"
 
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
-	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/rttest"
 )
 
 func listenTest(t *testing.T, opts ...rt.ListenOption) (*rt.Server, string) {

@@ -13,8 +13,8 @@ import (
 	"capnproto.org/go/capnp/v3"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
-	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/rttest"
 )
 
 func frameOf(t testing.TB, build func(m rpccp.Message) error) []byte {

@@ -11,8 +11,8 @@ import (
 	"capnproto.org/go/capnp/v3"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
-	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/rttest"
 )
 
 func ctxT(t *testing.T) context.Context {

@@ -11,7 +11,6 @@ package main
 // fast tests below run.
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -32,20 +31,6 @@ func TestMain(m *testing.M) {
 }
 
 // ---- tests ----
-
-func TestRttestCopyIsCurrent(t *testing.T) {
-	want, err := os.ReadFile(filepath.Join("..", "..", "rt", "internal", "rttest", "rttest.capnp.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(filepath.Join("rttest", "rttest.capnp.go"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("internal/benchreport/rttest is stale: run go generate ./internal/benchreport/rttest/")
-	}
-}
 
 func TestParseRaw(t *testing.T) {
 	raw := `PeriodType: cpu nanoseconds

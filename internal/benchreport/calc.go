@@ -12,7 +12,7 @@ import (
 
 	"capnproto.org/go/capnp/v3"
 
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/benchreport/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 

@@ -375,7 +375,7 @@ func ownerOf(f frame) string {
 		}
 		return ownRT
 	case strings.HasPrefix(fn, "github.com/bitcoin-ipc/bitcoin-ipc/gen/"),
-		strings.HasPrefix(fn, "github.com/bitcoin-ipc/bitcoin-ipc/internal/benchreport/rttest."):
+		strings.HasPrefix(fn, "github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest."):
 		return ownGen
 	case strings.HasPrefix(fn, "github.com/bitcoin-ipc/bitcoin-ipc/domain."),
 		strings.HasPrefix(fn, "github.com/bitcoin-ipc/bitcoin-ipc/exception."):

@@ -26,7 +26,7 @@ import (
 // Sources are the peer's sources, relative to the module root.
 const (
 	SourcePath = "rt/internal/cpppeer/peer.c++"
-	SchemaPath = "rt/internal/rttest/rttest.capnp"
+	SchemaPath = "internal/rttest/rttest.capnp"
 	MPDir      = "schemas/mp/master"
 )
 

@@ -47,6 +47,16 @@ func run() error {
 		return err
 	}
 
+	// The runtime's test schema, shared by rt's tests, the C++ peer and
+	// the benchmarks.
+	rttestDir := filepath.Join(c.Root, "internal", "rttest")
+	if err := resetDir(rttestDir, "*.capnp.go"); err != nil {
+		return err
+	}
+	if _, err := c.RunArgs(filepath.Join("..", "internal", "rttest"), "master", capnpcGo+":"+rttestDir, nil, "rttest.capnp"); err != nil {
+		return err
+	}
+
 	reqDir := filepath.Join(c.Root, "golden", "requests")
 	if err := os.MkdirAll(reqDir, 0o755); err != nil {
 		return err

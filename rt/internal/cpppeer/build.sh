@@ -10,7 +10,7 @@ out=${1:-${TMPDIR:-/tmp}/bitcoin-ipc-cpppeer}
 gostd=$(cd "$root" && go list -m -f '{{.Dir}}' capnproto.org/go/capnp/v3)/std
 mkdir -p "$out/gen"
 capnp compile -I"$gostd" -I"$root/schemas/mp/master" -oc++:"$out/gen" \
-	--src-prefix="$root/rt/internal/rttest" "$root/rt/internal/rttest/rttest.capnp"
+	--src-prefix="$root/internal/rttest" "$root/internal/rttest/rttest.capnp"
 capnp compile -I"$gostd" -oc++:"$out/gen" \
 	--src-prefix="$root/schemas/mp/master" "$root/schemas/mp/master/mp/proxy.capnp"
 capnp compile -oc++:"$out/gen" --src-prefix="$gostd" "$gostd/go.capnp"

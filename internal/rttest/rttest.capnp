@@ -10,7 +10,7 @@ using Proxy = import "/mp/proxy.capnp";
 
 $Cxx.namespace("rttest");
 $Go.package("rttest");
-$Go.import("github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/rttest");
+$Go.import("github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest");
 
 interface TestInit $Proxy.wrap("TestInit") {
   # Bootstrap interface of the test peers.
