@@ -167,7 +167,7 @@ func (tc *CallContext) Fill(c mp.Context) error {
 
 // call picks the threads for a call and runs it.
 func (c *Conn) call(ctx context.Context, m *Method, fn func(ctx context.Context, tc *CallContext) error) (err error) {
-	req := requestFrom(ctx)
+	req, pinned := requestFrom(ctx), pinnedFrom(ctx, c)
 	var tc CallContext
 	if m.HasContext {
 		switch {
@@ -175,8 +175,8 @@ func (c *Conn) call(ctx context.Context, m *Method, fn func(ctx context.Context,
 			// A call back into the peer while serving its request runs
 			// on the peer's waiting thread, as libmultiprocess does.
 			tc.thread, tc.callback = req.callback, req.self
-		case pinnedFrom(ctx, c) != nil:
-			p := pinnedFrom(ctx, c)
+		case pinned != nil:
+			p := pinned
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			tc.thread, tc.callback = p.lease.server, p.lease.cbCap

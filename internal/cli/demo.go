@@ -99,7 +99,7 @@ func demo(ctx context.Context, o *options, env Env) error {
 	}()
 	step("waitTipChanged started on its own node thread")
 
-	t, err := m.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+	t, err := newTemplate(ctx, m)
 	if err != nil {
 		return err
 	}
