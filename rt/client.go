@@ -179,10 +179,17 @@ func (c *Conn) call(ctx context.Context, m *Method, fn func(ctx context.Context,
 			p := pinned
 			p.mu.Lock()
 			defer p.mu.Unlock()
+			if err := p.lease.ready(ctx); err != nil {
+				return exception.FromCapnp(err, m.Interface, m.Name)
+			}
 			tc.thread, tc.callback = p.lease.server, p.lease.cbCap
 		default:
 			l, err := c.leases.acquire(ctx)
 			if err != nil {
+				return exception.FromCapnp(err, m.Interface, m.Name)
+			}
+			if err := l.ready(ctx); err != nil {
+				c.leases.put(l, true)
 				return exception.FromCapnp(err, m.Interface, m.Name)
 			}
 			tc.thread, tc.callback, tc.lease = l.server, l.cbCap, l
@@ -190,6 +197,7 @@ func (c *Conn) call(ctx context.Context, m *Method, fn func(ctx context.Context,
 				// A call abandoned through ctx may still run on the
 				// peer's thread: never reuse that thread.
 				abandoned := err != nil && ctx.Err() != nil
+				l.failed = err != nil
 				c.leases.put(l, abandoned)
 			}()
 		}
@@ -255,6 +263,32 @@ type lease struct {
 	serverRel capnp.ReleaseFunc
 	cb        *thread
 	cbCap     mp.Thread
+	used      bool            // a call already named server (pipelined or not)
+	failed    bool            // the last call failed (perhaps before makeThread answered)
+	answered  <-chan struct{} // closed once makeThread has answered
+}
+
+// ready is called before each use. The first call may name the peer's
+// Thread while makeThread is still unanswered (pipelined, as
+// libmultiprocess clients do); later calls wait for it to resolve, so
+// that no message names the same unanswered result twice (which
+// deadlocks go-capnp v3.1.0-alpha.2 peers, and our own limit codec
+// refuses it). A call can come back before makeThread's answer when it
+// fails fast, e.g. with "unimplemented".
+func (l *lease) ready(ctx context.Context) error {
+	if !l.used {
+		l.used = true
+		return nil
+	}
+	if !l.failed || l.answered == nil {
+		return nil // a makePool lease: calls carry no thread
+	}
+	select {
+	case <-l.answered:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (l *lease) release() {
@@ -337,7 +371,7 @@ func (c *Conn) newLease(idx int, usePool bool) (*lease, error) {
 	fut, rel := tm.MakeThread(context.Background(), func(p mp.ThreadMap_makeThread_Params) error {
 		return p.SetName(fmt.Sprintf("%s/%d", c.opts.name, idx))
 	})
-	l.server, l.serverRel = fut.Result().AddRef(), rel
+	l.server, l.serverRel, l.answered = fut.Result().AddRef(), rel, fut.Done()
 	return l, nil
 }
 
