@@ -29,6 +29,53 @@ func startDemoNode(dir string) (stop func()) {
 	return func() { stopServe(); n.Chain().Close() }
 }
 
+// quickStart is README.md's first example: connect to the node of
+// datadir's regtest network, ask for the tip and for a block template.
+func quickStart(ctx context.Context, datadir string) error {
+	conn, _, err := ipc.New("miner", "", nil).ConnectAddress(ctx, datadir+"/regtest", "unix")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	defer init.Release()
+	mining, err := init.MakeMining(ctx)
+	if err != nil {
+		return err
+	}
+	tip, ok, err := mining.GetTip(ctx) // tip.Hash is a chainhash.Hash
+	if err != nil || !ok {
+		return fmt.Errorf("no tip: %v", err)
+	}
+	tmpl, err := mining.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+	if err != nil {
+		return err
+	}
+	defer tmpl.Destroy(ctx)
+	block, err := tmpl.GetBlock(ctx) // a *wire.MsgBlock
+	if err != nil {
+		return err
+	}
+	fmt.Printf("tip %d; the template builds on it: %v\n", tip.Height, block.Header.PrevBlock == tip.Hash)
+	return nil
+}
+
+// The README's first example, against the demo node serving
+// <datadir>/regtest/node.sock.
+func Example_quickStart() {
+	datadir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(datadir)
+	defer startDemoNode(filepath.Join(datadir, "regtest"))()
+	if err := quickStart(context.Background(), datadir); err != nil {
+		fmt.Println(err)
+	}
+	// Output: tip 0; the template builds on it: true
+}
+
 // Connecting to a node: resolve the address as bitcoin-cli does, connect
 // (which runs Init.construct), learn the schema version, and call Echo.
 func Example_connect() {
