@@ -184,15 +184,3 @@ func TestWrap(t *testing.T) {
 	}
 	wantFieldErr(t, Wrap("f", errors.New("boom")), "f")
 }
-
-func FuzzDecoders(f *testing.F) {
-	b, _ := TxBytes(sampleTx())
-	f.Add(b)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = Tx("f", b)
-		_, _ = Block("f", b)
-		_, _ = Header("f", b)
-		_, _ = TxOut("f", b)
-		_, _ = Hash("f", b)
-	})
-}

@@ -20,21 +20,83 @@ import (
 
 // startDemoNode serves the bundled demo node on <dir>/node.sock, as
 // `bitcoin-node -regtest -ipcbind=unix` serves <datadir>/regtest/node.sock.
-func startDemoNode(dir string) (stop func()) {
+func startDemoNode(dir string) (stop func(), err error) {
 	n := demonode.New()
 	_, stopServe, err := n.ListenAndServe(dir, "unix", nil)
 	if err != nil {
-		panic(err)
+		n.Chain().Close()
+		return nil, err
 	}
-	return func() { stopServe(); n.Chain().Close() }
+	return func() { stopServe(); n.Chain().Close() }, nil
+}
+
+// quickStart is README.md's first example: connect to the node of
+// datadir's regtest network, ask for the tip and for a block template.
+func quickStart(ctx context.Context, datadir string) error {
+	conn, _, err := ipc.New("miner", "", nil).ConnectAddress(ctx, datadir+"/regtest", "unix")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	defer init.Release()
+	mining, err := init.MakeMining(ctx)
+	if err != nil {
+		return err
+	}
+	tip, ok, err := mining.GetTip(ctx) // tip.Hash is a chainhash.Hash
+	if err != nil || !ok {
+		return fmt.Errorf("no tip: %v", err)
+	}
+	tmpl, err := mining.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+	if err != nil {
+		return err
+	}
+	defer tmpl.Destroy(ctx)
+	block, err := tmpl.GetBlock(ctx) // a *wire.MsgBlock
+	if err != nil {
+		return err
+	}
+	fmt.Printf("tip %d; the template builds on it: %v\n", tip.Height, block.Header.PrevBlock == tip.Hash)
+	return nil
+}
+
+// The README's first example, against the demo node serving
+// <datadir>/regtest/node.sock.
+func Example_quickStart() {
+	datadir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(datadir)
+	stop, err := startDemoNode(filepath.Join(datadir, "regtest"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer stop()
+	if err := quickStart(context.Background(), datadir); err != nil {
+		fmt.Println(err)
+	}
+	// Output: tip 0; the template builds on it: true
 }
 
 // Connecting to a node: resolve the address as bitcoin-cli does, connect
 // (which runs Init.construct), learn the schema version, and call Echo.
 func Example_connect() {
-	dir, _ := os.MkdirTemp("", "example")
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer os.RemoveAll(dir)
-	defer startDemoNode(dir)()
+	stop, err := startDemoNode(dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer stop()
 	ctx := context.Background()
 
 	conn, addr, err := ipc.New("example", "", nil).ConnectAddress(ctx, dir, "unix")
@@ -43,26 +105,81 @@ func Example_connect() {
 		return
 	}
 	defer conn.Close()
-	version, _ := probe.Probe(ctx, conn)
+	version, err := probe.Probe(ctx, conn)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println("connected to", filepath.Base(addr), "speaking", version)
 
 	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
 	defer init.Release()
-	echo, _ := init.MakeEcho(ctx)
+	echo, err := init.MakeEcho(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer echo.Destroy(ctx)
-	reply, _ := echo.Echo(ctx, "hello")
+	reply, err := echo.Echo(ctx, "hello")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(reply)
 	// Output:
 	// connected to node.sock speaking v32
 	// hello
 }
 
-// Mining a template: ask for a block template, build a coinbase that meets
-// its constraints, grind the nonce (regtest) and submit the solution.
+// mineOne asks for a block template, builds a coinbase that meets its
+// constraints, grinds the nonce (regtest) and submits the solution.
+func mineOne(ctx context.Context, init *v32.InitClient) error {
+	mining, err := init.MakeMining(ctx)
+	if err != nil {
+		return err
+	}
+	// DefaultBlockCreateOptions carries the schema's defaults (useMempool,
+	// 8000 reserved weight, 400 sigops); the zero value would send zeros.
+	tmpl, err := mining.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+	if err != nil {
+		return err
+	}
+	defer tmpl.Destroy(ctx)
+	work, err := miner.Fetch(ctx, tmpl)
+	if err != nil {
+		return err
+	}
+	payTo := []byte{0x51} // OP_TRUE
+	solution, err := miner.Solve(ctx, work, payTo, []byte{4, 't', 'e', 's', 't'}, 0)
+	if err != nil {
+		return err
+	}
+	ok, reason, _, err := miner.Submit(ctx, tmpl, solution)
+	if err != nil {
+		return err
+	}
+	tip, has, err := mining.GetTip(ctx)
+	if err != nil || !has {
+		return fmt.Errorf("no tip: %v", err)
+	}
+	fmt.Printf("accepted=%v reason=%q tip height=%d\n", ok, reason, tip.Height)
+	return nil
+}
+
+// Mining a template against the demo node.
 func Example_miningTemplate() {
-	dir, _ := os.MkdirTemp("", "example")
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer os.RemoveAll(dir)
-	defer startDemoNode(dir)()
+	stop, err := startDemoNode(dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer stop()
 	ctx := context.Background()
 	conn, _, err := ipc.New("example", "", nil).ConnectAddress(ctx, dir, "unix")
 	if err != nil {
@@ -72,22 +189,9 @@ func Example_miningTemplate() {
 	defer conn.Close()
 	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
 	defer init.Release()
-
-	mining, _ := init.MakeMining(ctx)
-	// DefaultBlockCreateOptions carries the schema's defaults (useMempool,
-	// 8000 reserved weight, 400 sigops); the zero value would send zeros.
-	tmpl, err := mining.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
-	if err != nil {
+	if err := mineOne(ctx, init); err != nil {
 		fmt.Println(err)
-		return
 	}
-	defer tmpl.Destroy(ctx)
-	work, _ := miner.Fetch(ctx, tmpl)
-	payTo := []byte{0x51} // OP_TRUE
-	solution, _ := miner.Solve(ctx, work, payTo, []byte{4, 't', 'e', 's', 't'}, 0)
-	ok, reason, _, _ := miner.Submit(ctx, tmpl, solution)
-	tip, _, _ := mining.GetTip(ctx)
-	fmt.Printf("accepted=%v reason=%q tip height=%d\n", ok, reason, tip.Height)
 	// Output: accepted=true reason="" tip height=1
 }
 
@@ -106,7 +210,11 @@ func (exampleInit) MakeEcho(context.Context) (v32.Echo, error) { return shouting
 // Unimplemented server for the rest) and serve Init on a socket; C++
 // clients such as bitcoin-cli connect to it as to bitcoin-node.
 func Example_serveInterface() {
-	dir, _ := os.MkdirTemp("", "example")
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
 
@@ -119,14 +227,27 @@ func Example_serveInterface() {
 	}
 	defer server.Close()
 
-	conn, _, _ := ipc.New("client", "", nil).ConnectAddress(ctx, dir, "unix")
+	conn, _, err := ipc.New("client", "", nil).ConnectAddress(ctx, dir, "unix")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	defer conn.Close()
 	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
 	defer init.Release()
-	echo, _ := init.MakeEcho(ctx)
-	reply, _ := echo.Echo(ctx, "served from Go")
+	echo, err := init.MakeEcho(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	reply, err := echo.Echo(ctx, "served from Go")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	fmt.Println(reply)
-	_, err := init.MakeMining(ctx)
+	// What the server does not implement fails as unimplemented.
+	_, err = init.MakeMining(ctx)
 	fmt.Println(err)
 	// Output:
 	// SERVED FROM GO

@@ -5,7 +5,8 @@
 //
 // It is schema-agnostic: it returns *rt.Conn, and the generated package of
 // the node's schema set turns that into a typed Init client, e.g.
-// v32.NewInitClientFromConn(ctx, conn).
+// v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx))) (see the
+// examples).
 package ipc
 
 import (

@@ -119,7 +119,9 @@ func WithMaxOpenCalls(calls int, resultBytes int64) Option {
 // bytes a reader may traverse in it and how deeply its pointers may nest
 // (defaults 64 MiB, 64 MiB and 64, as in Cap'n Proto). A message over the
 // size limit aborts the connection; reading past the traversal or depth
-// limit fails the call that reads it. Zero keeps a default.
+// limit fails the call that reads it, or aborts the connection when the
+// message's own header (its kind, a pipelined call's target) is out of
+// reach. Zero keeps a default.
 func WithReadLimits(maxMessageSize, traversal uint64, depth uint) Option {
 	return func(o *options) {
 		if maxMessageSize > 0 {
@@ -418,7 +420,12 @@ func (lc *limitCodec) account(msg *capnp.Message) error {
 		// go-capnp would copy the whole message back as "unimplemented".
 		return fmt.Errorf("ipc: protocol violation: unsupported message kind %v", m.Which())
 	}
-	if body, err := capnp.Struct(m).Ptr(0); err != nil || !body.Struct().IsValid() {
+	body, err := capnp.Struct(m).Ptr(0)
+	if err != nil {
+		// Out of the read limits: even the header is unreadable.
+		return fmt.Errorf("ipc: reading a %v message: %w", m.Which(), err)
+	}
+	if !body.Struct().IsValid() {
 		// Every message kind has a struct body; go-capnp dereferences a
 		// missing one (a Return without it crashes the process).
 		return fmt.Errorf("ipc: protocol violation: %v message without a struct body", m.Which())
@@ -593,6 +600,10 @@ func (lc *limitCodec) checkCall(call rpccp.Call) error {
 	lc.open.mu.Unlock()
 	if !open {
 		return nil // unknown or finished: go-capnp fails the call
+	}
+	if _, err := pa.Transform(); err != nil {
+		// Out of the read limits: the target cannot be checked.
+		return fmt.Errorf("ipc: reading the target of pipelined call %d (%x.%d): %w", call.QuestionId(), call.InterfaceId(), call.MethodId(), err)
 	}
 	path, ok := pipelinePath(pa)
 	iface, method := call.InterfaceId(), call.MethodId()

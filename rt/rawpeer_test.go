@@ -212,6 +212,30 @@ func (p *rawPeer) returnCounts() (returns, exceptions int) {
 	return p.returns, p.excs
 }
 
+// waitReturns waits until the peer has received n Return messages. It
+// fails the test when the connection ends first, or when none arrives
+// for 20 seconds.
+func (p *rawPeer) waitReturns(t testing.TB, n int) {
+	t.Helper()
+	got, _ := p.returnCounts()
+	last, since := got, time.Now()
+	for got < n {
+		select {
+		case <-p.readDone:
+			if got, _ = p.returnCounts(); got < n {
+				t.Fatalf("connection ended after %d of %d returns; aborts: %q", got, n, p.abortReasons())
+			}
+			return
+		case <-time.After(time.Millisecond):
+		}
+		if got, _ = p.returnCounts(); got != last {
+			last, since = got, time.Now()
+		} else if time.Since(since) > 20*time.Second {
+			t.Fatalf("%d of %d returns, none for 20s", got, n)
+		}
+	}
+}
+
 // export waits for the answer to question q and returns the capability
 // exported in it.
 func (p *rawPeer) export(t testing.TB, q uint32) uint32 {

@@ -293,16 +293,30 @@ func TestThreadChecks(t *testing.T) {
 		t.Fatalf("foreign thread: %v", err)
 	}
 
-	// Another connection's thread.
-	q := newPair(t, nil)
+	// A context pinned to a Thread of another connection: WithThread
+	// applies on the Thread's own connection only, so on p the call runs on
+	// a thread of p's own (the idle one the previous call used), never on
+	// q's, whose Thread capability is no thread of p's server.
+	q := newPair(t, nil, rt.WithName("q"))
 	other, err := q.client.NewThread()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Release()
-	_, err = p.calc.Add(rt.WithThread(ctx, other), 1, 1) // pinned to q: ignored on p
+	otherName, err := other.Name(ctx)
+	if err != nil || !strings.Contains(otherName, "from q/") {
+		t.Fatalf("q's thread is named %q (%v), want one from q", otherName, err)
+	}
+	pName, err := p.calc.ThreadName(ctx)
 	if err != nil {
-		t.Fatalf("thread of another connection must not be used: %v", err)
+		t.Fatal(err)
+	}
+	qctx := rt.WithThread(ctx, other)
+	if got, err := p.calc.ThreadName(qctx); err != nil || got != pName {
+		t.Fatalf("pinned to q's thread %q, a call on p ran on %q (%v), want p's own %q", otherName, got, err, pName)
+	}
+	if got, err := q.calc.ThreadName(qctx); err != nil || got != otherName {
+		t.Fatalf("pinned to %q, a call on q ran on %q (%v)", otherName, got, err)
 	}
 	// Forwarding q's server thread raw into p's connection is refused.
 	tfut, trel := q.client.PeerThreadMap().MakeThread(ctx, nil)

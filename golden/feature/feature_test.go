@@ -16,6 +16,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
+	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/golden/feature/featurecapnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
@@ -250,8 +251,8 @@ func TestLoopback(t *testing.T) {
 	if r, err := c.Fails(ctx, 3); err != nil || r != 3 {
 		t.Errorf("Fails(3) = %d %v", r, err)
 	}
-	if err := c.Named(ctx); err == nil {
-		t.Error("Named: want rt.Unimplemented from the embedded UnimplementedFeatureServer")
+	if err := c.Named(ctx); !errors.Is(err, exception.ErrUnimplemented) || !strings.Contains(err.Error(), "Feature.named") {
+		t.Errorf("Named err = %v, want rt.Unimplemented (Feature.named) from the embedded UnimplementedFeatureServer", err)
 	}
 	fn := CallbackFunc(func(ctx context.Context, arg int32) (int32, error) { return arg * 2, nil })
 	if r, err := c.WithCallback(ctx, fn); err != nil || r != 41 {

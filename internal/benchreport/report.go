@@ -651,7 +651,8 @@ func renderProfiles(b *strings.Builder, r *Results) {
 		"netpoller, parking and waking goroutines; background GC). The columns split each owner's share by what "+
 		"the sampled leaf was doing: in the kernel (system calls, futex wake-ups, epoll), in the scheduler "+
 		"(channels, locks, goroutine switches), allocating or collecting garbage, or the owner's own code. "+
-		"The profiles stay in `%s` for `go tool pprof`.\n\n", r.Config.ProfHz, r.Config.ProfSecs, p.Dir)
+		"The profiles stay in `bitcoin-ipc-bench-profiles` under the temporary directory (`$TMPDIR`) "+
+		"for `go tool pprof`.\n\n", r.Config.ProfHz, r.Config.ProfSecs)
 	for _, run := range p.Runs {
 		fmt.Fprintf(b, "### Profile: %s\n\n%d calls, p50 %s while profiled.\n\n", run.Name, run.Calls, fmtUs(run.Latency.P50us))
 		renderBreakdown(b, "Go client", run.Client, run.Calls, run.ClientCPU)

@@ -3,9 +3,9 @@ package hostile
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
@@ -32,29 +32,49 @@ func TestTraversalLimit(t *testing.T) {
 }
 
 // A message nested deeper than the depth limit where the RPC layer reads
-// it fails the call with "depth limit reached", or, when even the call's
-// header is out of reach, aborts the connection; never a hang. (With the
-// default limit, 64, no schema here comes close: the deepest read is 5.)
+// it fails the call with "depth limit reached"; when even the message's
+// header is out of reach, the connection is aborted, and the server logs
+// why. The connection set-up (bootstrap, then Init.construct pipelined on
+// it) meets the limit at each depth in turn, so each depth has one outcome.
+// (With the default limit, 64, no schema here comes close: the deepest
+// read is 5.)
 func TestDepthLimit(t *testing.T) {
-	for depth := uint(1); depth <= 5; depth++ {
-		start := time.Now()
-		p, err := newPeer(0, rt.WithReadLimits(0, 0, depth))
-		d := time.Since(start)
+	const reached = "depth limit reached"
+	for _, tc := range []struct {
+		depth uint
+		abort string // the server's reason for aborting; "" when it does not
+		fail  string // the failed call, when the server fails a call instead
+	}{
+		{depth: 1, abort: "reading a bootstrap message"},          // the root itself
+		{depth: 2, fail: "Init.construct"},                        // its params
+		{depth: 3, fail: "Init.construct"},                        // the ThreadMap in its params
+		{depth: 4, abort: "reading the target of pipelined call"}, // construct, pipelined on the bootstrap
+		{depth: 5},
+	} {
+		serverLog := &logCapture{level: slog.LevelError}
+		p, err := newPeer(0, rt.WithReadLimits(0, 0, tc.depth), rt.WithLogger(slog.New(serverLog)))
+		var e *exception.Error
 		switch {
-		case err == nil:
-			if depth < 5 {
-				t.Errorf("depth %d: construct succeeded", depth)
+		case tc.abort != "":
+			if !errors.Is(err, exception.ErrDisconnected) {
+				t.Errorf("depth %d: %v, want the connection aborted", tc.depth, err)
+			}
+			// newPeer closed the server, after it logged its error.
+			if log := serverLog.text(); !strings.Contains(log, tc.abort) || !strings.Contains(log, "read pointer: "+reached) {
+				t.Errorf("depth %d: server log %q, want %q", tc.depth, log, tc.abort+": …"+reached)
+			}
+		case tc.fail != "":
+			if !errors.As(err, &e) || e.Type != exception.Failed ||
+				!strings.Contains(e.Description, tc.fail) || !strings.Contains(e.Description, reached) {
+				t.Errorf("depth %d: %v, want %s failed with %q", tc.depth, err, tc.fail, reached)
+			}
+		case err != nil:
+			t.Errorf("depth %d: %v", tc.depth, err)
+		default:
+			if r, err := p.ping(context.Background(), "deep enough"); err != nil || r != "deep enough" {
+				t.Errorf("depth %d: echo: %q, %v", tc.depth, r, err)
 			}
 			p.close()
-		case strings.Contains(err.Error(), "depth limit reached"):
-			t.Logf("depth %d: call failed: %v", depth, err)
-		case errors.Is(err, exception.ErrDisconnected):
-			t.Logf("depth %d: connection closed: %v", depth, err)
-		default:
-			t.Errorf("depth %d: %v", depth, err)
-		}
-		if d > 10*time.Second {
-			t.Errorf("depth %d: took %v", depth, d)
 		}
 	}
 }

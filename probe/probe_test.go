@@ -1,0 +1,141 @@
+package probe_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"capnproto.org/go/capnp/v3"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
+	"github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess"
+	v30 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v30"
+	v31 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v31"
+	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
+)
+
+// Each node serves one schema set's Init, with every make method it has
+// implemented: the probe must tell the sets apart by which methods exist
+// (an unknown method is answered "unimplemented" by the RPC layer itself,
+// as a Bitcoin Core node of that version answers it).
+
+type v30Init struct{ v30.UnimplementedInitServer }
+
+func (v30Init) MakeEcho(context.Context) (v30.Echo, error) { return v30.UnimplementedEchoServer{}, nil }
+func (v30Init) MakeMining(context.Context) (v30.Mining, error) {
+	return v30.UnimplementedMiningServer{}, nil
+}
+
+type v31Init struct{ v31.UnimplementedInitServer }
+
+func (v31Init) MakeEcho(context.Context) (v31.Echo, error) { return v31.UnimplementedEchoServer{}, nil }
+func (v31Init) MakeMining(context.Context) (v31.Mining, error) {
+	return v31.UnimplementedMiningServer{}, nil
+}
+
+type v32Init struct {
+	v32.UnimplementedInitServer
+	rpcErr error // what MakeRpc fails with, if not nil
+}
+
+func (v32Init) MakeEcho(context.Context) (v32.Echo, error) { return v32.UnimplementedEchoServer{}, nil }
+func (v32Init) MakeMining(context.Context) (v32.Mining, error) {
+	return v32.UnimplementedMiningServer{}, nil
+}
+func (i v32Init) MakeRpc(context.Context) (v32.Rpc, error) {
+	if i.rpcErr != nil {
+		return nil, i.rpcErr
+	}
+	return v32.UnimplementedRpcServer{}, nil
+}
+
+type mpInit struct {
+	multiprocess.UnimplementedInitServer
+}
+
+func (mpInit) MakeEcho(context.Context) (multiprocess.Echo, error) {
+	return multiprocess.UnimplementedEchoServer{}, nil
+}
+func (mpInit) MakeMining(context.Context) (multiprocess.Mining, error) {
+	return multiprocess.UnimplementedMiningServer{}, nil
+}
+func (mpInit) MakeRpc(context.Context) (multiprocess.Rpc, error) {
+	return multiprocess.UnimplementedRpcServer{}, nil
+}
+func (mpInit) MakeChain(context.Context) (multiprocess.Chain, error) {
+	return multiprocess.UnimplementedChainServer{}, nil
+}
+
+// connect serves boot on one end of a unix socket and returns an rt
+// client connected to it.
+func connect(t *testing.T, boot func() capnp.Client) *rt.Conn {
+	t.Helper()
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "node.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	nc, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := rt.Serve(<-accepted, func(*rt.Conn) capnp.Client { return boot() })
+	t.Cleanup(func() { server.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := rt.Connect(ctx, nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestProbe(t *testing.T) {
+	for _, tc := range []struct {
+		want probe.Version
+		boot func() capnp.Client
+	}{
+		{probe.V30, func() capnp.Client { return capnp.Client(v30.InitServerToCapnp(v30Init{})) }},
+		{probe.V31, func() capnp.Client { return capnp.Client(v31.InitServerToCapnp(v31Init{})) }},
+		{probe.V32, func() capnp.Client { return capnp.Client(v32.InitServerToCapnp(v32Init{})) }},
+		{probe.Multiprocess, func() capnp.Client { return capnp.Client(multiprocess.InitServerToCapnp(mpInit{})) }},
+	} {
+		t.Run(string(tc.want), func(t *testing.T) {
+			conn := connect(t, tc.boot)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			got, err := probe.Probe(ctx, conn)
+			if err != nil || got != tc.want {
+				t.Fatalf("Probe = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// A probe call that fails for another reason than a missing method is an
+// error, not an answer.
+func TestProbeError(t *testing.T) {
+	conn := connect(t, func() capnp.Client {
+		return capnp.Client(v32.InitServerToCapnp(v32Init{rpcErr: errors.New("node shutting down")}))
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := probe.Probe(ctx, conn)
+	var e *exception.Error
+	if !errors.As(err, &e) || e.Type != exception.Failed || !strings.HasPrefix(err.Error(), "probe: ") ||
+		!strings.Contains(err.Error(), "node shutting down") {
+		t.Fatalf("Probe = %q, %v; want a probe: error carrying the node's failure", got, err)
+	}
+}
