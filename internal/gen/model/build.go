@@ -872,6 +872,10 @@ func (b *builder) defineInterface(i *Interface) {
 			i.Methods = append(i.Methods, m)
 		}
 	}
+	if len(i.Methods) > 0 && i.Methods[0].Index == 0 && i.Methods[0].Kind == MethodConstruct {
+		i.BootstrapOption = "With" + i.GoName + "Bootstrap"
+		i.ClientFromConn = i.NewClient + "FromConn"
+	}
 	supers, _ := n.Interface().Superclasses()
 	for k := 0; k < supers.Len(); k++ {
 		sid := supers.At(k).Id()
