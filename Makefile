@@ -6,7 +6,7 @@ PKGS := ./...
 
 all: test
 
-## generate: regenerate gen/ and golden/requests from schemas/ (needs capnp)
+## generate: regenerate gen/, golden/requests and examples/calculator from their schemas (needs capnp)
 generate:
 	$(GO) generate ./...
 
