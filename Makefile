@@ -6,7 +6,7 @@ PKGS := ./...
 
 all: test
 
-## generate: regenerate gen/ and golden/requests from schemas/ (needs capnp)
+## generate: regenerate gen/, golden/requests and examples/calculator from their schemas (needs capnp)
 generate:
 	$(GO) generate ./...
 
@@ -21,8 +21,8 @@ lint:
 
 ## drift: fail when regenerating changes anything that is committed
 drift: generate
-	@git diff --exit-code -- gen golden || (echo "generated code is stale: run make generate and commit"; exit 1)
-	@test -z "$$(git status --porcelain -- gen golden)" || (git status --porcelain -- gen golden; echo "untracked generated files: run make generate and commit"; exit 1)
+	@git diff --exit-code -- gen golden examples || (echo "generated code is stale: run make generate and commit"; exit 1)
+	@test -z "$$(git status --porcelain -- gen golden examples)" || (git status --porcelain -- gen golden examples; echo "untracked generated files: run make generate and commit"; exit 1)
 
 ## test: lint, drift check, then the whole suite with the race detector
 test: lint drift fuzz

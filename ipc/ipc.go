@@ -31,6 +31,7 @@ type Ipc struct {
 	ctx     *rt.Context
 	log     *slog.Logger
 	opts    []rt.Option
+	argv    process.Argv
 
 	mu        sync.Mutex
 	servers   []*rt.Server
@@ -47,6 +48,11 @@ func WithLogger(l *slog.Logger) Option { return func(i *Ipc) { i.log = l } }
 func WithConnOptions(opts ...rt.Option) Option {
 	return func(i *Ipc) { i.opts = append(i.opts, opts...) }
 }
+
+// WithArgv sets the shape of a spawned child's command line, for both
+// SpawnProcess and StartSpawnedProcess (default process.ArgvIPCFD, Bitcoin
+// Core's "exe -ipcfd N"; process.ArgvFD is libmultiprocess's "exe N").
+func WithArgv(a process.Argv) Option { return func(i *Ipc) { i.argv = a } }
 
 // New makes the Ipc of a process named exeName (e.g. "bitcoin-node"),
 // started as argv0, serving init (may be nil for a pure client) to peers.
@@ -68,12 +74,13 @@ func (i *Ipc) connOpts() []rt.Option {
 // Context returns the application Context shared with every connection.
 func (i *Ipc) Context() *rt.Context { return i.ctx }
 
-// SpawnProcess starts the sibling executable exeName (next to argv0) as
-// `exe -ipcfd N` and connects to it. When the connection ends, the child
+// SpawnProcess starts the sibling executable exeName (next to argv0, see
+// process.ExePath) as `exe -ipcfd N` (or as WithArgv says) and connects to
+// it; opts come after the Ipc's own. When the connection ends, the child
 // is waited for and its exit status logged.
 func (i *Ipc) SpawnProcess(ctx context.Context, exeName string, opts ...process.SpawnOption) (*rt.Conn, *process.Child, error) {
 	exe := process.ExePath(i.argv0, exeName)
-	child, err := process.Spawn(ctx, exe, opts...)
+	child, err := process.Spawn(ctx, exe, append([]process.SpawnOption{process.WithArgv(i.argv)}, opts...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -92,11 +99,11 @@ func (i *Ipc) SpawnProcess(ctx context.Context, exeName string, opts ...process.
 }
 
 // StartSpawnedProcess serves init on the connection inherited from a parent
-// when args are exactly [exe, "-ipcfd", N]. It returns handled=false for any
+// when args are exactly [exe, "-ipcfd", N] (or the shape WithArgv sets). It returns handled=false for any
 // other args. Otherwise it ignores SIGINT (the parent decides when to stop),
 // serves until the parent closes the connection, and returns exit status 0.
 func (i *Ipc) StartSpawnedProcess(args []string) (handled bool, exitStatus int, err error) {
-	nc, ok, err := process.StartSpawned(args, i.log)
+	nc, ok, err := process.StartSpawned(args, i.log, process.WithArgv(i.argv))
 	if err != nil {
 		return true, 1, err
 	}

@@ -23,11 +23,15 @@ import (
 )
 
 // TestMain makes the test binary its own spawned child: with argv
-// [exe, -ipcfd, N] it serves a demo node, then exits with the status in
+// [exe, -ipcfd, N] (or [exe, N] when IPC_TEST_ARGV=fd) it serves a demo node, then exits with the status in
 // IPC_TEST_EXIT (default: what StartSpawnedProcess returns).
 func TestMain(m *testing.M) {
 	n := demonode.New()
-	i := ipc.New("bitcoin-node", os.Args[0], n.Bootstrap)
+	var opts []ipc.Option
+	if os.Getenv("IPC_TEST_ARGV") == "fd" {
+		opts = append(opts, ipc.WithArgv(process.ArgvFD))
+	}
+	i := ipc.New("bitcoin-node", os.Args[0], n.Bootstrap, opts...)
 	handled, status, err := i.StartSpawnedProcess(os.Args)
 	if handled {
 		if err != nil {
@@ -37,6 +41,10 @@ func TestMain(m *testing.M) {
 			status, _ = strconv.Atoi(s)
 		}
 		os.Exit(status)
+	}
+	if os.Getenv("IPC_TEST_ARGV") != "" {
+		os.Stderr.WriteString("not spawned: " + strings.Join(os.Args, " ") + "\n")
+		os.Exit(91) // a child that did not recognise its command line
 	}
 	n.Chain().Close()
 	os.Exit(m.Run())
@@ -115,6 +123,40 @@ func waitFor(t *testing.T, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatal("condition not reached in 5s")
 		}
+	}
+}
+
+// TestSpawnBareFD spawns with libmultiprocess's [exe, N] command line: the
+// child's Ipc is told the same shape and serves the parent.
+func TestSpawnBareFD(t *testing.T) {
+	ctx := ctxT(t)
+	t.Setenv("IPC_TEST_ARGV", "fd")
+	i := ipc.New("bitcoin-gui", os.Args[0], nil, ipc.WithArgv(process.ArgvFD))
+	conn, child, err := i.SpawnProcess(ctx, filepath.Base(os.Args[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := initOf(ctx, conn)
+	e, err := init.MakeEcho(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.Echo(ctx, "bare fd"); err != nil || r != "bare fd" {
+		t.Fatalf("echo: %q %v", r, err)
+	}
+	init.Release()
+	conn.Close()
+	if st, err := child.Wait(); err != nil || !st.Success() {
+		t.Fatalf("child: %v, %v", st, err)
+	}
+
+	// The child side alone: [exe, N] is spawned, Core's shape is not.
+	c := ipc.New("x", "x", demonode.New().Bootstrap, ipc.WithArgv(process.ArgvFD))
+	if handled, _, err := c.StartSpawnedProcess([]string{"x", "-ipcfd", "3"}); handled || err != nil {
+		t.Errorf("[x -ipcfd 3] with ArgvFD: handled=%v err=%v", handled, err)
+	}
+	if handled, status, err := c.StartSpawnedProcess([]string{"x", "nope"}); !handled || status == 0 || !errors.Is(err, process.ErrInvalidIPCFD) {
+		t.Errorf("[x nope] with ArgvFD: handled=%v status=%d err=%v", handled, status, err)
 	}
 }
 

@@ -36,7 +36,9 @@
 // # Spawned children
 //
 // A parent calls [Spawn], which runs "exe -ipcfd 3" with one end of a
-// socketpair as fd 3. The child calls [StartSpawned] (or [CheckSpawned] and
+// socketpair as fd 3 ("exe 3" with [WithArgv]([ArgvFD]), the shape of
+// libmultiprocess's example programs; the child must be told the same).
+// [ExePath] finds a sibling program next to the running one. The child calls [StartSpawned] (or [CheckSpawned] and
 // [SpawnedConn]) first thing in main. A spawned child serves exactly one
 // connection, the one to its parent, and the parent controls its lifetime:
 // SIGINT is logged and ignored ([IgnoreInterrupt]), and when the parent's

@@ -56,9 +56,10 @@ func FuzzParseAddress(f *testing.F) {
 	})
 }
 
-// FuzzCheckSpawned: only exactly [exe, "-ipcfd", N] with N a decimal
-// descriptor number is a spawned child; a bad N is an ErrInvalidIPCFD
-// error; anything else is not spawned, without error.
+// FuzzCheckSpawned: only exactly [exe, "-ipcfd", N] (with WithArgv(ArgvFD)
+// exactly [exe, N]) with N a decimal descriptor number is a spawned child;
+// a bad N is an ErrInvalidIPCFD error; anything else is not spawned,
+// without error.
 func FuzzCheckSpawned(f *testing.F) {
 	f.Add("bitcoin-node", "-ipcfd", "3", uint8(3))
 	f.Add("x", "-ipcfd", "-1", uint8(3))
@@ -70,28 +71,33 @@ func FuzzCheckSpawned(f *testing.F) {
 	f.Add("x", "-ipcfd", "3", uint8(4))
 	f.Add("x", "-ipcbind", "unix", uint8(3))
 	f.Add("x", "-ipcfd", "3", uint8(2))
+	f.Add("mpcalculator", "3", "", uint8(1))
 	f.Fuzz(func(t *testing.T, a0, a1, a2 string, n uint8) {
 		all := []string{a0, a1, a2, a1, a2}
 		args := all[:int(n)%len(all)+1]
-		fd, ok, err := CheckSpawned(args)
-		shape := len(args) == 3 && args[1] == "-ipcfd"
-		switch {
-		case ok:
-			if err != nil || !shape || fd < 0 {
-				t.Fatalf("CheckSpawned(%q) = %d, %v, %v", args, fd, ok, err)
-			}
-			v, perr := strconv.ParseInt(args[2], 10, 32)
-			if perr != nil || int(v) != fd || strings.HasPrefix(args[2], "+") {
-				t.Fatalf("CheckSpawned(%q) = %d", args, fd)
-			}
-		case err != nil:
-			if !shape || !errors.Is(err, ErrInvalidIPCFD) || fd != 0 {
-				t.Fatalf("CheckSpawned(%q) = %d, %v, %v", args, fd, ok, err)
-			}
-		default:
-			if shape {
-				t.Fatalf("CheckSpawned(%q): right shape, neither spawned nor an error", args)
+		check := func(name string, opt SpawnedOption, shape bool) {
+			fd, ok, err := CheckSpawned(args, opt)
+			last := args[len(args)-1]
+			switch {
+			case ok:
+				if err != nil || !shape || fd < 0 {
+					t.Fatalf("CheckSpawned(%q, %s) = %d, %v, %v", args, name, fd, ok, err)
+				}
+				v, perr := strconv.ParseInt(last, 10, 32)
+				if perr != nil || int(v) != fd || strings.HasPrefix(last, "+") {
+					t.Fatalf("CheckSpawned(%q, %s) = %d", args, name, fd)
+				}
+			case err != nil:
+				if !shape || !errors.Is(err, ErrInvalidIPCFD) || fd != 0 {
+					t.Fatalf("CheckSpawned(%q, %s) = %d, %v, %v", args, name, fd, ok, err)
+				}
+			default:
+				if shape {
+					t.Fatalf("CheckSpawned(%q, %s): right shape, neither spawned nor an error", args, name)
+				}
 			}
 		}
+		check("ArgvIPCFD", nil, len(args) == 3 && args[1] == "-ipcfd")
+		check("ArgvFD", WithArgv(ArgvFD), len(args) == 2)
 	})
 }

@@ -25,6 +25,7 @@ const (
 	envChild    = "PROCESS_TEST_CHILD"     // behaviour: echo, argv, exit, sleep, connect
 	envExitCode = "PROCESS_TEST_EXIT_CODE" // for "exit"
 	envSock     = "PROCESS_TEST_SOCK"      // for "connect"
+	envArgv     = "PROCESS_TEST_ARGV"      // "fd": the child expects ArgvFD
 )
 
 func TestMain(m *testing.M) {
@@ -43,7 +44,11 @@ func runChild(mode string) int {
 	case "connect": // not spawned: connect to envSock, expect to be closed
 		return childConnect(os.Getenv(envSock))
 	}
-	conn, ok, err := StartSpawned(os.Args, logger)
+	var opts []SpawnedOption
+	if os.Getenv(envArgv) == "fd" {
+		opts = append(opts, WithArgv(ArgvFD))
+	}
+	conn, ok, err := StartSpawned(os.Args, logger, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 90

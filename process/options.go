@@ -17,6 +17,16 @@ type ListenOption interface{ applyListen(*listenConfig) }
 // SpawnOption configures Spawn.
 type SpawnOption interface{ applySpawn(*spawnConfig) }
 
+// SpawnedOption configures the child side: CheckSpawned and StartSpawned.
+type SpawnedOption interface{ applySpawned(*spawnedConfig) }
+
+// ArgvOption is accepted by both sides of a spawn, Spawn and
+// CheckSpawned/StartSpawned, which must agree on it.
+type ArgvOption interface {
+	SpawnOption
+	SpawnedOption
+}
+
 // Option is accepted by Connect, Listen and Spawn alike.
 type Option interface {
 	ConnectOption
@@ -43,6 +53,11 @@ type spawnConfig struct {
 	stderr io.Writer
 	env    []string
 	dir    string
+	argv   Argv
+}
+
+type spawnedConfig struct {
+	argv Argv
 }
 
 type connectOptionFunc func(*connectConfig)
@@ -153,3 +168,13 @@ func WithEnv(env []string) SpawnOption {
 func WithDir(dir string) SpawnOption {
 	return spawnOptionFunc(func(c *spawnConfig) { c.dir = dir })
 }
+
+type argvOption Argv
+
+func (o argvOption) applySpawn(c *spawnConfig)     { c.argv = Argv(o) }
+func (o argvOption) applySpawned(c *spawnedConfig) { c.argv = Argv(o) }
+
+// WithArgv sets the shape of the child's command line (default ArgvIPCFD,
+// Bitcoin Core's "exe -ipcfd N"). Pass the same value to Spawn in the
+// parent and to StartSpawned (or CheckSpawned) in the child.
+func WithArgv(a Argv) ArgvOption { return argvOption(a) }

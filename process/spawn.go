@@ -69,25 +69,50 @@ type Child struct {
 	waitErr error
 }
 
-// ExePath returns the path of the sibling executable name, found the way
-// Core's Process::spawn finds it: next to the parent's argv0 (the directory
-// of argv0 joined with name). If argv0 has no directory component, name is
-// looked up on PATH; if it is not found there, name is returned unchanged
-// (Spawn will then report the failure).
+// ExePath returns the path of the sibling executable name: the file name in
+// the directory of the running program, as Core's Process::spawn finds it
+// from argv0.
+//
+// If argv0 has a slash (e.g. "./bin/parent" or "/opt/x/parent"), the result
+// is name in argv0's directory, made absolute (relative to the current
+// working directory), so Spawn runs exactly that file and never searches
+// PATH: ExePath("./parent", "worker") is "$PWD/worker". If argv0 is a bare
+// name, the program was found on PATH as a shell finds it: ExePath looks
+// argv0 up on PATH the same way and takes its directory; if that fails (the
+// name is not on PATH, e.g. argv0 was set by the caller), it uses the
+// directory of os.Executable. Only when neither works is name returned
+// unchanged, and Spawn then looks it up on PATH.
 func ExePath(argv0, name string) string {
 	if strings.Contains(argv0, "/") {
-		return filepath.Join(filepath.Dir(argv0), name)
+		return sibling(argv0, name)
 	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p
+	if argv0 != "" {
+		if p, err := exec.LookPath(argv0); err == nil {
+			return sibling(p, name)
+		}
+	}
+	if p, err := os.Executable(); err == nil {
+		return sibling(p, name)
 	}
 	return name
+}
+
+// sibling joins name to the directory of path, absolute when possible.
+func sibling(path, name string) string {
+	p := filepath.Join(filepath.Dir(path), name)
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	if !strings.Contains(p, "/") {
+		p = "." + string(filepath.Separator) + p
+	}
+	return p
 }
 
 // Spawn starts exePath as an IPC child, like Core's Process::spawn: it
 // creates an AF_UNIX SOCK_STREAM socketpair (close-on-exec), passes one end
 // to the child as descriptor 3 and runs it with argv exactly
-// [exePath, "-ipcfd", "3"]. The child inherits no other descriptors besides
+// [exePath, "-ipcfd", "3"], or [exePath, "3"] with WithArgv(ArgvFD). The child inherits no other descriptors besides
 // stdin (/dev/null), stdout and stderr. The parent's end is returned as
 // Child.Conn; the parent closes its copy of the child's end right after the
 // start, so Conn reads EOF as soon as the child exits.
@@ -111,6 +136,10 @@ func Spawn(ctx context.Context, exePath string, opts ...SpawnOption) (*Child, er
 	if exePath == "" {
 		return nil, &SpawnError{Exe: exePath, Err: errors.New("empty executable path")}
 	}
+	args, err := cfg.argv.build(exePath, SpawnedFD)
+	if err != nil {
+		return nil, &SpawnError{Exe: exePath, Err: err}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, &SpawnError{Exe: exePath, Err: err}
 	}
@@ -125,6 +154,8 @@ func Spawn(ctx context.Context, exePath string, opts ...SpawnOption) (*Child, er
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
+
+	args[0] = path
 
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -149,7 +180,7 @@ func Spawn(ctx context.Context, exePath string, opts ...SpawnOption) (*Child, er
 
 	cmd := &exec.Cmd{
 		Path:       path,
-		Args:       []string{path, "-ipcfd", strconv.Itoa(SpawnedFD)},
+		Args:       args,
 		Env:        cfg.env,
 		Dir:        cfg.dir,
 		Stdout:     cfg.stdout,
@@ -230,26 +261,80 @@ func (c *Child) Stop(ctx context.Context) (ExitStatus, error) {
 	return c.Wait()
 }
 
-// CheckSpawned reports whether args (normally os.Args) is the command line
-// of a spawned child: exactly [exe, "-ipcfd", N]. Any other shape, including
-// "-ipcfd" together with other arguments, returns (0, false, nil), so a
-// spawned child never gets out-of-band configuration. If the shape matches
-// but N is not a non-negative decimal integer, the error is
-// "Invalid -ipcfd number 'N' (…)" wrapping ErrInvalidIPCFD.
-func CheckSpawned(args []string) (fd int, ok bool, err error) {
-	if len(args) != 3 || args[1] != "-ipcfd" {
-		return 0, false, nil
+// Argv is the shape of a spawned child's command line: how the number of
+// the descriptor that carries the connection is passed to it. Parent and
+// child must agree on it (WithArgv on both sides).
+type Argv int
+
+const (
+	// ArgvIPCFD is Bitcoin Core's shape, [exe, "-ipcfd", N]: the default.
+	ArgvIPCFD Argv = iota
+	// ArgvFD is the bare number, [exe, N], as libmultiprocess's example
+	// programs (mpexample spawning mpcalculator and mpprinter) pass it.
+	ArgvFD
+)
+
+// String returns "exe -ipcfd N" or "exe N".
+func (a Argv) String() string {
+	switch a {
+	case ArgvIPCFD:
+		return "exe -ipcfd N"
+	case ArgvFD:
+		return "exe N"
 	}
-	fd, err = parseFD(args[2])
+	return "Argv(" + strconv.Itoa(int(a)) + ")"
+}
+
+// build returns the command line of a child started as exe with fd.
+func (a Argv) build(exe string, fd int) ([]string, error) {
+	switch a {
+	case ArgvIPCFD:
+		return []string{exe, "-ipcfd", strconv.Itoa(fd)}, nil
+	case ArgvFD:
+		return []string{exe, strconv.Itoa(fd)}, nil
+	}
+	return nil, fmt.Errorf("unknown argv shape %d", int(a))
+}
+
+// CheckSpawned reports whether args (normally os.Args) is the command line
+// of a spawned child: exactly [exe, "-ipcfd", N], or [exe, N] with
+// WithArgv(ArgvFD). Any other shape, including "-ipcfd" together with other
+// arguments, returns (0, false, nil), so a spawned child never gets
+// out-of-band configuration. If the shape matches but N is not a
+// non-negative decimal integer, the error is "Invalid -ipcfd number 'N' (…)"
+// (for ArgvFD "Invalid fd number 'N' (…)") wrapping ErrInvalidIPCFD.
+func CheckSpawned(args []string, opts ...SpawnedOption) (fd int, ok bool, err error) {
+	var cfg spawnedConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applySpawned(&cfg)
+		}
+	}
+	var n, what string
+	switch cfg.argv {
+	case ArgvIPCFD:
+		if len(args) != 3 || args[1] != "-ipcfd" {
+			return 0, false, nil
+		}
+		n, what = args[2], "-ipcfd number"
+	case ArgvFD:
+		if len(args) != 2 {
+			return 0, false, nil
+		}
+		n, what = args[1], "fd number"
+	default:
+		return 0, false, newError(fmt.Sprintf("unknown argv shape %d", int(cfg.argv)), ErrInvalidIPCFD)
+	}
+	fd, err = parseFD(what, n)
 	if err != nil {
 		return 0, false, err
 	}
 	return fd, true, nil
 }
 
-func parseFD(s string) (int, error) {
+func parseFD(what, s string) (int, error) {
 	bad := func(why string) error {
-		return newError(fmt.Sprintf("Invalid -ipcfd number '%s' (%s)", s, why), ErrInvalidIPCFD)
+		return newError(fmt.Sprintf("Invalid %s '%s' (%s)", what, s, why), ErrInvalidIPCFD)
 	}
 	digits := s
 	if strings.HasPrefix(s, "-") {
@@ -366,9 +451,10 @@ func IgnoreInterrupt(logger *slog.Logger) (stop func()) {
 // process was not spawned it returns (nil, false, nil) and changes nothing.
 // Otherwise it returns the connection to the parent, with SIGINT already
 // being ignored (IgnoreInterrupt). The caller should serve that single
-// connection and exit with status 0 when it closes.
-func StartSpawned(args []string, logger *slog.Logger) (conn *net.UnixConn, ok bool, err error) {
-	fd, ok, err := CheckSpawned(args)
+// connection and exit with status 0 when it closes. opts are CheckSpawned's
+// (WithArgv for a parent that passes the bare descriptor number).
+func StartSpawned(args []string, logger *slog.Logger, opts ...SpawnedOption) (conn *net.UnixConn, ok bool, err error) {
+	fd, ok, err := CheckSpawned(args, opts...)
 	if err != nil || !ok {
 		return nil, false, err
 	}

@@ -65,6 +65,44 @@ func TestSpawnArgvIsExact(t *testing.T) {
 	}
 }
 
+// With WithArgv(ArgvFD) on both sides the child gets the bare descriptor
+// number, as libmultiprocess's example programs take it, and a child that
+// expects that shape serves the connection.
+func TestSpawnArgvBareFD(t *testing.T) {
+	c := spawnChild(t, "argv", WithArgv(ArgvFD), WithEnv(childEnv("argv", envArgv+"=fd")))
+	c.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(string(b), "\x00")
+	want := []string{testExe(t), "3"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("child argv = %q, want %q", got, want)
+	}
+	if st := waitChild(t, c, 10*time.Second); !st.Success() {
+		t.Fatalf("status %v", st)
+	}
+
+	// A child that expects Core's shape does not take the bare shape as
+	// spawned (it exits 91), so both sides must be told.
+	c = spawnChild(t, "argv", WithArgv(ArgvFD))
+	if st := waitChild(t, c, 10*time.Second); st.Code != 91 {
+		t.Fatalf("Core-shaped child given [exe, N]: %v, want exit status 91", st)
+	}
+}
+
+func TestSpawnUnknownArgv(t *testing.T) {
+	_, err := Spawn(context.Background(), testExe(t), WithArgv(Argv(7)), WithLogger(discard))
+	var se *SpawnError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "unknown argv shape 7") {
+		t.Fatalf("Spawn with Argv(7) = %v", err)
+	}
+	if _, ok, err := CheckSpawned([]string{"x", "3"}, WithArgv(Argv(7))); ok || !errors.Is(err, ErrInvalidIPCFD) {
+		t.Fatalf("CheckSpawned with Argv(7) = %v, %v", ok, err)
+	}
+}
+
 func TestSpawnExitCode(t *testing.T) {
 	c := spawnChild(t, "exit", WithEnv(childEnv("exit", envExitCode+"=3")))
 	st := waitChild(t, c, 10*time.Second)
@@ -257,7 +295,10 @@ func TestCheckSpawned(t *testing.T) {
 		{[]string{"bitcoin-node", "-ipcfd", "99999999999"}, 0, false, "Invalid -ipcfd number '99999999999' (out of range)"},
 	}
 	for _, tc := range tests {
-		fd, ok, err := CheckSpawned(tc.args)
+		fd, ok, err := CheckSpawned(tc.args, WithArgv(ArgvIPCFD))
+		if fd2, ok2, err2 := CheckSpawned(tc.args); fd2 != fd || ok2 != ok || (err == nil) != (err2 == nil) {
+			t.Errorf("CheckSpawned(%q) without options differs from ArgvIPCFD", tc.args)
+		}
 		if tc.wantErr != "" {
 			if err == nil || err.Error() != tc.wantErr || !errors.Is(err, ErrInvalidIPCFD) {
 				t.Errorf("CheckSpawned(%q) error = %v, want %q", tc.args, err, tc.wantErr)
@@ -266,6 +307,39 @@ func TestCheckSpawned(t *testing.T) {
 		}
 		if err != nil || fd != tc.fd || ok != tc.ok {
 			t.Errorf("CheckSpawned(%q) = %d, %v, %v; want %d, %v", tc.args, fd, ok, err, tc.fd, tc.ok)
+		}
+	}
+}
+
+func TestCheckSpawnedBareFD(t *testing.T) {
+	tests := []struct {
+		args    []string
+		fd      int
+		ok      bool
+		wantErr string
+	}{
+		{[]string{"mpcalculator", "3"}, 3, true, ""},
+		{[]string{"/x/mpprinter", "0"}, 0, true, ""},
+		{nil, 0, false, ""},
+		{[]string{"mpcalculator"}, 0, false, ""},
+		{[]string{"mpcalculator", "-ipcfd", "3"}, 0, false, ""},
+		{[]string{"mpcalculator", "3", "4"}, 0, false, ""},
+		{[]string{"mpcalculator", "-ipcfd"}, 0, false, "Invalid fd number '-ipcfd' (not a decimal integer)"},
+		{[]string{"mpcalculator", "x"}, 0, false, "Invalid fd number 'x' (not a decimal integer)"},
+		{[]string{"mpcalculator", "-1"}, 0, false, "Invalid fd number '-1' (negative)"},
+		{[]string{"mpcalculator", ""}, 0, false, "Invalid fd number '' (not a number)"},
+		{[]string{"mpcalculator", "99999999999"}, 0, false, "Invalid fd number '99999999999' (out of range)"},
+	}
+	for _, tc := range tests {
+		fd, ok, err := CheckSpawned(tc.args, WithArgv(ArgvFD))
+		if tc.wantErr != "" {
+			if err == nil || err.Error() != tc.wantErr || !errors.Is(err, ErrInvalidIPCFD) {
+				t.Errorf("CheckSpawned(%q, ArgvFD) error = %v, want %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || fd != tc.fd || ok != tc.ok {
+			t.Errorf("CheckSpawned(%q, ArgvFD) = %d, %v, %v; want %d, %v", tc.args, fd, ok, err, tc.fd, tc.ok)
 		}
 	}
 }
@@ -332,21 +406,68 @@ func TestSpawnedConnTakesOwnership(t *testing.T) {
 }
 
 func TestExePath(t *testing.T) {
-	if got := ExePath("/opt/bitcoin/bin/bitcoin", "bitcoin-node"); got != "/opt/bitcoin/bin/bitcoin-node" {
-		t.Errorf("absolute argv0: %q", got)
-	}
-	if got := ExePath("./bin/bitcoin-gui", "bitcoin-node"); got != "bin/bitcoin-node" {
-		t.Errorf("relative argv0: %q", got)
-	}
-	sh, err := exec.LookPath("sh")
+	wd, err := os.Getwd()
 	if err != nil {
-		t.Skip("no sh on PATH")
+		t.Fatal(err)
 	}
-	if got := ExePath("bitcoin-gui", "sh"); got != sh {
-		t.Errorf("bare argv0 should use PATH: %q, want %q", got, sh)
+	for _, tc := range []struct{ argv0, name, want string }{
+		{"/opt/bitcoin/bin/bitcoin", "bitcoin-node", "/opt/bitcoin/bin/bitcoin-node"},
+		{"./bin/bitcoin-gui", "bitcoin-node", filepath.Join(wd, "bin", "bitcoin-node")},
+		// A program started as ./x finds its sibling in the working
+		// directory, not on PATH.
+		{"./mpexample", "mpprinter", filepath.Join(wd, "mpprinter")},
+		{"../up/mpexample", "mpprinter", filepath.Join(filepath.Dir(wd), "up", "mpprinter")},
+	} {
+		if got := ExePath(tc.argv0, tc.name); got != tc.want {
+			t.Errorf("ExePath(%q, %q) = %q, want %q", tc.argv0, tc.name, got, tc.want)
+		}
 	}
-	if got := ExePath("bitcoin-gui", "no-such-binary-x9"); got != "no-such-binary-x9" {
-		t.Errorf("bare argv0, unknown name: %q", got)
+
+	// A bare argv0 is looked up on PATH, as the shell found it.
+	dir := t.TempDir()
+	parent := filepath.Join(dir, "parent-x9")
+	if err := os.WriteFile(parent, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if got, want := ExePath("parent-x9", "worker"), filepath.Join(dir, "worker"); got != want {
+		t.Errorf("bare argv0 on PATH: %q, want %q", got, want)
+	}
+	// Not on PATH: the directory of the running executable.
+	exe := testExe(t)
+	if got, want := ExePath("no-such-binary-x9", "worker"), filepath.Join(filepath.Dir(exe), "worker"); got != want {
+		t.Errorf("bare argv0 not on PATH: %q, want %q", got, want)
+	}
+}
+
+// TestSpawnSiblingOfRelativeArgv0 is the whole path a program started as
+// ./parent takes: ExePath then Spawn, from the program's directory, with
+// the sibling not on PATH.
+func TestSpawnSiblingOfRelativeArgv0(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink(testExe(t), filepath.Join(dir, "sibling")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	t.Setenv("PATH", "")
+	c, err := Spawn(context.Background(), ExePath("./parent", "sibling"), WithEnv(childEnv("argv")), WithLogger(discard))
+	if err != nil {
+		t.Fatalf("Spawn: %v", err)
+	}
+	t.Cleanup(func() {
+		c.Kill()
+		<-c.Done()
+	})
+	c.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Split(string(b), "\x00")[0], filepath.Join(dir, "sibling"); got != want {
+		t.Fatalf("child argv[0] = %q, want %q", got, want)
+	}
+	if st := waitChild(t, c, 10*time.Second); !st.Success() {
+		t.Fatalf("status %v", st)
 	}
 }
 

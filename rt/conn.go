@@ -110,7 +110,9 @@ func WithServerPool(n uint32) Option { return func(o *options) { o.serverPool = 
 func WithContext(c *Context) Option { return func(o *options) { o.ctx = c } }
 
 // WithInitInterfaceID sets the type ID of the bootstrap interface whose
-// method 0 is construct (default: Bitcoin Core's Init). For test schemas.
+// method 0 is construct (default: Bitcoin Core's Init). Both sides of a
+// connection need it. Generated packages wrap it for each such interface
+// X as WithXBootstrap(), which is what applications use.
 func WithInitInterfaceID(id uint64) Option { return func(o *options) { o.initID = id } }
 
 // LevelTrace is the slog level of trace logs (method arguments).

@@ -70,6 +70,7 @@ func File(m *model.Model, sf *model.SchemaFile) ([]byte, error) {
 			emitFunc(f, i)
 		}
 		emitClient(f, i)
+		emitBootstrap(f, i)
 		emitServer(f, i)
 		emitUnimplemented(f, i)
 	}

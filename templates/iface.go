@@ -197,6 +197,28 @@ func emitClient(f *jen.File, i *model.Interface) {
 	)
 }
 
+// emitBootstrap emits, for a connection's Init, the rt.Option that makes
+// it the bootstrap interface (so construct names its interface ID) and a
+// constructor of the peer's bootstrap client.
+func emitBootstrap(f *jen.File, i *model.Interface) {
+	if i.BootstrapOption == "" {
+		return
+	}
+	wire := jen.Qual(i.Wire.Path, i.Wire.Name)
+	f.Commentf("%s makes %s the bootstrap interface of a", i.BootstrapOption, i.GoName)
+	f.Comment("connection: pass it to rt.Connect and rt.Serve (or ipc.WithConnOptions)")
+	f.Commentf("on both sides, so that the connection's construct call is %s.construct.", i.Name)
+	f.Func().Id(i.BootstrapOption).Params().Qual(pkgRT, "Option").Block(
+		jen.Return(jen.Qual(pkgRT, "WithInitInterfaceID").Call(jen.Qual(i.Wire.Path, i.Wire.Name+"_TypeID"))),
+	)
+	f.Commentf("%s returns a client of the %s that conn's peer", i.ClientFromConn, i.GoName)
+	f.Commentf("serves (its bootstrap capability). conn must have been made with %s", i.BootstrapOption)
+	f.Comment("(rt's default is Bitcoin Core's Init).")
+	f.Func().Id(i.ClientFromConn).Params(ctxParam(), jen.Id("conn").Op("*").Qual(pkgRT, "Conn")).Op("*").Id(i.ClientName).Block(
+		jen.Return(jen.Id(i.NewClient).Call(jen.Id("conn"), jen.Add(wire).Parens(jen.Id("conn").Dot("Bootstrap").Call(jen.Id("ctx"))))),
+	)
+}
+
 func methodNeedsConn(m *model.Method) bool {
 	for _, a := range append(append([]*model.Arg{}, m.Params...), m.Results...) {
 		if a.Role == model.ArgValue && needsConn(a.Field.Type) {

@@ -66,3 +66,41 @@ func TestPluginMatchesCommitted(t *testing.T) {
 		t.Errorf("failed run wrote %d files", len(entries))
 	}
 }
+
+// TestMissingGoAnnotations: a schema without $Go.package/$Go.import makes
+// the plugin say which annotation is missing and what to add, and write
+// nothing.
+func TestMissingGoAnnotations(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "capnpc-go-ipc")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building the plugin: %v\n%s", err, out)
+	}
+	for _, tc := range []struct{ annotations, want string }{
+		{"", "my-calc.capnp: no $Go.package and $Go.import annotations: add " +
+			"`using Go = import \"/go.capnp\"; $Go.package(\"mycalccapnp\"); $Go.import(\"example.com/mycalc/mycalccapnp\");`"},
+		{"using Go = import \"/go.capnp\";\n$Go.package(\"mycalccapnp\");\n", "my-calc.capnp: no $Go.import annotation: add "},
+	} {
+		dir := t.TempDir()
+		schema := "@0xd7a3c0f5e8b91a2c;\n" + tc.annotations + "interface Calc @0xe1f2a3b4c5d6e7f8 {\n  add @0 (a :Int32, b :Int32) -> (sum :Int32);\n}\n"
+		if err := os.WriteFile(filepath.Join(dir, "my-calc.capnp"), []byte(schema), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		std, err := schemaset.GoStdDir(".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := t.TempDir()
+		cmd := exec.Command("capnp", "compile", "-I", std, "-o"+bin+":"+out, "my-calc.capnp")
+		cmd.Dir = dir
+		msg, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("plugin accepted a schema with %q", tc.annotations)
+		}
+		if !strings.Contains(string(msg), "capnpc-go-ipc: "+tc.want) || !strings.Contains(string(msg), "with -I") {
+			t.Errorf("error output:\n%s\nwant it to contain %q", msg, tc.want)
+		}
+		if entries, _ := os.ReadDir(out); len(entries) != 0 {
+			t.Errorf("failed run wrote %d files", len(entries))
+		}
+	}
+}

@@ -228,6 +228,20 @@ func initFromCapnp(conn *rt.Conn, c v32capnp.Init) Init {
 	return NewInitClient(conn, c)
 }
 
+// WithInitBootstrap makes Init the bootstrap interface of a
+// connection: pass it to rt.Connect and rt.Serve (or ipc.WithConnOptions)
+// on both sides, so that the connection's construct call is Init.construct.
+func WithInitBootstrap() rt.Option {
+	return rt.WithInitInterfaceID(v32capnp.Init_TypeID)
+}
+
+// NewInitClientFromConn returns a client of the Init that conn's peer
+// serves (its bootstrap capability). conn must have been made with WithInitBootstrap
+// (rt's default is Bitcoin Core's Init).
+func NewInitClientFromConn(ctx context.Context, conn *rt.Conn) *InitClient {
+	return NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+}
+
 // InitServerToCapnp serves impl as a Init capability. Calls run on the
 // threads named by their context (see rt.ServerBase.Handle).
 func InitServerToCapnp(impl Init) v32capnp.Init {

@@ -2611,6 +2611,20 @@ func featureFromCapnp(conn *rt.Conn, c featurecapnp.Feature) Feature {
 	return NewFeatureClient(conn, c)
 }
 
+// WithFeatureBootstrap makes Feature the bootstrap interface of a
+// connection: pass it to rt.Connect and rt.Serve (or ipc.WithConnOptions)
+// on both sides, so that the connection's construct call is Feature.construct.
+func WithFeatureBootstrap() rt.Option {
+	return rt.WithInitInterfaceID(featurecapnp.Feature_TypeID)
+}
+
+// NewFeatureClientFromConn returns a client of the Feature that conn's peer
+// serves (its bootstrap capability). conn must have been made with WithFeatureBootstrap
+// (rt's default is Bitcoin Core's Init).
+func NewFeatureClientFromConn(ctx context.Context, conn *rt.Conn) *FeatureClient {
+	return NewFeatureClient(conn, featurecapnp.Feature(conn.Bootstrap(ctx)))
+}
+
 // FeatureServerToCapnp serves impl as a Feature capability. Calls run on the
 // threads named by their context (see rt.ServerBase.Handle).
 func FeatureServerToCapnp(impl Feature) featurecapnp.Feature {

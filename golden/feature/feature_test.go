@@ -209,14 +209,14 @@ func TestLoopback(t *testing.T) {
 	a, b := net.Pipe()
 	srv := impl{destroyed: make(chan struct{})}
 	sconn := rt.Serve(b, func(*rt.Conn) capnp.Client { return capnp.Client(FeatureServerToCapnp(srv)) },
-		rt.WithInitInterfaceID(featurecapnp.Feature_TypeID))
+		WithFeatureBootstrap())
 	defer sconn.Close()
-	conn, err := rt.Connect(ctx, a, rt.WithInitInterfaceID(featurecapnp.Feature_TypeID))
+	conn, err := rt.Connect(ctx, a, WithFeatureBootstrap())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	c := NewFeatureClient(conn, featurecapnp.Feature(conn.Bootstrap(ctx)))
+	c := NewFeatureClientFromConn(ctx, conn)
 
 	if r, o, x, err := c.Multi(ctx, 3, "b"); err != nil || !r || o != "b!" || x != 6 {
 		t.Errorf("Multi = %v %q %d %v", r, o, x, err)

@@ -57,6 +57,12 @@ func run() error {
 		return err
 	}
 
+	// The calculator example: a schema of someone else's, through both
+	// plugins exactly as docs/custom-schemas.md tells its users.
+	if err := generateExample(c, capnpcGo, filepath.Join("examples", "calculator"), "calc"); err != nil {
+		return fmt.Errorf("examples/calculator: %w", err)
+	}
+
 	reqDir := filepath.Join(c.Root, "golden", "requests")
 	if err := os.MkdirAll(reqDir, 0o755); err != nil {
 		return err
@@ -85,6 +91,41 @@ func run() error {
 		}
 	}
 	return nil
+}
+
+// generateExample compiles every .capnp file in <example>/schema into the
+// wire package <example>/<pkg>/<pkg>capnp and the companion package
+// <example>/<pkg>.
+func generateExample(c *schemaset.Compiler, capnpcGo, example, pkg string) error {
+	schemaDir := filepath.Join(c.Root, example, "schema")
+	paths, err := filepath.Glob(filepath.Join(schemaDir, "*.capnp"))
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("no .capnp files in %s", schemaDir)
+	}
+	files := make([]string, len(paths))
+	for i, p := range paths {
+		files[i] = filepath.Base(p)
+	}
+	domainDir := filepath.Join(c.Root, example, pkg)
+	wireDir := filepath.Join(domainDir, pkg+"capnp")
+	if err := resetDir(wireDir, "*.capnp.go"); err != nil {
+		return err
+	}
+	if err := resetDir(domainDir, "*.ipc.go"); err != nil {
+		return err
+	}
+	rel := filepath.Join("..", example, "schema") // Run's directories are relative to schemas/
+	if _, err := c.Run(rel, "master", capnpcGo+":"+wireDir, files...); err != nil {
+		return err
+	}
+	req, err := c.Run(rel, "master", "-", files...)
+	if err != nil {
+		return err
+	}
+	return generateIPC(req, domainDir)
 }
 
 // resetDir creates dir and removes files matching pattern from it, so that

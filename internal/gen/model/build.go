@@ -308,11 +308,43 @@ func domainPackage(wire Package) Package {
 	return Package{Path: dir, Name: path.Base(dir)}
 }
 
+// missingGoAnnotations says which of $Go.package and $Go.import a schema
+// file lacks and what to add, with names derived from the file name.
+func missingGoAnnotations(file string, pkg Package) string {
+	var missing []string
+	if pkg.Name == "" {
+		missing = append(missing, "$Go.package")
+	}
+	if pkg.Path == "" {
+		missing = append(missing, "$Go.import")
+	}
+	base := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return -1
+	}, strings.TrimSuffix(path.Base(file), ".capnp"))
+	if base == "" || base[0] >= '0' && base[0] <= '9' {
+		base = "schema" + base
+	}
+	noun := "annotation"
+	if len(missing) > 1 {
+		noun += "s"
+	}
+	return fmt.Sprintf("no %s %s: add `using Go = import \"/go.capnp\"; $Go.package(\"%[3]scapnp\"); "+
+		"$Go.import(\"example.com/%[3]s/%[3]scapnp\");` to the file (capnpc-go's wire package; "+
+		"capnpc-go-ipc writes package %[3]s into its parent directory), and pass go-capnp's std "+
+		"directory, which holds /go.capnp, with -I", strings.Join(missing, " and "), noun, base)
+}
+
 var oldRe = regexp.MustCompile(`^(.+)Old([0-9]+)$`)
 
 func (b *builder) declareFile(fn *node, name string) *SchemaFile {
 	if fn.pkg.Path == "" || fn.pkg.Name == "" {
-		b.fail(errAt(name, "missing $Go.package or $Go.import annotation"))
+		b.fail(errAt(name, "%s", missingGoAnnotations(name, fn.pkg)))
 		return nil
 	}
 	base := strings.TrimSuffix(path.Base(name), ".capnp")
@@ -871,6 +903,10 @@ func (b *builder) defineInterface(i *Interface) {
 		if m := b.method(i, n, ms.At(k), k); m != nil {
 			i.Methods = append(i.Methods, m)
 		}
+	}
+	if len(i.Methods) > 0 && i.Methods[0].Index == 0 && i.Methods[0].Kind == MethodConstruct {
+		i.BootstrapOption = "With" + i.GoName + "Bootstrap"
+		i.ClientFromConn = i.NewClient + "FromConn"
 	}
 	supers, _ := n.Interface().Superclasses()
 	for k := 0; k < supers.Len(); k++ {

@@ -222,6 +222,12 @@ type Interface struct {
 	ToCapnp       string // miningToCapnp(conn, v)
 	FromCapnp     string // miningFromCapnp(conn, c)
 
+	// An interface whose method @0 is construct is a connection's Init
+	// (libmultiprocess's bootstrap convention); it gets these two, and
+	// they are empty for every other interface.
+	BootstrapOption string // WithInitBootstrap: the rt.Option naming it the bootstrap
+	ClientFromConn  string // NewInitClientFromConn: a client of the peer's bootstrap
+
 	Supers   []*Interface
 	Methods  []*Method // own methods, in declaration order
 	All      []*Method // own then inherited (capnpc-go's methodSet order)

@@ -128,6 +128,9 @@ func TestConventions(t *testing.T) {
 	i := iface(t, m, "Feature")
 
 	eq(t, "construct kind", method(t, i, "construct").Kind, model.MethodConstruct)
+	eq(t, "BootstrapOption", i.BootstrapOption, "WithFeatureBootstrap")
+	eq(t, "ClientFromConn", i.ClientFromConn, "NewFeatureClientFromConn")
+	eq(t, "Derived BootstrapOption", iface(t, m, "Derived").BootstrapOption, "")
 	eq(t, "destroy kind", method(t, i, "destroy").Kind, model.MethodDestroy)
 	eq(t, "noContext", method(t, i, "noContext").HasContext, false)
 
@@ -277,6 +280,8 @@ func TestRealSets(t *testing.T) {
 			continue
 		}
 		m := mustBuild(t, p)
+		eq(t, set+" Init BootstrapOption", iface(t, m, "Init").BootstrapOption, "WithInitBootstrap")
+		eq(t, set+" Echo BootstrapOption", iface(t, m, "Echo").BootstrapOption, "")
 		if set == "v32" {
 			gt := method(t, iface(t, m, "Mining"), "getTip")
 			eq(t, "getTip results", argNames(gt.Results), "result,hasResult")
