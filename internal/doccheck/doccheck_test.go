@@ -96,7 +96,9 @@ outer:
 	return false
 }
 
-// exampleFiles maps each example_test.go of the module to its normalized lines.
+// exampleFiles maps each example_test.go of the module, and each Go file of
+// the programs under examples/ (built and run by their own tests), to its
+// normalized lines.
 func exampleFiles(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
@@ -107,12 +109,13 @@ func exampleFiles(t *testing.T) map[string][]string {
 		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != root {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && strings.HasSuffix(d.Name(), "example_test.go") {
+		rel, _ := filepath.Rel(root, path)
+		inExamples := strings.HasPrefix(rel, "examples"+string(filepath.Separator)) && strings.HasSuffix(d.Name(), ".go")
+		if !d.IsDir() && (strings.HasSuffix(d.Name(), "example_test.go") || inExamples) {
 			b, err := os.ReadFile(path)
 			if err != nil {
 				return err
 			}
-			rel, _ := filepath.Rel(root, path)
 			out[rel] = normalize(string(b))
 		}
 		return nil
@@ -161,7 +164,7 @@ func TestGoBlocks(t *testing.T) {
 				}
 			}
 			if !found {
-				t.Errorf("%s:%d: this ```go block is in no example_test.go (it must appear there verbatim, modulo indentation, or be a listing opened by \"// package <dir>\"):\n%s",
+				t.Errorf("%s:%d: this ```go block is in no example_test.go nor program under examples/ (it must appear there verbatim, modulo indentation, or be a listing opened by \"// package <dir>\"):\n%s",
 					blk.file, blk.line, blk.text)
 			}
 		}
