@@ -136,7 +136,10 @@ func FromCapnp(err error, iface, method string) error {
 	if errors.As(err, &ce) {
 		e.Type = Type(ce.Type)
 		e.Remote = true
-		e.Description = rootText(ce)
+		// go-capnp names the call without its schema file when the
+		// method was sent without one ("Init.construct: ..."): the
+		// Error names it already.
+		e.Description = strings.TrimPrefix(rootText(ce), iface+"."+method+": ")
 	} else {
 		e.Description = err.Error()
 	}
