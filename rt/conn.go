@@ -361,10 +361,12 @@ func (c *Conn) shutdown() {
 		for t := range threads {
 			t.exec.close()
 		}
+		// Logged before done closes: Close returns after it, so nothing
+		// is logged once Close has returned.
+		c.log.Debug("IPC connection closed")
 		close(c.done)
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
-		c.log.Debug("IPC connection closed")
 	})
 }
