@@ -95,7 +95,7 @@ func TestConnectAddressClosedError(t *testing.T) {
 	}()
 	err = connectResult(t, ipc.New("test", "", nil), dir, "unix:"+sock)
 	prefix := "ipc: connect unix:" + sock + ": Init.construct: disconnected: "
-	if err == nil || !strings.HasPrefix(err.Error(), prefix) || strings.Count(err.Error(), "construct") != 1 || strings.Count(err.Error(), "ipc:") != 1 {
+	if err == nil || !strings.HasPrefix(err.Error(), prefix) || strings.Count(err.Error(), "construct") != 1 || strings.Count(err.Error(), "ipc:") != 1 || strings.Contains(err.Error(), "@0x") {
 		t.Fatalf("got %v\nwant %s...", err, prefix)
 	}
 }
