@@ -68,7 +68,17 @@ func TestConnectClosedPeerError(t *testing.T) {
 // bound for one context.
 func TestCallTimeout(t *testing.T) {
 	p := newPair(t, nil, rt.WithCallTimeout(200*time.Millisecond))
-	_, err := p.calc.Sleep(context.Background(), time.Hour)
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.calc.Sleep(context.Background(), time.Hour)
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the bounded call did not return")
+	}
 	if !errors.Is(err, context.DeadlineExceeded) || err.Error() != "Calc.sleep: failed: context deadline exceeded" {
 		t.Fatalf("bounded call: %v", err)
 	}
