@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"bytes"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -197,6 +201,78 @@ func TestNeverHangs(t *testing.T) {
 			t.Errorf("%v: exit %d, stdout %q\nstderr %q\nwant   %q", args, r.code, r.stdout, r.stderr, want)
 		}
 	}
+}
+
+// envServeDatadir makes the test binary run `serve` on that data directory.
+const envServeDatadir = "BITCOIN_IPC_TEST_SERVE_DATADIR"
+
+// A node process that is stopped (SIGSTOP): the kernel still accepts the
+// connection, nothing answers, and the command gives up after
+// -rpcclienttimeout. Once the node continues, it serves again.
+func TestStoppedNode(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envServeDatadir+"="+dir)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGCONT)
+		cmd.Process.Kill()
+		<-exited
+	})
+	// Wait for the node to listen: its first line says so.
+	sock := filepath.Join(dir, "regtest", "node.sock")
+	for deadline := time.Now().Add(time.Minute); !strings.Contains(out.String(), "listening for IPC requests"); time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			t.Fatalf("serve exited: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start:\n%s", out.String())
+		}
+	}
+	base := []string{"-datadir=" + dir, "-regtest", "-rpcclienttimeout=1"}
+	if r := run(t, append(base, "probe")...); r.code != 0 || r.stdout != "v32\n" {
+		t.Fatalf("probe of the running node: %+v", r)
+	}
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, append(base, "echo", "x")...)
+	want := "error: no answer from the node at unix:" + sock + " within 1s (-rpcclienttimeout): Init.construct: failed: context deadline exceeded\n"
+	if r.code != 1 || r.stdout != "" || r.stderr != want {
+		t.Errorf("stopped node: %+v\nwant stderr %q", r, want)
+	}
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, "-datadir="+dir, "-regtest", "echo", "again"); r.code != 0 || r.stdout != "again\n" {
+		t.Errorf("node continued: %+v", r)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for a child's output, read while written.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // A peer that closes the connection at once: one prefix per layer.
