@@ -90,8 +90,8 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.named, "named", false, "rpc: pass named arguments (name=value)")
 	fs.BoolVar(&o.json, "json", false, "mining template: print JSON")
 	o.rpcclienttimeout = defaultRPCClientTimeout
-	fs.Var((*secondsFlag)(&o.timeout), "timeout", "mining wait-tip/wait-next: how long to wait, in seconds or as a duration like 1.5s (default 0: forever)")
-	fs.Var((*secondsFlag)(&o.rpcclienttimeout), "rpcclienttimeout", "how long to wait for the node to connect and to answer each call, in seconds or as a duration like 1.5s; 0 for no limit")
+	fs.Var((*secondsFlag)(&o.timeout), "timeout", "mining wait-tip/wait-next: how long to wait, in `seconds` or as a duration like 1.5s (default 0: forever)")
+	fs.Var((*secondsFlag)(&o.rpcclienttimeout), "rpcclienttimeout", "how long to wait for the node to connect and to answer each call, in `seconds` or as a duration like 1.5s; 0 for no limit")
 	fs.BoolVar(&o.help, "help", false, "print this help, or with a command its help, and exit")
 	for alias := range helpAliases {
 		fs.BoolVar(&o.help, alias, false, "")
@@ -200,7 +200,7 @@ var commands = []struct {
 	name string
 	command
 }{
-	{"echo", command{"echo TEXT...", "echo TEXT through Echo",
+	{"echo", command{"echo TEXT...", "echo each TEXT through Echo",
 		"Calls Init.makeEcho, then Echo.echo once per argument. One argument is\nprinted as the node answers it; several are printed as a JSON array, as\nbitcoin-cli echo prints them.", 1, -1}},
 	{"rpc", command{"rpc METHOD [ARGS...]", "run a JSON-RPC method through Rpc.executeRpc (as bitcoin-cli -ipcconnect)",
 		"Sends a JSON-RPC request through Init.makeRpc and Rpc.executeRpc, as\nbitcoin-cli -ipcconnect does (needs a v32 node). ARGS are JSON values,\nor strings where the method expects one; with -named they are\nname=value. The answer is printed as bitcoin-cli prints it; an RPC\nerror exits with abs(code).", 1, -1}},
