@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/btcsuite/btcd/btcutil"
@@ -139,10 +140,55 @@ func (p params) get(i int, name string) json.RawMessage {
 
 func (p params) count() int { return len(p.pos) + len(p.named) }
 
+// rpcMethod is what the demo node knows of a method before running it:
+// its parameters (the first required of them are required) and its help.
+type rpcMethod struct {
+	params   []string
+	required int
+	help     string
+}
+
+// rpcMethods are the methods the demo node serves. As in Bitcoin Core, a
+// call with too few or too many positional arguments is answered with
+// error -1 and the method's help, and an unknown named argument with -8.
+var rpcMethods = map[string]rpcMethod{
+	"getbestblockhash":     {help: "getbestblockhash\n\nThe hash of the demo chain's tip, as a hex string."},
+	"getblockchaininfo":    {help: "getblockchaininfo\n\nA summary of the demo chain: chain name, height, tip, difficulty."},
+	"getblockcount":        {help: "getblockcount\n\nThe height of the demo chain's tip (the genesis block is at height 0)."},
+	"getblockhash":         {params: []string{"height"}, required: 1, help: "getblockhash height\n\nThe hash of the block at height in the demo chain."},
+	"getblockheader":       {params: []string{"blockhash", "verbose"}, required: 1, help: "getblockheader \"blockhash\" ( verbose )\n\nThe header of a block: a JSON object, or its serialization in hex when verbose is false."},
+	"generatetodescriptor": {params: []string{"num_blocks", "descriptor"}, required: 2, help: "generatetodescriptor num_blocks \"descriptor\"\n\nMine num_blocks blocks at once, paying to descriptor (raw(HEX) or addr(ADDRESS)); returns their hashes."},
+	"stop":                 {help: "stop\n\nStop the demo node."},
+	"help":                 {params: []string{"command"}, help: "help ( \"command\" )\n\nList the methods, or explain one."},
+}
+
+// checkArgs answers a call whose arguments do not fit the method.
+func (m rpcMethod) checkArgs(p params) *rpcError {
+	if p.named != nil {
+		for name := range p.named {
+			if !slices.Contains(m.params, name) {
+				return &rpcError{rpcInvalidParameter, "Unknown named parameter " + name}
+			}
+		}
+		return nil
+	}
+	if len(p.pos) < m.required || len(p.pos) > len(m.params) {
+		return &rpcError{rpcMiscError, m.help}
+	}
+	return nil
+}
+
 func (n *Node) dispatch(ctx context.Context, method string, raw json.RawMessage) (any, *rpcError) {
 	p, perr := parseParams(raw)
 	if perr != nil {
 		return nil, perr
+	}
+	m, ok := rpcMethods[method]
+	if !ok {
+		return nil, &rpcError{rpcMethodNotFound, "Method not found"}
+	}
+	if err := m.checkArgs(p); err != nil {
+		return nil, err
 	}
 	c := n.chain
 	switch method {
@@ -173,9 +219,30 @@ func (n *Node) dispatch(ctx context.Context, method string, raw json.RawMessage)
 		}
 		return "Bitcoin Core stopping", nil
 	case "help":
-		return "getbestblockhash\ngetblockchaininfo\ngetblockcount\ngetblockhash height\ngetblockheader \"blockhash\" ( verbose )\ngeneratetodescriptor num_blocks \"descriptor\"\nstop", nil
+		return rpcHelp(p)
 	}
 	return nil, &rpcError{rpcMethodNotFound, "Method not found"}
+}
+
+// rpcHelp lists the methods (their first help lines), or explains one.
+func rpcHelp(p params) (any, *rpcError) {
+	if raw := p.get(0, "command"); raw != nil {
+		var name string
+		if json.Unmarshal(raw, &name) != nil {
+			return nil, &rpcError{rpcTypeError, "command must be a string"}
+		}
+		m, ok := rpcMethods[name]
+		if !ok {
+			return "help: unknown command: " + name, nil
+		}
+		return m.help, nil
+	}
+	var lines []string
+	for _, m := range rpcMethods {
+		lines = append(lines, strings.SplitN(m.help, "\n", 2)[0])
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n"), nil
 }
 
 func argInt(raw json.RawMessage, out *int32) *rpcError {

@@ -92,3 +92,30 @@ func TestRPCStopAndBatch(t *testing.T) {
 	}
 	<-n.Stopped()
 }
+
+// Arguments that do not fit the method are refused as Bitcoin Core refuses
+// them: -1 with the method's help for a wrong count, -8 for an unknown name.
+func TestRPCArgumentCount(t *testing.T) {
+	n := New()
+	defer n.Chain().Close()
+	cases := []struct{ req, code, msg string }{
+		{`{"jsonrpc":"2.0","method":"getblockcount","params":["extra"],"id":1}`, "-1", "getblockcount\n\nThe height of the demo chain's tip"},
+		{`{"jsonrpc":"2.0","method":"getblockhash","params":[],"id":1}`, "-1", "getblockhash height\n\n"},
+		{`{"jsonrpc":"2.0","method":"getblockhash","params":[0,1],"id":1}`, "-1", "getblockhash height\n\n"},
+		{`{"jsonrpc":"2.0","method":"getblockcount","params":{"x":1},"id":1}`, "-8", "Unknown named parameter x"},
+	}
+	for _, c := range cases {
+		r := rpc(t, n, c.req)
+		var e rpcError
+		if err := json.Unmarshal(r["error"], &e); err != nil {
+			t.Fatalf("%s: no error in %v", c.req, r)
+		}
+		if code, _ := json.Marshal(e.Code); string(code) != c.code || !strings.HasPrefix(e.Message, c.msg) {
+			t.Errorf("%s: error %+v, want %s %q", c.req, e, c.code, c.msg)
+		}
+	}
+	r := rpc(t, n, `{"jsonrpc":"2.0","method":"help","params":["getblockhash"],"id":1}`)
+	if string(r["result"]) != `"getblockhash height\n\nThe hash of the block at height in the demo chain."` {
+		t.Errorf("help getblockhash: %s", r["result"])
+	}
+}

@@ -136,7 +136,7 @@ func FromCapnp(err error, iface, method string) error {
 	if errors.As(err, &ce) {
 		e.Type = Type(ce.Type)
 		e.Remote = true
-		e.Description = rootText(ce)
+		e.Description = trimCallName(rootText(ce), iface, method)
 	} else {
 		e.Description = err.Error()
 	}
@@ -177,6 +177,19 @@ func rootText(ce *exc.Exception) string {
 	if i := strings.Index(text, ".capnp:"); i >= 0 && !strings.Contains(text[:i], " ") {
 		if j := strings.Index(text[i:], ": "); j >= 0 {
 			text = text[i+j+2:]
+		}
+	}
+	return text
+}
+
+// trimCallName drops the name go-capnp gives a call sent without its
+// schema file, "Init.construct: " or, for a call on a capability not yet
+// resolved, "@0x0.@0: ": the Error names the call already.
+func trimCallName(text, iface, method string) string {
+	text = strings.TrimPrefix(text, iface+"."+method+": ")
+	if rest, ok := strings.CutPrefix(text, "@0x"); ok {
+		if i := strings.Index(rest, ": "); i >= 0 && !strings.Contains(rest[:i], " ") && strings.Contains(rest[:i], ".@") {
+			text = rest[i+2:]
 		}
 	}
 	return text

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"capnproto.org/go/capnp/v3"
 
@@ -32,6 +33,7 @@ type Ipc struct {
 	log     *slog.Logger
 	opts    []rt.Option
 	argv    process.Argv
+	timeout time.Duration
 
 	mu        sync.Mutex
 	servers   []*rt.Server
@@ -54,6 +56,13 @@ func WithConnOptions(opts ...rt.Option) Option {
 // Core's "exe -ipcfd N"; process.ArgvFD is libmultiprocess's "exe N").
 func WithArgv(a process.Argv) Option { return func(i *Ipc) { i.argv = a } }
 
+// WithTimeout bounds how long ConnectAddress waits for the socket and for
+// Init.construct, and each call on the connections it makes (see
+// rt.WithCallTimeout): a peer that accepts and never answers, or a stopped
+// one, makes them fail with an error matching context.DeadlineExceeded
+// instead of hanging. 0, the default, means no bound.
+func WithTimeout(d time.Duration) Option { return func(i *Ipc) { i.timeout = d } }
+
 // New makes the Ipc of a process named exeName (e.g. "bitcoin-node"),
 // started as argv0, serving init (may be nil for a pure client) to peers.
 func New(exeName, argv0 string, init func(*rt.Conn) capnp.Client, opts ...Option) *Ipc {
@@ -68,7 +77,7 @@ func New(exeName, argv0 string, init func(*rt.Conn) capnp.Client, opts ...Option
 }
 
 func (i *Ipc) connOpts() []rt.Option {
-	return append([]rt.Option{rt.WithLogger(i.log), rt.WithName(i.exeName), rt.WithContext(i.ctx)}, i.opts...)
+	return append([]rt.Option{rt.WithLogger(i.log), rt.WithName(i.exeName), rt.WithContext(i.ctx), rt.WithCallTimeout(i.timeout)}, i.opts...)
 }
 
 // Context returns the application Context shared with every connection.
@@ -122,15 +131,24 @@ func (i *Ipc) StartSpawnedProcess(args []string) (handled bool, exitStatus int, 
 // ConnectAddress connects to a node at address ("unix", "unix:PATH", "auto",
 // or ""/"0" for none) relative to the network data directory datadir. It
 // returns a nil Conn without error for ""/"0", and for "auto" when no node
-// listens there. canonical is the unix:/abs/path tried.
+// listens there. canonical is the unix:/abs/path tried. Errors of the
+// socket are process's (*process.ConnectError, "connect unix:/path: ...");
+// a failed handshake reads "ipc: connect unix:/path: Init.construct: ...".
 func (i *Ipc) ConnectAddress(ctx context.Context, datadir, address string, opts ...process.ConnectOption) (conn *rt.Conn, canonical string, err error) {
-	nc, canonical, err := process.ConnectAddress(ctx, datadir, address, opts...)
+	dialCtx := ctx
+	if i.timeout > 0 {
+		var cancel context.CancelFunc
+		dialCtx, cancel = context.WithTimeout(ctx, i.timeout)
+		defer cancel()
+	}
+	opts = append([]process.ConnectOption{process.WithLogger(i.log)}, opts...)
+	nc, canonical, err := process.ConnectAddress(dialCtx, datadir, address, opts...)
 	if err != nil || nc == nil {
 		return nil, canonical, err
 	}
 	conn, err = rt.Connect(ctx, nc, i.connOpts()...)
 	if err != nil {
-		return nil, canonical, fmt.Errorf("ipc: %s: %w", canonical, err)
+		return nil, canonical, fmt.Errorf("ipc: connect %s: %w", canonical, err)
 	}
 	return conn, canonical, nil
 }

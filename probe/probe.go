@@ -34,7 +34,7 @@ const (
 // Init.makeRpc (@4) exists from v32 on, makeMining moved to @3 in v31, and
 // makeChain (@5) exists only in the multiprocess set.
 func Probe(ctx context.Context, conn *rt.Conn) (Version, error) {
-	has4, err := present(ctx, conn, func(ctx context.Context) (release func(), err error) {
+	has4, err := present(ctx, conn, "Init.makeRpc", func(ctx context.Context) (release func(), err error) {
 		init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
 		defer init.Release()
 		r, err := init.MakeRpc(ctx)
@@ -44,7 +44,7 @@ func Probe(ctx context.Context, conn *rt.Conn) (Version, error) {
 		return "", err
 	}
 	if has4 {
-		has5, err := present(ctx, conn, func(ctx context.Context) (func(), error) {
+		has5, err := present(ctx, conn, "Init.makeChain", func(ctx context.Context) (func(), error) {
 			init := multiprocess.NewInitClient(conn, multiprocesscapnp.Init(conn.Bootstrap(ctx)))
 			defer init.Release()
 			c, err := init.MakeChain(ctx)
@@ -58,7 +58,7 @@ func Probe(ctx context.Context, conn *rt.Conn) (Version, error) {
 		}
 		return V32, nil
 	}
-	has3, err := present(ctx, conn, func(ctx context.Context) (func(), error) {
+	has3, err := present(ctx, conn, "Init.makeMining (@3)", func(ctx context.Context) (func(), error) {
 		init := v31.NewInitClient(conn, v31capnp.Init(conn.Bootstrap(ctx)))
 		defer init.Release()
 		m, err := init.MakeMining(ctx)
@@ -76,7 +76,8 @@ func Probe(ctx context.Context, conn *rt.Conn) (Version, error) {
 // present runs one probe call on a thread of its own (a call refused at
 // once can return before the peer answers makeThread; reusing that thread
 // would name the unanswered result twice): unimplemented means absent.
-func present(ctx context.Context, conn *rt.Conn, call func(context.Context) (func(), error)) (bool, error) {
+// Each answer is logged at Debug as what it is, a probe answer.
+func present(ctx context.Context, conn *rt.Conn, method string, call func(context.Context) (func(), error)) (bool, error) {
 	th, err := conn.NewThread()
 	if err != nil {
 		return false, fmt.Errorf("probe: %w", err)
@@ -87,9 +88,11 @@ func present(ctx context.Context, conn *rt.Conn, call func(context.Context) (fun
 		release()
 	}
 	if err == nil {
+		conn.Logger().Debug("IPC probe answer: method present", "method", method)
 		return true, nil
 	}
 	if errors.Is(err, exception.ErrUnimplemented) {
+		conn.Logger().Debug("IPC probe answer: method absent (unimplemented)", "method", method)
 		return false, nil
 	}
 	return false, fmt.Errorf("probe: %w", err)

@@ -5,8 +5,12 @@ package process
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -19,7 +23,11 @@ import (
 // "connect unix:/home/u/.bitcoin/node.sock: no such file or directory",
 // and wrap the system error (errors.Is(err, syscall.ENOENT),
 // errors.Is(err, syscall.ECONNREFUSED), ...). An empty or over-long path is
-// an *AddressError (ErrBadAddress / ErrPathTooLong).
+// an *AddressError (ErrBadAddress / ErrPathTooLong). Something other than
+// a socket at the path (a regular file, a directory) fails at once with
+// "connect unix:/path: not a socket (a directory)", wrapping ErrNotSocket.
+// A world-writable socket directory, where another user could have put
+// the socket, is logged as a warning.
 func Connect(ctx context.Context, addr Address, opts ...ConnectOption) (*net.UnixConn, error) {
 	cfg := connectConfig{logger: slog.Default(), attempts: 1, backoff: DefaultRetryBackoff}
 	for _, o := range opts {
@@ -34,6 +42,7 @@ func Connect(ctx context.Context, addr Address, opts ...ConnectOption) (*net.Uni
 		return nil, pathTooLong(addr.String(), addr.Path)
 	}
 
+	warnWorldWritable(filepath.Dir(addr.Path), cfg.logger)
 	var d net.Dialer
 	backoff := cfg.backoff
 	var last error
@@ -54,6 +63,9 @@ func Connect(ctx context.Context, addr Address, opts ...ConnectOption) (*net.Uni
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, &ConnectError{Addr: addr, Attempts: attempt, Err: ctxErr, LastErr: last}
 		}
+		if ns := notSocket(addr.Path); ns != nil {
+			return nil, &ConnectError{Addr: addr, Attempts: attempt, Err: ns}
+		}
 		if attempt >= cfg.attempts || !retryable(err) {
 			return nil, &ConnectError{Addr: addr, Attempts: attempt, Err: err}
 		}
@@ -69,6 +81,34 @@ func Connect(ctx context.Context, addr Address, opts ...ConnectOption) (*net.Uni
 		}
 		backoff = min(2*backoff, MaxRetryBackoff)
 	}
+}
+
+// notSocket returns an error wrapping ErrNotSocket when something other
+// than a socket is at path, nil otherwise (a socket, or nothing there).
+func notSocket(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Type() == fs.ModeSocket {
+		return nil
+	}
+	what := "a regular file"
+	switch {
+	case fi.IsDir():
+		what = "a directory"
+	case !fi.Mode().IsRegular():
+		what = "a special file"
+	}
+	return newError("not a socket ("+what+")", ErrNotSocket)
+}
+
+// warnWorldWritable logs a warning when dir is writable by every user:
+// another user could have replaced the socket there with one of theirs.
+func warnWorldWritable(dir string, log *slog.Logger) {
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm()&0o002 == 0 {
+		return
+	}
+	log.Warn("IPC socket directory is world-writable: another user could have replaced the socket",
+		"dir", dir, "mode", "0"+strconv.FormatUint(uint64(fi.Mode().Perm()), 8))
 }
 
 func retryable(err error) bool {

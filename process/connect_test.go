@@ -5,6 +5,7 @@ package process
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -221,5 +222,59 @@ func TestConnectAddress(t *testing.T) {
 	// unix, path too long: an error.
 	if _, _, err := ConnectAddress(ctx, long, "unix"); !errors.Is(err, ErrPathTooLong) {
 		t.Fatalf("unix with long path: %v", err)
+	}
+}
+
+// A regular file or a directory where the socket should be is named as
+// such, at once, even with retries.
+func TestConnectNotSocket(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file.sock")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "dir.sock")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for path, what := range map[string]string{file: "a regular file", sub: "a directory"} {
+		_, err := Connect(context.Background(), Address{Path: path}, WithRetry(5, time.Hour))
+		want := "connect unix:" + path + ": not a socket (" + what + ")"
+		var ce *ConnectError
+		if !errors.Is(err, ErrNotSocket) || !errors.As(err, &ce) || ce.Attempts != 1 || err.Error() != want {
+			t.Errorf("got %v; want %q", err, want)
+		}
+	}
+}
+
+// Connecting through a world-writable directory warns; a private one
+// does not.
+func TestConnectWarnsWorldWritableDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "node.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for mode, warn := range map[os.FileMode]bool{0o777: true, 0o700: false} {
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		var buf strings.Builder
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		c, err := Connect(context.Background(), Address{Path: path}, WithLogger(log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		got := strings.Contains(buf.String(), "level=WARN msg=\"IPC socket directory is world-writable") &&
+			strings.Contains(buf.String(), "dir="+dir) && strings.Contains(buf.String(), "mode=0777")
+		if got != warn {
+			t.Errorf("mode %o: warning %v, want %v:\n%s", mode, got, warn, buf.String())
+		}
 	}
 }

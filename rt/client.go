@@ -167,6 +167,8 @@ func (tc *CallContext) Fill(c mp.Context) error {
 
 // call picks the threads for a call and runs it.
 func (c *Conn) call(ctx context.Context, m *Method, fn func(ctx context.Context, tc *CallContext) error) (err error) {
+	ctx, cancel := c.boundCall(ctx)
+	defer cancel()
 	req, pinned := requestFrom(ctx), pinnedFrom(ctx, c)
 	var tc CallContext
 	if m.HasContext {
@@ -218,7 +220,13 @@ func (c *Conn) call(ctx context.Context, m *Method, fn func(ctx context.Context,
 	}
 	if err != nil {
 		err = c.fromCapnp(err, m.Interface, m.Name)
-		c.log.Debug("IPC client request failed", "n", n, "method", m.String(), "err", err)
+		if errors.Is(err, exception.ErrUnimplemented) {
+			// An answer, not a failure: the peer does not have the
+			// method (probe.Probe asks on purpose).
+			c.log.Debug("IPC client request answered: method unimplemented", "n", n, "method", m.String())
+		} else {
+			c.log.Debug("IPC client request failed", "n", n, "method", m.String(), "err", err)
+		}
 	}
 	return err
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"capnproto.org/go/capnp/v3"
 	"capnproto.org/go/capnp/v3/rpc"
@@ -80,6 +81,7 @@ type options struct {
 	serverPool    uint32
 	ctx           *Context
 	initID        uint64
+	callTimeout   time.Duration
 	limits        limits // limits.go
 }
 
@@ -114,6 +116,35 @@ func WithContext(c *Context) Option { return func(o *options) { o.ctx = c } }
 // connection need it. Generated packages wrap it for each such interface
 // X as WithXBootstrap(), which is what applications use.
 func WithInitInterfaceID(id uint64) Option { return func(o *options) { o.initID = id } }
+
+// WithCallTimeout bounds construct and every call made on the connection:
+// a call the peer has not answered after d fails with an error that
+// matches context.DeadlineExceeded, as if its ctx had that deadline (an
+// earlier deadline of ctx still applies). The peer may still run the
+// call. 0, the default, means no bound; ContextWithCallTimeout changes the
+// bound for the calls made with one context.
+func WithCallTimeout(d time.Duration) Option { return func(o *options) { o.callTimeout = d } }
+
+type callTimeoutKey struct{}
+
+// ContextWithCallTimeout makes calls under ctx use d (0: no bound)
+// instead of the connection's WithCallTimeout, e.g. for a call that is
+// asked to wait longer than the usual bound.
+func ContextWithCallTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, callTimeoutKey{}, d)
+}
+
+// boundCall applies the call timeout to ctx.
+func (c *Conn) boundCall(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := c.opts.callTimeout
+	if v, ok := ctx.Value(callTimeoutKey{}).(time.Duration); ok {
+		d = v
+	}
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
 
 // LevelTrace is the slog level of trace logs (method arguments).
 const LevelTrace = slog.LevelDebug - 4
@@ -194,6 +225,8 @@ func Serve(rwc io.ReadWriteCloser, bootstrap func(*Conn) capnp.Client, opts ...O
 }
 
 func (c *Conn) construct(ctx context.Context) error {
+	ctx, cancel := c.boundCall(ctx)
+	defer cancel()
 	boot := c.rpc.Bootstrap(ctx)
 	defer boot.Release()
 	tm := c.newThreadMap()
@@ -215,11 +248,11 @@ func (c *Conn) construct(ctx context.Context) error {
 		tm.Release()
 	}
 	if err != nil {
-		return fmt.Errorf("ipc: Init.construct: %w", c.fromCapnp(err, "Init", "construct"))
+		return c.fromCapnp(err, "Init", "construct")
 	}
 	p, err := res.Ptr(0)
 	if err != nil {
-		return fmt.Errorf("ipc: Init.construct result: %w", err)
+		return fmt.Errorf("Init.construct: result: %w", err)
 	}
 	peer := mp.ThreadMap(p.Interface().Client().AddRef())
 	c.setPeerThreadMap(peer)
@@ -231,7 +264,7 @@ func (c *Conn) construct(ctx context.Context) error {
 		_, err := fut.Struct()
 		rel()
 		if err != nil {
-			return fmt.Errorf("ipc: ThreadMap.makePool: %w", c.fromCapnp(err, "ThreadMap", "makePool"))
+			return c.fromCapnp(err, "ThreadMap", "makePool")
 		}
 		c.leases.usePool = true
 	}
@@ -330,10 +363,12 @@ func (c *Conn) shutdown() {
 		for t := range threads {
 			t.exec.close()
 		}
+		// Logged before done closes: Close returns after it, so nothing
+		// is logged once Close has returned.
+		c.log.Debug("IPC connection closed")
 		close(c.done)
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
-		c.log.Debug("IPC connection closed")
 	})
 }

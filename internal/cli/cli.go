@@ -9,15 +9,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
-	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
 // Version is the command's version.
@@ -51,21 +53,28 @@ type Env struct {
 
 // options are the bitcoin-cli style flags.
 type options struct {
-	datadir    string
-	chain      string
-	regtest    bool
-	testnet    bool
-	testnet4   bool
-	signet     bool
-	ipcconnect string
-	ipcbind    string
-	debug      string
-	version    bool
-	named      bool
-	json       bool
-	timeout    time.Duration
-	help       bool
+	datadir          string
+	chain            string
+	regtest          bool
+	testnet          bool
+	testnet4         bool
+	signet           bool
+	ipcconnect       string
+	ipcbind          string
+	debug            debugFlag
+	version          bool
+	named            bool
+	json             bool
+	timeout          time.Duration
+	rpcclienttimeout time.Duration
+	help             bool
 }
+
+// defaultRPCClientTimeout is bitcoin-cli's -rpcclienttimeout default.
+const defaultRPCClientTimeout = 900 * time.Second
+
+// helpAliases are the other spellings of -help; the option list omits them.
+var helpAliases = map[string]bool{"h": true, "?": true}
 
 func (o *options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.datadir, "datadir", "", "data directory (default "+process.DefaultDataDir()+")")
@@ -76,34 +85,183 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.signet, "signet", false, "use the signet chain")
 	fs.StringVar(&o.ipcconnect, "ipcconnect", "unix", "node address: unix (the network's node.sock) or unix:PATH")
 	fs.StringVar(&o.ipcbind, "ipcbind", "unix", "serve: address to listen on, unix or unix:PATH")
-	fs.StringVar(&o.debug, "debug", "", "debug=ipc logs every IPC call to stderr")
+	fs.Var(&o.debug, "debug", "log debug output to stderr: -debug or -debug=1 (or all) for every category, -debug=ipc for IPC calls, -debug=0 (or none) for none")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.named, "named", false, "rpc: pass named arguments (name=value)")
 	fs.BoolVar(&o.json, "json", false, "mining template: print JSON")
-	fs.DurationVar(&o.timeout, "timeout", 0, "mining wait-tip/wait-next: how long to wait (default: forever)")
-	fs.BoolVar(&o.help, "help", false, "show help")
+	o.rpcclienttimeout = defaultRPCClientTimeout
+	fs.Var((*secondsFlag)(&o.timeout), "timeout", "mining wait-tip/wait-next: how long to wait, in `seconds` or as a duration like 1.5s (default 0: forever)")
+	fs.Var((*secondsFlag)(&o.rpcclienttimeout), "rpcclienttimeout", "how long to wait for the node to connect and to answer each call, in `seconds` or as a duration like 1.5s; 0 for no limit")
+	fs.BoolVar(&o.help, "help", false, "print this help, or with a command its help, and exit")
+	for alias := range helpAliases {
+		fs.BoolVar(&o.help, alias, false, "")
+	}
+}
+
+// debugFlag is -debug: a category list as in bitcoin-cli, where a bare
+// -debug, 1 and all mean every category and 0 and none mean none.
+type debugFlag struct {
+	on  bool
+	err error // the last refused value, reported as it is
+}
+
+// debugCategories are the categories bitcoin-ipc logs.
+var debugCategories = []string{"ipc"}
+
+func (d *debugFlag) String() string {
+	if d != nil && d.on {
+		return "1"
+	}
+	return ""
+}
+
+func (d *debugFlag) Set(v string) error {
+	switch v {
+	case "true", "1", "all":
+		d.on = true
+	case "0", "none", "false":
+		d.on = false
+	default:
+		if !slices.Contains(debugCategories, v) {
+			// The flag package words a refused boolean flag as an
+			// "invalid boolean value"; Run reports d.err instead.
+			d.err = fmt.Errorf("unsupported logging category -debug=%s (categories: %s; 1 or all for all, 0 or none for none)", v, strings.Join(debugCategories, ", "))
+			return d.err
+		}
+		d.on = true
+	}
+	return nil
+}
+
+// IsBoolFlag lets a bare -debug mean every category.
+func (d *debugFlag) IsBoolFlag() bool { return true }
+
+// secondsFlag is a timeout as bitcoin-cli reads one, a number of seconds,
+// or a Go duration such as 1.5s.
+type secondsFlag time.Duration
+
+func (s *secondsFlag) String() string {
+	if s == nil {
+		return "0"
+	}
+	d := time.Duration(*s)
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10)
+	}
+	return d.String()
+}
+
+func (s *secondsFlag) Set(v string) error {
+	d, err := parseSeconds(v)
+	if err != nil {
+		return err
+	}
+	*s = secondsFlag(d)
+	return nil
+}
+
+// parseSeconds reads a non-negative number of seconds or a Go duration.
+func parseSeconds(v string) (time.Duration, error) {
+	bad := fmt.Errorf("want a number of seconds (e.g. 30) or a duration (e.g. 1.5s, 2m), not %q", v)
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if f < 0 || math.IsNaN(f) || f*float64(time.Second) > math.MaxInt64 {
+			return 0, bad
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, bad
+	}
+	return d, nil
 }
 
 const usage = `Usage: bitcoin-ipc [options] <command> [args]
+       bitcoin-ipc help <command>
 
 Talks to bitcoin-node over Cap'n Proto IPC (the -ipcbind socket), or to the
 bundled demo node.
 
 Commands:
-  echo TEXT                 echo TEXT through Echo
-  rpc METHOD [ARGS...]      run a JSON-RPC method through Rpc.executeRpc (as bitcoin-cli -ipcconnect)
-  mining tip                the chain tip
-  mining wait-tip           wait for the tip to change (-timeout)
-  mining template           summarise a new block template (-json for JSON)
-  mining check HEXBLOCK     check a block without submitting it
-  mining submit             mine the current template (regtest) and submit it
-  mining wait-next          wait for a better template (-timeout)
-  probe                     tell which schema version the node speaks (v30, v31, v32)
-  serve                     run the demo node on -ipcbind until SIGINT/SIGTERM
-  demo                      the end-to-end demo: spawn the demo node, mine a block, shut down
-
-Options:
 `
+
+// command is one of the command's commands (or a mining subcommand):
+// its usage line, its help, and how many arguments it takes (max -1: any).
+type command struct {
+	usage    string
+	summary  string
+	help     string
+	min, max int
+}
+
+// commands are the commands, by name ("mining tip" for subcommands), in
+// the order the usage lists them.
+var commands = []struct {
+	name string
+	command
+}{
+	{"echo", command{"echo TEXT...", "echo each TEXT through Echo",
+		"Calls Init.makeEcho, then Echo.echo once per argument. One argument is\nprinted as the node answers it; several are printed as a JSON array, as\nbitcoin-cli echo prints them.", 1, -1}},
+	{"rpc", command{"rpc METHOD [ARGS...]", "run a JSON-RPC method through Rpc.executeRpc (as bitcoin-cli -ipcconnect)",
+		"Sends a JSON-RPC request through Init.makeRpc and Rpc.executeRpc, as\nbitcoin-cli -ipcconnect does (needs a v32 node). ARGS are JSON values,\nor strings where the method expects one; with -named they are\nname=value. The answer is printed as bitcoin-cli prints it; an RPC\nerror exits with abs(code).", 1, -1}},
+	{"mining", command{"mining SUBCOMMAND", "the Mining interface (needs a v32 node): tip, wait-tip, template, check, submit, wait-next",
+		"The Mining interface, through Init.makeMining (needs a v32 node).", 1, -1}},
+	{"mining tip", command{"mining tip", "the chain tip",
+		"Prints the tip's hash and height (Mining.getTip).", 0, 0}},
+	{"mining wait-tip", command{"mining wait-tip", "wait for the tip to change (-timeout)",
+		"Waits on a node thread of its own until the tip changes\n(Mining.waitTipChanged) and prints the new tip, or says the -timeout\npassed. The wait is bounded by -timeout plus -rpcclienttimeout.", 0, 0}},
+	{"mining template", command{"mining template", "summarise a new block template (-json for JSON)",
+		"Asks for a block template (Mining.createNewBlock) and summarises it:\nheader fields, height, transactions, fees, sigops, coinbase constraints\nand merkle path; -json prints JSON.", 0, 0}},
+	{"mining check", command{"mining check HEXBLOCK", "check a block without submitting it",
+		"Checks a serialized block (Mining.checkBlock) and prints valid, or\nthe reason it is invalid (exit 1).", 1, 1}},
+	{"mining submit", command{"mining submit", "mine the current template (regtest) and submit it",
+		"Mines the current template in Go, paying to OP_TRUE, and submits the\nsolution (BlockTemplate.submitSolution). Meant for regtest.", 0, 0}},
+	{"mining wait-next", command{"mining wait-next", "wait for a better template (-timeout)",
+		"Waits on a node thread of its own for a better template\n(BlockTemplate.waitNext) and summarises it, or says the -timeout\npassed. The wait is bounded by -timeout plus -rpcclienttimeout.", 0, 0}},
+	{"probe", command{"probe", "tell which schema version the node speaks (v30, v31, v32)",
+		"Prints the schema set the node speaks: v30, v31, v32 or multiprocess.", 0, 0}},
+	{"serve", command{"serve", "run the demo node on -ipcbind until SIGINT/SIGTERM",
+		"Runs the bundled demo node, a simulated regtest chain, on -ipcbind\n(default: the regtest data directory's node.sock) until SIGINT, SIGTERM\nor RPC stop. It serves regtest only.", 0, 0}},
+	{"demo", command{"demo", "the end-to-end demo: spawn the demo node, mine a block, shut down",
+		"Spawns the demo node with -ipcfd, probes it, echoes, mines a block\nfrom a template, watches the tip move and shuts down.", 0, 0}},
+	{"help", command{"help [COMMAND]", "this help, or the help of one command",
+		"Prints the usage, or the help of one command (e.g. help mining tip).", 0, 2}},
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c.command, true
+		}
+	}
+	return command{}, false
+}
+
+// checkArgs refuses a command line before any connection is made: an
+// unknown command, or a wrong number of arguments.
+func checkArgs(args []string) error {
+	name, rest := args[0], args[1:]
+	c, ok := lookup(name)
+	if !ok || strings.Contains(name, " ") {
+		return usageError{fmt.Sprintf("unknown command %q (see bitcoin-ipc -help)", name)}
+	}
+	if name == "mining" {
+		if len(rest) == 0 {
+			return usageError{"usage: bitcoin-ipc mining tip|wait-tip|template|check|submit|wait-next"}
+		}
+		if c, ok = lookup("mining " + rest[0]); !ok {
+			return usageError{fmt.Sprintf("unknown mining command %q (see bitcoin-ipc help mining)", rest[0])}
+		}
+		rest = rest[1:]
+	}
+	if len(rest) < c.min || c.max >= 0 && len(rest) > c.max {
+		if c.max == 0 {
+			return usageError{fmt.Sprintf("%s takes no arguments", c.usage)}
+		}
+		return usageError{"usage: bitcoin-ipc " + c.usage}
+	}
+	return nil
+}
 
 // Run runs the command with args (without the program name) and returns
 // its exit status.
@@ -114,23 +272,35 @@ func Run(ctx context.Context, args []string, env Env) int {
 	o.flags(fs)
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
+		if o.debug.err != nil {
+			err = o.debug.err
+		}
 		fmt.Fprintf(env.Stderr, "error: %v\n", err)
 		return exitFailure
 	}
-	if o.help || len(rest) == 0 && !o.version {
-		fmt.Fprint(env.Stdout, usage)
-		fs.SetOutput(env.Stdout)
-		fs.PrintDefaults()
-		if o.help {
-			return exitOK
+	if o.help || len(rest) > 0 && rest[0] == "help" {
+		if len(rest) > 0 && rest[0] == "help" {
+			rest = rest[1:]
 		}
-		return exitFailure
+		if err := printHelp(env.Stdout, fs, rest); err != nil {
+			fmt.Fprintf(env.Stderr, "error: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
 	}
 	if o.version {
 		fmt.Fprintf(env.Stdout, "bitcoin-ipc version v%s\n", Version)
 		return exitOK
 	}
-	err = dispatch(ctx, &o, rest, env)
+	if len(rest) == 0 {
+		printUsage(env.Stderr, fs)
+		fmt.Fprintln(env.Stderr, "\nerror: too few parameters (need at least a command)")
+		return exitFailure
+	}
+	err = checkArgs(rest)
+	if err == nil {
+		err = dispatch(ctx, &o, rest, env)
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -141,6 +311,55 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	fmt.Fprintf(env.Stderr, "error: %v\n", err)
 	return exitFailure
+}
+
+// printUsage writes the usage: the commands and the options.
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, usage)
+	for _, c := range commands {
+		if c.name != "mining" {
+			fmt.Fprintf(w, "  %-25s %s\n", c.usage, c.summary)
+		}
+	}
+	fmt.Fprint(w, "\nOptions:\n")
+	fs.VisitAll(func(f *flag.Flag) {
+		if helpAliases[f.Name] {
+			return
+		}
+		name, use := flag.UnquoteUsage(f)
+		line := "  -" + f.Name
+		if name != "" {
+			line += "=" + name
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			use += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "%s\n    \t%s\n", line, use)
+	})
+}
+
+// printHelp writes the usage, or the help of one command: help echo,
+// help mining, help mining tip.
+func printHelp(w io.Writer, fs *flag.FlagSet, names []string) error {
+	if len(names) == 0 {
+		printUsage(w, fs)
+		return nil
+	}
+	name := strings.Join(names, " ")
+	c, ok := lookup(name)
+	if !ok {
+		return usageError{fmt.Sprintf("unknown command %q (see bitcoin-ipc -help)", name)}
+	}
+	fmt.Fprintf(w, "Usage: bitcoin-ipc [options] %s\n\n%s\n", c.usage, c.help)
+	if name == "mining" {
+		fmt.Fprint(w, "\nSubcommands:\n")
+		for _, sub := range commands {
+			if strings.HasPrefix(sub.name, "mining ") {
+				fmt.Fprintf(w, "  %-25s %s\n", sub.usage, sub.summary)
+			}
+		}
+	}
+	return nil
 }
 
 // parseInterleaved parses flags before and after the command words; after
@@ -163,11 +382,13 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// logger logs warnings to w, and with -debug everything down to Debug.
 func (o *options) logger(w io.Writer) *slog.Logger {
-	if o.debug == "ipc" || o.debug == "1" {
-		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelWarn
+	if o.debug.on {
+		level = slog.LevelDebug
 	}
-	return slog.New(slog.DiscardHandler)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 func (o *options) netDataDir() (string, error) {
@@ -196,9 +417,16 @@ func dispatch(ctx context.Context, o *options, args []string, env Env) error {
 
 // serve runs the demo node on -ipcbind until SIGINT, SIGTERM or RPC stop.
 func serve(ctx context.Context, o *options, env Env) error {
-	if o.chain == "" && !o.regtest && !o.testnet && !o.testnet4 && !o.signet {
-		o.regtest = true // the demo node is a regtest chain
+	// The demo node is a regtest chain: it serves regtest, and refuses
+	// to pose as another network.
+	chain, err := process.ChainFromFlags(o.regtest, o.testnet, o.testnet4, o.signet, o.chain)
+	if err != nil {
+		return err
 	}
+	if (o.chain != "" || o.testnet || o.testnet4 || o.signet) && chain != "regtest" {
+		return usageError{fmt.Sprintf("serve runs the demo node, a regtest chain; it cannot serve %s (use -regtest or no chain option)", chain)}
+	}
+	o.regtest, o.chain = true, ""
 	dir, err := o.netDataDir()
 	if err != nil {
 		return err
@@ -240,7 +468,3 @@ func ServeSpawned(args []string, stderr io.Writer) (handled bool, status int) {
 func isConnRefused(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)
 }
-
-func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-var _ = rt.LevelTrace

@@ -24,6 +24,10 @@ func TestMain(m *testing.M) {
 	if handled, status := ServeSpawned(os.Args, os.Stderr); handled {
 		os.Exit(status)
 	}
+	// Started by TestStoppedNode as `bitcoin-ipc -datadir=DIR serve`.
+	if dir := os.Getenv(envServeDatadir); dir != "" {
+		os.Exit(Run(context.Background(), []string{"-datadir=" + dir, "serve"}, Env{Stdout: os.Stdout, Stderr: os.Stderr}))
+	}
 	os.Exit(m.Run())
 }
 

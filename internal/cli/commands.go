@@ -33,38 +33,16 @@ func clientCommand(ctx context.Context, o *options, n *node, args []string, env 
 	out := env.Stdout
 	switch args[0] {
 	case "probe":
-		if len(args) != 1 {
-			return usageError{"probe takes no arguments"}
-		}
 		fmt.Fprintln(out, n.version)
 		return nil
 	case "echo":
-		if len(args) != 2 {
-			return usageError{"usage: bitcoin-ipc echo TEXT"}
-		}
-		e, err := n.init.MakeEcho(ctx)
-		if err != nil {
-			return err
-		}
-		defer e.Destroy(ctx)
-		r, err := e.Echo(ctx, args[1])
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(out, r)
-		return nil
+		return echoCommand(ctx, n, args[1:], out)
 	case "rpc":
-		if len(args) < 2 {
-			return usageError{"usage: bitcoin-ipc rpc METHOD [ARGS...]"}
-		}
 		if err := n.needV32("rpc"); err != nil {
 			return err
 		}
 		return rpcCommand(ctx, o, n, args[1], args[2:], out)
 	case "mining":
-		if len(args) < 2 {
-			return usageError{"usage: bitcoin-ipc mining tip|wait-tip|template|check|submit|wait-next"}
-		}
 		if err := n.needV32("mining"); err != nil {
 			return err
 		}
@@ -76,6 +54,33 @@ func clientCommand(ctx context.Context, o *options, n *node, args []string, env 
 		return miningCommand(ctx, o, n, m, args[1], args[2:], out)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+}
+
+// echoCommand calls Echo.echo once per argument. One answer is printed as
+// it is; several as a JSON array, as bitcoin-cli prints `echo a b` (Bitcoin
+// Core's echo RPC returns its arguments as an array).
+func echoCommand(ctx context.Context, n *node, texts []string, out io.Writer) error {
+	e, err := n.init.MakeEcho(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.Destroy(ctx)
+	answers := make([]string, 0, len(texts))
+	for _, text := range texts {
+		r, err := e.Echo(ctx, text)
+		if err != nil {
+			return err
+		}
+		answers = append(answers, r)
+	}
+	if len(answers) == 1 {
+		fmt.Fprintln(out, answers[0])
+		return nil
+	}
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(answers)
 }
 
 func release(v any) {
@@ -143,9 +148,10 @@ func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub s
 			return err
 		}
 		defer th.Release()
-		r, err := m.WaitTipChanged(rt.WithThread(ctx, th), tip.Hash, waitTimeout(o.timeout))
+		wctx, bound := n.waitContext(rt.WithThread(ctx, th), o.timeout)
+		r, err := m.WaitTipChanged(wctx, tip.Hash, waitTimeout(o.timeout))
 		if err != nil {
-			return err
+			return n.waitTimedOut(ctx, err, bound, o.timeout)
 		}
 		switch {
 		case r == nil:
@@ -174,9 +180,6 @@ func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub s
 		s.Print(out)
 		return nil
 	case "check":
-		if len(args) != 1 {
-			return usageError{"usage: bitcoin-ipc mining check HEXBLOCK"}
-		}
 		raw, err := hex.DecodeString(strings.TrimSpace(args[0]))
 		if err != nil {
 			return usageError{"block must be hex: " + err.Error()}
@@ -222,9 +225,10 @@ func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub s
 		defer th.Release()
 		opts := v32.DefaultBlockWaitOptions()
 		opts.Timeout = waitTimeout(o.timeout)
-		next, err := t.WaitNext(rt.WithThread(ctx, th), opts)
+		wctx, bound := n.waitContext(rt.WithThread(ctx, th), o.timeout)
+		next, err := t.WaitNext(wctx, opts)
 		if err != nil {
-			return err
+			return n.waitTimedOut(ctx, err, bound, o.timeout)
 		}
 		if next == nil {
 			fmt.Fprintln(out, "no better template before the timeout")
