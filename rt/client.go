@@ -379,10 +379,17 @@ func (c *Conn) newLease(idx int, usePool bool) (*lease, error) {
 
 func (p *leasePool) put(l *lease, retire bool) {
 	p.mu.Lock()
-	if p.closed || retire {
+	switch {
+	case p.closed:
 		p.mu.Unlock()
 		l.release()
-	} else {
+	case retire:
+		p.mu.Unlock()
+		// Releasing finishes makeThread's question, which waits for its
+		// answer: on a peer that stopped reading that can take until the
+		// connection ends. The failed call returns now.
+		go l.release()
+	default:
 		p.idle = append(p.idle, l)
 		p.mu.Unlock()
 	}
