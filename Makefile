@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all generate golden test lint drift bench demo fuzz
+.PHONY: all generate golden wire test lint drift bench demo fuzz
 
 all: test
 
@@ -14,18 +14,25 @@ generate:
 golden:
 	$(GO) test ./golden/ -update
 
+## wire: rewrite schemas/testdata/wire, the canonical wire form the schema sets compile to
+## (needs capnp); commit it only after TestWireContractUpstream agrees with it
+wire:
+	$(GO) test ./schemas/ -run '^TestWireContract$$' -update
+
 ## lint: gofmt, go vet
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 ## drift: fail when regenerating changes anything that is committed
+GENERATED := gen golden internal/rttest examples
 drift: generate
-	@git diff --exit-code -- gen golden examples || (echo "generated code is stale: run make generate and commit"; exit 1)
-	@test -z "$$(git status --porcelain -- gen golden examples)" || (git status --porcelain -- gen golden examples; echo "untracked generated files: run make generate and commit"; exit 1)
+	@git diff --exit-code -- $(GENERATED) || (echo "generated code is stale: run make generate and commit"; exit 1)
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || (git status --porcelain -- $(GENERATED); echo "untracked generated files: run make generate and commit"; exit 1)
 
-## test: lint, drift check, then the whole suite with the race detector
-test: lint drift fuzz
+## test: lint, drift check, then the whole suite with the race detector (the fuzz
+## targets run their committed seed corpora; `make fuzz` fuzzes)
+test: lint drift
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## bench: benchmarks, written to BENCHMARKS.md
@@ -36,9 +43,10 @@ bench:
 demo:
 	$(GO) run ./cmd/bitcoin-ipc demo
 
-## fuzz: run each fuzz target for a bounded number of inputs (FUZZN, default 2000; the
-## slow generated-server target a tenth of that); seeds are in testdata/fuzz. Counts, not
-## durations: a -fuzztime deadline can end a run with a spurious "context deadline exceeded".
+## fuzz: run each fuzz target for a bounded number of new inputs (FUZZN, default 2000;
+## the slow generated-server target a tenth of that); seeds are in testdata/fuzz, and
+## `go test` (make test) runs them. Counts, not durations: a -fuzztime deadline can end a
+## run with a spurious "context deadline exceeded". Not part of make test.
 FUZZN ?= 2000
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzGeneratedServers$$' -fuzztime=$$(( $(FUZZN) / 10 ))x ./internal/hostile/

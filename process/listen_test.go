@@ -265,7 +265,7 @@ func TestListenerCloseRemovesSocket(t *testing.T) {
 		if !errors.Is(err, net.ErrClosed) {
 			t.Fatalf("Accept after Close: %v, want net.ErrClosed", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testWait):
 		t.Fatal("Accept did not return after Close")
 	}
 	if err := l.Close(); err != nil {
@@ -311,7 +311,7 @@ func TestListenerPeerCheckRejectsAndContinues(t *testing.T) {
 	}
 	defer s.Close()
 	// The rejected connection was closed by the server.
-	first.SetReadDeadline(time.Now().Add(5 * time.Second))
+	first.SetReadDeadline(time.Now().Add(testWait))
 	if _, err := first.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("rejected client read: %v, want EOF", err)
 	}
@@ -320,7 +320,7 @@ func TestListenerPeerCheckRejectsAndContinues(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := make([]byte, 1)
-	s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	s.SetReadDeadline(time.Now().Add(testWait))
 	if _, err := io.ReadFull(s, b); err != nil || b[0] != 7 {
 		t.Fatalf("accepted connection is not the second client: %v", err)
 	}
@@ -417,7 +417,7 @@ func TestListenerRejectsOtherUID(t *testing.T) {
 		if cred, err := PeerCred(r.c); err != nil || cred.Uid != 0 {
 			t.Fatalf("accepted peer %+v, %v; want uid 0", cred, err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(testWait):
 		t.Fatal("Accept did not return the same-uid connection")
 	}
 

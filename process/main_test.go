@@ -96,7 +96,7 @@ func childConnect(sock string) int {
 		return 2
 	}
 	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.SetReadDeadline(time.Now().Add(testWait))
 	var b [1]byte
 	n, err := c.Read(b[:])
 	switch {
@@ -129,6 +129,22 @@ func childEnv(mode string, extra ...string) []string {
 }
 
 var discard = slog.New(slog.DiscardHandler)
+
+// testWait bounds every wait in these tests (and a child's wait to be
+// closed). It only has to catch a hang: a loaded machine makes the tests
+// slower, never makes them fail.
+const testWait = 2 * time.Minute
+
+// logHook is a slog handler that passes each record's message to fn.
+type logHook func(msg string)
+
+func (h logHook) Enabled(context.Context, slog.Level) bool { return true }
+func (h logHook) Handle(_ context.Context, r slog.Record) error {
+	h(r.Message)
+	return nil
+}
+func (h logHook) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h logHook) WithGroup(string) slog.Handler      { return h }
 
 // spawnChild spawns the test binary in the given mode and makes sure it is
 // gone at the end of the test.

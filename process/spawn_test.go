@@ -28,13 +28,13 @@ func TestSpawnEchoRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, len(msg))
-	c.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.Conn.SetReadDeadline(time.Now().Add(testWait))
 	if _, err := io.ReadFull(c.Conn, buf); err != nil || string(buf) != string(msg) {
 		t.Fatalf("echo = %q, %v", buf, err)
 	}
 	// Closing the parent's end makes the child exit cleanly.
 	c.Conn.Close()
-	st := waitChild(t, c, 10*time.Second)
+	st := waitChild(t, c, testWait)
 	if !st.Success() || st.Code != 0 || st.Signal != 0 || st.String() != "exit status 0" {
 		t.Fatalf("status = %+v (%v), want exit 0", st, st)
 	}
@@ -50,7 +50,7 @@ func TestSpawnEchoRoundTrip(t *testing.T) {
 
 func TestSpawnArgvIsExact(t *testing.T) {
 	c := spawnChild(t, "argv")
-	c.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.Conn.SetReadDeadline(time.Now().Add(testWait))
 	b, err := io.ReadAll(c.Conn)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestSpawnArgvIsExact(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("child argv = %q, want %q", got, want)
 	}
-	if st := waitChild(t, c, 10*time.Second); !st.Success() {
+	if st := waitChild(t, c, testWait); !st.Success() {
 		t.Fatalf("status %v", st)
 	}
 }
@@ -105,11 +105,11 @@ func TestSpawnUnknownArgv(t *testing.T) {
 
 func TestSpawnExitCode(t *testing.T) {
 	c := spawnChild(t, "exit", WithEnv(childEnv("exit", envExitCode+"=3")))
-	st := waitChild(t, c, 10*time.Second)
+	st := waitChild(t, c, testWait)
 	if st.Code != 3 || st.Signal != 0 || st.Success() || st.String() != "exit status 3" {
 		t.Fatalf("status = %+v (%v), want exit status 3", st, st)
 	}
-	c.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.Conn.SetReadDeadline(time.Now().Add(testWait))
 	if _, err := c.Conn.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("read after child exit: %v, want EOF", err)
 	}
@@ -120,13 +120,13 @@ func TestSpawnExitCode(t *testing.T) {
 // child's end) and Done is closed.
 func TestSpawnEarlyExitGivesEOF(t *testing.T) {
 	c := spawnChild(t, "exit", WithEnv(childEnv("exit", envExitCode+"=0")))
-	c.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.Conn.SetReadDeadline(time.Now().Add(testWait))
 	if _, err := c.Conn.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("read from exited child: %v, want EOF", err)
 	}
 	select {
 	case <-c.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(testWait):
 		t.Fatal("Done not closed after the child exited")
 	}
 	if st, _ := c.Wait(); !st.Success() {
@@ -134,32 +134,28 @@ func TestSpawnEarlyExitGivesEOF(t *testing.T) {
 	}
 }
 
+// A read on the parent's end ends with EOF when the child is killed. The
+// child (mode "sleep") never writes, so only its death can end the read,
+// whether the read started before the kill or after it.
 func TestSpawnKilledMidRead(t *testing.T) {
 	c := spawnChild(t, "sleep")
-	// Make sure the child is up and holding its end.
-	time.Sleep(100 * time.Millisecond)
 	readErr := make(chan error, 1)
 	go func() {
 		_, err := c.Conn.Read(make([]byte, 1))
 		readErr <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
-	start := time.Now()
 	if err := c.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-readErr:
-		if el := time.Since(start); el >= time.Second {
-			t.Fatalf("read returned %v after %v, want < 1s", err, el)
-		}
 		if err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
 			t.Fatalf("read after kill: %v, want EOF", err)
 		}
-	case <-time.After(time.Second):
-		t.Fatal("parent read did not return within 1s of SIGKILL")
+	case <-time.After(testWait):
+		t.Fatal("parent read did not return after SIGKILL")
 	}
-	st := waitChild(t, c, 5*time.Second)
+	st := waitChild(t, c, testWait)
 	if st.Signal != syscall.SIGKILL || st.Code != -1 || !strings.Contains(st.String(), "signal 9") {
 		t.Fatalf("status = %+v (%v), want killed by SIGKILL", st, st)
 	}
@@ -170,11 +166,7 @@ func TestSpawnKilledMidRead(t *testing.T) {
 
 func TestSpawnMissingExe(t *testing.T) {
 	exe := filepath.Join(t.TempDir(), "bitcoin-node")
-	start := time.Now()
 	_, err := Spawn(context.Background(), exe, WithLogger(discard))
-	if el := time.Since(start); el > time.Second {
-		t.Fatalf("Spawn of missing exe took %v", el)
-	}
 	if !errors.Is(err, fs.ErrNotExist) || !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("Spawn(missing) = %v, want ENOENT", err)
 	}
@@ -222,7 +214,7 @@ func TestSpawnChildIgnoresSIGINT(t *testing.T) {
 	c := spawnChild(t, "echo", WithStderr(stderr))
 	roundTrip := func() {
 		t.Helper()
-		c.Conn.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Conn.SetDeadline(time.Now().Add(testWait))
 		if _, err := c.Conn.Write([]byte{42}); err != nil {
 			t.Fatal(err)
 		}
@@ -235,30 +227,26 @@ func TestSpawnChildIgnoresSIGINT(t *testing.T) {
 	if err := c.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(5*time.Second, func() bool {
+	if !eventually(testWait, func() bool {
 		return strings.Contains(stderr.String(), "SIGINT received — waiting for parent to shut down")
 	}) {
 		t.Fatalf("child did not log SIGINT; stderr:\n%s", stderr)
 	}
 	roundTrip() // still alive and serving
-	st, err := c.Stop(ctxTimeout(t, 10*time.Second))
+	st, err := c.Stop(ctxTimeout(t, testWait))
 	if err != nil || !st.Success() {
 		t.Fatalf("Stop = %v, %v; want exit 0", st, err)
 	}
 }
 
 func TestStopKillsUnresponsiveChild(t *testing.T) {
-	c := spawnChild(t, "sleep") // ignores its connection
-	start := time.Now()
+	c := spawnChild(t, "sleep") // ignores its connection for a minute
 	st, err := c.Stop(ctxTimeout(t, 200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Signal != syscall.SIGKILL {
 		t.Fatalf("status %v, want SIGKILL", st)
-	}
-	if el := time.Since(start); el > 5*time.Second {
-		t.Fatalf("Stop took %v", el)
 	}
 }
 
@@ -390,7 +378,7 @@ func TestSpawnedConnTakesOwnership(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := make([]byte, 1)
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.SetReadDeadline(time.Now().Add(testWait))
 	if _, err := io.ReadFull(c, b); err != nil || b[0] != 'x' {
 		t.Fatalf("read %q, %v", b, err)
 	}

@@ -186,13 +186,15 @@ func (c *Conn) call(ctx context.Context, m *Method, fn func(ctx context.Context,
 			}
 			tc.thread, tc.callback = p.lease.server, p.lease.cbCap
 		default:
-			l, err := c.leases.acquire(ctx)
-			if err != nil {
-				return exception.FromCapnp(err, m.Interface, m.Name)
+			// The lease's own errors get names of their own: the deferred
+			// put must see the call's result (the named err), not theirs.
+			l, aerr := c.leases.acquire(ctx)
+			if aerr != nil {
+				return exception.FromCapnp(aerr, m.Interface, m.Name)
 			}
-			if err := l.ready(ctx); err != nil {
+			if rerr := l.ready(ctx); rerr != nil {
 				c.leases.put(l, true)
-				return exception.FromCapnp(err, m.Interface, m.Name)
+				return exception.FromCapnp(rerr, m.Interface, m.Name)
 			}
 			tc.thread, tc.callback, tc.lease = l.server, l.cbCap, l
 			defer func() {
@@ -385,10 +387,17 @@ func (c *Conn) newLease(idx int, usePool bool) (*lease, error) {
 
 func (p *leasePool) put(l *lease, retire bool) {
 	p.mu.Lock()
-	if p.closed || retire {
+	switch {
+	case p.closed:
 		p.mu.Unlock()
 		l.release()
-	} else {
+	case retire:
+		p.mu.Unlock()
+		// Releasing finishes makeThread's question, which waits for its
+		// answer: on a peer that stopped reading that can take until the
+		// connection ends. The failed call returns now.
+		go l.release()
+	default:
 		p.idle = append(p.idle, l)
 		p.mu.Unlock()
 	}

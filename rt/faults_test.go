@@ -591,15 +591,13 @@ func TestLongWaitClientDisconnects(t *testing.T) {
 		errc <- err
 	}()
 	waitFor(t, func() bool { return rt.InFlightForTest(p.server) == 1 })
-	start := time.Now()
 	p.client.Close()
+	// The wait is an hour long and ctx has not ended: only Close can end
+	// it, with ErrDisconnected.
 	select {
 	case err := <-errc:
 		if !errors.Is(err, exception.ErrDisconnected) {
 			t.Fatalf("wait: %v", err)
-		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("wait failed %v after Close", d)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("wait survived Close")

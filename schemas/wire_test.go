@@ -1,74 +1,192 @@
 // Package schemas holds Bitcoin Core's IPC interfaces as Cap'n Proto
-// schemas, one directory per supported node version. This test is the proof
-// that they speak Bitcoin Core's protocol: each set compiles to exactly the
-// canonical form of the upstream schemas (type IDs, ordinals, defaults and
-// field offsets), apart from annotations of our own.
+// schemas, one directory per supported node version. Its tests are the
+// proof that they speak Bitcoin Core's protocol: each set compiles to
+// exactly the canonical wire form committed under testdata/wire (type IDs,
+// ordinals, defaults and field offsets; our own annotations left out), and
+// that form is byte for byte the one of the upstream schemas.
 package schemas
 
 import (
+	"errors"
+	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/schemaset"
 )
 
-// referenceDir holds the canonical dumps, one directory per set. It lives
-// beside the checkout (shared/reference/wire) unless BITCOIN_IPC_WIRE_REF
-// names another place. The test fails, never skips, when it is missing.
-func referenceDir(t *testing.T, root string) string {
-	if d := os.Getenv("BITCOIN_IPC_WIRE_REF"); d != "" {
-		return d
+var update = flag.Bool("update", false, "rewrite testdata/wire from the schemas")
+
+// wireDir holds the committed canonical form, one directory per set.
+const wireDir = "testdata/wire"
+
+// readDumps reads the *.capnp.txt files of dir by name.
+func readDumps(dir string) (map[string][]byte, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.capnp.txt"))
+	if err != nil {
+		return nil, err
 	}
-	return filepath.Join(filepath.Dir(root), "shared", "reference", "wire")
+	if len(paths) == 0 {
+		return nil, &fs.PathError{Op: "glob", Path: filepath.Join(dir, "*.capnp.txt"), Err: fs.ErrNotExist}
+	}
+	dumps := make(map[string][]byte, len(paths))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		dumps[filepath.Base(p)] = b
+	}
+	return dumps, nil
 }
 
+// compareDumps reports every file that is in one set of dumps and not the
+// other, and a line diff of every file whose text differs.
+func compareDumps(t *testing.T, dir string, want map[string][]byte, wantName string, got map[string][]byte, gotName string) {
+	t.Helper()
+	names := make([]string, 0, len(want)+len(got))
+	for n := range want {
+		names = append(names, n)
+	}
+	for n := range got {
+		if _, ok := want[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		w, inWant := want[n]
+		g, inGot := got[n]
+		switch {
+		case !inWant:
+			t.Errorf("%s: in %s, not in %s", filepath.Join(dir, n), gotName, wantName)
+		case !inGot:
+			t.Errorf("%s: in %s, not in %s", filepath.Join(dir, n), wantName, gotName)
+		default:
+			if d := schemaset.Diff(string(w), string(g)); d != "" {
+				t.Errorf("%s: %s (-) and %s (+) differ:\n%s", filepath.Join(dir, n), wantName, gotName, d)
+			}
+		}
+	}
+}
+
+// TestWireContract compiles every schema set and compares it with the
+// committed canonical form. A schema change that changes the wire fails
+// here; if the change is meant, rewrite the committed form with
+//
+//	go test ./schemas/ -run TestWireContract -update
+//
+// (make wire), and TestWireContractUpstream checks it against upstream.
 func TestWireContract(t *testing.T) {
 	c, err := schemaset.NewCompiler()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := referenceDir(t, c.Root)
-	if _, err := os.Stat(ref); err != nil {
-		t.Fatalf("reference wire dumps not found (%v); set BITCOIN_IPC_WIRE_REF", err)
-	}
 	for _, set := range schemaset.Sets {
 		t.Run(set.Name, func(t *testing.T) {
-			files, err := c.Files(set)
+			got, err := c.Canonical(set)
 			if err != nil {
 				t.Fatal(err)
 			}
-			refFiles, _ := filepath.Glob(filepath.Join(ref, set.Reference, "*.capnp.txt"))
-			var want []string
-			for _, f := range refFiles {
-				if b := filepath.Base(f); b != "mp-proxy.capnp.txt" {
-					want = append(want, strings.TrimSuffix(b, ".txt"))
-				}
+			dir := filepath.Join(wireDir, set.Name)
+			if *update {
+				writeDumps(t, dir, got)
+				return
 			}
-			if strings.Join(files, " ") != strings.Join(want, " ") {
-				t.Errorf("schema files %v, reference has %v", files, want)
+			want, err := readDumps(dir)
+			if err != nil {
+				t.Fatalf("reading the committed wire form: %v (go test ./schemas/ -run TestWireContract -update writes it)", err)
 			}
-			for _, f := range files {
-				compareOne(t, c, set.Name, set.Proxy, f, filepath.Join(ref, set.Reference, f+".txt"))
+			compareDumps(t, filepath.Join("schemas", dir), want, "committed", got, "compiled")
+			if t.Failed() {
+				t.Log("if the change is meant: go test ./schemas/ -run TestWireContract -update, then check it with TestWireContractUpstream")
 			}
-			compareOne(t, c, filepath.Join("mp", set.Proxy), set.Proxy, "mp/proxy.capnp", filepath.Join(ref, set.Reference, "mp-proxy.capnp.txt"))
 		})
 	}
 }
 
-func compareOne(t *testing.T, c *schemaset.Compiler, dir, proxy, file, refPath string) {
+// writeDumps replaces the dumps in dir with dumps.
+func writeDumps(t *testing.T, dir string, dumps map[string][]byte) {
 	t.Helper()
-	got, err := c.Run(dir, proxy, "capnp", file)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := filepath.Glob(filepath.Join(dir, "*.capnp.txt"))
+	for _, p := range old {
+		if _, ok := dumps[filepath.Base(p)]; !ok {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for n, b := range dumps {
+		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// upstreamDir is the directory of the upstream schemas' canonical dumps
+// (one directory per set, named by Set.Reference): $BITCOIN_IPC_WIRE_REF,
+// or shared/reference/wire beside the checkout. explicit tells whether
+// the environment named it.
+func upstreamDir(t *testing.T) (dir string, explicit bool) {
+	if d := os.Getenv("BITCOIN_IPC_WIRE_REF"); d != "" {
+		return d, true
+	}
+	root, err := schemaset.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := os.ReadFile(refPath)
-	if err != nil {
-		t.Fatalf("reading reference: %v", err)
+	return filepath.Join(filepath.Dir(root), "shared", "reference", "wire"), false
+}
+
+// TestWireContractUpstream checks that the committed canonical form is,
+// byte for byte, that of the upstream schemas, where their dumps are at
+// hand (in CI); in a plain clone it skips. Naming a directory in
+// BITCOIN_IPC_WIRE_REF makes a missing one an error.
+func TestWireContractUpstream(t *testing.T) {
+	ref, explicit := upstreamDir(t)
+	if _, err := os.Stat(ref); err != nil {
+		if explicit || !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("upstream wire dumps: %v", err)
+		}
+		t.Skipf("no upstream wire dumps at %s (set BITCOIN_IPC_WIRE_REF to compare with them)", ref)
 	}
-	name := filepath.Join("schemas", dir, file)
-	for _, d := range schemaset.Diff(name, schemaset.StripOwnAnnotations(string(got)), string(want)) {
-		t.Error(d)
+	for _, set := range schemaset.Sets {
+		t.Run(set.Name, func(t *testing.T) {
+			want, err := readDumps(filepath.Join(ref, set.Reference))
+			if err != nil {
+				t.Fatalf("upstream wire dumps: %v", err)
+			}
+			got, err := readDumps(filepath.Join(wireDir, set.Name))
+			if err != nil {
+				t.Fatalf("committed wire form: %v", err)
+			}
+			compareDumps(t, filepath.Join("schemas", wireDir, set.Name), want, "upstream", got, "committed")
+		})
+	}
+}
+
+// The committed form has a directory for every set and nothing else.
+func TestWireDirsMatchSets(t *testing.T) {
+	ents, err := os.ReadDir(wireDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs, sets []string
+	for _, e := range ents {
+		dirs = append(dirs, e.Name())
+	}
+	for _, s := range schemaset.Sets {
+		sets = append(sets, s.Name)
+	}
+	slices.Sort(sets)
+	if strings.Join(dirs, " ") != strings.Join(sets, " ") {
+		t.Errorf("%s holds %v, the sets are %v", wireDir, dirs, sets)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// testWait bounds every wait in these tests. It only has to catch a hang:
+// a loaded machine makes the tests slower, never makes them fail.
+const testWait = 2 * time.Minute
+
 type result struct {
 	code           int
 	stdout, stderr string
@@ -39,21 +44,22 @@ type result struct {
 func run(t *testing.T, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
 	defer cancel()
 	code := Run(ctx, args, Env{Stdout: &out, Stderr: &errb, Exe: os.Args[0]})
 	return result{code, out.String(), errb.String()}
 }
 
-// startNode serves a demo node on <datadir>/regtest/node.sock.
-func startNode(t *testing.T) (string, *demonode.Node) {
+// startNode serves a demo node on <datadir>/regtest/node.sock, logging to
+// log (none if nil).
+func startNode(t *testing.T, log *slog.Logger) (string, *demonode.Node) {
 	t.Helper()
 	dir := t.TempDir()
 	n := demonode.New()
 	if err := n.SeedMempool(3); err != nil {
 		t.Fatal(err)
 	}
-	addr, stop, err := n.ListenAndServe(filepath.Join(dir, "regtest"), "unix", nil)
+	addr, stop, err := n.ListenAndServe(filepath.Join(dir, "regtest"), "unix", log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +86,7 @@ func TestDemo(t *testing.T) {
 }
 
 func TestEchoAndProbe(t *testing.T) {
-	dir, _ := startNode(t)
+	dir, _ := startNode(t, nil)
 	r := run(t, "-datadir="+dir, "-regtest", "echo", "hello there")
 	if r.code != 0 || r.stdout != "hello there\n" {
 		t.Fatalf("echo: %+v", r)
@@ -97,7 +103,7 @@ func TestEchoAndProbe(t *testing.T) {
 }
 
 func TestRPC(t *testing.T) {
-	dir, n := startNode(t)
+	dir, n := startNode(t, nil)
 	base := []string{"-datadir=" + dir, "-regtest", "rpc"}
 	r := run(t, append(base, "getblockcount")...)
 	if r.code != 0 || r.stdout != "0\n" {
@@ -130,8 +136,50 @@ func TestRPC(t *testing.T) {
 	}
 }
 
+// requestLog is a slog handler that reports each request for method the
+// server logs, on got.
+type requestLog struct {
+	method string
+	got    chan struct{}
+}
+
+func newRequestLog(method string) *requestLog {
+	return &requestLog{method: method, got: make(chan struct{}, 16)}
+}
+
+func (h *requestLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelDebug }
+func (h *requestLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "IPC server request" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "method" && a.Value.String() == h.method {
+			select {
+			case h.got <- struct{}{}:
+			default:
+			}
+		}
+		return true
+	})
+	return nil
+}
+func (h *requestLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *requestLog) WithGroup(string) slog.Handler      { return h }
+
+// drain forgets the requests reported so far.
+func (h *requestLog) drain() {
+	for {
+		select {
+		case <-h.got:
+		default:
+			return
+		}
+	}
+}
+
 func TestMining(t *testing.T) {
-	dir, n := startNode(t)
+	waits := newRequestLog("Mining.waitTipChanged")
+	dir, n := startNode(t, slog.New(waits))
 	m := func(args ...string) result {
 		return run(t, append([]string{"-datadir=" + dir, "-regtest", "mining"}, args...)...)
 	}
@@ -167,10 +215,20 @@ func TestMining(t *testing.T) {
 		t.Fatalf("submitted %s, tip is %s", r.stdout, tip)
 	}
 
-	// wait-tip wakes when a block arrives.
+	// wait-tip wakes when a block arrives. The block comes once the node
+	// got the waitTipChanged call, which names the tip wait-tip read
+	// before: whether the node is already waiting then or not, the tip it
+	// reports is the new one.
+	waits.drain()
 	done := make(chan result, 1)
 	go func() { done <- m("wait-tip") }()
-	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-waits.got:
+	case r := <-done:
+		t.Fatalf("wait-tip returned before the node got its call: %+v", r)
+	case <-time.After(testWait):
+		t.Fatal("the node got no waitTipChanged call")
+	}
 	if _, err := n.Chain().GenerateToScript(1, []byte{0x51}); err != nil {
 		t.Fatal(err)
 	}
@@ -179,13 +237,13 @@ func TestMining(t *testing.T) {
 		if r.code != 0 || !strings.HasSuffix(r.stdout, " 2\n") {
 			t.Fatalf("wait-tip: %+v", r)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testWait):
 		t.Fatal("wait-tip did not wake")
 	}
 }
 
 func TestMiningCheck(t *testing.T) {
-	dir, n := startNode(t)
+	dir, n := startNode(t, nil)
 	tmpl, err := n.Chain().CreateTemplate(demonodeOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +276,7 @@ func TestServe(t *testing.T) {
 		done <- Run(ctx, []string{"-datadir=" + dir, "serve", "-ipcbind=unix:custom.sock"}, Env{Stdout: &out, Stderr: &errb})
 	}()
 	sock := filepath.Join(dir, "regtest", "custom.sock")
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(testWait)
 	for {
 		if _, err := os.Stat(sock); err == nil {
 			break
@@ -244,7 +302,7 @@ func TestServe(t *testing.T) {
 		done <- Run(context.Background(), []string{"-datadir=" + dir, "serve"}, Env{Stdout: &out, Stderr: &errb})
 	}()
 	sock = filepath.Join(dir, "regtest", "node.sock")
-	for deadline = time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline = time.Now().Add(testWait); ; time.Sleep(10 * time.Millisecond) {
 		if _, err := os.Stat(sock); err == nil {
 			break
 		}
@@ -260,7 +318,7 @@ func TestServe(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("serve exit %d", code)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(testWait):
 		t.Fatal("serve did not stop")
 	}
 }
@@ -290,7 +348,7 @@ func TestBadInput(t *testing.T) {
 	if r := run(t, "-version"); r.code != 0 || !strings.HasPrefix(r.stdout, "bitcoin-ipc version v") {
 		t.Errorf("-version: %+v", r)
 	}
-	dir2, _ := startNode(t)
+	dir2, _ := startNode(t, nil)
 	for _, args := range [][]string{{"echo"}, {"rpc"}, {"mining"}, {"mining", "dig"}, {"mining", "check"}, {"probe", "x"}} {
 		r := run(t, append([]string{"-datadir=" + dir2, "-regtest"}, args...)...)
 		if r.code != 1 || r.stderr == "" {

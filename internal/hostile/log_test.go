@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"capnproto.org/go/capnp/v3"
 
@@ -102,7 +101,7 @@ func TestRpcRequestNotLoggedAtDebug(t *testing.T) {
 		return capnp.Client(v32.InitServerToCapnp(rpcInit{}))
 	}, rt.WithLogger(slog.New(serverLog)))
 	defer server.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), callWait)
 	defer cancel()
 	client, err := rt.Connect(ctx, a, rt.WithLogger(slog.New(clientLog)))
 	if err != nil {

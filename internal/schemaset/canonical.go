@@ -72,24 +72,57 @@ func isIdent(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-// Diff compares two canonical dumps line by line and describes every
-// difference with its line number, or returns nil when they are equal.
-func Diff(name, got, want string) []string {
-	g := strings.Split(strings.TrimRight(got, "\n"), "\n")
-	w := strings.Split(strings.TrimRight(want, "\n"), "\n")
-	var diffs []string
-	n := max(len(g), len(w))
-	for i := 0; i < n; i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			diffs = append(diffs, fmt.Sprintf("%s:%d:\n\tours:      %s\n\treference: %s", name, i+1, gl, wl))
+// maxDiffLines bounds the lines Diff shows.
+const maxDiffLines = 80
+
+// Diff describes how got differs from want, line by line, or returns ""
+// when they are equal. Each run of differing lines is shown as a header
+// naming its first line in want and in got ("@@ -12 +12 @@"), then the
+// lines of want that are missing from got ("-") and the lines of got that
+// are missing from want ("+"). Long diffs are cut after maxDiffLines lines.
+func Diff(want, got string) string {
+	if want == got {
+		return ""
+	}
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	// lcs[i][j] is the length of the longest common subsequence of w[i:]
+	// and g[j:].
+	lcs := make([][]int32, len(w)+1)
+	for i := range lcs {
+		lcs[i] = make([]int32, len(g)+1)
+	}
+	for i := len(w) - 1; i >= 0; i-- {
+		for j := len(g) - 1; j >= 0; j-- {
+			if w[i] == g[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
 		}
 	}
-	return diffs
+	var out []string
+	i, j := 0, 0
+	for i < len(w) || j < len(g) {
+		if i < len(w) && j < len(g) && w[i] == g[j] {
+			i, j = i+1, j+1
+			continue
+		}
+		out = append(out, fmt.Sprintf("@@ -%d +%d @@", i+1, j+1))
+		for i < len(w) || j < len(g) {
+			if i < len(w) && j < len(g) && w[i] == g[j] {
+				break
+			}
+			if j == len(g) || i < len(w) && lcs[i+1][j] >= lcs[i][j+1] {
+				out = append(out, "-"+w[i])
+				i++
+			} else {
+				out = append(out, "+"+g[j])
+				j++
+			}
+		}
+	}
+	if len(out) > maxDiffLines {
+		out = append(out[:maxDiffLines], fmt.Sprintf("… %d more lines", len(out)-maxDiffLines))
+	}
+	return strings.Join(out, "\n")
 }

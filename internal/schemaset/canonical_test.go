@@ -1,6 +1,9 @@
 package schemaset
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestStripOwnAnnotations(t *testing.T) {
 	in := `# x.capnp
@@ -21,12 +24,28 @@ $import "/capnp/c++.capnp".namespace("a");
 	}
 }
 
-func TestDiffNamesLine(t *testing.T) {
-	d := Diff("f.capnp", "a\nb\nc", "a\nB\nc")
-	if len(d) != 1 || d[0] != "f.capnp:2:\n\tours:      b\n\treference: B" {
-		t.Errorf("diff = %q", d)
+func TestDiff(t *testing.T) {
+	cases := []struct{ name, want, got, diff string }{
+		{"equal", "a\nb\n", "a\nb\n", ""},
+		{"changed", "a\nb\nc\n", "a\nB\nc\n", "@@ -2 +2 @@\n-b\n+B"},
+		// An inserted line is one hunk; the lines after it still match.
+		{"inserted", "a\nc\nd\n", "a\nb\nc\nd\n", "@@ -2 +2 @@\n+b"},
+		{"removed", "a\nb\nc\nd\n", "a\nc\nd\n", "@@ -2 +2 @@\n-b"},
+		{"two runs", "a\nb\nc\nd\ne", "a\nx\nc\nd\ny\nz", "@@ -2 +2 @@\n-b\n+x\n@@ -5 +5 @@\n-e\n+y\n+z"},
+		{"final newline", "a\n", "a", "@@ -2 +2 @@\n-"},
 	}
-	if d := Diff("f", "a\n", "a"); d != nil {
-		t.Errorf("equal texts differ: %q", d)
+	for _, c := range cases {
+		if d := Diff(c.want, c.got); d != c.diff {
+			t.Errorf("%s: Diff =\n%s\nwant\n%s", c.name, d, c.diff)
+		}
+	}
+}
+
+func TestDiffIsBounded(t *testing.T) {
+	want := strings.Repeat("x\n", 500)
+	d := Diff(want, "")
+	lines := strings.Split(d, "\n")
+	if len(lines) != maxDiffLines+1 || !strings.HasPrefix(lines[maxDiffLines], "… ") {
+		t.Fatalf("%d lines, last %q", len(lines), lines[len(lines)-1])
 	}
 }

@@ -17,7 +17,7 @@ import (
 type Set struct {
 	Name      string // directory under schemas/, and the Go package under gen/
 	Proxy     string // variant of mp/proxy.capnp under schemas/mp/
-	Reference string // directory under the reference wire dumps
+	Reference string // directory of the set under the upstream reference dumps
 }
 
 // Sets lists every supported schema set, oldest first.
@@ -27,10 +27,6 @@ var Sets = []Set{
 	{Name: "v32", Proxy: "master", Reference: "master"},
 	{Name: "multiprocess", Proxy: "master", Reference: "multiprocess"},
 }
-
-// ProxyVariants lists the mp/proxy.capnp variants and the reference set
-// whose dump each one must match.
-var ProxyVariants = map[string]string{"v30": "v30", "master": "master"}
 
 // Root finds the module root by walking up from the working directory.
 func Root() (string, error) {
@@ -152,4 +148,38 @@ func (c *Compiler) Request(set Set) ([]byte, error) {
 // ProxyRequest returns the CodeGeneratorRequest for one proxy variant.
 func (c *Compiler) ProxyRequest(variant string) ([]byte, error) {
 	return c.Run(filepath.Join("mp", variant), variant, "-", "mp/proxy.capnp")
+}
+
+// ProxyDump names the canonical dump of a set's mp/proxy.capnp.
+const ProxyDump = "mp-proxy.capnp.txt"
+
+// Canonical compiles every file of set, and its variant of mp/proxy.capnp,
+// to the canonical wire form: `capnp compile -ocapnp` output (type IDs,
+// ordinals, defaults and field offsets) without our own annotations. Each
+// file is compiled from inside its own directory, so that imports print as
+// "/common.capnp". The result maps dump names (a file's name plus ".txt",
+// and ProxyDump) to their text.
+func (c *Compiler) Canonical(set Set) (map[string][]byte, error) {
+	files, err := c.Files(set)
+	if err != nil {
+		return nil, err
+	}
+	dumps := make(map[string][]byte, len(files)+1)
+	compile := func(dir, file, name string) error {
+		out, err := c.Run(dir, set.Proxy, "capnp", file)
+		if err != nil {
+			return err
+		}
+		dumps[name] = []byte(StripOwnAnnotations(string(out)))
+		return nil
+	}
+	for _, f := range files {
+		if err := compile(set.Name, f, f+".txt"); err != nil {
+			return nil, err
+		}
+	}
+	if err := compile(filepath.Join("mp", set.Proxy), "mp/proxy.capnp", ProxyDump); err != nil {
+		return nil, err
+	}
+	return dumps, nil
 }
