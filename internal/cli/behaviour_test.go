@@ -68,7 +68,7 @@ var probeLogged = regexp.MustCompile(`level=DEBUG msg="IPC probe answer: method 
 // none nothing; an unknown category is an error. The probe's expected
 // "unimplemented" answers are logged as probe answers, not as failures.
 func TestDebugFlag(t *testing.T) {
-	dir, _ := startNode(t)
+	dir, _ := startNode(t, nil)
 	for _, d := range []string{"-debug", "-debug=1", "-debug=all", "-debug=ipc", "-debug=true"} {
 		r := run(t, "-datadir="+dir, "-regtest", d, "probe")
 		if r.code != 0 || r.stdout != "v32\n" || !strings.Contains(r.stderr, "level=DEBUG msg=\"IPC client send request\"") {
@@ -117,7 +117,7 @@ func TestParseSeconds(t *testing.T) {
 // Every timeout flag reads a number as seconds, or a duration, and says
 // what it expects of a bad value.
 func TestTimeoutFlags(t *testing.T) {
-	dir, _ := startNode(t)
+	dir, _ := startNode(t, nil)
 	base := []string{"-datadir=" + dir, "-regtest"}
 	for _, v := range []string{"0.1", "100ms"} {
 		r := run(t, append(base, "-timeout="+v, "mining", "wait-tip")...)
@@ -321,7 +321,7 @@ func TestSocketPathChecks(t *testing.T) {
 		t.Errorf("file: %+v\nwant stderr %q", r, want)
 	}
 
-	ndir, _ := startNode(t)
+	ndir, _ := startNode(t, nil)
 	if err := os.Chmod(filepath.Join(ndir, "regtest"), 0o777); err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestSocketPathChecks(t *testing.T) {
 // extra ones, before connecting; rpc passes them to the node, which
 // refuses them as Core does; serve serves regtest only.
 func TestArguments(t *testing.T) {
-	dir, _ := startNode(t)
+	dir, _ := startNode(t, nil)
 	base := []string{"-datadir=" + dir, "-regtest"}
 	r := run(t, append(base, "echo", "a", "b <&> ü")...)
 	if r.code != 0 || r.stderr != "" || r.stdout != "[\n  \"a\",\n  \"b <&> ü\"\n]\n" {
