@@ -65,7 +65,7 @@ func TestDepthLimit(t *testing.T) {
 			}
 		case tc.fail != "":
 			if !errors.As(err, &e) || e.Type != exception.Failed ||
-				!strings.Contains(e.Description, tc.fail) || !strings.Contains(e.Description, reached) {
+				!strings.HasPrefix(err.Error(), tc.fail+": ") || !strings.Contains(e.Description, reached) {
 				t.Errorf("depth %d: %v, want %s failed with %q", tc.depth, err, tc.fail, reached)
 			}
 		case err != nil:
