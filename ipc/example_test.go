@@ -11,7 +11,6 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/miner"
 	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
@@ -38,7 +37,7 @@ func quickStart(ctx context.Context, datadir string) error {
 		return err
 	}
 	defer conn.Close()
-	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	init := v32.NewInitClientFromConn(ctx, conn)
 	defer init.Release()
 	mining, err := init.MakeMining(ctx)
 	if err != nil {
@@ -112,7 +111,7 @@ func Example_connect() {
 	}
 	fmt.Println("connected to", filepath.Base(addr), "speaking", version)
 
-	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	init := v32.NewInitClientFromConn(ctx, conn)
 	defer init.Release()
 	echo, err := init.MakeEcho(ctx)
 	if err != nil {
@@ -187,7 +186,7 @@ func Example_miningTemplate() {
 		return
 	}
 	defer conn.Close()
-	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	init := v32.NewInitClientFromConn(ctx, conn)
 	defer init.Release()
 	if err := mineOne(ctx, init); err != nil {
 		fmt.Println(err)
@@ -233,7 +232,7 @@ func Example_serveInterface() {
 		return
 	}
 	defer conn.Close()
-	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	init := v32.NewInitClientFromConn(ctx, conn)
 	defer init.Release()
 	echo, err := init.MakeEcho(ctx)
 	if err != nil {

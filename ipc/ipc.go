@@ -5,8 +5,7 @@
 //
 // It is schema-agnostic: it returns *rt.Conn, and the generated package of
 // the node's schema set turns that into a typed Init client, e.g.
-// v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx))) (see the
-// examples).
+// v32.NewInitClientFromConn(ctx, conn) (see the examples).
 package ipc
 
 import (

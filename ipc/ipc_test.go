@@ -16,7 +16,6 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
@@ -78,7 +77,7 @@ func ctxT(t testing.TB) context.Context {
 }
 
 func initOf(ctx context.Context, conn *rt.Conn) *v32.InitClient {
-	return v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	return v32.NewInitClientFromConn(ctx, conn)
 }
 
 func TestSpawnCallExit(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
@@ -58,7 +57,7 @@ func ExampleWithThread() {
 		return
 	}
 	defer conn.Close()
-	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	init := v32.NewInitClientFromConn(ctx, conn)
 	defer init.Release()
 	mining, err := init.MakeMining(ctx)
 	if err != nil {

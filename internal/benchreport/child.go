@@ -32,7 +32,6 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -628,7 +627,7 @@ func newCaller(ctx context.Context, conn *rt.Conn, s spec) (*caller, error) {
 		}
 		return c, nil
 	case "v32":
-		init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+		init := v32.NewInitClientFromConn(ctx, conn)
 		echo, err := init.MakeEcho(ctx)
 		if err != nil {
 			init.Release()
@@ -657,7 +656,7 @@ func newCaller(ctx context.Context, conn *rt.Conn, s spec) (*caller, error) {
 // (the whole block, decoded into a *wire.MsgBlock) on it; marks go
 // through an Echo.
 func newBlockCaller(ctx context.Context, conn *rt.Conn) (*caller, error) {
-	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	init := v32.NewInitClientFromConn(ctx, conn)
 	mining, err := init.MakeMining(ctx)
 	if err != nil {
 		init.Release()
