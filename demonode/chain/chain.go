@@ -17,8 +17,10 @@ import (
 type Option func(*config)
 
 type config struct {
-	now             func() time.Time
-	blockMinFeeRate int64 // sat per 1000 vbytes
+	now                 func() time.Time
+	blockMinFeeRate     int64 // sat per 1000 vbytes
+	blockMaxWeight      uint64
+	blockReservedWeight uint64
 }
 
 // WithClock replaces the wall clock used for template timestamps and the
@@ -40,6 +42,22 @@ func WithBlockMinTxFee(satPerKvB int64) Option {
 			c.blockMinFeeRate = satPerKvB
 		}
 	}
+}
+
+// WithBlockMaxWeight caps the weight of every template whose options do
+// not set TemplateOptions.MaxWeight (Core's -blockmaxweight). The default,
+// 0, means MaxBlockWeight, as Core's DEFAULT_BLOCK_MAX_WEIGHT. A value
+// above MaxBlockWeight makes CreateTemplate fail with Core's startup error.
+func WithBlockMaxWeight(weight uint64) Option {
+	return func(c *config) { c.blockMaxWeight = weight }
+}
+
+// WithBlockReservedWeight sets the weight reserved for the coinbase in the
+// blocks GenerateToScript mines (Core's -blockreservedweight, which applies
+// to RPC-built templates; IPC clients give their own in TemplateOptions).
+// The default is DefaultBlockReservedWeight.
+func WithBlockReservedWeight(weight uint64) Option {
+	return func(c *config) { c.blockReservedWeight = weight }
 }
 
 // DefaultBlockMinTxFee is Core's DEFAULT_BLOCK_MIN_TX_FEE: 1 sat/kvB.
@@ -83,7 +101,7 @@ type Chain struct {
 // New returns a chain holding only the regtest genesis block and an empty
 // mempool.
 func New(opts ...Option) *Chain {
-	cfg := config{now: time.Now, blockMinFeeRate: DefaultBlockMinTxFee}
+	cfg := config{now: time.Now, blockMinFeeRate: DefaultBlockMinTxFee, blockReservedWeight: DefaultBlockReservedWeight}
 	for _, o := range opts {
 		o(&cfg)
 	}
