@@ -81,6 +81,7 @@ type options struct {
 	ctx           *Context
 	initID        uint64
 	limits        limits // limits.go
+	serverErrors  func(*Method, error) error
 }
 
 // Option configures a connection.
@@ -112,6 +113,16 @@ func WithContext(c *Context) Option { return func(o *options) { o.ctx = c } }
 // WithInitInterfaceID sets the type ID of the bootstrap interface whose
 // method 0 is construct (default: Bitcoin Core's Init). For test schemas.
 func WithInitInterfaceID(id uint64) Option { return func(o *options) { o.initID = id } }
+
+// WithServerErrors lets a server choose the text of its errors: f gets
+// each error a method's handler returns (the implementation's, or the
+// generated code's when it cannot decode the parameters) and returns the
+// error to send instead, for example an exception.Std with the text a C++
+// server would throw. Errors of the runtime itself (threads, limits) are
+// not passed to f.
+func WithServerErrors(f func(m *Method, err error) error) Option {
+	return func(o *options) { o.serverErrors = f }
+}
 
 // LevelTrace is the slog level of trace logs (method arguments).
 const LevelTrace = slog.LevelDebug - 4
