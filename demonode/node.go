@@ -28,6 +28,16 @@ func New(opts ...chain.Option) *Node {
 	return n
 }
 
+// NewWithOptions makes a demo node with Core's startup options o, checked
+// as Core checks them, on a fresh regtest chain; opts are applied after
+// o's.
+func NewWithOptions(o Options, opts ...chain.Option) (*Node, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	return New(append(o.chainOptions(), opts...)...), nil
+}
+
 // Chain is the node's simulated chain.
 func (n *Node) Chain() *chain.Chain { return n.chain }
 

@@ -11,10 +11,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
-	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
-
-	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
 )
 
 // JSON-RPC error codes, as Bitcoin Core uses them.
@@ -29,6 +26,23 @@ const (
 	rpcInvalidParams     = -32602
 	rpcBlockNotFoundCode = -5
 )
+
+// helpText is the demo node's answer to help: its methods, as Core lists
+// them.
+const helpText = `generatetoaddress nblocks "address"
+generatetodescriptor num_blocks "descriptor"
+getbestblockhash
+getblock "blockhash" ( verbosity )
+getblockchaininfo
+getblockcount
+getblockhash height
+getblockheader "blockhash" ( verbose )
+getmempoolinfo
+getrawmempool ( verbose )
+sendrawtransaction "hexstring" ( maxfeerate )
+stop
+submitblock "hexdata"
+submitheader "hexdata"`
 
 // rpcError is a JSON-RPC error object.
 type rpcError struct {
@@ -167,13 +181,27 @@ func (n *Node) dispatch(ctx context.Context, method string, raw json.RawMessage)
 		return n.rpcGetBlockHeader(p)
 	case "generatetodescriptor":
 		return n.rpcGenerate(p)
+	case "generatetoaddress":
+		return n.rpcGenerateToAddress(p)
+	case "getblock":
+		return n.rpcGetBlock(p)
+	case "submitblock":
+		return n.rpcSubmitBlock(p)
+	case "submitheader":
+		return n.rpcSubmitHeader(p)
+	case "sendrawtransaction":
+		return n.rpcSendRawTransaction(p)
+	case "getrawmempool":
+		return n.rpcGetRawMempool(p)
+	case "getmempoolinfo":
+		return n.rpcGetMempoolInfo()
 	case "stop":
 		if n.stop != nil {
 			go n.stop()
 		}
 		return "Bitcoin Core stopping", nil
 	case "help":
-		return "getbestblockhash\ngetblockchaininfo\ngetblockcount\ngetblockhash height\ngetblockheader \"blockhash\" ( verbose )\ngeneratetodescriptor num_blocks \"descriptor\"\nstop", nil
+		return helpText, nil
 	}
 	return nil, &rpcError{rpcMethodNotFound, "Method not found"}
 }
@@ -209,14 +237,9 @@ func jsonType(raw json.RawMessage) string {
 }
 
 func (n *Node) rpcGetBlockHeader(p params) (any, *rpcError) {
-	var hashHex string
-	raw := p.get(0, "blockhash")
-	if raw == nil || json.Unmarshal(raw, &hashHex) != nil {
-		return nil, &rpcError{rpcTypeError, "blockhash must be a hex string"}
-	}
-	hash, err := chainhash.NewHashFromStr(hashHex)
-	if err != nil || len(hashHex) != 64 {
-		return nil, &rpcError{rpcInvalidParameter, fmt.Sprintf("blockhash must be of length 64 (not %d, for '%s')", len(hashHex), hashHex)}
+	hash, herr := argHash(p.get(0, "blockhash"), "blockhash")
+	if herr != nil {
+		return nil, herr
 	}
 	verbose := true
 	if v := p.get(1, "verbose"); v != nil {
@@ -224,40 +247,18 @@ func (n *Node) rpcGetBlockHeader(p params) (any, *rpcError) {
 			return nil, &rpcError{rpcTypeError, "verbose must be a boolean"}
 		}
 	}
-	hdr, ok := n.chain.HeaderByHash(*hash)
+	info, ok := n.chain.BlockInfo(hash)
 	if !ok {
 		return nil, &rpcError{rpcBlockNotFoundCode, "Block not found"}
 	}
 	if !verbose {
 		var buf bytes.Buffer
-		_ = hdr.Serialize(&buf)
+		if err := info.Block.Header.Serialize(&buf); err != nil {
+			return nil, &rpcError{rpcMiscError, err.Error()}
+		}
 		return hex.EncodeToString(buf.Bytes()), nil
 	}
-	height, _ := n.chain.HeightOf(*hash)
-	tipHash, tipHeight := n.chain.Tip()
-	out := map[string]any{
-		"hash":              hash.String(),
-		"confirmations":     tipHeight - height + 1,
-		"height":            height,
-		"version":           hdr.Version,
-		"versionHex":        fmt.Sprintf("%08x", uint32(hdr.Version)),
-		"merkleroot":        hdr.MerkleRoot.String(),
-		"time":              hdr.Timestamp.Unix(),
-		"nonce":             hdr.Nonce,
-		"bits":              fmt.Sprintf("%08x", hdr.Bits),
-		"difficulty":        chain.CalcDifficulty(hdr.Bits),
-		"previousblockhash": hdr.PrevBlock.String(),
-	}
-	if height == 0 {
-		delete(out, "previousblockhash")
-	}
-	if height < tipHeight {
-		if next, ok := n.chain.HashAtHeight(height + 1); ok {
-			out["nextblockhash"] = next.String()
-		}
-	}
-	_ = tipHash
-	return out, nil
+	return headerJSON(hash, info), nil
 }
 
 func (n *Node) rpcGenerate(p params) (any, *rpcError) {
@@ -276,7 +277,12 @@ func (n *Node) rpcGenerate(p params) (any, *rpcError) {
 	if err != nil {
 		return nil, &rpcError{rpcInvalidAddress, err.Error()}
 	}
-	hashes, gerr := n.chain.GenerateToScript(int(num), script)
+	return n.generate(int(num), script)
+}
+
+// generate mines num blocks paying to script and returns their hashes.
+func (n *Node) generate(num int, script []byte) (any, *rpcError) {
+	hashes, gerr := n.chain.GenerateToScript(num, script)
 	if gerr != nil {
 		return nil, &rpcError{rpcMiscError, gerr.Error()}
 	}

@@ -384,3 +384,48 @@ func (c *Chain) processBlockLocked(b *wire.MsgBlock, extraFees map[chainhash.Has
 	c.connectLocked(b, hash)
 	return true, "", ""
 }
+
+// CheckHeader validates a header as Core's submitheader does
+// (ProcessNewBlockHeaders): known tells whether its parent is known, and
+// reason is empty for a valid header. The header of a known block is
+// valid, that of a block marked invalid gives "duplicate-invalid", and a
+// new header must meet its proof of work ("high-hash") and, on an
+// active-chain parent, the contextual header checks. Headers are not
+// stored: the simulation keeps only whole blocks.
+func (c *Chain) CheckHeader(h *wire.BlockHeader) (known bool, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	hash := h.BlockHash()
+	if c.blockLocked(hash) != nil {
+		return true, ""
+	}
+	if _, bad := c.invalid[hash]; bad {
+		return true, "duplicate-invalid"
+	}
+	prevHeight, active := c.index[h.PrevBlock]
+	if _, stale := c.side[h.PrevBlock]; !active && !stale {
+		return false, ""
+	}
+	if !CheckProofOfWork(hash, h.Bits) {
+		return true, "high-hash"
+	}
+	if active {
+		if r := c.contextualCheckHeaderLocked(h, prevHeight); r != nil {
+			return true, r.reason
+		}
+	}
+	return true, ""
+}
+
+// UpdateUncommittedBlockStructures gives the coinbase of a block that has
+// a witness commitment the 32-byte zero witness reserved value when its
+// input has no witness, as Core's submitblock RPC does before validation
+// (the IPC submitBlock and submitSolution do not).
+func UpdateUncommittedBlockStructures(b *wire.MsgBlock) {
+	if len(b.Transactions) == 0 || len(b.Transactions[0].TxIn) == 0 || witnessCommitmentIndex(b) < 0 {
+		return
+	}
+	if in := b.Transactions[0].TxIn[0]; len(in.Witness) == 0 {
+		in.Witness = wire.TxWitness{make([]byte, chainhash.HashSize)}
+	}
+}
