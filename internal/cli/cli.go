@@ -65,6 +65,8 @@ type options struct {
 	json       bool
 	timeout    time.Duration
 	help       bool
+	node       demonode.Options // serve: the demo node's policy options
+	minTxFee   string
 }
 
 func (o *options) flags(fs *flag.FlagSet) {
@@ -82,6 +84,10 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "mining template: print JSON")
 	fs.DurationVar(&o.timeout, "timeout", 0, "mining wait-tip/wait-next: how long to wait (default: forever)")
 	fs.BoolVar(&o.help, "help", false, "show help")
+	o.node = demonode.DefaultOptions()
+	fs.StringVar(&o.minTxFee, "blockmintxfee", "", "serve: lowest fee rate in BTC/kvB for template transactions (default 0.00000001)")
+	fs.Uint64Var(&o.node.BlockReservedWeight, "blockreservedweight", o.node.BlockReservedWeight, "serve: weight reserved for the coinbase in blocks the node builds")
+	fs.Uint64Var(&o.node.BlockMaxWeight, "blockmaxweight", o.node.BlockMaxWeight, "serve: maximum template weight")
 }
 
 const usage = `Usage: bitcoin-ipc [options] <command> [args]
@@ -203,7 +209,15 @@ func serve(ctx context.Context, o *options, env Env) error {
 	if err != nil {
 		return err
 	}
-	n := demonode.New()
+	if o.minTxFee != "" {
+		if o.node.BlockMinTxFee, err = demonode.ParseBlockMinTxFee(o.minTxFee); err != nil {
+			return err
+		}
+	}
+	n, err := demonode.NewWithOptions(o.node)
+	if err != nil {
+		return err
+	}
 	defer n.Chain().Close()
 	if err := n.SeedMempool(demonode.DemoMempoolTxs); err != nil {
 		return err
