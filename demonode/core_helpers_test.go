@@ -364,3 +364,12 @@ func rawSubmitSolution(ctx context.Context, c *coreNode, tmpl *v32.BlockTemplate
 		return err
 	})
 }
+
+func mustHash(t *testing.T, s string) chainhash.Hash {
+	t.Helper()
+	h, err := chainhash.NewHashFromStr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *h
+}
