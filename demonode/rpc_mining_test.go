@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -96,26 +98,28 @@ func TestRPCSendRawTransaction(t *testing.T) {
 		t.Fatalf("getrawmempool = %v", pool)
 	}
 	vsize := int64(greedy.SerializeSize())
+	fee := btcutil.Amount(20_000 * vsize)
+	feeJSON := regexp.MustCompile(`^\d+\.\d{8}$`) // ValueFromAmount: always 8 decimals
 	res, _ := c.rpcCall(t, "getrawmempool", true)
-	if !strings.Contains(string(res), `"base":0.`) || !strings.Contains(string(res), `"vsize":`) {
-		t.Fatalf("getrawmempool verbose = %s", res)
-	}
 	var verbose map[string]struct {
-		VSize int64                      `json:"vsize"`
-		Fees  struct{ Base json.Number } `json:"fees"`
+		VSize int64 `json:"vsize"`
+		Fees  struct {
+			Base json.Number `json:"base"`
+		} `json:"fees"`
 	}
 	if err := json.Unmarshal(res, &verbose); err != nil {
 		t.Fatal(err)
 	}
-	if e := verbose[txid]; e.VSize != vsize || string(e.Fees.Base) != string(amount(btcutil.Amount(20_000*vsize))) {
-		t.Fatalf("getrawmempool verbose entry = %+v", e)
+	if e := verbose[txid]; e.VSize != vsize || !feeJSON.MatchString(string(e.Fees.Base)) || e.Fees.Base.String() != fmt.Sprintf("%.8f", fee.ToBTC()) {
+		t.Fatalf("getrawmempool verbose = %s", res)
 	}
 	res, _ = c.rpcCall(t, "getmempoolinfo")
 	var info map[string]json.RawMessage
 	if err := json.Unmarshal(res, &info); err != nil {
 		t.Fatal(err)
 	}
-	if string(info["size"]) != "1" || string(info["loaded"]) != "true" || string(info["total_fee"]) != string(amount(btcutil.Amount(20_000*vsize))) {
+	if string(info["size"]) != "1" || string(info["loaded"]) != "true" || string(info["bytes"]) != fmt.Sprint(vsize) ||
+		!feeJSON.MatchString(string(info["total_fee"])) || string(info["total_fee"]) != fmt.Sprintf("%.8f", fee.ToBTC()) {
 		t.Fatalf("getmempoolinfo = %s", res)
 	}
 
