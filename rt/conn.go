@@ -118,8 +118,8 @@ func WithInitInterfaceID(id uint64) Option { return func(o *options) { o.initID 
 // each error a method's handler returns (the implementation's, or the
 // generated code's when it cannot decode the parameters) and returns the
 // error to send instead, for example an exception.Std with the text a C++
-// server would throw. Errors of the runtime itself (threads, limits) are
-// not passed to f.
+// server would throw. Errors of the runtime itself (threads, limits) and
+// panics are not passed to f.
 func WithServerErrors(f func(m *Method, err error) error) Option {
 	return func(o *options) { o.serverErrors = f }
 }
