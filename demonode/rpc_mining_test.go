@@ -146,9 +146,24 @@ func TestRPCGetBlock(t *testing.T) {
 		v1["nextblockhash"] != hashes[1] || v1["weight"] != float64(blockWeight(b)) || len(v1["tx"].([]any)) != 1 {
 		t.Fatalf("getblock verbosity 1 = %v", v1)
 	}
+	// A valid block on a parent that is no longer the tip: submitblock
+	// answers "inconclusive", and getblock shows it off the active chain.
+	stale := newBlock(t, c)
+	c.generate(t, 1)
+	var res any
+	c.rpcOK(t, &res, "submitblock", hex.EncodeToString(blockBytes(t, stale)))
+	if res != "inconclusive" {
+		t.Fatalf("submitblock(stale) = %v", res)
+	}
+	var sv map[string]any
+	c.rpcOK(t, &sv, "getblock", stale.BlockHash().String(), true)
+	if _, has := sv["nextblockhash"]; has || sv["confirmations"] != -1.0 || sv["height"] != 3.0 || sv["previousblockhash"] != hashes[1] {
+		t.Fatalf("getblock(stale) = %v", sv)
+	}
+
 	var hdr map[string]any
 	c.rpcOK(t, &hdr, "getblockheader", hashes[1])
-	if _, has := hdr["nextblockhash"]; has || hdr["previousblockhash"] != hashes[0] || hdr["mediantime"] == nil {
+	if hdr["nextblockhash"] == nil || hdr["previousblockhash"] != hashes[0] || hdr["mediantime"] == nil || hdr["confirmations"] != 2.0 {
 		t.Fatalf("getblockheader = %v", hdr)
 	}
 }
