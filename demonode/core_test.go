@@ -202,6 +202,10 @@ func TestCoreCoinbaseAndSubmission(t *testing.T) {
 	// Malformed and empty block data throw, and the node keeps serving.
 	data := blockBytes(t, block)
 	wantStdException(t, "submitBlock(truncated)", rawSubmitBlock(ctx, node2, data[:len(data)-15]), spanEndOfData)
+	// (Not in Core's test: a non-canonical transaction count.)
+	nonCanonical := append(data[:wire.MaxBlockHeaderPayload:wire.MaxBlockHeaderPayload], 0xfd, 0x01, 0x00)
+	wantStdException(t, "submitBlock(non-canonical count)", rawSubmitBlock(ctx, node2, nonCanonical),
+		"non-canonical ReadCompactSize(): iostream error")
 	_, _, _, err = node2.mining.SubmitBlock(ctx, nil)
 	wantStdException(t, "submitBlock(empty)", err, spanEndOfData)
 	_, _, _, err = node2.mining.CheckBlock(ctx, nil, checkOpts)
