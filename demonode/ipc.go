@@ -18,7 +18,8 @@ import (
 )
 
 // Bootstrap serves the node's Init to one connection; pass it to rt.Serve,
-// rt.NewServer or ipc.New.
+// rt.NewServer or ipc.New, with rt.WithServerErrors(CoreErrors) for Core's
+// texts for undecodable parameters (ListenAndServe and ServeSpawned do).
 func (n *Node) Bootstrap(*rt.Conn) capnp.Client {
 	return capnp.Client(v32.InitServerToCapnp(&initImpl{n: n}))
 }
