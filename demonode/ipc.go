@@ -3,7 +3,6 @@ package demonode
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
 	"capnproto.org/go/capnp/v3"
@@ -13,12 +12,14 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
 	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
+	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
 // Bootstrap serves the node's Init to one connection; pass it to rt.Serve,
-// rt.NewServer or ipc.New.
+// rt.NewServer or ipc.New, with rt.WithServerErrors(CoreErrors) for Core's
+// texts for undecodable parameters (ListenAndServe and ServeSpawned do).
 func (n *Node) Bootstrap(*rt.Conn) capnp.Client {
 	return capnp.Client(v32.InitServerToCapnp(&initImpl{n: n}))
 }
@@ -31,7 +32,7 @@ type initImpl struct{ n *Node }
 func (i *initImpl) MakeEcho(context.Context) (v32.Echo, error) { return echoImpl{}, nil }
 
 func (i *initImpl) MakeMiningOld2(context.Context) error {
-	return errors.New("Old mining interface (@2) not supported. Please update your client!")
+	return exception.Std("Old mining interface (@2) not supported. Please update your client!")
 }
 
 func (i *initImpl) MakeMining(context.Context) (v32.Mining, error) { return &miningImpl{n: i.n}, nil }
@@ -89,12 +90,17 @@ func (m *miningImpl) CreateNewBlock(ctx context.Context, o v32.BlockCreateOption
 		CoinbaseOutputMaxAdditionalSigops: o.CoinbaseOutputMaxAdditionalSigops,
 	})
 	if err != nil {
-		return nil, err
+		return nil, exception.Std(err.Error())
 	}
 	return &templateImpl{n: m.n, t: t}, nil
 }
 
+// CheckBlock is Core's checkBlock. Empty block data (a nil b) cannot be
+// deserialized: Core throws, and so does the demo node, with Core's text.
 func (m *miningImpl) CheckBlock(ctx context.Context, b *wire.MsgBlock, o v32.BlockCheckOptions) (bool, string, string, error) {
+	if b == nil {
+		return false, "", "", errEndOfData()
+	}
 	ok, reason, debug := m.n.chain.CheckBlock(b, o.CheckMerkleRoot, o.CheckPow)
 	return ok, reason, debug, nil
 }
@@ -104,7 +110,12 @@ func (m *miningImpl) Interrupt(context.Context) error {
 	return nil
 }
 
+// SubmitBlock is Core's submitBlock; empty block data throws as in
+// CheckBlock.
 func (m *miningImpl) SubmitBlock(ctx context.Context, b *wire.MsgBlock) (bool, string, string, error) {
+	if b == nil {
+		return false, "", "", errEndOfData()
+	}
 	ok, reason, debug := m.n.chain.SubmitBlock(b)
 	return ok, reason, debug, nil
 }
@@ -175,7 +186,7 @@ func (t *templateImpl) GetCoinbaseMerklePath(context.Context) ([]chainhash.Hash,
 }
 
 func (t *templateImpl) SubmitSolutionOld7(context.Context, uint32, uint32, uint32, *wire.MsgTx) (bool, error) {
-	return false, errors.New("Old submitSolution (@7) not supported. Please update your client!")
+	return false, exception.Std("Old submitSolution (@7) not supported. Please update your client!")
 }
 
 func (t *templateImpl) WaitNext(ctx context.Context, o v32.BlockWaitOptions) (v32.BlockTemplate, error) {

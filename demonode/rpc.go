@@ -12,10 +12,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
-	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
-
-	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
 )
 
 // JSON-RPC error codes, as Bitcoin Core uses them.
@@ -158,6 +155,13 @@ var rpcMethods = map[string]rpcMethod{
 	"getblockhash":         {params: []string{"height"}, required: 1, help: "getblockhash height\n\nThe hash of the block at height in the demo chain."},
 	"getblockheader":       {params: []string{"blockhash", "verbose"}, required: 1, help: "getblockheader \"blockhash\" ( verbose )\n\nThe header of a block: a JSON object, or its serialization in hex when verbose is false."},
 	"generatetodescriptor": {params: []string{"num_blocks", "descriptor"}, required: 2, help: "generatetodescriptor num_blocks \"descriptor\"\n\nMine num_blocks blocks at once, paying to descriptor (raw(HEX) or addr(ADDRESS)); returns their hashes."},
+	"generatetoaddress":    {params: []string{"nblocks", "address", "maxtries"}, required: 2, help: "generatetoaddress nblocks \"address\" ( maxtries )\n\nMine nblocks blocks at once, paying to address; returns their hashes."},
+	"getblock":             {params: []string{"blockhash", "verbosity"}, required: 1, help: "getblock \"blockhash\" ( verbosity )\n\nA block of the demo chain: its serialization in hex (verbosity 0) or a JSON object (1)."},
+	"getmempoolinfo":       {help: "getmempoolinfo\n\nThe state of the demo mempool: size, bytes, fees and policy."},
+	"getrawmempool":        {params: []string{"verbose"}, help: "getrawmempool ( verbose )\n\nThe txids in the demo mempool, or a JSON object per transaction when verbose is true."},
+	"sendrawtransaction":   {params: []string{"hexstring", "maxfeerate"}, required: 1, help: "sendrawtransaction \"hexstring\" ( maxfeerate )\n\nAdd a serialized transaction to the demo mempool; returns its txid."},
+	"submitblock":          {params: []string{"hexdata", "dummy"}, required: 1, help: "submitblock \"hexdata\" ( \"dummy\" )\n\nSubmit a serialized block to the demo chain; null when accepted, else the reason."},
+	"submitheader":         {params: []string{"hexdata"}, required: 1, help: "submitheader \"hexdata\"\n\nCheck a serialized block header against the demo chain."},
 	"stop":                 {help: "stop\n\nStop the demo node."},
 	"help":                 {params: []string{"command"}, help: "help ( \"command\" )\n\nList the methods, or explain one."},
 }
@@ -213,6 +217,20 @@ func (n *Node) dispatch(ctx context.Context, method string, raw json.RawMessage)
 		return n.rpcGetBlockHeader(p)
 	case "generatetodescriptor":
 		return n.rpcGenerate(p)
+	case "generatetoaddress":
+		return n.rpcGenerateToAddress(p)
+	case "getblock":
+		return n.rpcGetBlock(p)
+	case "submitblock":
+		return n.rpcSubmitBlock(p)
+	case "submitheader":
+		return n.rpcSubmitHeader(p)
+	case "sendrawtransaction":
+		return n.rpcSendRawTransaction(p)
+	case "getrawmempool":
+		return n.rpcGetRawMempool(p)
+	case "getmempoolinfo":
+		return n.rpcGetMempoolInfo()
 	case "stop":
 		if n.stop != nil {
 			go n.stop()
@@ -276,14 +294,9 @@ func jsonType(raw json.RawMessage) string {
 }
 
 func (n *Node) rpcGetBlockHeader(p params) (any, *rpcError) {
-	var hashHex string
-	raw := p.get(0, "blockhash")
-	if raw == nil || json.Unmarshal(raw, &hashHex) != nil {
-		return nil, &rpcError{rpcTypeError, "blockhash must be a hex string"}
-	}
-	hash, err := chainhash.NewHashFromStr(hashHex)
-	if err != nil || len(hashHex) != 64 {
-		return nil, &rpcError{rpcInvalidParameter, fmt.Sprintf("blockhash must be of length 64 (not %d, for '%s')", len(hashHex), hashHex)}
+	hash, herr := argHash(p.get(0, "blockhash"), "blockhash")
+	if herr != nil {
+		return nil, herr
 	}
 	verbose := true
 	if v := p.get(1, "verbose"); v != nil {
@@ -291,40 +304,18 @@ func (n *Node) rpcGetBlockHeader(p params) (any, *rpcError) {
 			return nil, &rpcError{rpcTypeError, "verbose must be a boolean"}
 		}
 	}
-	hdr, ok := n.chain.HeaderByHash(*hash)
+	info, ok := n.chain.BlockInfo(hash)
 	if !ok {
 		return nil, &rpcError{rpcBlockNotFoundCode, "Block not found"}
 	}
 	if !verbose {
 		var buf bytes.Buffer
-		_ = hdr.Serialize(&buf)
+		if err := info.Block.Header.Serialize(&buf); err != nil {
+			return nil, &rpcError{rpcMiscError, err.Error()}
+		}
 		return hex.EncodeToString(buf.Bytes()), nil
 	}
-	height, _ := n.chain.HeightOf(*hash)
-	tipHash, tipHeight := n.chain.Tip()
-	out := map[string]any{
-		"hash":              hash.String(),
-		"confirmations":     tipHeight - height + 1,
-		"height":            height,
-		"version":           hdr.Version,
-		"versionHex":        fmt.Sprintf("%08x", uint32(hdr.Version)),
-		"merkleroot":        hdr.MerkleRoot.String(),
-		"time":              hdr.Timestamp.Unix(),
-		"nonce":             hdr.Nonce,
-		"bits":              fmt.Sprintf("%08x", hdr.Bits),
-		"difficulty":        chain.CalcDifficulty(hdr.Bits),
-		"previousblockhash": hdr.PrevBlock.String(),
-	}
-	if height == 0 {
-		delete(out, "previousblockhash")
-	}
-	if height < tipHeight {
-		if next, ok := n.chain.HashAtHeight(height + 1); ok {
-			out["nextblockhash"] = next.String()
-		}
-	}
-	_ = tipHash
-	return out, nil
+	return headerJSON(hash, info), nil
 }
 
 func (n *Node) rpcGenerate(p params) (any, *rpcError) {
@@ -343,7 +334,12 @@ func (n *Node) rpcGenerate(p params) (any, *rpcError) {
 	if err != nil {
 		return nil, &rpcError{rpcInvalidAddress, err.Error()}
 	}
-	hashes, gerr := n.chain.GenerateToScript(int(num), script)
+	return n.generate(int(num), script)
+}
+
+// generate mines num blocks paying to script and returns their hashes.
+func (n *Node) generate(num int, script []byte) (any, *rpcError) {
+	hashes, gerr := n.chain.GenerateToScript(num, script)
 	if gerr != nil {
 		return nil, &rpcError{rpcMiscError, gerr.Error()}
 	}

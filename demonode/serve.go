@@ -20,7 +20,7 @@ const DemoMempoolTxs = 5
 // bitcoin-node -ipcbind does. stop closes the listener, every connection,
 // and removes the socket.
 func (n *Node) ListenAndServe(dir, address string, log *slog.Logger) (canonical string, stop func(), err error) {
-	i := ipc.New(ExeName, "", n.Bootstrap, ipc.WithLogger(log))
+	i := ipc.New(ExeName, "", n.Bootstrap, ipc.WithLogger(log), ipc.WithConnOptions(rt.WithServerErrors(CoreErrors)))
 	canonical, err = i.ListenAddress(dir, address)
 	if err != nil {
 		return "", nil, err
@@ -40,6 +40,6 @@ func ServeSpawned(args []string, log *slog.Logger) (handled bool, status int, er
 	if err := n.SeedMempool(DemoMempoolTxs); err != nil {
 		return true, 1, err
 	}
-	i := ipc.New(ExeName, "", n.Bootstrap, ipc.WithLogger(log), ipc.WithConnOptions(rt.WithName(ExeName)))
+	i := ipc.New(ExeName, "", n.Bootstrap, ipc.WithLogger(log), ipc.WithConnOptions(rt.WithName(ExeName), rt.WithServerErrors(CoreErrors)))
 	return i.StartSpawnedProcess(args)
 }

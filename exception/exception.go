@@ -88,7 +88,7 @@ func (e *Error) Error() string {
 // What is the description without the "std::exception: " prefix that
 // libmultiprocess adds to C++ exceptions: the C++ what() text.
 func (e *Error) What() string {
-	return strings.TrimPrefix(e.Description, "std::exception: ")
+	return strings.TrimPrefix(e.Description, StdPrefix)
 }
 
 // Is matches the sentinel of e's Type and local condition.
@@ -112,6 +112,20 @@ func (e *Error) Unwrap() error { return e.cause }
 // New makes an Error raised in this process.
 func New(t Type, iface, method, description string) *Error {
 	return &Error{Type: t, Interface: iface, Method: method, Description: description}
+}
+
+// StdPrefix is what libmultiprocess puts before the what() text of a
+// std::exception that a C++ server method throws: the peer receives a
+// failed exception with reason StdPrefix + what().
+const StdPrefix = "std::exception: "
+
+// Std makes the error a Go server returns where it stands in for a C++
+// server method that throws a std::exception: a failed exception whose
+// description is StdPrefix + what, exactly what Bitcoin Core sends. A C++
+// client then shows "remote exception: std::exception: <what>", as for
+// Core, and a Go client's What() gives what.
+func Std(what string) *Error {
+	return &Error{Type: Failed, Description: StdPrefix + what}
 }
 
 // Local makes the Error for a local condition such as ErrDestroyed.

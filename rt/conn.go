@@ -83,6 +83,7 @@ type options struct {
 	initID        uint64
 	callTimeout   time.Duration
 	limits        limits // limits.go
+	serverErrors  func(*Method, error) error
 }
 
 // Option configures a connection.
@@ -144,6 +145,16 @@ func (c *Conn) boundCall(ctx context.Context) (context.Context, context.CancelFu
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, d)
+}
+
+// WithServerErrors lets a server choose the text of its errors: f gets
+// each error a method's handler returns (the implementation's, or the
+// generated code's when it cannot decode the parameters) and returns the
+// error to send instead, for example an exception.Std with the text a C++
+// server would throw. Errors of the runtime itself (threads, limits) and
+// panics are not passed to f.
+func WithServerErrors(f func(m *Method, err error) error) Option {
+	return func(o *options) { o.serverErrors = f }
 }
 
 // LevelTrace is the slog level of trace logs (method arguments).

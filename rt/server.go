@@ -158,6 +158,9 @@ func (s *ServerBase) run(ctx context.Context, conn *Conn, call *server.Call, m *
 	if err := fn(ctx); err != nil {
 		if conn != nil {
 			conn.log.Debug("IPC server request failed", "n", n, "method", m.String(), "err", err)
+			if f := conn.opts.serverErrors; f != nil {
+				err = f(m, err)
+			}
 		}
 		return exception.ToCapnp(err)
 	}

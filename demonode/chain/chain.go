@@ -17,8 +17,10 @@ import (
 type Option func(*config)
 
 type config struct {
-	now             func() time.Time
-	blockMinFeeRate int64 // sat per 1000 vbytes
+	now                 func() time.Time
+	blockMinFeeRate     int64 // sat per 1000 vbytes
+	blockMaxWeight      uint64
+	blockReservedWeight uint64
 }
 
 // WithClock replaces the wall clock used for template timestamps and the
@@ -40,6 +42,22 @@ func WithBlockMinTxFee(satPerKvB int64) Option {
 			c.blockMinFeeRate = satPerKvB
 		}
 	}
+}
+
+// WithBlockMaxWeight caps the weight of every template whose options do
+// not set TemplateOptions.MaxWeight (Core's -blockmaxweight). The default,
+// 0, means MaxBlockWeight, as Core's DEFAULT_BLOCK_MAX_WEIGHT. A value
+// above MaxBlockWeight makes CreateTemplate fail with Core's startup error.
+func WithBlockMaxWeight(weight uint64) Option {
+	return func(c *config) { c.blockMaxWeight = weight }
+}
+
+// WithBlockReservedWeight sets the weight reserved for the coinbase in the
+// blocks GenerateToScript mines (Core's -blockreservedweight, which applies
+// to RPC-built templates; IPC clients give their own in TemplateOptions).
+// The default is DefaultBlockReservedWeight.
+func WithBlockReservedWeight(weight uint64) Option {
+	return func(c *config) { c.blockReservedWeight = weight }
 }
 
 // DefaultBlockMinTxFee is Core's DEFAULT_BLOCK_MIN_TX_FEE: 1 sat/kvB.
@@ -64,6 +82,11 @@ type Chain struct {
 	invalid map[chainhash.Hash]string
 	// confirmed holds the txids of all confirmed non-coinbase transactions.
 	confirmed map[chainhash.Hash]struct{}
+	// coins are the transactions of the active chain after genesis (whose
+	// coinbase is unspendable, as in Core), and spent their outputs that
+	// a later block spends: the simulation's UTXO set (see AcceptTx).
+	coins map[chainhash.Hash]coinTx
+	spent map[wire.OutPoint]struct{}
 
 	pool mempool
 
@@ -83,7 +106,7 @@ type Chain struct {
 // New returns a chain holding only the regtest genesis block and an empty
 // mempool.
 func New(opts ...Option) *Chain {
-	cfg := config{now: time.Now, blockMinFeeRate: DefaultBlockMinTxFee}
+	cfg := config{now: time.Now, blockMinFeeRate: DefaultBlockMinTxFee, blockReservedWeight: DefaultBlockReservedWeight}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -99,6 +122,8 @@ func New(opts ...Option) *Chain {
 		side:      make(map[chainhash.Hash]*wire.MsgBlock),
 		invalid:   make(map[chainhash.Hash]string),
 		confirmed: make(map[chainhash.Hash]struct{}),
+		coins:     make(map[chainhash.Hash]coinTx),
+		spent:     make(map[wire.OutPoint]struct{}),
 		pool:      newMempool(),
 		changed:   make(chan struct{}),
 	}
@@ -237,8 +262,13 @@ func (c *Chain) connectLocked(b *wire.MsgBlock, hash chainhash.Hash) {
 	c.chainWork = append(c.chainWork, work)
 	c.index[hash] = height
 	for i, tx := range b.Transactions {
+		txid := tx.TxHash()
+		c.coins[txid] = coinTx{tx: tx, height: height, coinbase: i == 0}
 		if i > 0 {
-			c.confirmed[tx.TxHash()] = struct{}{}
+			c.confirmed[txid] = struct{}{}
+			for _, in := range tx.TxIn {
+				c.spent[in.PreviousOutPoint] = struct{}{}
+			}
 		}
 	}
 	c.pool.removeForBlock(b)
@@ -265,10 +295,10 @@ type BlockchainInfo struct {
 	Warnings             []string `json:"warnings"`
 }
 
-// rpcDouble rounds v to the 16 significant digits Core's UniValue prints, so
+// RPCDouble rounds v to the 16 significant digits Core's UniValue prints, so
 // that encoding/json writes the same number as Core (the regtest difficulty
 // 4.6565423739069247e-10 becomes 4.656542373906925e-10).
-func rpcDouble(v float64) float64 {
+func RPCDouble(v float64) float64 {
 	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 16, 64), 64)
 	if err != nil {
 		return v
@@ -294,7 +324,7 @@ func (c *Chain) BlockchainInfo() BlockchainInfo {
 		BestBlockHash:        hash.String(),
 		Bits:                 fmt.Sprintf("%08x", tip.Header.Bits),
 		Target:               fmt.Sprintf("%064x", blockchain.CompactToBig(tip.Header.Bits)),
-		Difficulty:           rpcDouble(CalcDifficulty(tip.Header.Bits)),
+		Difficulty:           RPCDouble(CalcDifficulty(tip.Header.Bits)),
 		Time:                 tip.Header.Timestamp.Unix(),
 		MedianTime:           c.medianTimePastLocked(),
 		VerificationProgress: 1,
@@ -304,4 +334,43 @@ func (c *Chain) BlockchainInfo() BlockchainInfo {
 		Pruned:               false,
 		Warnings:             []string{},
 	}
+}
+
+// BlockInfo is what getblock and getblockheader report about a block.
+type BlockInfo struct {
+	Block  *wire.MsgBlock // a deep copy
+	Height int32
+	// Active is false for a stale block (see SubmitBlock); its
+	// confirmations are then -1.
+	Active        bool
+	Confirmations int32
+	MedianTime    int64
+	ChainWork     *big.Int
+	// Next is the hash of the next active-chain block, if any.
+	Next *chainhash.Hash
+}
+
+// BlockInfo describes the active-chain or stale block with the given hash.
+func (c *Chain) BlockInfo(hash chainhash.Hash) (BlockInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, tipHeight := c.tipLocked()
+	if h, ok := c.index[hash]; ok {
+		info := BlockInfo{Block: c.blocks[h].Copy(), Height: h, Active: true, Confirmations: tipHeight - h + 1,
+			MedianTime: c.medianTimePastAtLocked(h), ChainWork: new(big.Int).Set(c.chainWork[h])}
+		if h < tipHeight {
+			next := c.hashes[h+1]
+			info.Next = &next
+		}
+		return info, true
+	}
+	b, ok := c.side[hash]
+	if !ok {
+		return BlockInfo{}, false
+	}
+	prev := c.index[b.Header.PrevBlock] // stale blocks have an active parent
+	start := max(int(prev)+2-MedianTimeSpan, 0)
+	times := append(append([]int64(nil), c.times[start:prev+1]...), b.Header.Timestamp.Unix())
+	return BlockInfo{Block: b.Copy(), Height: prev + 1, Confirmations: -1, MedianTime: medianTime(times),
+		ChainWork: new(big.Int).Add(c.chainWork[prev], blockchain.CalcWork(b.Header.Bits))}, true
 }

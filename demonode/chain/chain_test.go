@@ -213,9 +213,9 @@ func TestCreateTemplateOptionErrors(t *testing.T) {
 	}{
 		{"defaults", func(*TemplateOptions) {}, ""},
 		{"reserved zero", func(o *TemplateOptions) { o.BlockReservedWeight = 0 },
-			"block_reserved_weight (0) must be at least 2000 weight units"},
+			"block_reserved_weight (0) is lower than minimum safety value of (2000)"},
 		{"reserved 1999", func(o *TemplateOptions) { o.BlockReservedWeight = 1999 },
-			"block_reserved_weight (1999) must be at least 2000 weight units"},
+			"block_reserved_weight (1999) is lower than minimum safety value of (2000)"},
 		{"reserved minimum", func(o *TemplateOptions) { o.BlockReservedWeight = 2000 }, ""},
 		{"reserved maximum", func(o *TemplateOptions) { o.BlockReservedWeight = 4_000_000 }, ""},
 		{"reserved too high", func(o *TemplateOptions) { o.BlockReservedWeight = 4_000_001 },
@@ -224,7 +224,7 @@ func TestCreateTemplateOptionErrors(t *testing.T) {
 		{"sigops too high", func(o *TemplateOptions) { o.CoinbaseOutputMaxAdditionalSigops = 80_001 },
 			"coinbase_output_max_additional_sigops (80001) exceeds consensus maximum block sigops cost (80000)"},
 		{"max weight too high", func(o *TemplateOptions) { o.MaxWeight = 4_000_001 },
-			"block_max_weight (4000001) exceeds consensus maximum block weight (4000000)"},
+			"Specified -blockmaxweight (4000001) exceeds consensus maximum block weight (4000000)"},
 	}
 	c := New()
 	for _, tt := range tests {

@@ -25,12 +25,14 @@
 //
 // # What is simulated
 //
-//   - There are no scripts and no UTXO set. Transactions are checked for
-//     structure only (Core's CheckTransaction); signatures and spent coins are
-//     never verified. Fees cannot be derived from inputs, so every mempool
-//     transaction carries a fee given when it was added (see
-//     [Chain.AddTxWithFee]); a block's fees are the known mempool fees of its
-//     transactions (unknown transactions count as paying zero).
+//   - There are no scripts. Transactions are checked for structure only
+//     (Core's CheckTransaction); signatures are never verified. [Chain.AcceptTx]
+//     (sendrawtransaction) looks its inputs up among the outputs of the
+//     active chain and the mempool and derives the fee from them; other
+//     mempool transactions carry a fee given when they were added (see
+//     [Chain.AddTxWithFee]) and their inputs are not looked up. A block's fees
+//     are the known mempool fees of its transactions (unknown transactions
+//     count as paying zero).
 //   - Sigops are the declared per-transaction sigop cost (mempool) or the legacy
 //     count times four; P2SH and witness sigops are not counted.
 //   - There are no reorganisations. A valid block whose parent is in the

@@ -41,6 +41,8 @@ type poolEntry struct {
 	vsize  int64
 	size   int
 	seq    uint64
+	time   int64 // when it was added, unix seconds
+	height int32 // the tip height then
 	// parents are in-mempool parents at the time the entry was added.
 	parents []chainhash.Hash
 }
@@ -150,6 +152,8 @@ func (c *Chain) addTxLocked(tx *wire.MsgTx, fee, sigops int64) error {
 		vsize:   (weight + WitnessScaleFactor - 1) / WitnessScaleFactor,
 		size:    tx.SerializeSize(),
 		seq:     p.entrySeq,
+		time:    c.now().Unix(),
+		height:  int32(len(c.hashes) - 1),
 		parents: parents,
 	}
 	p.entrySeq++
@@ -348,4 +352,35 @@ func NewDummyTx(seed uint64, segwit bool) *wire.MsgTx {
 	copy(pkScript[2:], prev.Hash[:20])
 	tx.AddTxOut(wire.NewTxOut(10_000, pkScript))
 	return tx
+}
+
+// MempoolEntry describes a mempool transaction (getrawmempool verbose).
+type MempoolEntry struct {
+	TxID, WTxID chainhash.Hash
+	Fee         btcutil.Amount
+	VSize       int64
+	Weight      int64
+	Time        int64 // when it entered the mempool, unix seconds
+	Height      int32 // the tip height then
+	// Depends are the in-mempool parents.
+	Depends []chainhash.Hash
+}
+
+// MempoolEntries returns the mempool transactions, highest fee rate first.
+func (c *Chain) MempoolEntries() []MempoolEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sorted := c.pool.sortedEntries()
+	out := make([]MempoolEntry, 0, len(sorted))
+	for _, e := range sorted {
+		var deps []chainhash.Hash
+		for _, p := range e.parents {
+			if _, ok := c.pool.entries[p]; ok {
+				deps = append(deps, p)
+			}
+		}
+		out = append(out, MempoolEntry{TxID: e.txid, WTxID: e.wtxid, Fee: btcutil.Amount(e.fee),
+			VSize: e.vsize, Weight: e.weight, Time: e.time, Height: e.height, Depends: deps})
+	}
+	return out
 }

@@ -65,7 +65,13 @@ func (c *Chain) GenerateToScript(n int, script []byte) ([]chainhash.Hash, error)
 func (c *Chain) generateOne(script []byte) (chainhash.Hash, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := c.createTemplateLocked(DefaultTemplateOptions())
+	opts := DefaultTemplateOptions()
+	opts.BlockReservedWeight = c.cfg.blockReservedWeight
+	opts.MaxWeight = c.cfg.blockMaxWeight
+	if err := opts.Validate(); err != nil {
+		return chainhash.Hash{}, err
+	}
+	t := c.createTemplateLocked(opts)
 	coinbase := BuildCoinbase(t.coinbase, script, []byte{txscript.OP_0})
 	block := &wire.MsgBlock{
 		Header:       t.block.Header,
@@ -80,7 +86,7 @@ func (c *Chain) generateOne(script []byte) (chainhash.Hash, error) {
 	for i, tx := range block.Transactions[1:] {
 		extraFees[tx.TxHash()] = t.fees[i]
 	}
-	if ok, _, reason, debug := c.processBlockLocked(block, extraFees); !ok {
+	if ok, reason, debug := c.processBlockLocked(block, extraFees); !ok {
 		return chainhash.Hash{}, fmt.Errorf("chain: generated block rejected: %s (%s)", reason, debug)
 	}
 	return block.BlockHash(), nil

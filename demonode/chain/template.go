@@ -41,7 +41,7 @@ func DefaultTemplateOptions() TemplateOptions {
 // Core's error text.
 func (o TemplateOptions) Validate() error {
 	if o.BlockReservedWeight < MinimumBlockReservedWeight {
-		return fmt.Errorf("block_reserved_weight (%d) must be at least %d weight units",
+		return fmt.Errorf("block_reserved_weight (%d) is lower than minimum safety value of (%d)",
 			o.BlockReservedWeight, MinimumBlockReservedWeight)
 	}
 	if o.BlockReservedWeight > MaxBlockWeight {
@@ -53,7 +53,7 @@ func (o TemplateOptions) Validate() error {
 			o.CoinbaseOutputMaxAdditionalSigops, MaxBlockSigopsCost)
 	}
 	if o.MaxWeight > MaxBlockWeight {
-		return fmt.Errorf("block_max_weight (%d) exceeds consensus maximum block weight (%d)",
+		return fmt.Errorf("Specified -blockmaxweight (%d) exceeds consensus maximum block weight (%d)",
 			o.MaxWeight, MaxBlockWeight)
 	}
 	return nil
@@ -218,8 +218,12 @@ func (t *Template) InterruptWait() { t.chain.InterruptWait(t) }
 
 // CreateTemplate returns a template on top of the current tip (Core's
 // createNewBlock without the cooldown). Invalid options give Core's error
-// text (see TemplateOptions.Validate).
+// text (see TemplateOptions.Validate). A zero opts.MaxWeight takes the
+// chain's WithBlockMaxWeight.
 func (c *Chain) CreateTemplate(opts TemplateOptions) (*Template, error) {
+	if opts.MaxWeight == 0 {
+		opts.MaxWeight = c.cfg.blockMaxWeight
+	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}

@@ -290,18 +290,20 @@ func (c *Chain) SubmitBlock(block *wire.MsgBlock) (ok bool, reason, debug string
 	block = block.Copy()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ok, _, reason, debug = c.processBlockLocked(block, nil)
+	ok, reason, debug = c.processBlockLocked(block, nil)
 	return ok, reason, debug
 }
 
 // SubmitSolution completes the template with the miner's coinbase (which
 // replaces the dummy one), version, timestamp and nonce, recomputes the
 // merkle root and processes the block like SubmitBlock. As in Core the
-// template's block is updated even when the block is then rejected, and ok
-// means the block was accepted (ProcessNewBlock's result): a block that is
-// already known gives ok with reason "duplicate", and a valid block on a
-// parent that is no longer the tip (a stale template) gives ok with reason
-// "inconclusive".
+// template's block is updated even when the block is then rejected. ok
+// means the block became the new tip, and then reason is empty; like
+// Core, every answer with a reason is false: "duplicate" for a block that
+// is already known (a resubmission, or the same block submitted through
+// another path first), "inconclusive" for a valid block on a parent that
+// is no longer the tip (a stale template), and the validation reason for
+// an invalid block.
 func (c *Chain) SubmitSolution(tmpl *Template, version, timestamp, nonce uint32, coinbase *wire.MsgTx) (ok bool, reason, debug string) {
 	if tmpl == nil || tmpl.chain != c {
 		return false, "bad-template", "template does not belong to this chain"
@@ -331,37 +333,36 @@ func (c *Chain) SubmitSolution(tmpl *Template, version, timestamp, nonce uint32,
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ok, accepted, reason, debug := c.processBlockLocked(block, extraFees)
-	return ok || accepted, reason, debug
+	ok, reason, debug = c.processBlockLocked(block, extraFees)
+	return ok, reason, debug
 }
 
 // processBlockLocked runs the full validation of a block in Core's order and
-// connects it when valid on top of the tip. connected reports that it became
-// the tip; accepted that it is (now or already) stored as a valid block. The
-// block must not be modified afterwards.
-func (c *Chain) processBlockLocked(b *wire.MsgBlock, extraFees map[chainhash.Hash]int64) (connected, accepted bool, reason, debug string) {
+// connects it when valid on top of the tip; connected reports that it
+// became the tip. The block must not be modified afterwards.
+func (c *Chain) processBlockLocked(b *wire.MsgBlock, extraFees map[chainhash.Hash]int64) (connected bool, reason, debug string) {
 	hash := b.BlockHash()
 	if c.blockLocked(hash) != nil {
-		return false, true, "duplicate", ""
+		return false, "duplicate", ""
 	}
 	if _, bad := c.invalid[hash]; bad {
-		return false, false, "duplicate-invalid", fmt.Sprintf("block %s was previously marked invalid", hash)
+		return false, "duplicate-invalid", fmt.Sprintf("block %s was previously marked invalid", hash)
 	}
 	// Context-free failures and header failures are not remembered: Core
 	// does not store such blocks (or headers) in its block index.
 	if r := checkBlock(b, true, true); r != nil {
-		return false, false, r.reason, r.debug
+		return false, r.reason, r.debug
 	}
 	prevHeight, known := c.index[b.Header.PrevBlock]
 	if !known {
 		if _, stale := c.side[b.Header.PrevBlock]; stale {
 			// Building on a stale block would need a reorganisation.
-			return false, false, "inconclusive", "simulated chain: blocks on stale blocks are not supported"
+			return false, "inconclusive", "simulated chain: blocks on stale blocks are not supported"
 		}
-		return false, false, "prev-blk-not-found", ""
+		return false, "prev-blk-not-found", ""
 	}
 	if r := c.contextualCheckHeaderLocked(&b.Header, prevHeight); r != nil {
-		return false, false, r.reason, r.debug
+		return false, r.reason, r.debug
 	}
 	r := c.contextualCheckBlockLocked(b, prevHeight)
 	_, tipHeight := c.tipLocked()
@@ -369,7 +370,7 @@ func (c *Chain) processBlockLocked(b *wire.MsgBlock, extraFees map[chainhash.Has
 		// Valid, but not on the tip: stored, not connected (Core does not
 		// run ConnectBlock for a block without more work).
 		c.side[hash] = b
-		return false, true, "inconclusive", ""
+		return false, "inconclusive", ""
 	}
 	if r == nil {
 		r = c.connectChecksLocked(b, prevHeight+1, extraFees)
@@ -378,8 +379,53 @@ func (c *Chain) processBlockLocked(b *wire.MsgBlock, extraFees map[chainhash.Has
 		if !r.mutated {
 			c.invalid[hash] = r.reason
 		}
-		return false, false, r.reason, r.debug
+		return false, r.reason, r.debug
 	}
 	c.connectLocked(b, hash)
-	return true, true, "", ""
+	return true, "", ""
+}
+
+// CheckHeader validates a header as Core's submitheader does
+// (ProcessNewBlockHeaders): known tells whether its parent is known, and
+// reason is empty for a valid header. The header of a known block is
+// valid, that of a block marked invalid gives "duplicate-invalid", and a
+// new header must meet its proof of work ("high-hash") and, on an
+// active-chain parent, the contextual header checks. Headers are not
+// stored: the simulation keeps only whole blocks.
+func (c *Chain) CheckHeader(h *wire.BlockHeader) (known bool, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	hash := h.BlockHash()
+	if c.blockLocked(hash) != nil {
+		return true, ""
+	}
+	if _, bad := c.invalid[hash]; bad {
+		return true, "duplicate-invalid"
+	}
+	prevHeight, active := c.index[h.PrevBlock]
+	if _, stale := c.side[h.PrevBlock]; !active && !stale {
+		return false, ""
+	}
+	if !CheckProofOfWork(hash, h.Bits) {
+		return true, "high-hash"
+	}
+	if active {
+		if r := c.contextualCheckHeaderLocked(h, prevHeight); r != nil {
+			return true, r.reason
+		}
+	}
+	return true, ""
+}
+
+// UpdateUncommittedBlockStructures gives the coinbase of a block that has
+// a witness commitment the 32-byte zero witness reserved value when its
+// input has no witness, as Core's submitblock RPC does before validation
+// (the IPC submitBlock and submitSolution do not).
+func UpdateUncommittedBlockStructures(b *wire.MsgBlock) {
+	if len(b.Transactions) == 0 || len(b.Transactions[0].TxIn) == 0 || witnessCommitmentIndex(b) < 0 {
+		return
+	}
+	if in := b.Transactions[0].TxIn[0]; len(in.Witness) == 0 {
+		in.Witness = wire.TxWitness{make([]byte, chainhash.HashSize)}
+	}
 }

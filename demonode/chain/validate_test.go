@@ -349,9 +349,9 @@ func TestSubmitSolutionFlow(t *testing.T) {
 	if hash, height := c.Tip(); hash != hdr.BlockHash() || height != 1 {
 		t.Fatalf("tip %s/%d", hash, height)
 	}
-	if ok, reason, _ := tmpl.SubmitSolution(uint32(hdr.Version), uint32(hdr.Timestamp.Unix()), hdr.Nonce, cb); !ok ||
-		reason != "duplicate" {
-		t.Fatalf("second SubmitSolution = %v %q, want true duplicate", ok, reason)
+	if ok, reason, debug := tmpl.SubmitSolution(uint32(hdr.Version), uint32(hdr.Timestamp.Unix()), hdr.Nonce, cb); ok ||
+		reason != "duplicate" || debug != "" {
+		t.Fatalf("second SubmitSolution = %v %q %q, want false duplicate", ok, reason, debug)
 	}
 	if ok, reason, debug := c.SubmitBlock(good); ok || reason != "duplicate" || debug != "" {
 		t.Fatalf("SubmitBlock(dup) = %v %q %q", ok, reason, debug)
@@ -411,8 +411,8 @@ func TestStaleBlocks(t *testing.T) {
 	submit := func() (bool, string, string) {
 		return stale.SubmitSolution(uint32(hdr.Version), uint32(hdr.Timestamp.Unix()), hdr.Nonce, cb)
 	}
-	if ok, reason, debug := submit(); !ok || reason != "inconclusive" || debug != "" {
-		t.Fatalf("stale SubmitSolution = %v %q %q, want true inconclusive", ok, reason, debug)
+	if ok, reason, debug := submit(); ok || reason != "inconclusive" || debug != "" {
+		t.Fatalf("stale SubmitSolution = %v %q %q, want false inconclusive", ok, reason, debug)
 	}
 	if tip, height := c.Tip(); tip != hashes[0] || height != 1 {
 		t.Fatal("a stale block must not become the tip")
@@ -422,8 +422,8 @@ func TestStaleBlocks(t *testing.T) {
 	if !found {
 		t.Fatal("stale block not stored")
 	}
-	if ok, reason, _ := submit(); !ok || reason != "duplicate" {
-		t.Fatalf("stale resubmission = %v %q", ok, reason)
+	if ok, reason, debug := submit(); ok || reason != "duplicate" || debug != "" {
+		t.Fatalf("stale resubmission = %v %q %q, want false duplicate", ok, reason, debug)
 	}
 	if ok, reason, _ := c.SubmitBlock(staleBlock); ok || reason != "duplicate" {
 		t.Fatalf("stale SubmitBlock = %v %q", ok, reason)

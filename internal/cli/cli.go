@@ -68,6 +68,8 @@ type options struct {
 	timeout          time.Duration
 	rpcclienttimeout time.Duration
 	help             bool
+	node             demonode.Options // serve: the demo node's policy options
+	minTxFee         string
 }
 
 // defaultRPCClientTimeout is bitcoin-cli's -rpcclienttimeout default.
@@ -96,6 +98,10 @@ func (o *options) flags(fs *flag.FlagSet) {
 	for alias := range helpAliases {
 		fs.BoolVar(&o.help, alias, false, "")
 	}
+	o.node = demonode.DefaultOptions()
+	fs.StringVar(&o.minTxFee, "blockmintxfee", "", "serve: lowest fee rate in BTC/kvB for template transactions (default 0.00000001)")
+	fs.Uint64Var(&o.node.BlockReservedWeight, "blockreservedweight", o.node.BlockReservedWeight, "serve: weight reserved for the coinbase in blocks the node builds")
+	fs.Uint64Var(&o.node.BlockMaxWeight, "blockmaxweight", o.node.BlockMaxWeight, "serve: maximum template weight")
 }
 
 // debugFlag is -debug: a category list as in bitcoin-cli, where a bare
@@ -431,7 +437,15 @@ func serve(ctx context.Context, o *options, env Env) error {
 	if err != nil {
 		return err
 	}
-	n := demonode.New()
+	if o.minTxFee != "" {
+		if o.node.BlockMinTxFee, err = demonode.ParseBlockMinTxFee(o.minTxFee); err != nil {
+			return err
+		}
+	}
+	n, err := demonode.NewWithOptions(o.node)
+	if err != nil {
+		return err
+	}
 	defer n.Chain().Close()
 	if err := n.SeedMempool(demonode.DemoMempoolTxs); err != nil {
 		return err

@@ -389,3 +389,23 @@ func TestOtherVersionNode(t *testing.T) {
 		t.Fatalf("mining on a v31 node: %+v", r)
 	}
 }
+
+// TestServePolicyOptions: serve takes Core's mining policy options and
+// refuses bad values with Core's startup errors before binding.
+func TestServePolicyOptions(t *testing.T) {
+	for _, c := range []struct{ arg, want string }{
+		{"-blockmaxweight=4000001", "Specified -blockmaxweight (4000001) exceeds consensus maximum block weight (4000000)"},
+		{"-blockreservedweight=1999", "Specified -blockreservedweight (1999) is lower than minimum safety value of (2000)"},
+		{"-blockmintxfee=abc", "Invalid amount for -blockmintxfee=<amount>: 'abc'"},
+	} {
+		dir := t.TempDir()
+		var out, errb bytes.Buffer
+		code := Run(context.Background(), []string{"-datadir=" + dir, "serve", c.arg}, Env{Stdout: &out, Stderr: &errb})
+		if code != 1 || errb.String() != "error: "+c.want+"\n" {
+			t.Errorf("serve %s: exit %d, stderr %q, want %q", c.arg, code, errb.String(), c.want)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "regtest", "node.sock")); !os.IsNotExist(err) {
+			t.Errorf("serve %s bound its socket", c.arg)
+		}
+	}
+}
