@@ -80,6 +80,27 @@ func initOf(ctx context.Context, conn *rt.Conn) *v32.InitClient {
 	return v32.NewInitClientFromConn(ctx, conn)
 }
 
+// spawnEcho spawns this test binary as a child of i, echoes text through
+// it and closes the connection, which tells the child to exit.
+func spawnEcho(ctx context.Context, t *testing.T, i *ipc.Ipc, text string) *process.Child {
+	t.Helper()
+	conn, child, err := i.SpawnProcess(ctx, filepath.Base(os.Args[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := initOf(ctx, conn)
+	e, err := init.MakeEcho(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.Echo(ctx, text); err != nil || r != text {
+		t.Fatalf("echo: %q %v", r, err)
+	}
+	init.Release()
+	conn.Close()
+	return child
+}
+
 func TestSpawnCallExit(t *testing.T) {
 	for _, status := range []string{"", "3"} {
 		t.Run("exit"+status, func(t *testing.T) {
@@ -87,20 +108,7 @@ func TestSpawnCallExit(t *testing.T) {
 			t.Setenv("IPC_TEST_EXIT", status)
 			var logs syncBuffer
 			i := ipc.New("bitcoin-gui", os.Args[0], nil, ipc.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-			conn, child, err := i.SpawnProcess(ctx, filepath.Base(os.Args[0]))
-			if err != nil {
-				t.Fatal(err)
-			}
-			init := initOf(ctx, conn)
-			e, err := init.MakeEcho(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r, err := e.Echo(ctx, "spawned"); err != nil || r != "spawned" {
-				t.Fatalf("echo: %q %v", r, err)
-			}
-			init.Release()
-			conn.Close()
+			child := spawnEcho(ctx, t, i, "spawned")
 			st, err := child.Wait()
 			if err != nil {
 				t.Fatal(err)
@@ -135,20 +143,7 @@ func TestSpawnBareFD(t *testing.T) {
 	ctx := ctxT(t)
 	t.Setenv("IPC_TEST_ARGV", "fd")
 	i := ipc.New("bitcoin-gui", os.Args[0], nil, ipc.WithArgv(process.ArgvFD))
-	conn, child, err := i.SpawnProcess(ctx, filepath.Base(os.Args[0]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	init := initOf(ctx, conn)
-	e, err := init.MakeEcho(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, err := e.Echo(ctx, "bare fd"); err != nil || r != "bare fd" {
-		t.Fatalf("echo: %q %v", r, err)
-	}
-	init.Release()
-	conn.Close()
+	child := spawnEcho(ctx, t, i, "bare fd")
 	if st, err := child.Wait(); err != nil || !st.Success() {
 		t.Fatalf("child: %v, %v", st, err)
 	}
