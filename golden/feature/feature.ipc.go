@@ -1827,6 +1827,9 @@ type Feature interface {
 	// Deprecated: DoStuffOld3 is kept for wire compatibility with older peers (superseded by DoStuff); it is never called implicitly.
 	DoStuffOld3(ctx context.Context) error
 	// Schema defaults: wait = 2.5ms, mode = ColorBlue.
+	//
+	// An implementation that also has DoStuffBytes (as FeatureClient has)
+	// is served through it instead, with the raw bytes as received.
 	DoStuff(ctx context.Context, blockHash chainhash.Hash, wait time.Duration, mode Color) (result []*wire.MsgTx, err error)
 	Generic(ctx context.Context, pairs []Pair[string, []byte], unused Unused[string]) (result *Wrapper[string], err error)
 	VoidParam(ctx context.Context) error
@@ -2010,6 +2013,11 @@ func (c *FeatureClient) OptionalPointer(ctx context.Context) (result Options, ha
 }
 
 // Presence calls Feature.presence.
+//
+// data is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
+// a decode and re-encode). A nil slice is a null Data pointer, an empty
+// non-nil one is empty Data.
 func (c *FeatureClient) Presence(ctx context.Context) (result *Options, data []byte, names []string, cb Callback, err error) {
 	err = c.base.Call(ctx, &methodFeaturePresence, func(ctx context.Context, tc *rt.CallContext) error {
 		conn := c.base.Conn()
@@ -2403,6 +2411,53 @@ func (c *FeatureClient) DoStuff(ctx context.Context, blockHash chainhash.Hash, w
 					return domain.Wrap("Feature.doStuff.result", err)
 				}
 				result[i3] = v5
+			}
+		}
+		return nil
+	})
+	return result, err
+}
+
+// DoStuffBytes calls Feature.doStuff.
+//
+// result is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
+// a decode and re-encode). A nil slice is a null Data pointer, an empty
+// non-nil one is empty Data.
+func (c *FeatureClient) DoStuffBytes(ctx context.Context, blockHash chainhash.Hash, wait time.Duration, mode Color) (result [][]byte, err error) {
+	err = c.base.Call(ctx, &methodFeatureDoStuff, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().DoStuff(ctx, func(p featurecapnp.Feature_doStuff_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
+				return domain.Wrap("Feature.doStuff.blockHash", err)
+			}
+			p.SetWait(domain.MillisFloat(wait))
+			p.SetMode(mode)
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w1, err := res.Result()
+		if err != nil {
+			return domain.Wrap("Feature.doStuff.result", err)
+		}
+		if l2 := w1; l2.IsValid() {
+			result = make([][]byte, l2.Len())
+			for i3 := 0; i3 < l2.Len(); i3++ {
+				e4, err := l2.At(i3)
+				if err != nil {
+					return domain.Wrap("Feature.doStuff.result", err)
+				}
+				result[i3] = bytes.Clone(e4)
 			}
 		}
 		return nil
@@ -3021,6 +3076,51 @@ func (s *featureServer) DoStuffOld3(ctx context.Context, call featurecapnp.Featu
 // DoStuff serves Feature.doStuff.
 func (s *featureServer) DoStuff(ctx context.Context, call featurecapnp.Feature_doStuff) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureDoStuff, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			DoStuffBytes(ctx context.Context, blockHash chainhash.Hash, wait time.Duration, mode Color) (result [][]byte, err error)
+		}); ok {
+			args := call.Args()
+			var blockHash chainhash.Hash
+			var wait time.Duration
+			var mode Color
+			w1, err := args.BlockHash()
+			if err != nil {
+				return domain.Wrap("Feature.doStuff.blockHash", err)
+			}
+			v2, err := domain.Hash("Feature.doStuff.blockHash", w1)
+			if err != nil {
+				return domain.Wrap("Feature.doStuff.blockHash", err)
+			}
+			blockHash = v2
+			wait = domain.Millis(args.Wait())
+			mode = args.Mode()
+			result, err := impl.DoStuffBytes(ctx, blockHash, wait, mode)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			if result != nil {
+				l3, err := res.NewResult(int32(len(result)))
+				if err != nil {
+					return domain.Wrap("Feature.doStuff.result", err)
+				}
+				for i4, x5 := range result {
+					if d6 := x5; d6 != nil {
+						x7, err := capnp.NewData(l3.Segment(), d6)
+						if err != nil {
+							return domain.Wrap("Feature.doStuff.result", err)
+						}
+						if err := capnp.PointerList(l3).Set(i4, x7.ToPtr()); err != nil {
+							return domain.Wrap("Feature.doStuff.result", err)
+						}
+					}
+				}
+			}
+			return nil
+		}
 		args := call.Args()
 		var blockHash chainhash.Hash
 		var wait time.Duration
