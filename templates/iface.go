@@ -71,8 +71,8 @@ func methodDoc(m *model.Method) []jen.Code {
 		add(m.Deprecated)
 	}
 	if m.Bytes != nil {
-		add("An implementation that also has " + m.Bytes.GoName + " (as " + m.Interface.ClientName + " has)\n" +
-			"is served through it instead, with the raw bytes as received.")
+		add(strings.Join(wrapText("An implementation that also has "+m.Bytes.GoName+" (as "+m.Interface.ClientName+
+			" has) is served through it instead, with the raw bytes as received.", 76), "\n"))
 	}
 	return doc(text)
 }
@@ -159,10 +159,11 @@ func emitClient(f *jen.File, i *model.Interface) {
 		f.Commentf("%s calls %s.%s.", m.GoName, m.Interface.Name, m.Name)
 		if raw := rawArgs(m); raw != "" {
 			f.Comment("")
-			f.Commentf("%s the raw serialization on the wire, neither decoded nor encoded", raw)
-			f.Comment("(bytes Bitcoin Core cannot deserialize get its error; valid bytes skip")
-			f.Comment("a decode and re-encode). A nil slice is a null Data pointer, an empty")
-			f.Comment("non-nil one is empty Data.")
+			for _, l := range wrapText(raw+" the raw serialization on the wire, neither decoded nor encoded "+
+				"(bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and re-encode). "+
+				"A nil slice is a null Data pointer, an empty non-nil one is empty Data.", 76) {
+				f.Comment(l)
+			}
 		}
 		if m.Deprecated != "" {
 			f.Comment("")
@@ -227,7 +228,7 @@ func withBytes(ms []*model.Method) []*model.Method {
 func rawArgs(m *model.Method) string {
 	var names []string
 	for _, a := range append(append([]*model.Arg{}, m.Params...), m.Results...) {
-		if a.Role == model.ArgValue && isRaw(a.Field.Type) {
+		if a.Raw {
 			names = append(names, a.GoName)
 		}
 	}
@@ -240,13 +241,22 @@ func rawArgs(m *model.Method) string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " are"
 }
 
-// isRaw reports whether t is raw Data (or a list of it) in a raw-bytes
-// sibling.
-func isRaw(t *model.Type) bool {
-	for t.Kind == model.KindList {
-		t = t.Elem
+// wrapText splits text into lines of at most width bytes at spaces (a
+// longer word gets a line of its own).
+func wrapText(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
 	}
-	return t.Kind == model.KindData && t.Domain == model.DomainRaw
+	return append(lines, line)
 }
 
 // rawIface is the anonymous interface of m's raw-bytes sibling, which a

@@ -1050,8 +1050,8 @@ type Chain interface {
 	// The transaction's BIP125 replaceability (C++ RBFTransactionState:
 	// 0 unknown, 1 replaceable, 2 final).
 	//
-	// An implementation that also has IsRBFOptInBytes (as ChainClient_ has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has IsRBFOptInBytes (as ChainClient_ has) is
+	// served through it instead, with the raw bytes as received.
 	IsRBFOptIn(ctx context.Context, tx *wire.MsgTx) (result int32, err error)
 	// Whether the transaction is in the mempool.
 	IsInMempool(ctx context.Context, txid chainhash.Hash) (result bool, err error)
@@ -1060,8 +1060,8 @@ type Chain interface {
 	// Adds the transaction to the mempool and relays it as broadcastMethod
 	// says. Fails if its fee exceeds maxTxFee (satoshis); error says why.
 	//
-	// An implementation that also has BroadcastTransactionBytes (as ChainClient_ has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has BroadcastTransactionBytes (as ChainClient_
+	// has) is served through it instead, with the raw bytes as received.
 	BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error)
 	// Mempool ancestor and descendant counts of the transaction (including
 	// itself), with its ancestors' total virtual size and fees.
@@ -1289,11 +1289,6 @@ func (c *ChainClient_) HaveBlockOnDisk(ctx context.Context, height int32) (resul
 }
 
 // FindLocatorFork calls Chain.findLocatorFork.
-//
-// locator is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *ChainClient_) FindLocatorFork(ctx context.Context, locator []byte) (result int32, hasResult bool, err error) {
 	err = c.base.Call(ctx, &methodChainFindLocatorFork, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().FindLocatorFork(ctx, func(p multiprocesscapnp.Chain_findLocatorFork_Params) error {
@@ -1349,11 +1344,6 @@ func (c *ChainClient_) HasBlockFilterIndex(ctx context.Context, filterType uint8
 }
 
 // BlockFilterMatchesAny calls Chain.blockFilterMatchesAny.
-//
-// filterSet is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *ChainClient_) BlockFilterMatchesAny(ctx context.Context, filterType uint8, blockHash chainhash.Hash, filterSet [][]byte) (result bool, hasResult bool, err error) {
 	err = c.base.Call(ctx, &methodChainBlockFilterMatchesAny, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().BlockFilterMatchesAny(ctx, func(p multiprocesscapnp.Chain_blockFilterMatchesAny_Params) error {
@@ -1836,10 +1826,10 @@ func (c *ChainClient_) IsRBFOptIn(ctx context.Context, tx *wire.MsgTx) (result i
 
 // IsRBFOptInBytes calls Chain.isRBFOptIn.
 //
-// tx is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
 func (c *ChainClient_) IsRBFOptInBytes(ctx context.Context, tx []byte) (result int32, err error) {
 	err = c.base.Call(ctx, &methodChainIsRBFOptIn, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().IsRBFOptIn(ctx, func(p multiprocesscapnp.Chain_isRBFOptIn_Params) error {
@@ -1960,10 +1950,10 @@ func (c *ChainClient_) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx,
 
 // BroadcastTransactionBytes calls Chain.broadcastTransaction.
 //
-// tx is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
 func (c *ChainClient_) BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error) {
 	err = c.base.Call(ctx, &methodChainBroadcastTransaction, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().BroadcastTransaction(ctx, func(p multiprocesscapnp.Chain_broadcastTransaction_Params) error {
@@ -2028,11 +2018,6 @@ func (c *ChainClient_) GetTransactionAncestry(ctx context.Context, txid chainhas
 }
 
 // CalculateIndividualBumpFees calls Chain.calculateIndividualBumpFees.
-//
-// outpoints and targetFeerate are the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *ChainClient_) CalculateIndividualBumpFees(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result []PairInt64[[]byte], err error) {
 	err = c.base.Call(ctx, &methodChainCalculateIndividualBumpFees, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().CalculateIndividualBumpFees(ctx, func(p multiprocesscapnp.Chain_calculateIndividualBumpFees_Params) error {
@@ -2094,11 +2079,6 @@ func (c *ChainClient_) CalculateIndividualBumpFees(ctx context.Context, outpoint
 }
 
 // CalculateCombinedBumpFee calls Chain.calculateCombinedBumpFee.
-//
-// outpoints and targetFeerate are the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *ChainClient_) CalculateCombinedBumpFee(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result btcutil.Amount, hasResult bool, err error) {
 	err = c.base.Call(ctx, &methodChainCalculateCombinedBumpFee, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().CalculateCombinedBumpFee(ctx, func(p multiprocesscapnp.Chain_calculateCombinedBumpFee_Params) error {
@@ -2213,10 +2193,10 @@ func (c *ChainClient_) CheckChainLimits(ctx context.Context, tx *wire.MsgTx) (re
 
 // CheckChainLimitsBytes calls Chain.checkChainLimits.
 //
-// tx is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
 func (c *ChainClient_) CheckChainLimitsBytes(ctx context.Context, tx []byte) (result *ResultVoid[struct{}], err error) {
 	err = c.base.Call(ctx, &methodChainCheckChainLimits, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().CheckChainLimits(ctx, func(p multiprocesscapnp.Chain_checkChainLimits_Params) error {
@@ -2254,11 +2234,6 @@ func (c *ChainClient_) CheckChainLimitsBytes(ctx context.Context, tx []byte) (re
 }
 
 // EstimateSmartFee calls Chain.estimateSmartFee.
-//
-// result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *ChainClient_) EstimateSmartFee(ctx context.Context, numBlocks int32, conservative bool, wantCalc bool) (result []byte, calc *FeeCalculation, err error) {
 	err = c.base.Call(ctx, &methodChainEstimateSmartFee, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().EstimateSmartFee(ctx, func(p multiprocesscapnp.Chain_estimateSmartFee_Params) error {
@@ -2325,11 +2300,6 @@ func (c *ChainClient_) EstimateMaxBlocks(ctx context.Context) (result uint32, er
 }
 
 // MempoolMinFee calls Chain.mempoolMinFee.
-//
-// result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *ChainClient_) MempoolMinFee(ctx context.Context) (result []byte, err error) {
 	err = c.base.Call(ctx, &methodChainMempoolMinFee, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().MempoolMinFee(ctx, func(p multiprocesscapnp.Chain_mempoolMinFee_Params) error {
@@ -2358,11 +2328,6 @@ func (c *ChainClient_) MempoolMinFee(ctx context.Context) (result []byte, err er
 }
 
 // RelayMinFee calls Chain.relayMinFee.
-//
-// result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *ChainClient_) RelayMinFee(ctx context.Context) (result []byte, err error) {
 	err = c.base.Call(ctx, &methodChainRelayMinFee, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().RelayMinFee(ctx, func(p multiprocesscapnp.Chain_relayMinFee_Params) error {
@@ -2391,11 +2356,6 @@ func (c *ChainClient_) RelayMinFee(ctx context.Context) (result []byte, err erro
 }
 
 // RelayIncrementalFee calls Chain.relayIncrementalFee.
-//
-// result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *ChainClient_) RelayIncrementalFee(ctx context.Context) (result []byte, err error) {
 	err = c.base.Call(ctx, &methodChainRelayIncrementalFee, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().RelayIncrementalFee(ctx, func(p multiprocesscapnp.Chain_relayIncrementalFee_Params) error {
@@ -2424,11 +2384,6 @@ func (c *ChainClient_) RelayIncrementalFee(ctx context.Context) (result []byte, 
 }
 
 // RelayDustFee calls Chain.relayDustFee.
-//
-// result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *ChainClient_) RelayDustFee(ctx context.Context) (result []byte, err error) {
 	err = c.base.Call(ctx, &methodChainRelayDustFee, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().RelayDustFee(ctx, func(p multiprocesscapnp.Chain_relayDustFee_Params) error {
@@ -5015,14 +4970,16 @@ type ChainNotifications interface {
 	Destroy(ctx context.Context) error
 	// A transaction entered the mempool.
 	//
-	// An implementation that also has TransactionAddedToMempoolBytes (as ChainNotificationsClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has TransactionAddedToMempoolBytes (as
+	// ChainNotificationsClient has) is served through it instead, with the raw
+	// bytes as received.
 	TransactionAddedToMempool(ctx context.Context, tx *wire.MsgTx) error
 	// A transaction left the mempool for a reason other than being mined
 	// (C++ MemPoolRemovalReason).
 	//
-	// An implementation that also has TransactionRemovedFromMempoolBytes (as ChainNotificationsClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has TransactionRemovedFromMempoolBytes (as
+	// ChainNotificationsClient has) is served through it instead, with the raw
+	// bytes as received.
 	TransactionRemovedFromMempool(ctx context.Context, tx *wire.MsgTx, reason int32) error
 	// A block was connected to the chainstate named by role.
 	BlockConnected(ctx context.Context, role ChainstateRole, block BlockInfo) error
@@ -5118,10 +5075,10 @@ func (c *ChainNotificationsClient) TransactionAddedToMempool(ctx context.Context
 
 // TransactionAddedToMempoolBytes calls ChainNotifications.transactionAddedToMempool.
 //
-// tx is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
 func (c *ChainNotificationsClient) TransactionAddedToMempoolBytes(ctx context.Context, tx []byte) error {
 	return c.base.Call(ctx, &methodChainNotificationsTransactionAddedToMempool, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().TransactionAddedToMempool(ctx, func(p multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Params) error {
@@ -5172,10 +5129,10 @@ func (c *ChainNotificationsClient) TransactionRemovedFromMempool(ctx context.Con
 
 // TransactionRemovedFromMempoolBytes calls ChainNotifications.transactionRemovedFromMempool.
 //
-// tx is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
 func (c *ChainNotificationsClient) TransactionRemovedFromMempoolBytes(ctx context.Context, tx []byte, reason int32) error {
 	return c.base.Call(ctx, &methodChainNotificationsTransactionRemovedFromMempool, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().TransactionRemovedFromMempool(ctx, func(p multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Params) error {
@@ -5277,11 +5234,6 @@ func (c *ChainNotificationsClient) UpdatedBlockTip(ctx context.Context) error {
 }
 
 // ChainStateFlushed calls ChainNotifications.chainStateFlushed.
-//
-// locator is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *ChainNotificationsClient) ChainStateFlushed(ctx context.Context, role ChainstateRole, locator []byte) error {
 	return c.base.Call(ctx, &methodChainNotificationsChainStateFlushed, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().ChainStateFlushed(ctx, func(p multiprocesscapnp.ChainNotifications_chainStateFlushed_Params) error {

@@ -318,26 +318,27 @@ type Mining interface {
 	// Checks a block without connecting it. On failure result is false and
 	// reason holds Core's rejection reason (for example "high-hash").
 	//
-	// An implementation that also has CheckBlockBytes (as MiningClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has CheckBlockBytes (as MiningClient has) is
+	// served through it instead, with the raw bytes as received.
 	CheckBlock(ctx context.Context, block *wire.MsgBlock, options BlockCheckOptions) (result bool, reason string, debug string, err error)
 	// Wakes every pending waitTipChanged and createNewBlock call.
 	Interrupt(ctx context.Context) error
 	// Validates and connects a complete block, as the submitblock RPC does.
 	//
-	// An implementation that also has SubmitBlockBytes (as MiningClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has SubmitBlockBytes (as MiningClient has) is
+	// served through it instead, with the raw bytes as received.
 	SubmitBlock(ctx context.Context, block *wire.MsgBlock) (result bool, reason string, debug string, err error)
 	// Looks transactions up in the mempool by txid. A missing transaction
 	// comes back as empty Data at its position.
 	//
-	// An implementation that also has GetTransactionsByTxIDBytes (as MiningClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has GetTransactionsByTxIDBytes (as MiningClient
+	// has) is served through it instead, with the raw bytes as received.
 	GetTransactionsByTxID(ctx context.Context, txids []chainhash.Hash) (result []*wire.MsgTx, err error)
 	// As getTransactionsByTxID, by witness txid.
 	//
-	// An implementation that also has GetTransactionsByWitnessIDBytes (as MiningClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has GetTransactionsByWitnessIDBytes (as
+	// MiningClient has) is served through it instead, with the raw bytes as
+	// received.
 	GetTransactionsByWitnessID(ctx context.Context, wtxids []chainhash.Hash) (result []*wire.MsgTx, err error)
 }
 
@@ -583,9 +584,9 @@ func (c *MiningClient) CheckBlock(ctx context.Context, block *wire.MsgBlock, opt
 // CheckBlockBytes calls Mining.checkBlock.
 //
 // block is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *MiningClient) CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error) {
 	err = c.base.Call(ctx, &methodMiningCheckBlock, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().CheckBlock(ctx, func(p multiprocesscapnp.Mining_checkBlock_Params) error {
@@ -683,9 +684,9 @@ func (c *MiningClient) SubmitBlock(ctx context.Context, block *wire.MsgBlock) (r
 // SubmitBlockBytes calls Mining.submitBlock.
 //
 // block is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *MiningClient) SubmitBlockBytes(ctx context.Context, block []byte) (result bool, reason string, debug string, err error) {
 	err = c.base.Call(ctx, &methodMiningSubmitBlock, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().SubmitBlock(ctx, func(p multiprocesscapnp.Mining_submitBlock_Params) error {
@@ -777,9 +778,9 @@ func (c *MiningClient) GetTransactionsByTxID(ctx context.Context, txids []chainh
 // GetTransactionsByTxIDBytes calls Mining.getTransactionsByTxID.
 //
 // result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *MiningClient) GetTransactionsByTxIDBytes(ctx context.Context, txids []chainhash.Hash) (result [][]byte, err error) {
 	err = c.base.Call(ctx, &methodMiningGetTransactionsByTxID, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetTransactionsByTxID(ctx, func(p multiprocesscapnp.Mining_getTransactionsByTxID_Params) error {
@@ -882,9 +883,9 @@ func (c *MiningClient) GetTransactionsByWitnessID(ctx context.Context, wtxids []
 // GetTransactionsByWitnessIDBytes calls Mining.getTransactionsByWitnessID.
 //
 // result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *MiningClient) GetTransactionsByWitnessIDBytes(ctx context.Context, wtxids []chainhash.Hash) (result [][]byte, err error) {
 	err = c.base.Call(ctx, &methodMiningGetTransactionsByWitnessID, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetTransactionsByWitnessID(ctx, func(p multiprocesscapnp.Mining_getTransactionsByWitnessID_Params) error {
@@ -1623,8 +1624,8 @@ type BlockTemplate interface {
 	Destroy(ctx context.Context) error
 	// The template's 80-byte block header.
 	//
-	// An implementation that also has GetBlockHeaderBytes (as BlockTemplateClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has GetBlockHeaderBytes (as BlockTemplateClient
+	// has) is served through it instead, with the raw bytes as received.
 	GetBlockHeader(ctx context.Context) (result wire.BlockHeader, err error)
 	// The whole template block, with a placeholder coinbase transaction.
 	//
@@ -1651,8 +1652,8 @@ type BlockTemplate interface {
 	// Completes the template with the given header fields and coinbase
 	// transaction and submits the block. On failure reason says why.
 	//
-	// An implementation that also has SubmitSolutionBytes (as BlockTemplateClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has SubmitSolutionBytes (as BlockTemplateClient
+	// has) is served through it instead, with the raw bytes as received.
 	SubmitSolution(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase *wire.MsgTx) (result bool, reason string, debug string, err error)
 }
 
@@ -1747,9 +1748,9 @@ func (c *BlockTemplateClient) GetBlockHeader(ctx context.Context) (result wire.B
 // GetBlockHeaderBytes calls BlockTemplate.getBlockHeader.
 //
 // result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *BlockTemplateClient) GetBlockHeaderBytes(ctx context.Context) (result []byte, err error) {
 	err = c.base.Call(ctx, &methodBlockTemplateGetBlockHeader, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetBlockHeader(ctx, func(p multiprocesscapnp.BlockTemplate_getBlockHeader_Params) error {
@@ -1812,9 +1813,9 @@ func (c *BlockTemplateClient) GetBlock(ctx context.Context) (result *wire.MsgBlo
 // GetBlockBytes calls BlockTemplate.getBlock.
 //
 // result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *BlockTemplateClient) GetBlockBytes(ctx context.Context) (result []byte, err error) {
 	err = c.base.Call(ctx, &methodBlockTemplateGetBlock, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetBlock(ctx, func(p multiprocesscapnp.BlockTemplate_getBlock_Params) error {
@@ -2108,9 +2109,9 @@ func (c *BlockTemplateClient) SubmitSolution(ctx context.Context, version uint32
 // SubmitSolutionBytes calls BlockTemplate.submitSolution.
 //
 // coinbase is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *BlockTemplateClient) SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, reason string, debug string, err error) {
 	err = c.base.Call(ctx, &methodBlockTemplateSubmitSolution, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().SubmitSolution(ctx, func(p multiprocesscapnp.BlockTemplate_submitSolution_Params) error {

@@ -1137,8 +1137,8 @@ type Node interface {
 	// fee exceeds maxTxFee (satoshis). result is the C++ TransactionError
 	// (0 = OK); error says why.
 	//
-	// An implementation that also has BroadcastTransactionBytes (as NodeClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has BroadcastTransactionBytes (as NodeClient
+	// has) is served through it instead, with the raw bytes as received.
 	BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount) (result int32, error_ string, err error)
 	// The node's wallet loader.
 	CustomWalletLoader(ctx context.Context) (result WalletLoader, err error)
@@ -1733,11 +1733,6 @@ func (c *NodeClient) GetBanned(ctx context.Context) (result bool, banmap *Banmap
 }
 
 // Ban calls Node.ban.
-//
-// netAddr is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *NodeClient) Ban(ctx context.Context, netAddr []byte, banTimeOffset int64) (result bool, err error) {
 	err = c.base.Call(ctx, &methodNodeBan, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().Ban(ctx, func(p multiprocesscapnp.Node_ban_Params) error {
@@ -1766,11 +1761,6 @@ func (c *NodeClient) Ban(ctx context.Context, netAddr []byte, banTimeOffset int6
 }
 
 // Unban calls Node.unban.
-//
-// ip is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *NodeClient) Unban(ctx context.Context, ip []byte) (result bool, err error) {
 	err = c.base.Call(ctx, &methodNodeUnban, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().Unban(ctx, func(p multiprocesscapnp.Node_unban_Params) error {
@@ -1798,11 +1788,6 @@ func (c *NodeClient) Unban(ctx context.Context, ip []byte) (result bool, err err
 }
 
 // DisconnectByAddress calls Node.disconnectByAddress.
-//
-// address is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *NodeClient) DisconnectByAddress(ctx context.Context, address []byte) (result bool, err error) {
 	err = c.base.Call(ctx, &methodNodeDisconnectByAddress, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().DisconnectByAddress(ctx, func(p multiprocesscapnp.Node_disconnectByAddress_Params) error {
@@ -2284,11 +2269,6 @@ func (c *NodeClient) GetNetworkActive(ctx context.Context) (result bool, err err
 }
 
 // GetDustRelayFee calls Node.getDustRelayFee.
-//
-// result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *NodeClient) GetDustRelayFee(ctx context.Context) (result []byte, err error) {
 	err = c.base.Call(ctx, &methodNodeGetDustRelayFee, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetDustRelayFee(ctx, func(p multiprocesscapnp.Node_getDustRelayFee_Params) error {
@@ -2409,11 +2389,6 @@ func (c *NodeClient) ListRpcCommands(ctx context.Context) (result []string, err 
 }
 
 // GetUnspentOutput calls Node.getUnspentOutput.
-//
-// output and result are the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *NodeClient) GetUnspentOutput(ctx context.Context, output []byte) (result []byte, err error) {
 	err = c.base.Call(ctx, &methodNodeGetUnspentOutput, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetUnspentOutput(ctx, func(p multiprocesscapnp.Node_getUnspentOutput_Params) error {
@@ -2483,10 +2458,10 @@ func (c *NodeClient) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, m
 
 // BroadcastTransactionBytes calls Node.broadcastTransaction.
 //
-// tx is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
 func (c *NodeClient) BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount) (result int32, error_ string, err error) {
 	err = c.base.Call(ctx, &methodNodeBroadcastTransaction, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().BroadcastTransaction(ctx, func(p multiprocesscapnp.Node_broadcastTransaction_Params) error {

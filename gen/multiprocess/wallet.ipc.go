@@ -1501,24 +1501,24 @@ type Wallet interface {
 	TransactionCanBeBumped(ctx context.Context, txid chainhash.Hash) (result bool, err error)
 	// Builds an unsigned fee-bumping replacement (mtx) for the transaction.
 	//
-	// An implementation that also has CreateBumpTransactionBytes (as WalletClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has CreateBumpTransactionBytes (as WalletClient
+	// has) is served through it instead, with the raw bytes as received.
 	CreateBumpTransaction(ctx context.Context, txid chainhash.Hash, coinControl CoinControl) (result bool, errors []BilingualStr, oldFee btcutil.Amount, newFee btcutil.Amount, mtx *wire.MsgTx, err error)
 	// Signs a replacement made by createBumpTransaction.
 	//
-	// An implementation that also has SignBumpTransactionBytes (as WalletClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has SignBumpTransactionBytes (as WalletClient
+	// has) is served through it instead, with the raw bytes as received.
 	SignBumpTransaction(ctx context.Context, mtx *wire.MsgTx) (result bool, mtxOut *wire.MsgTx, err error)
 	// Broadcasts the signed replacement of txid and records it in the
 	// wallet; bumpedTxid is the replacement's txid.
 	//
-	// An implementation that also has CommitBumpTransactionBytes (as WalletClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has CommitBumpTransactionBytes (as WalletClient
+	// has) is served through it instead, with the raw bytes as received.
 	CommitBumpTransaction(ctx context.Context, txid chainhash.Hash, mtx *wire.MsgTx) (result bool, errors []BilingualStr, bumpedTxid chainhash.Hash, err error)
 	// The wallet transaction with this txid; empty if unknown.
 	//
-	// An implementation that also has GetTxBytes (as WalletClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has GetTxBytes (as WalletClient has) is served
+	// through it instead, with the raw bytes as received.
 	GetTx(ctx context.Context, txid chainhash.Hash) (result *wire.MsgTx, err error)
 	// The wallet's details of a transaction.
 	GetWalletTx(ctx context.Context, txid chainhash.Hash) (result *WalletTx, err error)
@@ -1547,15 +1547,15 @@ type Wallet interface {
 	TxinIsMine(ctx context.Context, txin []byte) (result bool, err error)
 	// Whether the output pays the wallet.
 	//
-	// An implementation that also has TxoutIsMineBytes (as WalletClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has TxoutIsMineBytes (as WalletClient has) is
+	// served through it instead, with the raw bytes as received.
 	TxoutIsMine(ctx context.Context, txout *wire.TxOut) (result bool, err error)
 	// The value of the wallet output the serialized input spends, or 0.
 	GetDebit(ctx context.Context, txin []byte) (result btcutil.Amount, err error)
 	// The output's value if it pays the wallet, or 0.
 	//
-	// An implementation that also has GetCreditBytes (as WalletClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has GetCreditBytes (as WalletClient has) is
+	// served through it instead, with the raw bytes as received.
 	GetCredit(ctx context.Context, txout *wire.TxOut) (result btcutil.Amount, err error)
 	// Spendable coins grouped by destination: for each destination, the
 	// serialized outpoints and their outputs.
@@ -1656,11 +1656,6 @@ func (c *WalletClient) Destroy(ctx context.Context) error {
 }
 
 // EncryptWallet calls Wallet.encryptWallet.
-//
-// walletPassphrase is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) EncryptWallet(ctx context.Context, walletPassphrase []byte) (result bool, err error) {
 	err = c.base.Call(ctx, &methodWalletEncryptWallet, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().EncryptWallet(ctx, func(p multiprocesscapnp.Wallet_encryptWallet_Params) error {
@@ -1736,11 +1731,6 @@ func (c *WalletClient) Lock(ctx context.Context) (result bool, err error) {
 }
 
 // Unlock calls Wallet.unlock.
-//
-// walletPassphrase is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) Unlock(ctx context.Context, walletPassphrase []byte) (result bool, err error) {
 	err = c.base.Call(ctx, &methodWalletUnlock, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().Unlock(ctx, func(p multiprocesscapnp.Wallet_unlock_Params) error {
@@ -1792,11 +1782,6 @@ func (c *WalletClient) IsLocked(ctx context.Context) (result bool, err error) {
 }
 
 // ChangeWalletPassphrase calls Wallet.changeWalletPassphrase.
-//
-// oldWalletPassphrase and newWalletPassphrase are the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) ChangeWalletPassphrase(ctx context.Context, oldWalletPassphrase []byte, newWalletPassphrase []byte) (result bool, err error) {
 	err = c.base.Call(ctx, &methodWalletChangeWalletPassphrase, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().ChangeWalletPassphrase(ctx, func(p multiprocesscapnp.Wallet_changeWalletPassphrase_Params) error {
@@ -1947,11 +1932,6 @@ func (c *WalletClient) GetNewDestination(ctx context.Context, outputType int32, 
 }
 
 // GetPubKey calls Wallet.getPubKey.
-//
-// script, address and pubKey are the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) GetPubKey(ctx context.Context, script []byte, address []byte) (result bool, pubKey []byte, err error) {
 	err = c.base.Call(ctx, &methodWalletGetPubKey, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetPubKey(ctx, func(p multiprocesscapnp.Wallet_getPubKey_Params) error {
@@ -1987,11 +1967,6 @@ func (c *WalletClient) GetPubKey(ctx context.Context, script []byte, address []b
 }
 
 // SignMessage calls Wallet.signMessage.
-//
-// pkhash is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) SignMessage(ctx context.Context, message string, pkhash []byte) (result int32, signature string, err error) {
 	err = c.base.Call(ctx, &methodWalletSignMessage, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().SignMessage(ctx, func(p multiprocesscapnp.Wallet_signMessage_Params) error {
@@ -2200,11 +2175,6 @@ func (c *WalletClient) GetAddresses(ctx context.Context) (result []WalletAddress
 }
 
 // GetAddressReceiveRequests calls Wallet.getAddressReceiveRequests.
-//
-// result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) GetAddressReceiveRequests(ctx context.Context) (result [][]byte, err error) {
 	err = c.base.Call(ctx, &methodWalletGetAddressReceiveRequests, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetAddressReceiveRequests(ctx, func(p multiprocesscapnp.Wallet_getAddressReceiveRequests_Params) error {
@@ -2242,11 +2212,6 @@ func (c *WalletClient) GetAddressReceiveRequests(ctx context.Context) (result []
 }
 
 // SetAddressReceiveRequest calls Wallet.setAddressReceiveRequest.
-//
-// id and value are the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) SetAddressReceiveRequest(ctx context.Context, dest TxDestination, id []byte, value []byte) (result bool, err error) {
 	err = c.base.Call(ctx, &methodWalletSetAddressReceiveRequest, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().SetAddressReceiveRequest(ctx, func(p multiprocesscapnp.Wallet_setAddressReceiveRequest_Params) error {
@@ -2325,11 +2290,6 @@ func (c *WalletClient) DisplayAddress(ctx context.Context, dest TxDestination) (
 }
 
 // LockCoin calls Wallet.lockCoin.
-//
-// output is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) LockCoin(ctx context.Context, output []byte, writeToDb bool) (result bool, err error) {
 	err = c.base.Call(ctx, &methodWalletLockCoin, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().LockCoin(ctx, func(p multiprocesscapnp.Wallet_lockCoin_Params) error {
@@ -2358,11 +2318,6 @@ func (c *WalletClient) LockCoin(ctx context.Context, output []byte, writeToDb bo
 }
 
 // UnlockCoin calls Wallet.unlockCoin.
-//
-// output is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) UnlockCoin(ctx context.Context, output []byte) (result bool, err error) {
 	err = c.base.Call(ctx, &methodWalletUnlockCoin, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().UnlockCoin(ctx, func(p multiprocesscapnp.Wallet_unlockCoin_Params) error {
@@ -2390,11 +2345,6 @@ func (c *WalletClient) UnlockCoin(ctx context.Context, output []byte) (result bo
 }
 
 // IsLockedCoin calls Wallet.isLockedCoin.
-//
-// output is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) IsLockedCoin(ctx context.Context, output []byte) (result bool, err error) {
 	err = c.base.Call(ctx, &methodWalletIsLockedCoin, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().IsLockedCoin(ctx, func(p multiprocesscapnp.Wallet_isLockedCoin_Params) error {
@@ -2422,11 +2372,6 @@ func (c *WalletClient) IsLockedCoin(ctx context.Context, output []byte) (result 
 }
 
 // ListLockedCoins calls Wallet.listLockedCoins.
-//
-// outputs is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) ListLockedCoins(ctx context.Context) (outputs [][]byte, err error) {
 	err = c.base.Call(ctx, &methodWalletListLockedCoins, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().ListLockedCoins(ctx, func(p multiprocesscapnp.Wallet_listLockedCoins_Params) error {
@@ -2605,10 +2550,10 @@ func (c *WalletClient) CommitTransaction(ctx context.Context, tx *wire.MsgTx, va
 
 // CommitTransactionBytes calls Wallet.commitTransaction.
 //
-// tx is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
 func (c *WalletClient) CommitTransactionBytes(ctx context.Context, tx []byte, valueMap []Pair[string, string], orderForm []Pair[string, string]) error {
 	return c.base.Call(ctx, &methodWalletCommitTransaction, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().CommitTransaction(ctx, func(p multiprocesscapnp.Wallet_commitTransaction_Params) error {
@@ -2826,10 +2771,10 @@ func (c *WalletClient) CreateBumpTransaction(ctx context.Context, txid chainhash
 
 // CreateBumpTransactionBytes calls Wallet.createBumpTransaction.
 //
-// mtx is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// mtx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
 func (c *WalletClient) CreateBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, coinControl CoinControl) (result bool, errors []BilingualStr, oldFee btcutil.Amount, newFee btcutil.Amount, mtx []byte, err error) {
 	err = c.base.Call(ctx, &methodWalletCreateBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().CreateBumpTransaction(ctx, func(p multiprocesscapnp.Wallet_createBumpTransaction_Params) error {
@@ -2926,9 +2871,9 @@ func (c *WalletClient) SignBumpTransaction(ctx context.Context, mtx *wire.MsgTx)
 
 // SignBumpTransactionBytes calls Wallet.signBumpTransaction.
 //
-// mtx and mtxOut are the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
+// mtx and mtxOut are the raw serialization on the wire, neither decoded nor
+// encoded (bytes Bitcoin Core cannot deserialize get its error; valid bytes
+// skip a decode and re-encode). A nil slice is a null Data pointer, an empty
 // non-nil one is empty Data.
 func (c *WalletClient) SignBumpTransactionBytes(ctx context.Context, mtx []byte) (result bool, mtxOut []byte, err error) {
 	err = c.base.Call(ctx, &methodWalletSignBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
@@ -3020,10 +2965,10 @@ func (c *WalletClient) CommitBumpTransaction(ctx context.Context, txid chainhash
 
 // CommitBumpTransactionBytes calls Wallet.commitBumpTransaction.
 //
-// mtx is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// mtx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
 func (c *WalletClient) CommitBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, mtx []byte) (result bool, errors []BilingualStr, bumpedTxid chainhash.Hash, err error) {
 	err = c.base.Call(ctx, &methodWalletCommitBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().CommitBumpTransaction(ctx, func(p multiprocesscapnp.Wallet_commitBumpTransaction_Params) error {
@@ -3114,9 +3059,9 @@ func (c *WalletClient) GetTx(ctx context.Context, txid chainhash.Hash) (result *
 // GetTxBytes calls Wallet.getTx.
 //
 // result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *WalletClient) GetTxBytes(ctx context.Context, txid chainhash.Hash) (result []byte, err error) {
 	err = c.base.Call(ctx, &methodWalletGetTx, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetTx(ctx, func(p multiprocesscapnp.Wallet_getTx_Params) error {
@@ -3368,11 +3313,6 @@ func (c *WalletClient) GetBalances(ctx context.Context) (result *WalletBalances,
 }
 
 // FillPSBT calls Wallet.fillPSBT.
-//
-// psbt is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) FillPSBT(ctx context.Context, sighashType int32, sign bool, bip32derivs bool, wantNSigned bool) (result int32, nSigned uint64, psbt []byte, complete bool, err error) {
 	err = c.base.Call(ctx, &methodWalletFillPSBT, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().FillPSBT(ctx, func(p multiprocesscapnp.Wallet_fillPSBT_Params) error {
@@ -3507,11 +3447,6 @@ func (c *WalletClient) GetAvailableBalance(ctx context.Context, coinControl Coin
 }
 
 // TxinIsMine calls Wallet.txinIsMine.
-//
-// txin is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) TxinIsMine(ctx context.Context, txin []byte) (result bool, err error) {
 	err = c.base.Call(ctx, &methodWalletTxinIsMine, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().TxinIsMine(ctx, func(p multiprocesscapnp.Wallet_txinIsMine_Params) error {
@@ -3572,9 +3507,9 @@ func (c *WalletClient) TxoutIsMine(ctx context.Context, txout *wire.TxOut) (resu
 // TxoutIsMineBytes calls Wallet.txoutIsMine.
 //
 // txout is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *WalletClient) TxoutIsMineBytes(ctx context.Context, txout []byte) (result bool, err error) {
 	err = c.base.Call(ctx, &methodWalletTxoutIsMine, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().TxoutIsMine(ctx, func(p multiprocesscapnp.Wallet_txoutIsMine_Params) error {
@@ -3602,11 +3537,6 @@ func (c *WalletClient) TxoutIsMineBytes(ctx context.Context, txout []byte) (resu
 }
 
 // GetDebit calls Wallet.getDebit.
-//
-// txin is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) GetDebit(ctx context.Context, txin []byte) (result btcutil.Amount, err error) {
 	err = c.base.Call(ctx, &methodWalletGetDebit, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetDebit(ctx, func(p multiprocesscapnp.Wallet_getDebit_Params) error {
@@ -3667,9 +3597,9 @@ func (c *WalletClient) GetCredit(ctx context.Context, txout *wire.TxOut) (result
 // GetCreditBytes calls Wallet.getCredit.
 //
 // txout is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *WalletClient) GetCreditBytes(ctx context.Context, txout []byte) (result btcutil.Amount, err error) {
 	err = c.base.Call(ctx, &methodWalletGetCredit, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetCredit(ctx, func(p multiprocesscapnp.Wallet_getCredit_Params) error {
@@ -3767,11 +3697,6 @@ func (c *WalletClient) ListCoins(ctx context.Context) (result []Pair[TxDestinati
 }
 
 // GetCoins calls Wallet.getCoins.
-//
-// outputs is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletClient) GetCoins(ctx context.Context, outputs [][]byte) (result []WalletTxOut, err error) {
 	err = c.base.Call(ctx, &methodWalletGetCoins, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetCoins(ctx, func(p multiprocesscapnp.Wallet_getCoins_Params) error {
@@ -8333,11 +8258,6 @@ func (c *WalletLoaderClient) GetWalletDir(ctx context.Context) (result string, e
 }
 
 // RestoreWallet calls WalletLoader.restoreWallet.
-//
-// backupFile is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
 func (c *WalletLoaderClient) RestoreWallet(ctx context.Context, backupFile []byte, name string, loadAfterRestore bool) (result *Result[Wallet], warning []BilingualStr, err error) {
 	err = c.base.Call(ctx, &methodWalletLoaderRestoreWallet, func(ctx context.Context, tc *rt.CallContext) error {
 		conn := c.base.Conn()

@@ -291,8 +291,8 @@ type Mining interface {
 	// Checks a block without connecting it. On failure result is false and
 	// reason holds Core's rejection reason (for example "high-hash").
 	//
-	// An implementation that also has CheckBlockBytes (as MiningClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has CheckBlockBytes (as MiningClient has) is
+	// served through it instead, with the raw bytes as received.
 	CheckBlock(ctx context.Context, block *wire.MsgBlock, options BlockCheckOptions) (result bool, reason string, debug string, err error)
 	// Wakes every pending waitTipChanged and createNewBlock call.
 	Interrupt(ctx context.Context) error
@@ -540,9 +540,9 @@ func (c *MiningClient) CheckBlock(ctx context.Context, block *wire.MsgBlock, opt
 // CheckBlockBytes calls Mining.checkBlock.
 //
 // block is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *MiningClient) CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error) {
 	err = c.base.Call(ctx, &methodMiningCheckBlock, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().CheckBlock(ctx, func(p v31capnp.Mining_checkBlock_Params) error {
@@ -1000,8 +1000,8 @@ type BlockTemplate interface {
 	Destroy(ctx context.Context) error
 	// The template's 80-byte block header.
 	//
-	// An implementation that also has GetBlockHeaderBytes (as BlockTemplateClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has GetBlockHeaderBytes (as BlockTemplateClient
+	// has) is served through it instead, with the raw bytes as received.
 	GetBlockHeader(ctx context.Context) (result wire.BlockHeader, err error)
 	// The whole template block, with a placeholder coinbase transaction.
 	//
@@ -1019,8 +1019,8 @@ type BlockTemplate interface {
 	// Completes the template with the given header fields and coinbase
 	// transaction and submits the block. True if the node accepted it.
 	//
-	// An implementation that also has SubmitSolutionBytes (as BlockTemplateClient has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has SubmitSolutionBytes (as BlockTemplateClient
+	// has) is served through it instead, with the raw bytes as received.
 	SubmitSolution(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase *wire.MsgTx) (result bool, err error)
 	// Waits for a better template: a new tip, or fees that rose by the
 	// options' threshold. Null on timeout or interruption.
@@ -1120,9 +1120,9 @@ func (c *BlockTemplateClient) GetBlockHeader(ctx context.Context) (result wire.B
 // GetBlockHeaderBytes calls BlockTemplate.getBlockHeader.
 //
 // result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *BlockTemplateClient) GetBlockHeaderBytes(ctx context.Context) (result []byte, err error) {
 	err = c.base.Call(ctx, &methodBlockTemplateGetBlockHeader, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetBlockHeader(ctx, func(p v31capnp.BlockTemplate_getBlockHeader_Params) error {
@@ -1185,9 +1185,9 @@ func (c *BlockTemplateClient) GetBlock(ctx context.Context) (result *wire.MsgBlo
 // GetBlockBytes calls BlockTemplate.getBlock.
 //
 // result is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *BlockTemplateClient) GetBlockBytes(ctx context.Context) (result []byte, err error) {
 	err = c.base.Call(ctx, &methodBlockTemplateGetBlock, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().GetBlock(ctx, func(p v31capnp.BlockTemplate_getBlock_Params) error {
@@ -1393,9 +1393,9 @@ func (c *BlockTemplateClient) SubmitSolution(ctx context.Context, version uint32
 // SubmitSolutionBytes calls BlockTemplate.submitSolution.
 //
 // coinbase is the raw serialization on the wire, neither decoded nor encoded
-// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip
-// a decode and re-encode). A nil slice is a null Data pointer, an empty
-// non-nil one is empty Data.
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
 func (c *BlockTemplateClient) SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, err error) {
 	err = c.base.Call(ctx, &methodBlockTemplateSubmitSolution, func(ctx context.Context, tc *rt.CallContext) error {
 		fut, release := c.Capnp().SubmitSolution(ctx, func(p v31capnp.BlockTemplate_submitSolution_Params) error {

@@ -1020,7 +1020,7 @@ func bytesSibling(m *Method) *Method {
 				if t := rawType(a.Field.Type); t != nil {
 					f := *a.Field
 					f.Type = t
-					c.Field, raw = &f, true
+					c.Field, c.Raw, raw = &f, true, true
 				}
 			}
 			out[k], seen[a] = &c, &c

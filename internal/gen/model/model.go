@@ -309,6 +309,7 @@ type Arg struct {
 	Pointer  bool   // ArgValue of struct type returned as *T (nil when null)
 	InOut    bool   // the field is both a param and a result
 	IsResult bool
+	Raw      bool // in a Method.Bytes sibling: raw bytes in place of the domain type
 }
 
 // Version is capnpc-go-ipc's version, written into every generated header.
