@@ -377,6 +377,49 @@ func TestRawServer(t *testing.T) {
 	}
 }
 
+type proxyInit struct {
+	v32.UnimplementedInitServer
+	m v32.Mining
+}
+
+func (i proxyInit) MakeMining(context.Context) (v32.Mining, error) { return i.m, nil }
+
+// TestRawForwarding: a client served as an implementation on another
+// connection forwards raw bytes untouched, bytes it could not decode
+// included.
+func TestRawForwarding(t *testing.T) {
+	ctx := gentest.Context(t)
+	rec := &gentest.Recorder{}
+	back, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client {
+		return capnp.Client(v32.InitServerToCapnp(rawInit{m: &rawMining{miningImpl{rec: rec}}}))
+	})
+	backInit := v32.NewInitClientFromConn(ctx, back)
+	defer backInit.Release()
+	backMining := remote[*v32.MiningClient](t, back)(backInit.MakeMining(ctx))
+	defer backMining.Release()
+	front, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client {
+		return capnp.Client(v32.InitServerToCapnp(proxyInit{m: backMining}))
+	})
+	frontInit := v32.NewInitClientFromConn(ctx, front)
+	defer frontInit.Release()
+	mining := remote[*v32.MiningClient](t, front)(frontInit.MakeMining(ctx))
+	defer mining.Release()
+	gentest.Run(t, ctx, rec, []gentest.Case{
+		{Name: "Mining.submitBlock", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := mining.SubmitBlockBytes(ctx, []byte{})
+			return []any{ok, reason, debug}, err
+		}, Want: []any{false, "inconclusive", ""}, Seen: []any{[]byte{}}},
+		{Name: "Mining.submitBlock", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := mining.SubmitBlockBytes(ctx, []byte{0xff})
+			return []any{ok, reason, debug}, err
+		}, Want: []any{false, "inconclusive", ""}, Seen: []any{[]byte{0xff}}},
+		{Name: "Mining.getTransactionsByTxID", Call: func(ctx context.Context) ([]any, error) {
+			r, err := mining.GetTransactionsByTxIDBytes(ctx, []chainhash.Hash{gentest.Hash(1)})
+			return []any{r}, err
+		}, Want: []any{[][]byte{{}, nil, {0xff}}}, Seen: []any{[]chainhash.Hash{gentest.Hash(1)}}},
+	})
+}
+
 // remote checks that a factory returned a C, a client on conn (so the
 // capability crossed the connection), and returns it.
 func remote[C interface{ Conn() *rt.Conn }](t *testing.T, conn *rt.Conn) func(any, error) C {
