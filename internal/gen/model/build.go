@@ -1348,21 +1348,7 @@ func (b *builder) finish(files []*SchemaFile) {
 					i.Destroy = m
 				}
 			}
-			// Raw-bytes siblings come after every schema method: a schema
-			// name wins, the sibling of an own method gets underscores.
-			for _, m := range i.All {
-				if m.Bytes == nil {
-					continue
-				}
-				if m.Interface == i {
-					for own[m.Bytes.GoName] || reservedClientMethods[m.Bytes.GoName] {
-						m.Bytes.GoName += "_"
-					}
-				} else if own[m.Bytes.GoName] {
-					b.fail(errAt(m.Loc, "the raw-bytes method %s is declared twice in %s", m.Bytes.GoName, i.Loc))
-				}
-				own[m.Bytes.GoName] = true
-			}
+
 			i.Callback = len(i.Methods) > 0 && len(i.Supers) == 0
 			hasCall := false
 			for _, m := range i.Methods {
@@ -1374,6 +1360,44 @@ func (b *builder) finish(files []*SchemaFile) {
 				}
 			}
 			i.Callback = i.Callback && hasCall
+		}
+	}
+	// Raw-bytes siblings come after every schema method: a schema name
+	// wins, and the sibling of a method gets underscores where it is
+	// declared; a sibling that an inheriting interface cannot have is an
+	// error.
+	for _, f := range files {
+		for _, i := range f.Interfaces {
+			names := map[string]bool{}
+			for _, m := range i.All {
+				names[m.GoName] = true
+			}
+			for _, m := range i.Methods {
+				if m.Bytes == nil {
+					continue
+				}
+				for names[m.Bytes.GoName] || reservedClientMethods[m.Bytes.GoName] {
+					m.Bytes.GoName += "_"
+				}
+				names[m.Bytes.GoName] = true
+			}
+		}
+	}
+	for _, f := range files {
+		for _, i := range f.Interfaces {
+			names := map[string]bool{}
+			for _, m := range i.All {
+				names[m.GoName] = true
+			}
+			for _, m := range i.All {
+				if m.Bytes == nil {
+					continue
+				}
+				if names[m.Bytes.GoName] {
+					b.fail(errAt(m.Loc, "raw-bytes method %s collides with another method of %s", m.Bytes.GoName, i.Loc))
+				}
+				names[m.Bytes.GoName] = true
+			}
 		}
 	}
 	b.deriveNames(files)
