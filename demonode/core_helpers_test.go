@@ -319,52 +319,6 @@ func wantStdException(t *testing.T, what string, err error, wantWhat string) {
 	}
 }
 
-// Raw calls, for data the typed client cannot send.
-var (
-	methodSubmitBlock    = rt.Method{File: "mining.capnp", Interface: "Mining", Name: "submitBlock", HasContext: true}
-	methodSubmitSolution = rt.Method{File: "mining.capnp", Interface: "BlockTemplate", Name: "submitSolution", HasContext: true}
-)
-
-func rawSubmitBlock(ctx context.Context, c *coreNode, data []byte) error {
-	base := rt.NewClientBase(c.conn, c.mining.Client().AddRef())
-	defer base.Release()
-	return base.Call(ctx, &methodSubmitBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.mining.Capnp().SubmitBlock(ctx, func(p v32capnp.Mining_submitBlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return p.SetBlock(data)
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
-}
-
-func rawSubmitSolution(ctx context.Context, c *coreNode, tmpl *v32.BlockTemplateClient, coinbase []byte) error {
-	base := rt.NewClientBase(c.conn, tmpl.Client().AddRef())
-	defer base.Release()
-	return base.Call(ctx, &methodSubmitSolution, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := tmpl.Capnp().SubmitSolution(ctx, func(p v32capnp.BlockTemplate_submitSolution_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return p.SetCoinbase(coinbase)
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
-}
-
 func mustHash(t *testing.T, s string) chainhash.Hash {
 	t.Helper()
 	h, err := chainhash.NewHashFromStr(s)

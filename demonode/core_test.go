@@ -107,7 +107,8 @@ func TestCoreCoinbaseAndSubmission(t *testing.T) {
 	if err != nil || ok {
 		t.Fatalf("submitSolution(empty coinbase) = %v, %v", ok, err)
 	}
-	wantStdException(t, "submitSolution(undecodable coinbase)", rawSubmitSolution(ctx, node0, tmpl, []byte{0}), spanEndOfData)
+	_, _, _, err = tmpl.SubmitSolutionBytes(ctx, 0, 0, 0, []byte{0})
+	wantStdException(t, "submitSolution(undecodable coinbase)", err, spanEndOfData)
 
 	// Bad version, through all three paths.
 	block.Header.Version = 0
@@ -201,14 +202,15 @@ func TestCoreCoinbaseAndSubmission(t *testing.T) {
 
 	// Malformed and empty block data throw, and the node keeps serving.
 	data := blockBytes(t, block)
-	wantStdException(t, "submitBlock(truncated)", rawSubmitBlock(ctx, node2, data[:len(data)-15]), spanEndOfData)
+	_, _, _, err = node2.mining.SubmitBlockBytes(ctx, data[:len(data)-15])
+	wantStdException(t, "submitBlock(truncated)", err, spanEndOfData)
 	// (Not in Core's test: a non-canonical transaction count.)
 	nonCanonical := append(data[:wire.MaxBlockHeaderPayload:wire.MaxBlockHeaderPayload], 0xfd, 0x01, 0x00)
-	wantStdException(t, "submitBlock(non-canonical count)", rawSubmitBlock(ctx, node2, nonCanonical),
-		"non-canonical ReadCompactSize(): iostream error")
-	_, _, _, err = node2.mining.SubmitBlock(ctx, nil)
+	_, _, _, err = node2.mining.SubmitBlockBytes(ctx, nonCanonical)
+	wantStdException(t, "submitBlock(non-canonical count)", err, "non-canonical ReadCompactSize(): iostream error")
+	_, _, _, err = node2.mining.SubmitBlockBytes(ctx, []byte{})
 	wantStdException(t, "submitBlock(empty)", err, spanEndOfData)
-	_, _, _, err = node2.mining.CheckBlock(ctx, nil, checkOpts)
+	_, _, _, err = node2.mining.CheckBlockBytes(ctx, []byte{}, checkOpts)
 	wantStdException(t, "checkBlock(empty)", err, spanEndOfData)
 	if _, _, err := node2.mining.GetTip(ctx); err != nil {
 		t.Fatalf("node 2 after malformed blocks: %v", err)

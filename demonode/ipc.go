@@ -95,11 +95,12 @@ func (m *miningImpl) CreateNewBlock(ctx context.Context, o v32.BlockCreateOption
 	return &templateImpl{n: m.n, t: t}, nil
 }
 
-// CheckBlock is Core's checkBlock. Empty block data (a nil b) cannot be
-// deserialized: Core throws, and so does the demo node, with Core's text.
+// CheckBlock is Core's checkBlock. A nil block came as a null Data
+// pointer, which Core reads as a default-constructed block; empty or
+// undeserializable data never gets here (CoreErrors answers it).
 func (m *miningImpl) CheckBlock(ctx context.Context, b *wire.MsgBlock, o v32.BlockCheckOptions) (bool, string, string, error) {
 	if b == nil {
-		return false, "", "", errEndOfData()
+		b = new(wire.MsgBlock)
 	}
 	ok, reason, debug := m.n.chain.CheckBlock(b, o.CheckMerkleRoot, o.CheckPow)
 	return ok, reason, debug, nil
@@ -110,11 +111,11 @@ func (m *miningImpl) Interrupt(context.Context) error {
 	return nil
 }
 
-// SubmitBlock is Core's submitBlock; empty block data throws as in
+// SubmitBlock is Core's submitBlock; a nil block is a default one, as in
 // CheckBlock.
 func (m *miningImpl) SubmitBlock(ctx context.Context, b *wire.MsgBlock) (bool, string, string, error) {
 	if b == nil {
-		return false, "", "", errEndOfData()
+		b = new(wire.MsgBlock)
 	}
 	ok, reason, debug := m.n.chain.SubmitBlock(b)
 	return ok, reason, debug, nil

@@ -28,7 +28,9 @@
 // interface (@2) not supported. Please update your client!"), and block or
 // transaction data that cannot be deserialized: empty block data for
 // submitBlock or checkBlock and truncated data anywhere throw
-// "SpanReader::read(): end of data: iostream error". Data that the
+// "SpanReader::read(): end of data: iostream error" (a null block, which
+// the Go client sends for a nil *wire.MsgBlock, is Core's default block
+// and is refused with "high-hash"). Data that the
 // generated code cannot decode is mapped by [CoreErrors], which
 // ListenAndServe and ServeSpawned install with [rt.WithServerErrors]. An
 // empty coinbase for submitSolution is no error: Core answers false, and

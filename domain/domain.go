@@ -101,7 +101,9 @@ func Tx(field string, b []byte) (*wire.MsgTx, error) {
 	return tx, nil
 }
 
-// TxBytes encodes tx with witness data; nil gives nil (empty Data).
+// TxBytes encodes tx with witness data; nil gives nil, which generated
+// code sends as a null Data pointer (Bitcoin Core reads a null or empty
+// transaction as a null CTransactionRef).
 func TxBytes(tx *wire.MsgTx) ([]byte, error) {
 	if tx == nil {
 		return nil, nil
@@ -114,9 +116,12 @@ func TxBytes(tx *wire.MsgTx) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Block decodes a block in consensus serialization. Empty b gives nil.
+// Block decodes a block in consensus serialization. Nil b (a null Data
+// pointer) gives nil. Unlike a transaction, an empty block is not the
+// missing value: empty non-nil b fails as truncated data (wrapping
+// io.EOF), as Bitcoin Core fails to deserialize it.
 func Block(field string, b []byte) (*wire.MsgBlock, error) {
-	if len(b) == 0 {
+	if b == nil {
 		return nil, nil
 	}
 	blk := new(wire.MsgBlock)
@@ -130,7 +135,9 @@ func Block(field string, b []byte) (*wire.MsgBlock, error) {
 	return blk, nil
 }
 
-// BlockBytes encodes blk; nil gives nil (empty Data).
+// BlockBytes encodes blk; nil gives nil, which generated code sends as a
+// null Data pointer (Bitcoin Core reads that as a default-constructed
+// block: zero header, no transactions).
 func BlockBytes(blk *wire.MsgBlock) ([]byte, error) {
 	if blk == nil {
 		return nil, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -89,8 +90,15 @@ func TestBlockAndHeader(t *testing.T) {
 		t.Fatalf("round trip: %v", err)
 	}
 	if blk, err := Block("f", nil); blk != nil || err != nil {
-		t.Fatal("empty block must give nil")
+		t.Fatal("a null block must give nil")
 	}
+	// Empty data is not the null block: it fails as Core's
+	// deserialization does, at the end of the data.
+	_, err = Block("empty", []byte{})
+	if !errors.Is(err, io.EOF) {
+		t.Fatalf("empty block: err = %v, want io.EOF", err)
+	}
+	wantFieldErr(t, err, "empty")
 	_, err = Block("blk", b[:len(b)-1])
 	wantFieldErr(t, err, "blk")
 

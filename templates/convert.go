@@ -282,6 +282,19 @@ type listSink struct {
 }
 
 func (k *listSink) set(f *fn, t *model.Type, w jen.Code, path string) []jen.Code {
+	if t.Kind == model.KindData && (t.Domain == model.DomainRaw || t.Domain == model.DomainScript) {
+		// capnp.DataList.Set would store an empty slice as null: nil stays
+		// null, an empty non-nil slice is empty Data. (Domain encoders
+		// never give an empty non-nil slice.)
+		d, x := f.tmp("d"), f.tmp("x")
+		return []jen.Code{
+			jen.If(jen.Id(d).Op(":=").Add(w), jen.Id(d).Op("!=").Nil()).Block(
+				jen.List(jen.Id(x), jen.Err()).Op(":=").Qual(pkgCapnp, "NewData").Call(k.segment(), jen.Id(d)),
+				f.check(path),
+				jen.If(jen.Err().Op(":=").Qual(pkgCapnp, "PointerList").Call(k.l).Dot("Set").Call(k.i, jen.Id(x).Dot("ToPtr").Call()), jen.Err().Op("!=").Nil()).Block(f.fail(path, jen.Err())),
+			),
+		}
+	}
 	call := jen.Add(k.l).Dot("Set").Call(k.i, w)
 	if t.Kind.IsScalar() {
 		return []jen.Code{call}

@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"strings"
+
 	"github.com/dave/jennifer/jen"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/gen/model"
@@ -67,6 +69,10 @@ func methodDoc(m *model.Method) []jen.Code {
 	}
 	if m.Deprecated != "" {
 		add(m.Deprecated)
+	}
+	if m.Bytes != nil {
+		add(strings.Join(wrapText("An implementation that also has "+m.Bytes.GoName+" (as "+m.Interface.ClientName+
+			" has) is served through it instead, with the raw bytes as received.", 76), "\n"))
 	}
 	return doc(text)
 }
@@ -149,8 +155,16 @@ func emitClient(f *jen.File, i *model.Interface) {
 	f.Comment("AddCleanup registers fn to run once when the client is destroyed or released.")
 	recv().Id("AddCleanup").Params(jen.Id("fn").Func().Params()).Block(jen.Id("c").Dot("base").Dot("AddCleanup").Call(jen.Id("fn")))
 
-	for _, m := range visible(i.All) {
+	for _, m := range withBytes(visible(i.All)) {
 		f.Commentf("%s calls %s.%s.", m.GoName, m.Interface.Name, m.Name)
+		if raw := rawArgs(m); raw != "" {
+			f.Comment("")
+			for _, l := range wrapText(raw+" the raw serialization on the wire, neither decoded nor encoded "+
+				"(bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and re-encode). "+
+				"A nil slice is a null Data pointer, an empty non-nil one is empty Data.", 76) {
+				f.Comment(l)
+			}
+		}
 		if m.Deprecated != "" {
 			f.Comment("")
 			f.Comment(m.Deprecated)
@@ -195,6 +209,60 @@ func emitClient(f *jen.File, i *model.Interface) {
 		jen.If(jen.Op("!").Id("c").Dot("IsValid").Call()).Block(jen.Id("c").Dot("Release").Call(), jen.Return(jen.Nil())),
 		jen.Return(jen.Id(i.NewClient).Call(jen.Id("conn"), jen.Id("c"))),
 	)
+}
+
+// withBytes returns ms with each method's raw-bytes sibling after it.
+func withBytes(ms []*model.Method) []*model.Method {
+	var out []*model.Method
+	for _, m := range ms {
+		out = append(out, m)
+		if m.Bytes != nil {
+			out = append(out, m.Bytes)
+		}
+	}
+	return out
+}
+
+// rawArgs names the params and results of a raw-bytes sibling that are
+// raw bytes ("block is", "mtx and mtxOut are"); empty for other methods.
+func rawArgs(m *model.Method) string {
+	var names []string
+	for _, a := range append(append([]*model.Arg{}, m.Params...), m.Results...) {
+		if a.Raw {
+			names = append(names, a.GoName)
+		}
+	}
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0] + " is"
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " are"
+}
+
+// wrapText splits text into lines of at most width bytes at spaces (a
+// longer word gets a line of its own).
+func wrapText(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return append(lines, line)
+}
+
+// rawIface is the anonymous interface of m's raw-bytes sibling, which a
+// server implementation may have.
+func rawIface(m *model.Method) jen.Code {
+	return jen.Interface(jen.Id(m.Bytes.GoName).Params(sigParams(m.Bytes)...).Params(sigResults(m.Bytes)...))
 }
 
 // emitBootstrap emits, for a connection's Init, the rt.Option that makes
@@ -350,16 +418,22 @@ func emitServer(f *jen.File, i *model.Interface) {
 				jen.Id("s").Dot("ServerBase").Dot("HandleDestroy").Call(jen.Id("ctx"), jen.Add(call).Dot("Call"),
 					jen.Op("&").Id(m.Var), getCtx, jen.Id("s").Dot("impl").Dot("Destroy"))))
 		default:
+			body := serverBody(m, jen.Id("s").Dot("impl"))
+			if m.Bytes != nil {
+				body = append([]jen.Code{jen.If(jen.List(jen.Id("impl"), jen.Id("ok")).Op(":=").Id("s").Dot("impl").Assert(rawIface(m)), jen.Id("ok")).Block(
+					serverBody(m.Bytes, jen.Id("impl"))...)}, body...)
+			}
 			recv().Id(m.WireName).Params(params...).Error().Block(jen.Return(
 				jen.Id("s").Dot("ServerBase").Dot("Handle").Call(jen.Id("ctx"), jen.Add(call).Dot("Call"),
 					jen.Op("&").Id(m.Var), getCtx,
-					jen.Func().Params(ctxParam()).Error().Block(serverBody(m)...))))
+					jen.Func().Params(ctxParam()).Error().Block(body...))))
 		}
 	}
 }
 
-// serverBody is the body of the func passed to ServerBase.Handle.
-func serverBody(m *model.Method) []jen.Code {
+// serverBody is the body of the func passed to ServerBase.Handle: it
+// decodes the params, calls m on impl and encodes the results.
+func serverBody(m *model.Method, impl jen.Code) []jen.Code {
 	g := &fn{conn: jen.Id("conn")}
 	g.ret = func(err jen.Code) jen.Code { return jen.Return(err) }
 	var body []jen.Code
@@ -393,7 +467,7 @@ func serverBody(m *model.Method) []jen.Code {
 		lhs = append(lhs, jen.Id(a.GoName))
 	}
 	lhs = append(lhs, jen.Err())
-	invoke := jen.List(lhs...).Op(":=").Id("s").Dot("impl").Dot(m.GoName).Call(callArgs(m)...)
+	invoke := jen.List(lhs...).Op(":=").Add(impl).Dot(m.GoName).Call(callArgs(m)...)
 	onErr := []jen.Code{jen.Return(jen.Err())}
 	if m.ErrorField != nil {
 		onErr = []jen.Code{

@@ -1049,6 +1049,9 @@ type Chain interface {
 	HasBlocks(ctx context.Context, blockHash chainhash.Hash, minHeight int32, maxHeight int32, hasMaxHeight bool) (result bool, err error)
 	// The transaction's BIP125 replaceability (C++ RBFTransactionState:
 	// 0 unknown, 1 replaceable, 2 final).
+	//
+	// An implementation that also has IsRBFOptInBytes (as ChainClient_ has) is
+	// served through it instead, with the raw bytes as received.
 	IsRBFOptIn(ctx context.Context, tx *wire.MsgTx) (result int32, err error)
 	// Whether the transaction is in the mempool.
 	IsInMempool(ctx context.Context, txid chainhash.Hash) (result bool, err error)
@@ -1056,6 +1059,9 @@ type Chain interface {
 	HasDescendantsInMempool(ctx context.Context, txid chainhash.Hash) (result bool, err error)
 	// Adds the transaction to the mempool and relays it as broadcastMethod
 	// says. Fails if its fee exceeds maxTxFee (satoshis); error says why.
+	//
+	// An implementation that also has BroadcastTransactionBytes (as ChainClient_
+	// has) is served through it instead, with the raw bytes as received.
 	BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error)
 	// Mempool ancestor and descendant counts of the transaction (including
 	// itself), with its ancestors' total virtual size and fees.
@@ -1070,6 +1076,9 @@ type Chain interface {
 	GetPackageLimits(ctx context.Context) (ancestors uint32, descendants uint32, err error)
 	// Checks whether the transaction would exceed the mempool chain limits;
 	// the result's error says which limit.
+	//
+	// An implementation that also has CheckChainLimitsBytes (as ChainClient_ has)
+	// is served through it instead, with the raw bytes as received.
 	CheckChainLimits(ctx context.Context, tx *wire.MsgTx) (result *ResultVoid[struct{}], err error)
 	// Estimates the feerate (serialized CFeeRate) needed to confirm within
 	// numBlocks blocks; calc is filled in when wantCalc.
@@ -1355,8 +1364,14 @@ func (c *ChainClient_) BlockFilterMatchesAny(ctx context.Context, filterType uin
 					return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
 				}
 				for i2, x3 := range filterSet {
-					if err := l1.Set(i2, x3); err != nil {
-						return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
+					if d4 := x3; d4 != nil {
+						x5, err := capnp.NewData(l1.Segment(), d4)
+						if err != nil {
+							return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
+						}
+						if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+							return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
+						}
 					}
 				}
 			}
@@ -1809,6 +1824,38 @@ func (c *ChainClient_) IsRBFOptIn(ctx context.Context, tx *wire.MsgTx) (result i
 	return result, err
 }
 
+// IsRBFOptInBytes calls Chain.isRBFOptIn.
+//
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
+func (c *ChainClient_) IsRBFOptInBytes(ctx context.Context, tx []byte) (result int32, err error) {
+	err = c.base.Call(ctx, &methodChainIsRBFOptIn, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().IsRBFOptIn(ctx, func(p multiprocesscapnp.Chain_isRBFOptIn_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTx(tx); err != nil {
+				return domain.Wrap("Chain.isRBFOptIn.tx", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		return nil
+	})
+	return result, err
+}
+
 // IsInMempool calls Chain.isInMempool.
 func (c *ChainClient_) IsInMempool(ctx context.Context, txid chainhash.Hash) (result bool, err error) {
 	err = c.base.Call(ctx, &methodChainIsInMempool, func(ctx context.Context, tc *rt.CallContext) error {
@@ -1901,6 +1948,45 @@ func (c *ChainClient_) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx,
 	return result, error_, err
 }
 
+// BroadcastTransactionBytes calls Chain.broadcastTransaction.
+//
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
+func (c *ChainClient_) BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error) {
+	err = c.base.Call(ctx, &methodChainBroadcastTransaction, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().BroadcastTransaction(ctx, func(p multiprocesscapnp.Chain_broadcastTransaction_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTx(tx); err != nil {
+				return domain.Wrap("Chain.broadcastTransaction.tx", err)
+			}
+			p.SetMaxTxFee(int64(maxTxFee))
+			p.SetBroadcastMethod(broadcastMethod)
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		w1, err := res.Error()
+		if err != nil {
+			return domain.Wrap("Chain.broadcastTransaction.error", err)
+		}
+		error_ = w1
+		return nil
+	})
+	return result, error_, err
+}
+
 // GetTransactionAncestry calls Chain.getTransactionAncestry.
 func (c *ChainClient_) GetTransactionAncestry(ctx context.Context, txid chainhash.Hash) (ancestors uint64, descendants uint64, ancestorsize uint64, ancestorfees btcutil.Amount, err error) {
 	err = c.base.Call(ctx, &methodChainGetTransactionAncestry, func(ctx context.Context, tc *rt.CallContext) error {
@@ -1948,8 +2034,14 @@ func (c *ChainClient_) CalculateIndividualBumpFees(ctx context.Context, outpoint
 					return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
 				}
 				for i2, x3 := range outpoints {
-					if err := l1.Set(i2, x3); err != nil {
-						return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
+					if d4 := x3; d4 != nil {
+						x5, err := capnp.NewData(l1.Segment(), d4)
+						if err != nil {
+							return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
+						}
+						if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+							return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
+						}
 					}
 				}
 			}
@@ -1963,22 +2055,22 @@ func (c *ChainClient_) CalculateIndividualBumpFees(ctx context.Context, outpoint
 		if err != nil {
 			return err
 		}
-		w4, err := res.Result()
+		w6, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.calculateIndividualBumpFees.result", err)
 		}
-		if l5 := w4; l5.IsValid() {
-			result = make([]PairInt64[[]byte], l5.Len())
-			for i6 := 0; i6 < l5.Len(); i6++ {
-				v8, err := PairInt64FromCapnp[[]byte](l5.At(i6), func(p capnp.Ptr) ([]byte, error) {
-					var v7 []byte
-					v7 = bytes.Clone(p.Data())
-					return v7, nil
+		if l7 := w6; l7.IsValid() {
+			result = make([]PairInt64[[]byte], l7.Len())
+			for i8 := 0; i8 < l7.Len(); i8++ {
+				v10, err := PairInt64FromCapnp[[]byte](l7.At(i8), func(p capnp.Ptr) ([]byte, error) {
+					var v9 []byte
+					v9 = bytes.Clone(p.Data())
+					return v9, nil
 				})
 				if err != nil {
 					return domain.Wrap("Chain.calculateIndividualBumpFees.result", err)
 				}
-				result[i6] = v8
+				result[i8] = v10
 			}
 		}
 		return nil
@@ -2003,8 +2095,14 @@ func (c *ChainClient_) CalculateCombinedBumpFee(ctx context.Context, outpoints [
 					return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
 				}
 				for i2, x3 := range outpoints {
-					if err := l1.Set(i2, x3); err != nil {
-						return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
+					if d4 := x3; d4 != nil {
+						x5, err := capnp.NewData(l1.Segment(), d4)
+						if err != nil {
+							return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
+						}
+						if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+							return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
+						}
 					}
 				}
 			}
@@ -2087,6 +2185,48 @@ func (c *ChainClient_) CheckChainLimits(ctx context.Context, tx *wire.MsgTx) (re
 				return domain.Wrap("Chain.checkChainLimits.result", err)
 			}
 			result = &v3
+		}
+		return nil
+	})
+	return result, err
+}
+
+// CheckChainLimitsBytes calls Chain.checkChainLimits.
+//
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
+func (c *ChainClient_) CheckChainLimitsBytes(ctx context.Context, tx []byte) (result *ResultVoid[struct{}], err error) {
+	err = c.base.Call(ctx, &methodChainCheckChainLimits, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().CheckChainLimits(ctx, func(p multiprocesscapnp.Chain_checkChainLimits_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTx(tx); err != nil {
+				return domain.Wrap("Chain.checkChainLimits.tx", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w1, err := res.Result()
+		if err != nil {
+			return domain.Wrap("Chain.checkChainLimits.result", err)
+		}
+		if res.HasResult() {
+			v2, err := ResultVoidFromCapnp[struct{}](w1)
+			if err != nil {
+				return domain.Wrap("Chain.checkChainLimits.result", err)
+			}
+			result = &v2
 		}
 		return nil
 	})
@@ -3487,6 +3627,27 @@ func (s *chainServer) HasBlocks(ctx context.Context, call multiprocesscapnp.Chai
 // IsRBFOptIn serves Chain.isRBFOptIn.
 func (s *chainServer) IsRBFOptIn(ctx context.Context, call multiprocesscapnp.Chain_isRBFOptIn) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodChainIsRBFOptIn, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			IsRBFOptInBytes(ctx context.Context, tx []byte) (result int32, err error)
+		}); ok {
+			args := call.Args()
+			var tx []byte
+			w1, err := args.Tx()
+			if err != nil {
+				return domain.Wrap("Chain.isRBFOptIn.tx", err)
+			}
+			tx = bytes.Clone(w1)
+			result, err := impl.IsRBFOptInBytes(ctx, tx)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			return nil
+		}
 		args := call.Args()
 		var tx *wire.MsgTx
 		w1, err := args.Tx()
@@ -3568,6 +3729,34 @@ func (s *chainServer) HasDescendantsInMempool(ctx context.Context, call multipro
 // BroadcastTransaction serves Chain.broadcastTransaction.
 func (s *chainServer) BroadcastTransaction(ctx context.Context, call multiprocesscapnp.Chain_broadcastTransaction) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodChainBroadcastTransaction, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error)
+		}); ok {
+			args := call.Args()
+			var tx []byte
+			var maxTxFee btcutil.Amount
+			var broadcastMethod int32
+			w1, err := args.Tx()
+			if err != nil {
+				return domain.Wrap("Chain.broadcastTransaction.tx", err)
+			}
+			tx = bytes.Clone(w1)
+			maxTxFee = btcutil.Amount(args.MaxTxFee())
+			broadcastMethod = args.BroadcastMethod()
+			result, error_, err := impl.BroadcastTransactionBytes(ctx, tx, maxTxFee, broadcastMethod)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			if err := res.SetError(error_); err != nil {
+				return domain.Wrap("Chain.broadcastTransaction.error", err)
+			}
+			return nil
+		}
 		args := call.Args()
 		var tx *wire.MsgTx
 		var maxTxFee btcutil.Amount
@@ -3748,6 +3937,35 @@ func (s *chainServer) GetPackageLimits(ctx context.Context, call multiprocesscap
 // CheckChainLimits serves Chain.checkChainLimits.
 func (s *chainServer) CheckChainLimits(ctx context.Context, call multiprocesscapnp.Chain_checkChainLimits) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodChainCheckChainLimits, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			CheckChainLimitsBytes(ctx context.Context, tx []byte) (result *ResultVoid[struct{}], err error)
+		}); ok {
+			args := call.Args()
+			var tx []byte
+			w1, err := args.Tx()
+			if err != nil {
+				return domain.Wrap("Chain.checkChainLimits.tx", err)
+			}
+			tx = bytes.Clone(w1)
+			result, err := impl.CheckChainLimitsBytes(ctx, tx)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			if result != nil {
+				e2, err := res.NewResult()
+				if err != nil {
+					return domain.Wrap("Chain.checkChainLimits.result", err)
+				}
+				if err := result.ToCapnp(e2); err != nil {
+					return domain.Wrap("Chain.checkChainLimits.result", err)
+				}
+			}
+			return nil
+		}
 		args := call.Args()
 		var tx *wire.MsgTx
 		w1, err := args.Tx()
@@ -4751,9 +4969,17 @@ type ChainNotifications interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
 	// A transaction entered the mempool.
+	//
+	// An implementation that also has TransactionAddedToMempoolBytes (as
+	// ChainNotificationsClient has) is served through it instead, with the raw
+	// bytes as received.
 	TransactionAddedToMempool(ctx context.Context, tx *wire.MsgTx) error
 	// A transaction left the mempool for a reason other than being mined
 	// (C++ MemPoolRemovalReason).
+	//
+	// An implementation that also has TransactionRemovedFromMempoolBytes (as
+	// ChainNotificationsClient has) is served through it instead, with the raw
+	// bytes as received.
 	TransactionRemovedFromMempool(ctx context.Context, tx *wire.MsgTx, reason int32) error
 	// A block was connected to the chainstate named by role.
 	BlockConnected(ctx context.Context, role ChainstateRole, block BlockInfo) error
@@ -4847,6 +5073,33 @@ func (c *ChainNotificationsClient) TransactionAddedToMempool(ctx context.Context
 	})
 }
 
+// TransactionAddedToMempoolBytes calls ChainNotifications.transactionAddedToMempool.
+//
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
+func (c *ChainNotificationsClient) TransactionAddedToMempoolBytes(ctx context.Context, tx []byte) error {
+	return c.base.Call(ctx, &methodChainNotificationsTransactionAddedToMempool, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().TransactionAddedToMempool(ctx, func(p multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTx(tx); err != nil {
+				return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
+			}
+			return nil
+		})
+		defer release()
+		_, err := fut.Struct()
+		return err
+	})
+}
+
 // TransactionRemovedFromMempool calls ChainNotifications.transactionRemovedFromMempool.
 func (c *ChainNotificationsClient) TransactionRemovedFromMempool(ctx context.Context, tx *wire.MsgTx, reason int32) error {
 	return c.base.Call(ctx, &methodChainNotificationsTransactionRemovedFromMempool, func(ctx context.Context, tc *rt.CallContext) error {
@@ -4863,6 +5116,34 @@ func (c *ChainNotificationsClient) TransactionRemovedFromMempool(ctx context.Con
 				return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
 			}
 			if err := p.SetTx(b1); err != nil {
+				return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
+			}
+			p.SetReason(reason)
+			return nil
+		})
+		defer release()
+		_, err := fut.Struct()
+		return err
+	})
+}
+
+// TransactionRemovedFromMempoolBytes calls ChainNotifications.transactionRemovedFromMempool.
+//
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
+func (c *ChainNotificationsClient) TransactionRemovedFromMempoolBytes(ctx context.Context, tx []byte, reason int32) error {
+	return c.base.Call(ctx, &methodChainNotificationsTransactionRemovedFromMempool, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().TransactionRemovedFromMempool(ctx, func(p multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTx(tx); err != nil {
 				return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
 			}
 			p.SetReason(reason)
@@ -5031,6 +5312,21 @@ func (s *chainNotificationsServer) Destroy(ctx context.Context, call multiproces
 // TransactionAddedToMempool serves ChainNotifications.transactionAddedToMempool.
 func (s *chainNotificationsServer) TransactionAddedToMempool(ctx context.Context, call multiprocesscapnp.ChainNotifications_transactionAddedToMempool) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodChainNotificationsTransactionAddedToMempool, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			TransactionAddedToMempoolBytes(ctx context.Context, tx []byte) error
+		}); ok {
+			args := call.Args()
+			var tx []byte
+			w1, err := args.Tx()
+			if err != nil {
+				return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
+			}
+			tx = bytes.Clone(w1)
+			if err := impl.TransactionAddedToMempoolBytes(ctx, tx); err != nil {
+				return err
+			}
+			return nil
+		}
 		args := call.Args()
 		var tx *wire.MsgTx
 		w1, err := args.Tx()
@@ -5052,6 +5348,23 @@ func (s *chainNotificationsServer) TransactionAddedToMempool(ctx context.Context
 // TransactionRemovedFromMempool serves ChainNotifications.transactionRemovedFromMempool.
 func (s *chainNotificationsServer) TransactionRemovedFromMempool(ctx context.Context, call multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodChainNotificationsTransactionRemovedFromMempool, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			TransactionRemovedFromMempoolBytes(ctx context.Context, tx []byte, reason int32) error
+		}); ok {
+			args := call.Args()
+			var tx []byte
+			var reason int32
+			w1, err := args.Tx()
+			if err != nil {
+				return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
+			}
+			tx = bytes.Clone(w1)
+			reason = args.Reason()
+			if err := impl.TransactionRemovedFromMempoolBytes(ctx, tx, reason); err != nil {
+				return err
+			}
+			return nil
+		}
 		args := call.Args()
 		var tx *wire.MsgTx
 		var reason int32

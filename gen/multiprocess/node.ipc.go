@@ -1136,6 +1136,9 @@ type Node interface {
 	// Adds the transaction to the mempool and relays it, refusing it if the
 	// fee exceeds maxTxFee (satoshis). result is the C++ TransactionError
 	// (0 = OK); error says why.
+	//
+	// An implementation that also has BroadcastTransactionBytes (as NodeClient
+	// has) is served through it instead, with the raw bytes as received.
 	BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount) (result int32, error_ string, err error)
 	// The node's wallet loader.
 	CustomWalletLoader(ctx context.Context) (result WalletLoader, err error)
@@ -2453,6 +2456,44 @@ func (c *NodeClient) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, m
 	return result, error_, err
 }
 
+// BroadcastTransactionBytes calls Node.broadcastTransaction.
+//
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
+func (c *NodeClient) BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount) (result int32, error_ string, err error) {
+	err = c.base.Call(ctx, &methodNodeBroadcastTransaction, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().BroadcastTransaction(ctx, func(p multiprocesscapnp.Node_broadcastTransaction_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTx(tx); err != nil {
+				return domain.Wrap("Node.broadcastTransaction.tx", err)
+			}
+			p.SetMaxTxFee(int64(maxTxFee))
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		w1, err := res.Error()
+		if err != nil {
+			return domain.Wrap("Node.broadcastTransaction.error", err)
+		}
+		error_ = w1
+		return nil
+	})
+	return result, error_, err
+}
+
 // CustomWalletLoader calls Node.customWalletLoader.
 func (c *NodeClient) CustomWalletLoader(ctx context.Context) (result WalletLoader, err error) {
 	err = c.base.Call(ctx, &methodNodeCustomWalletLoader, func(ctx context.Context, tc *rt.CallContext) error {
@@ -3735,6 +3776,32 @@ func (s *nodeServer) GetUnspentOutput(ctx context.Context, call multiprocesscapn
 // BroadcastTransaction serves Node.broadcastTransaction.
 func (s *nodeServer) BroadcastTransaction(ctx context.Context, call multiprocesscapnp.Node_broadcastTransaction) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodNodeBroadcastTransaction, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount) (result int32, error_ string, err error)
+		}); ok {
+			args := call.Args()
+			var tx []byte
+			var maxTxFee btcutil.Amount
+			w1, err := args.Tx()
+			if err != nil {
+				return domain.Wrap("Node.broadcastTransaction.tx", err)
+			}
+			tx = bytes.Clone(w1)
+			maxTxFee = btcutil.Amount(args.MaxTxFee())
+			result, error_, err := impl.BroadcastTransactionBytes(ctx, tx, maxTxFee)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			if err := res.SetError(error_); err != nil {
+				return domain.Wrap("Node.broadcastTransaction.error", err)
+			}
+			return nil
+		}
 		args := call.Args()
 		var tx *wire.MsgTx
 		var maxTxFee btcutil.Amount

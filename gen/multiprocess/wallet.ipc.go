@@ -425,8 +425,14 @@ func (v CoinControl) ToCapnp(s multiprocesscapnp.CoinControl) error {
 			return domain.Wrap("CoinControl.setSelected", err)
 		}
 		for i3, x4 := range v.SetSelected {
-			if err := l2.Set(i3, x4); err != nil {
-				return domain.Wrap("CoinControl.setSelected", err)
+			if d5 := x4; d5 != nil {
+				x6, err := capnp.NewData(l2.Segment(), d5)
+				if err != nil {
+					return domain.Wrap("CoinControl.setSelected", err)
+				}
+				if err := capnp.PointerList(l2).Set(i3, x6.ToPtr()); err != nil {
+					return domain.Wrap("CoinControl.setSelected", err)
+				}
 			}
 		}
 	}
@@ -1482,6 +1488,9 @@ type Wallet interface {
 	// the serialized transaction or an error.
 	CreateTransaction(ctx context.Context, recipients []Recipient, coinControl CoinControl, sign bool, changePos int32) (result *Result[[]byte], changePosOut int32, fee btcutil.Amount, err error)
 	// Adds the transaction to the wallet and broadcasts it.
+	//
+	// An implementation that also has CommitTransactionBytes (as WalletClient has)
+	// is served through it instead, with the raw bytes as received.
 	CommitTransaction(ctx context.Context, tx *wire.MsgTx, valueMap []Pair[string, string], orderForm []Pair[string, string]) error
 	// Whether abandonTransaction would succeed.
 	TransactionCanBeAbandoned(ctx context.Context, txid chainhash.Hash) (result bool, err error)
@@ -1491,13 +1500,25 @@ type Wallet interface {
 	// Whether the transaction's fee can be bumped.
 	TransactionCanBeBumped(ctx context.Context, txid chainhash.Hash) (result bool, err error)
 	// Builds an unsigned fee-bumping replacement (mtx) for the transaction.
+	//
+	// An implementation that also has CreateBumpTransactionBytes (as WalletClient
+	// has) is served through it instead, with the raw bytes as received.
 	CreateBumpTransaction(ctx context.Context, txid chainhash.Hash, coinControl CoinControl) (result bool, errors []BilingualStr, oldFee btcutil.Amount, newFee btcutil.Amount, mtx *wire.MsgTx, err error)
 	// Signs a replacement made by createBumpTransaction.
+	//
+	// An implementation that also has SignBumpTransactionBytes (as WalletClient
+	// has) is served through it instead, with the raw bytes as received.
 	SignBumpTransaction(ctx context.Context, mtx *wire.MsgTx) (result bool, mtxOut *wire.MsgTx, err error)
 	// Broadcasts the signed replacement of txid and records it in the
 	// wallet; bumpedTxid is the replacement's txid.
+	//
+	// An implementation that also has CommitBumpTransactionBytes (as WalletClient
+	// has) is served through it instead, with the raw bytes as received.
 	CommitBumpTransaction(ctx context.Context, txid chainhash.Hash, mtx *wire.MsgTx) (result bool, errors []BilingualStr, bumpedTxid chainhash.Hash, err error)
 	// The wallet transaction with this txid; empty if unknown.
+	//
+	// An implementation that also has GetTxBytes (as WalletClient has) is served
+	// through it instead, with the raw bytes as received.
 	GetTx(ctx context.Context, txid chainhash.Hash) (result *wire.MsgTx, err error)
 	// The wallet's details of a transaction.
 	GetWalletTx(ctx context.Context, txid chainhash.Hash) (result *WalletTx, err error)
@@ -1525,10 +1546,16 @@ type Wallet interface {
 	// Whether the serialized transaction input spends a wallet output.
 	TxinIsMine(ctx context.Context, txin []byte) (result bool, err error)
 	// Whether the output pays the wallet.
+	//
+	// An implementation that also has TxoutIsMineBytes (as WalletClient has) is
+	// served through it instead, with the raw bytes as received.
 	TxoutIsMine(ctx context.Context, txout *wire.TxOut) (result bool, err error)
 	// The value of the wallet output the serialized input spends, or 0.
 	GetDebit(ctx context.Context, txin []byte) (result btcutil.Amount, err error)
 	// The output's value if it pays the wallet, or 0.
+	//
+	// An implementation that also has GetCreditBytes (as WalletClient has) is
+	// served through it instead, with the raw bytes as received.
 	GetCredit(ctx context.Context, txout *wire.TxOut) (result btcutil.Amount, err error)
 	// Spendable coins grouped by destination: for each destination, the
 	// serialized outpoints and their outputs.
@@ -2521,6 +2548,87 @@ func (c *WalletClient) CommitTransaction(ctx context.Context, tx *wire.MsgTx, va
 	})
 }
 
+// CommitTransactionBytes calls Wallet.commitTransaction.
+//
+// tx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
+func (c *WalletClient) CommitTransactionBytes(ctx context.Context, tx []byte, valueMap []Pair[string, string], orderForm []Pair[string, string]) error {
+	return c.base.Call(ctx, &methodWalletCommitTransaction, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().CommitTransaction(ctx, func(p multiprocesscapnp.Wallet_commitTransaction_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTx(tx); err != nil {
+				return domain.Wrap("Wallet.commitTransaction.tx", err)
+			}
+			if valueMap != nil {
+				l1, err := p.NewValueMap(int32(len(valueMap)))
+				if err != nil {
+					return domain.Wrap("Wallet.commitTransaction.valueMap", err)
+				}
+				for i2, x3 := range valueMap {
+					if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 string) (capnp.Ptr, error) {
+						var p5 capnp.Ptr
+						x6, err := capnp.NewText(seg, x4)
+						if err != nil {
+							return capnp.Ptr{}, domain.Wrap("", err)
+						}
+						p5 = x6.ToPtr()
+						return p5, nil
+					}, func(seg *capnp.Segment, x7 string) (capnp.Ptr, error) {
+						var p8 capnp.Ptr
+						x9, err := capnp.NewText(seg, x7)
+						if err != nil {
+							return capnp.Ptr{}, domain.Wrap("", err)
+						}
+						p8 = x9.ToPtr()
+						return p8, nil
+					}); err != nil {
+						return domain.Wrap("Wallet.commitTransaction.valueMap", err)
+					}
+				}
+			}
+			if orderForm != nil {
+				l10, err := p.NewOrderForm(int32(len(orderForm)))
+				if err != nil {
+					return domain.Wrap("Wallet.commitTransaction.orderForm", err)
+				}
+				for i11, x12 := range orderForm {
+					if err := x12.ToCapnp(l10.At(i11), func(seg *capnp.Segment, x13 string) (capnp.Ptr, error) {
+						var p14 capnp.Ptr
+						x15, err := capnp.NewText(seg, x13)
+						if err != nil {
+							return capnp.Ptr{}, domain.Wrap("", err)
+						}
+						p14 = x15.ToPtr()
+						return p14, nil
+					}, func(seg *capnp.Segment, x16 string) (capnp.Ptr, error) {
+						var p17 capnp.Ptr
+						x18, err := capnp.NewText(seg, x16)
+						if err != nil {
+							return capnp.Ptr{}, domain.Wrap("", err)
+						}
+						p17 = x18.ToPtr()
+						return p17, nil
+					}); err != nil {
+						return domain.Wrap("Wallet.commitTransaction.orderForm", err)
+					}
+				}
+			}
+			return nil
+		})
+		defer release()
+		_, err := fut.Struct()
+		return err
+	})
+}
+
 // TransactionCanBeAbandoned calls Wallet.transactionCanBeAbandoned.
 func (c *WalletClient) TransactionCanBeAbandoned(ctx context.Context, txid chainhash.Hash) (result bool, err error) {
 	err = c.base.Call(ctx, &methodWalletTransactionCanBeAbandoned, func(ctx context.Context, tc *rt.CallContext) error {
@@ -2661,6 +2769,66 @@ func (c *WalletClient) CreateBumpTransaction(ctx context.Context, txid chainhash
 	return result, errors, oldFee, newFee, mtx, err
 }
 
+// CreateBumpTransactionBytes calls Wallet.createBumpTransaction.
+//
+// mtx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
+func (c *WalletClient) CreateBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, coinControl CoinControl) (result bool, errors []BilingualStr, oldFee btcutil.Amount, newFee btcutil.Amount, mtx []byte, err error) {
+	err = c.base.Call(ctx, &methodWalletCreateBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().CreateBumpTransaction(ctx, func(p multiprocesscapnp.Wallet_createBumpTransaction_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
+				return domain.Wrap("Wallet.createBumpTransaction.txid", err)
+			}
+			e1, err := p.NewCoinControl()
+			if err != nil {
+				return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
+			}
+			if err := coinControl.ToCapnp(e1); err != nil {
+				return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		w2, err := res.Errors()
+		if err != nil {
+			return domain.Wrap("Wallet.createBumpTransaction.errors", err)
+		}
+		if l3 := w2; l3.IsValid() {
+			errors = make([]BilingualStr, l3.Len())
+			for i4 := 0; i4 < l3.Len(); i4++ {
+				v5, err := BilingualStrFromCapnp(l3.At(i4))
+				if err != nil {
+					return domain.Wrap("Wallet.createBumpTransaction.errors", err)
+				}
+				errors[i4] = v5
+			}
+		}
+		oldFee = btcutil.Amount(res.OldFee())
+		newFee = btcutil.Amount(res.NewFee())
+		w6, err := res.Mtx()
+		if err != nil {
+			return domain.Wrap("Wallet.createBumpTransaction.mtx", err)
+		}
+		mtx = bytes.Clone(w6)
+		return nil
+	})
+	return result, errors, oldFee, newFee, mtx, err
+}
+
 // SignBumpTransaction calls Wallet.signBumpTransaction.
 func (c *WalletClient) SignBumpTransaction(ctx context.Context, mtx *wire.MsgTx) (result bool, mtxOut *wire.MsgTx, err error) {
 	err = c.base.Call(ctx, &methodWalletSignBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
@@ -2696,6 +2864,43 @@ func (c *WalletClient) SignBumpTransaction(ctx context.Context, mtx *wire.MsgTx)
 			return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
 		}
 		mtxOut = v3
+		return nil
+	})
+	return result, mtxOut, err
+}
+
+// SignBumpTransactionBytes calls Wallet.signBumpTransaction.
+//
+// mtx and mtxOut are the raw serialization on the wire, neither decoded nor
+// encoded (bytes Bitcoin Core cannot deserialize get its error; valid bytes
+// skip a decode and re-encode). A nil slice is a null Data pointer, an empty
+// non-nil one is empty Data.
+func (c *WalletClient) SignBumpTransactionBytes(ctx context.Context, mtx []byte) (result bool, mtxOut []byte, err error) {
+	err = c.base.Call(ctx, &methodWalletSignBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().SignBumpTransaction(ctx, func(p multiprocesscapnp.Wallet_signBumpTransaction_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetMtx(mtx); err != nil {
+				return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		w1, err := res.Mtx()
+		if err != nil {
+			return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
+		}
+		mtxOut = bytes.Clone(w1)
 		return nil
 	})
 	return result, mtxOut, err
@@ -2758,6 +2963,64 @@ func (c *WalletClient) CommitBumpTransaction(ctx context.Context, txid chainhash
 	return result, errors, bumpedTxid, err
 }
 
+// CommitBumpTransactionBytes calls Wallet.commitBumpTransaction.
+//
+// mtx is the raw serialization on the wire, neither decoded nor encoded (bytes
+// Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
+// re-encode). A nil slice is a null Data pointer, an empty non-nil one is
+// empty Data.
+func (c *WalletClient) CommitBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, mtx []byte) (result bool, errors []BilingualStr, bumpedTxid chainhash.Hash, err error) {
+	err = c.base.Call(ctx, &methodWalletCommitBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().CommitBumpTransaction(ctx, func(p multiprocesscapnp.Wallet_commitBumpTransaction_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
+				return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
+			}
+			if err := p.SetMtx(mtx); err != nil {
+				return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		w1, err := res.Errors()
+		if err != nil {
+			return domain.Wrap("Wallet.commitBumpTransaction.errors", err)
+		}
+		if l2 := w1; l2.IsValid() {
+			errors = make([]BilingualStr, l2.Len())
+			for i3 := 0; i3 < l2.Len(); i3++ {
+				v4, err := BilingualStrFromCapnp(l2.At(i3))
+				if err != nil {
+					return domain.Wrap("Wallet.commitBumpTransaction.errors", err)
+				}
+				errors[i3] = v4
+			}
+		}
+		w5, err := res.BumpedTxid()
+		if err != nil {
+			return domain.Wrap("Wallet.commitBumpTransaction.bumpedTxid", err)
+		}
+		v6, err := domain.Hash("Wallet.commitBumpTransaction.bumpedTxid", w5)
+		if err != nil {
+			return domain.Wrap("Wallet.commitBumpTransaction.bumpedTxid", err)
+		}
+		bumpedTxid = v6
+		return nil
+	})
+	return result, errors, bumpedTxid, err
+}
+
 // GetTx calls Wallet.getTx.
 func (c *WalletClient) GetTx(ctx context.Context, txid chainhash.Hash) (result *wire.MsgTx, err error) {
 	err = c.base.Call(ctx, &methodWalletGetTx, func(ctx context.Context, tc *rt.CallContext) error {
@@ -2788,6 +3051,42 @@ func (c *WalletClient) GetTx(ctx context.Context, txid chainhash.Hash) (result *
 			return domain.Wrap("Wallet.getTx.result", err)
 		}
 		result = v2
+		return nil
+	})
+	return result, err
+}
+
+// GetTxBytes calls Wallet.getTx.
+//
+// result is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *WalletClient) GetTxBytes(ctx context.Context, txid chainhash.Hash) (result []byte, err error) {
+	err = c.base.Call(ctx, &methodWalletGetTx, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().GetTx(ctx, func(p multiprocesscapnp.Wallet_getTx_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
+				return domain.Wrap("Wallet.getTx.txid", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w1, err := res.Result()
+		if err != nil {
+			return domain.Wrap("Wallet.getTx.result", err)
+		}
+		result = bytes.Clone(w1)
 		return nil
 	})
 	return result, err
@@ -3205,6 +3504,38 @@ func (c *WalletClient) TxoutIsMine(ctx context.Context, txout *wire.TxOut) (resu
 	return result, err
 }
 
+// TxoutIsMineBytes calls Wallet.txoutIsMine.
+//
+// txout is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *WalletClient) TxoutIsMineBytes(ctx context.Context, txout []byte) (result bool, err error) {
+	err = c.base.Call(ctx, &methodWalletTxoutIsMine, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().TxoutIsMine(ctx, func(p multiprocesscapnp.Wallet_txoutIsMine_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTxout(txout); err != nil {
+				return domain.Wrap("Wallet.txoutIsMine.txout", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		return nil
+	})
+	return result, err
+}
+
 // GetDebit calls Wallet.getDebit.
 func (c *WalletClient) GetDebit(ctx context.Context, txin []byte) (result btcutil.Amount, err error) {
 	err = c.base.Call(ctx, &methodWalletGetDebit, func(ctx context.Context, tc *rt.CallContext) error {
@@ -3248,6 +3579,38 @@ func (c *WalletClient) GetCredit(ctx context.Context, txout *wire.TxOut) (result
 				return domain.Wrap("Wallet.getCredit.txout", err)
 			}
 			if err := p.SetTxout(b1); err != nil {
+				return domain.Wrap("Wallet.getCredit.txout", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = btcutil.Amount(res.Result())
+		return nil
+	})
+	return result, err
+}
+
+// GetCreditBytes calls Wallet.getCredit.
+//
+// txout is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *WalletClient) GetCreditBytes(ctx context.Context, txout []byte) (result btcutil.Amount, err error) {
+	err = c.base.Call(ctx, &methodWalletGetCredit, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().GetCredit(ctx, func(p multiprocesscapnp.Wallet_getCredit_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetTxout(txout); err != nil {
 				return domain.Wrap("Wallet.getCredit.txout", err)
 			}
 			return nil
@@ -3350,8 +3713,14 @@ func (c *WalletClient) GetCoins(ctx context.Context, outputs [][]byte) (result [
 					return domain.Wrap("Wallet.getCoins.outputs", err)
 				}
 				for i2, x3 := range outputs {
-					if err := l1.Set(i2, x3); err != nil {
-						return domain.Wrap("Wallet.getCoins.outputs", err)
+					if d4 := x3; d4 != nil {
+						x5, err := capnp.NewData(l1.Segment(), d4)
+						if err != nil {
+							return domain.Wrap("Wallet.getCoins.outputs", err)
+						}
+						if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+							return domain.Wrap("Wallet.getCoins.outputs", err)
+						}
 					}
 				}
 			}
@@ -3362,18 +3731,18 @@ func (c *WalletClient) GetCoins(ctx context.Context, outputs [][]byte) (result [
 		if err != nil {
 			return err
 		}
-		w4, err := res.Result()
+		w6, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getCoins.result", err)
 		}
-		if l5 := w4; l5.IsValid() {
-			result = make([]WalletTxOut, l5.Len())
-			for i6 := 0; i6 < l5.Len(); i6++ {
-				v7, err := WalletTxOutFromCapnp(l5.At(i6))
+		if l7 := w6; l7.IsValid() {
+			result = make([]WalletTxOut, l7.Len())
+			for i8 := 0; i8 < l7.Len(); i8++ {
+				v9, err := WalletTxOutFromCapnp(l7.At(i8))
 				if err != nil {
 					return domain.Wrap("Wallet.getCoins.result", err)
 				}
-				result[i6] = v7
+				result[i8] = v9
 			}
 		}
 		return nil
@@ -4315,8 +4684,14 @@ func (s *walletServer) GetAddressReceiveRequests(ctx context.Context, call multi
 				return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
 			}
 			for i2, x3 := range result {
-				if err := l1.Set(i2, x3); err != nil {
-					return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
+				if d4 := x3; d4 != nil {
+					x5, err := capnp.NewData(l1.Segment(), d4)
+					if err != nil {
+						return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
+					}
+					if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+						return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
+					}
 				}
 			}
 		}
@@ -4486,8 +4861,14 @@ func (s *walletServer) ListLockedCoins(ctx context.Context, call multiprocesscap
 				return domain.Wrap("Wallet.listLockedCoins.outputs", err)
 			}
 			for i2, x3 := range outputs {
-				if err := l1.Set(i2, x3); err != nil {
-					return domain.Wrap("Wallet.listLockedCoins.outputs", err)
+				if d4 := x3; d4 != nil {
+					x5, err := capnp.NewData(l1.Segment(), d4)
+					if err != nil {
+						return domain.Wrap("Wallet.listLockedCoins.outputs", err)
+					}
+					if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+						return domain.Wrap("Wallet.listLockedCoins.outputs", err)
+					}
 				}
 			}
 		}
@@ -4564,6 +4945,67 @@ func (s *walletServer) CreateTransaction(ctx context.Context, call multiprocessc
 // CommitTransaction serves Wallet.commitTransaction.
 func (s *walletServer) CommitTransaction(ctx context.Context, call multiprocesscapnp.Wallet_commitTransaction) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodWalletCommitTransaction, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			CommitTransactionBytes(ctx context.Context, tx []byte, valueMap []Pair[string, string], orderForm []Pair[string, string]) error
+		}); ok {
+			args := call.Args()
+			var tx []byte
+			var valueMap []Pair[string, string]
+			var orderForm []Pair[string, string]
+			w1, err := args.Tx()
+			if err != nil {
+				return domain.Wrap("Wallet.commitTransaction.tx", err)
+			}
+			tx = bytes.Clone(w1)
+			w2, err := args.ValueMap()
+			if err != nil {
+				return domain.Wrap("Wallet.commitTransaction.valueMap", err)
+			}
+			if l3 := w2; l3.IsValid() {
+				valueMap = make([]Pair[string, string], l3.Len())
+				for i4 := 0; i4 < l3.Len(); i4++ {
+					v7, err := PairFromCapnp[string, string](l3.At(i4), func(p capnp.Ptr) (string, error) {
+						var v5 string
+						v5 = p.Text()
+						return v5, nil
+					}, func(p capnp.Ptr) (string, error) {
+						var v6 string
+						v6 = p.Text()
+						return v6, nil
+					})
+					if err != nil {
+						return domain.Wrap("Wallet.commitTransaction.valueMap", err)
+					}
+					valueMap[i4] = v7
+				}
+			}
+			w8, err := args.OrderForm()
+			if err != nil {
+				return domain.Wrap("Wallet.commitTransaction.orderForm", err)
+			}
+			if l9 := w8; l9.IsValid() {
+				orderForm = make([]Pair[string, string], l9.Len())
+				for i10 := 0; i10 < l9.Len(); i10++ {
+					v13, err := PairFromCapnp[string, string](l9.At(i10), func(p capnp.Ptr) (string, error) {
+						var v11 string
+						v11 = p.Text()
+						return v11, nil
+					}, func(p capnp.Ptr) (string, error) {
+						var v12 string
+						v12 = p.Text()
+						return v12, nil
+					})
+					if err != nil {
+						return domain.Wrap("Wallet.commitTransaction.orderForm", err)
+					}
+					orderForm[i10] = v13
+				}
+			}
+			if err := impl.CommitTransactionBytes(ctx, tx, valueMap, orderForm); err != nil {
+				return err
+			}
+			return nil
+		}
 		args := call.Args()
 		var tx *wire.MsgTx
 		var valueMap []Pair[string, string]
@@ -4712,6 +5154,57 @@ func (s *walletServer) TransactionCanBeBumped(ctx context.Context, call multipro
 // CreateBumpTransaction serves Wallet.createBumpTransaction.
 func (s *walletServer) CreateBumpTransaction(ctx context.Context, call multiprocesscapnp.Wallet_createBumpTransaction) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodWalletCreateBumpTransaction, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			CreateBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, coinControl CoinControl) (result bool, errors []BilingualStr, oldFee btcutil.Amount, newFee btcutil.Amount, mtx []byte, err error)
+		}); ok {
+			args := call.Args()
+			var txid chainhash.Hash
+			var coinControl CoinControl
+			w1, err := args.Txid()
+			if err != nil {
+				return domain.Wrap("Wallet.createBumpTransaction.txid", err)
+			}
+			v2, err := domain.Hash("Wallet.createBumpTransaction.txid", w1)
+			if err != nil {
+				return domain.Wrap("Wallet.createBumpTransaction.txid", err)
+			}
+			txid = v2
+			w3, err := args.CoinControl()
+			if err != nil {
+				return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
+			}
+			v4, err := CoinControlFromCapnp(w3)
+			if err != nil {
+				return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
+			}
+			coinControl = v4
+			result, errors, oldFee, newFee, mtx, err := impl.CreateBumpTransactionBytes(ctx, txid, coinControl)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			if errors != nil {
+				l5, err := res.NewErrors(int32(len(errors)))
+				if err != nil {
+					return domain.Wrap("Wallet.createBumpTransaction.errors", err)
+				}
+				for i6, x7 := range errors {
+					if err := x7.ToCapnp(l5.At(i6)); err != nil {
+						return domain.Wrap("Wallet.createBumpTransaction.errors", err)
+					}
+				}
+			}
+			res.SetOldFee(int64(oldFee))
+			res.SetNewFee(int64(newFee))
+			if err := res.SetMtx(mtx); err != nil {
+				return domain.Wrap("Wallet.createBumpTransaction.mtx", err)
+			}
+			return nil
+		}
 		args := call.Args()
 		var txid chainhash.Hash
 		var coinControl CoinControl
@@ -4769,6 +5262,30 @@ func (s *walletServer) CreateBumpTransaction(ctx context.Context, call multiproc
 // SignBumpTransaction serves Wallet.signBumpTransaction.
 func (s *walletServer) SignBumpTransaction(ctx context.Context, call multiprocesscapnp.Wallet_signBumpTransaction) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodWalletSignBumpTransaction, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			SignBumpTransactionBytes(ctx context.Context, mtx []byte) (result bool, mtxOut []byte, err error)
+		}); ok {
+			args := call.Args()
+			var mtx []byte
+			w1, err := args.Mtx()
+			if err != nil {
+				return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
+			}
+			mtx = bytes.Clone(w1)
+			result, mtxOut, err := impl.SignBumpTransactionBytes(ctx, mtx)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			if err := res.SetMtx(mtxOut); err != nil {
+				return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
+			}
+			return nil
+		}
 		args := call.Args()
 		var mtx *wire.MsgTx
 		w1, err := args.Mtx()
@@ -4803,6 +5320,51 @@ func (s *walletServer) SignBumpTransaction(ctx context.Context, call multiproces
 // CommitBumpTransaction serves Wallet.commitBumpTransaction.
 func (s *walletServer) CommitBumpTransaction(ctx context.Context, call multiprocesscapnp.Wallet_commitBumpTransaction) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodWalletCommitBumpTransaction, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			CommitBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, mtx []byte) (result bool, errors []BilingualStr, bumpedTxid chainhash.Hash, err error)
+		}); ok {
+			args := call.Args()
+			var txid chainhash.Hash
+			var mtx []byte
+			w1, err := args.Txid()
+			if err != nil {
+				return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
+			}
+			v2, err := domain.Hash("Wallet.commitBumpTransaction.txid", w1)
+			if err != nil {
+				return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
+			}
+			txid = v2
+			w3, err := args.Mtx()
+			if err != nil {
+				return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
+			}
+			mtx = bytes.Clone(w3)
+			result, errors, bumpedTxid, err := impl.CommitBumpTransactionBytes(ctx, txid, mtx)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			if errors != nil {
+				l4, err := res.NewErrors(int32(len(errors)))
+				if err != nil {
+					return domain.Wrap("Wallet.commitBumpTransaction.errors", err)
+				}
+				for i5, x6 := range errors {
+					if err := x6.ToCapnp(l4.At(i5)); err != nil {
+						return domain.Wrap("Wallet.commitBumpTransaction.errors", err)
+					}
+				}
+			}
+			if err := res.SetBumpedTxid(domain.HashBytes(bumpedTxid)); err != nil {
+				return domain.Wrap("Wallet.commitBumpTransaction.bumpedTxid", err)
+			}
+			return nil
+		}
 		args := call.Args()
 		var txid chainhash.Hash
 		var mtx *wire.MsgTx
@@ -4854,6 +5416,33 @@ func (s *walletServer) CommitBumpTransaction(ctx context.Context, call multiproc
 // GetTx serves Wallet.getTx.
 func (s *walletServer) GetTx(ctx context.Context, call multiprocesscapnp.Wallet_getTx) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetTx, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			GetTxBytes(ctx context.Context, txid chainhash.Hash) (result []byte, err error)
+		}); ok {
+			args := call.Args()
+			var txid chainhash.Hash
+			w1, err := args.Txid()
+			if err != nil {
+				return domain.Wrap("Wallet.getTx.txid", err)
+			}
+			v2, err := domain.Hash("Wallet.getTx.txid", w1)
+			if err != nil {
+				return domain.Wrap("Wallet.getTx.txid", err)
+			}
+			txid = v2
+			result, err := impl.GetTxBytes(ctx, txid)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			if err := res.SetResult(result); err != nil {
+				return domain.Wrap("Wallet.getTx.result", err)
+			}
+			return nil
+		}
 		args := call.Args()
 		var txid chainhash.Hash
 		w1, err := args.Txid()
@@ -5206,6 +5795,27 @@ func (s *walletServer) TxinIsMine(ctx context.Context, call multiprocesscapnp.Wa
 // TxoutIsMine serves Wallet.txoutIsMine.
 func (s *walletServer) TxoutIsMine(ctx context.Context, call multiprocesscapnp.Wallet_txoutIsMine) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodWalletTxoutIsMine, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			TxoutIsMineBytes(ctx context.Context, txout []byte) (result bool, err error)
+		}); ok {
+			args := call.Args()
+			var txout []byte
+			w1, err := args.Txout()
+			if err != nil {
+				return domain.Wrap("Wallet.txoutIsMine.txout", err)
+			}
+			txout = bytes.Clone(w1)
+			result, err := impl.TxoutIsMineBytes(ctx, txout)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			return nil
+		}
 		args := call.Args()
 		var txout *wire.TxOut
 		w1, err := args.Txout()
@@ -5256,6 +5866,27 @@ func (s *walletServer) GetDebit(ctx context.Context, call multiprocesscapnp.Wall
 // GetCredit serves Wallet.getCredit.
 func (s *walletServer) GetCredit(ctx context.Context, call multiprocesscapnp.Wallet_getCredit) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetCredit, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			GetCreditBytes(ctx context.Context, txout []byte) (result btcutil.Amount, err error)
+		}); ok {
+			args := call.Args()
+			var txout []byte
+			w1, err := args.Txout()
+			if err != nil {
+				return domain.Wrap("Wallet.getCredit.txout", err)
+			}
+			txout = bytes.Clone(w1)
+			result, err := impl.GetCreditBytes(ctx, txout)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(int64(result))
+			return nil
+		}
 		args := call.Args()
 		var txout *wire.TxOut
 		w1, err := args.Txout()

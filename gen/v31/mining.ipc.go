@@ -290,6 +290,9 @@ type Mining interface {
 	CreateNewBlock(ctx context.Context, options BlockCreateOptions, cooldown bool) (result BlockTemplate, err error)
 	// Checks a block without connecting it. On failure result is false and
 	// reason holds Core's rejection reason (for example "high-hash").
+	//
+	// An implementation that also has CheckBlockBytes (as MiningClient has) is
+	// served through it instead, with the raw bytes as received.
 	CheckBlock(ctx context.Context, block *wire.MsgBlock, options BlockCheckOptions) (result bool, reason string, debug string, err error)
 	// Wakes every pending waitTipChanged and createNewBlock call.
 	Interrupt(ctx context.Context) error
@@ -534,6 +537,55 @@ func (c *MiningClient) CheckBlock(ctx context.Context, block *wire.MsgBlock, opt
 	return result, reason, debug, err
 }
 
+// CheckBlockBytes calls Mining.checkBlock.
+//
+// block is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *MiningClient) CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error) {
+	err = c.base.Call(ctx, &methodMiningCheckBlock, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().CheckBlock(ctx, func(p v31capnp.Mining_checkBlock_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetBlock(block); err != nil {
+				return domain.Wrap("Mining.checkBlock.block", err)
+			}
+			e1, err := p.NewOptions()
+			if err != nil {
+				return domain.Wrap("Mining.checkBlock.options", err)
+			}
+			if err := options.ToCapnp(e1); err != nil {
+				return domain.Wrap("Mining.checkBlock.options", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		w2, err := res.Reason()
+		if err != nil {
+			return domain.Wrap("Mining.checkBlock.reason", err)
+		}
+		reason = w2
+		w3, err := res.Debug()
+		if err != nil {
+			return domain.Wrap("Mining.checkBlock.debug", err)
+		}
+		debug = w3
+		return nil
+	})
+	return result, reason, debug, err
+}
+
 // Interrupt calls Mining.interrupt.
 func (c *MiningClient) Interrupt(ctx context.Context) error {
 	return c.base.Call(ctx, &methodMiningInterrupt, func(ctx context.Context, tc *rt.CallContext) error {
@@ -715,6 +767,43 @@ func (s *miningServer) CreateNewBlock(ctx context.Context, call v31capnp.Mining_
 // CheckBlock serves Mining.checkBlock.
 func (s *miningServer) CheckBlock(ctx context.Context, call v31capnp.Mining_checkBlock) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodMiningCheckBlock, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error)
+		}); ok {
+			args := call.Args()
+			var block []byte
+			var options BlockCheckOptions
+			w1, err := args.Block()
+			if err != nil {
+				return domain.Wrap("Mining.checkBlock.block", err)
+			}
+			block = bytes.Clone(w1)
+			w2, err := args.Options()
+			if err != nil {
+				return domain.Wrap("Mining.checkBlock.options", err)
+			}
+			v3, err := BlockCheckOptionsFromCapnp(w2)
+			if err != nil {
+				return domain.Wrap("Mining.checkBlock.options", err)
+			}
+			options = v3
+			result, reason, debug, err := impl.CheckBlockBytes(ctx, block, options)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			if err := res.SetReason(reason); err != nil {
+				return domain.Wrap("Mining.checkBlock.reason", err)
+			}
+			if err := res.SetDebug(debug); err != nil {
+				return domain.Wrap("Mining.checkBlock.debug", err)
+			}
+			return nil
+		}
 		args := call.Args()
 		var block *wire.MsgBlock
 		var options BlockCheckOptions
@@ -910,8 +999,14 @@ type BlockTemplate interface {
 	// Frees the template on the node.
 	Destroy(ctx context.Context) error
 	// The template's 80-byte block header.
+	//
+	// An implementation that also has GetBlockHeaderBytes (as BlockTemplateClient
+	// has) is served through it instead, with the raw bytes as received.
 	GetBlockHeader(ctx context.Context) (result wire.BlockHeader, err error)
 	// The whole template block, with a placeholder coinbase transaction.
+	//
+	// An implementation that also has GetBlockBytes (as BlockTemplateClient has)
+	// is served through it instead, with the raw bytes as received.
 	GetBlock(ctx context.Context) (result *wire.MsgBlock, err error)
 	// The fee of each transaction after the coinbase, in satoshis.
 	GetTxFees(ctx context.Context) (result []btcutil.Amount, err error)
@@ -923,6 +1018,9 @@ type BlockTemplate interface {
 	GetCoinbaseMerklePath(ctx context.Context) (result []chainhash.Hash, err error)
 	// Completes the template with the given header fields and coinbase
 	// transaction and submits the block. True if the node accepted it.
+	//
+	// An implementation that also has SubmitSolutionBytes (as BlockTemplateClient
+	// has) is served through it instead, with the raw bytes as received.
 	SubmitSolution(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase *wire.MsgTx) (result bool, err error)
 	// Waits for a better template: a new tip, or fees that rose by the
 	// options' threshold. Null on timeout or interruption.
@@ -1019,6 +1117,39 @@ func (c *BlockTemplateClient) GetBlockHeader(ctx context.Context) (result wire.B
 	return result, err
 }
 
+// GetBlockHeaderBytes calls BlockTemplate.getBlockHeader.
+//
+// result is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *BlockTemplateClient) GetBlockHeaderBytes(ctx context.Context) (result []byte, err error) {
+	err = c.base.Call(ctx, &methodBlockTemplateGetBlockHeader, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().GetBlockHeader(ctx, func(p v31capnp.BlockTemplate_getBlockHeader_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w1, err := res.Result()
+		if err != nil {
+			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
+		}
+		result = bytes.Clone(w1)
+		return nil
+	})
+	return result, err
+}
+
 // GetBlock calls BlockTemplate.getBlock.
 func (c *BlockTemplateClient) GetBlock(ctx context.Context) (result *wire.MsgBlock, err error) {
 	err = c.base.Call(ctx, &methodBlockTemplateGetBlock, func(ctx context.Context, tc *rt.CallContext) error {
@@ -1046,6 +1177,39 @@ func (c *BlockTemplateClient) GetBlock(ctx context.Context) (result *wire.MsgBlo
 			return domain.Wrap("BlockTemplate.getBlock.result", err)
 		}
 		result = v2
+		return nil
+	})
+	return result, err
+}
+
+// GetBlockBytes calls BlockTemplate.getBlock.
+//
+// result is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *BlockTemplateClient) GetBlockBytes(ctx context.Context) (result []byte, err error) {
+	err = c.base.Call(ctx, &methodBlockTemplateGetBlock, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().GetBlock(ctx, func(p v31capnp.BlockTemplate_getBlock_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w1, err := res.Result()
+		if err != nil {
+			return domain.Wrap("BlockTemplate.getBlock.result", err)
+		}
+		result = bytes.Clone(w1)
 		return nil
 	})
 	return result, err
@@ -1226,6 +1390,41 @@ func (c *BlockTemplateClient) SubmitSolution(ctx context.Context, version uint32
 	return result, err
 }
 
+// SubmitSolutionBytes calls BlockTemplate.submitSolution.
+//
+// coinbase is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *BlockTemplateClient) SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, err error) {
+	err = c.base.Call(ctx, &methodBlockTemplateSubmitSolution, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().SubmitSolution(ctx, func(p v31capnp.BlockTemplate_submitSolution_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			p.SetVersion(version)
+			p.SetTimestamp(timestamp)
+			p.SetNonce(nonce)
+			if err := p.SetCoinbase(coinbase); err != nil {
+				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		return nil
+	})
+	return result, err
+}
+
 // WaitNext calls BlockTemplate.waitNext.
 func (c *BlockTemplateClient) WaitNext(ctx context.Context, options BlockWaitOptions) (result BlockTemplate, err error) {
 	err = c.base.Call(ctx, &methodBlockTemplateWaitNext, func(ctx context.Context, tc *rt.CallContext) error {
@@ -1318,6 +1517,22 @@ func (s *blockTemplateServer) Destroy(ctx context.Context, call v31capnp.BlockTe
 // GetBlockHeader serves BlockTemplate.getBlockHeader.
 func (s *blockTemplateServer) GetBlockHeader(ctx context.Context, call v31capnp.BlockTemplate_getBlockHeader) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetBlockHeader, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			GetBlockHeaderBytes(ctx context.Context) (result []byte, err error)
+		}); ok {
+			result, err := impl.GetBlockHeaderBytes(ctx)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			if err := res.SetResult(result); err != nil {
+				return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
+			}
+			return nil
+		}
 		result, err := s.impl.GetBlockHeader(ctx)
 		if err != nil {
 			return err
@@ -1340,6 +1555,22 @@ func (s *blockTemplateServer) GetBlockHeader(ctx context.Context, call v31capnp.
 // GetBlock serves BlockTemplate.getBlock.
 func (s *blockTemplateServer) GetBlock(ctx context.Context, call v31capnp.BlockTemplate_getBlock) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetBlock, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			GetBlockBytes(ctx context.Context) (result []byte, err error)
+		}); ok {
+			result, err := impl.GetBlockBytes(ctx)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			if err := res.SetResult(result); err != nil {
+				return domain.Wrap("BlockTemplate.getBlock.result", err)
+			}
+			return nil
+		}
 		result, err := s.impl.GetBlock(ctx)
 		if err != nil {
 			return err
@@ -1460,6 +1691,33 @@ func (s *blockTemplateServer) GetCoinbaseMerklePath(ctx context.Context, call v3
 // SubmitSolution serves BlockTemplate.submitSolution.
 func (s *blockTemplateServer) SubmitSolution(ctx context.Context, call v31capnp.BlockTemplate_submitSolution) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateSubmitSolution, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, err error)
+		}); ok {
+			args := call.Args()
+			var version uint32
+			var timestamp uint32
+			var nonce uint32
+			var coinbase []byte
+			version = args.Version()
+			timestamp = args.Timestamp()
+			nonce = args.Nonce()
+			w1, err := args.Coinbase()
+			if err != nil {
+				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
+			}
+			coinbase = bytes.Clone(w1)
+			result, err := impl.SubmitSolutionBytes(ctx, version, timestamp, nonce, coinbase)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			return nil
+		}
 		args := call.Args()
 		var version uint32
 		var timestamp uint32

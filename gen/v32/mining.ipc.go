@@ -317,15 +317,28 @@ type Mining interface {
 	CreateNewBlock(ctx context.Context, options BlockCreateOptions, cooldown bool) (result BlockTemplate, err error)
 	// Checks a block without connecting it. On failure result is false and
 	// reason holds Core's rejection reason (for example "high-hash").
+	//
+	// An implementation that also has CheckBlockBytes (as MiningClient has) is
+	// served through it instead, with the raw bytes as received.
 	CheckBlock(ctx context.Context, block *wire.MsgBlock, options BlockCheckOptions) (result bool, reason string, debug string, err error)
 	// Wakes every pending waitTipChanged and createNewBlock call.
 	Interrupt(ctx context.Context) error
 	// Validates and connects a complete block, as the submitblock RPC does.
+	//
+	// An implementation that also has SubmitBlockBytes (as MiningClient has) is
+	// served through it instead, with the raw bytes as received.
 	SubmitBlock(ctx context.Context, block *wire.MsgBlock) (result bool, reason string, debug string, err error)
 	// Looks transactions up in the mempool by txid. A missing transaction
 	// comes back as empty Data at its position.
+	//
+	// An implementation that also has GetTransactionsByTxIDBytes (as MiningClient
+	// has) is served through it instead, with the raw bytes as received.
 	GetTransactionsByTxID(ctx context.Context, txids []chainhash.Hash) (result []*wire.MsgTx, err error)
 	// As getTransactionsByTxID, by witness txid.
+	//
+	// An implementation that also has GetTransactionsByWitnessIDBytes (as
+	// MiningClient has) is served through it instead, with the raw bytes as
+	// received.
 	GetTransactionsByWitnessID(ctx context.Context, wtxids []chainhash.Hash) (result []*wire.MsgTx, err error)
 }
 
@@ -568,6 +581,55 @@ func (c *MiningClient) CheckBlock(ctx context.Context, block *wire.MsgBlock, opt
 	return result, reason, debug, err
 }
 
+// CheckBlockBytes calls Mining.checkBlock.
+//
+// block is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *MiningClient) CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error) {
+	err = c.base.Call(ctx, &methodMiningCheckBlock, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().CheckBlock(ctx, func(p v32capnp.Mining_checkBlock_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetBlock(block); err != nil {
+				return domain.Wrap("Mining.checkBlock.block", err)
+			}
+			e1, err := p.NewOptions()
+			if err != nil {
+				return domain.Wrap("Mining.checkBlock.options", err)
+			}
+			if err := options.ToCapnp(e1); err != nil {
+				return domain.Wrap("Mining.checkBlock.options", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		w2, err := res.Reason()
+		if err != nil {
+			return domain.Wrap("Mining.checkBlock.reason", err)
+		}
+		reason = w2
+		w3, err := res.Debug()
+		if err != nil {
+			return domain.Wrap("Mining.checkBlock.debug", err)
+		}
+		debug = w3
+		return nil
+	})
+	return result, reason, debug, err
+}
+
 // Interrupt calls Mining.interrupt.
 func (c *MiningClient) Interrupt(ctx context.Context) error {
 	return c.base.Call(ctx, &methodMiningInterrupt, func(ctx context.Context, tc *rt.CallContext) error {
@@ -614,6 +676,48 @@ func (c *MiningClient) SubmitBlock(ctx context.Context, block *wire.MsgBlock) (r
 			return domain.Wrap("Mining.submitBlock.debug", err)
 		}
 		debug = w3
+		return nil
+	})
+	return result, reason, debug, err
+}
+
+// SubmitBlockBytes calls Mining.submitBlock.
+//
+// block is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *MiningClient) SubmitBlockBytes(ctx context.Context, block []byte) (result bool, reason string, debug string, err error) {
+	err = c.base.Call(ctx, &methodMiningSubmitBlock, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().SubmitBlock(ctx, func(p v32capnp.Mining_submitBlock_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetBlock(block); err != nil {
+				return domain.Wrap("Mining.submitBlock.block", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		w1, err := res.Reason()
+		if err != nil {
+			return domain.Wrap("Mining.submitBlock.reason", err)
+		}
+		reason = w1
+		w2, err := res.Debug()
+		if err != nil {
+			return domain.Wrap("Mining.submitBlock.debug", err)
+		}
+		debug = w2
 		return nil
 	})
 	return result, reason, debug, err
@@ -671,6 +775,59 @@ func (c *MiningClient) GetTransactionsByTxID(ctx context.Context, txids []chainh
 	return result, err
 }
 
+// GetTransactionsByTxIDBytes calls Mining.getTransactionsByTxID.
+//
+// result is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *MiningClient) GetTransactionsByTxIDBytes(ctx context.Context, txids []chainhash.Hash) (result [][]byte, err error) {
+	err = c.base.Call(ctx, &methodMiningGetTransactionsByTxID, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().GetTransactionsByTxID(ctx, func(p v32capnp.Mining_getTransactionsByTxID_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if txids != nil {
+				l1, err := p.NewTxids(int32(len(txids)))
+				if err != nil {
+					return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
+				}
+				for i2, x3 := range txids {
+					if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
+						return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
+					}
+				}
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w4, err := res.Result()
+		if err != nil {
+			return domain.Wrap("Mining.getTransactionsByTxID.result", err)
+		}
+		if l5 := w4; l5.IsValid() {
+			result = make([][]byte, l5.Len())
+			for i6 := 0; i6 < l5.Len(); i6++ {
+				e7, err := l5.At(i6)
+				if err != nil {
+					return domain.Wrap("Mining.getTransactionsByTxID.result", err)
+				}
+				result[i6] = bytes.Clone(e7)
+			}
+		}
+		return nil
+	})
+	return result, err
+}
+
 // GetTransactionsByWitnessID calls Mining.getTransactionsByWitnessID.
 func (c *MiningClient) GetTransactionsByWitnessID(ctx context.Context, wtxids []chainhash.Hash) (result []*wire.MsgTx, err error) {
 	err = c.base.Call(ctx, &methodMiningGetTransactionsByWitnessID, func(ctx context.Context, tc *rt.CallContext) error {
@@ -716,6 +873,59 @@ func (c *MiningClient) GetTransactionsByWitnessID(ctx context.Context, wtxids []
 					return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
 				}
 				result[i6] = v8
+			}
+		}
+		return nil
+	})
+	return result, err
+}
+
+// GetTransactionsByWitnessIDBytes calls Mining.getTransactionsByWitnessID.
+//
+// result is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *MiningClient) GetTransactionsByWitnessIDBytes(ctx context.Context, wtxids []chainhash.Hash) (result [][]byte, err error) {
+	err = c.base.Call(ctx, &methodMiningGetTransactionsByWitnessID, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().GetTransactionsByWitnessID(ctx, func(p v32capnp.Mining_getTransactionsByWitnessID_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if wtxids != nil {
+				l1, err := p.NewWtxids(int32(len(wtxids)))
+				if err != nil {
+					return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
+				}
+				for i2, x3 := range wtxids {
+					if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
+						return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
+					}
+				}
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w4, err := res.Result()
+		if err != nil {
+			return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
+		}
+		if l5 := w4; l5.IsValid() {
+			result = make([][]byte, l5.Len())
+			for i6 := 0; i6 < l5.Len(); i6++ {
+				e7, err := l5.At(i6)
+				if err != nil {
+					return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
+				}
+				result[i6] = bytes.Clone(e7)
 			}
 		}
 		return nil
@@ -894,6 +1104,43 @@ func (s *miningServer) CreateNewBlock(ctx context.Context, call v32capnp.Mining_
 // CheckBlock serves Mining.checkBlock.
 func (s *miningServer) CheckBlock(ctx context.Context, call v32capnp.Mining_checkBlock) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodMiningCheckBlock, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error)
+		}); ok {
+			args := call.Args()
+			var block []byte
+			var options BlockCheckOptions
+			w1, err := args.Block()
+			if err != nil {
+				return domain.Wrap("Mining.checkBlock.block", err)
+			}
+			block = bytes.Clone(w1)
+			w2, err := args.Options()
+			if err != nil {
+				return domain.Wrap("Mining.checkBlock.options", err)
+			}
+			v3, err := BlockCheckOptionsFromCapnp(w2)
+			if err != nil {
+				return domain.Wrap("Mining.checkBlock.options", err)
+			}
+			options = v3
+			result, reason, debug, err := impl.CheckBlockBytes(ctx, block, options)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			if err := res.SetReason(reason); err != nil {
+				return domain.Wrap("Mining.checkBlock.reason", err)
+			}
+			if err := res.SetDebug(debug); err != nil {
+				return domain.Wrap("Mining.checkBlock.debug", err)
+			}
+			return nil
+		}
 		args := call.Args()
 		var block *wire.MsgBlock
 		var options BlockCheckOptions
@@ -947,6 +1194,33 @@ func (s *miningServer) Interrupt(ctx context.Context, call v32capnp.Mining_inter
 // SubmitBlock serves Mining.submitBlock.
 func (s *miningServer) SubmitBlock(ctx context.Context, call v32capnp.Mining_submitBlock) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodMiningSubmitBlock, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			SubmitBlockBytes(ctx context.Context, block []byte) (result bool, reason string, debug string, err error)
+		}); ok {
+			args := call.Args()
+			var block []byte
+			w1, err := args.Block()
+			if err != nil {
+				return domain.Wrap("Mining.submitBlock.block", err)
+			}
+			block = bytes.Clone(w1)
+			result, reason, debug, err := impl.SubmitBlockBytes(ctx, block)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			if err := res.SetReason(reason); err != nil {
+				return domain.Wrap("Mining.submitBlock.reason", err)
+			}
+			if err := res.SetDebug(debug); err != nil {
+				return domain.Wrap("Mining.submitBlock.debug", err)
+			}
+			return nil
+		}
 		args := call.Args()
 		var block *wire.MsgBlock
 		w1, err := args.Block()
@@ -980,6 +1254,56 @@ func (s *miningServer) SubmitBlock(ctx context.Context, call v32capnp.Mining_sub
 // GetTransactionsByTxID serves Mining.getTransactionsByTxID.
 func (s *miningServer) GetTransactionsByTxID(ctx context.Context, call v32capnp.Mining_getTransactionsByTxID) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodMiningGetTransactionsByTxID, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			GetTransactionsByTxIDBytes(ctx context.Context, txids []chainhash.Hash) (result [][]byte, err error)
+		}); ok {
+			args := call.Args()
+			var txids []chainhash.Hash
+			w1, err := args.Txids()
+			if err != nil {
+				return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
+			}
+			if l2 := w1; l2.IsValid() {
+				txids = make([]chainhash.Hash, l2.Len())
+				for i3 := 0; i3 < l2.Len(); i3++ {
+					e4, err := l2.At(i3)
+					if err != nil {
+						return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
+					}
+					v5, err := domain.Hash("Mining.getTransactionsByTxID.txids", e4)
+					if err != nil {
+						return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
+					}
+					txids[i3] = v5
+				}
+			}
+			result, err := impl.GetTransactionsByTxIDBytes(ctx, txids)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			if result != nil {
+				l6, err := res.NewResult(int32(len(result)))
+				if err != nil {
+					return domain.Wrap("Mining.getTransactionsByTxID.result", err)
+				}
+				for i7, x8 := range result {
+					if d9 := x8; d9 != nil {
+						x10, err := capnp.NewData(l6.Segment(), d9)
+						if err != nil {
+							return domain.Wrap("Mining.getTransactionsByTxID.result", err)
+						}
+						if err := capnp.PointerList(l6).Set(i7, x10.ToPtr()); err != nil {
+							return domain.Wrap("Mining.getTransactionsByTxID.result", err)
+						}
+					}
+				}
+			}
+			return nil
+		}
 		args := call.Args()
 		var txids []chainhash.Hash
 		w1, err := args.Txids()
@@ -1030,6 +1354,56 @@ func (s *miningServer) GetTransactionsByTxID(ctx context.Context, call v32capnp.
 // GetTransactionsByWitnessID serves Mining.getTransactionsByWitnessID.
 func (s *miningServer) GetTransactionsByWitnessID(ctx context.Context, call v32capnp.Mining_getTransactionsByWitnessID) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodMiningGetTransactionsByWitnessID, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			GetTransactionsByWitnessIDBytes(ctx context.Context, wtxids []chainhash.Hash) (result [][]byte, err error)
+		}); ok {
+			args := call.Args()
+			var wtxids []chainhash.Hash
+			w1, err := args.Wtxids()
+			if err != nil {
+				return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
+			}
+			if l2 := w1; l2.IsValid() {
+				wtxids = make([]chainhash.Hash, l2.Len())
+				for i3 := 0; i3 < l2.Len(); i3++ {
+					e4, err := l2.At(i3)
+					if err != nil {
+						return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
+					}
+					v5, err := domain.Hash("Mining.getTransactionsByWitnessID.wtxids", e4)
+					if err != nil {
+						return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
+					}
+					wtxids[i3] = v5
+				}
+			}
+			result, err := impl.GetTransactionsByWitnessIDBytes(ctx, wtxids)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			if result != nil {
+				l6, err := res.NewResult(int32(len(result)))
+				if err != nil {
+					return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
+				}
+				for i7, x8 := range result {
+					if d9 := x8; d9 != nil {
+						x10, err := capnp.NewData(l6.Segment(), d9)
+						if err != nil {
+							return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
+						}
+						if err := capnp.PointerList(l6).Set(i7, x10.ToPtr()); err != nil {
+							return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
+						}
+					}
+				}
+			}
+			return nil
+		}
 		args := call.Args()
 		var wtxids []chainhash.Hash
 		w1, err := args.Wtxids()
@@ -1249,8 +1623,14 @@ type BlockTemplate interface {
 	// Frees the template on the node.
 	Destroy(ctx context.Context) error
 	// The template's 80-byte block header.
+	//
+	// An implementation that also has GetBlockHeaderBytes (as BlockTemplateClient
+	// has) is served through it instead, with the raw bytes as received.
 	GetBlockHeader(ctx context.Context) (result wire.BlockHeader, err error)
 	// The whole template block, with a placeholder coinbase transaction.
+	//
+	// An implementation that also has GetBlockBytes (as BlockTemplateClient has)
+	// is served through it instead, with the raw bytes as received.
 	GetBlock(ctx context.Context) (result *wire.MsgBlock, err error)
 	// The fee of each transaction after the coinbase, in satoshis.
 	GetTxFees(ctx context.Context) (result []btcutil.Amount, err error)
@@ -1271,6 +1651,9 @@ type BlockTemplate interface {
 	InterruptWait(ctx context.Context) error
 	// Completes the template with the given header fields and coinbase
 	// transaction and submits the block. On failure reason says why.
+	//
+	// An implementation that also has SubmitSolutionBytes (as BlockTemplateClient
+	// has) is served through it instead, with the raw bytes as received.
 	SubmitSolution(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase *wire.MsgTx) (result bool, reason string, debug string, err error)
 }
 
@@ -1362,6 +1745,39 @@ func (c *BlockTemplateClient) GetBlockHeader(ctx context.Context) (result wire.B
 	return result, err
 }
 
+// GetBlockHeaderBytes calls BlockTemplate.getBlockHeader.
+//
+// result is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *BlockTemplateClient) GetBlockHeaderBytes(ctx context.Context) (result []byte, err error) {
+	err = c.base.Call(ctx, &methodBlockTemplateGetBlockHeader, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().GetBlockHeader(ctx, func(p v32capnp.BlockTemplate_getBlockHeader_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w1, err := res.Result()
+		if err != nil {
+			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
+		}
+		result = bytes.Clone(w1)
+		return nil
+	})
+	return result, err
+}
+
 // GetBlock calls BlockTemplate.getBlock.
 func (c *BlockTemplateClient) GetBlock(ctx context.Context) (result *wire.MsgBlock, err error) {
 	err = c.base.Call(ctx, &methodBlockTemplateGetBlock, func(ctx context.Context, tc *rt.CallContext) error {
@@ -1389,6 +1805,39 @@ func (c *BlockTemplateClient) GetBlock(ctx context.Context) (result *wire.MsgBlo
 			return domain.Wrap("BlockTemplate.getBlock.result", err)
 		}
 		result = v2
+		return nil
+	})
+	return result, err
+}
+
+// GetBlockBytes calls BlockTemplate.getBlock.
+//
+// result is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *BlockTemplateClient) GetBlockBytes(ctx context.Context) (result []byte, err error) {
+	err = c.base.Call(ctx, &methodBlockTemplateGetBlock, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().GetBlock(ctx, func(p v32capnp.BlockTemplate_getBlock_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w1, err := res.Result()
+		if err != nil {
+			return domain.Wrap("BlockTemplate.getBlock.result", err)
+		}
+		result = bytes.Clone(w1)
 		return nil
 	})
 	return result, err
@@ -1657,6 +2106,51 @@ func (c *BlockTemplateClient) SubmitSolution(ctx context.Context, version uint32
 	return result, reason, debug, err
 }
 
+// SubmitSolutionBytes calls BlockTemplate.submitSolution.
+//
+// coinbase is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *BlockTemplateClient) SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, reason string, debug string, err error) {
+	err = c.base.Call(ctx, &methodBlockTemplateSubmitSolution, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().SubmitSolution(ctx, func(p v32capnp.BlockTemplate_submitSolution_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			p.SetVersion(version)
+			p.SetTimestamp(timestamp)
+			p.SetNonce(nonce)
+			if err := p.SetCoinbase(coinbase); err != nil {
+				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		result = res.Result()
+		w1, err := res.Reason()
+		if err != nil {
+			return domain.Wrap("BlockTemplate.submitSolution.reason", err)
+		}
+		reason = w1
+		w2, err := res.Debug()
+		if err != nil {
+			return domain.Wrap("BlockTemplate.submitSolution.debug", err)
+		}
+		debug = w2
+		return nil
+	})
+	return result, reason, debug, err
+}
+
 // blockTemplateToCapnp returns a capability for v to place into a message on conn: a client on
 // the same connection passes its own capability (AddRef'd), anything else is served.
 func blockTemplateToCapnp(conn *rt.Conn, v BlockTemplate) v32capnp.BlockTemplate {
@@ -1707,6 +2201,22 @@ func (s *blockTemplateServer) Destroy(ctx context.Context, call v32capnp.BlockTe
 // GetBlockHeader serves BlockTemplate.getBlockHeader.
 func (s *blockTemplateServer) GetBlockHeader(ctx context.Context, call v32capnp.BlockTemplate_getBlockHeader) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetBlockHeader, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			GetBlockHeaderBytes(ctx context.Context) (result []byte, err error)
+		}); ok {
+			result, err := impl.GetBlockHeaderBytes(ctx)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			if err := res.SetResult(result); err != nil {
+				return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
+			}
+			return nil
+		}
 		result, err := s.impl.GetBlockHeader(ctx)
 		if err != nil {
 			return err
@@ -1729,6 +2239,22 @@ func (s *blockTemplateServer) GetBlockHeader(ctx context.Context, call v32capnp.
 // GetBlock serves BlockTemplate.getBlock.
 func (s *blockTemplateServer) GetBlock(ctx context.Context, call v32capnp.BlockTemplate_getBlock) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetBlock, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			GetBlockBytes(ctx context.Context) (result []byte, err error)
+		}); ok {
+			result, err := impl.GetBlockBytes(ctx)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			if err := res.SetResult(result); err != nil {
+				return domain.Wrap("BlockTemplate.getBlock.result", err)
+			}
+			return nil
+		}
 		result, err := s.impl.GetBlock(ctx)
 		if err != nil {
 			return err
@@ -1922,6 +2448,39 @@ func (s *blockTemplateServer) InterruptWait(ctx context.Context, call v32capnp.B
 // SubmitSolution serves BlockTemplate.submitSolution.
 func (s *blockTemplateServer) SubmitSolution(ctx context.Context, call v32capnp.BlockTemplate_submitSolution) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateSubmitSolution, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, reason string, debug string, err error)
+		}); ok {
+			args := call.Args()
+			var version uint32
+			var timestamp uint32
+			var nonce uint32
+			var coinbase []byte
+			version = args.Version()
+			timestamp = args.Timestamp()
+			nonce = args.Nonce()
+			w1, err := args.Coinbase()
+			if err != nil {
+				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
+			}
+			coinbase = bytes.Clone(w1)
+			result, reason, debug, err := impl.SubmitSolutionBytes(ctx, version, timestamp, nonce, coinbase)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			res.SetResult(result)
+			if err := res.SetReason(reason); err != nil {
+				return domain.Wrap("BlockTemplate.submitSolution.reason", err)
+			}
+			if err := res.SetDebug(debug); err != nil {
+				return domain.Wrap("BlockTemplate.submitSolution.debug", err)
+			}
+			return nil
+		}
 		args := call.Args()
 		var version uint32
 		var timestamp uint32

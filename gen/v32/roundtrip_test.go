@@ -7,10 +7,13 @@ package v32_test
 // checked for the params the server sees and the results the client gets.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -240,6 +243,36 @@ func TestRoundTrip(t *testing.T) {
 			next, err := tmpl.WaitNext(ctx, v32.DefaultBlockWaitOptions())
 			return []any{next}, err
 		}, Want: []any{v32.BlockTemplate(nil)}, Seen: []any{v32.DefaultBlockWaitOptions()}},
+		// The raw-bytes siblings: the typed server sees the decoded values,
+		// the client gets the bytes as sent.
+		{Name: "Mining.checkBlock", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := mining.CheckBlockBytes(ctx, serialize(t, block), v32.BlockCheckOptions{CheckPow: true})
+			return []any{ok, reason, debug}, err
+		}, Want: []any{false, "bad-txnmrklroot", "hashMerkleRoot mismatch"}, Seen: []any{block, v32.BlockCheckOptions{CheckPow: true}}},
+		{Name: "Mining.submitBlock", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := mining.SubmitBlockBytes(ctx, serialize(t, block))
+			return []any{ok, reason, debug}, err
+		}, Want: []any{true, "", "accepted"}, Seen: []any{block}},
+		{Name: "Mining.submitBlock", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := mining.SubmitBlockBytes(ctx, nil) // a null pointer: no block
+			return []any{ok, reason, debug}, err
+		}, Want: []any{true, "", "accepted"}, Seen: []any{(*wire.MsgBlock)(nil)}},
+		{Name: "Mining.getTransactionsByTxID", Call: func(ctx context.Context) ([]any, error) {
+			r, err := mining.GetTransactionsByTxIDBytes(ctx, []chainhash.Hash{gentest.Hash(7)})
+			return []any{r}, err
+		}, Want: []any{[][]byte{serialize(t, gentest.Tx(7)), nil}}, Seen: []any{[]chainhash.Hash{gentest.Hash(7)}}},
+		{Name: "BlockTemplate.getBlockHeader", Call: func(ctx context.Context) ([]any, error) {
+			r, err := tmpl.GetBlockHeaderBytes(ctx)
+			return []any{r}, err
+		}, Want: []any{serialize(t, &gentest.Block(1, 1).Header)}},
+		{Name: "BlockTemplate.getBlock", Call: func(ctx context.Context) ([]any, error) {
+			r, err := tmpl.GetBlockBytes(ctx)
+			return []any{r}, err
+		}, Want: []any{serialize(t, gentest.Block(1, 3))}},
+		{Name: "BlockTemplate.submitSolution", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := tmpl.SubmitSolutionBytes(ctx, 0x20000000, 1700000123, 0xdeadbeef, serialize(t, gentest.Tx(9)))
+			return []any{ok, reason, debug}, err
+		}, Want: []any{false, "high-hash", "proof of work failed"}, Seen: []any{uint32(0x20000000), uint32(1700000123), uint32(0xdeadbeef), gentest.Tx(9)}},
 		{Name: "Rpc.executeRpc", Call: func(ctx context.Context) ([]any, error) {
 			r, err := rpc.ExecuteRpc(ctx, json.RawMessage(`{"method":"getblockcount","params":[]}`), "/wallet/w1", "alice")
 			return []any{r}, err
@@ -271,6 +304,119 @@ func TestRoundTrip(t *testing.T) {
 		if n := sends.Count("Echo.echo"); n != 1 {
 			t.Errorf("Echo.echo sent %d times, want 1 (none after Destroy)", n)
 		}
+	})
+}
+
+// serialize returns v's consensus serialization.
+func serialize(t *testing.T, v interface{ Serialize(io.Writer) error }) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := v.Serialize(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// rawMining serves submitBlock and getTransactionsByTxID as raw bytes.
+type rawMining struct {
+	miningImpl
+}
+
+func (m *rawMining) SubmitBlockBytes(_ context.Context, b []byte) (bool, string, string, error) {
+	m.rec.Put("Mining.submitBlock", b)
+	return false, "inconclusive", "", nil
+}
+
+func (m *rawMining) GetTransactionsByTxIDBytes(_ context.Context, ids []chainhash.Hash) ([][]byte, error) {
+	m.rec.Put("Mining.getTransactionsByTxID", ids)
+	return [][]byte{{}, nil, {0xff}}, nil
+}
+
+type rawInit struct {
+	v32.UnimplementedInitServer
+	m *rawMining
+}
+
+func (i rawInit) MakeMining(context.Context) (v32.Mining, error) { return i.m, nil }
+
+// TestRawServer: an implementation with a raw-bytes sibling gets the bytes
+// as the client sent them (nil and empty apart) and answers bytes that the
+// typed client decodes.
+func TestRawServer(t *testing.T) {
+	ctx := gentest.Context(t)
+	rec := &gentest.Recorder{}
+	srv := rawInit{m: &rawMining{miningImpl{rec: rec}}}
+	conn, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client { return capnp.Client(v32.InitServerToCapnp(srv)) })
+	init := v32.NewInitClientFromConn(ctx, conn)
+	defer init.Release()
+	mining := remote[*v32.MiningClient](t, conn)(init.MakeMining(ctx))
+	defer mining.Release()
+	block := gentest.Block(5, 3)
+	gentest.Run(t, ctx, rec, []gentest.Case{
+		{Name: "Mining.submitBlock", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := mining.SubmitBlock(ctx, block)
+			return []any{ok, reason, debug}, err
+		}, Want: []any{false, "inconclusive", ""}, Seen: []any{serialize(t, block)}},
+		{Name: "Mining.submitBlock", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := mining.SubmitBlock(ctx, nil)
+			return []any{ok, reason, debug}, err
+		}, Want: []any{false, "inconclusive", ""}, Seen: []any{[]byte(nil)}},
+		{Name: "Mining.submitBlock", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := mining.SubmitBlockBytes(ctx, []byte{})
+			return []any{ok, reason, debug}, err
+		}, Want: []any{false, "inconclusive", ""}, Seen: []any{[]byte{}}},
+		{Name: "Mining.getTransactionsByTxID", Call: func(ctx context.Context) ([]any, error) {
+			r, err := mining.GetTransactionsByTxIDBytes(ctx, nil)
+			return []any{r}, err
+		}, Want: []any{[][]byte{{}, nil, {0xff}}}, Seen: []any{[]chainhash.Hash(nil)}},
+	})
+	// The typed client decodes what the raw server answers: an empty tx is
+	// a missing one, 0xff is not a transaction.
+	if _, err := mining.GetTransactionsByTxID(ctx, nil); err == nil || !strings.Contains(err.Error(), "Mining.getTransactionsByTxID.result") {
+		t.Errorf("typed client, undecodable tx: err = %v, want a decode error naming the result", err)
+	}
+}
+
+type proxyInit struct {
+	v32.UnimplementedInitServer
+	m v32.Mining
+}
+
+func (i proxyInit) MakeMining(context.Context) (v32.Mining, error) { return i.m, nil }
+
+// TestRawForwarding: a client served as an implementation on another
+// connection forwards raw bytes untouched, bytes it could not decode
+// included.
+func TestRawForwarding(t *testing.T) {
+	ctx := gentest.Context(t)
+	rec := &gentest.Recorder{}
+	back, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client {
+		return capnp.Client(v32.InitServerToCapnp(rawInit{m: &rawMining{miningImpl{rec: rec}}}))
+	})
+	backInit := v32.NewInitClientFromConn(ctx, back)
+	defer backInit.Release()
+	backMining := remote[*v32.MiningClient](t, back)(backInit.MakeMining(ctx))
+	defer backMining.Release()
+	front, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client {
+		return capnp.Client(v32.InitServerToCapnp(proxyInit{m: backMining}))
+	})
+	frontInit := v32.NewInitClientFromConn(ctx, front)
+	defer frontInit.Release()
+	mining := remote[*v32.MiningClient](t, front)(frontInit.MakeMining(ctx))
+	defer mining.Release()
+	gentest.Run(t, ctx, rec, []gentest.Case{
+		{Name: "Mining.submitBlock", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := mining.SubmitBlockBytes(ctx, []byte{})
+			return []any{ok, reason, debug}, err
+		}, Want: []any{false, "inconclusive", ""}, Seen: []any{[]byte{}}},
+		{Name: "Mining.submitBlock", Call: func(ctx context.Context) ([]any, error) {
+			ok, reason, debug, err := mining.SubmitBlockBytes(ctx, []byte{0xff})
+			return []any{ok, reason, debug}, err
+		}, Want: []any{false, "inconclusive", ""}, Seen: []any{[]byte{0xff}}},
+		{Name: "Mining.getTransactionsByTxID", Call: func(ctx context.Context) ([]any, error) {
+			r, err := mining.GetTransactionsByTxIDBytes(ctx, []chainhash.Hash{gentest.Hash(1)})
+			return []any{r}, err
+		}, Want: []any{[][]byte{{}, nil, {0xff}}}, Seen: []any{[]chainhash.Hash{gentest.Hash(1)}}},
 	})
 }
 

@@ -1799,6 +1799,24 @@ var (
 		ResultsID:  featurecapnp.Feature_callbacks_Results_TypeID,
 		Schema:     featurecapnp.RegisterSchema,
 	}
+	methodFeatureRawForms = rt.Method{
+		File:       "feature.capnp",
+		HasContext: true,
+		Interface:  "Feature",
+		Name:       "rawForms",
+		ParamsID:   featurecapnp.Feature_rawForms_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_rawForms_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
+	}
+	methodFeatureRawFormsBytes = rt.Method{
+		File:       "feature.capnp",
+		HasContext: true,
+		Interface:  "Feature",
+		Name:       "rawFormsBytes",
+		ParamsID:   featurecapnp.Feature_rawFormsBytes_Params_TypeID,
+		ResultsID:  featurecapnp.Feature_rawFormsBytes_Results_TypeID,
+		Schema:     featurecapnp.RegisterSchema,
+	}
 )
 
 // Feature: One method per convention.
@@ -1827,12 +1845,24 @@ type Feature interface {
 	// Deprecated: DoStuffOld3 is kept for wire compatibility with older peers (superseded by DoStuff); it is never called implicitly.
 	DoStuffOld3(ctx context.Context) error
 	// Schema defaults: wait = 2.5ms, mode = ColorBlue.
+	//
+	// An implementation that also has DoStuffBytes (as FeatureClient has) is
+	// served through it instead, with the raw bytes as received.
 	DoStuff(ctx context.Context, blockHash chainhash.Hash, wait time.Duration, mode Color) (result []*wire.MsgTx, err error)
 	Generic(ctx context.Context, pairs []Pair[string, []byte], unused Unused[string]) (result *Wrapper[string], err error)
 	VoidParam(ctx context.Context) error
 	// Param names that collide with Go names get a trailing underscore.
 	Reserved(ctx context.Context, len_ int32, err_ string, string_ string) (result string, err error)
 	Callbacks(ctx context.Context, cbs []Callback) (result []Base, err error)
+	// Block, tx, header and txOut fields get a raw-bytes sibling method
+	// (RawFormsBytes_ here, see rawFormsBytes) taking and returning them as
+	// bytes; blobs keeps empty elements apart from null ones.
+	//
+	// An implementation that also has RawFormsBytes_ (as FeatureClient has) is
+	// served through it instead, with the raw bytes as received.
+	RawForms(ctx context.Context, block *wire.MsgBlock, txs []*wire.MsgTx, header wire.BlockHeader, hasHeader bool, blobs [][]byte) (result *wire.MsgBlock, out *wire.TxOut, seen string, err error)
+	// Has the name rawForms' sibling would get: the schema method keeps it.
+	RawFormsBytes(ctx context.Context) error
 }
 
 // FeatureClient calls a remote Feature over a *rt.Conn.
@@ -2410,6 +2440,53 @@ func (c *FeatureClient) DoStuff(ctx context.Context, blockHash chainhash.Hash, w
 	return result, err
 }
 
+// DoStuffBytes calls Feature.doStuff.
+//
+// result is the raw serialization on the wire, neither decoded nor encoded
+// (bytes Bitcoin Core cannot deserialize get its error; valid bytes skip a
+// decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
+// one is empty Data.
+func (c *FeatureClient) DoStuffBytes(ctx context.Context, blockHash chainhash.Hash, wait time.Duration, mode Color) (result [][]byte, err error) {
+	err = c.base.Call(ctx, &methodFeatureDoStuff, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().DoStuff(ctx, func(p featurecapnp.Feature_doStuff_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
+				return domain.Wrap("Feature.doStuff.blockHash", err)
+			}
+			p.SetWait(domain.MillisFloat(wait))
+			p.SetMode(mode)
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w1, err := res.Result()
+		if err != nil {
+			return domain.Wrap("Feature.doStuff.result", err)
+		}
+		if l2 := w1; l2.IsValid() {
+			result = make([][]byte, l2.Len())
+			for i3 := 0; i3 < l2.Len(); i3++ {
+				e4, err := l2.At(i3)
+				if err != nil {
+					return domain.Wrap("Feature.doStuff.result", err)
+				}
+				result[i3] = bytes.Clone(e4)
+			}
+		}
+		return nil
+	})
+	return result, err
+}
+
 // Generic calls Feature.generic.
 func (c *FeatureClient) Generic(ctx context.Context, pairs []Pair[string, []byte], unused Unused[string]) (result *Wrapper[string], err error) {
 	err = c.base.Call(ctx, &methodFeatureGeneric, func(ctx context.Context, tc *rt.CallContext) error {
@@ -2585,6 +2662,206 @@ func (c *FeatureClient) Callbacks(ctx context.Context, cbs []Callback) (result [
 		return nil
 	})
 	return result, err
+}
+
+// RawForms calls Feature.rawForms.
+func (c *FeatureClient) RawForms(ctx context.Context, block *wire.MsgBlock, txs []*wire.MsgTx, header wire.BlockHeader, hasHeader bool, blobs [][]byte) (result *wire.MsgBlock, out *wire.TxOut, seen string, err error) {
+	err = c.base.Call(ctx, &methodFeatureRawForms, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().RawForms(ctx, func(p featurecapnp.Feature_rawForms_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			b1, err := domain.BlockBytes(block)
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.block", err)
+			}
+			if err := p.SetBlock(b1); err != nil {
+				return domain.Wrap("Feature.rawForms.block", err)
+			}
+			if txs != nil {
+				l2, err := p.NewTxs(int32(len(txs)))
+				if err != nil {
+					return domain.Wrap("Feature.rawForms.txs", err)
+				}
+				for i3, x4 := range txs {
+					b5, err := domain.TxBytes(x4)
+					if err != nil {
+						return domain.Wrap("Feature.rawForms.txs", err)
+					}
+					if err := l2.Set(i3, b5); err != nil {
+						return domain.Wrap("Feature.rawForms.txs", err)
+					}
+				}
+			}
+			if hasHeader {
+				b6, err := domain.HeaderBytes(header)
+				if err != nil {
+					return domain.Wrap("Feature.rawForms.header", err)
+				}
+				if err := p.SetHeader(b6); err != nil {
+					return domain.Wrap("Feature.rawForms.header", err)
+				}
+			}
+			p.SetHasHeaderFlag(hasHeader)
+			if blobs != nil {
+				l7, err := p.NewBlobs(int32(len(blobs)))
+				if err != nil {
+					return domain.Wrap("Feature.rawForms.blobs", err)
+				}
+				for i8, x9 := range blobs {
+					if d10 := x9; d10 != nil {
+						x11, err := capnp.NewData(l7.Segment(), d10)
+						if err != nil {
+							return domain.Wrap("Feature.rawForms.blobs", err)
+						}
+						if err := capnp.PointerList(l7).Set(i8, x11.ToPtr()); err != nil {
+							return domain.Wrap("Feature.rawForms.blobs", err)
+						}
+					}
+				}
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w12, err := res.Result()
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.result", err)
+		}
+		v13, err := domain.Block("Feature.rawForms.result", w12)
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.result", err)
+		}
+		result = v13
+		w14, err := res.Out()
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.out", err)
+		}
+		v15, err := domain.TxOut("Feature.rawForms.out", w14)
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.out", err)
+		}
+		out = v15
+		w16, err := res.Seen()
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.seen", err)
+		}
+		seen = w16
+		return nil
+	})
+	return result, out, seen, err
+}
+
+// RawFormsBytes_ calls Feature.rawForms.
+//
+// block, txs, header, result and out are the raw serialization on the wire,
+// neither decoded nor encoded (bytes Bitcoin Core cannot deserialize get its
+// error; valid bytes skip a decode and re-encode). A nil slice is a null Data
+// pointer, an empty non-nil one is empty Data.
+func (c *FeatureClient) RawFormsBytes_(ctx context.Context, block []byte, txs [][]byte, header []byte, hasHeader bool, blobs [][]byte) (result []byte, out []byte, seen string, err error) {
+	err = c.base.Call(ctx, &methodFeatureRawForms, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().RawForms(ctx, func(p featurecapnp.Feature_rawForms_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			if err := p.SetBlock(block); err != nil {
+				return domain.Wrap("Feature.rawForms.block", err)
+			}
+			if txs != nil {
+				l1, err := p.NewTxs(int32(len(txs)))
+				if err != nil {
+					return domain.Wrap("Feature.rawForms.txs", err)
+				}
+				for i2, x3 := range txs {
+					if d4 := x3; d4 != nil {
+						x5, err := capnp.NewData(l1.Segment(), d4)
+						if err != nil {
+							return domain.Wrap("Feature.rawForms.txs", err)
+						}
+						if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+							return domain.Wrap("Feature.rawForms.txs", err)
+						}
+					}
+				}
+			}
+			if hasHeader {
+				if err := p.SetHeader(header); err != nil {
+					return domain.Wrap("Feature.rawForms.header", err)
+				}
+			}
+			p.SetHasHeaderFlag(hasHeader)
+			if blobs != nil {
+				l6, err := p.NewBlobs(int32(len(blobs)))
+				if err != nil {
+					return domain.Wrap("Feature.rawForms.blobs", err)
+				}
+				for i7, x8 := range blobs {
+					if d9 := x8; d9 != nil {
+						x10, err := capnp.NewData(l6.Segment(), d9)
+						if err != nil {
+							return domain.Wrap("Feature.rawForms.blobs", err)
+						}
+						if err := capnp.PointerList(l6).Set(i7, x10.ToPtr()); err != nil {
+							return domain.Wrap("Feature.rawForms.blobs", err)
+						}
+					}
+				}
+			}
+			return nil
+		})
+		defer release()
+		res, err := fut.Struct()
+		if err != nil {
+			return err
+		}
+		w11, err := res.Result()
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.result", err)
+		}
+		result = bytes.Clone(w11)
+		w12, err := res.Out()
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.out", err)
+		}
+		out = bytes.Clone(w12)
+		w13, err := res.Seen()
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.seen", err)
+		}
+		seen = w13
+		return nil
+	})
+	return result, out, seen, err
+}
+
+// RawFormsBytes calls Feature.rawFormsBytes.
+func (c *FeatureClient) RawFormsBytes(ctx context.Context) error {
+	return c.base.Call(ctx, &methodFeatureRawFormsBytes, func(ctx context.Context, tc *rt.CallContext) error {
+		fut, release := c.Capnp().RawFormsBytes(ctx, func(p featurecapnp.Feature_rawFormsBytes_Params) error {
+			cp, err := p.NewContext()
+			if err != nil {
+				return err
+			}
+			if err := tc.Fill(cp); err != nil {
+				return err
+			}
+			return nil
+		})
+		defer release()
+		_, err := fut.Struct()
+		return err
+	})
 }
 
 // featureToCapnp returns a capability for v to place into a message on conn: a client on
@@ -3021,6 +3298,51 @@ func (s *featureServer) DoStuffOld3(ctx context.Context, call featurecapnp.Featu
 // DoStuff serves Feature.doStuff.
 func (s *featureServer) DoStuff(ctx context.Context, call featurecapnp.Feature_doStuff) error {
 	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureDoStuff, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			DoStuffBytes(ctx context.Context, blockHash chainhash.Hash, wait time.Duration, mode Color) (result [][]byte, err error)
+		}); ok {
+			args := call.Args()
+			var blockHash chainhash.Hash
+			var wait time.Duration
+			var mode Color
+			w1, err := args.BlockHash()
+			if err != nil {
+				return domain.Wrap("Feature.doStuff.blockHash", err)
+			}
+			v2, err := domain.Hash("Feature.doStuff.blockHash", w1)
+			if err != nil {
+				return domain.Wrap("Feature.doStuff.blockHash", err)
+			}
+			blockHash = v2
+			wait = domain.Millis(args.Wait())
+			mode = args.Mode()
+			result, err := impl.DoStuffBytes(ctx, blockHash, wait, mode)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			if result != nil {
+				l3, err := res.NewResult(int32(len(result)))
+				if err != nil {
+					return domain.Wrap("Feature.doStuff.result", err)
+				}
+				for i4, x5 := range result {
+					if d6 := x5; d6 != nil {
+						x7, err := capnp.NewData(l3.Segment(), d6)
+						if err != nil {
+							return domain.Wrap("Feature.doStuff.result", err)
+						}
+						if err := capnp.PointerList(l3).Set(i4, x7.ToPtr()); err != nil {
+							return domain.Wrap("Feature.doStuff.result", err)
+						}
+					}
+				}
+			}
+			return nil
+		}
 		args := call.Args()
 		var blockHash chainhash.Hash
 		var wait time.Duration
@@ -3215,6 +3537,174 @@ func (s *featureServer) Callbacks(ctx context.Context, call featurecapnp.Feature
 	})
 }
 
+// RawForms serves Feature.rawForms.
+func (s *featureServer) RawForms(ctx context.Context, call featurecapnp.Feature_rawForms) error {
+	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureRawForms, call.Args().Context, func(ctx context.Context) error {
+		if impl, ok := s.impl.(interface {
+			RawFormsBytes_(ctx context.Context, block []byte, txs [][]byte, header []byte, hasHeader bool, blobs [][]byte) (result []byte, out []byte, seen string, err error)
+		}); ok {
+			args := call.Args()
+			var block []byte
+			var txs [][]byte
+			var header []byte
+			hasHeader := args.HasHeaderFlag()
+			var blobs [][]byte
+			w1, err := args.Block()
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.block", err)
+			}
+			block = bytes.Clone(w1)
+			w2, err := args.Txs()
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.txs", err)
+			}
+			if l3 := w2; l3.IsValid() {
+				txs = make([][]byte, l3.Len())
+				for i4 := 0; i4 < l3.Len(); i4++ {
+					e5, err := l3.At(i4)
+					if err != nil {
+						return domain.Wrap("Feature.rawForms.txs", err)
+					}
+					txs[i4] = bytes.Clone(e5)
+				}
+			}
+			if hasHeader {
+				w6, err := args.Header()
+				if err != nil {
+					return domain.Wrap("Feature.rawForms.header", err)
+				}
+				header = bytes.Clone(w6)
+			}
+			w7, err := args.Blobs()
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.blobs", err)
+			}
+			if l8 := w7; l8.IsValid() {
+				blobs = make([][]byte, l8.Len())
+				for i9 := 0; i9 < l8.Len(); i9++ {
+					e10, err := l8.At(i9)
+					if err != nil {
+						return domain.Wrap("Feature.rawForms.blobs", err)
+					}
+					blobs[i9] = bytes.Clone(e10)
+				}
+			}
+			result, out, seen, err := impl.RawFormsBytes_(ctx, block, txs, header, hasHeader, blobs)
+			if err != nil {
+				return err
+			}
+			res, err := call.AllocResults()
+			if err != nil {
+				return err
+			}
+			if err := res.SetResult(result); err != nil {
+				return domain.Wrap("Feature.rawForms.result", err)
+			}
+			if err := res.SetOut(out); err != nil {
+				return domain.Wrap("Feature.rawForms.out", err)
+			}
+			if err := res.SetSeen(seen); err != nil {
+				return domain.Wrap("Feature.rawForms.seen", err)
+			}
+			return nil
+		}
+		args := call.Args()
+		var block *wire.MsgBlock
+		var txs []*wire.MsgTx
+		var header wire.BlockHeader
+		hasHeader := args.HasHeaderFlag()
+		var blobs [][]byte
+		w1, err := args.Block()
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.block", err)
+		}
+		v2, err := domain.Block("Feature.rawForms.block", w1)
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.block", err)
+		}
+		block = v2
+		w3, err := args.Txs()
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.txs", err)
+		}
+		if l4 := w3; l4.IsValid() {
+			txs = make([]*wire.MsgTx, l4.Len())
+			for i5 := 0; i5 < l4.Len(); i5++ {
+				e6, err := l4.At(i5)
+				if err != nil {
+					return domain.Wrap("Feature.rawForms.txs", err)
+				}
+				v7, err := domain.Tx("Feature.rawForms.txs", e6)
+				if err != nil {
+					return domain.Wrap("Feature.rawForms.txs", err)
+				}
+				txs[i5] = v7
+			}
+		}
+		if hasHeader {
+			w8, err := args.Header()
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.header", err)
+			}
+			v9, err := domain.Header("Feature.rawForms.header", w8)
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.header", err)
+			}
+			header = v9
+		}
+		w10, err := args.Blobs()
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.blobs", err)
+		}
+		if l11 := w10; l11.IsValid() {
+			blobs = make([][]byte, l11.Len())
+			for i12 := 0; i12 < l11.Len(); i12++ {
+				e13, err := l11.At(i12)
+				if err != nil {
+					return domain.Wrap("Feature.rawForms.blobs", err)
+				}
+				blobs[i12] = bytes.Clone(e13)
+			}
+		}
+		result, out, seen, err := s.impl.RawForms(ctx, block, txs, header, hasHeader, blobs)
+		if err != nil {
+			return err
+		}
+		res, err := call.AllocResults()
+		if err != nil {
+			return err
+		}
+		b14, err := domain.BlockBytes(result)
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.result", err)
+		}
+		if err := res.SetResult(b14); err != nil {
+			return domain.Wrap("Feature.rawForms.result", err)
+		}
+		b15, err := domain.TxOutBytes(out)
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.out", err)
+		}
+		if err := res.SetOut(b15); err != nil {
+			return domain.Wrap("Feature.rawForms.out", err)
+		}
+		if err := res.SetSeen(seen); err != nil {
+			return domain.Wrap("Feature.rawForms.seen", err)
+		}
+		return nil
+	})
+}
+
+// RawFormsBytes serves Feature.rawFormsBytes.
+func (s *featureServer) RawFormsBytes(ctx context.Context, call featurecapnp.Feature_rawFormsBytes) error {
+	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureRawFormsBytes, call.Args().Context, func(ctx context.Context) error {
+		if err := s.impl.RawFormsBytes(ctx); err != nil {
+			return err
+		}
+		return nil
+	})
+}
+
 // UnimplementedFeatureServer can be embedded in a Feature implementation: every method
 // returns rt.Unimplemented (and Destroy succeeds).
 type UnimplementedFeatureServer struct{}
@@ -3340,4 +3830,15 @@ func (UnimplementedFeatureServer) Reserved(ctx context.Context, len_ int32, err_
 func (UnimplementedFeatureServer) Callbacks(ctx context.Context, cbs []Callback) (result []Base, err error) {
 	err = rt.Unimplemented(&methodFeatureCallbacks)
 	return
+}
+
+// RawForms returns rt.Unimplemented.
+func (UnimplementedFeatureServer) RawForms(ctx context.Context, block *wire.MsgBlock, txs []*wire.MsgTx, header wire.BlockHeader, hasHeader bool, blobs [][]byte) (result *wire.MsgBlock, out *wire.TxOut, seen string, err error) {
+	err = rt.Unimplemented(&methodFeatureRawForms)
+	return
+}
+
+// RawFormsBytes returns rt.Unimplemented.
+func (UnimplementedFeatureServer) RawFormsBytes(ctx context.Context) error {
+	return rt.Unimplemented(&methodFeatureRawFormsBytes)
 }

@@ -177,4 +177,12 @@ interface Feature @0x98b0d2e4f6a7b9c1 $Proxy.wrap("feature::Feature") {
   # Param names that collide with Go names get a trailing underscore.
 
   callbacks @21 (context :Proxy.Context, cbs :List(Callback)) -> (result :List(Base));
+
+  rawForms @22 (context :Proxy.Context, block :Data $Ipc.domain(block), txs :List(Data) $Ipc.domain(tx), header :Data $Ipc.domain(header), hasHeader :Bool $Go.name("hasHeaderFlag"), blobs :List(Data)) -> (result :Data $Ipc.domain(block), out :Data $Ipc.domain(txOut), seen :Text);
+  # Block, tx, header and txOut fields get a raw-bytes sibling method
+  # (RawFormsBytes_ here, see rawFormsBytes) taking and returning them as
+  # bytes; blobs keeps empty elements apart from null ones.
+
+  rawFormsBytes @23 (context :Proxy.Context) -> ();
+  # Has the name rawForms' sibling would get: the schema method keeps it.
 }

@@ -984,7 +984,66 @@ func (b *builder) method(i *Interface, n *node, sm schema.Method, index int) *Me
 		return nil
 	}
 	b.mapMethod(m, params, results)
+	if m.Kind == MethodNormal && m.Deprecated == "" {
+		m.Bytes = bytesSibling(m)
+	}
 	return m
+}
+
+// rawType returns t with its tx, block, header or txOut domain (on t or
+// its list elements) replaced by raw Data, or nil when t has none.
+func rawType(t *Type) *Type {
+	switch {
+	case t.Kind == KindData && t.Domain.HasRaw():
+		r := *t
+		r.Domain = DomainRaw
+		return &r
+	case t.Kind == KindList:
+		if e := rawType(t.Elem); e != nil {
+			r := *t
+			r.Elem = e
+			return &r
+		}
+	}
+	return nil
+}
+
+// bytesSibling returns m's raw-bytes sibling (see Method.Bytes), or nil
+// when no param or result of m has a raw form.
+func bytesSibling(m *Method) *Method {
+	raw := false
+	copyArgs := func(as []*Arg, seen map[*Arg]*Arg) []*Arg {
+		out := make([]*Arg, len(as))
+		for k, a := range as {
+			c := *a
+			if a.Role == ArgValue {
+				if t := rawType(a.Field.Type); t != nil {
+					f := *a.Field
+					f.Type = t
+					c.Field, c.Raw, raw = &f, true, true
+				}
+			}
+			out[k], seen[a] = &c, &c
+		}
+		return out
+	}
+	seen := map[*Arg]*Arg{}
+	s := *m
+	s.GoName = m.GoName + "Bytes"
+	s.Params = copyArgs(m.Params, seen)
+	s.Results = copyArgs(m.Results, seen)
+	if !raw {
+		return nil
+	}
+	for _, a := range append(append([]*Arg{}, s.Params...), s.Results...) {
+		if a.Has != nil {
+			a.Has = seen[a.Has]
+		}
+		if a.Value != nil {
+			a.Value = seen[a.Value]
+		}
+	}
+	return &s
 }
 
 func (b *builder) methodFields(m *Method, n *node, which string) []*Field {
@@ -1289,6 +1348,7 @@ func (b *builder) finish(files []*SchemaFile) {
 					i.Destroy = m
 				}
 			}
+
 			i.Callback = len(i.Methods) > 0 && len(i.Supers) == 0
 			hasCall := false
 			for _, m := range i.Methods {
@@ -1300,6 +1360,44 @@ func (b *builder) finish(files []*SchemaFile) {
 				}
 			}
 			i.Callback = i.Callback && hasCall
+		}
+	}
+	// Raw-bytes siblings come after every schema method: a schema name
+	// wins, and the sibling of a method gets underscores where it is
+	// declared; a sibling that an inheriting interface cannot have is an
+	// error.
+	for _, f := range files {
+		for _, i := range f.Interfaces {
+			names := map[string]bool{}
+			for _, m := range i.All {
+				names[m.GoName] = true
+			}
+			for _, m := range i.Methods {
+				if m.Bytes == nil {
+					continue
+				}
+				for names[m.Bytes.GoName] || reservedClientMethods[m.Bytes.GoName] {
+					m.Bytes.GoName += "_"
+				}
+				names[m.Bytes.GoName] = true
+			}
+		}
+	}
+	for _, f := range files {
+		for _, i := range f.Interfaces {
+			names := map[string]bool{}
+			for _, m := range i.All {
+				names[m.GoName] = true
+			}
+			for _, m := range i.All {
+				if m.Bytes == nil {
+					continue
+				}
+				if names[m.Bytes.GoName] {
+					b.fail(errAt(m.Loc, "raw-bytes method %s collides with another method of %s", m.Bytes.GoName, i.Loc))
+				}
+				names[m.Bytes.GoName] = true
+			}
 		}
 	}
 	b.deriveNames(files)

@@ -91,6 +91,12 @@ const (
 	KindAnyPointer // unsupported in domain code; kept for error reporting
 )
 
+// HasRaw reports whether d is decoded into a btcd type whose consensus
+// serialization a caller may want to send or receive as raw bytes.
+func (d Domain) HasRaw() bool {
+	return d == DomainTx || d == DomainBlock || d == DomainHeader || d == DomainTxOut
+}
+
 // IsScalar reports whether values of kind k live in the data section.
 func (k Kind) IsScalar() bool { return k >= KindBool && k <= KindFloat64 || k == KindEnum }
 
@@ -270,6 +276,17 @@ type Method struct {
 	Exceptions   []*Field
 	ErrorField   *Field   // exception field a server writes handler errors into
 	Defaults     []string // "cooldown = true": param defaults, for docs
+
+	// Bytes is the raw-bytes sibling of a method with tx, block, header or
+	// txOut params or results (directly or as list elements): the same
+	// call with those as []byte ([][]byte), sent and returned as they are
+	// on the wire. Its GoName is GoName+"Bytes" (underscores added on a
+	// collision); every other field is shared with this method. Clients
+	// have it as a method; a server implementation may have it too, and
+	// the adapter then calls it instead of the typed method. It is not
+	// part of the domain interface, nor of UnimplementedXServer. Nil for
+	// other methods, destroy, construct and deprecated methods.
+	Bytes *Method
 }
 
 // ArgRole is what a Go parameter or result stands for.
@@ -292,6 +309,7 @@ type Arg struct {
 	Pointer  bool   // ArgValue of struct type returned as *T (nil when null)
 	InOut    bool   // the field is both a param and a result
 	IsResult bool
+	Raw      bool // in a Method.Bytes sibling: raw bytes in place of the domain type
 }
 
 // Version is capnpc-go-ipc's version, written into every generated header.

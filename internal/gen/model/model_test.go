@@ -183,6 +183,41 @@ func TestConventions(t *testing.T) {
 	eq(t, "doc comment", method(t, i, "noContext").Doc, "Runs on the event loop.")
 }
 
+func TestBytesSiblings(t *testing.T) {
+	m := mustBuild(t, featureReq)
+	i := iface(t, m, "Feature")
+
+	rf := method(t, i, "rawForms")
+	b := rf.Bytes
+	if b == nil {
+		t.Fatal("rawForms has no raw-bytes sibling")
+	}
+	eq(t, "sibling name (schema's rawFormsBytes keeps RawFormsBytes)", b.GoName, "RawFormsBytes_")
+	eq(t, "schema method name", method(t, i, "rawFormsBytes").GoName, "RawFormsBytes")
+	eq(t, "shared wire method", b.Var, rf.Var)
+	eq(t, "sibling params", argNames(b.Params), argNames(rf.Params))
+	var raw []string
+	for _, a := range append(append([]*model.Arg{}, b.Params...), b.Results...) {
+		if a.Raw {
+			raw = append(raw, a.GoName)
+		}
+	}
+	eq(t, "raw args", strings.Join(raw, ","), "block,txs,header,result,out")
+	eq(t, "raw block domain", b.Params[0].Field.Type.Domain, model.DomainRaw)
+	eq(t, "raw list elem domain", b.Params[1].Field.Type.Elem.Domain, model.DomainRaw)
+	eq(t, "typed block domain kept", rf.Params[0].Field.Type.Domain, model.DomainBlock)
+	eq(t, "companion relinked", b.Params[2].Has, b.Params[3])
+	eq(t, "companion's value relinked", b.Params[3].Value, b.Params[2])
+	eq(t, "plain Data list not raw", b.Params[4].Raw, false)
+
+	eq(t, "list result sibling", method(t, i, "doStuff").Bytes.GoName, "DoStuffBytes")
+	for _, name := range []string{"multi", "everything", "destroy", "doStuffOld3", "presence"} {
+		if method(t, i, name).Bytes != nil {
+			t.Errorf("%s has a raw-bytes sibling", name)
+		}
+	}
+}
+
 func TestInheritanceAndCallbacks(t *testing.T) {
 	m := mustBuild(t, featureReq)
 	d := iface(t, m, "Derived")
