@@ -29,8 +29,9 @@
 // transaction data that cannot be deserialized: empty block data for
 // submitBlock or checkBlock and truncated data anywhere throw
 // "SpanReader::read(): end of data: iostream error" (a null block, which
-// the Go client sends for a nil *wire.MsgBlock, is Core's default block
-// and is refused with "high-hash"). Data that the
+// the Go client sends for a nil *wire.MsgBlock, is Core's default block:
+// submitBlock refuses it with "high-hash", "proof of work failed", and
+// checkBlock with "inconclusive-not-best-prevblk"). Data that the
 // generated code cannot decode is mapped by [CoreErrors], which
 // ListenAndServe and ServeSpawned install with [rt.WithServerErrors]. An
 // empty coinbase for submitSolution is no error: Core answers false, and
