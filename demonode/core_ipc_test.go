@@ -176,8 +176,8 @@ func TestCoreEarlyStartup(t *testing.T) {
 // lets the wait run until a new block ends it and then drops the result
 // ("canceled while executing", "interrupted (canceled)"). The demo node
 // ends the wait with the connection (the handler's context is cancelled),
-// before any block: no waiting call, template or goroutine outlives the
-// client. The node goes on serving, and a new client works.
+// before any block, so no waiting call outlives the client (which is what
+// Waits can show). The node goes on serving, and a new client works.
 func TestCoreUncleanDisconnect(t *testing.T) {
 	ctx := testCtx(t)
 	c := startCoreNode(t, ctx, DefaultOptions())
