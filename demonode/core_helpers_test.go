@@ -37,6 +37,7 @@ func testCtx(t *testing.T) context.Context {
 
 type coreNode struct {
 	n      *Node
+	dir    string // the node's data directory, holding its socket
 	conn   *rt.Conn
 	init   *v32.InitClient
 	mining *v32.MiningClient
@@ -61,7 +62,14 @@ func startCoreNode(t *testing.T, ctx context.Context, o Options) *coreNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	conn, _, err := ipc.New("miner", "", nil).ConnectAddress(ctx, dir, "unix")
+	return (&coreNode{n: n, dir: dir}).dial(t, ctx)
+}
+
+// dial connects another client to c's node: the result shares the node
+// and has a connection (with its Init and Mining) of its own.
+func (c *coreNode) dial(t *testing.T, ctx context.Context) *coreNode {
+	t.Helper()
+	conn, _, err := ipc.New("miner", "", nil).ConnectAddress(ctx, c.dir, "unix")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +82,26 @@ func startCoreNode(t *testing.T, ctx context.Context, o Options) *coreNode {
 	}
 	mining := m.(*v32.MiningClient)
 	t.Cleanup(mining.Release)
-	return &coreNode{n: n, conn: conn, init: init, mining: mining}
+	return &coreNode{n: c.n, dir: c.dir, conn: conn, init: init, mining: mining}
+}
+
+// awaitWaits blocks until cond holds for the node's pending
+// waitTipChanged and waitNext calls (chain.Chain.Waits), checking it at
+// every change: an ordering by events, with the test's deadline only as a
+// hang guard.
+func (c *coreNode) awaitWaits(t *testing.T, ctx context.Context, what string, cond func(tip, next int) bool) {
+	t.Helper()
+	for {
+		tip, next, changed := c.n.Chain().Waits()
+		if cond(tip, next) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatalf("%s: never happened (pending waits: %d waitTipChanged, %d waitNext)", what, tip, next)
+		}
+	}
 }
 
 // rpcCall runs one JSON-RPC call and returns its result, or its error.

@@ -367,9 +367,12 @@ func blockWeight(b *wire.MsgBlock) int {
 }
 
 // TestCoreBlockTemplate: run_block_template_test from "Create a template"
-// on. Its first part (createNewBlock's cooldown while a header-only peer
-// announces a better tip) cannot be hosted: the demo node has no P2P and
-// stores no headers without blocks.
+// on. Its first part cannot be hosted: createNewBlock's cooldown while a
+// header-only peer announces a better tip, its prompt wake-up when the
+// block arrives, and Mining.interrupt aborting createNewBlock during the
+// cooldown. The demo node has no P2P, stores no headers without blocks
+// and is never in initial block download, so createNewBlock never has a
+// cooldown to wait (or to interrupt).
 func TestCoreBlockTemplate(t *testing.T) {
 	ctx := testCtx(t)
 	c := startCoreNode(t, ctx, DefaultOptions())
@@ -436,24 +439,18 @@ func TestCoreBlockTemplate(t *testing.T) {
 	// interruptWait aborts a long wait.
 	done := make(chan *v32.BlockTemplateClient, 1)
 	go func() {
-		next, _ := tmpl6.WaitNext(ctx, v32.BlockWaitOptions{Timeout: time.Hour, FeeThreshold: 1})
+		next, err := tmpl6.WaitNext(ctx, v32.BlockWaitOptions{Timeout: time.Hour, FeeThreshold: 1})
+		if err != nil {
+			t.Error(err)
+		}
 		nt, _ := next.(*v32.BlockTemplateClient)
 		done <- nt
 	}()
-	for {
-		if err := tmpl6.InterruptWait(ctx); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case nt := <-done:
-			if nt != nil {
-				t.Fatal("interrupted waitNext returned a template")
-			}
-			return
-		case <-ctx.Done():
-			t.Fatal("interruptWait did not abort waitNext")
-		case <-time.After(10 * time.Millisecond):
-			// The wait may not have started yet: interrupt again.
-		}
+	c.awaitWaits(t, ctx, "waitNext waiting", func(_, next int) bool { return next == 1 })
+	if err := tmpl6.InterruptWait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if nt := receive(t, ctx, "interrupted waitNext", done); nt != nil {
+		t.Fatal("interrupted waitNext returned a template")
 	}
 }

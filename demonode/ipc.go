@@ -96,12 +96,11 @@ func (m *miningImpl) CreateNewBlock(ctx context.Context, o v32.BlockCreateOption
 }
 
 // CheckBlock is Core's checkBlock. A nil block came as a null Data
-// pointer, which Core reads as a default-constructed block; empty or
-// undeserializable data never gets here (CoreErrors answers it).
+// pointer, which Core reads as a default-constructed block (the chain
+// does the same: "inconclusive-not-best-prevblk", since its parent is
+// never the tip); empty or undeserializable data never gets here
+// (CoreErrors answers it).
 func (m *miningImpl) CheckBlock(ctx context.Context, b *wire.MsgBlock, o v32.BlockCheckOptions) (bool, string, string, error) {
-	if b == nil {
-		b = new(wire.MsgBlock)
-	}
 	ok, reason, debug := m.n.chain.CheckBlock(b, o.CheckMerkleRoot, o.CheckPow)
 	return ok, reason, debug, nil
 }
@@ -112,11 +111,8 @@ func (m *miningImpl) Interrupt(context.Context) error {
 }
 
 // SubmitBlock is Core's submitBlock; a nil block is a default one, as in
-// CheckBlock.
+// CheckBlock, and fails its proof of work ("high-hash").
 func (m *miningImpl) SubmitBlock(ctx context.Context, b *wire.MsgBlock) (bool, string, string, error) {
-	if b == nil {
-		b = new(wire.MsgBlock)
-	}
 	ok, reason, debug := m.n.chain.SubmitBlock(b)
 	return ok, reason, debug, nil
 }

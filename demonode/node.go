@@ -29,8 +29,9 @@
 // transaction data that cannot be deserialized: empty block data for
 // submitBlock or checkBlock and truncated data anywhere throw
 // "SpanReader::read(): end of data: iostream error" (a null block, which
-// the Go client sends for a nil *wire.MsgBlock, is Core's default block
-// and is refused with "high-hash"). Data that the
+// the Go client sends for a nil *wire.MsgBlock, is Core's default block:
+// submitBlock refuses it with "high-hash", "proof of work failed", and
+// checkBlock with "inconclusive-not-best-prevblk"). Data that the
 // generated code cannot decode is mapped by [CoreErrors], which
 // ListenAndServe and ServeSpawned install with [rt.WithServerErrors]. An
 // empty coinbase for submitSolution is no error: Core answers false, and
@@ -54,7 +55,14 @@
 // replacement (a conflicting transaction is refused with
 // "txn-mempool-conflict"); submitheader checks a header but does not store
 // it; getblock refuses verbosity 2 and 3; there are no reorganisations
-// (see package chain).
+// (see package chain). The node is never in initial block download and
+// has no P2P, so createNewBlock's cooldown never waits (Core's fresh
+// regtest node is in initial block download until a recent block, and
+// waits while a peer's better headers lack their blocks). When a client
+// disconnects during waitTipChanged or waitNext, the demo node ends the
+// wait at once; Core lets it run until it returns and then drops the
+// result. Several calls on one thread are queued and run one at a time,
+// as Core does since it stopped refusing them with "thread busy".
 package demonode
 
 import (

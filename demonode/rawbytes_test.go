@@ -56,10 +56,17 @@ func TestRawBytes(t *testing.T) {
 
 	// A nil block goes out as a null pointer, which Core decodes as a
 	// default block: refused as any invalid block is, not thrown.
+	// submitBlock runs ProcessNewBlock, whose CheckBlock fails the null
+	// nBits; checkBlock's TestBlockValidity first finds that the null
+	// parent is not the tip.
 	ok, reason, debug, err := c.mining.SubmitBlock(ctx, nil)
 	want(t, "submitBlock(nil)", ok, reason, debug, err, submitResult{false, "high-hash", "proof of work failed"})
 	ok, reason, debug, err = c.mining.SubmitBlockBytes(ctx, nil)
 	want(t, "submitBlock(nil bytes)", ok, reason, debug, err, submitResult{false, "high-hash", "proof of work failed"})
+	ok, reason, debug, err = c.mining.CheckBlock(ctx, nil, v32.DefaultBlockCheckOptions())
+	want(t, "checkBlock(nil)", ok, reason, debug, err, submitResult{false, "inconclusive-not-best-prevblk", ""})
+	ok, reason, debug, err = c.mining.CheckBlockBytes(ctx, nil, v32.DefaultBlockCheckOptions())
+	want(t, "checkBlock(nil bytes)", ok, reason, debug, err, submitResult{false, "inconclusive-not-best-prevblk", ""})
 
 	// Valid bytes are processed: check and submit the solved block.
 	ok, reason, debug, err = c.mining.CheckBlockBytes(ctx, data, v32.DefaultBlockCheckOptions())

@@ -91,10 +91,13 @@ type Chain struct {
 	pool mempool
 
 	// changed is closed (and replaced) whenever the tip or the mempool
-	// changes or a wait is interrupted, waking every waiter.
+	// changes, a wait starts or ends, or a wait is interrupted, waking
+	// every waiter.
 	changed chan struct{}
 	// closed is set by Close; all waits return at once afterwards.
 	closed bool
+	// nextWaiters counts the pending WaitNext calls of all templates.
+	nextWaiters int
 	// Mining.interrupt() state (see Interrupt).
 	tipWaiters       int
 	interruptGen     uint64

@@ -94,20 +94,24 @@ func recommit(t testing.TB, b *wire.MsgBlock) {
 // a loaded machine makes the tests slower, never makes them fail.
 const testWait = 2 * time.Minute
 
-// waitUntil polls cond (under the chain lock) until it holds.
+// waitUntil waits until cond (evaluated under the chain lock) holds,
+// checking it again at every change of the chain, the mempool or the
+// pending waits.
 func waitUntil(t testing.TB, c *Chain, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testWait)
+	guard := time.NewTimer(testWait)
+	defer guard.Stop()
 	for {
 		c.mu.Lock()
-		ok := cond()
+		ok, changed := cond(), c.changed
 		c.mu.Unlock()
 		if ok {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-changed:
+		case <-guard.C:
 			t.Fatal("condition not reached")
 		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -246,10 +246,11 @@ func (c *Chain) connectChecksLocked(b *wire.MsgBlock, height int32, extraFees ma
 // ("inconclusive-not-best-prevblk"), then the context-free checks (proof of
 // work and merkle root only when asked), the contextual header and block
 // checks and the connect checks. Duplicates are not detected. A nil block is
-// rejected with "bad-blk-null".
+// a default (all-zero) block, which is what Core reads from a null block
+// pointer: its parent is never the tip.
 func (c *Chain) CheckBlock(block *wire.MsgBlock, checkMerkleRoot, checkPow bool) (ok bool, reason, debug string) {
 	if block == nil {
-		return false, "bad-blk-null", "no block"
+		block = new(wire.MsgBlock)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -283,9 +284,11 @@ func (c *Chain) CheckBlock(block *wire.MsgBlock, checkMerkleRoot, checkPow bool)
 // is not the tip. Such stale blocks are kept (BlockByHash finds them, a
 // resubmission is a "duplicate") but never become the tip: the simulation has
 // no reorganisations, which matches Core for a competing block of equal work.
+// A nil block is a default block, as in CheckBlock: it fails its proof of
+// work ("high-hash").
 func (c *Chain) SubmitBlock(block *wire.MsgBlock) (ok bool, reason, debug string) {
 	if block == nil {
-		return false, "bad-blk-null", "no block"
+		block = new(wire.MsgBlock)
 	}
 	block = block.Copy()
 	c.mu.Lock()

@@ -284,8 +284,13 @@ func TestCheckBlockOptions(t *testing.T) {
 	if ok, reason, debug := c.CheckBlock(b, false, false); !ok {
 		t.Fatalf("CheckBlock(no merkle, no pow) = %s %s", reason, debug)
 	}
-	if ok, reason, _ := c.CheckBlock(nil, true, true); ok || reason != "bad-blk-null" {
-		t.Fatalf("CheckBlock(nil) = %v %s", ok, reason)
+	// nil is Core's default block: not on the tip for checkBlock, no
+	// proof of work for submitBlock.
+	if ok, reason, debug := c.CheckBlock(nil, true, true); ok || reason != "inconclusive-not-best-prevblk" || debug != "" {
+		t.Fatalf("CheckBlock(nil) = %v %q %q", ok, reason, debug)
+	}
+	if ok, reason, debug := c.SubmitBlock(nil); ok || reason != "high-hash" || debug != "proof of work failed" {
+		t.Fatalf("SubmitBlock(nil) = %v %q %q", ok, reason, debug)
 	}
 }
 

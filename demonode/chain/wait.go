@@ -99,7 +99,11 @@ func (c *Chain) WaitTipChanged(ctx context.Context, current chainhash.Hash, time
 	}
 	gen := c.interruptGen
 	c.tipWaiters++
-	defer func() { c.tipWaiters-- }()
+	c.broadcastLocked()
+	defer func() {
+		c.tipWaiters--
+		c.broadcastLocked()
+	}()
 
 	interrupted := func() bool { return c.closed || c.interruptGen != gen }
 	outcome := c.waitLocked(ctx, timer, func() bool {
@@ -157,7 +161,13 @@ func (c *Chain) WaitNext(ctx context.Context, tmpl *Template, timeout time.Durat
 	}
 	gen := tmpl.waitGen
 	tmpl.waiters++
-	defer func() { tmpl.waiters-- }()
+	c.nextWaiters++
+	c.broadcastLocked()
+	defer func() {
+		tmpl.waiters--
+		c.nextWaiters--
+		c.broadcastLocked()
+	}()
 
 	interrupted := func() bool { return c.closed || tmpl.waitGen != gen }
 	feesEnabled := feeThreshold < MaxMoney
@@ -201,6 +211,18 @@ func (c *Chain) InterruptWait(tmpl *Template) {
 		tmpl.interruptPending = true
 	}
 	c.broadcastLocked()
+}
+
+// Waits reports how many WaitTipChanged and WaitNext calls are pending (a
+// call that returned, for whatever reason, no longer counts), and a channel
+// that is closed at the next change of the chain, the mempool or the
+// pending waits. It lets a caller follow the waits by events, without
+// polling: a node serving IPC clients can show that a wait it started for
+// a client has ended.
+func (c *Chain) Waits() (tip, next int, changed <-chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tipWaiters, c.nextWaiters, c.changed
 }
 
 // Close makes every pending and future WaitTipChanged and WaitNext return

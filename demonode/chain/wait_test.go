@@ -156,6 +156,57 @@ func waitNextAsync(t *testing.T, ctx context.Context, c *Chain, tmpl *Template, 
 	return done
 }
 
+// TestWaits: Waits counts the pending waits of both kinds and signals every
+// start and end, whatever ends the wait.
+func TestWaits(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := New()
+	counts := func(wantTip, wantNext int) func() bool {
+		return func() bool { return c.tipWaiters == wantTip && c.nextWaiters == wantNext }
+	}
+	if tip, next, _ := c.Waits(); tip != 0 || next != 0 {
+		t.Fatalf("Waits = %d, %d on a new chain", tip, next)
+	}
+	tmpl := mustTemplate(t, c, DefaultTemplateOptions())
+	tipHash, _ := c.Tip()
+
+	// Each start closes the channel Waits returned before it.
+	_, _, changed := c.Waits()
+	next1 := waitNextAsync(t, ctx, c, tmpl, 0, MaxMoney)
+	select {
+	case <-changed:
+	default:
+		t.Fatal("a starting WaitNext did not signal")
+	}
+	cancelled, cancelNext := context.WithCancel(ctx)
+	next2 := waitNextAsync(t, cancelled, c, tmpl, 0, MaxMoney)
+	tipDone := waitTipAsync(t, ctx, c, tipHash, 0)
+	if tip, next, _ := c.Waits(); tip != 1 || next != 2 {
+		t.Fatalf("Waits = %d, %d; want 1, 2", tip, next)
+	}
+
+	// Ends count whatever caused them: a cancelled context, Interrupt,
+	// InterruptWait.
+	cancelNext()
+	if r := receive(t, next2); r.ok {
+		t.Fatal("cancelled WaitNext returned a template")
+	}
+	waitUntil(t, c, counts(1, 1))
+	c.Interrupt()
+	if r := receive(t, tipDone); r.ok {
+		t.Fatal("interrupted WaitTipChanged returned ok")
+	}
+	waitUntil(t, c, counts(0, 1))
+	tmpl.InterruptWait()
+	if r := receive(t, next1); r.ok {
+		t.Fatal("interrupted WaitNext returned a template")
+	}
+	if tip, next, _ := c.Waits(); tip != 0 || next != 0 {
+		t.Fatalf("Waits = %d, %d after every wait returned", tip, next)
+	}
+}
+
 func TestWaitNext(t *testing.T) {
 	ctx := context.Background()
 
