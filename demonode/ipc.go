@@ -17,9 +17,12 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
-// Bootstrap serves the node's Init to one connection; pass it to rt.Serve,
-// rt.NewServer or ipc.New.
+// Bootstrap serves the node's Init, of the schema set chosen with
+// SetSchema, to one connection; pass it to rt.Serve, rt.NewServer or ipc.New.
 func (n *Node) Bootstrap(*rt.Conn) capnp.Client {
+	if c := n.bootstrapSchema(); c.IsValid() {
+		return c
+	}
 	return capnp.Client(v32.InitServerToCapnp(&initImpl{n: n}))
 }
 

@@ -375,6 +375,7 @@ func TestArguments(t *testing.T) {
 		"mining":                 "usage: bitcoin-ipc mining tip|wait-tip|template|check|submit|wait-next",
 		"mining dig":             "unknown mining command \"dig\" (see bitcoin-ipc help mining)",
 		"frobnicate":             "unknown command \"frobnicate\" (see bitcoin-ipc -help)",
+		"-schema=v29 serve":      "-schema=v29: the demo node speaks v30, v31 or v32",
 		"-testnet serve":         "serve runs the demo node, a regtest chain; it cannot serve test (use -regtest or no chain option)",
 	}
 	for line, want := range refused {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
+	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
 )
 
@@ -61,6 +62,7 @@ type options struct {
 	signet           bool
 	ipcconnect       string
 	ipcbind          string
+	schema           string
 	debug            debugFlag
 	version          bool
 	named            bool
@@ -85,6 +87,7 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.signet, "signet", false, "use the signet chain")
 	fs.StringVar(&o.ipcconnect, "ipcconnect", "unix", "node address: unix (the network's node.sock) or unix:PATH")
 	fs.StringVar(&o.ipcbind, "ipcbind", "unix", "serve: address to listen on, unix or unix:PATH")
+	fs.StringVar(&o.schema, "schema", string(probe.V32), "serve: the release whose schema the demo node speaks: v30, v31 or v32")
 	fs.Var(&o.debug, "debug", "log debug output to stderr: -debug or -debug=1 (or all) for every category, -debug=ipc for IPC calls, -debug=0 (or none) for none")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.named, "named", false, "rpc: pass named arguments (name=value)")
@@ -221,7 +224,7 @@ var commands = []struct {
 	{"probe", command{"probe", "tell which schema version the node speaks (v30, v31, v32)",
 		"Prints the schema set the node speaks: v30, v31, v32 or multiprocess.", 0, 0}},
 	{"serve", command{"serve", "run the demo node on -ipcbind until SIGINT/SIGTERM",
-		"Runs the bundled demo node, a simulated regtest chain, on -ipcbind\n(default: the regtest data directory's node.sock) until SIGINT, SIGTERM\nor RPC stop. It serves regtest only.", 0, 0}},
+		"Runs the bundled demo node, a simulated regtest chain, on -ipcbind\n(default: the regtest data directory's node.sock) until SIGINT, SIGTERM\nor RPC stop. It serves regtest only, speaking the schema of the release\n-schema names (v30, v31 or v32, the default).", 0, 0}},
 	{"demo", command{"demo", "the end-to-end demo: spawn the demo node, mine a block, shut down",
 		"Spawns the demo node with -ipcfd, probes it, echoes, mines a block\nfrom a template, watches the tip move and shuts down.", 0, 0}},
 	{"help", command{"help [COMMAND]", "this help, or the help of one command",
@@ -433,6 +436,9 @@ func serve(ctx context.Context, o *options, env Env) error {
 	}
 	n := demonode.New()
 	defer n.Chain().Close()
+	if err := n.SetSchema(probe.Version(o.schema)); err != nil {
+		return usageError{fmt.Sprintf("-schema=%s: the demo node speaks v30, v31 or v32", o.schema)}
+	}
 	if err := n.SeedMempool(demonode.DemoMempoolTxs); err != nil {
 		return err
 	}
@@ -441,7 +447,7 @@ func serve(ctx context.Context, o *options, env Env) error {
 		return fmt.Errorf("Unable to bind to IPC address '%s'. %v", o.ipcbind, err)
 	}
 	defer stop()
-	fmt.Fprintf(env.Stdout, "demo node listening for IPC requests on address %s (regtest, height %d)\n", addr, n.Chain().Height())
+	fmt.Fprintf(env.Stdout, "demo node listening for IPC requests on address %s (regtest, height %d, %s schema)\n", addr, n.Chain().Height(), n.Schema())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
