@@ -1,8 +1,9 @@
 // Package demonode is bitcoin-ipc's demo node: a simulated regtest chain
 // (package chain) served over IPC with Bitcoin Core's v32 schemas (Init,
-// Echo, Mining, Rpc), or with v30's or v31's (see Node.SetSchema), on a unix socket as `bitcoin-node -ipcbind` does or
-// on an inherited -ipcfd. It is real enough for mining software to be
-// tested against it, and for Bitcoin Core's own `bitcoin-cli -ipcconnect`.
+// Echo, Mining, Rpc), or with v30's or v31's (see Node.SetSchema), on a
+// unix socket as `bitcoin-node -ipcbind` does or on an inherited -ipcfd.
+// It is real enough for mining software to be tested against it, and for
+// Bitcoin Core's own `bitcoin-cli -ipcconnect`.
 package demonode
 
 import (
