@@ -37,8 +37,6 @@ func clientCommand(ctx context.Context, o *options, n *node, args []string, env 
 		return nil
 	case "echo":
 		return echoCommand(ctx, n, args[1:], out)
-	case "rpc":
-		return rpcCommand(ctx, o, n, args[1], args[2:], out)
 	case "mining":
 		m, err := n.h.Mining(ctx)
 		if err != nil {
@@ -77,20 +75,55 @@ func echoCommand(ctx context.Context, n *node, texts []string, out io.Writer) er
 	return enc.Encode(answers)
 }
 
-func rpcCommand(ctx context.Context, o *options, n *node, method string, args []string, out io.Writer) error {
-	req, err := BuildRequest(method, args, o.named)
+// rpcDispatch runs `rpc METHOD ARGS...`: over IPC where the node has
+// Init.makeRpc (v32), else, as bitcoin-cli does, over HTTP unless
+// -ipconly; with -ipcconnect=0 over HTTP at once. -debug=ipc logs the path.
+func rpcDispatch(ctx context.Context, o *options, args []string, env Env) error {
+	req, err := BuildRequest(args[1], args[2:], o.named)
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	r, err := n.h.Rpc(ctx)
-	if err != nil {
-		return err
+	log := o.logger(env.Stderr)
+	if o.ipcconnect == "" || o.ipcconnect == "0" {
+		if o.ipconly {
+			return usageError{"-ipconly with -ipcconnect=0 leaves no way to reach the node"}
+		}
+		reply, url, err := httpRPC(ctx, o, req)
+		log.Debug("rpc over HTTP (-ipcconnect=0)", "url", url)
+		if err != nil {
+			return err
+		}
+		return printReply(reply, env.Stdout)
 	}
-	defer r.Release()
-	reply, err := r.ExecuteRpc(ctx, req, "/", "")
-	if err != nil {
-		return err
-	}
+	return withNode(ctx, o, env, func(n *node) error {
+		r, err := n.h.Rpc(ctx)
+		if errors.Is(err, nodeapi.ErrUnsupported) {
+			if o.ipconly {
+				return fmt.Errorf("%w (-ipconly forbids the HTTP fallback)", err)
+			}
+			reply, url, err := httpRPC(ctx, o, req)
+			log.Debug("rpc over HTTP: the node has no Init.makeRpc", "version", n.h.Version(), "url", url)
+			if err != nil {
+				return err
+			}
+			return printReply(reply, env.Stdout)
+		}
+		if err != nil {
+			return err
+		}
+		defer r.Release()
+		log.Debug("rpc over IPC: Init.makeRpc, Rpc.executeRpc", "version", n.h.Version(), "address", n.addr)
+		reply, err := r.ExecuteRpc(ctx, req, "/", "")
+		if err != nil {
+			return err
+		}
+		return printReply(reply, env.Stdout)
+	})
+}
+
+// printReply prints a JSON-RPC reply as bitcoin-cli does; an RPC error
+// exits with abs(code).
+func printReply(reply []byte, out io.Writer) error {
 	text, err := FormatReply(reply)
 	var re *RPCError
 	if errors.As(err, &re) {
