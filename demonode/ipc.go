@@ -17,10 +17,14 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
-// Bootstrap serves the node's Init to one connection; pass it to rt.Serve,
-// rt.NewServer or ipc.New, with rt.WithServerErrors(CoreErrors) for Core's
-// texts for undecodable parameters (ListenAndServe and ServeSpawned do).
+// Bootstrap serves the node's Init, of the schema set chosen with
+// SetSchema, to one connection; pass it to rt.Serve, rt.NewServer or
+// ipc.New, with rt.WithServerErrors(CoreErrors) for Core's texts for
+// undecodable parameters (ListenAndServe and ServeSpawned do).
 func (n *Node) Bootstrap(*rt.Conn) capnp.Client {
+	if c := n.bootstrapSchema(); c.IsValid() {
+		return c
+	}
 	return capnp.Client(v32.InitServerToCapnp(&initImpl{n: n}))
 }
 

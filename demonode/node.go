@@ -1,8 +1,9 @@
 // Package demonode is bitcoin-ipc's demo node: a simulated regtest chain
 // (package chain) served over IPC with Bitcoin Core's v32 schemas (Init,
-// Echo, Mining, Rpc), on a unix socket as `bitcoin-node -ipcbind` does or
-// on an inherited -ipcfd. It is real enough for mining software to be
-// tested against it, and for Bitcoin Core's own `bitcoin-cli -ipcconnect`.
+// Echo, Mining, Rpc), or with v30's or v31's (see Node.SetSchema), on a
+// unix socket as `bitcoin-node -ipcbind` does or on an inherited -ipcfd.
+// It is real enough for mining software to be tested against it, and for
+// Bitcoin Core's own `bitcoin-cli -ipcconnect`.
 //
 // # What a client sees, compared with bitcoin-node
 //
@@ -67,10 +68,12 @@ package demonode
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/btcsuite/btcd/btcutil"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
+	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 )
 
 // Node is the demo node's state.
@@ -79,6 +82,7 @@ type Node struct {
 	stopOnce sync.Once
 	stopped  chan struct{}
 	stop     func()
+	schema   atomic.Pointer[probe.Version] // nil: v32
 }
 
 // New makes a demo node on a fresh regtest chain.

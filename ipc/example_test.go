@@ -29,8 +29,9 @@ func startDemoNode(dir string) (stop func(), err error) {
 	return func() { stopServe(); n.Chain().Close() }, nil
 }
 
-// quickStart is README.md's first example: connect to the node of
-// datadir's regtest network, ask for the tip and for a block template.
+// quickStart connects to the node of datadir's regtest network with the
+// generated v32 package (README.md's first example does it with package
+// node, for any release), and asks for the tip and for a block template.
 func quickStart(ctx context.Context, datadir string) error {
 	conn, _, err := ipc.New("miner", "", nil).ConnectAddress(ctx, datadir+"/regtest", "unix")
 	if err != nil {
@@ -60,7 +61,7 @@ func quickStart(ctx context.Context, datadir string) error {
 	return nil
 }
 
-// The README's first example, against the demo node serving
+// One release exactly, against the demo node serving
 // <datadir>/regtest/node.sock.
 func Example_quickStart() {
 	datadir, err := os.MkdirTemp("", "example")

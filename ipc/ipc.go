@@ -196,6 +196,17 @@ func (i *Ipc) AddCleanup(proxy interface{ AddCleanup(func()) }, fn func()) {
 
 // Close stops listening, closes accepted connections and removes sockets.
 func (i *Ipc) Close() error {
+	return i.stopServers(func(s *rt.Server) error { return s.Close() })
+}
+
+// Shutdown stops listening and waits for the connections it accepted to
+// end by themselves, closing those still open when ctx is done (see
+// rt.Server.Shutdown).
+func (i *Ipc) Shutdown(ctx context.Context) error {
+	return i.stopServers(func(s *rt.Server) error { return s.Shutdown(ctx) })
+}
+
+func (i *Ipc) stopServers(stop func(*rt.Server) error) error {
 	i.mu.Lock()
 	servers := i.servers
 	i.servers = nil
@@ -203,7 +214,7 @@ func (i *Ipc) Close() error {
 	i.mu.Unlock()
 	var errs []error
 	for _, s := range servers {
-		errs = append(errs, s.Close())
+		errs = append(errs, stop(s))
 	}
 	return errors.Join(errs...)
 }

@@ -25,8 +25,22 @@ type Work struct {
 	MerklePath []chainhash.Hash
 }
 
+// Template is what Fetch reads from a block template: v32.BlockTemplate
+// and the version-neutral node.BlockTemplate both are one.
+type Template interface {
+	GetBlockHeader(ctx context.Context) (wire.BlockHeader, error)
+	GetCoinbaseTx(ctx context.Context) (*v32.CoinbaseTx, error)
+	GetCoinbaseMerklePath(ctx context.Context) ([]chainhash.Hash, error)
+}
+
+// Submitter is what Submit sends a solution to: v32.BlockTemplate and
+// node.BlockTemplate both are one.
+type Submitter interface {
+	SubmitSolution(ctx context.Context, version, timestamp, nonce uint32, coinbase *wire.MsgTx) (ok bool, reason, debug string, err error)
+}
+
 // Fetch reads the work from a template.
-func Fetch(ctx context.Context, t v32.BlockTemplate) (*Work, error) {
+func Fetch(ctx context.Context, t Template) (*Work, error) {
 	h, err := t.GetBlockHeader(ctx)
 	if err != nil {
 		return nil, err
@@ -113,7 +127,7 @@ func Solve(ctx context.Context, w *Work, payTo, extraNonce []byte, maxTries uint
 }
 
 // Submit sends a solution for t.
-func Submit(ctx context.Context, t v32.BlockTemplate, s *Solution) (ok bool, reason, debug string, err error) {
+func Submit(ctx context.Context, t Submitter, s *Solution) (ok bool, reason, debug string, err error) {
 	return t.SubmitSolution(ctx, uint32(s.Header.Version), uint32(s.Header.Timestamp.Unix()), s.Header.Nonce, s.Coinbase)
 }
 

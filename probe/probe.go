@@ -1,13 +1,16 @@
 // Package probe tells which of Bitcoin Core's schema sets a node speaks, by
 // asking Init for the methods that each release added and reading the
-// "unimplemented method" answers. Every probe call is harmless: the
-// objects it creates are released at once.
+// "unimplemented method" answers. A server that implements only some of
+// its schema's methods is still told apart: an answer that says the
+// method exists but is not implemented counts as present. Every probe call
+// is harmless: the objects it creates are released at once.
 package probe
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess"
@@ -91,11 +94,31 @@ func present(ctx context.Context, conn *rt.Conn, method string, call func(contex
 		conn.Logger().Debug("IPC probe answer: method present", "method", method)
 		return true, nil
 	}
-	if errors.Is(err, exception.ErrUnimplemented) {
+	var e *exception.Error
+	if errors.As(err, &e) && e.Type == exception.Unimplemented {
+		if declared(e.Description) {
+			conn.Logger().Debug("IPC probe answer: method present (declared, not implemented)", "method", method)
+			return true, nil
+		}
 		conn.Logger().Debug("IPC probe answer: method absent (unimplemented)", "method", method)
 		return false, nil
 	}
 	return false, fmt.Errorf("probe: %w", err)
+}
+
+// rtNotImplemented is what a server built on package rt answers for a
+// method of its schema that its implementation lacks (rt.Unimplemented).
+const rtNotImplemented = "method not implemented"
+
+// declared tells an "unimplemented" answer for a method the server's
+// schema has (so the server is of that version or later, it just does not
+// implement the method) from one for a method its schema lacks. A method
+// missing from the schema is answered by the RPC layer: go-capnp's bare
+// "unimplemented", or Cap'n Proto C++'s "Method not implemented." naming
+// only the methodId. A declared method is answered by the server: rt's
+// text, or C++'s, which also names the method (methodName = ...).
+func declared(description string) bool {
+	return description == rtNotImplemented || strings.Contains(description, "methodName = ")
 }
 
 func releaser(v any) func() {

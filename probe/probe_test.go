@@ -139,3 +139,69 @@ func TestProbeError(t *testing.T) {
 		t.Fatalf("Probe = %q, %v; want a probe: error carrying the node's failure", got, err)
 	}
 }
+
+// Servers that implement only some of Init's methods: the stubs answer
+// "method not implemented" for methods their schema has, which is not the
+// RPC layer's answer for a method the schema lacks. None of them is taken
+// for an older version.
+type v32EchoOnly struct{ v32.UnimplementedInitServer }
+
+func (v32EchoOnly) MakeEcho(context.Context) (v32.Echo, error) {
+	return v32.UnimplementedEchoServer{}, nil
+}
+
+type v31EchoOnly struct{ v31.UnimplementedInitServer }
+
+func (v31EchoOnly) MakeEcho(context.Context) (v31.Echo, error) {
+	return v31.UnimplementedEchoServer{}, nil
+}
+
+type v30EchoOnly struct{ v30.UnimplementedInitServer }
+
+func (v30EchoOnly) MakeEcho(context.Context) (v30.Echo, error) {
+	return v30.UnimplementedEchoServer{}, nil
+}
+
+// cppInit answers makeRpc (@4) as Cap'n Proto C++ does: for a method its
+// schema declares but the server lacks (declared), or for an ordinal its
+// schema does not have; makeMining (@3) is implemented.
+type cppInit struct {
+	v32.UnimplementedInitServer
+	declared bool
+}
+
+func (i cppInit) MakeRpc(context.Context) (v32.Rpc, error) {
+	text := "Method not implemented.; interfaceName = capnp/init.capnp:Init; typeId = 9815657002616023653; methodId = 4"
+	if i.declared {
+		text = "Method not implemented.; interfaceName = capnp/init.capnp:Init; typeId = 9815657002616023653; methodName = makeRpc; methodId = 4"
+	}
+	return nil, exception.New(exception.Unimplemented, "Init", "makeRpc", text)
+}
+
+func (cppInit) MakeMining(context.Context) (v32.Mining, error) {
+	return v32.UnimplementedMiningServer{}, nil
+}
+
+func TestProbePartialServers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want probe.Version
+		boot func() capnp.Client
+	}{
+		{"v32 echo only", probe.V32, func() capnp.Client { return capnp.Client(v32.InitServerToCapnp(v32EchoOnly{})) }},
+		{"v31 echo only", probe.V31, func() capnp.Client { return capnp.Client(v31.InitServerToCapnp(v31EchoOnly{})) }},
+		{"v30 echo only", probe.V30, func() capnp.Client { return capnp.Client(v30.InitServerToCapnp(v30EchoOnly{})) }},
+		{"C++ makeRpc declared", probe.V32, func() capnp.Client { return capnp.Client(v32.InitServerToCapnp(cppInit{declared: true})) }},
+		{"C++ makeRpc unknown", probe.V31, func() capnp.Client { return capnp.Client(v32.InitServerToCapnp(cppInit{})) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := connect(t, tc.boot)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			got, err := probe.Probe(ctx, conn)
+			if err != nil || got != tc.want {
+				t.Fatalf("Probe = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}

@@ -304,7 +304,16 @@ func (l *lease) ready(ctx context.Context) error {
 func (l *lease) release() {
 	l.server.Release()
 	if l.serverRel != nil {
-		l.serverRel()
+		select {
+		case <-l.answered:
+			l.serverRel()
+		default:
+			// go-capnp's release of an unanswered question waits for
+			// the answer, which a peer that stopped answering never
+			// sends: it completes on its own once the answer comes or
+			// the connection ends.
+			go l.serverRel()
+		}
 	}
 	l.cbCap.Release()
 }

@@ -1,6 +1,7 @@
 package rt
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -111,6 +112,32 @@ func (s *Server) DisconnectIncoming() {
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// Shutdown stops accepting and waits for the open connections to end by
+// themselves (their clients close them once they have their answers);
+// when ctx is done first, it closes the rest as Close does. A client that
+// asked the server to stop gets its answer before its connection closes.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	err := s.ln.Close()
+	ended := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(ended)
+	}()
+	select {
+	case <-ended:
+	case <-ctx.Done():
+		s.DisconnectIncoming()
+		<-ended
+	}
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 // Close stops accepting, closes every connection and waits for them.

@@ -116,3 +116,54 @@ func TestListenMaxConnections(t *testing.T) {
 		t.Fatal("second connection not served after the first closed")
 	}
 }
+
+// Shutdown stops accepting at once, leaves open connections working until
+// their clients close them, and closes the rest when its ctx is done.
+func TestListenShutdown(t *testing.T) {
+	srv, path := listenTest(t)
+	ctx := ctxT(t)
+	conn1, calc1, err := dialCalc(t, ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn2, calc2, err := dialCalc(t, ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+
+	stopCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(stopCtx) }()
+
+	// Still answering the open connections while it waits for them.
+	if r, err := calc1.Add(ctx, 1, 2); err != nil || r != 3 {
+		t.Fatalf("call during shutdown: %d, %v", r, err)
+	}
+	for {
+		nc, err := net.Dial("unix", path)
+		if err != nil {
+			break // the socket no longer accepts
+		}
+		nc.Close()
+	}
+	conn1.Close()
+	if _, err := calc2.Add(ctx, 2, 2); err != nil {
+		t.Fatalf("the other connection, after the first closed: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) with a connection still open", err)
+	default:
+	}
+	stop() // ctx done: the remaining connection is closed.
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if _, err := calc2.Add(ctx, 1, 1); err == nil {
+		t.Fatal("a call after Shutdown's ctx ended succeeded")
+	}
+	if n := srv.Conns(); n != 0 {
+		t.Fatalf("%d connections left", n)
+	}
+}

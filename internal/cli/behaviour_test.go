@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -244,6 +245,7 @@ func TestStoppedNode(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	waitStopped(t, cmd.Process.Pid)
 	r := run(t, append(base, "echo", "x")...)
 	want := "error: no answer from the node at unix:" + sock + " within 1s (-rpcclienttimeout): Init.construct: failed: context deadline exceeded\n"
 	if r.code != 1 || r.stdout != "" || r.stderr != want {
@@ -254,6 +256,27 @@ func TestStoppedNode(t *testing.T) {
 	}
 	if r := run(t, "-datadir="+dir, "-regtest", "echo", "again"); r.code != 0 || r.stdout != "again\n" {
 		t.Errorf("node continued: %+v", r)
+	}
+}
+
+// waitStopped waits until the kernel reports process pid stopped (state T
+// in /proc/PID/stat): a signalled process can run on for a moment, and
+// answer one more request, on a loaded machine.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	path := fmt.Sprintf("/proc/%d/stat", pid)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return // no procfs: nothing to wait on
+		}
+		// The state follows the command name, which is in parentheses.
+		if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'T' {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d not stopped: %s", pid, b)
+		}
 	}
 }
 
@@ -375,6 +398,7 @@ func TestArguments(t *testing.T) {
 		"mining":                 "usage: bitcoin-ipc mining tip|wait-tip|template|check|submit|wait-next",
 		"mining dig":             "unknown mining command \"dig\" (see bitcoin-ipc help mining)",
 		"frobnicate":             "unknown command \"frobnicate\" (see bitcoin-ipc -help)",
+		"-schema=v29 serve":      "-schema=v29: the demo node speaks v30, v31 or v32",
 		"-testnet serve":         "serve runs the demo node, a regtest chain; it cannot serve test (use -regtest or no chain option)",
 	}
 	for line, want := range refused {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
+	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
 )
 
@@ -61,6 +62,13 @@ type options struct {
 	signet           bool
 	ipcconnect       string
 	ipcbind          string
+	schema           string
+	rpcuser          string
+	rpcpassword      string
+	rpccookiefile    string
+	rpcconnect       string
+	rpcport          portFlag
+	ipconly          bool
 	debug            debugFlag
 	version          bool
 	named            bool
@@ -87,6 +95,13 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.signet, "signet", false, "use the signet chain")
 	fs.StringVar(&o.ipcconnect, "ipcconnect", "unix", "node address: unix (the network's node.sock) or unix:PATH")
 	fs.StringVar(&o.ipcbind, "ipcbind", "unix", "serve: address to listen on, unix or unix:PATH")
+	fs.StringVar(&o.rpcuser, "rpcuser", "", "rpc over HTTP: user name (serve: accept it with -rpcpassword besides the cookie)")
+	fs.StringVar(&o.rpcpassword, "rpcpassword", "", "rpc over HTTP: password (default: the cookie file's)")
+	fs.StringVar(&o.rpccookiefile, "rpccookiefile", "", "rpc over HTTP: the cookie file, relative to the network data directory (default .cookie)")
+	fs.StringVar(&o.rpcconnect, "rpcconnect", "127.0.0.1", "rpc over HTTP: the node's host, or host:port")
+	fs.Var(&o.rpcport, "rpcport", "rpc over HTTP: the node's port (default: the network's, 18443 on regtest); serve: answer JSON-RPC over HTTP on this loopback port (0: any free one)")
+	fs.BoolVar(&o.ipconly, "ipconly", false, "rpc: never fall back to HTTP when the node has no Init.makeRpc")
+	fs.StringVar(&o.schema, "schema", string(probe.V32), "serve: the release whose schema the demo node speaks: v30, v31 or v32")
 	fs.Var(&o.debug, "debug", "log debug output to stderr: -debug or -debug=1 (or all) for every category, -debug=ipc for IPC calls, -debug=0 (or none) for none")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.named, "named", false, "rpc: pass named arguments (name=value)")
@@ -209,9 +224,9 @@ var commands = []struct {
 	{"echo", command{"echo TEXT...", "echo each TEXT through Echo",
 		"Calls Init.makeEcho, then Echo.echo once per argument. One argument is\nprinted as the node answers it; several are printed as a JSON array, as\nbitcoin-cli echo prints them.", 1, -1}},
 	{"rpc", command{"rpc METHOD [ARGS...]", "run a JSON-RPC method through Rpc.executeRpc (as bitcoin-cli -ipcconnect)",
-		"Sends a JSON-RPC request through Init.makeRpc and Rpc.executeRpc, as\nbitcoin-cli -ipcconnect does (needs a v32 node). ARGS are JSON values,\nor strings where the method expects one; with -named they are\nname=value. The answer is printed as bitcoin-cli prints it; an RPC\nerror exits with abs(code).", 1, -1}},
-	{"mining", command{"mining SUBCOMMAND", "the Mining interface (needs a v32 node): tip, wait-tip, template, check, submit, wait-next",
-		"The Mining interface, through Init.makeMining (needs a v32 node).", 1, -1}},
+		"Sends a JSON-RPC request through Init.makeRpc and Rpc.executeRpc, as\nbitcoin-cli -ipcconnect does. A node without makeRpc (v30, v31), or\n-ipcconnect=0, gets it over HTTP as bitcoin-cli sends it (-rpcconnect,\n-rpcport, the cookie or -rpcuser/-rpcpassword); -ipconly forbids that. ARGS are JSON values,\nor strings where the method expects one; with -named they are\nname=value. The answer is printed as bitcoin-cli prints it; an RPC\nerror exits with abs(code).", 1, -1}},
+	{"mining", command{"mining SUBCOMMAND", "the Mining interface (v30, v31 and v32 nodes): tip, wait-tip, template, check, submit, wait-next",
+		"The Mining interface, through Init.makeMining, on v30, v31 and v32\nnodes alike (the version-neutral package node).", 1, -1}},
 	{"mining tip", command{"mining tip", "the chain tip",
 		"Prints the tip's hash and height (Mining.getTip).", 0, 0}},
 	{"mining wait-tip", command{"mining wait-tip", "wait for the tip to change (-timeout)",
@@ -227,7 +242,7 @@ var commands = []struct {
 	{"probe", command{"probe", "tell which schema version the node speaks (v30, v31, v32)",
 		"Prints the schema set the node speaks: v30, v31, v32 or multiprocess.", 0, 0}},
 	{"serve", command{"serve", "run the demo node on -ipcbind until SIGINT/SIGTERM",
-		"Runs the bundled demo node, a simulated regtest chain, on -ipcbind\n(default: the regtest data directory's node.sock) until SIGINT, SIGTERM\nor RPC stop. It serves regtest only.", 0, 0}},
+		"Runs the bundled demo node, a simulated regtest chain, on -ipcbind\n(default: the regtest data directory's node.sock) until SIGINT, SIGTERM\nor RPC stop. It serves regtest only, speaking the schema of the release\n-schema names (v30, v31 or v32, the default).", 0, 0}},
 	{"demo", command{"demo", "the end-to-end demo: spawn the demo node, mine a block, shut down",
 		"Spawns the demo node with -ipcfd, probes it, echoes, mines a block\nfrom a template, watches the tip move and shuts down.", 0, 0}},
 	{"help", command{"help [COMMAND]", "this help, or the help of one command",
@@ -411,7 +426,9 @@ func (o *options) netDataDir() (string, error) {
 
 func dispatch(ctx context.Context, o *options, args []string, env Env) error {
 	switch args[0] {
-	case "echo", "rpc", "mining", "probe":
+	case "rpc":
+		return rpcDispatch(ctx, o, args, env)
+	case "echo", "mining", "probe":
 		return withNode(ctx, o, env, func(n *node) error { return clientCommand(ctx, o, n, args, env) })
 	case "serve":
 		return serve(ctx, o, env)
@@ -447,6 +464,9 @@ func serve(ctx context.Context, o *options, env Env) error {
 		return err
 	}
 	defer n.Chain().Close()
+	if err := n.SetSchema(probe.Version(o.schema)); err != nil {
+		return usageError{fmt.Sprintf("-schema=%s: the demo node speaks v30, v31 or v32", o.schema)}
+	}
 	if err := n.SeedMempool(demonode.DemoMempoolTxs); err != nil {
 		return err
 	}
@@ -455,7 +475,12 @@ func serve(ctx context.Context, o *options, env Env) error {
 		return fmt.Errorf("Unable to bind to IPC address '%s'. %v", o.ipcbind, err)
 	}
 	defer stop()
-	fmt.Fprintf(env.Stdout, "demo node listening for IPC requests on address %s (regtest, height %d)\n", addr, n.Chain().Height())
+	stopRPC, err := serveRPC(n, o, dir, env.Stdout)
+	if err != nil {
+		return err
+	}
+	defer stopRPC()
+	fmt.Fprintf(env.Stdout, "demo node listening for IPC requests on address %s (regtest, height %d, %s schema)\n", addr, n.Chain().Height(), n.Schema())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)

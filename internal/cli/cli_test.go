@@ -11,13 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
-
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
-	v31 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v31"
-	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/miner"
-	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
 func TestMain(m *testing.M) {
@@ -354,39 +349,6 @@ func TestBadInput(t *testing.T) {
 		if r.code != 1 || r.stderr == "" {
 			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
 		}
-	}
-}
-
-// v31Init is a node that speaks the v31 schema.
-type v31Init struct{ v31.UnimplementedInitServer }
-
-type v31Echo struct{ v31.UnimplementedEchoServer }
-
-func (v31Echo) Echo(_ context.Context, s string) (string, error) { return s, nil }
-func (v31Init) MakeEcho(context.Context) (v31.Echo, error)       { return v31Echo{}, nil }
-func (v31Init) MakeMining(context.Context) (v31.Mining, error) {
-	return v31.UnimplementedMiningServer{}, nil
-}
-
-func TestOtherVersionNode(t *testing.T) {
-	dir := t.TempDir()
-	i := ipc.New("bitcoin-node", "", func(*rt.Conn) capnp.Client {
-		return capnp.Client(v31.InitServerToCapnp(v31Init{}))
-	})
-	if _, err := i.ListenAddress(filepath.Join(dir, "regtest"), "unix"); err != nil {
-		t.Fatal(err)
-	}
-	defer i.Close()
-	base := []string{"-datadir=" + dir, "-regtest"}
-	if r := run(t, append(base, "probe")...); r.code != 0 || r.stdout != "v31\n" {
-		t.Fatalf("probe of a v31 node: %+v", r)
-	}
-	if r := run(t, append(base, "echo", "old")...); r.code != 0 || r.stdout != "old\n" {
-		t.Fatalf("echo on a v31 node: %+v", r)
-	}
-	r := run(t, append(base, "mining", "tip")...)
-	if r.code != 1 || !strings.Contains(r.stderr, "needs a node that speaks the v32 schema") || !strings.Contains(r.stderr, "speaks v31") {
-		t.Fatalf("mining on a v31 node: %+v", r)
 	}
 }
 

@@ -16,8 +16,8 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
-	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
 	"github.com/bitcoin-ipc/bitcoin-ipc/miner"
+	nodeapi "github.com/bitcoin-ipc/bitcoin-ipc/node"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -33,24 +33,16 @@ func clientCommand(ctx context.Context, o *options, n *node, args []string, env 
 	out := env.Stdout
 	switch args[0] {
 	case "probe":
-		fmt.Fprintln(out, n.version)
+		fmt.Fprintln(out, n.h.Version())
 		return nil
 	case "echo":
 		return echoCommand(ctx, n, args[1:], out)
-	case "rpc":
-		if err := n.needV32("rpc"); err != nil {
-			return err
-		}
-		return rpcCommand(ctx, o, n, args[1], args[2:], out)
 	case "mining":
-		if err := n.needV32("mining"); err != nil {
-			return err
-		}
-		m, err := n.init.MakeMining(ctx)
+		m, err := n.h.Mining(ctx)
 		if err != nil {
 			return err
 		}
-		defer release(m)
+		defer m.Release()
 		return miningCommand(ctx, o, n, m, args[1], args[2:], out)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
@@ -60,7 +52,7 @@ func clientCommand(ctx context.Context, o *options, n *node, args []string, env 
 // it is; several as a JSON array, as bitcoin-cli prints `echo a b` (Bitcoin
 // Core's echo RPC returns its arguments as an array).
 func echoCommand(ctx context.Context, n *node, texts []string, out io.Writer) error {
-	e, err := n.init.MakeEcho(ctx)
+	e, err := n.h.Echo(ctx)
 	if err != nil {
 		return err
 	}
@@ -83,26 +75,55 @@ func echoCommand(ctx context.Context, n *node, texts []string, out io.Writer) er
 	return enc.Encode(answers)
 }
 
-func release(v any) {
-	if r, ok := v.(interface{ Release() }); ok {
-		r.Release()
-	}
-}
-
-func rpcCommand(ctx context.Context, o *options, n *node, method string, args []string, out io.Writer) error {
-	req, err := BuildRequest(method, args, o.named)
+// rpcDispatch runs `rpc METHOD ARGS...`: over IPC where the node has
+// Init.makeRpc (v32), else, as bitcoin-cli does, over HTTP unless
+// -ipconly; with -ipcconnect=0 over HTTP at once. -debug=ipc logs the path.
+func rpcDispatch(ctx context.Context, o *options, args []string, env Env) error {
+	req, err := BuildRequest(args[1], args[2:], o.named)
 	if err != nil {
 		return usageError{err.Error()}
 	}
-	r, err := n.init.MakeRpc(ctx)
-	if err != nil {
-		return err
+	log := o.logger(env.Stderr)
+	if o.ipcconnect == "" || o.ipcconnect == "0" {
+		if o.ipconly {
+			return usageError{"-ipconly with -ipcconnect=0 leaves no way to reach the node"}
+		}
+		reply, url, err := httpRPC(ctx, o, req)
+		log.Debug("rpc over HTTP (-ipcconnect=0)", "url", url)
+		if err != nil {
+			return err
+		}
+		return printReply(reply, env.Stdout)
 	}
-	defer release(r)
-	reply, err := r.ExecuteRpc(ctx, req, "/", "")
-	if err != nil {
-		return err
-	}
+	return withNode(ctx, o, env, func(n *node) error {
+		r, err := n.h.Rpc(ctx)
+		if errors.Is(err, nodeapi.ErrUnsupported) {
+			if o.ipconly {
+				return fmt.Errorf("%w (-ipconly forbids the HTTP fallback)", err)
+			}
+			reply, url, err := httpRPC(ctx, o, req)
+			log.Debug("rpc over HTTP: the node has no Init.makeRpc", "version", n.h.Version(), "url", url)
+			if err != nil {
+				return err
+			}
+			return printReply(reply, env.Stdout)
+		}
+		if err != nil {
+			return err
+		}
+		defer r.Release()
+		log.Debug("rpc over IPC: Init.makeRpc, Rpc.executeRpc", "version", n.h.Version(), "address", n.addr)
+		reply, err := r.ExecuteRpc(ctx, req, "/", "")
+		if err != nil {
+			return err
+		}
+		return printReply(reply, env.Stdout)
+	})
+}
+
+// printReply prints a JSON-RPC reply as bitcoin-cli does; an RPC error
+// exits with abs(code).
+func printReply(reply []byte, out io.Writer) error {
 	text, err := FormatReply(reply)
 	var re *RPCError
 	if errors.As(err, &re) {
@@ -124,7 +145,7 @@ func waitTimeout(d time.Duration) time.Duration {
 	return d
 }
 
-func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub string, args []string, out io.Writer) error {
+func miningCommand(ctx context.Context, o *options, n *node, m nodeapi.Mining, sub string, args []string, out io.Writer) error {
 	switch sub {
 	case "tip":
 		tip, ok, err := m.GetTip(ctx)
@@ -188,7 +209,7 @@ func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub s
 		if err := b.Deserialize(bytes.NewReader(raw)); err != nil {
 			return usageError{"block does not decode: " + err.Error()}
 		}
-		ok, reason, debug, err := m.CheckBlock(ctx, &b, v32.DefaultBlockCheckOptions())
+		ok, reason, debug, err := m.CheckBlock(ctx, &b, nodeapi.DefaultBlockCheckOptions())
 		if err != nil {
 			return err
 		}
@@ -223,7 +244,7 @@ func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub s
 			return err
 		}
 		defer th.Release()
-		opts := v32.DefaultBlockWaitOptions()
+		opts := nodeapi.DefaultBlockWaitOptions()
 		opts.Timeout = waitTimeout(o.timeout)
 		wctx, bound := n.waitContext(rt.WithThread(ctx, th), o.timeout)
 		next, err := t.WaitNext(wctx, opts)
@@ -246,8 +267,8 @@ func miningCommand(ctx context.Context, o *options, n *node, m v32.Mining, sub s
 }
 
 // newTemplate asks for a template with the schema's default options.
-func newTemplate(ctx context.Context, m v32.Mining) (v32.BlockTemplate, error) {
-	t, err := m.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+func newTemplate(ctx context.Context, m nodeapi.Mining) (nodeapi.BlockTemplate, error) {
+	t, err := m.CreateNewBlock(ctx, nodeapi.DefaultBlockCreateOptions(), false)
 	if err == nil && t == nil {
 		err = errors.New("createNewBlock was interrupted")
 	}
@@ -289,7 +310,7 @@ type CoinbaseSummary struct {
 
 // Summarize reads a template's header, block, fees, sigops, coinbase
 // constraints and merkle path.
-func Summarize(ctx context.Context, t v32.BlockTemplate) (*Summary, error) {
+func Summarize(ctx context.Context, t nodeapi.BlockTemplate) (*Summary, error) {
 	w, err := miner.Fetch(ctx, t)
 	if err != nil {
 		return nil, err
@@ -379,7 +400,7 @@ type MineResult struct {
 
 // MineAndSubmit builds a coinbase paying to OP_TRUE, grinds the nonce (up
 // to maxTries), and submits the solution.
-func MineAndSubmit(ctx context.Context, t v32.BlockTemplate, maxTries uint32) (*MineResult, error) {
+func MineAndSubmit(ctx context.Context, t nodeapi.BlockTemplate, maxTries uint32) (*MineResult, error) {
 	start := time.Now()
 	w, err := miner.Fetch(ctx, t)
 	if err != nil {

@@ -7,9 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
-	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
+	nodeapi "github.com/bitcoin-ipc/bitcoin-ipc/node"
 	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
@@ -54,9 +53,12 @@ func demo(ctx context.Context, o *options, env Env) error {
 		return err
 	}
 	step("probe: the node speaks the %s schema", v)
-	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
-	defer init.Release()
-	echo, err := init.MakeEcho(ctx)
+	h, err := nodeapi.NewVersion(ctx, conn, v)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	echo, err := h.Echo(ctx)
 	if err != nil {
 		return err
 	}
@@ -70,11 +72,11 @@ func demo(ctx context.Context, o *options, env Env) error {
 	step("echo: %q", reply)
 
 	// 3. A template, mined in Go and submitted.
-	m, err := init.MakeMining(ctx)
+	m, err := h.Mining(ctx)
 	if err != nil {
 		return err
 	}
-	defer release(m)
+	defer m.Release()
 	tip, _, err := m.GetTip(ctx)
 	if err != nil {
 		return err
@@ -88,7 +90,7 @@ func demo(ctx context.Context, o *options, env Env) error {
 	}
 	defer th.Release()
 	type woke struct {
-		ref *v32.BlockRef
+		ref *nodeapi.BlockRef
 		err error
 		at  time.Time
 	}
@@ -140,8 +142,8 @@ func demo(ctx context.Context, o *options, env Env) error {
 
 	// 5. Shut down: closing the connection ends the child.
 	t.Destroy(ctx)
-	release(m)
-	init.Release()
+	m.Release()
+	h.Close()
 	conn.Close()
 	closed = true
 	st, err := child.Wait()

@@ -7,37 +7,29 @@ import (
 	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
-	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
+	nodeapi "github.com/bitcoin-ipc/bitcoin-ipc/node"
 	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
-// node is a connection to a node, with its schema version.
+// node is a connection to a node, with its schema version and the
+// version-neutral handle every command goes through.
 type node struct {
 	conn    *rt.Conn
 	addr    string
 	version probe.Version
-	init    *v32.InitClient
+	h       *nodeapi.Node
 	// callTimeout is -rpcclienttimeout, the bound of each call.
 	callTimeout time.Duration
 }
 
 func (n *node) close() {
-	if n.init != nil {
-		n.init.Release()
+	if n.h != nil {
+		n.h.Close()
 	}
 	n.conn.Close()
-}
-
-// needV32 refuses commands the node's schema cannot run.
-func (n *node) needV32(what string) error {
-	if n.version != probe.V32 && n.version != probe.Multiprocess {
-		return fmt.Errorf("%s needs a node that speaks the v32 schema (Bitcoin Core master); the node at %s speaks %s", what, n.addr, n.version)
-	}
-	return nil
 }
 
 // timeoutError is a wait for the node that ran out: it names the socket,
@@ -108,9 +100,9 @@ func withNode(ctx context.Context, o *options, env Env, fn func(*node) error) er
 	if err != nil {
 		return timedOut(ctx, fmt.Errorf("%s: %w", canonical, err), canonical, o.rpcclienttimeout, "-rpcclienttimeout")
 	}
-	// Init's construct and makeEcho are the same in every version, so the
-	// v32 client serves echo on any node; needV32 guards the rest.
-	n.init = v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	if n.h, err = nodeapi.NewVersion(ctx, conn, n.version); err != nil {
+		return err
+	}
 	return timedOut(ctx, fn(n), canonical, o.rpcclienttimeout, "-rpcclienttimeout")
 }
 
