@@ -119,7 +119,7 @@ func TestSameBodyEveryVersion(t *testing.T) {
 		// Options are values: zero is zero, on every release (v31 and
 		// v32 XOR them with their defaults, v30 has none).
 		if _, err := m.CreateNewBlock(ctx, node.BlockCreateOptions{}, false); err == nil ||
-			!strings.Contains(err.Error(), "block_reserved_weight (0) must be at least") {
+			!strings.Contains(err.Error(), "block_reserved_weight (0) is lower than minimum safety value of (2000)") {
 			t.Fatalf("createNewBlock with zero options = %v; want the node to read 0", err)
 		}
 		bare, err := m.CreateNewBlock(ctx, node.BlockCreateOptions{BlockReservedWeight: 8000}, false)
