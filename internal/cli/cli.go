@@ -93,7 +93,7 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.testnet, "testnet", false, "use the testnet3 chain")
 	fs.BoolVar(&o.testnet4, "testnet4", false, "use the testnet4 chain")
 	fs.BoolVar(&o.signet, "signet", false, "use the signet chain")
-	fs.StringVar(&o.ipcconnect, "ipcconnect", "unix", "node address: unix (the network's node.sock) or unix:PATH")
+	fs.StringVar(&o.ipcconnect, "ipcconnect", "unix", "node address: unix (the network's node.sock), unix:PATH, auto (rpc: the socket when a node is there, else HTTP) or 0 (rpc: HTTP only)")
 	fs.StringVar(&o.ipcbind, "ipcbind", "unix", "serve: address to listen on, unix or unix:PATH")
 	fs.StringVar(&o.rpcuser, "rpcuser", "", "rpc over HTTP: user name (serve: accept it with -rpcpassword besides the cookie)")
 	fs.StringVar(&o.rpcpassword, "rpcpassword", "", "rpc over HTTP: password (default: the cookie file's)")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -77,48 +78,57 @@ func echoCommand(ctx context.Context, n *node, texts []string, out io.Writer) er
 
 // rpcDispatch runs `rpc METHOD ARGS...`: over IPC where the node has
 // Init.makeRpc (v32), else, as bitcoin-cli does, over HTTP unless
-// -ipconly; with -ipcconnect=0 over HTTP at once. -debug=ipc logs the path.
+// -ipconly; with -ipcconnect=0 over HTTP at once, and with
+// -ipcconnect=auto over HTTP when no node is on the socket. -debug=ipc
+// logs the path.
 func rpcDispatch(ctx context.Context, o *options, args []string, env Env) error {
 	req, err := BuildRequest(args[1], args[2:], o.named)
 	if err != nil {
 		return usageError{err.Error()}
 	}
 	log := o.logger(env.Stderr)
-	if o.ipcconnect == "" || o.ipcconnect == "0" {
-		if o.ipconly {
-			return usageError{"-ipconly with -ipcconnect=0 leaves no way to reach the node"}
-		}
+	overHTTP := func(msg string, args ...any) error {
 		reply, url, err := httpRPC(ctx, o, req)
-		log.Debug("rpc over HTTP (-ipcconnect=0)", "url", url)
+		log.Debug(msg, append(args, "url", url)...)
 		if err != nil {
 			return err
 		}
 		return printReply(reply, env.Stdout)
 	}
-	return withNode(ctx, o, env, func(n *node) error {
-		r, err := n.h.Rpc(ctx)
-		if errors.Is(err, nodeapi.ErrUnsupported) {
-			if o.ipconly {
-				return fmt.Errorf("%w (-ipconly forbids the HTTP fallback)", err)
-			}
-			reply, url, err := httpRPC(ctx, o, req)
-			log.Debug("rpc over HTTP: the node has no Init.makeRpc", "version", n.h.Version(), "url", url)
-			if err != nil {
-				return err
-			}
-			return printReply(reply, env.Stdout)
+	if o.ipcconnect == "" || o.ipcconnect == "0" {
+		if o.ipconly {
+			return usageError{"-ipconly with -ipcconnect=0 leaves no way to reach the node"}
 		}
-		if err != nil {
-			return err
+		return overHTTP("rpc over HTTP (-ipcconnect=0)")
+	}
+	err = withNode(ctx, o, env, func(n *node) error { return rpcOverIPC(ctx, o, req, n, log, env.Stdout, overHTTP) })
+	if errors.Is(err, errNoNode) && o.ipcconnect == "auto" && !o.ipconly {
+		// bitcoin-cli's default: the socket when a node is there, else HTTP.
+		return overHTTP("rpc over HTTP: no node on the IPC socket (-ipcconnect=auto)")
+	}
+	return err
+}
+
+// rpcOverIPC sends req through Init.makeRpc and Rpc.executeRpc, or over
+// HTTP when the node's release has no makeRpc and -ipconly allows it.
+func rpcOverIPC(ctx context.Context, o *options, req []byte, n *node, log *slog.Logger, out io.Writer, overHTTP func(string, ...any) error) error {
+	r, err := n.h.Rpc(ctx)
+	if errors.Is(err, nodeapi.ErrUnsupported) {
+		if o.ipconly {
+			return fmt.Errorf("%w (-ipconly forbids the HTTP fallback)", err)
 		}
-		defer r.Release()
-		log.Debug("rpc over IPC: Init.makeRpc, Rpc.executeRpc", "version", n.h.Version(), "address", n.addr)
-		reply, err := r.ExecuteRpc(ctx, req, "/", "")
-		if err != nil {
-			return err
-		}
-		return printReply(reply, env.Stdout)
-	})
+		return overHTTP("rpc over HTTP: the node has no Init.makeRpc", "version", n.h.Version())
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Release()
+	log.Debug("rpc over IPC: Init.makeRpc, Rpc.executeRpc", "version", n.h.Version(), "address", n.addr)
+	reply, err := r.ExecuteRpc(ctx, req, "/", "")
+	if err != nil {
+		return err
+	}
+	return printReply(reply, out)
 }
 
 // printReply prints a JSON-RPC reply as bitcoin-cli does; an RPC error

@@ -66,6 +66,9 @@ func timedOut(ctx context.Context, err error, addr string, wait time.Duration, w
 	return &timeoutError{addr: addr, wait: wait, why: why, err: inner}
 }
 
+// errNoNode is withNode's error when -ipcconnect=auto finds no node.
+var errNoNode = errors.New("no node")
+
 // withNode connects to -ipcconnect, probes the schema version, and runs fn.
 // Connecting, Init.construct and each call are bounded by -rpcclienttimeout.
 func withNode(ctx context.Context, o *options, env Env, fn func(*node) error) error {
@@ -92,7 +95,7 @@ func withNode(ctx context.Context, o *options, env Env, fn func(*node) error) er
 		return fmt.Errorf("Could not connect to the node's IPC socket (%v)", err)
 	}
 	if conn == nil {
-		return fmt.Errorf("no node at %s", canonical)
+		return fmt.Errorf("%w at %s", errNoNode, canonical)
 	}
 	n := &node{conn: conn, addr: canonical, callTimeout: o.rpcclienttimeout}
 	defer func() { n.close() }()

@@ -181,6 +181,18 @@ func TestRPCFallback(t *testing.T) {
 			if r := run(t, "-datadir="+dir, "-regtest", "-ipcconnect=0", "-rpcconnect=127.0.0.1:"+port, "rpc", "getblockcount"); r.code != 0 || r.stdout != "0\n" {
 				t.Fatalf("rpc with -rpcconnect=host:port: %+v", r)
 			}
+			// -ipcconnect=auto: the node's own path while it is on the
+			// socket; HTTP where nothing is.
+			if r := cmd("-ipcconnect=auto", "-debug=ipc", "rpc", "getblockcount"); r.code != 0 || r.stdout != "0\n" || !strings.Contains(r.stderr, "rpc "+path) {
+				t.Fatalf("rpc -ipcconnect=auto with a node on the socket: %+v", r)
+			}
+			elsewhere := t.TempDir()
+			if r := run(t, "-datadir="+elsewhere, "-regtest", "-rpcport="+port, "-rpccookiefile="+filepath.Join(dir, "regtest", ".cookie"), "-ipcconnect=auto", "-debug=ipc", "rpc", "getblockcount"); r.code != 0 || r.stdout != "0\n" || !strings.Contains(r.stderr, "rpc over HTTP: no node on the IPC socket") {
+				t.Fatalf("rpc -ipcconnect=auto with no socket: %+v", r)
+			}
+			if r := run(t, "-datadir="+elsewhere, "-regtest", "-rpcport="+port, "-ipcconnect=auto", "-ipconly", "rpc", "getblockcount"); r.code != 1 || !strings.Contains(r.stderr, "no node at") {
+				t.Fatalf("rpc -ipcconnect=auto -ipconly with no socket: %+v", r)
+			}
 			// The same answers over both paths (HTTP, and IPC or its
 			// fallback), errors and exit codes included.
 			for _, call := range [][]string{{"getblockchaininfo"}, {"getblockhash", "0"}, {"nosuchmethod"}, {"getblockcount", "extra"}} {
