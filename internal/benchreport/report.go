@@ -288,15 +288,6 @@ func (t *table) write(b *strings.Builder) {
 	b.WriteString("\n")
 }
 
-func pairName(key string) string {
-	for _, p := range pairings {
-		if p.key == key {
-			return p.name
-		}
-	}
-	return key
-}
-
 // Render writes the report.
 func Render(r *Results, m Machine) string {
 	var b strings.Builder
