@@ -135,7 +135,6 @@ func (p params) get(i int, name string) json.RawMessage {
 	return nil
 }
 
-
 // rpcMethod is what the demo node knows of a method before running it:
 // its parameters (the first required of them are required) and its help.
 type rpcMethod struct {
