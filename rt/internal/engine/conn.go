@@ -22,8 +22,9 @@ type Options struct {
 
 // Conn is one two-party Cap'n Proto RPC connection.
 type Conn struct {
-	rwc io.ReadWriteCloser
-	w   *writer
+	rwc     io.ReadWriteCloser
+	w       *writer
+	handled chan struct{} // signalled after each message read (for tests)
 	lim Limits
 
 	bootstrap *node
@@ -80,6 +81,7 @@ func New(rwc io.ReadWriteCloser, opts Options) *Conn {
 		rwc:      rwc,
 		lim:      opts.Limits.withDefaults(),
 		done:     make(chan struct{}),
+		handled:  make(chan struct{}, 1),
 		answers:  make(map[uint32]*answer),
 		imports:  make(map[uint32]*importEntry),
 		exportOf: make(map[*node]uint32),
@@ -230,6 +232,10 @@ func (c *Conn) readLoop() {
 		if err := c.handle(msg); err != nil {
 			c.abort(err)
 			return
+		}
+		select {
+		case c.handled <- struct{}{}:
+		default:
 		}
 		select {
 		case <-c.done:
@@ -1141,7 +1147,15 @@ func (c *Conn) drain(p *node) {
 		c.mu.Lock()
 	}
 	p.holding = false
+	var drop *node
+	if p.refs <= 0 && p.kind == kindResolved {
+		// Nobody holds the promise (it only routed calls): let go of its
+		// target.
+		drop, p.target = p.target, nil
+		p.kind, p.err = kindError, errors.New("released")
+	}
 	c.mu.Unlock()
+	drop.release()
 }
 
 // sendResolveLocked tells the peer what an exported promise resolved to.
