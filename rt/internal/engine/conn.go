@@ -25,7 +25,7 @@ type Conn struct {
 	rwc     io.ReadWriteCloser
 	w       *writer
 	handled chan struct{} // signalled after each message read (for tests)
-	lim Limits
+	lim     Limits
 
 	bootstrap *node
 	done      chan struct{}

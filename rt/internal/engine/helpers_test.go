@@ -50,13 +50,13 @@ func socketPair(t testing.TB) (net.Conn, net.Conn) {
 
 // Sizes of the rttest and mp params and results structs.
 var (
-	szPtr1     = capnp.ObjectSize{PointerCount: 1}
-	szPtr2     = capnp.ObjectSize{PointerCount: 2}
-	szAdd      = capnp.ObjectSize{DataSize: 16, PointerCount: 1}
-	szData8    = capnp.ObjectSize{DataSize: 8}
-	szData8P1  = capnp.ObjectSize{DataSize: 8, PointerCount: 1}
-	szData8P2  = capnp.ObjectSize{DataSize: 8, PointerCount: 2}
-	szNone     = capnp.ObjectSize{}
+	szPtr1    = capnp.ObjectSize{PointerCount: 1}
+	szPtr2    = capnp.ObjectSize{PointerCount: 2}
+	szAdd     = capnp.ObjectSize{DataSize: 16, PointerCount: 1}
+	szData8   = capnp.ObjectSize{DataSize: 8}
+	szData8P1 = capnp.ObjectSize{DataSize: 8, PointerCount: 1}
+	szData8P2 = capnp.ObjectSize{DataSize: 8, PointerCount: 2}
+	szNone    = capnp.ObjectSize{}
 )
 
 const (
