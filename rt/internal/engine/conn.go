@@ -498,9 +498,11 @@ func (c *Conn) importLocked(d rpccp.CapDescriptor) *node {
 		return nil
 	case rpccp.CapDescriptor_Which_senderHosted, rpccp.CapDescriptor_Which_senderPromise:
 		promise := d.Which() == rpccp.CapDescriptor_Which_senderPromise
-		id := d.SenderHosted()
+		var id uint32
 		if promise {
 			id = d.SenderPromise()
+		} else {
+			id = d.SenderHosted()
 		}
 		if e := c.imports[id]; e != nil {
 			e.remote++
