@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"capnproto.org/go/capnp/v3"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
@@ -49,6 +50,8 @@ func (p *rawPeer) send(build func(m rpccp.Message) error) {
 
 func (p *rawPeer) recv() rpccp.Message {
 	p.t.Helper()
+	// A missing message fails the test instead of hanging it.
+	p.c.SetReadDeadline(time.Now().Add(testWait))
 	msg, err := readFrame(p.c, &p.lim, &p.hdr)
 	if err != nil {
 		p.t.Fatalf("raw peer read: %v", err)
