@@ -210,6 +210,7 @@ func (cb *callback) Dispatch(c *Call) {
 // ends; the server's call sees its context canceled; tables empty.
 func TestDisconnectFailsPending(t *testing.T) {
 	srv := newServer()
+	srv.holdSleeps = true
 	client, server := goPair(t, srv)
 	s := startSession(t, client)
 	req, _ := s.calc.NewRequest(calcID, 4, szData8P1)
@@ -257,6 +258,7 @@ func addErr(t *testing.T, s *session) error {
 // context is canceled, and its late Return is dropped (canceled).
 func TestCancelSendsFinish(t *testing.T) {
 	srv := newServer()
+	srv.holdSleeps = true
 	client, server := goPair(t, srv)
 	s := startSession(t, client)
 	req, _ := s.calc.NewRequest(calcID, 4, szData8P1)

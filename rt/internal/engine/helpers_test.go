@@ -152,7 +152,10 @@ type server struct {
 	calcs   atomic.Int32 // live Calc objects
 	calls   atomic.Int32
 	tm      *threadMap
-	sleeps  chan *Call // sleep calls, for tests that hold one
+	sleeps  chan *Call // sleep calls, when holdSleeps
+	// holdSleeps hands sleep calls to the test (sleeps) instead of
+	// running them.
+	holdSleeps bool
 }
 
 func newServer() *server {
@@ -263,8 +266,33 @@ func (k *calcServer) Dispatch(c *Call) {
 			}
 			return &Exception{Type: types[kind], Reason: p.Text()}
 		})
-	case 4: // sleep: held by the test until it returns it (or cancellation)
-		k.s.sleeps <- c
+	case 4: // sleep
+		if k.s.holdSleeps {
+			// Held by the test until it returns it.
+			k.s.sleeps <- c
+			return
+		}
+		k.s.onThread(c, func(*thread) error {
+			res, err := c.AllocResults(szData8)
+			if err != nil {
+				return err
+			}
+			select {
+			case <-time.After(time.Duration(args.Uint64(0)) * time.Millisecond):
+				res.SetBit(0, true)
+			case <-c.Context().Done():
+			}
+			return nil
+		})
+	case 7: // raise: the error goes into the results
+		k.s.onThread(c, func(*thread) error {
+			p, _ := args.Ptr(1)
+			res, err := c.AllocResults(szPtr1)
+			if err == nil {
+				err = res.SetText(0, p.Text())
+			}
+			return err
+		})
 	case 5:
 		k.s.onThread(c, func(t *thread) error {
 			ctxp, _ := args.Ptr(0)
