@@ -155,12 +155,33 @@ func (c *Client) IsPromise() bool {
 	if c == nil {
 		return false
 	}
-	n := c.n.final()
-	return n != nil && n.conn != nil && promiseKind(n)
+	for n := c.n; n != nil && n.conn != nil; {
+		conn := n.conn
+		conn.mu.Lock()
+		if n.kind == kindResolved {
+			next := n.target
+			conn.mu.Unlock()
+			n = next
+			continue
+		}
+		p := !conn.closed && promiseKind(n)
+		conn.mu.Unlock()
+		return p
+	}
+	return false
 }
 
+// promiseKind reports whether n (of a connection, whose lock is held) is
+// an unresolved promise.
 func promiseKind(n *node) bool {
-	return n.kind == kindRemotePromise || n.kind == kindLocalPromise || n.kind == kindImport && n.conn.imports[n.importID] != nil && n.conn.imports[n.importID].promise
+	switch n.kind {
+	case kindRemotePromise, kindLocalPromise:
+		return true
+	case kindImport:
+		e := n.conn.imports[n.importID]
+		return e != nil && e.n == n && e.promise
+	}
+	return false
 }
 
 // OnResolved calls f once c is no longer a promise: at once (in this

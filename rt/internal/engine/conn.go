@@ -1441,7 +1441,10 @@ func (c *Conn) shutdown(cause error) {
 	}
 	c.answers = map[uint32]*answer{}
 	for id, imp := range c.imports {
-		imp.n.kind, imp.n.err = kindError, e
+		if imp.n.kind == kindImport {
+			imp.n.kind, imp.n.err = kindError, e
+		}
+		imp.n.imported = false
 		delete(c.imports, id)
 	}
 	for i, ex := range c.exports {
