@@ -541,3 +541,162 @@ func TestHostileInput(t *testing.T) {
 		}
 	})
 }
+
+// holder serves two methods: 0 is held until the test returns it (with
+// a result capability), 1 returns the capability of its params.
+type holder struct{ held chan *Call }
+
+func (h *holder) Dispatch(c *Call) {
+	switch c.MethodID {
+	case 0:
+		h.held <- c
+	default:
+		cl := c.ArgPtrCap(c.Args(), 0)
+		defer cl.Release()
+		res, err := c.AllocResults(szPtr1)
+		if err == nil {
+			err = c.SetResultCap(res, 0, cl)
+		}
+		c.Return(err)
+	}
+}
+
+func callBoot(p *rawPeer, qid uint32, method uint16, params func(rpccp.Payload)) {
+	p.send(func(m rpccp.Message) error {
+		call, _ := m.NewCall()
+		call.SetQuestionId(qid)
+		tg, _ := call.NewTarget()
+		tg.SetImportedCap(0)
+		call.SetInterfaceId(calcID)
+		call.SetMethodId(method)
+		pl, err := call.NewParams()
+		params(pl)
+		return err
+	})
+}
+
+// A capability pipelined on an unreturned answer (receiverAnswer in
+// params) that the engine passes back before the answer returns goes out
+// as a senderPromise, and is resolved with Resolve once the answer
+// returns.
+func TestSenderPromiseResolves(t *testing.T) {
+	h := &holder{held: make(chan *Call, 1)}
+	boot := NewLocal(h)
+	p, conn := newRawPeer(t, Options{Bootstrap: boot})
+	boot.Release()
+	p.send(func(m rpccp.Message) error { bs, err := m.NewBootstrap(); bs.SetQuestionId(0); return err })
+	p.expect(rpccp.Message_Which_return)
+	p.send(func(m rpccp.Message) error {
+		f, err := m.NewFinish()
+		f.SetQuestionId(0)
+		f.SetReleaseResultCaps(false) // keep the bootstrap export
+		return err
+	})
+	callBoot(p, 1, 0, func(rpccp.Payload) {})
+	var held *Call
+	select {
+	case held = <-h.held:
+	case <-time.After(testWait):
+		t.Fatal("the held call never arrived")
+	}
+	callBoot(p, 2, 1, func(pl rpccp.Payload) {
+		s, _ := capnp.NewStruct(pl.Segment(), szPtr1)
+		s.SetPtr(0, capnp.NewInterface(pl.Segment(), 0).ToPtr())
+		pl.SetContent(s.ToPtr())
+		tbl, _ := pl.NewCapTable(1)
+		ra, _ := tbl.At(0).NewReceiverAnswer()
+		writePromisedAnswer(ra, 1, []uint16{0})
+	})
+	ret, _ := p.expect(rpccp.Message_Which_return).Return()
+	pl, _ := ret.Results()
+	tbl, _ := pl.CapTable()
+	if ret.AnswerId() != 2 || tbl.Len() != 1 || tbl.At(0).Which() != rpccp.CapDescriptor_Which_senderPromise {
+		t.Fatalf("return %d with %d caps, want a senderPromise", ret.AnswerId(), tbl.Len())
+	}
+	promise := tbl.At(0).SenderPromise()
+	p.send(func(m rpccp.Message) error { f, err := m.NewFinish(); f.SetQuestionId(2); return err })
+
+	rec := NewLocal(&recorder{})
+	res, _ := held.AllocResults(szPtr1)
+	held.SetResultCap(res, 0, rec)
+	rec.Release()
+	held.Return(nil)
+	r, _ := p.expect(rpccp.Message_Which_resolve).Resolve()
+	if r.PromiseId() != promise || r.Which() != rpccp.Resolve_Which_cap {
+		t.Fatalf("resolve %d %v", r.PromiseId(), r.Which())
+	}
+	d, _ := r.Cap()
+	if d.Which() != rpccp.CapDescriptor_Which_senderHosted {
+		t.Fatalf("resolved to %v, want senderHosted", d.Which())
+	}
+	resolvedTo := d.SenderHosted()
+	ret, _ = p.expect(rpccp.Message_Which_return).Return()
+	if ret.AnswerId() != 1 {
+		t.Fatalf("return %d, want 1", ret.AnswerId())
+	}
+	pl, _ = ret.Results()
+	tbl, _ = pl.CapTable()
+	if tbl.At(0).Which() != rpccp.CapDescriptor_Which_senderHosted || tbl.At(0).SenderHosted() != resolvedTo {
+		t.Fatal("the answer's capability is not the one the promise resolved to")
+	}
+	// Finish 1 with releaseResultCaps (one reference), and release the
+	// promise (one) and the capability it resolved to (one, from Resolve).
+	p.send(func(m rpccp.Message) error {
+		f, err := m.NewFinish()
+		f.SetQuestionId(1)
+		f.SetReleaseResultCaps(true)
+		return err
+	})
+	for _, id := range []uint32{promise, resolvedTo, 0} {
+		p.send(func(m rpccp.Message) error { r, err := m.NewRelease(); r.SetId(id); r.SetReferenceCount(1); return err })
+	}
+	waitStats(t, conn, Stats{})
+}
+
+// Abort from the peer ends the connection with its reason; pending
+// questions fail with it.
+func TestPeerAbort(t *testing.T) {
+	p, conn := newRawPeer(t, Options{})
+	boot := conn.Bootstrap()
+	defer boot.Release()
+	p.expect(rpccp.Message_Which_bootstrap)
+	a := ping(t, boot, 1)
+	defer a.Release()
+	p.expect(rpccp.Message_Which_call)
+	p.send(func(m rpccp.Message) error {
+		ex, err := m.NewAbort()
+		ex.SetType(rpccp.Exception_Type_failed)
+		ex.SetReason("bye")
+		return err
+	})
+	<-conn.Done()
+	_, err := a.Wait(testCtx(t))
+	var e *Exception
+	if !errors.As(err, &e) || !errors.Is(err, ErrDisconnected) || e.Reason != "connection closed: peer aborted: bye" {
+		t.Fatalf("pending call after abort: %v", err)
+	}
+	if st := conn.Stats(); st != (Stats{}) {
+		t.Fatalf("tables %+v", st)
+	}
+}
+
+// The peer answers a call with Unimplemented: the call fails with an
+// unimplemented exception and the connection stays.
+func TestPeerUnimplementedCall(t *testing.T) {
+	p, conn := newRawPeer(t, Options{})
+	boot := conn.Bootstrap()
+	defer boot.Release()
+	p.bootstrapAnswer(3)
+	a := ping(t, boot, 1)
+	defer a.Release()
+	call := p.expect(rpccp.Message_Which_call)
+	p.send(func(m rpccp.Message) error { return m.SetUnimplemented(call) })
+	_, err := a.Wait(testCtx(t))
+	var e *Exception
+	if !errors.As(err, &e) || e.Type != rpccp.Exception_Type_unimplemented {
+		t.Fatalf("call echoed as unimplemented: %v", err)
+	}
+	if conn.Err() != nil {
+		t.Fatal(conn.Err())
+	}
+}
