@@ -213,6 +213,9 @@ func TestDisconnectFailsPending(t *testing.T) {
 	srv.holdSleeps = true
 	client, server := goPair(t, srv)
 	s := startSession(t, client)
+	// Once add returned, makeCalc's Return (and its pipelined calls'
+	// delivery) is done on the server thread.
+	s.add(t, 1, 1)
 	req, _ := s.calc.NewRequest(calcID, 4, szData8P1)
 	s.fillContext(t, req, req.Params(), nil)
 	a := req.Send()
@@ -261,6 +264,9 @@ func TestCancelSendsFinish(t *testing.T) {
 	srv.holdSleeps = true
 	client, server := goPair(t, srv)
 	s := startSession(t, client)
+	// Once add returned, makeCalc's Return (and its pipelined calls'
+	// delivery) is done on the server thread.
+	s.add(t, 1, 1)
 	req, _ := s.calc.NewRequest(calcID, 4, szData8P1)
 	s.fillContext(t, req, req.Params(), nil)
 	a := req.Send()

@@ -459,6 +459,11 @@ func waitStats(t testing.TB, c *Conn, want Stats) {
 		// synchronously in a Release): wait for its next message.
 		select {
 		case <-c.handled:
+		case <-c.Done():
+			if got := c.Stats(); got != want {
+				t.Fatalf("connection ended (%v) with stats %+v, want %+v", c.Err(), got, want)
+			}
+			return
 		case <-deadline:
 			t.Fatalf("stats %+v, want %+v", got, want)
 		}

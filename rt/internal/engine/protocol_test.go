@@ -614,7 +614,12 @@ func TestSenderPromiseResolves(t *testing.T) {
 		t.Fatalf("return %d with %d caps, want a senderPromise", ret.AnswerId(), tbl.Len())
 	}
 	promise := tbl.At(0).SenderPromise()
-	p.send(func(m rpccp.Message) error { f, err := m.NewFinish(); f.SetQuestionId(2); return err })
+	p.send(func(m rpccp.Message) error {
+		f, err := m.NewFinish()
+		f.SetQuestionId(2)
+		f.SetReleaseResultCaps(false) // keep the promise
+		return err
+	})
 
 	rec := NewLocal(&recorder{})
 	res, _ := held.AllocResults(szPtr1)

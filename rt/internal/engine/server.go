@@ -157,13 +157,11 @@ func (c *Call) Return(err error) {
 			err = aerr
 		}
 	}
+	// The params' capabilities go before the results do, so that a
+	// caller that has the results sees them released.
 	args := c.argCaps
 	c.argCaps = nil
-	defer func() {
-		for _, n := range args {
-			n.release()
-		}
-	}()
+	releaseAll(args)
 	if c.local != nil {
 		if err != nil {
 			for _, n := range c.resCaps {
