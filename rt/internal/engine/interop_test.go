@@ -12,6 +12,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -216,4 +218,66 @@ func TestInteropCppClientGoServer(t *testing.T) {
 			t.Log(fmt.Sprint(out.String()))
 		})
 	}
+}
+
+// TestInteropRoundTrips logs sequential Calc.add round trips of the
+// engine against the C++ peer in both roles (figures only; they mean
+// little under -race). For real ones:
+//
+//	ENGINE_INTEROP_N=5000 go test -run InteropRoundTrips -v ./rt/internal/engine/
+func TestInteropRoundTrips(t *testing.T) {
+	n := 300
+	if v, err := strconv.Atoi(os.Getenv("ENGINE_INTEROP_N")); err == nil && v > 0 {
+		n = v
+	}
+	// Go client → C++ server.
+	nc, _, _ := startCpp(t, "serve", "3")
+	conn := New(nc, Options{})
+	s := startSession(t, conn)
+	s.add(t, 1, 1)
+	lat := make([]time.Duration, n)
+	cpu0 := cpuTime()
+	for i := range n {
+		t0 := time.Now()
+		if got := s.add(t, int64(i), 1); got != int64(i)+1 {
+			t.Fatalf("add = %d", got)
+		}
+		lat[i] = time.Since(t0)
+	}
+	cpu := cpuTime() - cpu0
+	slices.Sort(lat)
+	t.Logf("Go engine → C++: p50 %.1f µs, p99 %.1f µs, process CPU %.1f µs/call, n=%d",
+		us(lat[n/2]), us(lat[n*99/100]), us(cpu)/float64(n), n)
+	s.release()
+	conn.Close()
+
+	// C++ client → Go server.
+	nc, out, done := startCpp(t, "client", "3", "bench", strconv.Itoa(n))
+	srv := newServer()
+	boot := NewLocal(initServer{s: srv})
+	server := New(nc, Options{Bootstrap: boot})
+	boot.Release()
+	select {
+	case err := <-done:
+		done <- err
+		if err != nil {
+			t.Fatalf("C++ bench client: %v\n%s", err, out.String())
+		}
+	case <-time.After(testWait):
+		t.Fatalf("C++ bench client still running\n%s", out.String())
+	}
+	<-server.Done()
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "RESULT") {
+			t.Logf("C++ → Go engine: %s", line)
+		}
+	}
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
