@@ -325,6 +325,7 @@ type Answer struct {
 	caps    []*node // result cap table; the Answer holds a reference to each
 	err     error
 
+	localMu     sync.Mutex // guards returned and onDone of a local call
 	releaseOnce sync.Once
 }
 
@@ -378,12 +379,10 @@ func (a *Answer) OnDone(f func()) {
 	a.conn.mu.Unlock()
 }
 
-var localDoneMu sync.Mutex
-
 func (a *Answer) onDoneLocal(f func()) {
-	localDoneMu.Lock()
+	a.localMu.Lock()
 	if a.returned {
-		localDoneMu.Unlock()
+		a.localMu.Unlock()
 		f()
 		return
 	}
@@ -393,7 +392,7 @@ func (a *Answer) onDoneLocal(f func()) {
 	} else {
 		a.onDone = func() { prev(); f() }
 	}
-	localDoneMu.Unlock()
+	a.localMu.Unlock()
 }
 
 // Cap returns the result capability with id as a new reference (nil if
@@ -482,7 +481,7 @@ func (a *Answer) Release() {
 		c.mu.Lock()
 		var drop []*node
 		a.released = true
-		flush := c.dropQuestionRefLocked(a, &drop)
+		flush := c.dropQuestionRefLocked(a)
 		if a.returned {
 			drop = append(drop, a.caps...)
 			a.caps = nil
@@ -498,11 +497,11 @@ func (a *Answer) Release() {
 // complete finishes a local call's Answer.
 func (a *Answer) completeLocal(msg *capnp.Message, content capnp.Ptr, caps []*node, err error) {
 	a.msg, a.content, a.results, a.caps, a.err = msg, content, content.Struct(), caps, err
-	localDoneMu.Lock()
+	a.localMu.Lock()
 	a.returned = true
 	f := a.onDone
 	a.onDone = nil
-	localDoneMu.Unlock()
+	a.localMu.Unlock()
 	close(a.done)
 	if f != nil {
 		f()

@@ -869,7 +869,7 @@ func (c *Conn) sendFinishLocked(id uint32, releaseCaps bool) bool {
 
 // dropQuestionRefLocked drops one holder of an unreturned question; the
 // last one cancels it with Finish.
-func (c *Conn) dropQuestionRefLocked(a *Answer, _ *[]*node) bool {
+func (c *Conn) dropQuestionRefLocked(a *Answer) bool {
 	a.refs--
 	if a.refs > 0 || a.returned || a.finishSent || c.closed {
 		return false
@@ -904,7 +904,7 @@ func (c *Conn) releaseLocked(n *node, drop *[]*node) bool {
 		}
 	case kindRemotePromise:
 		if n.q != nil {
-			flush = c.dropQuestionRefLocked(n.q, drop) || flush
+			flush = c.dropQuestionRefLocked(n.q) || flush
 			for i, p := range n.q.pipes {
 				if p == n {
 					n.q.pipes = append(n.q.pipes[:i], n.q.pipes[i+1:]...)
