@@ -102,6 +102,7 @@ func (n *node) release() {
 	for _, d := range drop {
 		d.release()
 	}
+	c.changed()
 }
 
 // AddRef returns a new reference to the same capability.
@@ -217,6 +218,7 @@ type Request struct {
 	params capnp.Struct
 	caps   []*node // the params' cap table; each holds a reference
 	sent   bool
+	owned  bool // msg is the Request's own (not a received call forwarded)
 }
 
 // NewRequest starts a call of method on interfaceID with params of size sz.
@@ -247,7 +249,7 @@ func (c *Client) NewRequest(interfaceID uint64, method uint16, sz capnp.ObjectSi
 		n = c.n
 		n.addRef()
 	}
-	return &Request{target: n, msg: msg, call: call, params: params}, nil
+	return &Request{target: n, msg: msg, call: call, params: params, owned: true}, nil
 }
 
 // Params is the params struct to fill.

@@ -24,7 +24,7 @@ type Options struct {
 type Conn struct {
 	rwc     io.ReadWriteCloser
 	w       *writer
-	handled chan struct{} // signalled after each message read (for tests)
+	handled chan struct{} // see changed
 	lim     Limits
 
 	bootstrap *node
@@ -156,7 +156,7 @@ func (c *Conn) Bootstrap() *Client {
 	a.conn = c
 	a.id = c.allocQuestion(a)
 	bs.SetQuestionId(a.id)
-	flush, err := c.w.enqueue(msg)
+	flush, err := c.w.enqueue(msg, true)
 	c.mu.Unlock()
 	if err != nil {
 		c.shutdown(err)
@@ -182,7 +182,13 @@ func newMessage() (*capnp.Message, rpccp.Message, error) {
 // sendLocked queues msg (c.mu held) and reports whether the caller must
 // flush once it unlocks. A failed write ends the connection.
 func (c *Conn) sendLocked(msg *capnp.Message) bool {
-	flush, err := c.w.enqueue(msg)
+	return c.sendOwnedLocked(msg, false)
+}
+
+// sendOwnedLocked is sendLocked for a message nothing else refers to:
+// the writer releases it once written.
+func (c *Conn) sendOwnedLocked(msg *capnp.Message, release bool) bool {
+	flush, err := c.w.enqueue(msg, release)
 	if err != nil {
 		go c.shutdown(err)
 	}
@@ -215,6 +221,15 @@ func (c *Conn) freeQuestion(id uint32) {
 	c.freeQ = append(c.freeQ, id)
 }
 
+// changed tells a test waiting on the tables (Stats) that they may have
+// changed: after each message read, and after a release.
+func (c *Conn) changed() {
+	select {
+	case c.handled <- struct{}{}:
+	default:
+	}
+}
+
 // ---- reading ----
 
 func (c *Conn) readLoop() {
@@ -233,10 +248,7 @@ func (c *Conn) readLoop() {
 			c.abort(err)
 			return
 		}
-		select {
-		case c.handled <- struct{}{}:
-		default:
-		}
+		c.changed()
 		select {
 		case <-c.done:
 			return
@@ -321,7 +333,7 @@ func (c *Conn) sendUnimplemented(m rpccp.Message) error {
 		root.SetUnimplemented(rpccp.Message{})
 	}
 	c.mu.Lock()
-	flush := c.sendLocked(msg)
+	flush := c.sendOwnedLocked(msg, true)
 	c.mu.Unlock()
 	c.afterUnlock(flush)
 	return nil
@@ -687,7 +699,7 @@ func (c *Conn) sendCallLocked(n *node, r *Request, a *Answer, drop *[]*node) (bo
 	r.call.SendResultsTo().SetCaller()
 	*drop = append(*drop, r.caps...)
 	r.caps = nil
-	return c.sendLocked(r.msg), nil
+	return c.sendOwnedLocked(r.msg, r.owned), nil
 }
 
 // ---- the caller's side ----
@@ -850,7 +862,7 @@ func (c *Conn) embargoLocked(p *node, target func(rpccp.MessageTarget) error) bo
 	}
 	d.Context().SetSenderLoopback(id)
 	p.holding = true
-	return c.sendLocked(msg)
+	return c.sendOwnedLocked(msg, true)
 }
 
 func (c *Conn) sendFinishLocked(id uint32, releaseCaps bool) bool {
@@ -864,7 +876,7 @@ func (c *Conn) sendFinishLocked(id uint32, releaseCaps bool) bool {
 	}
 	fin.SetQuestionId(id)
 	fin.SetReleaseResultCaps(releaseCaps)
-	return c.sendLocked(msg)
+	return c.sendOwnedLocked(msg, true)
 }
 
 // dropQuestionRefLocked drops one holder of an unreturned question; the
@@ -927,7 +939,7 @@ func (c *Conn) sendReleaseLocked(id, count uint32) bool {
 	}
 	rel.SetId(id)
 	rel.SetReferenceCount(count)
-	return c.sendLocked(msg)
+	return c.sendOwnedLocked(msg, true)
 }
 
 // ---- the callee's side ----
@@ -1040,7 +1052,7 @@ func (c *Conn) returnAnswer(call *Call, err error) {
 		delete(c.answers, ans.id)
 		flush := false
 		if merr == nil {
-			flush = c.sendLocked(msg)
+			flush = c.sendOwnedLocked(msg, true)
 		}
 		waiters := c.failPromisesLocked(ans, &Exception{Type: rpccp.Exception_Type_failed, Reason: "call canceled"})
 		c.mu.Unlock()
@@ -1191,7 +1203,7 @@ func (c *Conn) sendResolveLocked(p *node) bool {
 			return false
 		}
 	}
-	return c.sendLocked(msg)
+	return c.sendOwnedLocked(msg, true)
 }
 
 func (c *Conn) handleFinish(id uint32, releaseCaps bool) error {
@@ -1361,7 +1373,7 @@ func (c *Conn) handleDisembargo(d rpccp.Disembargo) error {
 			return err
 		}
 		out.Context().SetReceiverLoopback(ctx.SenderLoopback())
-		flush := c.sendLocked(msg)
+		flush := c.sendOwnedLocked(msg, true)
 		c.mu.Unlock()
 		c.afterUnlock(flush)
 		return nil
@@ -1396,7 +1408,7 @@ func (c *Conn) abort(err error) {
 		if msg, root, merr := newMessage(); merr == nil {
 			if ex, xerr := root.NewAbort(); xerr == nil {
 				setException(ex, err)
-				flush := c.sendLocked(msg)
+				flush := c.sendOwnedLocked(msg, true)
 				c.mu.Unlock()
 				c.afterUnlock(flush)
 				c.shutdown(err)

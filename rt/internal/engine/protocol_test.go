@@ -39,7 +39,7 @@ func (p *rawPeer) send(build func(m rpccp.Message) error) {
 	if err := build(root); err != nil {
 		p.t.Fatal(err)
 	}
-	bufs, _, err := appendFrame(nil, msg)
+	bufs, _, _, err := appendFrame(nil, nil, msg)
 	if err != nil {
 		p.t.Fatal(err)
 	}

@@ -106,13 +106,23 @@ type writer struct {
 	w   io.Writer
 	max int
 
-	mu      sync.Mutex
-	room    sync.Cond // signalled when queued shrinks or err is set
-	writing bool
-	queue   net.Buffers
-	queued  int
-	spare   net.Buffers
-	err     error
+	mu       sync.Mutex
+	room     sync.Cond // signalled when queued shrinks or err is set
+	writing  bool
+	queue    batch
+	spare    batch
+	queued   int
+	err      error
+	inflight net.Buffers // the flusher's batch (a field, so that it does not escape per write)
+}
+
+// batch is frames queued for one writev: the buffers (headers and
+// segments), the headers' backing store, and the messages to release
+// once written.
+type batch struct {
+	bufs  net.Buffers
+	hdrs  []byte
+	owned []*capnp.Message
 }
 
 func newWriter(w io.Writer, maxQueued int) *writer {
@@ -121,24 +131,29 @@ func newWriter(w io.Writer, maxQueued int) *writer {
 	return wr
 }
 
-// appendFrame appends msg's frame (header and segments, not copied) to b.
-func appendFrame(b net.Buffers, msg *capnp.Message) (net.Buffers, int, error) {
+// appendFrame appends msg's frame to b: its header, stored in hdrs, and
+// its segments, not copied.
+func appendFrame(b net.Buffers, hdrs []byte, msg *capnp.Message) (net.Buffers, []byte, int, error) {
 	n := msg.NumSegments()
-	hdr := make([]byte, (4+4*n+7)&^7)
+	hl := int((4 + 4*n + 7) &^ 7)
+	start := len(hdrs)
+	// Headers written earlier keep their bytes if this append moves hdrs.
+	hdrs = append(hdrs, make([]byte, hl)...)
+	hdr := hdrs[start : start+hl : start+hl]
 	binary.LittleEndian.PutUint32(hdr, uint32(n-1))
-	size := len(hdr)
+	size := hl
 	b = append(b, hdr)
 	for i := int64(0); i < n; i++ {
 		seg, err := msg.Segment(capnp.SegmentID(i))
 		if err != nil {
-			return b, 0, err
+			return b, hdrs, 0, err
 		}
 		d := seg.Data()
 		binary.LittleEndian.PutUint32(hdr[4+4*i:], uint32(len(d)/8))
 		b = append(b, d)
 		size += len(d)
 	}
-	return b, size, nil
+	return b, hdrs, size, nil
 }
 
 // waitRoom waits while a write is in flight and the queue is over its
@@ -155,8 +170,9 @@ func (w *writer) waitRoom() {
 // enqueue appends msg's frame to the queue. It reports whether the caller
 // must call flush (no write was in flight). The caller holds the
 // connection's lock, so frames queue in the order the connection's state
-// changed. After enqueue, msg must not change.
-func (w *writer) enqueue(msg *capnp.Message) (bool, error) {
+// changed. After enqueue, msg must not change; if release is set, the
+// writer releases msg once it is written.
+func (w *writer) enqueue(msg *capnp.Message, release bool) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -164,9 +180,12 @@ func (w *writer) enqueue(msg *capnp.Message) (bool, error) {
 	}
 	var size int
 	var err error
-	w.queue, size, err = appendFrame(w.queue, msg)
+	w.queue.bufs, w.queue.hdrs, size, err = appendFrame(w.queue.bufs, w.queue.hdrs, msg)
 	if err != nil {
 		return false, fmt.Errorf("encode frame: %w", err)
+	}
+	if release {
+		w.queue.owned = append(w.queue.owned, msg)
 	}
 	w.queued += size
 	if w.writing {
@@ -180,17 +199,22 @@ func (w *writer) enqueue(msg *capnp.Message) (bool, error) {
 // empty. Only the caller that enqueue told to flush calls it.
 func (w *writer) flush() error {
 	w.mu.Lock()
-	for len(w.queue) > 0 && w.err == nil {
-		bufs := w.queue
-		full := bufs
-		w.queue, w.spare = w.spare[:0], nil
+	for len(w.queue.bufs) > 0 && w.err == nil {
+		b := w.queue
+		w.queue, w.spare = w.spare, batch{}
 		w.queued = 0
 		w.room.Broadcast()
 		w.mu.Unlock()
-		_, err := bufs.WriteTo(w.w)
-		clear(full)
+		w.inflight = b.bufs
+		_, err := w.inflight.WriteTo(w.w)
+		w.inflight = nil
+		clear(b.bufs)
+		for _, m := range b.owned {
+			m.Release()
+		}
+		clear(b.owned)
 		w.mu.Lock()
-		w.spare = full[:0]
+		w.spare = batch{bufs: b.bufs[:0], hdrs: b.hdrs[:0], owned: b.owned[:0]}
 		if err != nil && w.err == nil {
 			w.err = err
 		}
@@ -208,7 +232,7 @@ func (w *writer) fail(err error) {
 	if w.err == nil {
 		w.err = err
 	}
-	w.queue = nil
+	w.queue = batch{}
 	w.room.Broadcast()
 	w.mu.Unlock()
 }

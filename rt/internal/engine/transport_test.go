@@ -58,7 +58,7 @@ func TestWriterQueuesBehindWriteInFlight(t *testing.T) {
 	w := newWriter(g, 1) // any queued frame is over the bound
 	flushed := make(chan error)
 	go func() {
-		flush, err := w.enqueue(textMessage(t, "first"))
+		flush, err := w.enqueue(textMessage(t, "first"), true)
 		if err != nil || !flush {
 			flushed <- err
 			return
@@ -67,7 +67,7 @@ func TestWriterQueuesBehindWriteInFlight(t *testing.T) {
 	}()
 	<-g.entered // the first write is in flight, blocked
 	for _, s := range []string{"second", "third", "fourth"} {
-		flush, err := w.enqueue(textMessage(t, s))
+		flush, err := w.enqueue(textMessage(t, s), true)
 		if err != nil || flush {
 			t.Fatalf("enqueue behind a write in flight: flush %v, %v", flush, err)
 		}
@@ -120,7 +120,7 @@ func TestMultiSegmentFrame(t *testing.T) {
 		t.Fatalf("%d segments, want several", msg.NumSegments())
 	}
 	var buf bytes.Buffer
-	bufs, _, err := appendFrame(nil, msg)
+	bufs, _, _, err := appendFrame(nil, nil, msg)
 	if err != nil {
 		t.Fatal(err)
 	}
