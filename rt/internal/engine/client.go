@@ -484,11 +484,18 @@ func (a *Answer) Release() {
 		var drop []*node
 		a.released = true
 		flush := c.dropQuestionRefLocked(a)
+		var msg *capnp.Message
 		if a.returned {
 			drop = append(drop, a.caps...)
 			a.caps = nil
+			msg, a.msg = a.msg, nil
 		}
 		c.mu.Unlock()
+		if msg != nil {
+			// The frame's buffer is not reused: results a caller kept stay
+			// intact; only the arena goes back.
+			msg.Release()
+		}
 		c.afterUnlock(flush)
 		for _, n := range drop {
 			n.release()

@@ -176,6 +176,12 @@ func (c *Call) Return(err error) {
 		return
 	}
 	c.conn.returnAnswer(c, err)
+	if c.msg != nil {
+		// The params are done with. The frame's buffer is not reused, so
+		// slices a callee kept stay intact; only the arena goes back.
+		c.msg.Release()
+		c.msg = nil
+	}
 }
 
 // forwardTo sends a call to a capability of the peer (import or remote
@@ -184,12 +190,14 @@ func (c *Call) Return(err error) {
 func (c *Call) forwardTo(conn *Conn, n *node) (bool, []*node, error) {
 	req := &Request{msg: c.msg, call: c.rcall, params: c.args, caps: c.argCaps, sent: true}
 	c.argCaps = nil
+	c.msg = nil // it goes out again
 	a := &Answer{done: make(chan struct{}), refs: 1}
 	a.onDone = func() { c.returnFrom(a) }
 	var drop []*node
 	flush, err := conn.sendCallLocked(n, req, a, &drop)
 	if err != nil {
 		c.argCaps, req.caps = req.caps, nil
+		c.msg = req.msg
 	}
 	return flush, drop, err
 }
@@ -202,6 +210,7 @@ func (c *Call) returnFrom(a *Answer) {
 		return
 	}
 	c.resMsg, c.content, c.results = a.msg, a.content, a.results
+	a.msg = nil // it goes out again as our Return
 	c.resCaps = make([]*node, len(a.caps))
 	for i, n := range a.caps {
 		if n != nil {
