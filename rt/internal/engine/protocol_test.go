@@ -705,3 +705,51 @@ func TestPeerUnimplementedCall(t *testing.T) {
 		t.Fatal(conn.Err())
 	}
 }
+
+// Go↔Go: the server returns the caller's own capability (passed in
+// params), and the caller had pipelined a call on that result. The
+// server forwards the pipelined call back to the caller (no copy of the
+// message), the caller embargoes the promise that now points home, the
+// server echoes the Disembargo after the forwarded call, and the
+// caller's next call arrives after the forwarded one.
+func TestForwardAndEmbargoGoToGo(t *testing.T) {
+	h := &holder{held: make(chan *Call, 1)}
+	boot := NewLocal(h)
+	x, y := socketPair(t)
+	server := New(y, Options{Bootstrap: boot})
+	boot.Release()
+	client := New(x, Options{})
+	t.Cleanup(func() { client.Close(); server.Close() })
+
+	b := client.Bootstrap()
+	rec := &recorder{}
+	recCap := NewLocal(rec)
+	req, _ := b.NewRequest(calcID, 1, szPtr1)
+	req.SetCap(req.Params(), 0, recCap)
+	ans := req.Send()
+	pipe := ans.Pipeline(0)
+	a1 := ping(t, pipe, 1)
+	if _, err := ans.Wait(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	a2 := ping(t, pipe, 2)
+	for _, a := range []*Answer{a1, a2} {
+		if _, err := a.Wait(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rec.seen(); !slices.Equal(got, []uint64{1, 2}) {
+		t.Fatalf("recorder saw %v, want [1 2]", got)
+	}
+	if pipe.Server() != rec {
+		t.Fatal("the promise did not resolve to the local recorder")
+	}
+	a1.Release()
+	a2.Release()
+	pipe.Release()
+	ans.Release()
+	b.Release()
+	recCap.Release()
+	waitStats(t, client, Stats{})
+	waitStats(t, server, Stats{})
+}

@@ -188,16 +188,24 @@ func (c *Call) Return(err error) {
 // promise) and returns its results once they are there: the call's
 // message goes out again with a new question id, target and cap table.
 func (c *Call) forwardTo(conn *Conn, n *node) (bool, []*node, error) {
-	req := &Request{msg: c.msg, call: c.rcall, params: c.args, caps: c.argCaps, sent: true}
+	// A received frame has no room to grow: the call goes out from a
+	// copy with room for the new target and cap table.
+	msg, root, err := writableCopy(c.msg, rewriteRoom(n.path, c.argCaps))
+	if err != nil {
+		return false, nil, fmt.Errorf("forward call: %w", err)
+	}
+	rcall, err := root.Call()
+	if err != nil {
+		return false, nil, fmt.Errorf("forward call: %w", err)
+	}
+	req := &Request{msg: msg, call: rcall, caps: c.argCaps, sent: true, owned: true}
 	c.argCaps = nil
-	c.msg = nil // it goes out again
 	a := &Answer{done: make(chan struct{}), refs: 1}
 	a.onDone = func() { c.returnFrom(a) }
 	var drop []*node
 	flush, err := conn.sendCallLocked(n, req, a, &drop)
 	if err != nil {
 		c.argCaps, req.caps = req.caps, nil
-		c.msg = req.msg
 	}
 	return flush, drop, err
 }
@@ -209,8 +217,25 @@ func (c *Call) returnFrom(a *Answer) {
 		c.Return(a.err)
 		return
 	}
-	c.resMsg, c.content, c.results = a.msg, a.content, a.results
-	a.msg = nil // it goes out again as our Return
+	msg, root, err := writableCopy(a.msg, rewriteRoom(nil, a.caps))
+	if err != nil {
+		c.Return(fmt.Errorf("forward results: %w", err))
+		return
+	}
+	ret, err := root.Return()
+	var payload rpccp.Payload
+	if err == nil {
+		payload, err = ret.Results()
+	}
+	var content capnp.Ptr
+	if err == nil {
+		content, err = payload.Content()
+	}
+	if err != nil {
+		c.Return(fmt.Errorf("forward results: %w", err))
+		return
+	}
+	c.resMsg, c.content, c.results = msg, content, content.Struct()
 	c.resCaps = make([]*node, len(a.caps))
 	for i, n := range a.caps {
 		if n != nil {
@@ -219,6 +244,46 @@ func (c *Call) returnFrom(a *Answer) {
 		c.resCaps[i] = n
 	}
 	c.Return(nil)
+}
+
+// rewriteRoom bounds the bytes a forwarded message needs for a new
+// target (promisedAnswer with path) and cap table (a receiverAnswer with
+// a transform at most per capability).
+func rewriteRoom(path []uint16, caps []*node) int {
+	room := 64 + 8*len(path)
+	for _, n := range caps {
+		room += 32
+		if n != nil {
+			room += 8 * len(n.path)
+		}
+	}
+	return room
+}
+
+// writableCopy copies a received message into one that can grow by room
+// bytes, and returns its root.
+func writableCopy(msg *capnp.Message, room int) (*capnp.Message, rpccp.Message, error) {
+	n := msg.NumSegments()
+	segs := make([][]byte, n)
+	for i := range n {
+		seg, err := msg.Segment(capnp.SegmentID(i))
+		if err != nil {
+			return nil, rpccp.Message{}, err
+		}
+		d := seg.Data()
+		extra := 0
+		if i == n-1 {
+			extra = (room + 7) &^ 7
+		}
+		segs[i] = make([]byte, len(d), len(d)+extra)
+		copy(segs[i], d)
+	}
+	out, _, err := capnp.NewMessage(capnp.MultiSegment(segs))
+	if err != nil {
+		return nil, rpccp.Message{}, err
+	}
+	root, err := rpccp.ReadRootMessage(out)
+	return out, root, err
 }
 
 // deliverCall routes an incoming call to where n points now.
