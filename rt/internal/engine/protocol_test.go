@@ -711,7 +711,9 @@ func TestPeerUnimplementedCall(t *testing.T) {
 // server forwards the pipelined call back to the caller (no copy of the
 // message), the caller embargoes the promise that now points home, the
 // server echoes the Disembargo after the forwarded call, and the
-// caller's next call arrives after the forwarded one.
+// caller's next call arrives after the forwarded one. (Here the order
+// would mostly hold without the embargo too; the hand-driven tests above
+// are the ones that prove it. This one proves forwarding and the echo.)
 func TestForwardAndEmbargoGoToGo(t *testing.T) {
 	h := &holder{held: make(chan *Call, 1)}
 	boot := NewLocal(h)
