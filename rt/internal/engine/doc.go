@@ -1,0 +1,83 @@
+// Package engine implements the two-party Cap'n Proto RPC protocol
+// (rpc.capnp, level 1) for rt, shaped for libmultiprocess's thread
+// model. go-capnp is only its codec: messages, segments, struct accessors
+// and the generated types of rpc.capnp; none of go-capnp's rpc, server,
+// flowcontrol, capnp.Client or ClientHook is used.
+//
+// # What the engine guarantees
+//
+// Wire. Frames are the standard unpacked stream framing (segment table,
+// then segments), as Cap'n Proto C++'s TwoPartyVatNetwork writes them. A
+// frame is read into one buffer (header and segments) and decoded in
+// place; its size, segment count, traversal and depth are bounded
+// (Limits). A frame that breaks them, a message that cannot be read, and
+// a protocol violation (a Return, Finish, Release or Disembargo naming
+// an id that does not exist, a reused question id, a Disembargo whose
+// target does not point back to the sender) abort the connection with an
+// Abort message. A message kind the engine does not implement is echoed
+// in an Unimplemented message; a call on an export or answer that does
+// not exist gets an exception Return. No input makes the engine panic.
+//
+// Writing. A message is written by the goroutine that produced it. While
+// one goroutine writes, others queue their frames (without copying the
+// segments) and return; the writing goroutine writes what queued in one
+// writev before it leaves. There is no send goroutine. The queue is
+// bounded in bytes for new calls (Request.Send waits for room before it
+// queues); replies and control messages are not held back, so the reader
+// never waits on the peer.
+//
+// Messages. Bootstrap, Call, Return (results, exception, canceled;
+// resultsSentElsewhere and the rest arrive as errors), Finish, Release,
+// Resolve, Disembargo, Abort and Unimplemented. Finish is sent the moment
+// the Return is processed (the results stay readable until the Answer is
+// released), with releaseResultCaps false since every result capability
+// was imported; an Answer released before its Return sends Finish with
+// releaseResultCaps true (unless pipelined promises still need it). Calls
+// from the peer after their Finish see their Call.Context canceled, and
+// their late Return goes out as canceled.
+//
+// Capabilities. Received descriptors senderHosted, senderPromise (then
+// Resolve), receiverHosted and receiverAnswer with transforms are all
+// understood. A receiverAnswer naming an answer that has not returned
+// yet, and a call whose target is such an answer (libmultiprocess
+// pipelines makeThread and names the unreturned answer as
+// context.thread), get a promise that queues the calls made on it and
+// delivers them, in order, when the answer returns, before its Return is
+// written. Sent descriptors: senderHosted for local capabilities,
+// senderPromise (then Resolve) for a promise on one of our unreturned
+// answers, receiverHosted and receiverAnswer for capabilities of the
+// peer. A call on a capability of the peer that reaches us (a result we
+// returned that is the peer's) is forwarded to the peer without copying
+// the message.
+//
+// Embargoes. When a promise that carried calls through the peer (a
+// pipelined result, an imported senderPromise) resolves to a capability
+// of this process, later calls on it are held until a Disembargo sent
+// through the peer comes back, so calls arrive in the order they were
+// made. A senderLoopback Disembargo from the peer is echoed once the
+// calls before it have been forwarded.
+//
+// Reference counts. Every import is released with one Release carrying
+// the number of times the peer sent it, when its last Client goes. Every
+// export is dropped when the peer releases it as many times as it was
+// sent, or when a Finish with releaseResultCaps covers it. A local
+// capability's Server learns that its last reference went through an
+// optional Shutdown method. When the connection ends, pending questions
+// fail with a disconnected Exception (errors.Is(err, ErrDisconnected)),
+// calls still held fail, and every import, export and answer is dropped;
+// the tables are empty (Stats).
+//
+// Dispatch. One reader goroutine per connection decodes each message and
+// hands an incoming call to its Server's Dispatch synchronously; the
+// Server decides where the call runs (an executor per Thread, inline)
+// and calls Call.Return once, from any goroutine. The engine starts no
+// goroutine per call. Results of calls on the peer are delivered by the
+// reader: Answer.Wait wakes the caller, Answer.OnDone runs a callback.
+//
+// # Not yet (step 2, when rt moves onto the engine)
+//
+// Passing a capability of one connection over another is refused (the
+// call fails). Pipelining on a call to a local capability waits for that
+// call. Open questions and answers, threads per connection and in-flight
+// calls are not bounded here yet: rt's limits move into the engine then.
+package engine

@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"capnproto.org/go/capnp/v3"
+)
+
+// Limits bound what a peer can make the engine read and queue.
+type Limits struct {
+	// MaxMessageSize is the largest frame (header and segments) read, in
+	// bytes. Zero means 64 MiB, Cap'n Proto C++'s default traversal limit.
+	MaxMessageSize uint64
+	// MaxSegments is the most segments a frame may have. Zero means 512.
+	MaxSegments int
+	// TraverseLimit and DepthLimit are set on every message read (see
+	// capnp.Message). Zero means capnp's defaults: 64 MiB and 64.
+	TraverseLimit uint64
+	DepthLimit    uint
+	// MaxQueuedBytes bounds the frames waiting behind a write in flight.
+	// A sender other than the connection's reader waits while the queue
+	// is over it. Zero means 16 MiB.
+	MaxQueuedBytes int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxMessageSize == 0 {
+		l.MaxMessageSize = 64 << 20
+	}
+	if l.MaxSegments == 0 {
+		l.MaxSegments = 512
+	}
+	if l.MaxQueuedBytes == 0 {
+		l.MaxQueuedBytes = 16 << 20
+	}
+	return l
+}
+
+// ErrFrame is the class of framing errors: a frame that breaks the
+// stream format or the read limits.
+var ErrFrame = errors.New("bad frame")
+
+// readFrame reads one frame from r into a single buffer and decodes its
+// segment table. hdr is scratch space for the first word.
+func readFrame(r io.Reader, lim *Limits, hdr *[8]byte) (*capnp.Message, error) {
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	nseg := uint64(binary.LittleEndian.Uint32(hdr[0:])) + 1
+	if nseg > uint64(lim.MaxSegments) {
+		return nil, fmt.Errorf("%w: %d segments, limit %d", ErrFrame, nseg, lim.MaxSegments)
+	}
+	hdrLen := (4 + 4*nseg + 7) &^ 7
+	// The sizes after the first are in the rest of the header; read them
+	// into the frame buffer once its length is known. First, bound the
+	// header itself.
+	rest := make([]byte, hdrLen-8)
+	if _, err := io.ReadFull(r, rest); err != nil {
+		return nil, unexpectedEOF(err)
+	}
+	total := uint64(binary.LittleEndian.Uint32(hdr[4:])) * 8
+	for i := uint64(1); i < nseg; i++ {
+		total += uint64(binary.LittleEndian.Uint32(rest[4*(i-1):])) * 8
+		if total > lim.MaxMessageSize {
+			break
+		}
+	}
+	if total+hdrLen > lim.MaxMessageSize {
+		return nil, fmt.Errorf("%w: frame larger than %d bytes", ErrFrame, lim.MaxMessageSize)
+	}
+	if total == 0 {
+		return nil, fmt.Errorf("%w: empty message", ErrFrame)
+	}
+	buf := make([]byte, hdrLen+total)
+	copy(buf, hdr[:])
+	copy(buf[8:], rest)
+	if _, err := io.ReadFull(r, buf[hdrLen:]); err != nil {
+		return nil, unexpectedEOF(err)
+	}
+	msg, err := capnp.Unmarshal(buf)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFrame, err)
+	}
+	msg.TraverseLimit = lim.TraverseLimit
+	msg.DepthLimit = lim.DepthLimit
+	return msg, nil
+}
+
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// writer writes frames from the goroutine that produced them. While one
+// goroutine writes, others append their frames to a queue and return;
+// the writing goroutine writes the queue in one writev before it leaves.
+// No goroutine is dedicated to sending.
+type writer struct {
+	w   io.Writer
+	max int
+
+	mu       sync.Mutex
+	room     sync.Cond // signalled when queued shrinks or err is set
+	writing  bool
+	queue    batch
+	spare    batch
+	queued   int
+	err      error
+	inflight net.Buffers // the flusher's batch (a field, so that it does not escape per write)
+}
+
+// batch is frames queued for one writev: the buffers (headers and
+// segments), the headers' backing store, and the messages to release
+// once written.
+type batch struct {
+	bufs  net.Buffers
+	hdrs  []byte
+	owned []*capnp.Message
+}
+
+func newWriter(w io.Writer, maxQueued int) *writer {
+	wr := &writer{w: w, max: maxQueued}
+	wr.room.L = &wr.mu
+	return wr
+}
+
+// appendFrame appends msg's frame to b: its header, stored in hdrs, and
+// its segments, not copied.
+func appendFrame(b net.Buffers, hdrs []byte, msg *capnp.Message) (net.Buffers, []byte, int, error) {
+	n := msg.NumSegments()
+	hl := int((4 + 4*n + 7) &^ 7)
+	start := len(hdrs)
+	// Headers written earlier keep their bytes if this append moves hdrs.
+	hdrs = append(hdrs, make([]byte, hl)...)
+	hdr := hdrs[start : start+hl : start+hl]
+	binary.LittleEndian.PutUint32(hdr, uint32(n-1))
+	size := hl
+	b = append(b, hdr)
+	for i := int64(0); i < n; i++ {
+		seg, err := msg.Segment(capnp.SegmentID(i))
+		if err != nil {
+			return b, hdrs, 0, err
+		}
+		d := seg.Data()
+		binary.LittleEndian.PutUint32(hdr[4+4*i:], uint32(len(d)/8))
+		b = append(b, d)
+		size += len(d)
+	}
+	return b, hdrs, size, nil
+}
+
+// waitRoom waits while a write is in flight and the queue is over its
+// bound. Senders other than the connection's reader call it before they
+// take the connection's lock, so that the reader never waits on the peer.
+func (w *writer) waitRoom() {
+	w.mu.Lock()
+	for w.writing && w.queued > w.max && w.err == nil {
+		w.room.Wait()
+	}
+	w.mu.Unlock()
+}
+
+// enqueue appends msg's frame to the queue. It reports whether the caller
+// must call flush (no write was in flight). The caller holds the
+// connection's lock, so frames queue in the order the connection's state
+// changed. After enqueue, msg must not change; if release is set, the
+// writer releases msg once it is written.
+func (w *writer) enqueue(msg *capnp.Message, release bool) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return false, w.err
+	}
+	var size int
+	var err error
+	w.queue.bufs, w.queue.hdrs, size, err = appendFrame(w.queue.bufs, w.queue.hdrs, msg)
+	if err != nil {
+		return false, fmt.Errorf("encode frame: %w", err)
+	}
+	if release {
+		w.queue.owned = append(w.queue.owned, msg)
+	}
+	w.queued += size
+	if w.writing {
+		return false, nil
+	}
+	w.writing = true
+	return true, nil
+}
+
+// flush writes the queue, and whatever queues meanwhile, until it is
+// empty. Only the caller that enqueue told to flush calls it.
+func (w *writer) flush() error {
+	w.mu.Lock()
+	for len(w.queue.bufs) > 0 && w.err == nil {
+		b := w.queue
+		w.queue, w.spare = w.spare, batch{}
+		w.queued = 0
+		w.room.Broadcast()
+		w.mu.Unlock()
+		w.inflight = b.bufs
+		_, err := w.inflight.WriteTo(w.w)
+		w.inflight = nil
+		clear(b.bufs)
+		for _, m := range b.owned {
+			m.Release()
+		}
+		clear(b.owned)
+		w.mu.Lock()
+		w.spare = batch{bufs: b.bufs[:0], hdrs: b.hdrs[:0], owned: b.owned[:0]}
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+	}
+	w.writing = false
+	err := w.err
+	w.room.Broadcast()
+	w.mu.Unlock()
+	return err
+}
+
+// fail makes every later send fail with err and wakes waiting senders.
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.queue = batch{}
+	w.room.Broadcast()
+	w.mu.Unlock()
+}

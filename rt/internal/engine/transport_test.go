@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"bytes"
+	"io"
+	"sync"
+	"testing"
+
+	"capnproto.org/go/capnp/v3"
+)
+
+// gateWriter blocks its first Write until gate is closed.
+type gateWriter struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	entered chan struct{}
+	gate    chan struct{}
+	first   bool
+	writes  int
+}
+
+func (g *gateWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	first := !g.first
+	g.first = true
+	g.mu.Unlock()
+	if first {
+		close(g.entered)
+		<-g.gate
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.writes++
+	return g.buf.Write(p)
+}
+
+func textMessage(t *testing.T, s string) *capnp.Message {
+	msg, seg, err := capnp.NewMessage(capnp.SingleSegment(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := capnp.NewRootStruct(seg, szPtr1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetText(0, s); err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
+
+// While one goroutine writes, others queue their frames and return at
+// once; the writing goroutine writes them all, in order, before it
+// leaves. A sender that waits for room waits while the queue is over its
+// bound and a write is in flight.
+func TestWriterQueuesBehindWriteInFlight(t *testing.T) {
+	g := &gateWriter{entered: make(chan struct{}), gate: make(chan struct{})}
+	w := newWriter(g, 1) // any queued frame is over the bound
+	flushed := make(chan error)
+	go func() {
+		flush, err := w.enqueue(textMessage(t, "first"), true)
+		if err != nil || !flush {
+			flushed <- err
+			return
+		}
+		flushed <- w.flush()
+	}()
+	<-g.entered // the first write is in flight, blocked
+	for _, s := range []string{"second", "third", "fourth"} {
+		flush, err := w.enqueue(textMessage(t, s), true)
+		if err != nil || flush {
+			t.Fatalf("enqueue behind a write in flight: flush %v, %v", flush, err)
+		}
+	}
+	roomed := make(chan struct{})
+	go func() {
+		w.waitRoom()
+		close(roomed)
+	}()
+	select {
+	case <-roomed:
+		t.Fatal("waitRoom returned while the queue is over its bound and the write is blocked")
+	default:
+	}
+	close(g.gate)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	<-roomed
+	lim := Limits{}.withDefaults()
+	var hdr [8]byte
+	for _, want := range []string{"first", "second", "third", "fourth"} {
+		msg, err := readFrame(&g.buf, &lim, &hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _ := msg.Root()
+		p, _ := root.Struct().Ptr(0)
+		if p.Text() != want {
+			t.Fatalf("frame %q, want %q", p.Text(), want)
+		}
+	}
+	if _, err := readFrame(&g.buf, &lim, &hdr); err != io.EOF {
+		t.Fatalf("after the frames: %v", err)
+	}
+}
+
+// A frame of several segments is written from its segments and read
+// back into one buffer.
+func TestMultiSegmentFrame(t *testing.T) {
+	msg, seg, err := capnp.NewMessage(capnp.MultiSegment(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := capnp.NewRootStruct(seg, szPtr2)
+	big := bytes.Repeat([]byte{7}, 1<<20)
+	st.SetData(0, big)
+	st.SetText(1, "tail")
+	if msg.NumSegments() < 2 {
+		t.Fatalf("%d segments, want several", msg.NumSegments())
+	}
+	var buf bytes.Buffer
+	bufs, _, _, err := appendFrame(nil, nil, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bufs.WriteTo(&buf)
+	lim := Limits{}.withDefaults()
+	var hdr [8]byte
+	got, err := readFrame(&buf, &lim, &hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := got.Root()
+	d, _ := root.Struct().Ptr(0)
+	tail, _ := root.Struct().Ptr(1)
+	if !bytes.Equal(d.Data(), big) || tail.Text() != "tail" {
+		t.Fatal("multi-segment frame changed on the way")
+	}
+}
