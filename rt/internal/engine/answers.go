@@ -232,7 +232,7 @@ func (c *Conn) returnAnswer(call *Call, err error) {
 		c.afterUnlock(flush)
 		releaseAll(caps)
 		for _, w := range waiters {
-			w()
+			runSafe(w)
 		}
 		return
 	}
@@ -297,7 +297,7 @@ func (c *Conn) returnAnswer(call *Call, err error) {
 	c.mu.Unlock()
 	c.afterUnlock(flush)
 	for _, w := range waiters {
-		w()
+		runSafe(w)
 	}
 }
 

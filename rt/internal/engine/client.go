@@ -88,7 +88,7 @@ func (n *node) release() {
 	if n.conn == nil {
 		if atomic.AddInt32(&n.refs, -1) == 0 {
 			if s, ok := n.server.(interface{ Shutdown() }); ok {
-				s.Shutdown()
+				runSafe(s.Shutdown)
 			}
 		}
 		return
@@ -513,7 +513,7 @@ func (a *Answer) completeLocal(msg *capnp.Message, content capnp.Ptr, caps []*no
 	a.localMu.Unlock()
 	close(a.done)
 	if f != nil {
-		f()
+		runSafe(f)
 	}
 }
 
@@ -559,7 +559,7 @@ func deliverRequest(n *node, r *Request, a *Answer) {
 				a.fail(n.err)
 				return
 			}
-			n.server.Dispatch(localCall(r, a))
+			dispatch(n.server, localCall(r, a))
 			return
 		}
 		c.w.waitRoom()
@@ -593,7 +593,7 @@ func deliverRequest(n *node, r *Request, a *Answer) {
 			return
 		case kindLocal:
 			c.mu.Unlock()
-			n.server.Dispatch(localCall(r, a))
+			dispatch(n.server, localCall(r, a))
 			return
 		}
 		var drop []*node

@@ -155,10 +155,10 @@ func (c *Conn) completeQuestionLocked(a *Answer, content capnp.Ptr, caps []*node
 		c.afterUnlock(flush)
 		close(a.done)
 		if f != nil {
-			f()
+			runSafe(f)
 		}
 		for _, w := range waiters {
-			w()
+			runSafe(w)
 		}
 		releaseAll(orphans)
 	}

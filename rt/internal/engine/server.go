@@ -299,7 +299,7 @@ func deliverCall(n *node, call *Call) {
 				call.Return(n.err)
 				return
 			}
-			n.server.Dispatch(call)
+			dispatch(n.server, call)
 			return
 		}
 		c.mu.Lock()
@@ -330,7 +330,7 @@ func deliverCall(n *node, call *Call) {
 			return
 		case kindLocal:
 			c.mu.Unlock()
-			n.server.Dispatch(call)
+			dispatch(n.server, call)
 			return
 		}
 		flush, drop, err := call.forwardTo(c, n)
@@ -342,6 +342,28 @@ func deliverCall(n *node, call *Call) {
 		}
 		return
 	}
+}
+
+// dispatch hands call to s. A panic in Dispatch fails the call with a
+// failed exception naming the method; the goroutine that delivered the
+// call (the connection's reader, for a call from the peer) goes on.
+func dispatch(s Server, call *Call) {
+	defer func() {
+		if v := recover(); v != nil {
+			call.Return(&Exception{Type: rpccp.Exception_Type_failed,
+				Reason: fmt.Sprintf("method %#x.%d panicked: %v", call.InterfaceID, call.MethodID, v)})
+		}
+	}()
+	s.Dispatch(call)
+}
+
+// runSafe runs a callback of the caller's (Answer.OnDone,
+// Client.OnResolved, a Server's Shutdown). A panic in it is recovered and
+// dropped, so that it does not end the goroutine that delivered it, which
+// may be a connection's reader.
+func runSafe(f func()) {
+	defer func() { _ = recover() }()
+	f()
 }
 
 func releaseAll(ns []*node) {
