@@ -37,6 +37,10 @@ func (c *Conn) handleCall(msg *capnp.Message, rc rpccp.Call) error {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: call reuses question %d", ErrProtocol, qid)
 	}
+	if err := c.answerRoomLocked(); err != nil {
+		c.mu.Unlock()
+		return err
+	}
 	ans := &answer{id: qid}
 	c.answers[qid] = ans
 	call := &Call{
@@ -56,12 +60,29 @@ func (c *Conn) handleCall(msg *capnp.Message, rc rpccp.Call) error {
 		}
 	}
 	n, terr := c.targetLocked(target)
+	if terr == nil && over(c.inFlight+1, c.lim.MaxInFlight) {
+		terr = &Exception{Type: rpccp.Exception_Type_overloaded,
+			Reason: fmt.Sprintf("too many calls in flight on this connection (limit %d)", c.lim.MaxInFlight)}
+	}
+	if terr == nil {
+		c.inFlight++
+		call.inFlight = true
+	}
 	c.mu.Unlock()
 	if terr != nil {
 		call.Return(terr)
 		return nil
 	}
 	deliverCall(n, call)
+	return nil
+}
+
+// answerRoomLocked fails when a new answer would pass
+// Limits.MaxOpenAnswers: the connection is aborted.
+func (c *Conn) answerRoomLocked() error {
+	if over(len(c.answers)+1, c.lim.MaxOpenAnswers) {
+		return fmt.Errorf("%w: the peer keeps more than %d calls open", ErrLimit, c.lim.MaxOpenAnswers)
+	}
 	return nil
 }
 
@@ -142,6 +163,9 @@ func (c *Conn) bootstrapLocked(qid uint32, ret rpccp.Return) (bool, error) {
 	if _, dup := c.answers[qid]; dup {
 		return false, fmt.Errorf("%w: bootstrap reuses question %d", ErrProtocol, qid)
 	}
+	if err := c.answerRoomLocked(); err != nil {
+		return false, err
+	}
 	ans := &answer{id: qid, returned: true}
 	c.answers[qid] = ans
 	if c.bootstrap == nil {
@@ -207,6 +231,10 @@ func (c *Conn) returnAnswer(call *Call, err error) {
 	call.resCaps = nil
 
 	c.mu.Lock()
+	if call.inFlight {
+		call.inFlight = false
+		c.inFlight--
+	}
 	if c.closed {
 		c.mu.Unlock()
 		releaseAll(caps)

@@ -36,6 +36,8 @@ type Conn struct {
 
 	questions []*Answer // by question id; nil = free
 	freeQ     []uint32
+	openQ     int // questions in use
+	inFlight  int // calls from the peer delivered and not yet returned
 	answers   map[uint32]*answer
 	imports   map[uint32]*importEntry
 	exports   []*exportEntry // by export id; nil = free
@@ -86,7 +88,7 @@ func New(rwc io.ReadWriteCloser, opts Options) *Conn {
 		imports:  make(map[uint32]*importEntry),
 		exportOf: make(map[*node]uint32),
 	}
-	c.w = newWriter(rwc, c.lim.MaxQueuedBytes)
+	c.w = newWriter(rwc, c.lim.MaxQueuedBytes, c.lim.MaxSendQueue)
 	if opts.Bootstrap != nil {
 		c.bootstrap = opts.Bootstrap.n
 		c.bootstrap.addRef()
@@ -150,6 +152,10 @@ func (c *Conn) Bootstrap() *Client {
 	c.mu.Lock()
 	if c.closed {
 		err := c.err
+		c.mu.Unlock()
+		return ErrorClient(err)
+	}
+	if err := c.questionRoomLocked(); err != nil {
 		c.mu.Unlock()
 		return ErrorClient(err)
 	}

@@ -12,6 +12,9 @@ import (
 // sendCallLocked sends r as a call on n (an import or a remote promise
 // of c) with a as its question. References r no longer needs go to drop.
 func (c *Conn) sendCallLocked(n *node, r *Request, a *Answer, drop *[]*node) (bool, error) {
+	if err := c.questionRoomLocked(); err != nil {
+		return false, err
+	}
 	target, err := r.call.NewTarget()
 	if err != nil {
 		return false, fmt.Errorf("new target: %w", err)
@@ -189,7 +192,18 @@ func (c *Conn) dropQuestionRefLocked(a *Answer) bool {
 	return c.sendFinishLocked(a.id, true)
 }
 
+// questionRoomLocked fails when a new question would pass
+// Limits.MaxOpenQuestions.
+func (c *Conn) questionRoomLocked() error {
+	if over(c.openQ+1, c.lim.MaxOpenQuestions) {
+		return &Exception{Type: rpccp.Exception_Type_overloaded,
+			Reason: fmt.Sprintf("too many calls open on the peer (limit %d)", c.lim.MaxOpenQuestions)}
+	}
+	return nil
+}
+
 func (c *Conn) allocQuestion(a *Answer) uint32 {
+	c.openQ++
 	if n := len(c.freeQ); n > 0 {
 		id := c.freeQ[n-1]
 		c.freeQ = c.freeQ[:n-1]
@@ -201,6 +215,7 @@ func (c *Conn) allocQuestion(a *Answer) uint32 {
 }
 
 func (c *Conn) freeQuestion(id uint32) {
+	c.openQ--
 	c.questions[id] = nil
 	c.freeQ = append(c.freeQ, id)
 }

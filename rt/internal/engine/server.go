@@ -42,6 +42,7 @@ type Call struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	returned atomic.Bool
+	inFlight bool // counted in conn.inFlight (under conn.mu)
 }
 
 // localCall turns a Request to a local capability into a Call.
@@ -374,6 +375,10 @@ func releaseAll(ns []*node) {
 
 // ErrNull is the class of errors of calls on the null capability.
 var ErrNull = errors.New("null capability")
+
+// ErrLimit is the class of errors of a peer that went past one of the
+// Limits that end the connection.
+var ErrLimit = errors.New("over a connection limit")
 
 // ErrProtocol is the class of errors of a peer that broke the protocol;
 // the connection is aborted.

@@ -11,7 +11,9 @@ import (
 	"capnproto.org/go/capnp/v3"
 )
 
-// Limits bound what a peer can make the engine read and queue.
+// Limits bound what a peer can make the engine read, hold and queue.
+// For the count limits, zero means the default and a negative value no
+// limit.
 type Limits struct {
 	// MaxMessageSize is the largest frame (header and segments) read, in
 	// bytes. Zero means 64 MiB, Cap'n Proto C++'s default traversal limit.
@@ -26,7 +28,33 @@ type Limits struct {
 	// A sender other than the connection's reader waits while the queue
 	// is over it. Zero means 16 MiB.
 	MaxQueuedBytes int
+	// MaxSendQueue bounds the same queue for every sender, the reader's
+	// replies included: a frame that would take the queue past it ends the
+	// connection (ErrSendQueue), as a peer that does not read. A frame is
+	// always accepted when no write is in flight. Zero means 64 MiB.
+	MaxSendQueue int
+	// MaxInFlight bounds the calls from the peer being served at once
+	// (delivered and not yet returned). A call past it is answered at once
+	// with an overloaded exception; the connection goes on. Zero means
+	// 1024.
+	MaxInFlight int
+	// MaxOpenAnswers bounds the calls (and bootstraps) the peer has open on
+	// this side: received and not yet finished by its Finish. A peer that
+	// goes past it has the connection aborted. Zero means 65536.
+	MaxOpenAnswers int
+	// MaxOpenQuestions bounds the calls this side has open on the peer
+	// (sent and not yet returned). A call past it fails at once with an
+	// overloaded exception, without being sent. Zero means 65536.
+	MaxOpenQuestions int
 }
+
+// Defaults of Limits.
+const (
+	DefaultMaxInFlight      = 1024
+	DefaultMaxOpenAnswers   = 1 << 16
+	DefaultMaxOpenQuestions = 1 << 16
+	DefaultMaxSendQueue     = 64 << 20
+)
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxMessageSize == 0 {
@@ -38,12 +66,31 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxQueuedBytes == 0 {
 		l.MaxQueuedBytes = 16 << 20
 	}
+	if l.MaxSendQueue == 0 {
+		l.MaxSendQueue = DefaultMaxSendQueue
+	}
+	if l.MaxInFlight == 0 {
+		l.MaxInFlight = DefaultMaxInFlight
+	}
+	if l.MaxOpenAnswers == 0 {
+		l.MaxOpenAnswers = DefaultMaxOpenAnswers
+	}
+	if l.MaxOpenQuestions == 0 {
+		l.MaxOpenQuestions = DefaultMaxOpenQuestions
+	}
 	return l
 }
+
+// over reports whether n is past the limit max (negative: no limit).
+func over(n, max int) bool { return max >= 0 && n > max }
 
 // ErrFrame is the class of framing errors: a frame that breaks the
 // stream format or the read limits.
 var ErrFrame = errors.New("bad frame")
+
+// ErrSendQueue is why a connection ended whose peer did not read what was
+// sent to it (Limits.MaxSendQueue).
+var ErrSendQueue = errors.New("send queue full")
 
 // readFrame reads one frame from r into a single buffer and decodes its
 // segment table. hdr is scratch space for the first word.
@@ -103,8 +150,9 @@ func unexpectedEOF(err error) error {
 // the writing goroutine writes the queue in one writev before it leaves.
 // No goroutine is dedicated to sending.
 type writer struct {
-	w   io.Writer
-	max int
+	w       io.Writer
+	max     int // senders other than the reader wait above it
+	hardMax int // a frame past it fails the writer
 
 	mu       sync.Mutex
 	room     sync.Cond // signalled when queued shrinks or err is set
@@ -125,8 +173,8 @@ type batch struct {
 	owned []*capnp.Message
 }
 
-func newWriter(w io.Writer, maxQueued int) *writer {
-	wr := &writer{w: w, max: maxQueued}
+func newWriter(w io.Writer, maxQueued, hardMax int) *writer {
+	wr := &writer{w: w, max: maxQueued, hardMax: hardMax}
 	wr.room.L = &wr.mu
 	return wr
 }
@@ -183,6 +231,12 @@ func (w *writer) enqueue(msg *capnp.Message, release bool) (bool, error) {
 	w.queue.bufs, w.queue.hdrs, size, err = appendFrame(w.queue.bufs, w.queue.hdrs, msg)
 	if err != nil {
 		return false, fmt.Errorf("encode frame: %w", err)
+	}
+	if w.writing && over(w.queued+size, w.hardMax) {
+		w.err = fmt.Errorf("%w: over %d bytes wait for the peer to read", ErrSendQueue, w.hardMax)
+		w.queue = batch{}
+		w.room.Broadcast()
+		return false, w.err
 	}
 	if release {
 		w.queue.owned = append(w.queue.owned, msg)

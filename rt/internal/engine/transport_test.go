@@ -55,7 +55,7 @@ func textMessage(t *testing.T, s string) *capnp.Message {
 // bound and a write is in flight.
 func TestWriterQueuesBehindWriteInFlight(t *testing.T) {
 	g := &gateWriter{entered: make(chan struct{}), gate: make(chan struct{})}
-	w := newWriter(g, 1) // any queued frame is over the bound
+	w := newWriter(g, 1, -1) // any queued frame is over the bound
 	flushed := make(chan error)
 	go func() {
 		flush, err := w.enqueue(textMessage(t, "first"), true)
