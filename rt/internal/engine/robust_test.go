@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"errors"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
@@ -105,5 +108,88 @@ func TestCallbackPanic(t *testing.T) {
 	if _, err := a.Wait(testCtx(t)); err != nil {
 		t.Fatalf("call after a panicking callback: %v", err)
 	}
+	a.Release()
+}
+
+// shutRecorder is a recorder that counts its Shutdown.
+type shutRecorder struct {
+	recorder
+	shut atomic.Int32
+}
+
+func (r *shutRecorder) Shutdown() { r.shut.Add(1) }
+
+// Calls pipelined on the result of a call to a local capability that
+// has not returned do not wait for it: they queue, and are delivered in
+// order when it returns, before any later call. The promise is a promise
+// until then, and its reference to the result goes with its last
+// reference.
+func TestLocalPipelining(t *testing.T) {
+	h := &holder{held: make(chan *Call, 1)}
+	maker := NewLocal(h)
+	defer maker.Release()
+	rec := &shutRecorder{}
+	recCl := NewLocal(rec)
+
+	req, _ := maker.NewRequest(calcID, 0, szNone)
+	a := req.Send()
+	held := h.next(t)
+	promise := a.Pipeline(0)
+	if !promise.IsPromise() || promise.Server() != nil {
+		t.Fatal("a pipelined result of an unreturned local call is not a promise")
+	}
+	resolved := make(chan struct{})
+	promise.OnResolved(func() { close(resolved) })
+	p1 := ping(t, promise, 1) // does not wait for the call
+	p2 := ping(t, promise, 2)
+	if got := rec.seen(); len(got) != 0 {
+		t.Fatalf("calls delivered before the result: %v", got)
+	}
+
+	res, err := held.AllocResults(szPtr1)
+	if err == nil {
+		err = held.SetResultCap(res, 0, recCl)
+	}
+	held.Return(err)
+	recCl.Release()
+	p3 := ping(t, promise, 3)
+	for _, p := range []*Answer{p1, p2, p3} {
+		if _, err := p.Wait(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		p.Release()
+	}
+	if got := rec.seen(); !slices.Equal(got, []uint64{1, 2, 3}) {
+		t.Fatalf("calls arrived as %v, want [1 2 3]", got)
+	}
+	select {
+	case <-resolved:
+	default:
+		t.Fatal("OnResolved did not run on resolution")
+	}
+	if promise.IsPromise() || promise.Server() != Server(rec) {
+		t.Fatal("the resolved promise does not lead to its result")
+	}
+	a.Release()
+	if rec.shut.Load() != 0 {
+		t.Fatal("result shut down while the promise holds it")
+	}
+	promise.Release()
+	if rec.shut.Load() != 1 {
+		t.Fatalf("result shut down %d times after its last reference, want 1", rec.shut.Load())
+	}
+
+	// A failed call fails the calls pipelined on it.
+	req, _ = maker.NewRequest(calcID, 0, szNone)
+	a = req.Send()
+	held = h.next(t)
+	promise = a.Pipeline(0)
+	p1 = ping(t, promise, 4)
+	held.Return(errors.New("no result"))
+	if _, err := p1.Wait(testCtx(t)); err == nil || err.Error() != "no result" {
+		t.Fatalf("call on the result of a failed call: %v", err)
+	}
+	p1.Release()
+	promise.Release()
 	a.Release()
 }
