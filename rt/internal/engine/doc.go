@@ -87,9 +87,9 @@
 // goroutine per call. Results of calls on the peer are delivered by the
 // reader: Answer.Wait wakes the caller, Answer.OnDone runs a callback.
 //
-// Pipelining on a call to a local capability does not wait for it
-// either: the calls made on its pipelined results queue and are delivered
-// in order when it returns.
+// Local pipelining. Calls made on a pipelined result of a call to a
+// local capability do not wait for that call: they queue and are
+// delivered, in order, when it returns.
 //
 // # Not yet (step 2, when rt moves onto the engine)
 //
