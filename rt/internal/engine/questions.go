@@ -168,17 +168,22 @@ func (c *Conn) completeQuestionLocked(a *Answer, content capnp.Ptr, caps []*node
 }
 
 func (c *Conn) sendFinishLocked(id uint32, releaseCaps bool) bool {
-	msg, root, err := newMessage()
-	if err != nil {
-		return false
+	// releaseResultCaps defaults to true: it is stored inverted. The
+	// other flag (requireEarlyCancellationWorkaround) keeps its default.
+	var flags uint32
+	if !releaseCaps {
+		flags = 1
 	}
-	fin, err := root.NewFinish()
+	return c.sendSmallLocked(rpccp.Message_Which_finish, id, flags)
+}
+
+// sendSmallLocked queues a Finish or Release (see writer.enqueueSmall).
+func (c *Conn) sendSmallLocked(which rpccp.Message_Which, lo, hi uint32) bool {
+	flush, err := c.w.enqueueSmall(which, lo, hi)
 	if err != nil {
-		return false
+		go c.shutdown(err)
 	}
-	fin.SetQuestionId(id)
-	fin.SetReleaseResultCaps(releaseCaps)
-	return c.sendOwnedLocked(msg, true)
+	return flush
 }
 
 // dropQuestionRefLocked drops one holder of an unreturned question; the

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"capnproto.org/go/capnp/v3"
+	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 )
 
 // Limits bound what a peer can make the engine read, hold and queue.
@@ -232,14 +233,20 @@ func (w *writer) enqueue(msg *capnp.Message, release bool) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("encode frame: %w", err)
 	}
+	if release {
+		w.queue.owned = append(w.queue.owned, msg)
+	}
+	return w.queuedLocked(size)
+}
+
+// queuedLocked accounts a frame of size bytes just queued: it fails the
+// writer past the hard bound, and reports whether the caller must flush.
+func (w *writer) queuedLocked(size int) (bool, error) {
 	if w.writing && over(w.queued+size, w.hardMax) {
 		w.err = fmt.Errorf("%w: over %d bytes wait for the peer to read", ErrSendQueue, w.hardMax)
 		w.queue = batch{}
 		w.room.Broadcast()
 		return false, w.err
-	}
-	if release {
-		w.queue.owned = append(w.queue.owned, msg)
 	}
 	w.queued += size
 	if w.writing {
@@ -247,6 +254,33 @@ func (w *writer) enqueue(msg *capnp.Message, release bool) (bool, error) {
 	}
 	w.writing = true
 	return true, nil
+}
+
+// smallFrameSize is the length of a frame built by enqueueSmall.
+const smallFrameSize = 40
+
+// enqueueSmall queues, without a capnp.Message, the frame of a Message
+// whose union member which is a struct of one data word, lo in its low
+// and hi in its high 32 bits: Finish (questionId, flags) and Release (id,
+// referenceCount). The frame is written into the writer's header slab.
+func (w *writer) enqueueSmall(which rpccp.Message_Which, lo, hi uint32) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return false, w.err
+	}
+	start := len(w.queue.hdrs)
+	w.queue.hdrs = append(w.queue.hdrs, make([]byte, smallFrameSize)...)
+	f := w.queue.hdrs[start : start+smallFrameSize : start+smallFrameSize]
+	le := binary.LittleEndian
+	le.PutUint32(f[0:], 0)           // one segment
+	le.PutUint32(f[4:], 4)           // of four words:
+	le.PutUint64(f[8:], 1<<32|1<<48) // root: struct at +0, 1 data word, 1 pointer
+	le.PutUint64(f[16:], uint64(which))
+	le.PutUint64(f[24:], 1<<32) // member: struct at +0, 1 data word, no pointer
+	le.PutUint64(f[32:], uint64(hi)<<32|uint64(lo))
+	w.queue.bufs = append(w.queue.bufs, f)
+	return w.queuedLocked(smallFrameSize)
 }
 
 // flush writes the queue, and whatever queues meanwhile, until it is

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"capnproto.org/go/capnp/v3"
+	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 )
 
 // gateWriter blocks its first Write until gate is closed.
@@ -136,5 +137,74 @@ func TestMultiSegmentFrame(t *testing.T) {
 	tail, _ := root.Struct().Ptr(1)
 	if !bytes.Equal(d.Data(), big) || tail.Text() != "tail" {
 		t.Fatal("multi-segment frame changed on the way")
+	}
+}
+
+// The Finish and Release frames the writer builds without a
+// capnp.Message are the frames capnp encodes for the same messages, and
+// read back as them.
+func TestSmallFrames(t *testing.T) {
+	type frame struct {
+		which  rpccp.Message_Which
+		lo, hi uint32
+		build  func(m rpccp.Message) error
+	}
+	var frames []frame
+	for _, qid := range []uint32{0, 7, 1<<32 - 1} {
+		for _, release := range []bool{false, true} {
+			var flags uint32
+			if !release {
+				flags = 1
+			}
+			frames = append(frames, frame{rpccp.Message_Which_finish, qid, flags, func(m rpccp.Message) error {
+				f, err := m.NewFinish()
+				f.SetQuestionId(qid)
+				f.SetReleaseResultCaps(release)
+				return err
+			}})
+		}
+		frames = append(frames, frame{rpccp.Message_Which_release, qid, qid / 3, func(m rpccp.Message) error {
+			r, err := m.NewRelease()
+			r.SetId(qid)
+			r.SetReferenceCount(qid / 3)
+			return err
+		}})
+	}
+	for _, f := range frames {
+		w := newWriter(io.Discard, 1, -1)
+		if _, err := w.enqueueSmall(f.which, f.lo, f.hi); err != nil {
+			t.Fatal(err)
+		}
+		got := bytes.Join(w.queue.bufs, nil)
+		msg, root, err := newMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.build(root); err != nil {
+			t.Fatal(err)
+		}
+		bufs, _, _, err := appendFrame(nil, nil, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := bytes.Join(bufs, nil); !bytes.Equal(got, want) {
+			t.Fatalf("%v %d %d: frame\n%x\nwant\n%x", f.which, f.lo, f.hi, got, want)
+		}
+		lim := Limits{}.withDefaults()
+		var hdr [8]byte
+		rmsg, err := readFrame(bytes.NewReader(got), &lim, &hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := rpccp.ReadRootMessage(rmsg)
+		if err != nil || m.Which() != f.which {
+			t.Fatalf("read back %v (%v), want %v", m.Which(), err, f.which)
+		}
+		if f.which == rpccp.Message_Which_finish {
+			fin, _ := m.Finish()
+			if fin.QuestionId() != f.lo || fin.ReleaseResultCaps() != (f.hi == 0) || !fin.RequireEarlyCancellationWorkaround() {
+				t.Fatalf("finish read back as %d %v", fin.QuestionId(), fin.ReleaseResultCaps())
+			}
+		}
 	}
 }
