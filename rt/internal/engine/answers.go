@@ -321,6 +321,9 @@ func (c *Conn) returnAnswer(call *Call, err error) {
 	ans.promises = nil
 	if !c.closed {
 		flush = c.sendLocked(msg) || flush
+		if c.answers[ans.id] == ans {
+			ans.msg = msg
+		}
 	}
 	c.mu.Unlock()
 	c.afterUnlock(flush)
@@ -426,6 +429,9 @@ func (c *Conn) handleFinish(id uint32, releaseCaps bool) error {
 	var drop []*node
 	drop = append(drop, ans.caps...)
 	ans.caps = nil
+	// The Return's arena can be reused once it is written.
+	msg := ans.msg
+	ans.msg, ans.content = nil, capnp.Ptr{}
 	var err error
 	if releaseCaps {
 		for _, e := range ans.exports {
@@ -435,6 +441,11 @@ func (c *Conn) handleFinish(id uint32, releaseCaps bool) error {
 		}
 	}
 	c.mu.Unlock()
+	if msg != nil {
+		// The Return may still wait in the queue (a Finish that canceled
+		// the call crossed it).
+		c.w.releaseWritten(msg)
+	}
 	releaseAll(drop)
 	return err
 }

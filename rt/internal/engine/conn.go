@@ -54,6 +54,7 @@ type answer struct {
 	returned bool
 	finished bool // Finish arrived
 
+	msg      *capnp.Message // the Return sent, released at Finish
 	content  capnp.Ptr
 	caps     []*node // result caps; the answer holds a reference to each
 	err      error

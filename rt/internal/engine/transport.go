@@ -283,6 +283,19 @@ func (w *writer) enqueueSmall(which rpccp.Message_Which, lo, hi uint32) (bool, e
 	return w.queuedLocked(smallFrameSize)
 }
 
+// releaseWritten releases msg, a message enqueued earlier without
+// release, once every frame queued so far is written.
+func (w *writer) releaseWritten(msg *capnp.Message) {
+	w.mu.Lock()
+	if w.writing {
+		w.queue.owned = append(w.queue.owned, msg)
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	msg.Release()
+}
+
 // flush writes the queue, and whatever queues meanwhile, until it is
 // empty. Only the caller that enqueue told to flush calls it.
 func (w *writer) flush() error {

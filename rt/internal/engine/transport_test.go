@@ -208,3 +208,52 @@ func TestSmallFrames(t *testing.T) {
 		}
 	}
 }
+
+// releaseWritten releases a message that is still queued only once it
+// is written, and at once when nothing is queued.
+func TestReleaseWritten(t *testing.T) {
+	g := &gateWriter{entered: make(chan struct{}), gate: make(chan struct{})}
+	w := newWriter(g, 1<<20, -1)
+	flushed := make(chan error)
+	go func() {
+		flush, err := w.enqueue(textMessage(t, "first"), true)
+		if err != nil || !flush {
+			flushed <- err
+			return
+		}
+		flushed <- w.flush()
+	}()
+	<-g.entered // a write is in flight
+	queued := textMessage(t, "queued")
+	if _, err := w.enqueue(queued, false); err != nil {
+		t.Fatal(err)
+	}
+	w.releaseWritten(queued)
+	if queued.Arena == nil {
+		t.Fatal("a queued message was released before it was written")
+	}
+	close(g.gate)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	if queued.Arena != nil {
+		t.Fatal("a written message was not released")
+	}
+	lim := Limits{}.withDefaults()
+	var hdr [8]byte
+	for _, want := range []string{"first", "queued"} {
+		msg, err := readFrame(&g.buf, &lim, &hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _ := msg.Root()
+		if p, _ := root.Struct().Ptr(0); p.Text() != want {
+			t.Fatalf("frame %q, want %q", p.Text(), want)
+		}
+	}
+	idle := textMessage(t, "idle")
+	w.releaseWritten(idle)
+	if idle.Arena != nil {
+		t.Fatal("releaseWritten with nothing queued did not release")
+	}
+}
