@@ -224,9 +224,9 @@ func (c *Conn) changed() {
 // ---- reading ----
 
 func (c *Conn) readLoop() {
-	var hdr [8]byte
+	var scratch [smallFrameSize]byte
 	for {
-		msg, err := readFrame(c.rwc, &c.lim, &hdr)
+		msg, small, err := readMessage(c.rwc, &c.lim, &scratch)
 		if err != nil {
 			if errors.Is(err, ErrFrame) {
 				c.abort(fmt.Errorf("%w: %v", ErrProtocol, err))
@@ -235,7 +235,12 @@ func (c *Conn) readLoop() {
 			}
 			return
 		}
-		if err := c.handle(msg); err != nil {
+		if small {
+			err = c.handleSmall(smallFields(&scratch))
+		} else {
+			err = c.handle(msg)
+		}
+		if err != nil {
 			c.abort(err)
 			return
 		}
@@ -246,6 +251,16 @@ func (c *Conn) readLoop() {
 		default:
 		}
 	}
+}
+
+// handleSmall processes a Finish or Release read without a message (see
+// readMessage).
+func (c *Conn) handleSmall(which rpccp.Message_Which, lo, hi uint32) error {
+	if which == rpccp.Message_Which_finish {
+		// releaseResultCaps (default true) is stored inverted in bit 0.
+		return c.handleFinish(lo, hi&1 == 0)
+	}
+	return c.handleRelease(lo, hi)
 }
 
 // handle processes one message; an error aborts the connection.

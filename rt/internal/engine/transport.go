@@ -99,6 +99,56 @@ func readFrame(r io.Reader, lim *Limits, hdr *[8]byte) (*capnp.Message, error) {
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
 	}
+	return readFrameRest(r, lim, hdr)
+}
+
+// readMessage reads the next frame into a message, as readFrame does,
+// except for a Finish or Release in the layout capnp writes them in (and
+// writer.enqueueSmall): that is read into s and reported with small set
+// and no message.
+func readMessage(r io.Reader, lim *Limits, s *[smallFrameSize]byte) (msg *capnp.Message, small bool, err error) {
+	hdr := (*[8]byte)(s[:8])
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, false, err
+	}
+	if binary.LittleEndian.Uint64(hdr[:]) != 4<<32 || lim.MaxMessageSize < smallFrameSize {
+		msg, err := readFrameRest(r, lim, hdr)
+		return msg, false, err
+	}
+	if _, err := io.ReadFull(r, s[8:]); err != nil {
+		return nil, false, unexpectedEOF(err)
+	}
+	if isSmall(s) {
+		return nil, true, nil
+	}
+	buf := make([]byte, smallFrameSize)
+	copy(buf, s[:])
+	if msg, err = capnp.Unmarshal(buf); err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrFrame, err)
+	}
+	msg.TraverseLimit = lim.TraverseLimit
+	msg.DepthLimit = lim.DepthLimit
+	return msg, false, nil
+}
+
+// isSmall reports whether the frame in s is a Finish or Release laid out
+// as writer.enqueueSmall writes it; smallFields reads it.
+func isSmall(s *[smallFrameSize]byte) bool {
+	le := binary.LittleEndian
+	which := le.Uint64(s[16:])
+	return le.Uint64(s[8:]) == 1<<32|1<<48 && le.Uint64(s[24:]) == 1<<32 &&
+		(which == uint64(rpccp.Message_Which_finish) || which == uint64(rpccp.Message_Which_release))
+}
+
+// smallFields are the union member and the two 32-bit halves of the data
+// word of a frame isSmall accepted.
+func smallFields(s *[smallFrameSize]byte) (rpccp.Message_Which, uint32, uint32) {
+	le := binary.LittleEndian
+	return rpccp.Message_Which(le.Uint16(s[16:])), le.Uint32(s[32:]), le.Uint32(s[36:])
+}
+
+// readFrameRest reads the rest of a frame whose first word is in hdr.
+func readFrameRest(r io.Reader, lim *Limits, hdr *[8]byte) (*capnp.Message, error) {
 	nseg := uint64(binary.LittleEndian.Uint32(hdr[0:])) + 1
 	if nseg > uint64(lim.MaxSegments) {
 		return nil, fmt.Errorf("%w: %d segments, limit %d", ErrFrame, nseg, lim.MaxSegments)

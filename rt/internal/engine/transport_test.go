@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"sync"
 	"testing"
@@ -255,5 +256,50 @@ func TestReleaseWritten(t *testing.T) {
 	w.releaseWritten(idle)
 	if idle.Arena != nil {
 		t.Fatal("releaseWritten with nothing queued did not release")
+	}
+}
+
+// readMessage reads a Finish or Release frame in capnp's layout without a
+// message, and every other frame of the same length as a message.
+func TestReadSmallFrames(t *testing.T) {
+	lim := Limits{}.withDefaults()
+	var s [smallFrameSize]byte
+	frame := func(which rpccp.Message_Which, lo, hi uint32) []byte {
+		w := newWriter(io.Discard, 1, -1)
+		if _, err := w.enqueueSmall(which, lo, hi); err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Join(w.queue.bufs, nil)
+	}
+	for _, f := range []struct {
+		which  rpccp.Message_Which
+		lo, hi uint32
+	}{{rpccp.Message_Which_finish, 3, 1}, {rpccp.Message_Which_finish, 9, 0}, {rpccp.Message_Which_release, 5, 2}} {
+		msg, small, err := readMessage(bytes.NewReader(frame(f.which, f.lo, f.hi)), &lim, &s)
+		if err != nil || !small || msg != nil {
+			t.Fatalf("%v: small %v, message %v, %v", f.which, small, msg != nil, err)
+		}
+		if which, lo, hi := smallFields(&s); which != f.which || lo != f.lo || hi != f.hi {
+			t.Fatalf("read %v %d %d, want %v %d %d", which, lo, hi, f.which, f.lo, f.hi)
+		}
+	}
+	// The same layout with another member is a message.
+	b := frame(rpccp.Message_Which_finish, 4, 0)
+	binary.LittleEndian.PutUint16(b[16:], uint16(rpccp.Message_Which_bootstrap))
+	r := bytes.NewReader(append(b, frame(rpccp.Message_Which_release, 1, 1)...))
+	msg, small, err := readMessage(r, &lim, &s)
+	if err != nil || small {
+		t.Fatalf("bootstrap frame: small %v, %v", small, err)
+	}
+	root, err := rpccp.ReadRootMessage(msg)
+	if err != nil || root.Which() != rpccp.Message_Which_bootstrap {
+		t.Fatalf("bootstrap frame read as %v, %v", root.Which(), err)
+	}
+	if bs, _ := root.Bootstrap(); bs.QuestionId() != 4 {
+		t.Fatalf("bootstrap question %d, want 4", bs.QuestionId())
+	}
+	// And the stream goes on with the next frame.
+	if _, small, err := readMessage(r, &lim, &s); err != nil || !small {
+		t.Fatalf("frame after: small %v, %v", small, err)
 	}
 }
