@@ -175,7 +175,8 @@ func (c *Conn) Bootstrap() *Client {
 }
 
 func newMessage() (*capnp.Message, rpccp.Message, error) {
-	msg, seg, err := capnp.NewMessage(capnp.SingleSegment(nil))
+	msg := messages.Get().(*capnp.Message)
+	seg, err := msg.Reset(capnp.SingleSegment(nil))
 	if err != nil {
 		return nil, rpccp.Message{}, fmt.Errorf("new message: %w", err)
 	}

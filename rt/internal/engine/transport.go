@@ -93,6 +93,17 @@ var ErrFrame = errors.New("bad frame")
 // sent to it (Limits.MaxSendQueue).
 var ErrSendQueue = errors.New("send queue full")
 
+// messages are the outgoing messages the writer has written and released,
+// for newMessage to reuse.
+var messages = sync.Pool{New: func() any { return new(capnp.Message) }}
+
+// recycle releases msg, which nothing refers to any more, and keeps it
+// for reuse.
+func recycle(msg *capnp.Message) {
+	msg.Release()
+	messages.Put(msg)
+}
+
 // readFrame reads one frame from r into a single buffer and decodes its
 // segment table. hdr is scratch space for the first word.
 func readFrame(r io.Reader, lim *Limits, hdr *[8]byte) (*capnp.Message, error) {
@@ -270,7 +281,8 @@ func (w *writer) waitRoom() {
 // must call flush (no write was in flight). The caller holds the
 // connection's lock, so frames queue in the order the connection's state
 // changed. After enqueue, msg must not change; if release is set, the
-// writer releases msg once it is written.
+// writer releases msg once it is written and newMessage may reuse it, so
+// nothing may refer to it then.
 func (w *writer) enqueue(msg *capnp.Message, release bool) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -343,7 +355,7 @@ func (w *writer) releaseWritten(msg *capnp.Message) {
 		return
 	}
 	w.mu.Unlock()
-	msg.Release()
+	recycle(msg)
 }
 
 // flush writes the queue, and whatever queues meanwhile, until it is
@@ -361,7 +373,7 @@ func (w *writer) flush() error {
 		w.inflight = nil
 		clear(b.bufs)
 		for _, m := range b.owned {
-			m.Release()
+			recycle(m)
 		}
 		clear(b.owned)
 		w.mu.Lock()
