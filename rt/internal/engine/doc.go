@@ -25,7 +25,10 @@
 // bounded in bytes for new calls (Request.Send waits for room before it
 // queues); replies and control messages are not held back, so the reader
 // never waits on the peer. Past a hard bound (Limits.MaxSendQueue) the
-// peer is taken as not reading and the connection ends.
+// peer is taken as not reading and the connection ends. Finish and
+// Release frames are built without a capnp.Message, and read without one
+// when they come in capnp's layout; outgoing messages are reused once
+// written, and a Return's once the peer finished it.
 //
 // Limits. Besides the read limits and the send queue, a connection
 // bounds the calls from the peer being served at once (past it, a call
