@@ -37,6 +37,10 @@ func (c *Conn) handleCall(msg *capnp.Message, rc rpccp.Call) error {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: call reuses question %d", ErrProtocol, qid)
 	}
+	if err := c.answerRoomLocked(); err != nil {
+		c.mu.Unlock()
+		return err
+	}
 	ans := &answer{id: qid}
 	c.answers[qid] = ans
 	call := &Call{
@@ -56,12 +60,29 @@ func (c *Conn) handleCall(msg *capnp.Message, rc rpccp.Call) error {
 		}
 	}
 	n, terr := c.targetLocked(target)
+	if terr == nil && over(c.inFlight+1, c.lim.MaxInFlight) {
+		terr = &Exception{Type: rpccp.Exception_Type_overloaded,
+			Reason: fmt.Sprintf("too many calls in flight on this connection (limit %d)", c.lim.MaxInFlight)}
+	}
+	if terr == nil {
+		c.inFlight++
+		call.inFlight = true
+	}
 	c.mu.Unlock()
 	if terr != nil {
 		call.Return(terr)
 		return nil
 	}
 	deliverCall(n, call)
+	return nil
+}
+
+// answerRoomLocked fails when a new answer would pass
+// Limits.MaxOpenAnswers: the connection is aborted.
+func (c *Conn) answerRoomLocked() error {
+	if over(len(c.answers)+1, c.lim.MaxOpenAnswers) {
+		return fmt.Errorf("%w: the peer keeps more than %d calls open", ErrLimit, c.lim.MaxOpenAnswers)
+	}
 	return nil
 }
 
@@ -142,6 +163,9 @@ func (c *Conn) bootstrapLocked(qid uint32, ret rpccp.Return) (bool, error) {
 	if _, dup := c.answers[qid]; dup {
 		return false, fmt.Errorf("%w: bootstrap reuses question %d", ErrProtocol, qid)
 	}
+	if err := c.answerRoomLocked(); err != nil {
+		return false, err
+	}
 	ans := &answer{id: qid, returned: true}
 	c.answers[qid] = ans
 	if c.bootstrap == nil {
@@ -207,6 +231,10 @@ func (c *Conn) returnAnswer(call *Call, err error) {
 	call.resCaps = nil
 
 	c.mu.Lock()
+	if call.inFlight {
+		call.inFlight = false
+		c.inFlight--
+	}
 	if c.closed {
 		c.mu.Unlock()
 		releaseAll(caps)
@@ -232,7 +260,7 @@ func (c *Conn) returnAnswer(call *Call, err error) {
 		c.afterUnlock(flush)
 		releaseAll(caps)
 		for _, w := range waiters {
-			w()
+			runSafe(w)
 		}
 		return
 	}
@@ -293,11 +321,14 @@ func (c *Conn) returnAnswer(call *Call, err error) {
 	ans.promises = nil
 	if !c.closed {
 		flush = c.sendLocked(msg) || flush
+		if c.answers[ans.id] == ans {
+			ans.msg = msg
+		}
 	}
 	c.mu.Unlock()
 	c.afterUnlock(flush)
 	for _, w := range waiters {
-		w()
+		runSafe(w)
 	}
 }
 
@@ -398,6 +429,9 @@ func (c *Conn) handleFinish(id uint32, releaseCaps bool) error {
 	var drop []*node
 	drop = append(drop, ans.caps...)
 	ans.caps = nil
+	// The Return's arena can be reused once it is written.
+	msg := ans.msg
+	ans.msg, ans.content = nil, capnp.Ptr{}
 	var err error
 	if releaseCaps {
 		for _, e := range ans.exports {
@@ -407,6 +441,11 @@ func (c *Conn) handleFinish(id uint32, releaseCaps bool) error {
 		}
 	}
 	c.mu.Unlock()
+	if msg != nil {
+		// The Return may still wait in the queue (a Finish that canceled
+		// the call crossed it).
+		c.w.releaseWritten(msg)
+	}
 	releaseAll(drop)
 	return err
 }

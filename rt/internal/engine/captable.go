@@ -243,17 +243,7 @@ func (c *Conn) releaseLocked(n *node, drop *[]*node) bool {
 }
 
 func (c *Conn) sendReleaseLocked(id, count uint32) bool {
-	msg, root, err := newMessage()
-	if err != nil {
-		return false
-	}
-	rel, err := root.NewRelease()
-	if err != nil {
-		return false
-	}
-	rel.SetId(id)
-	rel.SetReferenceCount(count)
-	return c.sendOwnedLocked(msg, true)
+	return c.sendSmallLocked(rpccp.Message_Which_release, id, count)
 }
 
 func (c *Conn) handleRelease(id, count uint32) error {

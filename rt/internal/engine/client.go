@@ -88,7 +88,7 @@ func (n *node) release() {
 	if n.conn == nil {
 		if atomic.AddInt32(&n.refs, -1) == 0 {
 			if s, ok := n.server.(interface{ Shutdown() }); ok {
-				s.Shutdown()
+				runSafe(s.Shutdown)
 			}
 		}
 		return
@@ -124,7 +124,19 @@ func (c *Client) Release() {
 
 // final follows resolved promises to the node calls go to now.
 func (n *node) final() *node {
-	for n != nil && n.conn != nil {
+	for n != nil {
+		if n.conn == nil {
+			p, ok := n.server.(*pipe)
+			if !ok {
+				return n
+			}
+			t, ok := p.next(nil)
+			if !ok {
+				return n
+			}
+			n = t
+			continue
+		}
 		c := n.conn
 		c.mu.Lock()
 		if n.kind != kindResolved {
@@ -146,6 +158,9 @@ func (c *Client) Server() Server {
 		return nil
 	}
 	if n := c.n.final(); n != nil && n.kind == kindLocal {
+		if _, ok := n.server.(*pipe); ok {
+			return nil // not resolved yet
+		}
 		return n.server
 	}
 	return nil
@@ -156,7 +171,19 @@ func (c *Client) IsPromise() bool {
 	if c == nil {
 		return false
 	}
-	for n := c.n; n != nil && n.conn != nil; {
+	for n := c.n; n != nil; {
+		if n.conn == nil {
+			p, ok := n.server.(*pipe)
+			if !ok {
+				return false
+			}
+			t, ok := p.next(nil)
+			if !ok {
+				return true
+			}
+			n = t
+			continue
+		}
 		conn := n.conn
 		conn.mu.Lock()
 		if n.kind == kindResolved {
@@ -190,7 +217,19 @@ func promiseKind(n *node) bool {
 // f must not block.
 func (c *Client) OnResolved(f func()) {
 	n := c.n
-	for n != nil && n.conn != nil {
+	for n != nil {
+		if n.conn == nil {
+			p, ok := n.server.(*pipe)
+			if !ok {
+				break
+			}
+			t, ok := p.next(func() { c.OnResolved(f) })
+			if !ok {
+				return
+			}
+			n = t
+			continue
+		}
 		conn := n.conn
 		conn.mu.Lock()
 		if n.kind == kindResolved {
@@ -425,10 +464,16 @@ func (a *Answer) PtrCap(i uint16) *Client {
 
 // Pipeline returns the capability at path (pointer field indexes from the
 // results struct) as a new reference, before the results are there: calls
-// on it go to the peer at once, as calls on the promised answer.
+// on it go to the peer at once, as calls on the promised answer. For a
+// call to a local capability that has not returned, the calls are queued
+// and delivered, in order, when it returns.
 func (a *Answer) Pipeline(path ...uint16) *Client {
 	if a.conn == nil {
-		<-a.done // a local call's results are there once Send returns, or it is held
+		select {
+		case <-a.done:
+		default:
+			return newPipe(a, slices.Clone(path))
+		}
 	}
 	if a.conn != nil {
 		c := a.conn
@@ -513,7 +558,7 @@ func (a *Answer) completeLocal(msg *capnp.Message, content capnp.Ptr, caps []*no
 	a.localMu.Unlock()
 	close(a.done)
 	if f != nil {
-		f()
+		runSafe(f)
 	}
 }
 
@@ -559,7 +604,7 @@ func deliverRequest(n *node, r *Request, a *Answer) {
 				a.fail(n.err)
 				return
 			}
-			n.server.Dispatch(localCall(r, a))
+			dispatch(n.server, localCall(r, a))
 			return
 		}
 		c.w.waitRoom()
@@ -593,7 +638,7 @@ func deliverRequest(n *node, r *Request, a *Answer) {
 			return
 		case kindLocal:
 			c.mu.Unlock()
-			n.server.Dispatch(localCall(r, a))
+			dispatch(n.server, localCall(r, a))
 			return
 		}
 		var drop []*node

@@ -36,6 +36,8 @@ type Conn struct {
 
 	questions []*Answer // by question id; nil = free
 	freeQ     []uint32
+	openQ     int // questions in use
+	inFlight  int // calls from the peer delivered and not yet returned
 	answers   map[uint32]*answer
 	imports   map[uint32]*importEntry
 	exports   []*exportEntry // by export id; nil = free
@@ -52,6 +54,7 @@ type answer struct {
 	returned bool
 	finished bool // Finish arrived
 
+	msg      *capnp.Message // the Return sent, released at Finish
 	content  capnp.Ptr
 	caps     []*node // result caps; the answer holds a reference to each
 	err      error
@@ -86,7 +89,7 @@ func New(rwc io.ReadWriteCloser, opts Options) *Conn {
 		imports:  make(map[uint32]*importEntry),
 		exportOf: make(map[*node]uint32),
 	}
-	c.w = newWriter(rwc, c.lim.MaxQueuedBytes)
+	c.w = newWriter(rwc, c.lim.MaxQueuedBytes, c.lim.MaxSendQueue)
 	if opts.Bootstrap != nil {
 		c.bootstrap = opts.Bootstrap.n
 		c.bootstrap.addRef()
@@ -153,6 +156,10 @@ func (c *Conn) Bootstrap() *Client {
 		c.mu.Unlock()
 		return ErrorClient(err)
 	}
+	if err := c.questionRoomLocked(); err != nil {
+		c.mu.Unlock()
+		return ErrorClient(err)
+	}
 	a.conn = c
 	a.id = c.allocQuestion(a)
 	bs.SetQuestionId(a.id)
@@ -168,7 +175,8 @@ func (c *Conn) Bootstrap() *Client {
 }
 
 func newMessage() (*capnp.Message, rpccp.Message, error) {
-	msg, seg, err := capnp.NewMessage(capnp.SingleSegment(nil))
+	msg := messages.Get().(*capnp.Message)
+	seg, err := msg.Reset(capnp.SingleSegment(nil))
 	if err != nil {
 		return nil, rpccp.Message{}, fmt.Errorf("new message: %w", err)
 	}
@@ -217,9 +225,9 @@ func (c *Conn) changed() {
 // ---- reading ----
 
 func (c *Conn) readLoop() {
-	var hdr [8]byte
+	var scratch [smallFrameSize]byte
 	for {
-		msg, err := readFrame(c.rwc, &c.lim, &hdr)
+		msg, small, err := readMessage(c.rwc, &c.lim, &scratch)
 		if err != nil {
 			if errors.Is(err, ErrFrame) {
 				c.abort(fmt.Errorf("%w: %v", ErrProtocol, err))
@@ -228,7 +236,12 @@ func (c *Conn) readLoop() {
 			}
 			return
 		}
-		if err := c.handle(msg); err != nil {
+		if small {
+			err = c.handleSmall(smallFields(&scratch))
+		} else {
+			err = c.handle(msg)
+		}
+		if err != nil {
 			c.abort(err)
 			return
 		}
@@ -239,6 +252,16 @@ func (c *Conn) readLoop() {
 		default:
 		}
 	}
+}
+
+// handleSmall processes a Finish or Release read without a message (see
+// readMessage).
+func (c *Conn) handleSmall(which rpccp.Message_Which, lo, hi uint32) error {
+	if which == rpccp.Message_Which_finish {
+		// releaseResultCaps (default true) is stored inverted in bit 0.
+		return c.handleFinish(lo, hi&1 == 0)
+	}
+	return c.handleRelease(lo, hi)
 }
 
 // handle processes one message; an error aborts the connection.

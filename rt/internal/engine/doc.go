@@ -24,7 +24,23 @@
 // writev before it leaves. There is no send goroutine. The queue is
 // bounded in bytes for new calls (Request.Send waits for room before it
 // queues); replies and control messages are not held back, so the reader
-// never waits on the peer.
+// never waits on the peer. Past a hard bound (Limits.MaxSendQueue) the
+// peer is taken as not reading and the connection ends. Finish and
+// Release frames are built without a capnp.Message, and read without one
+// when they come in capnp's layout; outgoing messages are reused once
+// written, and a Return's once the peer finished it.
+//
+// Limits. Besides the read limits and the send queue, a connection
+// bounds the calls from the peer being served at once (past it, a call
+// is answered with an overloaded exception and the connection goes on),
+// the calls the peer keeps open, unfinished (past it, the connection is
+// aborted), and the calls this side has open on the peer (past it, a
+// call fails overloaded without being sent).
+//
+// Panics. A panic in a Server's Dispatch fails that call with a failed
+// exception naming the method; a panic in a callback the engine runs
+// (OnDone, OnResolved, Shutdown) is recovered. Neither ends the
+// goroutine that delivered it, so the connection goes on.
 //
 // Messages. Bootstrap, Call, Return (results, exception, canceled;
 // resultsSentElsewhere and the rest arrive as errors), Finish, Release,
@@ -74,10 +90,13 @@
 // goroutine per call. Results of calls on the peer are delivered by the
 // reader: Answer.Wait wakes the caller, Answer.OnDone runs a callback.
 //
+// Local pipelining. Calls made on a pipelined result of a call to a
+// local capability do not wait for that call: they queue and are
+// delivered, in order, when it returns.
+//
 // # Not yet (step 2, when rt moves onto the engine)
 //
 // Passing a capability of one connection over another is refused (the
-// call fails). Pipelining on a call to a local capability waits for that
-// call. Open questions and answers, threads per connection and in-flight
-// calls are not bounded here yet: rt's limits move into the engine then.
+// call fails). Threads per connection are rt's to bound. The results kept
+// for unfinished answers are bounded in number, not in bytes.
 package engine

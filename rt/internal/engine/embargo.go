@@ -104,7 +104,7 @@ func (c *Conn) handleResolve(res rpccp.Resolve) error {
 	c.mu.Unlock()
 	c.afterUnlock(flush)
 	for _, w := range waiters {
-		w()
+		runSafe(w)
 	}
 	return nil
 }

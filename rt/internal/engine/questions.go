@@ -12,6 +12,9 @@ import (
 // sendCallLocked sends r as a call on n (an import or a remote promise
 // of c) with a as its question. References r no longer needs go to drop.
 func (c *Conn) sendCallLocked(n *node, r *Request, a *Answer, drop *[]*node) (bool, error) {
+	if err := c.questionRoomLocked(); err != nil {
+		return false, err
+	}
 	target, err := r.call.NewTarget()
 	if err != nil {
 		return false, fmt.Errorf("new target: %w", err)
@@ -155,27 +158,32 @@ func (c *Conn) completeQuestionLocked(a *Answer, content capnp.Ptr, caps []*node
 		c.afterUnlock(flush)
 		close(a.done)
 		if f != nil {
-			f()
+			runSafe(f)
 		}
 		for _, w := range waiters {
-			w()
+			runSafe(w)
 		}
 		releaseAll(orphans)
 	}
 }
 
 func (c *Conn) sendFinishLocked(id uint32, releaseCaps bool) bool {
-	msg, root, err := newMessage()
-	if err != nil {
-		return false
+	// releaseResultCaps defaults to true: it is stored inverted. The
+	// other flag (requireEarlyCancellationWorkaround) keeps its default.
+	var flags uint32
+	if !releaseCaps {
+		flags = 1
 	}
-	fin, err := root.NewFinish()
+	return c.sendSmallLocked(rpccp.Message_Which_finish, id, flags)
+}
+
+// sendSmallLocked queues a Finish or Release (see writer.enqueueSmall).
+func (c *Conn) sendSmallLocked(which rpccp.Message_Which, lo, hi uint32) bool {
+	flush, err := c.w.enqueueSmall(which, lo, hi)
 	if err != nil {
-		return false
+		go c.shutdown(err)
 	}
-	fin.SetQuestionId(id)
-	fin.SetReleaseResultCaps(releaseCaps)
-	return c.sendOwnedLocked(msg, true)
+	return flush
 }
 
 // dropQuestionRefLocked drops one holder of an unreturned question; the
@@ -189,7 +197,18 @@ func (c *Conn) dropQuestionRefLocked(a *Answer) bool {
 	return c.sendFinishLocked(a.id, true)
 }
 
+// questionRoomLocked fails when a new question would pass
+// Limits.MaxOpenQuestions.
+func (c *Conn) questionRoomLocked() error {
+	if over(c.openQ+1, c.lim.MaxOpenQuestions) {
+		return &Exception{Type: rpccp.Exception_Type_overloaded,
+			Reason: fmt.Sprintf("too many calls open on the peer (limit %d)", c.lim.MaxOpenQuestions)}
+	}
+	return nil
+}
+
 func (c *Conn) allocQuestion(a *Answer) uint32 {
+	c.openQ++
 	if n := len(c.freeQ); n > 0 {
 		id := c.freeQ[n-1]
 		c.freeQ = c.freeQ[:n-1]
@@ -201,6 +220,7 @@ func (c *Conn) allocQuestion(a *Answer) uint32 {
 }
 
 func (c *Conn) freeQuestion(id uint32) {
+	c.openQ--
 	c.questions[id] = nil
 	c.freeQ = append(c.freeQ, id)
 }

@@ -42,6 +42,7 @@ type Call struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	returned atomic.Bool
+	inFlight bool // counted in conn.inFlight (under conn.mu)
 }
 
 // localCall turns a Request to a local capability into a Call.
@@ -299,7 +300,7 @@ func deliverCall(n *node, call *Call) {
 				call.Return(n.err)
 				return
 			}
-			n.server.Dispatch(call)
+			dispatch(n.server, call)
 			return
 		}
 		c.mu.Lock()
@@ -330,7 +331,7 @@ func deliverCall(n *node, call *Call) {
 			return
 		case kindLocal:
 			c.mu.Unlock()
-			n.server.Dispatch(call)
+			dispatch(n.server, call)
 			return
 		}
 		flush, drop, err := call.forwardTo(c, n)
@@ -344,6 +345,28 @@ func deliverCall(n *node, call *Call) {
 	}
 }
 
+// dispatch hands call to s. A panic in Dispatch fails the call with a
+// failed exception naming the method; the goroutine that delivered the
+// call (the connection's reader, for a call from the peer) goes on.
+func dispatch(s Server, call *Call) {
+	defer func() {
+		if v := recover(); v != nil {
+			call.Return(&Exception{Type: rpccp.Exception_Type_failed,
+				Reason: fmt.Sprintf("method %#x.%d panicked: %v", call.InterfaceID, call.MethodID, v)})
+		}
+	}()
+	s.Dispatch(call)
+}
+
+// runSafe runs a callback of the caller's (Answer.OnDone,
+// Client.OnResolved, a Server's Shutdown). A panic in it is recovered and
+// dropped, so that it does not end the goroutine that delivered it, which
+// may be a connection's reader.
+func runSafe(f func()) {
+	defer func() { _ = recover() }()
+	f()
+}
+
 func releaseAll(ns []*node) {
 	for _, n := range ns {
 		n.release()
@@ -352,6 +375,10 @@ func releaseAll(ns []*node) {
 
 // ErrNull is the class of errors of calls on the null capability.
 var ErrNull = errors.New("null capability")
+
+// ErrLimit is the class of errors of a peer that went past one of the
+// Limits that end the connection.
+var ErrLimit = errors.New("over a connection limit")
 
 // ErrProtocol is the class of errors of a peer that broke the protocol;
 // the connection is aborted.

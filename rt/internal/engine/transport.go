@@ -9,9 +9,12 @@ import (
 	"sync"
 
 	"capnproto.org/go/capnp/v3"
+	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 )
 
-// Limits bound what a peer can make the engine read and queue.
+// Limits bound what a peer can make the engine read, hold and queue.
+// For the count limits, zero means the default and a negative value no
+// limit.
 type Limits struct {
 	// MaxMessageSize is the largest frame (header and segments) read, in
 	// bytes. Zero means 64 MiB, Cap'n Proto C++'s default traversal limit.
@@ -26,7 +29,33 @@ type Limits struct {
 	// A sender other than the connection's reader waits while the queue
 	// is over it. Zero means 16 MiB.
 	MaxQueuedBytes int
+	// MaxSendQueue bounds the same queue for every sender, the reader's
+	// replies included: a frame that would take the queue past it ends the
+	// connection (ErrSendQueue), as a peer that does not read. A frame is
+	// always accepted when no write is in flight. Zero means 64 MiB.
+	MaxSendQueue int
+	// MaxInFlight bounds the calls from the peer being served at once
+	// (delivered and not yet returned). A call past it is answered at once
+	// with an overloaded exception; the connection goes on. Zero means
+	// 1024.
+	MaxInFlight int
+	// MaxOpenAnswers bounds the calls (and bootstraps) the peer has open on
+	// this side: received and not yet finished by its Finish. A peer that
+	// goes past it has the connection aborted. Zero means 65536.
+	MaxOpenAnswers int
+	// MaxOpenQuestions bounds the calls this side has open on the peer
+	// (sent and not yet returned). A call past it fails at once with an
+	// overloaded exception, without being sent. Zero means 65536.
+	MaxOpenQuestions int
 }
+
+// Defaults of Limits.
+const (
+	DefaultMaxInFlight      = 1024
+	DefaultMaxOpenAnswers   = 1 << 16
+	DefaultMaxOpenQuestions = 1 << 16
+	DefaultMaxSendQueue     = 64 << 20
+)
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxMessageSize == 0 {
@@ -38,12 +67,42 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxQueuedBytes == 0 {
 		l.MaxQueuedBytes = 16 << 20
 	}
+	if l.MaxSendQueue == 0 {
+		l.MaxSendQueue = DefaultMaxSendQueue
+	}
+	if l.MaxInFlight == 0 {
+		l.MaxInFlight = DefaultMaxInFlight
+	}
+	if l.MaxOpenAnswers == 0 {
+		l.MaxOpenAnswers = DefaultMaxOpenAnswers
+	}
+	if l.MaxOpenQuestions == 0 {
+		l.MaxOpenQuestions = DefaultMaxOpenQuestions
+	}
 	return l
 }
+
+// over reports whether n is past the limit max (negative: no limit).
+func over(n, max int) bool { return max >= 0 && n > max }
 
 // ErrFrame is the class of framing errors: a frame that breaks the
 // stream format or the read limits.
 var ErrFrame = errors.New("bad frame")
+
+// ErrSendQueue is why a connection ended whose peer did not read what was
+// sent to it (Limits.MaxSendQueue).
+var ErrSendQueue = errors.New("send queue full")
+
+// messages are the outgoing messages the writer has written and released,
+// for newMessage to reuse.
+var messages = sync.Pool{New: func() any { return new(capnp.Message) }}
+
+// recycle releases msg, which nothing refers to any more, and keeps it
+// for reuse.
+func recycle(msg *capnp.Message) {
+	msg.Release()
+	messages.Put(msg)
+}
 
 // readFrame reads one frame from r into a single buffer and decodes its
 // segment table. hdr is scratch space for the first word.
@@ -51,6 +110,56 @@ func readFrame(r io.Reader, lim *Limits, hdr *[8]byte) (*capnp.Message, error) {
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
 	}
+	return readFrameRest(r, lim, hdr)
+}
+
+// readMessage reads the next frame into a message, as readFrame does,
+// except for a Finish or Release in the layout capnp writes them in (and
+// writer.enqueueSmall): that is read into s and reported with small set
+// and no message.
+func readMessage(r io.Reader, lim *Limits, s *[smallFrameSize]byte) (msg *capnp.Message, small bool, err error) {
+	hdr := (*[8]byte)(s[:8])
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, false, err
+	}
+	if binary.LittleEndian.Uint64(hdr[:]) != 4<<32 || lim.MaxMessageSize < smallFrameSize {
+		msg, err := readFrameRest(r, lim, hdr)
+		return msg, false, err
+	}
+	if _, err := io.ReadFull(r, s[8:]); err != nil {
+		return nil, false, unexpectedEOF(err)
+	}
+	if isSmall(s) {
+		return nil, true, nil
+	}
+	buf := make([]byte, smallFrameSize)
+	copy(buf, s[:])
+	if msg, err = capnp.Unmarshal(buf); err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrFrame, err)
+	}
+	msg.TraverseLimit = lim.TraverseLimit
+	msg.DepthLimit = lim.DepthLimit
+	return msg, false, nil
+}
+
+// isSmall reports whether the frame in s is a Finish or Release laid out
+// as writer.enqueueSmall writes it; smallFields reads it.
+func isSmall(s *[smallFrameSize]byte) bool {
+	le := binary.LittleEndian
+	which := le.Uint64(s[16:])
+	return le.Uint64(s[8:]) == 1<<32|1<<48 && le.Uint64(s[24:]) == 1<<32 &&
+		(which == uint64(rpccp.Message_Which_finish) || which == uint64(rpccp.Message_Which_release))
+}
+
+// smallFields are the union member and the two 32-bit halves of the data
+// word of a frame isSmall accepted.
+func smallFields(s *[smallFrameSize]byte) (rpccp.Message_Which, uint32, uint32) {
+	le := binary.LittleEndian
+	return rpccp.Message_Which(le.Uint16(s[16:])), le.Uint32(s[32:]), le.Uint32(s[36:])
+}
+
+// readFrameRest reads the rest of a frame whose first word is in hdr.
+func readFrameRest(r io.Reader, lim *Limits, hdr *[8]byte) (*capnp.Message, error) {
 	nseg := uint64(binary.LittleEndian.Uint32(hdr[0:])) + 1
 	if nseg > uint64(lim.MaxSegments) {
 		return nil, fmt.Errorf("%w: %d segments, limit %d", ErrFrame, nseg, lim.MaxSegments)
@@ -103,8 +212,9 @@ func unexpectedEOF(err error) error {
 // the writing goroutine writes the queue in one writev before it leaves.
 // No goroutine is dedicated to sending.
 type writer struct {
-	w   io.Writer
-	max int
+	w       io.Writer
+	max     int // senders other than the reader wait above it
+	hardMax int // a frame past it fails the writer
 
 	mu       sync.Mutex
 	room     sync.Cond // signalled when queued shrinks or err is set
@@ -125,8 +235,8 @@ type batch struct {
 	owned []*capnp.Message
 }
 
-func newWriter(w io.Writer, maxQueued int) *writer {
-	wr := &writer{w: w, max: maxQueued}
+func newWriter(w io.Writer, maxQueued, hardMax int) *writer {
+	wr := &writer{w: w, max: maxQueued, hardMax: hardMax}
 	wr.room.L = &wr.mu
 	return wr
 }
@@ -171,7 +281,8 @@ func (w *writer) waitRoom() {
 // must call flush (no write was in flight). The caller holds the
 // connection's lock, so frames queue in the order the connection's state
 // changed. After enqueue, msg must not change; if release is set, the
-// writer releases msg once it is written.
+// writer releases msg once it is written and newMessage may reuse it, so
+// nothing may refer to it then.
 func (w *writer) enqueue(msg *capnp.Message, release bool) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -187,12 +298,64 @@ func (w *writer) enqueue(msg *capnp.Message, release bool) (bool, error) {
 	if release {
 		w.queue.owned = append(w.queue.owned, msg)
 	}
+	return w.queuedLocked(size)
+}
+
+// queuedLocked accounts a frame of size bytes just queued: it fails the
+// writer past the hard bound, and reports whether the caller must flush.
+func (w *writer) queuedLocked(size int) (bool, error) {
+	if w.writing && over(w.queued+size, w.hardMax) {
+		w.err = fmt.Errorf("%w: over %d bytes wait for the peer to read", ErrSendQueue, w.hardMax)
+		w.queue = batch{}
+		w.room.Broadcast()
+		return false, w.err
+	}
 	w.queued += size
 	if w.writing {
 		return false, nil
 	}
 	w.writing = true
 	return true, nil
+}
+
+// smallFrameSize is the length of a frame built by enqueueSmall.
+const smallFrameSize = 40
+
+// enqueueSmall queues, without a capnp.Message, the frame of a Message
+// whose union member which is a struct of one data word, lo in its low
+// and hi in its high 32 bits: Finish (questionId, flags) and Release (id,
+// referenceCount). The frame is written into the writer's header slab.
+func (w *writer) enqueueSmall(which rpccp.Message_Which, lo, hi uint32) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return false, w.err
+	}
+	start := len(w.queue.hdrs)
+	w.queue.hdrs = append(w.queue.hdrs, make([]byte, smallFrameSize)...)
+	f := w.queue.hdrs[start : start+smallFrameSize : start+smallFrameSize]
+	le := binary.LittleEndian
+	le.PutUint32(f[0:], 0)           // one segment
+	le.PutUint32(f[4:], 4)           // of four words:
+	le.PutUint64(f[8:], 1<<32|1<<48) // root: struct at +0, 1 data word, 1 pointer
+	le.PutUint64(f[16:], uint64(which))
+	le.PutUint64(f[24:], 1<<32) // member: struct at +0, 1 data word, no pointer
+	le.PutUint64(f[32:], uint64(hi)<<32|uint64(lo))
+	w.queue.bufs = append(w.queue.bufs, f)
+	return w.queuedLocked(smallFrameSize)
+}
+
+// releaseWritten releases msg, a message enqueued earlier without
+// release, once every frame queued so far is written.
+func (w *writer) releaseWritten(msg *capnp.Message) {
+	w.mu.Lock()
+	if w.writing {
+		w.queue.owned = append(w.queue.owned, msg)
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	recycle(msg)
 }
 
 // flush writes the queue, and whatever queues meanwhile, until it is
@@ -210,7 +373,7 @@ func (w *writer) flush() error {
 		w.inflight = nil
 		clear(b.bufs)
 		for _, m := range b.owned {
-			m.Release()
+			recycle(m)
 		}
 		clear(b.owned)
 		w.mu.Lock()
