@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 	"github.com/bitcoin-ipc/bitcoin-ipc/zmqnotify"
 )
 
@@ -74,9 +75,20 @@ func Tips(ctx context.Context, n *Node, o TipsOptions) (<-chan TipEvent, error) 
 		m.Release()
 		return nil, fmt.Errorf("node: tips: getTip: %w", err)
 	}
+	// The waits run on a node thread of their own, so that they never
+	// hold up other calls on the connection, and without the connection's
+	// call bound: each waits for as long as the chain does not move.
+	th, err := n.conn.NewThread()
+	if err != nil {
+		m.Release()
+		return nil, fmt.Errorf("node: tips: %w", err)
+	}
 	log.Debug("tips over IPC (Mining.waitTipChanged)", "address", n.Address(), "version", n.Version())
 	out := make(chan TipEvent)
-	go ipcTips(ctx, m, tip, out)
+	go func() {
+		defer th.Release()
+		ipcTips(ctx, rt.ContextWithCallTimeout(rt.WithThread(ctx, th), 0), m, tip, out)
+	}()
 	return out, nil
 }
 
@@ -89,11 +101,12 @@ func send(ctx context.Context, out chan<- TipEvent, ev TipEvent) bool {
 	}
 }
 
-func ipcTips(ctx context.Context, m Mining, tip BlockRef, out chan<- TipEvent) {
+// ipcTips waits with wctx (ctx on a thread of its own).
+func ipcTips(ctx, wctx context.Context, m Mining, tip BlockRef, out chan<- TipEvent) {
 	defer close(out)
 	defer m.Release()
 	for ctx.Err() == nil {
-		next, err := m.WaitTipChanged(ctx, tip.Hash, domain.NoTimeout)
+		next, err := m.WaitTipChanged(wctx, tip.Hash, domain.NoTimeout)
 		if ctx.Err() != nil {
 			return
 		}
