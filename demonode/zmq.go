@@ -37,7 +37,7 @@ func ParseZMQOption(name, value string) (ZMQOption, error) {
 		return ZMQOption{}, fmt.Errorf("unknown option -%s", name)
 	}
 	if err := checkLoopback(value); err != nil {
-		return ZMQOption{}, fmt.Errorf("-%s: %w", name, err)
+		return ZMQOption{}, err
 	}
 	return ZMQOption{Topic: t, Address: value}, nil
 }

@@ -83,7 +83,7 @@ func Tips(ctx context.Context, n *Node, o TipsOptions) (<-chan TipEvent, error) 
 		m.Release()
 		return nil, fmt.Errorf("node: tips: %w", err)
 	}
-	log.Debug("tips over IPC (Mining.waitTipChanged)", "address", n.Address(), "version", n.Version())
+	log.Debug("tips over IPC (Mining.waitTipChanged)", "version", n.Version())
 	out := make(chan TipEvent)
 	go func() {
 		defer th.Release()
