@@ -86,6 +86,10 @@ func Tips(ctx context.Context, n *Node, o TipsOptions) (<-chan TipEvent, error) 
 	log.Debug("tips over IPC (Mining.waitTipChanged)", "version", n.Version())
 	out := make(chan TipEvent)
 	go func() {
+		// Everything is released before the channel closes: the caller
+		// may close the connection then.
+		defer close(out)
+		defer m.Release()
 		defer th.Release()
 		ipcTips(ctx, rt.ContextWithCallTimeout(rt.WithThread(ctx, th), 0), m, tip, out)
 	}()
@@ -103,8 +107,6 @@ func send(ctx context.Context, out chan<- TipEvent, ev TipEvent) bool {
 
 // ipcTips waits with wctx (ctx on a thread of its own).
 func ipcTips(ctx, wctx context.Context, m Mining, tip BlockRef, out chan<- TipEvent) {
-	defer close(out)
-	defer m.Release()
 	for ctx.Err() == nil {
 		next, err := m.WaitTipChanged(wctx, tip.Hash, domain.NoTimeout)
 		if ctx.Err() != nil {
