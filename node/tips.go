@@ -128,24 +128,17 @@ func ipcTips(ctx, wctx context.Context, m Mining, tip BlockRef, out chan<- TipEv
 
 func zmqTips(ctx context.Context, events <-chan zmqnotify.Event, out chan<- TipEvent) {
 	defer close(out)
-	missed, connections := false, 0
+	missed := false
 	for ev := range events {
+		missed = missed || ev.Resync()
 		var tev TipEvent
 		switch ev.Kind {
 		case zmqnotify.EventMessage:
 			tev = TipEvent{Tip: BlockRef{Hash: ev.Hash, Height: -1}, Missed: missed}
 			missed = false
-		case zmqnotify.EventGap:
-			missed = true
-			continue
-		case zmqnotify.EventConnected:
-			connections++
-			missed = missed || connections > 1
-			continue
 		case zmqnotify.EventDisconnected:
 			tev = TipEvent{Err: fmt.Errorf("node: tips: ZMQ connection lost (retrying in %v): %w", ev.Backoff, ev.Err)}
 		case zmqnotify.EventError:
-			missed = true
 			tev = TipEvent{Err: fmt.Errorf("node: tips: %w", ev.Err)}
 		default:
 			continue

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	"github.com/bitcoin-ipc/bitcoin-ipc/node"
 	"github.com/bitcoin-ipc/bitcoin-ipc/zmqnotify"
@@ -105,4 +107,49 @@ func TestTipsIPCAndZMQ(t *testing.T) {
 			t.Fatalf("debug log does not say which way:\n%s", s)
 		}
 	})
+}
+
+// A hashblock message lost on the way: the next tip over ZMQ says tips
+// were missed.
+func TestTipsZMQMissed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard only
+	defer cancel()
+	d := demonode.New()
+	defer d.Chain().Close()
+	pub, err := d.PublishZMQ([]demonode.ZMQOption{{Topic: zmqnotify.HashBlock, Address: "tcp://127.0.0.1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	tips, err := node.Tips(ctx, nil, node.TipsOptions{ZMQ: pub.Addr(zmqnotify.HashBlock)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for !pub.Subscribed(zmqnotify.HashBlock) {
+		select {
+		case <-ctx.Done():
+			t.Fatal("no ZMQ subscription")
+		case <-time.After(time.Millisecond): // a progress check
+		}
+	}
+	mine := func() chainhash.Hash {
+		hashes, err := d.Chain().GenerateToScript(1, opTrue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hashes[0]
+	}
+	first := mine()
+	if ev := nextTip(t, ctx, tips, "zmq"); ev.Tip.Hash != first || ev.Missed {
+		t.Fatalf("first tip %+v", ev)
+	}
+	pub.DropNext(zmqnotify.HashBlock)
+	mine()
+	third := mine()
+	if ev := nextTip(t, ctx, tips, "zmq"); ev.Tip.Hash != third || !ev.Missed {
+		t.Fatalf("after a lost message: %+v, want %v with Missed", ev, third)
+	}
+	cancel()
+	for range tips {
+	}
 }

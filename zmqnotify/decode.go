@@ -95,8 +95,8 @@ const (
 	// as an EventMessage. The caller should resync.
 	EventGap
 	// EventConnected reports a connection to the publisher (Attempt is 1
-	// for the first one). After a reconnection, sequence numbers start
-	// afresh and the caller should resync.
+	// for the first one). After a reconnection (Reconnected), sequence
+	// numbers start afresh and the caller should resync.
 	EventConnected
 	// EventDisconnected reports that the connection failed or was lost
 	// (Err says why); the subscriber retries after Backoff.
@@ -145,10 +145,20 @@ type Event struct {
 	// Attempt counts connection attempts (EventConnected,
 	// EventDisconnected), from 1.
 	Attempt int
+	// Reconnected is set on EventConnected when an earlier connection
+	// was lost: what was published meanwhile is lost.
+	Reconnected bool
 	// Backoff is the wait before the next attempt (EventDisconnected).
 	Backoff time.Duration
 	// Err is the cause of EventDisconnected and EventError.
 	Err error
+}
+
+// Resync reports whether the caller should resync what it derives from
+// the stream: messages were lost (a gap, a reconnection) or could not be
+// decoded.
+func (e Event) Resync() bool {
+	return e.Kind == EventGap || e.Kind == EventError || e.Kind == EventConnected && e.Reconnected
 }
 
 // ErrMalformed is wrapped by every decoding error.

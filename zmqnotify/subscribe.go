@@ -96,8 +96,9 @@ func (s *subscriber) emit(ctx context.Context, ev Event) bool {
 func (s *subscriber) run(ctx context.Context) {
 	defer close(s.out)
 	backoff := s.cfg.minBackoff
+	connected := false
 	for attempt := 1; ctx.Err() == nil; attempt++ {
-		err := s.session(ctx, attempt, &backoff)
+		err := s.session(ctx, attempt, &backoff, &connected)
 		if ctx.Err() != nil {
 			return
 		}
@@ -116,7 +117,8 @@ func (s *subscriber) run(ctx context.Context) {
 }
 
 // session makes one connection and reads from it until it fails.
-func (s *subscriber) session(ctx context.Context, attempt int, backoff *time.Duration) error {
+// It sets *backoff back to the minimum and *connected once connected.
+func (s *subscriber) session(ctx context.Context, attempt int, backoff *time.Duration, connected *bool) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sock := zmq4.NewSub(sctx, zmq4.WithLogger(discard), zmq4.WithDialerMaxRetries(0))
@@ -130,7 +132,9 @@ func (s *subscriber) session(ctx context.Context, attempt int, backoff *time.Dur
 		return err
 	}
 	*backoff = s.cfg.minBackoff
-	if !s.emit(ctx, Event{Kind: EventConnected, Attempt: attempt}) {
+	ev := Event{Kind: EventConnected, Attempt: attempt, Reconnected: *connected}
+	*connected = true
+	if !s.emit(ctx, ev) {
 		return ctx.Err()
 	}
 	next := make(map[Topic]uint32) // the sequence number expected next

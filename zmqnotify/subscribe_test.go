@@ -85,7 +85,7 @@ func TestSubscribeGapAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev := next(t, ctx, events); ev.Kind != EventConnected || ev.Attempt != 1 {
+	if ev := next(t, ctx, events); ev.Kind != EventConnected || ev.Attempt != 1 || ev.Reconnected || ev.Resync() {
 		t.Fatalf("first event %+v, want connected", ev)
 	}
 	pub.waitSubscribed(ctx, HashBlock, Sequence)
@@ -106,6 +106,9 @@ func TestSubscribeGapAndErrors(t *testing.T) {
 		ev := next(t, ctx, events)
 		if ev.Kind != w.kind || ev.Seq != w.seq {
 			t.Fatalf("event %d: %v seq %d (%+v), want %v seq %d", i, ev.Kind, ev.Seq, ev, w.kind, w.seq)
+		}
+		if ev.Resync() != (ev.Kind != EventMessage) {
+			t.Fatalf("event %d: Resync() = %v", i, ev.Resync())
 		}
 		if ev.Kind == EventGap && (ev.Expected != 7 || ev.Topic != HashBlock) {
 			t.Fatalf("gap %+v, want hashblock expected 7", ev)
@@ -153,8 +156,8 @@ func TestSubscribeReconnects(t *testing.T) {
 			t.Fatalf("while reconnecting: %+v", ev)
 		}
 	}
-	if ev.Attempt < 2 {
-		t.Fatalf("reconnected on attempt %d", ev.Attempt)
+	if ev.Attempt < 2 || !ev.Reconnected || !ev.Resync() {
+		t.Fatalf("reconnection: %+v", ev)
 	}
 	pub2.waitSubscribed(ctx, HashTx)
 	pub2.send(Encode(HashTx, HashBody(chainhash.Hash{2}), 0)...)

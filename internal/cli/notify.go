@@ -113,8 +113,8 @@ func eventLine(addr string, ev zmqnotify.Event) string {
 	case zmqnotify.EventGap:
 		return fmt.Sprintf("gap %s: expected %d, got %d: messages were lost, resync", ev.Topic, ev.Expected, ev.Seq)
 	case zmqnotify.EventConnected:
-		if ev.Attempt > 1 {
-			return fmt.Sprintf("connected to %s (attempt %d): messages may have been lost, resync", addr, ev.Attempt)
+		if ev.Reconnected {
+			return fmt.Sprintf("reconnected to %s (attempt %d): messages may have been lost, resync", addr, ev.Attempt)
 		}
 		return fmt.Sprintf("connected to %s", addr)
 	case zmqnotify.EventDisconnected:
@@ -136,10 +136,11 @@ type zmqEventJSON struct {
 	Address    string `json:"address,omitempty"`
 	Attempt    int    `json:"attempt,omitempty"`
 	Error      string `json:"error,omitempty"`
+	Resync     bool   `json:"resync,omitempty"`
 }
 
 func eventJSON(addr string, ev zmqnotify.Event) zmqEventJSON {
-	j := zmqEventJSON{Event: ev.Kind.String(), Topic: string(ev.Topic), Seq: ev.Seq}
+	j := zmqEventJSON{Event: ev.Kind.String(), Topic: string(ev.Topic), Seq: ev.Seq, Resync: ev.Resync()}
 	switch ev.Kind {
 	case zmqnotify.EventMessage:
 		j.Hash = ev.Hash.String()
