@@ -55,3 +55,4 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseAddress$$' -fuzztime=$(FUZZN)x ./process/
 	$(GO) test -run='^$$' -fuzz='^FuzzCheckSpawned$$' -fuzztime=$(FUZZN)x ./process/
 	$(GO) test -run='^$$' -fuzz='^FuzzDomainRoundTrip$$' -fuzztime=$(FUZZN)x ./domain/
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZN)x ./zmqnotify/

@@ -49,6 +49,16 @@
 // outputs of the simulated chain (a coinbase after 100 blocks) and of the
 // mempool, so fees are real: inputs minus outputs.
 //
+// With [Node.PublishZMQ] (the -zmqpub options of `bitcoin-ipc serve`) the
+// node publishes Core's ZMQ notifications on the loopback, in Core's
+// frames and with Core's sequence numbers: hashtx and rawtx for every
+// transaction entering the mempool and every transaction of a connected
+// block (the coinbase included), hashblock and rawblock for every new tip,
+// and sequence's C (block connected), A (added to the mempool) and R
+// (removed for another reason than a block: a conflict), the latter two
+// with the mempool sequence number, which counts every addition and
+// removal as Core's does. There are no reorganisations, so no D.
+//
 // Known differences: a block or transaction followed by extra bytes is
 // refused (Core ignores the extra bytes), and data that is malformed in
 // other ways than running short keeps the Go decoder's text; scripts and

@@ -104,6 +104,11 @@ type Chain struct {
 	interruptPending bool
 
 	templateSeq uint64
+
+	// OnNotify's functions, called in registration order.
+	notify      map[uint64]func(Notification)
+	notifyOrder []uint64
+	notifyID    uint64
 }
 
 // New returns a chain holding only the regtest genesis block and an empty
@@ -274,7 +279,10 @@ func (c *Chain) connectLocked(b *wire.MsgBlock, hash chainhash.Hash) {
 			}
 		}
 	}
-	c.pool.removeForBlock(b)
+	for _, removed := range c.pool.removeForBlock(b) {
+		c.notifyLocked(Notification{Kind: TxRemoved, Hash: removed.txid, Tx: removed.tx, MempoolSeq: removed.mempoolSeq})
+	}
+	c.notifyLocked(Notification{Kind: BlockConnected, Hash: hash, Block: b})
 	c.broadcastLocked()
 }
 

@@ -54,8 +54,11 @@ type mempool struct {
 	spends  map[wire.OutPoint]chainhash.Hash
 	bytes   int
 	// seq changes whenever the content changes.
-	seq      uint64
-	entrySeq uint64
+	seq uint64
+	// mempoolSeq is Core's mempool sequence number: one per addition and
+	// removal, reported with TxAdded and TxRemoved.
+	mempoolSeq uint64
+	entrySeq   uint64
 	// sorted caches the entries ordered by fee rate, valid while
 	// sortedSeq == seq.
 	sorted    []*poolEntry
@@ -164,16 +167,29 @@ func (c *Chain) addTxLocked(tx *wire.MsgTx, fee, sigops int64) error {
 	}
 	p.bytes += e.size
 	p.seq++
+	c.notifyLocked(Notification{Kind: TxAdded, Hash: txid, Tx: tx, MempoolSeq: p.mempoolSeq})
+	p.mempoolSeq++
 	return nil
 }
 
+// removal is a transaction removed from the mempool, with the mempool
+// sequence number of its removal.
+type removal struct {
+	txid       chainhash.Hash
+	tx         *wire.MsgTx
+	mempoolSeq uint64
+}
+
 // remove deletes an entry; with descendants it also removes every mempool
-// transaction spending its outputs, recursively.
-func (p *mempool) remove(txid chainhash.Hash, descendants bool) {
+// transaction spending its outputs, recursively. It appends every removed
+// entry to removed and returns it.
+func (p *mempool) remove(txid chainhash.Hash, descendants bool, removed []removal) []removal {
 	e, ok := p.entries[txid]
 	if !ok {
-		return
+		return removed
 	}
+	removed = append(removed, removal{txid: txid, tx: e.tx, mempoolSeq: p.mempoolSeq})
+	p.mempoolSeq++
 	delete(p.entries, txid)
 	delete(p.byWtxid, e.wtxid)
 	for _, in := range e.tx.TxIn {
@@ -184,30 +200,33 @@ func (p *mempool) remove(txid chainhash.Hash, descendants bool) {
 	p.bytes -= e.size
 	p.seq++
 	if !descendants {
-		return
+		return removed
 	}
 	for i := range e.tx.TxOut {
 		if child, ok := p.spends[wire.OutPoint{Hash: txid, Index: uint32(i)}]; ok {
-			p.remove(child, true)
+			removed = p.remove(child, true, removed)
 		}
 	}
+	return removed
 }
 
 // removeForBlock removes the block's transactions, and mempool transactions
-// that conflict with them (plus their descendants).
-func (p *mempool) removeForBlock(b *wire.MsgBlock) {
+// that conflict with them (plus their descendants); it returns the
+// conflicting ones (Core reports only those as removed).
+func (p *mempool) removeForBlock(b *wire.MsgBlock) (conflicts []removal) {
 	for i, tx := range b.Transactions {
 		if i == 0 {
 			continue
 		}
 		txid := tx.TxHash()
-		p.remove(txid, false)
+		p.remove(txid, false, nil)
 		for _, in := range tx.TxIn {
 			if other, ok := p.spends[in.PreviousOutPoint]; ok && other != txid {
-				p.remove(other, true)
+				conflicts = p.remove(other, true, conflicts)
 			}
 		}
 	}
+	return conflicts
 }
 
 // sortedEntries returns the entries by decreasing fee rate (ties: arrival

@@ -78,6 +78,9 @@ type options struct {
 	help             bool
 	node             demonode.Options // serve: the demo node's policy options
 	minTxFee         string
+	zmqpub           []demonode.ZMQOption // serve: -zmqpubTOPIC options
+	zmq              string               // subscribe, wait-tip -follow: the publisher
+	follow           bool                 // mining wait-tip -follow
 }
 
 // defaultRPCClientTimeout is bitcoin-cli's -rpcclienttimeout default.
@@ -105,7 +108,7 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.Var(&o.debug, "debug", "log debug output to stderr: -debug or -debug=1 (or all) for every category, -debug=ipc for IPC calls, -debug=0 (or none) for none")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.named, "named", false, "rpc: pass named arguments (name=value)")
-	fs.BoolVar(&o.json, "json", false, "mining template: print JSON")
+	fs.BoolVar(&o.json, "json", false, "mining template, mining wait-tip -follow, subscribe: print JSON")
 	o.rpcclienttimeout = defaultRPCClientTimeout
 	fs.Var((*secondsFlag)(&o.timeout), "timeout", "mining wait-tip/wait-next: how long to wait, in `seconds` or as a duration like 1.5s (default 0: forever)")
 	fs.Var((*secondsFlag)(&o.rpcclienttimeout), "rpcclienttimeout", "how long to wait for the node to connect and to answer each call, in `seconds` or as a duration like 1.5s; 0 for no limit")
@@ -117,6 +120,7 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.minTxFee, "blockmintxfee", "", "serve: lowest fee rate in BTC/kvB for template transactions (default 0.00000001)")
 	fs.Uint64Var(&o.node.BlockReservedWeight, "blockreservedweight", o.node.BlockReservedWeight, "serve: weight reserved for the coinbase in blocks the node builds")
 	fs.Uint64Var(&o.node.BlockMaxWeight, "blockmaxweight", o.node.BlockMaxWeight, "serve: maximum template weight")
+	o.zmqFlags(fs)
 }
 
 // debugFlag is -debug: a category list as in bitcoin-cli, where a bare
@@ -229,8 +233,8 @@ var commands = []struct {
 		"The Mining interface, through Init.makeMining, on v30, v31 and v32\nnodes alike (the version-neutral package node).", 1, -1}},
 	{"mining tip", command{"mining tip", "the chain tip",
 		"Prints the tip's hash and height (Mining.getTip).", 0, 0}},
-	{"mining wait-tip", command{"mining wait-tip", "wait for the tip to change (-timeout)",
-		"Waits on a node thread of its own until the tip changes\n(Mining.waitTipChanged) and prints the new tip, or says the -timeout\npassed. The wait is bounded by -timeout plus -rpcclienttimeout.", 0, 0}},
+	{"mining wait-tip", command{"mining wait-tip", "wait for the tip to change (-timeout), or follow it (-follow)",
+		"Waits on a node thread of its own until the tip changes\n(Mining.waitTipChanged) and prints the new tip, or says the -timeout\npassed. The wait is bounded by -timeout plus -rpcclienttimeout.\nWith -follow it prints every new tip (hash and height, or -json) until\nSIGINT/SIGTERM, over IPC, or over ZMQ hashblock (hash only) with\n-zmq=ADDR when there is no IPC node or with -ipcconnect=0; -debug=ipc\ntells which. Missed tips are reported on stderr.", 0, 0}},
 	{"mining template", command{"mining template", "summarise a new block template (-json for JSON)",
 		"Asks for a block template (Mining.createNewBlock) and summarises it:\nheader fields, height, transactions, fees, sigops, coinbase constraints\nand merkle path; -json prints JSON.", 0, 0}},
 	{"mining check", command{"mining check HEXBLOCK", "check a block without submitting it",
@@ -241,8 +245,10 @@ var commands = []struct {
 		"Waits on a node thread of its own for a better template\n(BlockTemplate.waitNext) and summarises it, or says the -timeout\npassed. The wait is bounded by -timeout plus -rpcclienttimeout.", 0, 0}},
 	{"probe", command{"probe", "tell which schema version the node speaks (v30, v31, v32)",
 		"Prints the schema set the node speaks: v30, v31, v32 or multiprocess.", 0, 0}},
+	{"subscribe", command{"subscribe [TOPIC...]", "print the node's ZMQ notifications (-zmq=ADDR; -json)",
+		"Subscribes to the node's ZMQ publisher at -zmq=tcp://HOST:PORT (its\n-zmqpub options) for TOPICs (hashblock, hashtx, rawblock, rawtx,\nsequence; default all) and prints one line per event, or one JSON\nobject with -json, until SIGINT/SIGTERM: TOPIC SEQ HASH [details],\nlost messages (gap ... resync), connections and reconnections (with\nbackoff), and messages that cannot be decoded.", 0, -1}},
 	{"serve", command{"serve", "run the demo node on -ipcbind until SIGINT/SIGTERM",
-		"Runs the bundled demo node, a simulated regtest chain, on -ipcbind\n(default: the regtest data directory's node.sock) until SIGINT, SIGTERM\nor RPC stop. It serves regtest only, speaking the schema of the release\n-schema names (v30, v31 or v32, the default).", 0, 0}},
+		"Runs the bundled demo node, a simulated regtest chain, on -ipcbind\n(default: the regtest data directory's node.sock) until SIGINT, SIGTERM\nor RPC stop. It serves regtest only, speaking the schema of the release\n-schema names (v30, v31 or v32, the default). -zmqpubhashblock=ADDR and\nthe other -zmqpub options publish Core's ZMQ notifications on the\nloopback (tcp://127.0.0.1:PORT; port 0: any free one).", 0, 0}},
 	{"demo", command{"demo", "the end-to-end demo: spawn the demo node, mine a block, shut down",
 		"Spawns the demo node with -ipcfd, probes it, echoes, mines a block\nfrom a template, watches the tip move and shuts down.", 0, 0}},
 	{"help", command{"help [COMMAND]", "this help, or the help of one command",
@@ -428,7 +434,14 @@ func dispatch(ctx context.Context, o *options, args []string, env Env) error {
 	switch args[0] {
 	case "rpc":
 		return rpcDispatch(ctx, o, args, env)
-	case "echo", "mining", "probe":
+	case "subscribe":
+		return subscribe(ctx, o, args[1:], env)
+	case "mining":
+		if args[1] == "wait-tip" && o.follow {
+			return follow(ctx, o, env)
+		}
+		return withNode(ctx, o, env, func(n *node) error { return clientCommand(ctx, o, n, args, env) })
+	case "echo", "probe":
 		return withNode(ctx, o, env, func(n *node) error { return clientCommand(ctx, o, n, args, env) })
 	case "serve":
 		return serve(ctx, o, env)
@@ -480,6 +493,11 @@ func serve(ctx context.Context, o *options, env Env) error {
 		return err
 	}
 	defer stopRPC()
+	stopZMQ, err := servingZMQ(n, o, env.Stdout)
+	if err != nil {
+		return err
+	}
+	defer stopZMQ()
 	fmt.Fprintf(env.Stdout, "demo node listening for IPC requests on address %s (regtest, height %d, %s schema)\n", addr, n.Chain().Height(), n.Schema())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

@@ -90,7 +90,7 @@ func withNode(ctx context.Context, o *options, env Env, fn func(*node) error) er
 			return err
 		}
 		if isConnRefused(err) {
-			return fmt.Errorf("Could not connect to the node's IPC socket (%v)\n\nIs bitcoin-node running with -ipcbind=unix, and is -datadir/-chain (or -ipcconnect=unix:PATH) right?", err)
+			return fmt.Errorf("Could not connect to the node's IPC socket (%w)\n\nIs bitcoin-node running with -ipcbind=unix, and is -datadir/-chain (or -ipcconnect=unix:PATH) right?", err)
 		}
 		return fmt.Errorf("Could not connect to the node's IPC socket (%v)", err)
 	}
