@@ -62,6 +62,13 @@ type Conn struct {
 	cleanups      []func()
 	closed        bool
 
+	// boot is the peer's bootstrap capability, asked for once: every
+	// Bootstrap hands out a reference to it (go-capnp mishandles several
+	// bootstrap imports of one capability released in turn).
+	bootMu   sync.Mutex
+	boot     capnp.Client
+	bootDone bool // the connection ended: boot is released
+
 	done      chan struct{}
 	closeOnce sync.Once
 	requests  atomic.Uint64
@@ -238,7 +245,7 @@ func Serve(rwc io.ReadWriteCloser, bootstrap func(*Conn) capnp.Client, opts ...O
 func (c *Conn) construct(ctx context.Context) error {
 	ctx, cancel := c.boundCall(ctx)
 	defer cancel()
-	boot := c.rpc.Bootstrap(ctx)
+	boot := c.Bootstrap(ctx)
 	defer boot.Release()
 	tm := c.newThreadMap()
 	var placed atomic.Bool
@@ -300,9 +307,18 @@ func (c *Conn) PeerThreadMap() mp.ThreadMap {
 }
 
 // Bootstrap returns the peer's bootstrap capability (its Init). The caller
-// owns the returned reference.
+// owns the returned reference. The connection asks the peer once; later
+// calls return new references to the same capability.
 func (c *Conn) Bootstrap(ctx context.Context) capnp.Client {
-	return c.rpc.Bootstrap(ctx)
+	c.bootMu.Lock()
+	defer c.bootMu.Unlock()
+	if c.bootDone {
+		return c.rpc.Bootstrap(ctx) // fails: the connection has ended
+	}
+	if !c.boot.IsValid() {
+		c.boot = c.rpc.Bootstrap(ctx)
+	}
+	return c.boot.AddRef()
 }
 
 // Context returns the application Context shared with this connection.
@@ -365,6 +381,10 @@ func (c *Conn) shutdown() {
 		c.mu.Unlock()
 		c.leases.closeAll()
 		tm.Release()
+		c.bootMu.Lock()
+		c.boot.Release()
+		c.bootDone = true
+		c.bootMu.Unlock()
 		for _, cp := range caps {
 			cp.Release()
 		}
