@@ -459,3 +459,24 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	}
 	return out.Close()
 }
+
+// WithBacklog sets the listen(2) backlog (the listener logs it); the
+// listener works as usual.
+func TestListenWithBacklog(t *testing.T) {
+	log, logs := captureLogger()
+	l, err := Listen(t.TempDir(), "bitcoin-node", "unix", WithLogger(log), WithBacklog(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if out := logs.String(); !strings.Contains(out, "backlog=3") {
+		t.Fatalf("backlog not 3:\n%s", out)
+	}
+	c := dial(t, l.Addr().Path)
+	defer c.Close()
+	s, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}

@@ -22,7 +22,7 @@ import (
 // The test binary doubles as the spawned child. When envChild is set,
 // TestMain runs the selected behaviour instead of the tests.
 const (
-	envChild    = "PROCESS_TEST_CHILD"     // behaviour: echo, argv, exit, sleep, connect
+	envChild    = "PROCESS_TEST_CHILD"     // behaviour: echo, argv, where, exit, sleep, connect
 	envExitCode = "PROCESS_TEST_EXIT_CODE" // for "exit"
 	envSock     = "PROCESS_TEST_SOCK"      // for "connect"
 	envArgv     = "PROCESS_TEST_ARGV"      // "fd": the child expects ArgvFD
@@ -78,6 +78,14 @@ func runChild(mode string) int {
 		}
 	case "argv":
 		fmt.Fprint(conn, strings.Join(os.Args, "\x00"))
+		return 0
+	case "where": // the working directory on the connection, a line on stdout
+		wd, err := os.Getwd()
+		if err != nil {
+			return 94
+		}
+		fmt.Fprintln(os.Stdout, "child stdout")
+		fmt.Fprint(conn, wd)
 		return 0
 	case "sleep":
 		time.Sleep(time.Minute)

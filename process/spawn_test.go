@@ -499,3 +499,30 @@ func BenchmarkSpawnToFirstByte(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// WithDir sets the child's working directory and WithStdout its standard
+// output.
+func TestSpawnDirAndStdout(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	c := spawnChild(t, "where", WithDir(dir), WithStdout(&out))
+	c.Conn.SetReadDeadline(time.Now().Add(testWait))
+	b, err := io.ReadAll(c.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != dir {
+		t.Fatalf("child's working directory = %q, want %q", b, dir)
+	}
+	if st := waitChild(t, c, testWait); !st.Success() {
+		t.Fatalf("status %v", st)
+	}
+	// The child has exited, so its stdout is closed; Wait returns once the
+	// copy into out is complete.
+	if got := out.String(); got != "child stdout\n" {
+		t.Fatalf("child's stdout = %q, want %q", got, "child stdout\n")
+	}
+}

@@ -145,11 +145,6 @@ func (c *Compiler) Request(set Set) ([]byte, error) {
 	return c.Run(set.Name, set.Proxy, "-", files...)
 }
 
-// ProxyRequest returns the CodeGeneratorRequest for one proxy variant.
-func (c *Compiler) ProxyRequest(variant string) ([]byte, error) {
-	return c.Run(filepath.Join("mp", variant), variant, "-", "mp/proxy.capnp")
-}
-
 // ProxyDump names the canonical dump of a set's mp/proxy.capnp.
 const ProxyDump = "mp-proxy.capnp.txt"
 
