@@ -77,9 +77,11 @@ type exportEntry struct {
 	refs uint32
 }
 
-// Stats counts a Conn's table entries.
+// Stats counts a Conn's table entries, and the calls from the peer
+// being served (InFlight: delivered and not yet returned).
 type Stats struct {
 	Questions, Answers, Imports, Exports, Embargoes int
+	InFlight                                        int
 }
 
 // New starts serving the protocol on rwc with one reader goroutine.
@@ -107,7 +109,7 @@ func New(rwc io.ReadWriteCloser, opts Options) *Conn {
 func (c *Conn) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Answers: len(c.answers), Imports: len(c.imports)}
+	s := Stats{Answers: len(c.answers), Imports: len(c.imports), InFlight: c.inFlight}
 	for _, q := range c.questions {
 		if q != nil {
 			s.Questions++
