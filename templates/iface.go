@@ -167,14 +167,12 @@ func emitFunc(f *jen.File, i *model.Interface) {
 // emitClient emits the client type, its methods and the capability
 // helpers.
 func emitClient(f *jen.File, i *model.Interface) {
-	f.Commentf("%s calls a %s through a capability (the peer's, or one served in", i.ClientName, i.GoName)
-	f.Comment("this process).")
+	comments(f, i.ClientName+" calls a "+i.GoName+" through a capability (the peer's, or one served in this process).")
 	f.Type().Id(i.ClientName).Struct(jen.Id("base").Op("*").Qual(pkgRT, "ClientBase"))
 	f.Var().Id("_").Id(i.GoName).Op("=").Parens(jen.Op("*").Id(i.ClientName)).Parens(jen.Nil())
 	if i.Bootstrap {
-		f.Commentf("%s returns a client of the %s that conn's peer serves (its", i.NewClient, i.GoName)
-		f.Commentf("bootstrap capability). conn must have been made with %s", i.BootstrapOption)
-		f.Comment("(rt's default is Bitcoin Core's Init).")
+		comments(f, i.NewClient+" returns a client of the "+i.GoName+" that conn's peer serves (its bootstrap capability). "+
+			"conn must have been made with "+i.BootstrapOption+" (rt's default is Bitcoin Core's Init).")
 		f.Func().Id(i.NewClient).Params(jen.Id("conn").Op("*").Qual(pkgRT, "Conn")).Op("*").Id(i.ClientName).Block(
 			jen.Return(jen.Op("&").Id(i.ClientName).Values(jen.Dict{
 				jen.Id("base"): jen.Qual(pkgRT, "NewClientBase").Call(jen.Id("conn").Dot("Bootstrap").Call()),
@@ -235,8 +233,7 @@ func emitClient(f *jen.File, i *model.Interface) {
 	}
 
 	// Helpers that pass domain values across as capabilities.
-	f.Commentf("%s returns a capability to place into a message for v: a new reference", i.CapFn)
-	f.Commentf("to a client's own capability, else v served in this process; nil for nil.")
+	comments(f, i.CapFn+" returns a capability to place into a message for v: a new reference to a client's own capability, else v served in this process; nil for nil.")
 	f.Func().Id(i.CapFn).Params(jen.Id("v").Id(i.GoName)).Op("*").Qual(pkgRT, "Cap").Block(
 		jen.If(jen.Id("v").Op("==").Nil()).Block(jen.Return(jen.Nil())),
 		jen.If(jen.List(jen.Id("c"), jen.Id("ok")).Op(":=").Id("v").Assert(jen.Interface(
@@ -253,6 +250,13 @@ func emitClient(f *jen.File, i *model.Interface) {
 			jen.Id("base"): jen.Qual(pkgRT, "NewClientBase").Call(jen.Id("c")),
 		})),
 	)
+}
+
+// comments emits text as comment lines wrapped at 76 bytes.
+func comments(f *jen.File, text string) {
+	for _, l := range wrapText(text, 76) {
+		f.Comment(l)
+	}
 }
 
 // withBytes returns ms with each method's raw-bytes sibling after it.
@@ -390,8 +394,7 @@ func clientClosures(m *model.Method) (params, results jen.Code) {
 // emitServer emits XServer, the rt.ServerDesc and one rt.Handler per own
 // plain method (construct and destroy are rt's).
 func emitServer(f *jen.File, i *model.Interface) {
-	f.Commentf("%s returns a capability that serves impl in this process. Calls", i.Server)
-	f.Comment("run on the threads named by their context.")
+	comments(f, i.Server+" returns a capability that serves impl in this process. Calls run on the threads named by their context.")
 	f.Func().Id(i.Server).Params(jen.Id("impl").Id(i.GoName)).Op("*").Qual(pkgRT, "Cap").Block(
 		jen.Return(jen.Qual(pkgRT, "Local").Call(jen.Op("&").Id(i.Desc), jen.Id("impl"))),
 	)

@@ -1312,8 +1312,8 @@ type Chain interface {
 	HasAssumedValidChain(ctx context.Context) (result bool, err error)
 }
 
-// ChainClient_ calls a Chain through a capability (the peer's, or one served in
-// this process).
+// ChainClient_ calls a Chain through a capability (the peer's, or one served
+// in this process).
 type ChainClient_ struct {
 	base *rt.ClientBase
 }
@@ -2559,8 +2559,8 @@ func chainFromCap(c *rt.Cap) Chain {
 	return &ChainClient_{base: rt.NewClientBase(c)}
 }
 
-// ChainServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// ChainServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
 func ChainServer(impl Chain) *rt.Cap {
 	return rt.Local(&chainDesc, impl)
 }
@@ -4549,8 +4549,8 @@ type ChainNotifications interface {
 	ChainStateFlushed(ctx context.Context, role ChainstateRole, locator []byte) error
 }
 
-// ChainNotificationsClient calls a ChainNotifications through a capability (the peer's, or one served in
-// this process).
+// ChainNotificationsClient calls a ChainNotifications through a capability
+// (the peer's, or one served in this process).
 type ChainNotificationsClient struct {
 	base *rt.ClientBase
 }
@@ -4712,8 +4712,9 @@ func (c *ChainNotificationsClient) ChainStateFlushed(ctx context.Context, role C
 	}, nil)
 }
 
-// chainNotificationsCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// chainNotificationsCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
 func chainNotificationsCap(v ChainNotifications) *rt.Cap {
 	if v == nil {
 		return nil
@@ -4734,8 +4735,8 @@ func chainNotificationsFromCap(c *rt.Cap) ChainNotifications {
 	return &ChainNotificationsClient{base: rt.NewClientBase(c)}
 }
 
-// ChainNotificationsServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// ChainNotificationsServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func ChainNotificationsServer(impl ChainNotifications) *rt.Cap {
 	return rt.Local(&chainNotificationsDesc, impl)
 }
@@ -5077,8 +5078,8 @@ type ChainClient interface {
 	SchedulerMockForward(ctx context.Context, deltaSeconds time.Duration) error
 }
 
-// ChainClientClient calls a ChainClient through a capability (the peer's, or one served in
-// this process).
+// ChainClientClient calls a ChainClient through a capability (the peer's, or
+// one served in this process).
 type ChainClientClient struct {
 	base *rt.ClientBase
 }
@@ -5169,8 +5170,9 @@ func (c *ChainClientClient) SchedulerMockForward(ctx context.Context, deltaSecon
 	}, nil)
 }
 
-// chainClientCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// chainClientCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func chainClientCap(v ChainClient) *rt.Cap {
 	if v == nil {
 		return nil
@@ -5191,8 +5193,8 @@ func chainClientFromCap(c *rt.Cap) ChainClient {
 	return &ChainClientClient{base: rt.NewClientBase(c)}
 }
 
-// ChainClientServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// ChainClientServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
 func ChainClientServer(impl ChainClient) *rt.Cap {
 	return rt.Local(&chainClientDesc, impl)
 }
@@ -5378,8 +5380,8 @@ func (fn ActorCallbackFunc) Call(ctx context.Context, request JSONRPCRequest, re
 	return fn(ctx, request, response, lastCallback)
 }
 
-// ActorCallbackClient calls a ActorCallback through a capability (the peer's, or one served in
-// this process).
+// ActorCallbackClient calls a ActorCallback through a capability (the peer's,
+// or one served in this process).
 type ActorCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5473,8 +5475,9 @@ func (c *ActorCallbackClient) Call(ctx context.Context, request JSONRPCRequest, 
 	return result, responseOut, err
 }
 
-// actorCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// actorCallbackCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func actorCallbackCap(v ActorCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -5495,8 +5498,8 @@ func actorCallbackFromCap(c *rt.Cap) ActorCallback {
 	return &ActorCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// ActorCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// ActorCallbackServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
 func ActorCallbackServer(impl ActorCallback) *rt.Cap {
 	return rt.Local(&actorCallbackDesc, impl)
 }
@@ -5622,8 +5625,8 @@ func (SettingsUpdateCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// SettingsUpdateCallbackClient calls a SettingsUpdateCallback through a capability (the peer's, or one served in
-// this process).
+// SettingsUpdateCallbackClient calls a SettingsUpdateCallback through a
+// capability (the peer's, or one served in this process).
 type SettingsUpdateCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5689,8 +5692,9 @@ func (c *SettingsUpdateCallbackClient) Call(ctx context.Context, value json.RawM
 	return result, hasResult, valueOut, err
 }
 
-// settingsUpdateCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// settingsUpdateCallbackCap returns a capability to place into a message for
+// v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
 func settingsUpdateCallbackCap(v SettingsUpdateCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -5711,8 +5715,8 @@ func settingsUpdateCallbackFromCap(c *rt.Cap) SettingsUpdateCallback {
 	return &SettingsUpdateCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// SettingsUpdateCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// SettingsUpdateCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func SettingsUpdateCallbackServer(impl SettingsUpdateCallback) *rt.Cap {
 	return rt.Local(&settingsUpdateCallbackDesc, impl)
 }

@@ -51,8 +51,8 @@ type Handler interface {
 	Disconnect(ctx context.Context) error
 }
 
-// HandlerClient calls a Handler through a capability (the peer's, or one served in
-// this process).
+// HandlerClient calls a Handler through a capability (the peer's, or one
+// served in this process).
 type HandlerClient struct {
 	base *rt.ClientBase
 }
@@ -95,8 +95,9 @@ func (c *HandlerClient) Disconnect(ctx context.Context) error {
 	return c.base.Invoke(ctx, &methodHandlerDisconnect, nil, nil)
 }
 
-// handlerCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// handlerCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func handlerCap(v Handler) *rt.Cap {
 	if v == nil {
 		return nil

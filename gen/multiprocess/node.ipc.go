@@ -2389,8 +2389,8 @@ func nodeFromCap(c *rt.Cap) Node {
 	return &NodeClient{base: rt.NewClientBase(c)}
 }
 
-// NodeServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// NodeServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
 func NodeServer(impl Node) *rt.Cap {
 	return rt.Local(&nodeDesc, impl)
 }
@@ -4079,8 +4079,8 @@ type ExternalSigner interface {
 	GetName(ctx context.Context) (result string, err error)
 }
 
-// ExternalSignerClient calls a ExternalSigner through a capability (the peer's, or one served in
-// this process).
+// ExternalSignerClient calls a ExternalSigner through a capability (the
+// peer's, or one served in this process).
 type ExternalSignerClient struct {
 	base *rt.ClientBase
 }
@@ -4132,8 +4132,9 @@ func (c *ExternalSignerClient) GetName(ctx context.Context) (result string, err 
 	return result, err
 }
 
-// externalSignerCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// externalSignerCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func externalSignerCap(v ExternalSigner) *rt.Cap {
 	if v == nil {
 		return nil
@@ -4154,8 +4155,8 @@ func externalSignerFromCap(c *rt.Cap) ExternalSigner {
 	return &ExternalSignerClient{base: rt.NewClientBase(c)}
 }
 
-// ExternalSignerServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// ExternalSignerServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
 func ExternalSignerServer(impl ExternalSigner) *rt.Cap {
 	return rt.Local(&externalSignerDesc, impl)
 }
@@ -4261,8 +4262,8 @@ func (InitMessageCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// InitMessageCallbackClient calls a InitMessageCallback through a capability (the peer's, or one served in
-// this process).
+// InitMessageCallbackClient calls a InitMessageCallback through a capability
+// (the peer's, or one served in this process).
 type InitMessageCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -4311,8 +4312,9 @@ func (c *InitMessageCallbackClient) Call(ctx context.Context, message string) er
 	}, nil)
 }
 
-// initMessageCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// initMessageCallbackCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
 func initMessageCallbackCap(v InitMessageCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -4333,8 +4335,8 @@ func initMessageCallbackFromCap(c *rt.Cap) InitMessageCallback {
 	return &InitMessageCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// InitMessageCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// InitMessageCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func InitMessageCallbackServer(impl InitMessageCallback) *rt.Cap {
 	return rt.Local(&initMessageCallbackDesc, impl)
 }
@@ -4438,8 +4440,8 @@ func (MessageBoxCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// MessageBoxCallbackClient calls a MessageBoxCallback through a capability (the peer's, or one served in
-// this process).
+// MessageBoxCallbackClient calls a MessageBoxCallback through a capability
+// (the peer's, or one served in this process).
 type MessageBoxCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -4501,8 +4503,9 @@ func (c *MessageBoxCallbackClient) Call(ctx context.Context, message BilingualSt
 	return result, err
 }
 
-// messageBoxCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// messageBoxCallbackCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
 func messageBoxCallbackCap(v MessageBoxCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -4523,8 +4526,8 @@ func messageBoxCallbackFromCap(c *rt.Cap) MessageBoxCallback {
 	return &MessageBoxCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// MessageBoxCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// MessageBoxCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func MessageBoxCallbackServer(impl MessageBoxCallback) *rt.Cap {
 	return rt.Local(&messageBoxCallbackDesc, impl)
 }
@@ -4648,8 +4651,8 @@ func (QuestionCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// QuestionCallbackClient calls a QuestionCallback through a capability (the peer's, or one served in
-// this process).
+// QuestionCallbackClient calls a QuestionCallback through a capability (the
+// peer's, or one served in this process).
 type QuestionCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -4714,8 +4717,9 @@ func (c *QuestionCallbackClient) Call(ctx context.Context, message BilingualStr,
 	return result, err
 }
 
-// questionCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// questionCallbackCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
 func questionCallbackCap(v QuestionCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -4736,8 +4740,8 @@ func questionCallbackFromCap(c *rt.Cap) QuestionCallback {
 	return &QuestionCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// QuestionCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// QuestionCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func QuestionCallbackServer(impl QuestionCallback) *rt.Cap {
 	return rt.Local(&questionCallbackDesc, impl)
 }
@@ -4867,8 +4871,8 @@ func (ShowNodeProgressCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// ShowNodeProgressCallbackClient calls a ShowNodeProgressCallback through a capability (the peer's, or one served in
-// this process).
+// ShowNodeProgressCallbackClient calls a ShowNodeProgressCallback through a
+// capability (the peer's, or one served in this process).
 type ShowNodeProgressCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -4919,8 +4923,9 @@ func (c *ShowNodeProgressCallbackClient) Call(ctx context.Context, title string,
 	}, nil)
 }
 
-// showNodeProgressCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// showNodeProgressCallbackCap returns a capability to place into a message for
+// v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
 func showNodeProgressCallbackCap(v ShowNodeProgressCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -4941,8 +4946,8 @@ func showNodeProgressCallbackFromCap(c *rt.Cap) ShowNodeProgressCallback {
 	return &ShowNodeProgressCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// ShowNodeProgressCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// ShowNodeProgressCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func ShowNodeProgressCallbackServer(impl ShowNodeProgressCallback) *rt.Cap {
 	return rt.Local(&showNodeProgressCallbackDesc, impl)
 }
@@ -5049,8 +5054,8 @@ func (InitWalletCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// InitWalletCallbackClient calls a InitWalletCallback through a capability (the peer's, or one served in
-// this process).
+// InitWalletCallbackClient calls a InitWalletCallback through a capability
+// (the peer's, or one served in this process).
 type InitWalletCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5093,8 +5098,9 @@ func (c *InitWalletCallbackClient) Call(ctx context.Context) error {
 	return c.base.Invoke(ctx, &methodInitWalletCallbackCall, nil, nil)
 }
 
-// initWalletCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// initWalletCallbackCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
 func initWalletCallbackCap(v InitWalletCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -5115,8 +5121,8 @@ func initWalletCallbackFromCap(c *rt.Cap) InitWalletCallback {
 	return &InitWalletCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// InitWalletCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// InitWalletCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func InitWalletCallbackServer(impl InitWalletCallback) *rt.Cap {
 	return rt.Local(&initWalletCallbackDesc, impl)
 }
@@ -5212,8 +5218,9 @@ func (NotifyNumConnectionsChangedCallbackFunc) Destroy(ctx context.Context) erro
 	return nil
 }
 
-// NotifyNumConnectionsChangedCallbackClient calls a NotifyNumConnectionsChangedCallback through a capability (the peer's, or one served in
-// this process).
+// NotifyNumConnectionsChangedCallbackClient calls a
+// NotifyNumConnectionsChangedCallback through a capability (the peer's, or one
+// served in this process).
 type NotifyNumConnectionsChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5260,8 +5267,9 @@ func (c *NotifyNumConnectionsChangedCallbackClient) Call(ctx context.Context, ne
 	}, nil)
 }
 
-// notifyNumConnectionsChangedCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// notifyNumConnectionsChangedCallbackCap returns a capability to place into a
+// message for v: a new reference to a client's own capability, else v served
+// in this process; nil for nil.
 func notifyNumConnectionsChangedCallbackCap(v NotifyNumConnectionsChangedCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -5282,8 +5290,8 @@ func notifyNumConnectionsChangedCallbackFromCap(c *rt.Cap) NotifyNumConnectionsC
 	return &NotifyNumConnectionsChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// NotifyNumConnectionsChangedCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// NotifyNumConnectionsChangedCallbackServer returns a capability that serves
+// impl in this process. Calls run on the threads named by their context.
 func NotifyNumConnectionsChangedCallbackServer(impl NotifyNumConnectionsChangedCallback) *rt.Cap {
 	return rt.Local(&notifyNumConnectionsChangedCallbackDesc, impl)
 }
@@ -5383,8 +5391,9 @@ func (NotifyNetworkActiveChangedCallbackFunc) Destroy(ctx context.Context) error
 	return nil
 }
 
-// NotifyNetworkActiveChangedCallbackClient calls a NotifyNetworkActiveChangedCallback through a capability (the peer's, or one served in
-// this process).
+// NotifyNetworkActiveChangedCallbackClient calls a
+// NotifyNetworkActiveChangedCallback through a capability (the peer's, or one
+// served in this process).
 type NotifyNetworkActiveChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5431,8 +5440,9 @@ func (c *NotifyNetworkActiveChangedCallbackClient) Call(ctx context.Context, net
 	}, nil)
 }
 
-// notifyNetworkActiveChangedCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// notifyNetworkActiveChangedCallbackCap returns a capability to place into a
+// message for v: a new reference to a client's own capability, else v served
+// in this process; nil for nil.
 func notifyNetworkActiveChangedCallbackCap(v NotifyNetworkActiveChangedCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -5453,8 +5463,8 @@ func notifyNetworkActiveChangedCallbackFromCap(c *rt.Cap) NotifyNetworkActiveCha
 	return &NotifyNetworkActiveChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// NotifyNetworkActiveChangedCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// NotifyNetworkActiveChangedCallbackServer returns a capability that serves
+// impl in this process. Calls run on the threads named by their context.
 func NotifyNetworkActiveChangedCallbackServer(impl NotifyNetworkActiveChangedCallback) *rt.Cap {
 	return rt.Local(&notifyNetworkActiveChangedCallbackDesc, impl)
 }
@@ -5553,8 +5563,8 @@ func (NotifyAlertChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// NotifyAlertChangedCallbackClient calls a NotifyAlertChangedCallback through a capability (the peer's, or one served in
-// this process).
+// NotifyAlertChangedCallbackClient calls a NotifyAlertChangedCallback through
+// a capability (the peer's, or one served in this process).
 type NotifyAlertChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5597,8 +5607,9 @@ func (c *NotifyAlertChangedCallbackClient) Call(ctx context.Context) error {
 	return c.base.Invoke(ctx, &methodNotifyAlertChangedCallbackCall, nil, nil)
 }
 
-// notifyAlertChangedCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// notifyAlertChangedCallbackCap returns a capability to place into a message
+// for v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
 func notifyAlertChangedCallbackCap(v NotifyAlertChangedCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -5619,8 +5630,8 @@ func notifyAlertChangedCallbackFromCap(c *rt.Cap) NotifyAlertChangedCallback {
 	return &NotifyAlertChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// NotifyAlertChangedCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// NotifyAlertChangedCallbackServer returns a capability that serves impl in
+// this process. Calls run on the threads named by their context.
 func NotifyAlertChangedCallbackServer(impl NotifyAlertChangedCallback) *rt.Cap {
 	return rt.Local(&notifyAlertChangedCallbackDesc, impl)
 }
@@ -5716,8 +5727,8 @@ func (BannedListChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// BannedListChangedCallbackClient calls a BannedListChangedCallback through a capability (the peer's, or one served in
-// this process).
+// BannedListChangedCallbackClient calls a BannedListChangedCallback through a
+// capability (the peer's, or one served in this process).
 type BannedListChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5760,8 +5771,9 @@ func (c *BannedListChangedCallbackClient) Call(ctx context.Context) error {
 	return c.base.Invoke(ctx, &methodBannedListChangedCallbackCall, nil, nil)
 }
 
-// bannedListChangedCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// bannedListChangedCallbackCap returns a capability to place into a message
+// for v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
 func bannedListChangedCallbackCap(v BannedListChangedCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -5782,8 +5794,8 @@ func bannedListChangedCallbackFromCap(c *rt.Cap) BannedListChangedCallback {
 	return &BannedListChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// BannedListChangedCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// BannedListChangedCallbackServer returns a capability that serves impl in
+// this process. Calls run on the threads named by their context.
 func BannedListChangedCallbackServer(impl BannedListChangedCallback) *rt.Cap {
 	return rt.Local(&bannedListChangedCallbackDesc, impl)
 }
@@ -5880,8 +5892,8 @@ func (NotifyBlockTipCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// NotifyBlockTipCallbackClient calls a NotifyBlockTipCallback through a capability (the peer's, or one served in
-// this process).
+// NotifyBlockTipCallbackClient calls a NotifyBlockTipCallback through a
+// capability (the peer's, or one served in this process).
 type NotifyBlockTipCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5936,8 +5948,9 @@ func (c *NotifyBlockTipCallbackClient) Call(ctx context.Context, syncState int32
 	}, nil)
 }
 
-// notifyBlockTipCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// notifyBlockTipCallbackCap returns a capability to place into a message for
+// v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
 func notifyBlockTipCallbackCap(v NotifyBlockTipCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -5958,8 +5971,8 @@ func notifyBlockTipCallbackFromCap(c *rt.Cap) NotifyBlockTipCallback {
 	return &NotifyBlockTipCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// NotifyBlockTipCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// NotifyBlockTipCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func NotifyBlockTipCallbackServer(impl NotifyBlockTipCallback) *rt.Cap {
 	return rt.Local(&notifyBlockTipCallbackDesc, impl)
 }
@@ -6071,8 +6084,8 @@ func (NotifyHeaderTipCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// NotifyHeaderTipCallbackClient calls a NotifyHeaderTipCallback through a capability (the peer's, or one served in
-// this process).
+// NotifyHeaderTipCallbackClient calls a NotifyHeaderTipCallback through a
+// capability (the peer's, or one served in this process).
 type NotifyHeaderTipCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6127,8 +6140,9 @@ func (c *NotifyHeaderTipCallbackClient) Call(ctx context.Context, syncState int3
 	}, nil)
 }
 
-// notifyHeaderTipCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// notifyHeaderTipCallbackCap returns a capability to place into a message for
+// v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
 func notifyHeaderTipCallbackCap(v NotifyHeaderTipCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -6149,8 +6163,8 @@ func notifyHeaderTipCallbackFromCap(c *rt.Cap) NotifyHeaderTipCallback {
 	return &NotifyHeaderTipCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// NotifyHeaderTipCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// NotifyHeaderTipCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func NotifyHeaderTipCallbackServer(impl NotifyHeaderTipCallback) *rt.Cap {
 	return rt.Local(&notifyHeaderTipCallbackDesc, impl)
 }

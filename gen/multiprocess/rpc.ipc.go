@@ -126,8 +126,8 @@ func rpcFromCap(c *rt.Cap) Rpc {
 	return &RpcClient{base: rt.NewClientBase(c)}
 }
 
-// RpcServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// RpcServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
 func RpcServer(impl Rpc) *rt.Cap {
 	return rt.Local(&rpcDesc, impl)
 }

@@ -1806,8 +1806,8 @@ type Wallet interface {
 	HandleCanGetAddressesChanged(ctx context.Context, callback CanGetAddressesChangedCallback) (result Handler, err error)
 }
 
-// WalletClient calls a Wallet through a capability (the peer's, or one served in
-// this process).
+// WalletClient calls a Wallet through a capability (the peer's, or one served
+// in this process).
 type WalletClient struct {
 	base *rt.ClientBase
 }
@@ -3564,8 +3564,9 @@ func (c *WalletClient) HandleCanGetAddressesChanged(ctx context.Context, callbac
 	return result, err
 }
 
-// walletCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// walletCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func walletCap(v Wallet) *rt.Cap {
 	if v == nil {
 		return nil
@@ -6212,8 +6213,8 @@ func (UnloadWalletCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// UnloadWalletCallbackClient calls a UnloadWalletCallback through a capability (the peer's, or one served in
-// this process).
+// UnloadWalletCallbackClient calls a UnloadWalletCallback through a capability
+// (the peer's, or one served in this process).
 type UnloadWalletCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6256,8 +6257,9 @@ func (c *UnloadWalletCallbackClient) Call(ctx context.Context) error {
 	return c.base.Invoke(ctx, &methodUnloadWalletCallbackCall, nil, nil)
 }
 
-// unloadWalletCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// unloadWalletCallbackCap returns a capability to place into a message for v:
+// a new reference to a client's own capability, else v served in this process;
+// nil for nil.
 func unloadWalletCallbackCap(v UnloadWalletCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -6278,8 +6280,8 @@ func unloadWalletCallbackFromCap(c *rt.Cap) UnloadWalletCallback {
 	return &UnloadWalletCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// UnloadWalletCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// UnloadWalletCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func UnloadWalletCallbackServer(impl UnloadWalletCallback) *rt.Cap {
 	return rt.Local(&unloadWalletCallbackDesc, impl)
 }
@@ -6375,8 +6377,8 @@ func (ShowWalletProgressCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// ShowWalletProgressCallbackClient calls a ShowWalletProgressCallback through a capability (the peer's, or one served in
-// this process).
+// ShowWalletProgressCallbackClient calls a ShowWalletProgressCallback through
+// a capability (the peer's, or one served in this process).
 type ShowWalletProgressCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6426,8 +6428,9 @@ func (c *ShowWalletProgressCallbackClient) Call(ctx context.Context, title strin
 	}, nil)
 }
 
-// showWalletProgressCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// showWalletProgressCallbackCap returns a capability to place into a message
+// for v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
 func showWalletProgressCallbackCap(v ShowWalletProgressCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -6448,8 +6451,8 @@ func showWalletProgressCallbackFromCap(c *rt.Cap) ShowWalletProgressCallback {
 	return &ShowWalletProgressCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// ShowWalletProgressCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// ShowWalletProgressCallbackServer returns a capability that serves impl in
+// this process. Calls run on the threads named by their context.
 func ShowWalletProgressCallbackServer(impl ShowWalletProgressCallback) *rt.Cap {
 	return rt.Local(&showWalletProgressCallbackDesc, impl)
 }
@@ -6554,8 +6557,8 @@ func (StatusChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// StatusChangedCallbackClient calls a StatusChangedCallback through a capability (the peer's, or one served in
-// this process).
+// StatusChangedCallbackClient calls a StatusChangedCallback through a
+// capability (the peer's, or one served in this process).
 type StatusChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6598,8 +6601,9 @@ func (c *StatusChangedCallbackClient) Call(ctx context.Context) error {
 	return c.base.Invoke(ctx, &methodStatusChangedCallbackCall, nil, nil)
 }
 
-// statusChangedCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// statusChangedCallbackCap returns a capability to place into a message for v:
+// a new reference to a client's own capability, else v served in this process;
+// nil for nil.
 func statusChangedCallbackCap(v StatusChangedCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -6620,8 +6624,8 @@ func statusChangedCallbackFromCap(c *rt.Cap) StatusChangedCallback {
 	return &StatusChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// StatusChangedCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// StatusChangedCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func StatusChangedCallbackServer(impl StatusChangedCallback) *rt.Cap {
 	return rt.Local(&statusChangedCallbackDesc, impl)
 }
@@ -6718,8 +6722,8 @@ func (AddressBookChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// AddressBookChangedCallbackClient calls a AddressBookChangedCallback through a capability (the peer's, or one served in
-// this process).
+// AddressBookChangedCallbackClient calls a AddressBookChangedCallback through
+// a capability (the peer's, or one served in this process).
 type AddressBookChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6778,8 +6782,9 @@ func (c *AddressBookChangedCallbackClient) Call(ctx context.Context, address TxD
 	}, nil)
 }
 
-// addressBookChangedCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// addressBookChangedCallbackCap returns a capability to place into a message
+// for v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
 func addressBookChangedCallbackCap(v AddressBookChangedCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -6800,8 +6805,8 @@ func addressBookChangedCallbackFromCap(c *rt.Cap) AddressBookChangedCallback {
 	return &AddressBookChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// AddressBookChangedCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// AddressBookChangedCallbackServer returns a capability that serves impl in
+// this process. Calls run on the threads named by their context.
 func AddressBookChangedCallbackServer(impl AddressBookChangedCallback) *rt.Cap {
 	return rt.Local(&addressBookChangedCallbackDesc, impl)
 }
@@ -6921,8 +6926,8 @@ func (TransactionChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// TransactionChangedCallbackClient calls a TransactionChangedCallback through a capability (the peer's, or one served in
-// this process).
+// TransactionChangedCallbackClient calls a TransactionChangedCallback through
+// a capability (the peer's, or one served in this process).
 type TransactionChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6972,8 +6977,9 @@ func (c *TransactionChangedCallbackClient) Call(ctx context.Context, txid chainh
 	}, nil)
 }
 
-// transactionChangedCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// transactionChangedCallbackCap returns a capability to place into a message
+// for v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
 func transactionChangedCallbackCap(v TransactionChangedCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -6994,8 +7000,8 @@ func transactionChangedCallbackFromCap(c *rt.Cap) TransactionChangedCallback {
 	return &TransactionChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// TransactionChangedCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// TransactionChangedCallbackServer returns a capability that serves impl in
+// this process. Calls run on the threads named by their context.
 func TransactionChangedCallbackServer(impl TransactionChangedCallback) *rt.Cap {
 	return rt.Local(&transactionChangedCallbackDesc, impl)
 }
@@ -7105,8 +7111,8 @@ func (CanGetAddressesChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// CanGetAddressesChangedCallbackClient calls a CanGetAddressesChangedCallback through a capability (the peer's, or one served in
-// this process).
+// CanGetAddressesChangedCallbackClient calls a CanGetAddressesChangedCallback
+// through a capability (the peer's, or one served in this process).
 type CanGetAddressesChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -7149,8 +7155,9 @@ func (c *CanGetAddressesChangedCallbackClient) Call(ctx context.Context) error {
 	return c.base.Invoke(ctx, &methodCanGetAddressesChangedCallbackCall, nil, nil)
 }
 
-// canGetAddressesChangedCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// canGetAddressesChangedCallbackCap returns a capability to place into a
+// message for v: a new reference to a client's own capability, else v served
+// in this process; nil for nil.
 func canGetAddressesChangedCallbackCap(v CanGetAddressesChangedCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -7171,8 +7178,8 @@ func canGetAddressesChangedCallbackFromCap(c *rt.Cap) CanGetAddressesChangedCall
 	return &CanGetAddressesChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// CanGetAddressesChangedCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// CanGetAddressesChangedCallbackServer returns a capability that serves impl
+// in this process. Calls run on the threads named by their context.
 func CanGetAddressesChangedCallbackServer(impl CanGetAddressesChangedCallback) *rt.Cap {
 	return rt.Local(&canGetAddressesChangedCallbackDesc, impl)
 }
@@ -7353,8 +7360,8 @@ type WalletLoader interface {
 	HandleLoadWallet(ctx context.Context, callback LoadWalletCallback) (result Handler, err error)
 }
 
-// WalletLoaderClient calls a WalletLoader through a capability (the peer's, or one served in
-// this process).
+// WalletLoaderClient calls a WalletLoader through a capability (the peer's, or
+// one served in this process).
 type WalletLoaderClient struct {
 	base *rt.ClientBase
 }
@@ -7738,8 +7745,9 @@ func (c *WalletLoaderClient) SchedulerMockForward(ctx context.Context, deltaSeco
 	}, nil)
 }
 
-// walletLoaderCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// walletLoaderCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func walletLoaderCap(v WalletLoader) *rt.Cap {
 	if v == nil {
 		return nil
@@ -7760,8 +7768,8 @@ func walletLoaderFromCap(c *rt.Cap) WalletLoader {
 	return &WalletLoaderClient{base: rt.NewClientBase(c)}
 }
 
-// WalletLoaderServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// WalletLoaderServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
 func WalletLoaderServer(impl WalletLoader) *rt.Cap {
 	return rt.Local(&walletLoaderDesc, impl)
 }
@@ -8289,8 +8297,8 @@ func (LoadWalletCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// LoadWalletCallbackClient calls a LoadWalletCallback through a capability (the peer's, or one served in
-// this process).
+// LoadWalletCallbackClient calls a LoadWalletCallback through a capability
+// (the peer's, or one served in this process).
 type LoadWalletCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -8341,8 +8349,9 @@ func (c *LoadWalletCallbackClient) Call(ctx context.Context, wallet Wallet) erro
 	}, nil)
 }
 
-// loadWalletCallbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// loadWalletCallbackCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
 func loadWalletCallbackCap(v LoadWalletCallback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -8363,8 +8372,8 @@ func loadWalletCallbackFromCap(c *rt.Cap) LoadWalletCallback {
 	return &LoadWalletCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// LoadWalletCallbackServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// LoadWalletCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
 func LoadWalletCallbackServer(impl LoadWalletCallback) *rt.Cap {
 	return rt.Local(&loadWalletCallbackDesc, impl)
 }

@@ -187,8 +187,8 @@ type Mining interface {
 	CheckBlock(ctx context.Context, block *wire.MsgBlock, options BlockCheckOptions) (result bool, reason string, debug string, err error)
 }
 
-// MiningClient calls a Mining through a capability (the peer's, or one served in
-// this process).
+// MiningClient calls a Mining through a capability (the peer's, or one served
+// in this process).
 type MiningClient struct {
 	base *rt.ClientBase
 }
@@ -390,8 +390,9 @@ func (c *MiningClient) CheckBlockBytes(ctx context.Context, block []byte, option
 	return result, reason, debug, err
 }
 
-// miningCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// miningCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func miningCap(v Mining) *rt.Cap {
 	if v == nil {
 		return nil
@@ -853,8 +854,8 @@ type BlockTemplate interface {
 	WaitNext(ctx context.Context, options BlockWaitOptions) (result BlockTemplate, err error)
 }
 
-// BlockTemplateClient calls a BlockTemplate through a capability (the peer's, or one served in
-// this process).
+// BlockTemplateClient calls a BlockTemplate through a capability (the peer's,
+// or one served in this process).
 type BlockTemplateClient struct {
 	base *rt.ClientBase
 }
@@ -1165,8 +1166,9 @@ func (c *BlockTemplateClient) WaitNext(ctx context.Context, options BlockWaitOpt
 	return result, err
 }
 
-// blockTemplateCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// blockTemplateCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func blockTemplateCap(v BlockTemplate) *rt.Cap {
 	if v == nil {
 		return nil
@@ -1187,8 +1189,8 @@ func blockTemplateFromCap(c *rt.Cap) BlockTemplate {
 	return &BlockTemplateClient{base: rt.NewClientBase(c)}
 }
 
-// BlockTemplateServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// BlockTemplateServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
 func BlockTemplateServer(impl BlockTemplate) *rt.Cap {
 	return rt.Local(&blockTemplateDesc, impl)
 }

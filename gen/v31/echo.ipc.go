@@ -133,8 +133,8 @@ func echoFromCap(c *rt.Cap) Echo {
 	return &EchoClient{base: rt.NewClientBase(c)}
 }
 
-// EchoServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// EchoServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
 func EchoServer(impl Echo) *rt.Cap {
 	return rt.Local(&echoDesc, impl)
 }

@@ -317,8 +317,8 @@ type Mining interface {
 	Interrupt(ctx context.Context) error
 }
 
-// MiningClient calls a Mining through a capability (the peer's, or one served in
-// this process).
+// MiningClient calls a Mining through a capability (the peer's, or one served
+// in this process).
 type MiningClient struct {
 	base *rt.ClientBase
 }
@@ -526,8 +526,9 @@ func (c *MiningClient) Interrupt(ctx context.Context) error {
 	return c.base.Invoke(ctx, &methodMiningInterrupt, nil, nil)
 }
 
-// miningCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// miningCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func miningCap(v Mining) *rt.Cap {
 	if v == nil {
 		return nil
@@ -986,8 +987,8 @@ type BlockTemplate interface {
 	InterruptWait(ctx context.Context) error
 }
 
-// BlockTemplateClient calls a BlockTemplate through a capability (the peer's, or one served in
-// this process).
+// BlockTemplateClient calls a BlockTemplate through a capability (the peer's,
+// or one served in this process).
 type BlockTemplateClient struct {
 	base *rt.ClientBase
 }
@@ -1262,8 +1263,9 @@ func (c *BlockTemplateClient) InterruptWait(ctx context.Context) error {
 	return c.base.Invoke(ctx, &methodBlockTemplateInterruptWait, nil, nil)
 }
 
-// blockTemplateCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// blockTemplateCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func blockTemplateCap(v BlockTemplate) *rt.Cap {
 	if v == nil {
 		return nil
@@ -1284,8 +1286,8 @@ func blockTemplateFromCap(c *rt.Cap) BlockTemplate {
 	return &BlockTemplateClient{base: rt.NewClientBase(c)}
 }
 
-// BlockTemplateServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// BlockTemplateServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
 func BlockTemplateServer(impl BlockTemplate) *rt.Cap {
 	return rt.Local(&blockTemplateDesc, impl)
 }

@@ -100,8 +100,8 @@ type InitClient struct {
 var _ Init = (*InitClient)(nil)
 
 // NewInitClient returns a client of the Init that conn's peer serves (its
-// bootstrap capability). conn must have been made with WithInitBootstrap
-// (rt's default is Bitcoin Core's Init).
+// bootstrap capability). conn must have been made with WithInitBootstrap (rt's
+// default is Bitcoin Core's Init).
 func NewInitClient(conn *rt.Conn) *InitClient {
 	return &InitClient{base: rt.NewClientBase(conn.Bootstrap())}
 }
@@ -211,8 +211,8 @@ func WithInitBootstrap() rt.Option {
 	return rt.WithInitInterfaceID(v32capnp.Init_TypeID)
 }
 
-// InitServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// InitServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
 func InitServer(impl Init) *rt.Cap {
 	return rt.Local(&initDesc, impl)
 }

@@ -370,8 +370,8 @@ type Mining interface {
 	GetTransactionsByWitnessID(ctx context.Context, wtxids []chainhash.Hash) (result []*wire.MsgTx, err error)
 }
 
-// MiningClient calls a Mining through a capability (the peer's, or one served in
-// this process).
+// MiningClient calls a Mining through a capability (the peer's, or one served
+// in this process).
 type MiningClient struct {
 	base *rt.ClientBase
 }
@@ -806,8 +806,9 @@ func (c *MiningClient) GetTransactionsByWitnessIDBytes(ctx context.Context, wtxi
 	return result, err
 }
 
-// miningCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// miningCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func miningCap(v Mining) *rt.Cap {
 	if v == nil {
 		return nil
@@ -1563,8 +1564,8 @@ type BlockTemplate interface {
 	SubmitSolution(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase *wire.MsgTx) (result bool, reason string, debug string, err error)
 }
 
-// BlockTemplateClient calls a BlockTemplate through a capability (the peer's, or one served in
-// this process).
+// BlockTemplateClient calls a BlockTemplate through a capability (the peer's,
+// or one served in this process).
 type BlockTemplateClient struct {
 	base *rt.ClientBase
 }
@@ -1884,8 +1885,9 @@ func (c *BlockTemplateClient) SubmitSolutionBytes(ctx context.Context, version u
 	return result, reason, debug, err
 }
 
-// blockTemplateCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// blockTemplateCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func blockTemplateCap(v BlockTemplate) *rt.Cap {
 	if v == nil {
 		return nil
@@ -1906,8 +1908,8 @@ func blockTemplateFromCap(c *rt.Cap) BlockTemplate {
 	return &BlockTemplateClient{base: rt.NewClientBase(c)}
 }
 
-// BlockTemplateServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// BlockTemplateServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
 func BlockTemplateServer(impl BlockTemplate) *rt.Cap {
 	return rt.Local(&blockTemplateDesc, impl)
 }

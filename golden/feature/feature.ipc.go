@@ -1023,8 +1023,8 @@ func (CallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// CallbackClient calls a Callback through a capability (the peer's, or one served in
-// this process).
+// CallbackClient calls a Callback through a capability (the peer's, or one
+// served in this process).
 type CallbackClient struct {
 	base *rt.ClientBase
 }
@@ -1076,8 +1076,9 @@ func (c *CallbackClient) Call(ctx context.Context, arg int32) (result int32, err
 	return result, err
 }
 
-// callbackCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// callbackCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func callbackCap(v Callback) *rt.Cap {
 	if v == nil {
 		return nil
@@ -1264,8 +1265,8 @@ func baseFromCap(c *rt.Cap) Base {
 	return &BaseClient{base: rt.NewClientBase(c)}
 }
 
-// BaseServer returns a capability that serves impl in this process. Calls
-// run on the threads named by their context.
+// BaseServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
 func BaseServer(impl Base) *rt.Cap {
 	return rt.Local(&baseDesc, impl)
 }
@@ -1341,8 +1342,8 @@ type Derived interface {
 	Pong(ctx context.Context, value int32) (result int32, err error)
 }
 
-// DerivedClient calls a Derived through a capability (the peer's, or one served in
-// this process).
+// DerivedClient calls a Derived through a capability (the peer's, or one
+// served in this process).
 type DerivedClient struct {
 	base *rt.ClientBase
 }
@@ -1408,8 +1409,9 @@ func (c *DerivedClient) Ping(ctx context.Context) (result string, err error) {
 	return result, err
 }
 
-// derivedCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// derivedCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func derivedCap(v Derived) *rt.Cap {
 	if v == nil {
 		return nil
@@ -1829,17 +1831,17 @@ type Feature interface {
 	RawFormsBytes(ctx context.Context) error
 }
 
-// FeatureClient calls a Feature through a capability (the peer's, or one served in
-// this process).
+// FeatureClient calls a Feature through a capability (the peer's, or one
+// served in this process).
 type FeatureClient struct {
 	base *rt.ClientBase
 }
 
 var _ Feature = (*FeatureClient)(nil)
 
-// NewFeatureClient returns a client of the Feature that conn's peer serves (its
-// bootstrap capability). conn must have been made with WithFeatureBootstrap
-// (rt's default is Bitcoin Core's Init).
+// NewFeatureClient returns a client of the Feature that conn's peer serves
+// (its bootstrap capability). conn must have been made with
+// WithFeatureBootstrap (rt's default is Bitcoin Core's Init).
 func NewFeatureClient(conn *rt.Conn) *FeatureClient {
 	return &FeatureClient{base: rt.NewClientBase(conn.Bootstrap())}
 }
@@ -2548,8 +2550,9 @@ func (c *FeatureClient) RawFormsBytes(ctx context.Context) error {
 	return c.base.Invoke(ctx, &methodFeatureRawFormsBytes, nil, nil)
 }
 
-// featureCap returns a capability to place into a message for v: a new reference
-// to a client's own capability, else v served in this process; nil for nil.
+// featureCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
 func featureCap(v Feature) *rt.Cap {
 	if v == nil {
 		return nil
