@@ -125,8 +125,9 @@ func (s *calcImpl) Ping(ctx context.Context, x uint64) (uint64, error) {
 	return x, nil
 }
 
+// Raise fails with text, which goes back in the results' error field.
 func (s *calcImpl) Raise(ctx context.Context, text string) error {
-	return exception.Std(text)
+	return errors.New(text)
 }
 
 func (s *calcImpl) Echo(ctx context.Context, data []byte) ([]byte, error) {
@@ -336,3 +337,8 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 		return zero
 	}
 }
+
+// maxDisconnectLatency is how soon after a connection ends (its peer
+// killed or closed) every pending call must fail: the bound. The
+// engine fails pending calls as its reader sees the end of the stream.
+const maxDisconnectLatency = 100 * time.Millisecond

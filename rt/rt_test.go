@@ -371,8 +371,8 @@ func TestServerPool(t *testing.T) {
 	}
 }
 
-// makeThread beyond WithMaxThreads fails: calls pinned to threads past
-// the limit fail with "too many threads", the others run.
+// makeThread beyond WithMaxThreads fails with "too many threads"; a call
+// pinned to such a thread fails, and the connection goes on.
 func TestThreadLimit(t *testing.T) {
 	p := newPair(t, []rt.Option{rt.WithMaxThreads(3)})
 	ctx := ctxT(t)
@@ -383,19 +383,25 @@ func TestThreadLimit(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer th.Release()
-		_, err = p.calc.ThreadName(rt.WithThread(ctx, th))
+		_, err = th.Name(ctx)
 		switch {
 		case err == nil:
 			ok++
+			if _, err := p.calc.ThreadName(rt.WithThread(ctx, th)); err != nil {
+				t.Fatalf("call on a granted thread: %v", err)
+			}
 		case strings.Contains(err.Error(), "too many threads"):
 			refused++
+			if _, err := p.calc.ThreadName(rt.WithThread(ctx, th)); err == nil {
+				t.Fatal("a call pinned to a refused thread succeeded")
+			}
 		default:
 			t.Fatalf("unexpected error %v", err)
 		}
 	}
 	// The pair already holds a thread (makeCalc and the calls share it).
-	if refused == 0 || ok > 2 {
-		t.Fatalf("thread limit 3 not enforced: %d pinned threads worked, %d refused", ok, refused)
+	if refused != 8 || ok != 2 || rt.ThreadsForTest(p.server) != 3 {
+		t.Fatalf("thread limit 3: %d pinned threads granted, %d refused, server has %d", ok, refused, rt.ThreadsForTest(p.server))
 	}
 	if r, err := p.calc.Add(ctx, 1, 1); err != nil || r != 2 {
 		t.Fatalf("after refused threads: %d, %v", r, err)
