@@ -1,0 +1,58 @@
+package rt_test
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
+)
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Debug logs name the request, method and thread, like -debug=ipc; only
+// LevelTrace adds the arguments.
+func TestServerLogLevels(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelDebug, rt.LevelTrace} {
+		var buf lockedBuf
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
+		p := newPair(t, []rt.Option{rt.WithLogger(log)})
+		if _, err := p.calc.Add(ctxT(t), 1234567, 1); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.String()
+		var line string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "IPC server request") && strings.Contains(l, "method=Calc.add") && !strings.Contains(l, "args") {
+				line = l
+			}
+		}
+		if line == "" || !strings.Contains(line, "thread=") || !strings.Contains(line, "(from go-") || !strings.Contains(line, " n=") {
+			t.Fatalf("level %v: no debug line with request number and thread:\n%s", level, out)
+		}
+		hasArgs := strings.Contains(out, "a = 1234567")
+		if level == slog.LevelDebug && hasArgs {
+			t.Fatalf("arguments logged at debug:\n%s", out)
+		}
+		if level == rt.LevelTrace && !hasArgs {
+			t.Fatalf("arguments not logged at trace:\n%s", out)
+		}
+	}
+}
