@@ -257,6 +257,13 @@ func (c *Conn) invoke(ctx context.Context, target *engine.Client, m *Method, par
 	ans := req.Send()
 	defer ans.Release()
 	res, err := ans.Wait(ctx)
+	if err != nil && ctx.Err() != nil && c != nil {
+		// A context that ended with the connection (a handler's, whose
+		// peer went away) reports the disconnect, not its cancellation.
+		if cerr := c.e.Err(); cerr != nil {
+			err = cerr
+		}
+	}
 	if err != nil {
 		err = fromEngine(err, m.Interface, m.Name)
 		if c != nil {
