@@ -331,7 +331,7 @@ func (c *Conn) pickThreads(ctx context.Context, m *Method, tc *callThreads) (don
 		// thread: never reuse that thread.
 		abandoned := err != nil && ctx.Err() != nil
 		l.failed = err != nil
-		c.leases.put(l, abandoned)
+		c.leases.put(l, abandoned || l.broken())
 	}, nil
 }
 
@@ -365,6 +365,21 @@ func (l *lease) ready(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// broken reports whether makeThread has answered with an error (the
+// peer refused the thread, e.g. as overloaded): the lease is of no use.
+func (l *lease) broken() bool {
+	if l.ans == nil {
+		return false
+	}
+	select {
+	case <-l.ans.Done():
+		_, err := l.ans.Results()
+		return err != nil
+	default:
+		return false
+	}
 }
 
 func (l *lease) release() {

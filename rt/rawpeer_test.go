@@ -113,6 +113,89 @@ func rawCallTo(t testing.TB, qid uint32, target func(rpccp.MessageTarget) error,
 	})
 }
 
+// promised targets question q's answer at path.
+func promised(q uint32, path []uint16) func(rpccp.MessageTarget) error {
+	return func(tgt rpccp.MessageTarget) error {
+		pa, err := tgt.NewPromisedAnswer()
+		if err != nil {
+			return err
+		}
+		return writePath(pa, q, path)
+	}
+}
+
+func writePath(pa rpccp.PromisedAnswer, q uint32, path []uint16) error {
+	pa.SetQuestionId(q)
+	if len(path) > 0 {
+		ops, err := pa.NewTransform(int32(len(path)))
+		if err != nil {
+			return err
+		}
+		for i, f := range path {
+			ops.At(i).SetGetPointerField(f)
+		}
+	}
+	return nil
+}
+
+// rawContextCall is a call whose params' pointer 0 is a context struct
+// naming as its thread the capability in pointer 0 of question
+// threadQ's results (a receiverAnswer), as libmultiprocess pipelines
+// makeThread.
+func rawContextCall(t testing.TB, qid uint32, target func(rpccp.MessageTarget) error, iface uint64, method uint16, size capnp.ObjectSize, threadQ uint32, params func(capnp.Struct) error) []byte {
+	return frameOf(t, func(m rpccp.Message) error {
+		c, err := m.NewCall()
+		if err != nil {
+			return err
+		}
+		c.SetQuestionId(qid)
+		c.SetInterfaceId(iface)
+		c.SetMethodId(method)
+		tgt, err := c.NewTarget()
+		if err != nil {
+			return err
+		}
+		if err := target(tgt); err != nil {
+			return err
+		}
+		p, err := c.NewParams()
+		if err != nil {
+			return err
+		}
+		s, err := capnp.NewStruct(p.Segment(), size)
+		if err != nil {
+			return err
+		}
+		cs, err := capnp.NewStruct(p.Segment(), capnp.ObjectSize{PointerCount: 2})
+		if err != nil {
+			return err
+		}
+		if err := cs.SetPtr(0, capnp.NewInterface(p.Segment(), 0).ToPtr()); err != nil {
+			return err
+		}
+		if err := s.SetPtr(0, cs.ToPtr()); err != nil {
+			return err
+		}
+		if params != nil {
+			if err := params(s); err != nil {
+				return err
+			}
+		}
+		if err := p.SetContent(s.ToPtr()); err != nil {
+			return err
+		}
+		tbl, err := p.NewCapTable(1)
+		if err != nil {
+			return err
+		}
+		ra, err := tbl.At(0).NewReceiverAnswer()
+		if err != nil {
+			return err
+		}
+		return writePath(ra, threadQ, []uint16{0})
+	})
+}
+
 func rawFinish(t testing.TB, qid uint32) []byte {
 	return frameOf(t, func(m rpccp.Message) error {
 		f, err := m.NewFinish()
