@@ -339,16 +339,22 @@ func (c *Conn) handle(msg *capnp.Message) error {
 	}
 }
 
-// sendUnimplemented echoes a message of a kind the engine does not know.
+// sendUnimplemented echoes a message of a kind the engine does not know:
+// its kind only, not its content. Copying the content follows pointers
+// without the read limits, and the peer's bytes may point back into
+// themselves (through a far pointer): the copy would never end. No peer
+// needs more than the kind of a message of these kinds back.
 func (c *Conn) sendUnimplemented(m rpccp.Message) error {
 	msg, root, err := newMessage()
 	if err != nil {
 		return err
 	}
-	if err := root.SetUnimplemented(m); err != nil {
-		// A copy that breaks the limits: echo what is left of it.
-		root.SetUnimplemented(rpccp.Message{})
+	echo, err := root.NewUnimplemented()
+	if err != nil {
+		recycle(msg)
+		return err
 	}
+	capnp.Struct(echo).SetUint16(0, uint16(m.Which()))
 	c.mu.Lock()
 	flush := c.sendOwnedLocked(msg, true)
 	c.mu.Unlock()

@@ -755,3 +755,35 @@ func TestForwardAndEmbargoGoToGo(t *testing.T) {
 	waitStats(t, client, Stats{})
 	waitStats(t, server, Stats{})
 }
+
+// A message of a kind the engine does not know is echoed in an
+// Unimplemented message. Its content may point back into itself through
+// a far pointer: copying it whole recursed without end and killed the
+// process with a stack overflow (found by rt's FuzzRawReplies).
+func TestUnimplementedEchoOfCyclicMessage(t *testing.T) {
+	p, conn := newRawPeer(t, Options{})
+	// One segment of 11 words. Root: a Message whose union member is
+	// unknown (0x3030), whose pointer leads to a struct whose pointer leads
+	// to a struct of two pointers: a capability and a list of one struct,
+	// whose pointer is a far pointer back to the struct of two pointers.
+	frame := []byte("\x00\x00\x00\x00\v\x00\x00\x00" +
+		"\x00\x00\x00\x00\x01\x00\x01\x00" + "00000000" +
+		"\x00\x00\x00\x00\x02\x00\x01\x00" + "0000000000000000" +
+		"\x00\x00\x00\x00\x00\x00\x02\x00" +
+		"\x03\x00\x00\x001000" + "\x01\x00\x00\x00\x17\x00\x00\x00" +
+		"\x04\x00\x00\x00\x01\x00\x01\x00" + "00000000" +
+		"*\x00\x00\x00\x00\x00\x00\x00")
+	if _, err := p.c.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	u, err := p.expect(rpccp.Message_Which_unimplemented).Unimplemented()
+	if err != nil || u.Which() != 0x3030 {
+		t.Fatalf("unimplemented echoes %v (%v)", u.Which(), err)
+	}
+	// Still serving.
+	p.send(func(m rpccp.Message) error { bs, err := m.NewBootstrap(); bs.SetQuestionId(0); return err })
+	p.expect(rpccp.Message_Which_return)
+	if conn.Err() != nil {
+		t.Fatal(conn.Err())
+	}
+}
