@@ -664,3 +664,11 @@ func TestEngineListener(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestEngineNullCapability(t *testing.T) {
+	_, err := invokeText(testContext(t), NewClientBase(nil), &mEcho, "x")
+	var ee *exception.Error
+	if !errors.As(err, &ee) || ee.Type != exception.Failed {
+		t.Errorf("call on the null capability: %v", err)
+	}
+}
