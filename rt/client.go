@@ -254,7 +254,8 @@ func (c *Conn) invoke(ctx context.Context, target *engine.Client, m *Method, par
 		n = c.requests.Add(1)
 		c.log.Debug("IPC client send request", "n", n, "method", m.String())
 	}
-	ans := req.Send()
+	// A peer that stops reading holds the call back only until ctx ends.
+	ans := req.SendContext(ctx)
 	defer ans.Release()
 	res, err := ans.Wait(ctx)
 	if err != nil && ctx.Err() != nil && c != nil {
@@ -432,7 +433,7 @@ func (p *leasePool) acquire(ctx context.Context) (*lease, error) {
 	idx := p.made
 	usePool := p.usePool
 	p.mu.Unlock()
-	l, err := p.conn.newLease(idx, usePool)
+	l, err := p.conn.newLease(ctx, idx, usePool)
 	if err != nil {
 		<-p.sem
 		return nil, err
@@ -448,7 +449,7 @@ const (
 	methodGetName    = 0
 )
 
-func (c *Conn) newLease(idx int, usePool bool) (*lease, error) {
+func (c *Conn) newLease(ctx context.Context, idx int, usePool bool) (*lease, error) {
 	cb := c.newThread(fmt.Sprintf("%s callback %d", c.opts.name, idx))
 	c.mu.Lock()
 	if c.closed {
@@ -478,7 +479,7 @@ func (c *Conn) newLease(idx int, usePool bool) (*lease, error) {
 		return nil, err
 	}
 	// Pipelined: the first call carries the unreturned answer.
-	l.ans = req.Send()
+	l.ans = req.SendContext(ctx)
 	l.server = l.ans.Pipeline(0)
 	return l, nil
 }
@@ -522,7 +523,7 @@ func (c *Conn) NewThread() (*Thread, error) {
 	c.leases.made++
 	idx := c.leases.made
 	c.leases.mu.Unlock()
-	l, err := c.newLease(idx, false)
+	l, err := c.newLease(context.Background(), idx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -562,7 +563,7 @@ func (t *Thread) Name(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", exception.New(exception.Failed, "Thread", "getName", err.Error())
 	}
-	ans := req.Send()
+	ans := req.SendContext(ctx)
 	defer ans.Release()
 	res, err := ans.Wait(ctx)
 	t.done(err)

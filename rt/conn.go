@@ -265,7 +265,7 @@ func (c *Conn) construct(ctx context.Context) error {
 		req.Discard()
 		return exception.New(exception.Failed, "Init", "construct", err.Error())
 	}
-	ans := req.Send()
+	ans := req.SendContext(ctx)
 	defer ans.Release()
 	if _, err := ans.Wait(ctx); err != nil {
 		return fromEngine(err, "Init", "construct")
@@ -292,7 +292,7 @@ func (c *Conn) makePool(ctx context.Context, tm *engine.Client) error {
 		return exception.New(exception.Failed, "ThreadMap", "makePool", err.Error())
 	}
 	mp.ThreadMap_makePool_Params(req.Params()).SetCount(c.opts.serverPool)
-	ans := req.Send()
+	ans := req.SendContext(ctx)
 	defer ans.Release()
 	if _, err := ans.Wait(ctx); err != nil {
 		return fromEngine(err, "ThreadMap", "makePool")

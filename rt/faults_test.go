@@ -558,9 +558,11 @@ func heapInUse() uint64 {
 }
 
 // hammerEcho calls Echo with payload from n goroutines, each call with a
-// short deadline (a client retrying a stuck peer), until stop.
-func hammerEcho(calc *rttest.CalcClient, payload []byte, n int, stop <-chan struct{}) *sync.WaitGroup {
+// short deadline (a client retrying a stuck peer), until stop. It counts
+// the calls that failed with their deadline.
+func hammerEcho(calc *rttest.CalcClient, payload []byte, n int, stop <-chan struct{}) (*sync.WaitGroup, *atomic.Int64) {
 	var wg sync.WaitGroup
+	var timedOut atomic.Int64
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
@@ -572,20 +574,23 @@ func hammerEcho(calc *rttest.CalcClient, payload []byte, n int, stop <-chan stru
 				default:
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-				calc.Echo(ctx, payload)
+				if _, err := calc.Echo(ctx, payload); errors.Is(err, context.DeadlineExceeded) {
+					timedOut.Add(1)
+				}
 				cancel()
 			}
 		}()
 	}
-	return &wg
+	return &wg, &timedOut
 }
 
 // The server stops reading while the client keeps calling, each call
-// abandoned after a short deadline: without a bound every abandoned call
-// would leave its message (and a Finish) queued for ever. Once the
-// client's send queue is over its limit the client drops the connection
-// and calls fail with ErrDisconnected. (The engine's own tests check the
-// queue against the bound byte for byte.)
+// abandoned after a short deadline. New calls wait for room in the
+// client's send queue until their deadline and fail then without being
+// queued, so no caller is held past its deadline, not even the one whose
+// write the peer does not read; once the calls that gave up would have
+// taken the queue past WithSendQueueLimit, the client drops the
+// connection and calls fail with ErrDisconnected.
 func TestStalledServerBoundsClientMemory(t *testing.T) {
 	const limit = 1 << 20
 	a, b := socketPair(t)
@@ -610,18 +615,17 @@ func TestStalledServerBoundsClientMemory(t *testing.T) {
 	before := heapInUse()
 	sb.stalled.Store(true)
 	stop := make(chan struct{})
-	wg := hammerEcho(calc, payload, 8, stop)
-	select {
-	case <-client.Done():
-	case <-time.After(hangGuard):
-		close(stop)
-		wg.Wait()
-		t.Fatal("client still connected to a peer that stopped reading")
-	}
+	wg, timedOut := hammerEcho(calc, payload, 8, stop)
+	recv(t, client.Done(), "client connected to a peer that stopped reading")
 	close(stop)
-	wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	recv(t, done, "callers of a peer that stopped reading")
 	after := heapInUse()
-	t.Logf("send queue limit %d; heap in use %d -> %d", limit, before, after)
+	t.Logf("%d calls timed out before the client dropped the connection; heap in use %d -> %d", timedOut.Load(), before, after)
 	if _, err := calc.Echo(ctx, payload); !errors.Is(err, exception.ErrDisconnected) {
 		t.Errorf("call after the stalled peer was dropped: %v", err)
 	}
@@ -654,7 +658,7 @@ func TestNonReadingClientBoundsServerMemory(t *testing.T) {
 	}
 	sa.stalled.Store(true)
 	stop := make(chan struct{})
-	wg := hammerEcho(calc, payload, 8, stop)
+	wg, _ := hammerEcho(calc, payload, 8, stop)
 	select {
 	case <-server.Done():
 	case <-time.After(hangGuard):

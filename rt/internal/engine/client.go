@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -330,12 +331,18 @@ func (r *Request) SetCap(s capnp.Struct, i uint16, cl *Client) error {
 
 // Send sends the call. The Request must not be used afterwards. The
 // Answer must be released.
-func (r *Request) Send() *Answer {
+func (r *Request) Send() *Answer { return r.SendContext(context.Background()) }
+
+// SendContext is Send, except that while the call waits for room in its
+// connection's send queue (the peer reads too slowly, Limits.MaxQueuedBytes)
+// it gives up when ctx ends: the call is not sent and its Answer fails
+// with ctx's error.
+func (r *Request) SendContext(ctx context.Context) *Answer {
 	a := &Answer{done: make(chan struct{}), refs: 1}
 	r.sent = true
 	target := r.target
 	r.target = nil
-	deliverRequest(target, r, a)
+	deliverRequest(ctx, target, r, a)
 	target.release()
 	return a
 }
@@ -601,8 +608,17 @@ func capAt(p capnp.Ptr, caps []*node, path []uint16) (*node, error) {
 	return caps[id], nil
 }
 
+// frameSize is about the bytes msg's frame takes in the send queue.
+func frameSize(msg *capnp.Message) int {
+	n, err := msg.TotalSize()
+	if err != nil {
+		return 0
+	}
+	return int(n) + 8*int(msg.NumSegments())
+}
+
 // deliverRequest routes an outgoing call to where n points now.
-func deliverRequest(n *node, r *Request, a *Answer) {
+func deliverRequest(ctx context.Context, n *node, r *Request, a *Answer) {
 	for {
 		if n == nil {
 			r.release()
@@ -619,7 +635,15 @@ func deliverRequest(n *node, r *Request, a *Answer) {
 			dispatch(n.server, localCall(r, a))
 			return
 		}
-		c.w.waitRoom()
+		if err := c.w.waitRoom(ctx, frameSize(r.msg)); err != nil {
+			r.release()
+			if errors.Is(err, ErrSendQueue) {
+				c.shutdown(err)
+				err = c.Err()
+			}
+			a.fail(err)
+			return
+		}
 		c.mu.Lock()
 		if c.closed {
 			err := c.err
