@@ -35,7 +35,7 @@ const kRelease = 0x52454c45415345
 
 // tapConn records the Cap'n Proto messages read from and written to its
 // connection, one line each: "in call promisedAnswer", "out resolve
-// receiverHosted", "in disembargo senderLoopback" and so on.
+// receiverHosted", "in disembargo senderLoopback importedCap" and so on.
 type tapConn struct {
 	net.Conn
 	mu      sync.Mutex
@@ -111,14 +111,17 @@ func describe(frame []byte) string {
 		}
 	case rpccp.Message_Which_disembargo:
 		dis, _ := m.Disembargo()
-		d += " " + dis.Context().Which().String()
+		tgt, _ := dis.Target()
+		d += " " + dis.Context().Which().String() + " " + tgt.Which().String()
 	case rpccp.Message_Which_return:
 		r, _ := m.Return()
 		d += " " + r.Which().String()
-		if p, err := r.Results(); err == nil && r.Which() == rpccp.Return_Which_results {
-			if caps, err := p.CapTable(); err == nil {
-				for i := 0; i < caps.Len(); i++ {
-					d += " " + caps.At(i).Which().String()
+		if r.Which() == rpccp.Return_Which_results {
+			if p, err := r.Results(); err == nil {
+				if caps, err := p.CapTable(); err == nil {
+					for i := 0; i < caps.Len(); i++ {
+						d += " " + caps.At(i).Which().String()
+					}
 				}
 			}
 		}
