@@ -48,6 +48,7 @@ func (m *Method) String() string { return m.Interface + "." + m.Name }
 // and whether it was destroyed or released.
 type ClientBase struct {
 	mu       sync.Mutex
+	conn     *Conn // where cap lives, kept once cap is gone
 	cap      *Cap
 	state    clientState
 	cleanups []func()
@@ -62,15 +63,11 @@ const (
 )
 
 // NewClientBase takes ownership of c.
-func NewClientBase(c *Cap) *ClientBase { return &ClientBase{cap: c} }
+func NewClientBase(c *Cap) *ClientBase { return &ClientBase{conn: c.Conn(), cap: c} }
 
 // Conn is the connection the capability lives on (nil for a capability
 // served in this process).
-func (b *ClientBase) Conn() *Conn {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.cap.Conn()
-}
+func (b *ClientBase) Conn() *Conn { return b.conn }
 
 // Cap is the capability, borrowed: do not release it. It is nil once the
 // client was destroyed or released.
