@@ -57,7 +57,7 @@ next:
 }
 
 // goCalc serves rttest's TestInit in Go and returns a Calc of it.
-func goCalc(t *testing.T, srvOpts, cliOpts []Option) (*Conn, *ClientBase) {
+func goCalc(t testing.TB, srvOpts, cliOpts []Option) (*Conn, *ClientBase) {
 	t.Helper()
 	a, b := socketPair(t)
 	var destroyed atomic.Int32
