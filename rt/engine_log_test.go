@@ -131,3 +131,42 @@ func TestEngineMaxInFlight(t *testing.T) {
 		t.Fatalf("sleep: %v", err)
 	}
 }
+
+func TestEngineServerErrors(t *testing.T) {
+	var seen atomic.Pointer[Method]
+	_, calc := goCalc(t, []Option{WithServerErrors(func(m *Method, err error) error {
+		seen.Store(m)
+		return exception.Std("wrapped: " + err.Error())
+	})}, nil)
+	err := calcFail(testContext(t), calc, 0, "boom")
+	var e *exception.Error
+	if !errors.As(err, &e) || e.Description != "std::exception: wrapped: boom" || e.What() != "wrapped: boom" || !e.Remote {
+		t.Fatalf("fail: %#v", err)
+	}
+	if seen.Load() != &cFail {
+		t.Errorf("WithServerErrors got method %v", seen.Load())
+	}
+	// A panic is the runtime's, not passed to WithServerErrors.
+	err = calcFail(testContext(t), calc, 1, "boom")
+	if !errors.As(err, &e) || e.Description != "panic: boom" {
+		t.Fatalf("panic: %#v", err)
+	}
+}
+
+func TestEngineClientCleanups(t *testing.T) {
+	_, calc := goCalc(t, nil, nil)
+	var order []int
+	calc.AddCleanup(func() { order = append(order, 1) })
+	calc.AddCleanup(func() { order = append(order, 2) })
+	if err := calc.Destroy(testContext(t), &cDestroy); err != nil {
+		t.Fatal(err)
+	}
+	calc.Release() // nothing more: already destroyed
+	calc.AddCleanup(func() { order = append(order, 3) })
+	if fmt.Sprint(order) != "[2 1 3]" {
+		t.Errorf("cleanups ran %v, want [2 1 3]", order)
+	}
+	if calc.IsValid() || calc.Cap() != nil {
+		t.Error("a destroyed client still holds its capability")
+	}
+}
