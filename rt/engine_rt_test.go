@@ -637,31 +637,49 @@ func TestEngineListener(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve() }()
 	ctx := testContext(t)
-	nc, err := net.Dial("unix", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	dial := func() *Conn {
+		nc, err := net.Dial("unix", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := Connect(ctx, nc, WithInitInterfaceID(tInitID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		init := NewClientBase(cli.Bootstrap())
+		defer init.Release()
+		e, err := invokeCap(ctx, init, &mMakeEcho, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Release()
+		if got, err := invokeText(ctx, e, &mEcho, "l"); err != nil || got != "echo:l" {
+			t.Errorf("echo = %q, %v", got, err)
+		}
+		return cli
 	}
-	cli, err := Connect(ctx, nc, WithInitInterfaceID(tInitID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	init := NewClientBase(cli.Bootstrap())
-	e, err := invokeCap(ctx, init, &mMakeEcho, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := invokeText(ctx, e, &mEcho, "l"); err != nil || got != "echo:l" {
-		t.Errorf("echo = %q, %v", got, err)
-	}
-	e.Release()
-	init.Release()
+	// DisconnectIncoming ends the open connections and goes on accepting.
+	cli := dial()
 	s.DisconnectIncoming()
 	<-cli.Done()
-	if err := s.Close(); err != nil {
-		t.Error(err)
-	}
+	// Shutdown stops accepting and waits for the client to leave.
+	cli = dial()
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(ctx) }()
 	if err := <-served; err != nil {
 		t.Error(err)
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned with a connection open: %v", err)
+	default:
+	}
+	cli.Close()
+	if err := <-shut; err != nil {
+		t.Error(err)
+	}
+	if s.Conns() != 0 {
+		t.Errorf("%d connections open after Shutdown", s.Conns())
 	}
 }
 
