@@ -331,8 +331,7 @@ func (c *Conn) pickThreads(ctx context.Context, m *Method, tc *callThreads) (don
 type lease struct {
 	server *engine.Client // the peer's Thread; nil for a makePool lease
 	ans    *engine.Answer // makeThread's answer; nil for a makePool lease
-	cb     *thread
-	cbCap  *engine.Client
+	cbCap  *engine.Client // our Thread sent as callbackThread
 	used   bool // a call already named server (pipelined or not)
 	failed bool // the last call failed (perhaps before makeThread answered)
 }
@@ -434,7 +433,7 @@ func (c *Conn) newLease(idx int, usePool bool) (*lease, error) {
 	tm := c.peerThreadMap.AddRef()
 	c.mu.Unlock()
 	defer tm.Release()
-	l := &lease{cb: cb, cbCap: engine.NewLocal(cb)}
+	l := &lease{cbCap: engine.NewLocal(cb)}
 	if usePool {
 		return l, nil
 	}
