@@ -332,8 +332,8 @@ type lease struct {
 	server *engine.Client // the peer's Thread; nil for a makePool lease
 	ans    *engine.Answer // makeThread's answer; nil for a makePool lease
 	cbCap  *engine.Client // our Thread sent as callbackThread
-	used   bool // a call already named server (pipelined or not)
-	failed bool // the last call failed (perhaps before makeThread answered)
+	used   bool           // a call already named server (pipelined or not)
+	failed bool           // the last call failed (perhaps before makeThread answered)
 }
 
 // ready is called before each use. The first call names the peer's
