@@ -152,7 +152,7 @@ func (b *ClientBase) Invoke(ctx context.Context, m *Method, params func(*Params)
 		return err
 	}
 	defer c.Release()
-	return c.Conn().invoke(ctx, c.client(), m, params, results)
+	return c.Conn().invoke(ctx, c.unwrap(), m, params, results)
 }
 
 // Destroy sends destroy (method m) once, then releases the capability.
@@ -168,7 +168,7 @@ func (b *ClientBase) Destroy(ctx context.Context, m *Method) error {
 		return nil
 	}
 	defer c.Release()
-	err = c.Conn().invoke(ctx, c.client(), m, nil, nil)
+	err = c.Conn().invoke(ctx, c.unwrap(), m, nil, nil)
 	b.finish(stateDestroyed)
 	return err
 }

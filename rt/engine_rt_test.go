@@ -690,3 +690,28 @@ func TestEngineNullCapability(t *testing.T) {
 		t.Errorf("call on the null capability: %v", err)
 	}
 }
+
+func TestEngineProxyCalledHere(t *testing.T) {
+	x := newTPair(t, "cx")
+	ctx := testContext(t)
+	cb, err := invokeCap(ctx, x.init, &mMakeCallback, func(pr *Params) error { return pr.Struct().SetText(1, "fromX") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A proxy of x's capability that came back to this process is called
+	// as what it stands for, with threads of x's connection.
+	proxy := NewClientBase(&Cap{c: engine.NewLocal(&forwarder{target: cb.Cap().AddRef()})})
+	cb.Release()
+	if proxy.Conn() != x.cli {
+		t.Errorf("proxy lives on %p, want x's connection %p", proxy.Conn(), x.cli)
+	}
+	out, err := invokeText(ctx, proxy, &mCbCall, "p")
+	if err != nil || !strings.HasPrefix(out, "fromX(p) on ") {
+		t.Fatalf("call through the proxy: %q, %v", out, err)
+	}
+	proxy.Release()
+	x.impl.mu.Lock()
+	xcb := x.impl.callbacks[0]
+	x.impl.mu.Unlock()
+	<-xcb.destroyed
+}
