@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
@@ -31,11 +33,14 @@ import (
 // parent over fd 3). The child reports progress as lines on stdout.
 const envFaultChild = "RT_FAULT_CHILD"
 
+// TestMain runs the child roles, and otherwise the tests, checking that
+// they leave no goroutine behind: readers, executors and forwarded calls
+// all end with their connections.
 func TestMain(m *testing.M) {
 	if role := os.Getenv(envFaultChild); role != "" {
 		os.Exit(runFaultChild(role))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // ---- the child process ----
