@@ -33,7 +33,7 @@ func (printer) Destroy(context.Context) error { return nil }
 
 func main() {
 	i := ipc.New("calc-printer", os.Args[0],
-		func(*rt.Conn) capnp.Client { return capnp.Client(calc.InitServerToCapnp(initServer{})) },
+		func(*rt.Conn) *rt.Cap { return calc.InitServer(initServer{}) },
 		ipc.WithArgv(process.ArgvFD), ipc.WithConnOptions(calc.WithInitBootstrap()))
 	handled, status, err := i.StartSpawnedProcess(os.Args)
 	if !handled {
