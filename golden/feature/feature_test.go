@@ -470,7 +470,7 @@ func (capsImpl) Everything(ctx context.Context, input Everything, choice Choice)
 type pingBase string
 
 func (b pingBase) Ping(context.Context) (string, error) { return string(b), nil }
-func (pingBase) Destroy(context.Context) error           { return nil }
+func (pingBase) Destroy(context.Context) error          { return nil }
 
 // TestInterfaceFields: capabilities in list elements (null ones stay nil)
 // and inside structs cross in both directions and stay callable.
