@@ -317,7 +317,7 @@ func (c *Conn) Bootstrap() *Cap {
 	if c.boot == nil {
 		c.boot = c.e.Bootstrap()
 	}
-	return &Cap{conn: c, c: c.boot.AddRef()}
+	return &Cap{c: c.boot.AddRef()}
 }
 
 // Context returns the application Context shared with this connection.
