@@ -490,6 +490,10 @@ func TestInterfaceFields(t *testing.T) {
 		t.Fatalf("Callbacks = %v, want 3 elements with a nil in the middle", bases)
 	}
 	for i, want := range map[int]string{0: "0", 2: "200"} {
+		if bases[i] == nil {
+			t.Errorf("result[%d] is nil", i)
+			continue
+		}
 		if s, err := bases[i].Ping(ctx); err != nil || s != want {
 			t.Errorf("result[%d].Ping = %q %v, want %q", i, s, err, want)
 		}
