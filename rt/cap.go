@@ -35,6 +35,14 @@ func (c *Cap) Release() {
 	}
 }
 
+// client is c's engine reference (nil for the null capability).
+func (c *Cap) client() *engine.Client {
+	if c == nil {
+		return nil
+	}
+	return c.c
+}
+
 // IsValid reports whether c is a capability (not the null one).
 func (c *Cap) IsValid() bool { return c != nil && c.c != nil }
 
@@ -79,6 +87,12 @@ func sendable(conn *Conn, c *Cap) *engine.Client {
 	}
 	return c.c
 }
+
+var (
+	_ Caps = (*Params)(nil)
+	_ Caps = (*Results)(nil)
+	_ Caps = (*Call)(nil)
+)
 
 // Params is the params of a call being written (implements Caps).
 type Params struct {

@@ -114,6 +114,7 @@ func init() {
 			e.ran = append(e.ran, key)
 			e.names = append(e.names, name)
 			e.mu.Unlock()
+			e.started <- key
 			select {
 			case <-e.gate:
 				return nil
@@ -176,7 +177,7 @@ func (i *tInit) echo(n int) *tEcho {
 }
 
 func (i *tInit) newEcho() *tEcho {
-	e := &tEcho{gate: make(chan struct{}), destroyed: make(chan struct{}), abandoned: make(chan struct{})}
+	e := &tEcho{gate: make(chan struct{}), destroyed: make(chan struct{}), abandoned: make(chan struct{}), started: make(chan uint32, 3)}
 	i.mu.Lock()
 	i.echos = append(i.echos, e)
 	i.mu.Unlock()
@@ -184,6 +185,7 @@ func (i *tInit) newEcho() *tEcho {
 }
 
 type tEcho struct {
+	started   chan uint32 // the key of each wait that started
 	gate      chan struct{}
 	destroyed chan struct{}
 	abandoned chan struct{}
@@ -555,5 +557,118 @@ func TestEngineThreeCallsQueuedOnPinnedThread(t *testing.T) {
 			t.Errorf("ran on threads %q, want one", impl.names)
 			break
 		}
+	}
+}
+
+func TestEnginePanicBecomesException(t *testing.T) {
+	p := newTPair(t, "cli")
+	ctx := testContext(t)
+	e := p.echo(t)
+	defer e.Release()
+	_, err := invokeText(ctx, e, &mBoom, "")
+	var ee *exception.Error
+	if !errors.As(err, &ee) || ee.Type != exception.Failed || !ee.Remote || ee.Description != "panic: boom" ||
+		ee.Interface != "TEcho" || ee.Method != "boom" {
+		t.Fatalf("panic answered %#v", err)
+	}
+	if got, err := invokeText(ctx, e, &mEcho, "after"); err != nil || got != "echo:after" {
+		t.Errorf("after the panic: %q, %v", got, err)
+	}
+}
+
+func TestEngineAbandonedCallRetiresThread(t *testing.T) {
+	p := newTPair(t, "cli")
+	ctx := testContext(t)
+	e := p.echo(t)
+	defer e.Release()
+	impl := p.impl.echo(0)
+	wctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- e.Invoke(wctx, &mWait, nil, nil)
+	}()
+	<-impl.started
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned call: %v, want context.Canceled", err)
+	}
+	<-impl.abandoned // the server saw the call canceled
+	// The thread that may still run the call is not used again.
+	out, err := invokeText(ctx, e, &mThread, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out, "(from cli/2)") {
+		t.Errorf("next call ran on %q, want a new thread", out)
+	}
+}
+
+func TestEngineServerPool(t *testing.T) {
+	p := newTPair(t, "cli", WithServerPool(2))
+	e := p.echo(t)
+	defer e.Release()
+	out, err := invokeText(testContext(t), e, &mThread, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "(from pool/") {
+		t.Errorf("call ran on %q, want a pool thread", out)
+	}
+}
+
+func TestEngineCallTimeout(t *testing.T) {
+	p := newTPair(t, "cli")
+	e := p.echo(t)
+	defer e.Release()
+	ctx := ContextWithCallTimeout(testContext(t), time.Nanosecond)
+	err := e.Invoke(ctx, &mWait, nil, nil) // waits for a gate never opened
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("call past its timeout: %v", err)
+	}
+}
+
+func TestEngineListener(t *testing.T) {
+	ln, err := net.Listen("unix", t.TempDir()+"/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	impl := &tInit{}
+	s := NewServer(ln, func(*Conn) *Cap { return Local(&tInitDesc, impl) }, ConnOptions(WithInitInterfaceID(tInitID)))
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	ctx := testContext(t)
+	nc, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := Connect(ctx, nc, WithInitInterfaceID(tInitID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := NewClientBase(cli.Bootstrap())
+	e, err := invokeCap(ctx, init, &mMakeEcho, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := invokeText(ctx, e, &mEcho, "l"); err != nil || got != "echo:l" {
+		t.Errorf("echo = %q, %v", got, err)
+	}
+	e.Release()
+	init.Release()
+	s.DisconnectIncoming()
+	<-cli.Done()
+	if err := s.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := <-served; err != nil {
+		t.Error(err)
+	}
+}
+
+func TestEngineNullCapability(t *testing.T) {
+	_, err := invokeText(testContext(t), NewClientBase(nil), &mEcho, "x")
+	var ee *exception.Error
+	if !errors.As(err, &ee) || ee.Type != exception.Failed {
+		t.Errorf("call on the null capability: %v", err)
 	}
 }
