@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"capnproto.org/go/capnp/v3"
-
 	"github.com/bitcoin-ipc/bitcoin-ipc/examples/calculator/calc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"

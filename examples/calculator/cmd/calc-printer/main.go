@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"os"
 
-	"capnproto.org/go/capnp/v3"
-
 	"github.com/bitcoin-ipc/bitcoin-ipc/examples/calculator/calc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
