@@ -940,17 +940,12 @@ var reservedClientMethods = map[string]bool{"Conn": true, "Cap": true, "Release"
 func (b *builder) method(i *Interface, n *node, sm schema.Method, index int) *Method {
 	name, _ := sm.Name()
 	manns, _ := sm.Annotations()
-	wname := name
-	if r := annText(manns, goNameAnn); r != "" {
-		wname = r
-	}
 	m := &Method{
 		Interface: i,
 		Name:      name,
 		Index:     index,
 		Loc:       i.Loc + "." + name,
 		GoName:    title(name),
-		WireName:  title(wname),
 		Var:       "method" + i.GoName + title(name),
 		ProxyName: annText(manns, proxyNameAnn),
 	}
@@ -970,10 +965,6 @@ func (b *builder) method(i *Interface, n *node, sm schema.Method, index int) *Me
 	}
 	if reservedClientMethods[m.GoName] {
 		b.fail(errAt(m.Loc, "method name %s collides with a method of %s", m.GoName, i.ClientName))
-		return nil
-	}
-	if m.WireName == "Shutdown" {
-		b.fail(errAt(m.Loc, "a method named shutdown would collide with server.Shutdowner in capnpc-go's server"))
 		return nil
 	}
 	if l, _ := sm.ImplicitParameters(); l.Len() > 0 {
@@ -1105,8 +1096,8 @@ var reservedArgNames = func() map[string]bool {
 		any append bool byte cap clear close comparable complex complex64 complex128 copy delete error false
 		float32 float64 imag int int8 int16 int32 int64 iota len make max min new nil panic print println real
 		recover rune string true uint uint8 uint16 uint32 uint64 uintptr
-		ctx err call args res caps s c f p r impl v seg aerr ok fn
-		capnp server rt mp domain wire chainhash btcutil bytes time json context`) {
+		ctx err call args res s c f p r impl v seg aerr ok fn
+		capnp rt domain wire chainhash btcutil bytes time json context`) {
 		m[s] = true
 	}
 	return m
