@@ -18,6 +18,9 @@ type Options struct {
 	Bootstrap *Client
 	// Limits bound what the peer can make the Conn read and queue.
 	Limits Limits
+	// Owner is free for the user of the Conn (rt keeps its own connection
+	// here); Conn.Owner returns it.
+	Owner any
 }
 
 // Conn is one two-party Cap'n Proto RPC connection.
@@ -26,6 +29,7 @@ type Conn struct {
 	w       *writer
 	handled chan struct{} // see changed
 	lim     Limits
+	owner   any
 
 	bootstrap *node
 	done      chan struct{}
@@ -73,9 +77,11 @@ type exportEntry struct {
 	refs uint32
 }
 
-// Stats counts a Conn's table entries.
+// Stats counts a Conn's table entries, and the calls from the peer
+// being served (InFlight: delivered and not yet returned).
 type Stats struct {
 	Questions, Answers, Imports, Exports, Embargoes int
+	InFlight                                        int
 }
 
 // New starts serving the protocol on rwc with one reader goroutine.
@@ -83,6 +89,7 @@ func New(rwc io.ReadWriteCloser, opts Options) *Conn {
 	c := &Conn{
 		rwc:      rwc,
 		lim:      opts.Limits.withDefaults(),
+		owner:    opts.Owner,
 		done:     make(chan struct{}),
 		handled:  make(chan struct{}, 1),
 		answers:  make(map[uint32]*answer),
@@ -102,7 +109,7 @@ func New(rwc io.ReadWriteCloser, opts Options) *Conn {
 func (c *Conn) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Answers: len(c.answers), Imports: len(c.imports)}
+	s := Stats{Answers: len(c.answers), Imports: len(c.imports), InFlight: c.inFlight}
 	for _, q := range c.questions {
 		if q != nil {
 			s.Questions++
@@ -120,6 +127,9 @@ func (c *Conn) Stats() Stats {
 	}
 	return s
 }
+
+// Owner returns Options.Owner.
+func (c *Conn) Owner() any { return c.owner }
 
 // Done is closed when the connection has ended.
 func (c *Conn) Done() <-chan struct{} { return c.done }
@@ -329,16 +339,22 @@ func (c *Conn) handle(msg *capnp.Message) error {
 	}
 }
 
-// sendUnimplemented echoes a message of a kind the engine does not know.
+// sendUnimplemented echoes a message of a kind the engine does not know:
+// its kind only, not its content. Copying the content follows pointers
+// without the read limits, and the peer's bytes may point back into
+// themselves (through a far pointer): the copy would never end. No peer
+// needs more than the kind of a message of these kinds back.
 func (c *Conn) sendUnimplemented(m rpccp.Message) error {
 	msg, root, err := newMessage()
 	if err != nil {
 		return err
 	}
-	if err := root.SetUnimplemented(m); err != nil {
-		// A copy that breaks the limits: echo what is left of it.
-		root.SetUnimplemented(rpccp.Message{})
+	echo, err := root.NewUnimplemented()
+	if err != nil {
+		recycle(msg)
+		return err
 	}
+	capnp.Struct(echo).SetUint16(0, uint16(m.Which()))
 	c.mu.Lock()
 	flush := c.sendOwnedLocked(msg, true)
 	c.mu.Unlock()

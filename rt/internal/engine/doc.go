@@ -23,9 +23,12 @@
 // segments) and return; the writing goroutine writes what queued in one
 // writev before it leaves. There is no send goroutine. The queue is
 // bounded in bytes for new calls (Request.Send waits for room before it
-// queues); replies and control messages are not held back, so the reader
-// never waits on the peer. Past a hard bound (Limits.MaxSendQueue) the
-// peer is taken as not reading and the connection ends. Finish and
+// queues; SendContext gives up when its context ends); replies and
+// control messages are not held back, so the reader never waits on the
+// peer. Past a hard bound (Limits.MaxSendQueue), counting the calls that
+// gave up waiting since the peer last read, the peer is taken as not
+// reading and the connection ends (which frees the goroutine whose write
+// the peer does not read). Finish and
 // Release frames are built without a capnp.Message, and read without one
 // when they come in capnp's layout; outgoing messages are reused once
 // written, and a Return's once the peer finished it.
@@ -94,9 +97,12 @@
 // local capability do not wait for that call: they queue and are
 // delivered, in order, when it returns.
 //
-// # Not yet (step 2, when rt moves onto the engine)
+// # Left to rt
 //
 // Passing a capability of one connection over another is refused (the
-// call fails). Threads per connection are rt's to bound. The results kept
-// for unfinished answers are bounded in number, not in bytes.
+// call fails): rt passes a local Server that forwards each call instead
+// (Client.Conn tells which connection a capability lives on, Call.Conn
+// where a call came from, and Options.Owner maps a Conn back to rt's).
+// Threads per connection are rt's to bound. The results kept for
+// unfinished answers are bounded in number, not in bytes.
 package engine

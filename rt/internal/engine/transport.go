@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -216,14 +217,17 @@ type writer struct {
 	max     int // senders other than the reader wait above it
 	hardMax int // a frame past it fails the writer
 
-	mu       sync.Mutex
-	room     sync.Cond // signalled when queued shrinks or err is set
-	writing  bool
-	queue    batch
-	spare    batch
-	queued   int
-	err      error
-	inflight net.Buffers // the flusher's batch (a field, so that it does not escape per write)
+	mu      sync.Mutex
+	room    sync.Cond // signalled when queued shrinks or err is set
+	writing bool
+	queue   batch
+	spare   batch
+	queued  int
+	// abandoned is the bytes of calls that gave up waiting for room since
+	// the last write: what they would have queued.
+	abandoned int
+	err       error
+	inflight  net.Buffers // the flusher's batch (a field, so that it does not escape per write)
 }
 
 // batch is frames queued for one writev: the buffers (headers and
@@ -269,13 +273,43 @@ func appendFrame(b net.Buffers, hdrs []byte, msg *capnp.Message) (net.Buffers, [
 // waitRoom waits while a write is in flight and the queue is over its
 // bound. Senders other than the connection's reader call it before they
 // take the connection's lock, so that the reader never waits on the peer.
-func (w *writer) waitRoom() {
+// It gives up when ctx ends (a peer that stops reading must not hold a
+// caller past its deadline) and returns ctx's error then, counting the
+// frame of size bytes the caller would have queued: once the queue and
+// the calls that gave up meanwhile pass the hard bound, the peer is taken
+// as not reading and the writer fails with ErrSendQueue, as if they had
+// queued (otherwise the writing goroutine would wait on the peer for
+// ever).
+func (w *writer) waitRoom(ctx context.Context, size int) error {
 	w.mu.Lock()
-	for w.writing && w.queued > w.max && w.err == nil {
+	defer w.mu.Unlock()
+	if !w.full() {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		w.room.Broadcast()
+		w.mu.Unlock()
+	})
+	defer stop()
+	for w.full() {
+		if err := ctx.Err(); err != nil {
+			w.abandoned += size
+			if over(w.queued+w.abandoned, w.hardMax) {
+				w.err = fmt.Errorf("%w: over %d bytes wait for the peer to read", ErrSendQueue, w.hardMax)
+				w.queue = batch{}
+				w.room.Broadcast()
+				return w.err
+			}
+			return err
+		}
 		w.room.Wait()
 	}
-	w.mu.Unlock()
+	return nil
 }
+
+// full reports whether a sender must wait for room (w.mu held).
+func (w *writer) full() bool { return w.writing && w.queued > w.max && w.err == nil }
 
 // enqueue appends msg's frame to the queue. It reports whether the caller
 // must call flush (no write was in flight). The caller holds the
@@ -380,6 +414,9 @@ func (w *writer) flush() error {
 		w.spare = batch{bufs: b.bufs[:0], hdrs: b.hdrs[:0], owned: b.owned[:0]}
 		if err != nil && w.err == nil {
 			w.err = err
+		}
+		if err == nil {
+			w.abandoned = 0 // the peer reads
 		}
 	}
 	w.writing = false

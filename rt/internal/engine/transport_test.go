@@ -2,7 +2,9 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"sync"
 	"testing"
@@ -76,13 +78,22 @@ func TestWriterQueuesBehindWriteInFlight(t *testing.T) {
 	}
 	roomed := make(chan struct{})
 	go func() {
-		w.waitRoom()
+		w.waitRoom(context.Background(), 0)
 		close(roomed)
 	}()
 	select {
 	case <-roomed:
 		t.Fatal("waitRoom returned while the queue is over its bound and the write is blocked")
 	default:
+	}
+	// A sender whose context ends stops waiting (the write is still
+	// blocked).
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error)
+	go func() { gaveUp <- w.waitRoom(ctx, 0) }()
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("waitRoom with an ended context: %v", err)
 	}
 	close(g.gate)
 	if err := <-flushed; err != nil {

@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"capnproto.org/go/capnp/v3"
-
 	"github.com/bitcoin-ipc/bitcoin-ipc/examples/calculator/calc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
@@ -83,7 +81,7 @@ func evaluate(expression string) (int64, error) {
 
 func main() {
 	i := ipc.New("calc-calculator", os.Args[0],
-		func(*rt.Conn) capnp.Client { return capnp.Client(calc.InitServerToCapnp(initServer{})) },
+		func(*rt.Conn) *rt.Cap { return calc.InitServer(initServer{}) },
 		ipc.WithArgv(process.ArgvFD), ipc.WithConnOptions(calc.WithInitBootstrap()))
 	handled, status, err := i.StartSpawnedProcess(os.Args)
 	if !handled {
