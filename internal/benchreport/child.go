@@ -25,7 +25,6 @@ import (
 	"syscall"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/wire"
 
@@ -522,7 +521,7 @@ func fillChain(c *chain.Chain, fill string) error {
 func ipcServer(nc net.Conn, s spec) error {
 	m := &marker{profile: s.Profile, hz: s.ProfHz, allocs: s.AllocProfile}
 	var (
-		boot func(*rt.Conn) capnp.Client
+		boot func(*rt.Conn) *rt.Cap
 		opts []rt.Option
 	)
 	switch s.Schema {
@@ -535,9 +534,7 @@ func ipcServer(nc net.Conn, s spec) error {
 		if err := fillChain(n.Chain(), s.Fill); err != nil {
 			return err
 		}
-		boot = func(*rt.Conn) capnp.Client {
-			return capnp.Client(v32.InitServerToCapnp(&benchInit{Init: n.Init(), marks: m}))
-		}
+		boot = func(*rt.Conn) *rt.Cap { return v32.InitServer(&benchInit{Init: n.Init(), marks: m}) }
 	default:
 		return fmt.Errorf("unknown schema %q", s.Schema)
 	}
@@ -627,7 +624,7 @@ func newCaller(ctx context.Context, conn *rt.Conn, s spec) (*caller, error) {
 		}
 		return c, nil
 	case "v32":
-		init := v32.NewInitClientFromConn(ctx, conn)
+		init := v32.NewInitClient(conn)
 		echo, err := init.MakeEcho(ctx)
 		if err != nil {
 			init.Release()
@@ -656,7 +653,7 @@ func newCaller(ctx context.Context, conn *rt.Conn, s spec) (*caller, error) {
 // (the whole block, decoded into a *wire.MsgBlock) on it; marks go
 // through an Echo.
 func newBlockCaller(ctx context.Context, conn *rt.Conn) (*caller, error) {
-	init := v32.NewInitClientFromConn(ctx, conn)
+	init := v32.NewInitClient(conn)
 	mining, err := init.MakeMining(ctx)
 	if err != nil {
 		init.Release()
@@ -686,6 +683,7 @@ func newBlockCaller(ctx context.Context, conn *rt.Conn) (*caller, error) {
 		close: func() {
 			_ = tmpl.Destroy(ctx)
 			_ = echo.Destroy(ctx)
+			rt.Release(mining)
 			init.Release()
 		},
 	}, nil
