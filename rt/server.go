@@ -2,6 +2,7 @@ package rt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -12,23 +13,102 @@ import (
 	"capnproto.org/go/capnp/v3"
 	"capnproto.org/go/capnp/v3/encoding/text"
 	"capnproto.org/go/capnp/v3/schemas"
-	"capnproto.org/go/capnp/v3/server"
+	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine"
 )
 
-const slogDebug = slog.LevelDebug
+// Handler serves one method: it decodes call's params, calls impl and
+// writes the results.
+type Handler func(ctx context.Context, impl any, call *Call) error
+
+// MethodDesc is one method a server serves. Handler is nil for construct
+// and destroy, which rt serves itself.
+type MethodDesc struct {
+	Method  *Method
+	Handler Handler
+}
+
+// ServerDesc describes how to serve one interface. Generated code declares
+// one per interface.
+type ServerDesc struct {
+	Name string // schema interface, e.g. "Mining"
+	// Methods lists every method, inherited ones included; dispatch is on
+	// (Method.InterfaceID, Method.ID).
+	Methods []MethodDesc
+	// Destroy is the implementation's Destroy; nil when the interface has
+	// none.
+	Destroy func(ctx context.Context, impl any) error
+
+	index sync.Once
+	byID  map[methodKey]*MethodDesc
+}
+
+type methodKey struct {
+	iface uint64
+	id    uint16
+}
+
+func (d *ServerDesc) lookup(iface uint64, id uint16) *MethodDesc {
+	d.index.Do(func() {
+		d.byID = make(map[methodKey]*MethodDesc, len(d.Methods))
+		for i := range d.Methods {
+			m := d.Methods[i].Method
+			d.byID[methodKey{m.InterfaceID, m.ID}] = &d.Methods[i]
+		}
+	})
+	return d.byID[methodKey{iface, id}]
+}
+
+// Local returns a capability served in this process by impl.
+func Local(desc *ServerDesc, impl any) *Cap {
+	return &Cap{c: engine.NewLocal(&object{desc: desc, impl: impl})}
+}
+
+// object is an implementation served as a capability.
+type object struct {
+	desc      *ServerDesc
+	impl      any
+	destroyed atomic.Bool
+}
+
+// Call is an incoming call being served (implements Caps).
+type Call struct {
+	c      *engine.Call
+	conn   *Conn
+	method *Method
+}
+
+// Args is the params struct. It stays valid until the handler returns.
+func (c *Call) Args() capnp.Struct { return c.c.Args() }
+
+// AllocResults makes the results struct, sized by the method.
+func (c *Call) AllocResults() (capnp.Struct, error) { return c.c.AllocResults(c.method.Results) }
+
+// Conn is the connection the call came from (nil for a call made in this
+// process).
+func (c *Call) Conn() *Conn { return c.conn }
+
+// Cap returns an owned reference to the params' capability id.
+func (c *Call) Cap(id capnp.CapabilityID) *Cap { return newCap(c.conn, c.c.ArgCap(id)) }
+
+// AddCap puts cp into the results (see Caps).
+func (c *Call) AddCap(cp *Cap) capnp.CapabilityID {
+	cl := sendable(c.conn, cp)
+	id := c.c.AddResultCap(cl)
+	cl.Release()
+	return id
+}
 
 // request is what a handler's context carries about the call it serves.
 type request struct {
 	conn     *Conn
-	exec     *executor // the thread the call runs on; nil without a context
-	self     mp.Thread // our Thread running the call (sent as callbackThread)
-	callback mp.Thread // the caller's thread, for calls back into the caller
-
-	// ctx is the handler's context as go-capnp gave it (see callNested).
-	ctx context.Context
+	exec     *executor      // the thread the call runs on; nil without a context
+	thread   *thread        // our Thread running the call; nil without a context
+	self     *engine.Client // a reference to thread (sent as callbackThread)
+	callback *engine.Client // the caller's thread, for calls back into the caller
 }
 
 func (r *request) release() {
@@ -43,102 +123,99 @@ func requestFrom(ctx context.Context) *request {
 	return r
 }
 
-// ServerBase is the state every generated server adapter shares.
-type ServerBase struct {
-	destroyed atomic.Bool
-	shutdown  sync.Once
-	mu        sync.Mutex
-	cleanups  []func()
-}
-
-// AddCleanup registers fn to run once when the object is destroyed or its
-// last capability is released.
-func (s *ServerBase) AddCleanup(fn func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cleanups = append(s.cleanups, fn)
-}
-
-func (s *ServerBase) runCleanups() {
-	s.mu.Lock()
-	fns := s.cleanups
-	s.cleanups = nil
-	s.mu.Unlock()
-	for i := len(fns) - 1; i >= 0; i-- {
-		fns[i]()
+// Dispatch serves one call. It runs on the goroutine that delivers the
+// call (a connection's reader) and does not block: construct and the
+// refusals are answered at once, a context call is queued on the Thread
+// named by context.thread (or a makePool thread when it is null), and a
+// call without a context runs on a goroutine of its own (libmultiprocess
+// runs it on its event loop).
+func (o *object) Dispatch(ec *engine.Call) {
+	md := o.desc.lookup(ec.InterfaceID, ec.MethodID)
+	if md == nil {
+		ec.Return(&engine.Exception{Type: rpccp.Exception_Type_unimplemented,
+			Reason: fmt.Sprintf("%s: method %#x.%d not implemented", o.desc.Name, ec.InterfaceID, ec.MethodID)})
+		return
 	}
-}
-
-// Handle serves one call. getCtx reads the call's context struct; it is
-// nil for methods without one, which run at once (libmultiprocess runs
-// them on its event loop). Context calls are queued on the Thread named by
-// context.thread (or a makePool thread when it is null), then call.Go()
-// lets go-capnp deliver further calls, so that nested callbacks cannot
-// deadlock. Errors and panics from fn become exceptions for the caller.
-func (s *ServerBase) Handle(ctx context.Context, call *server.Call, m *Method, getCtx func() (mp.Context, error), fn func(ctx context.Context) error) error {
-	if s.destroyed.Load() {
-		return exception.ToCapnp(exception.New(exception.Failed, m.Interface, m.Name, "called after destroy"))
+	m := md.Method
+	conn := connOf(ec.Conn())
+	call := &Call{c: ec, conn: conn, method: m}
+	switch {
+	case m.Kind == MethodConstruct:
+		conn.serveConstruct(call)
+		return
+	case o.destroyed.Load() && m.Kind == MethodDestroy:
+		ec.Return(nil)
+		return
+	case o.destroyed.Load():
+		ec.Return(toEngine(exception.New(exception.Failed, m.Interface, m.Name, "called after destroy")))
+		return
 	}
-	conn := ConnFromContext(ctx)
-	// Limit (limits.go): calls served at once on this connection.
-	if conn != nil {
-		if !conn.enterCall() {
-			return exception.ToCapnp(exception.New(exception.Overloaded, m.Interface, m.Name, conn.overloadedText()))
-		}
-		defer conn.exitCall()
+	if !m.HasContext || conn == nil {
+		go o.serve(call, md, &request{conn: conn})
+		return
 	}
-	if getCtx == nil || conn == nil {
-		call.Go()
-		if conn != nil {
-			// For calls the handler makes back into conn (callNested).
-			ctx = context.WithValue(ctx, requestKey{}, &request{conn: conn, ctx: ctx})
-		}
-		return s.run(ctx, conn, call, m, "", fn)
-	}
-	mctx, err := getCtx()
+	cs, err := ec.Args().Ptr(m.ContextPtr)
 	if err != nil {
-		return exception.ToCapnp(err)
+		ec.Return(toEngine(exception.New(exception.Failed, m.Interface, m.Name, "reading context: "+err.Error())))
+		return
 	}
-	th := capnp.Client(mctx.Thread())
-	var (
-		t    *thread
-		self mp.Thread
-	)
-	if !th.IsValid() {
-		pt, pcap, ok := conn.poolThread()
+	th := ec.ArgPtrCap(cs.Struct(), 0)
+	cb := ec.ArgPtrCap(cs.Struct(), 1)
+	if th == nil {
+		t, self, ok := conn.poolThread()
 		if !ok {
-			return exception.ToCapnp(fmt.Errorf("%s", textNoThread))
+			cb.Release()
+			ec.Return(toEngine(errors.New(textNoThread)))
+			return
 		}
-		t, self = pt, pcap.AddRef()
-	} else {
-		t, err = conn.lookupThread(ctx, th)
-		if err != nil {
-			conn.log.Debug("IPC server bad thread", "method", m.String(), "err", err)
-			return exception.ToCapnp(err)
-		}
-		self = mp.Thread(th.AddRef())
+		o.post(call, md, &request{conn: conn, exec: &t.exec, thread: t, self: self, callback: cb})
+		return
 	}
-	req := &request{conn: conn, ctx: ctx, exec: &t.exec, self: self, callback: mctx.CallbackThread().AddRef()}
-	done := make(chan error, 1)
-	queued := t.exec.post(func() {
-		defer req.release()
-		done <- s.run(context.WithValue(ctx, requestKey{}, req), conn, call, m, t.name, fn)
+	// A Thread the caller pipelined (our own unreturned makeThread
+	// answer) is known once it resolves.
+	th.OnResolved(func() {
+		t, _ := th.Server().(*thread)
+		if t == nil || t.conn != conn || t.released.Load() {
+			th.Release()
+			cb.Release()
+			conn.log.Debug("IPC server bad thread", "method", m.String())
+			ec.Return(toEngine(errors.New(textInvalidThread)))
+			return
+		}
+		o.post(call, md, &request{conn: conn, exec: &t.exec, thread: t, self: th, callback: cb})
 	})
-	if !queued {
-		req.release()
-		return exception.ToCapnp(exception.New(exception.Disconnected, m.Interface, m.Name, "thread has ended"))
-	}
-	call.Go()
-	// The call's params stay valid only until we return, so wait for the
-	// work even when ctx ends: the implementation sees ctx cancelled.
-	return <-done
 }
 
-// run executes fn, turning panics and errors into exceptions. It logs the
-// call at Debug (request number, method, thread, as -debug=ipc does) and
-// its arguments at LevelTrace only: arguments can carry secrets, such as
-// an RPC request with a wallet passphrase.
-func (s *ServerBase) run(ctx context.Context, conn *Conn, call *server.Call, m *Method, thread string, fn func(ctx context.Context) error) (err error) {
+// post queues a context call on its thread.
+func (o *object) post(call *Call, md *MethodDesc, req *request) {
+	if !req.exec.post(func() { o.serve(call, md, req) }) {
+		req.release()
+		m := md.Method
+		call.c.Return(toEngine(exception.New(exception.Disconnected, m.Interface, m.Name, "thread has ended")))
+	}
+}
+
+// serve runs a call and returns its result.
+func (o *object) serve(call *Call, md *MethodDesc, req *request) {
+	defer req.release()
+	ctx := call.c.Context()
+	if req.conn != nil {
+		ctx = context.WithValue(ctx, connKey{}, req.conn)
+		ctx = context.WithValue(ctx, requestKey{}, req)
+	}
+	var name string
+	if req.thread != nil {
+		name = req.thread.name
+	}
+	call.c.Return(o.run(ctx, call, md, name))
+}
+
+// run executes the method, turning panics and errors into exceptions. It
+// logs the call at Debug (request number, method, thread, as -debug=ipc
+// does) and its arguments at LevelTrace only: arguments can carry
+// secrets, such as an RPC request with a wallet passphrase.
+func (o *object) run(ctx context.Context, call *Call, md *MethodDesc, thread string) (err error) {
+	m, conn := md.Method, call.conn
 	var n uint64
 	if conn != nil {
 		n = conn.requests.Add(1)
@@ -149,69 +226,116 @@ func (s *ServerBase) run(ctx context.Context, conn *Conn, call *server.Call, m *
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			if conn != nil {
-				conn.log.Error("IPC server handler panicked", "method", m.String(), "panic", r, "stack", string(debug.Stack()))
-			}
-			err = exception.ToCapnp(exception.New(exception.Failed, m.Interface, m.Name, fmt.Sprintf("panic: %v", r)))
+			logger(conn).Error("IPC server handler panicked", "method", m.String(), "panic", r, "stack", string(debug.Stack()))
+			err = toEngine(exception.New(exception.Failed, m.Interface, m.Name, fmt.Sprintf("panic: %v", r)))
 		}
 	}()
-	if err := fn(ctx); err != nil {
+	if m.Kind == MethodDestroy {
+		err = o.destroy(ctx)
+	} else if md.Handler == nil {
+		err = Unimplemented(m)
+	} else {
+		err = md.Handler(ctx, o.impl, call)
+	}
+	if err != nil {
 		if conn != nil {
 			conn.log.Debug("IPC server request failed", "n", n, "method", m.String(), "err", err)
 			if f := conn.opts.serverErrors; f != nil {
 				err = f(m, err)
 			}
 		}
-		return exception.ToCapnp(err)
+		return toEngine(err)
 	}
 	return nil
 }
 
-// HandleDestroy serves destroy: it runs destroy (the implementation's
-// Destroy) and the cleanups once; the object refuses calls afterwards.
-func (s *ServerBase) HandleDestroy(ctx context.Context, call *server.Call, m *Method, getCtx func() (mp.Context, error), destroy func(ctx context.Context) error) error {
-	if s.destroyed.Load() {
+// destroy runs the implementation's Destroy, once.
+func (o *object) destroy(ctx context.Context) error {
+	if !o.destroyed.CompareAndSwap(false, true) || o.desc.Destroy == nil {
 		return nil
 	}
-	return s.Handle(ctx, call, m, getCtx, func(ctx context.Context) error {
-		if !s.destroyed.CompareAndSwap(false, true) {
-			return nil
-		}
-		defer s.runCleanups()
-		if destroy != nil {
-			return destroy(ctx)
-		}
-		return nil
-	})
+	return o.desc.Destroy(ctx, o.impl)
 }
 
-// HandleConstruct serves Init.construct: it keeps the peer's ThreadMap for
-// this connection and answers with a ThreadMap of ours.
-func (s *ServerBase) HandleConstruct(ctx context.Context, call *server.Call, peer mp.ThreadMap, setResult func(mp.ThreadMap) error) error {
-	conn := ConnFromContext(ctx)
+// Shutdown runs when the last reference to the object went: an object
+// that was not destroyed is destroyed now, with a background context.
+func (o *object) Shutdown() {
+	if o.destroyed.Load() || o.desc.Destroy == nil {
+		return
+	}
+	go func() {
+		defer func() { _ = recover() }()
+		_ = o.destroy(context.Background())
+	}()
+}
+
+// logger is conn's logger, or one that drops everything.
+func logger(conn *Conn) *slog.Logger {
 	if conn == nil {
-		return exception.ToCapnp(fmt.Errorf("construct outside a connection"))
+		return slog.New(discardHandler{})
 	}
-	conn.setPeerThreadMap(peer.AddRef())
-	conn.log.Debug("IPC server construct", "peerThreadMap", peer.IsValid())
-	return setResult(conn.newThreadMap())
+	return conn.log
 }
 
-// Shutdown runs when the last capability to the object is released: an
-// object that was not destroyed is destroyed now, with a background
-// context, and its cleanups run.
-func (s *ServerBase) Shutdown(destroy func(ctx context.Context) error) {
-	s.shutdown.Do(func() {
-		if s.destroyed.CompareAndSwap(false, true) {
-			if destroy != nil {
-				func() {
-					defer func() { _ = recover() }()
-					_ = destroy(context.Background())
-				}()
-			}
-			s.runCleanups()
-		}
-	})
+// serveConstruct serves construct of the bootstrap interface: it keeps
+// the peer's ThreadMap for this connection and answers with one of ours.
+func (c *Conn) serveConstruct(call *Call) {
+	ec := call.c
+	if c == nil {
+		ec.Return(toEngine(errors.New("construct outside a connection")))
+		return
+	}
+	peer := ec.ArgPtrCap(ec.Args(), 0)
+	c.setPeerThreadMap(peer)
+	c.log.Debug("IPC server construct", "peerThreadMap", peer != nil)
+	res, err := call.AllocResults()
+	if err != nil {
+		ec.Return(err)
+		return
+	}
+	tm := c.newThreadMap()
+	err = ec.SetResultCap(res, 0, tm)
+	tm.Release()
+	ec.Return(err)
+}
+
+// toEngine converts a handler's error into the exception sent back: an
+// *exception.Error keeps its Type and description; anything else is
+// failed with err.Error() as text.
+func toEngine(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *engine.Exception
+	if errors.As(err, &ee) && errors.Unwrap(err) == nil {
+		return ee
+	}
+	var e *exception.Error
+	if errors.As(err, &e) {
+		return &engine.Exception{Type: rpccp.Exception_Type(e.Type), Reason: e.Description}
+	}
+	return &engine.Exception{Type: rpccp.Exception_Type_failed, Reason: err.Error()}
+}
+
+// fromEngine converts the error of a call of iface.method into an
+// *exception.Error: an exception the peer sent is Remote (unless it is
+// disconnected), a context's end stays reachable with errors.Is.
+func fromEngine(err error, iface, method string) error {
+	if err == nil {
+		return nil
+	}
+	var ours *exception.Error
+	if errors.As(err, &ours) {
+		return err
+	}
+	var ee *engine.Exception
+	if errors.As(err, &ee) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		t := exception.Type(ee.Type)
+		e := exception.New(t, iface, method, ee.Reason)
+		e.Remote = t != exception.Disconnected && errors.Unwrap(ee) == nil
+		return e
+	}
+	return exception.FromCapnp(err, iface, method)
 }
 
 // Unimplemented is the error of a method a server does not implement.
@@ -233,13 +357,10 @@ var errDisconnectedLocal = exception.New(exception.Disconnected, "", "", "connec
 // call (empty for calls without a context).
 func CurrentThreadName(ctx context.Context) (string, error) {
 	r := requestFrom(ctx)
-	if r == nil || r.exec == nil {
+	if r == nil || r.thread == nil {
 		return "", nil
 	}
-	if t, err := threadFromBrand(capnp.Client(r.self)); err == nil && t != nil {
-		return t.name, nil
-	}
-	return "", fmt.Errorf("current thread is not served here")
+	return r.thread.name, nil
 }
 
 // registries caches, per method, a schema registry holding the method's

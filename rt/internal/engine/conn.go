@@ -18,6 +18,9 @@ type Options struct {
 	Bootstrap *Client
 	// Limits bound what the peer can make the Conn read and queue.
 	Limits Limits
+	// Owner is free for the user of the Conn (rt keeps its own connection
+	// here); Conn.Owner returns it.
+	Owner any
 }
 
 // Conn is one two-party Cap'n Proto RPC connection.
@@ -26,6 +29,7 @@ type Conn struct {
 	w       *writer
 	handled chan struct{} // see changed
 	lim     Limits
+	owner   any
 
 	bootstrap *node
 	done      chan struct{}
@@ -83,6 +87,7 @@ func New(rwc io.ReadWriteCloser, opts Options) *Conn {
 	c := &Conn{
 		rwc:      rwc,
 		lim:      opts.Limits.withDefaults(),
+		owner:    opts.Owner,
 		done:     make(chan struct{}),
 		handled:  make(chan struct{}, 1),
 		answers:  make(map[uint32]*answer),
@@ -120,6 +125,9 @@ func (c *Conn) Stats() Stats {
 	}
 	return s
 }
+
+// Owner returns Options.Owner.
+func (c *Conn) Owner() any { return c.owner }
 
 // Done is closed when the connection has ended.
 func (c *Conn) Done() <-chan struct{} { return c.done }

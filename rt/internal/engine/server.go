@@ -60,6 +60,10 @@ func localCall(r *Request, a *Answer) *Call {
 	return c
 }
 
+// Conn is the connection the call came from; nil for a call made in this
+// process.
+func (c *Call) Conn() *Conn { return c.conn }
+
 // Args is the params struct. It stays valid until Return.
 func (c *Call) Args() capnp.Struct { return c.args }
 

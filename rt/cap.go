@@ -1,0 +1,126 @@
+package rt
+
+import (
+	"capnproto.org/go/capnp/v3"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine"
+)
+
+// Cap is one owned reference to a capability: the peer's, one served in
+// this process, or a promise for one. A nil *Cap is the null capability.
+type Cap struct {
+	conn *Conn // nil for a capability served in this process
+	c    *engine.Client
+}
+
+// newCap wraps an owned engine reference; nil stays the null capability.
+func newCap(conn *Conn, c *engine.Client) *Cap {
+	if c == nil {
+		return nil
+	}
+	return &Cap{conn: conn, c: c}
+}
+
+// AddRef returns a new reference to the same capability.
+func (c *Cap) AddRef() *Cap {
+	if c == nil {
+		return nil
+	}
+	return &Cap{conn: c.conn, c: c.c.AddRef()}
+}
+
+// Release drops this reference. Later calls of Release do nothing.
+func (c *Cap) Release() {
+	if c != nil {
+		c.c.Release()
+	}
+}
+
+// IsValid reports whether c is a capability (not the null one).
+func (c *Cap) IsValid() bool { return c != nil && c.c != nil }
+
+// Conn is the connection the capability lives on; nil for one served in
+// this process.
+func (c *Cap) Conn() *Conn {
+	if c == nil {
+		return nil
+	}
+	return c.conn
+}
+
+// Caps is the capability table of one message being read or written.
+// Generated code uses it to carry interface-typed fields (and structs
+// containing them).
+type Caps interface {
+	// Conn is the connection the message travels on (nil for a call in
+	// this process).
+	Conn() *Conn
+	// Cap returns an owned reference to capability id of the message being
+	// read (nil for a null or missing one).
+	Cap(id capnp.CapabilityID) *Cap
+	// AddCap puts c into the message being written, taking ownership of c,
+	// and returns the id to point at with capnp.NewInterface. A capability
+	// of another connection is passed as a local proxy that forwards each
+	// call to it.
+	AddCap(c *Cap) capnp.CapabilityID
+}
+
+// sendable returns the engine reference to put into a message going out
+// on conn, taking ownership of c: a capability of another connection
+// becomes a local proxy forwarding to it.
+func sendable(conn *Conn, c *Cap) *engine.Client {
+	if c == nil {
+		return nil
+	}
+	if c.conn != nil && c.conn != conn {
+		return engine.NewLocal(&forwarder{target: c})
+	}
+	return c.c
+}
+
+// Params is the params of a call being written (implements Caps).
+type Params struct {
+	req  *engine.Request
+	conn *Conn
+}
+
+// Struct is the params struct.
+func (p *Params) Struct() capnp.Struct { return p.req.Params() }
+
+// Conn is the connection the call goes to; nil for a capability served in
+// this process.
+func (p *Params) Conn() *Conn { return p.conn }
+
+// Cap returns nil: the params are being written, not read.
+func (p *Params) Cap(capnp.CapabilityID) *Cap { return nil }
+
+// AddCap puts c into the params (see Caps).
+func (p *Params) AddCap(c *Cap) capnp.CapabilityID {
+	cl := sendable(p.conn, c)
+	id := p.req.AddCap(cl)
+	cl.Release()
+	return id
+}
+
+// Results is the results of a call being read (implements Caps).
+type Results struct {
+	ans  *engine.Answer
+	conn *Conn
+	res  capnp.Struct
+}
+
+// Struct is the results struct.
+func (r *Results) Struct() capnp.Struct { return r.res }
+
+// Conn is the connection the call went to; nil for a capability served in
+// this process.
+func (r *Results) Conn() *Conn { return r.conn }
+
+// Cap returns an owned reference to the results' capability id.
+func (r *Results) Cap(id capnp.CapabilityID) *Cap { return newCap(r.conn, r.ans.Cap(id)) }
+
+// AddCap releases c and returns 0: the results are read, not written.
+func (r *Results) AddCap(c *Cap) capnp.CapabilityID {
+	c.Release()
+	return 0
+}
