@@ -31,6 +31,7 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -527,7 +528,7 @@ func ipcServer(nc net.Conn, s spec) error {
 	switch s.Schema {
 	case "rttest":
 		boot = rttestBootstrap(m)
-		opts = append(opts, rt.WithInitInterfaceID(testInitID))
+		opts = append(opts, rttest.WithTestInitBootstrap())
 	case "v32":
 		n := demonode.New()
 		defer n.Chain().Close()
@@ -581,7 +582,7 @@ type caller struct {
 func ipcConnect(ctx context.Context, nc net.Conn, schema string) (*rt.Conn, error) {
 	var opts []rt.Option
 	if schema == "rttest" {
-		opts = append(opts, rt.WithInitInterfaceID(testInitID))
+		opts = append(opts, rttest.WithTestInitBootstrap())
 	}
 	return rt.Connect(ctx, nc, opts...)
 }
