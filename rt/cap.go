@@ -9,16 +9,15 @@ import (
 // Cap is one owned reference to a capability: the peer's, one served in
 // this process, or a promise for one. A nil *Cap is the null capability.
 type Cap struct {
-	conn *Conn // nil for a capability served in this process
-	c    *engine.Client
+	c *engine.Client
 }
 
 // newCap wraps an owned engine reference; nil stays the null capability.
-func newCap(conn *Conn, c *engine.Client) *Cap {
+func newCap(c *engine.Client) *Cap {
 	if c == nil {
 		return nil
 	}
-	return &Cap{conn: conn, c: c}
+	return &Cap{c: c}
 }
 
 // AddRef returns a new reference to the same capability.
@@ -26,7 +25,7 @@ func (c *Cap) AddRef() *Cap {
 	if c == nil {
 		return nil
 	}
-	return &Cap{conn: c.conn, c: c.c.AddRef()}
+	return &Cap{c: c.c.AddRef()}
 }
 
 // Release drops this reference. Later calls of Release do nothing.
@@ -34,6 +33,14 @@ func (c *Cap) Release() {
 	if c != nil {
 		c.c.Release()
 	}
+}
+
+// client is c's engine reference (nil for the null capability).
+func (c *Cap) client() *engine.Client {
+	if c == nil {
+		return nil
+	}
+	return c.c
 }
 
 // IsValid reports whether c is a capability (not the null one).
@@ -45,7 +52,7 @@ func (c *Cap) Conn() *Conn {
 	if c == nil {
 		return nil
 	}
-	return c.conn
+	return connOf(c.c.Conn())
 }
 
 // Caps is the capability table of one message being read or written.
@@ -66,17 +73,26 @@ type Caps interface {
 }
 
 // sendable returns the engine reference to put into a message going out
-// on conn, taking ownership of c: a capability of another connection
-// becomes a local proxy forwarding to it.
+// on conn (nil: a call in this process), taking ownership of c: a
+// capability of another connection becomes a local proxy forwarding to
+// it.
 func sendable(conn *Conn, c *Cap) *engine.Client {
 	if c == nil {
 		return nil
 	}
-	if c.conn != nil && c.conn != conn {
-		return engine.NewLocal(&forwarder{target: c})
+	if conn != nil {
+		if other := c.c.Conn(); other != nil && other != conn.e {
+			return engine.NewLocal(&forwarder{target: c})
+		}
 	}
 	return c.c
 }
+
+var (
+	_ Caps = (*Params)(nil)
+	_ Caps = (*Results)(nil)
+	_ Caps = (*Call)(nil)
+)
 
 // Params is the params of a call being written (implements Caps).
 type Params struct {
@@ -117,7 +133,7 @@ func (r *Results) Struct() capnp.Struct { return r.res }
 func (r *Results) Conn() *Conn { return r.conn }
 
 // Cap returns an owned reference to the results' capability id.
-func (r *Results) Cap(id capnp.CapabilityID) *Cap { return newCap(r.conn, r.ans.Cap(id)) }
+func (r *Results) Cap(id capnp.CapabilityID) *Cap { return newCap(r.ans.Cap(id)) }
 
 // AddCap releases c and returns 0: the results are read, not written.
 func (r *Results) AddCap(c *Cap) capnp.CapabilityID {

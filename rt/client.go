@@ -155,7 +155,7 @@ func (b *ClientBase) Invoke(ctx context.Context, m *Method, params func(*Params)
 		return err
 	}
 	defer c.Release()
-	return c.conn.invoke(ctx, c.c, m, params, results)
+	return c.Conn().invoke(ctx, c.client(), m, params, results)
 }
 
 // Destroy sends destroy (method m) once, then releases the capability.
@@ -171,7 +171,7 @@ func (b *ClientBase) Destroy(ctx context.Context, m *Method) error {
 		return nil
 	}
 	defer c.Release()
-	err = c.conn.invoke(ctx, c.c, m, nil, nil)
+	err = c.Conn().invoke(ctx, c.client(), m, nil, nil)
 	b.finish(stateDestroyed)
 	return err
 }

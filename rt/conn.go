@@ -317,7 +317,7 @@ func (c *Conn) Bootstrap() *Cap {
 	if c.boot == nil {
 		c.boot = c.e.Bootstrap()
 	}
-	return &Cap{conn: c, c: c.boot.AddRef()}
+	return &Cap{c: c.boot.AddRef()}
 }
 
 // Context returns the application Context shared with this connection.
@@ -392,7 +392,7 @@ func (c *Conn) shutdown() {
 		}
 		// Logged before done closes: Close returns after it, so nothing
 		// is logged once Close has returned.
-		c.log.Debug("IPC connection closed")
+		c.log.Debug("IPC connection closed", "cause", c.e.Err())
 		close(c.done)
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()

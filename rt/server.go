@@ -92,7 +92,7 @@ func (c *Call) AllocResults() (capnp.Struct, error) { return c.c.AllocResults(c.
 func (c *Call) Conn() *Conn { return c.conn }
 
 // Cap returns an owned reference to the params' capability id.
-func (c *Call) Cap(id capnp.CapabilityID) *Cap { return newCap(c.conn, c.c.ArgCap(id)) }
+func (c *Call) Cap(id capnp.CapabilityID) *Cap { return newCap(c.c.ArgCap(id)) }
 
 // AddCap puts cp into the results (see Caps).
 func (c *Call) AddCap(cp *Cap) capnp.CapabilityID {
@@ -150,64 +150,82 @@ func (o *object) Dispatch(ec *engine.Call) {
 		ec.Return(toEngine(exception.New(exception.Failed, m.Interface, m.Name, "called after destroy")))
 		return
 	}
-	if !m.HasContext || conn == nil {
-		go o.serve(call, md, &request{conn: conn})
+	var cs capnp.Struct
+	if m.HasContext {
+		p, err := ec.Args().Ptr(m.ContextPtr)
+		if err != nil {
+			ec.Return(toEngine(exception.New(exception.Failed, m.Interface, m.Name, "reading context: "+err.Error())))
+			return
+		}
+		cs = p.Struct()
+	}
+	conn.schedule(ec, m, m.HasContext, cs, func(req *request) { o.serve(call, md, req) })
+}
+
+// schedule runs serve for call ec of m, whose context struct is cs (when
+// hasContext): on the Thread that cs names (or a makePool thread when it
+// names none), or, for a call without a context, on a goroutine of its
+// own (libmultiprocess runs those on its event loop). It does not block.
+// c is the connection the call came from (nil for a call in this
+// process, which runs on a goroutine of its own).
+func (c *Conn) schedule(ec *engine.Call, m *Method, hasContext bool, cs capnp.Struct, serve func(*request)) {
+	if !hasContext || c == nil {
+		go serve(&request{conn: c})
 		return
 	}
-	cs, err := ec.Args().Ptr(m.ContextPtr)
-	if err != nil {
-		ec.Return(toEngine(exception.New(exception.Failed, m.Interface, m.Name, "reading context: "+err.Error())))
-		return
+	th := ec.ArgPtrCap(cs, 0)
+	cb := ec.ArgPtrCap(cs, 1)
+	post := func(req *request) {
+		if !req.exec.post(func() { serve(req) }) {
+			req.release()
+			ec.Return(toEngine(exception.New(exception.Disconnected, m.Interface, m.Name, "thread has ended")))
+		}
 	}
-	th := ec.ArgPtrCap(cs.Struct(), 0)
-	cb := ec.ArgPtrCap(cs.Struct(), 1)
 	if th == nil {
-		t, self, ok := conn.poolThread()
+		t, self, ok := c.poolThread()
 		if !ok {
 			cb.Release()
 			ec.Return(toEngine(errors.New(textNoThread)))
 			return
 		}
-		o.post(call, md, &request{conn: conn, exec: &t.exec, thread: t, self: self, callback: cb})
+		post(&request{conn: c, exec: &t.exec, thread: t, self: self, callback: cb})
 		return
 	}
 	// A Thread the caller pipelined (our own unreturned makeThread
 	// answer) is known once it resolves.
 	th.OnResolved(func() {
 		t, _ := th.Server().(*thread)
-		if t == nil || t.conn != conn || t.released.Load() {
+		if t == nil || t.conn != c || t.released.Load() {
 			th.Release()
 			cb.Release()
-			conn.log.Debug("IPC server bad thread", "method", m.String())
+			c.log.Debug("IPC server bad thread", "method", m.String())
 			ec.Return(toEngine(errors.New(textInvalidThread)))
 			return
 		}
-		o.post(call, md, &request{conn: conn, exec: &t.exec, thread: t, self: th, callback: cb})
+		post(&request{conn: c, exec: &t.exec, thread: t, self: th, callback: cb})
 	})
 }
 
-// post queues a context call on its thread.
-func (o *object) post(call *Call, md *MethodDesc, req *request) {
-	if !req.exec.post(func() { o.serve(call, md, req) }) {
-		req.release()
-		m := md.Method
-		call.c.Return(toEngine(exception.New(exception.Disconnected, m.Interface, m.Name, "thread has ended")))
-	}
-}
-
-// serve runs a call and returns its result.
+// serve runs a call and returns its result. The threads go before the
+// results do, so that a caller that has the results sees them released.
 func (o *object) serve(call *Call, md *MethodDesc, req *request) {
-	defer req.release()
-	ctx := call.c.Context()
-	if req.conn != nil {
-		ctx = context.WithValue(ctx, connKey{}, req.conn)
-		ctx = context.WithValue(ctx, requestKey{}, req)
-	}
 	var name string
 	if req.thread != nil {
 		name = req.thread.name
 	}
-	call.c.Return(o.run(ctx, call, md, name))
+	err := o.run(req.context(call.c), call, md, name)
+	req.release()
+	call.c.Return(err)
+}
+
+// context is the context a handler of ec runs with.
+func (r *request) context(ec *engine.Call) context.Context {
+	ctx := ec.Context()
+	if r.conn != nil {
+		ctx = context.WithValue(ctx, connKey{}, r.conn)
+		ctx = context.WithValue(ctx, requestKey{}, r)
+	}
+	return ctx
 }
 
 // run executes the method, turning panics and errors into exceptions. It

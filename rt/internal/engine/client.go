@@ -166,6 +166,18 @@ func (c *Client) Server() Server {
 	return nil
 }
 
+// Conn is the connection c's capability lives on, following resolved
+// promises; nil for a capability of this process (or a local promise).
+func (c *Client) Conn() *Conn {
+	if c == nil {
+		return nil
+	}
+	if n := c.n.final(); n != nil {
+		return n.conn
+	}
+	return nil
+}
+
 // IsPromise reports whether c is a promise that has not resolved yet.
 func (c *Client) IsPromise() bool {
 	if c == nil {

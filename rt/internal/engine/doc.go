@@ -94,9 +94,12 @@
 // local capability do not wait for that call: they queue and are
 // delivered, in order, when it returns.
 //
-// # Not yet (step 2, when rt moves onto the engine)
+// # Left to rt
 //
 // Passing a capability of one connection over another is refused (the
-// call fails). Threads per connection are rt's to bound. The results kept
-// for unfinished answers are bounded in number, not in bytes.
+// call fails): rt passes a local Server that forwards each call instead
+// (Client.Conn tells which connection a capability lives on, Call.Conn
+// where a call came from, and Options.Owner maps a Conn back to rt's).
+// Threads per connection are rt's to bound. The results kept for
+// unfinished answers are bounded in number, not in bytes.
 package engine
