@@ -940,17 +940,12 @@ var reservedClientMethods = map[string]bool{"Conn": true, "Cap": true, "Release"
 func (b *builder) method(i *Interface, n *node, sm schema.Method, index int) *Method {
 	name, _ := sm.Name()
 	manns, _ := sm.Annotations()
-	wname := name
-	if r := annText(manns, goNameAnn); r != "" {
-		wname = r
-	}
 	m := &Method{
 		Interface: i,
 		Name:      name,
 		Index:     index,
 		Loc:       i.Loc + "." + name,
 		GoName:    title(name),
-		WireName:  title(wname),
 		Var:       "method" + i.GoName + title(name),
 		ProxyName: annText(manns, proxyNameAnn),
 	}
@@ -970,10 +965,6 @@ func (b *builder) method(i *Interface, n *node, sm schema.Method, index int) *Me
 	}
 	if reservedClientMethods[m.GoName] {
 		b.fail(errAt(m.Loc, "method name %s collides with a method of %s", m.GoName, i.ClientName))
-		return nil
-	}
-	if m.WireName == "Shutdown" {
-		b.fail(errAt(m.Loc, "a method named shutdown would collide with server.Shutdowner in capnpc-go's server"))
 		return nil
 	}
 	if l, _ := sm.ImplicitParameters(); l.Len() > 0 {

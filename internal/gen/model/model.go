@@ -266,7 +266,6 @@ type Method struct {
 	HasContext bool
 
 	GoName      string  // GetTip
-	WireName    string  // capnpc-go's name of the method: GetTip
 	WireParams  GoIdent // v32capnp.Mining_getTip_Params
 	WireResults GoIdent
 	ParamsSize  ObjectSize // of the params struct

@@ -116,7 +116,6 @@ func TestInterfaceNames(t *testing.T) {
 
 	op := method(t, i, "optionalPointer")
 	eq(t, "GoName", op.GoName, "OptionalPointer")
-	eq(t, "WireName", op.WireName, "OptionalPointer")
 	eq(t, "WireParams", op.WireParams.Name, "Feature_optionalPointer_Params")
 	eq(t, "WireResults", op.WireResults.Name, "Feature_optionalPointer_Results")
 	eq(t, "Var", op.Var, "methodFeatureOptionalPointer")
