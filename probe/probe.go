@@ -108,10 +108,10 @@ const rtNotImplemented = "method not implemented"
 // declared tells an "unimplemented" answer for a method the server's
 // schema has (so the server is of that version or later, it just does not
 // implement the method) from one for a method its schema lacks. A method
-// missing from the schema is answered by the RPC layer: go-capnp's bare
-// "unimplemented", or Cap'n Proto C++'s "Method not implemented." naming
-// only the methodId. A declared method is answered by the server: rt's
-// text, or C++'s, which also names the method (methodName = ...).
+// missing from the schema is answered by the dispatch: rt's "Init: method
+// 0x….4 not implemented", or Cap'n Proto C++'s "Method not implemented."
+// naming only the methodId. A declared method is answered by the server:
+// rt's text, or C++'s, which also names the method (methodName = ...).
 func declared(description string) bool {
 	return description == rtNotImplemented || strings.Contains(description, "methodName = ")
 }
