@@ -40,11 +40,13 @@ func WithMaxInFlight(n int) Option {
 // the peer to read them (default 64 MiB). A message is always accepted
 // when nothing is being written; beyond the limit the peer is taken as
 // stalled and the connection is closed (pending calls fail with
-// ErrDisconnected). bytes <= 0 keeps the default.
+// ErrDisconnected). New calls wait before the queue gets there: past 16
+// MiB, or half the limit when that is less. bytes <= 0 keeps the default.
 func WithSendQueueLimit(bytes int64) Option {
 	return func(o *options) {
 		if bytes > 0 {
 			o.limits.MaxSendQueue = int(bytes)
+			o.limits.MaxQueuedBytes = int(min(bytes/2+1, 16<<20))
 		}
 	}
 }
