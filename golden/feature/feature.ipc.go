@@ -303,6 +303,8 @@ type Everything struct {
 	String string
 	// Recursive: struct fields are pointers.
 	Self *Everything
+	// Capabilities as generic arguments.
+	Named []Pair[string, Callback]
 }
 
 // EverythingFromCapnp converts a wire Everything into its domain form.
@@ -590,6 +592,30 @@ func EverythingFromCapnp(caps rt.Caps, s featurecapnp.Everything) (Everything, e
 		}
 		v.Self = &v71
 	}
+	w72, err := s.Named()
+	if err != nil {
+		return Everything{}, domain.Wrap("Everything.named", err)
+	}
+	if l73 := w72; l73.IsValid() {
+		v.Named = make([]Pair[string, Callback], l73.Len())
+		for i74 := 0; i74 < l73.Len(); i74++ {
+			v78, err := PairFromCapnp[string, Callback](l73.At(i74), func(p capnp.Ptr) (string, error) {
+				var v75 string
+				v75 = p.Text()
+				return v75, nil
+			}, func(p capnp.Ptr) (Callback, error) {
+				var v76 Callback
+				if q77 := p.Interface(); q77.IsValid() {
+					v76 = callbackFromCap(caps.Cap(q77.Capability()))
+				}
+				return v76, nil
+			})
+			if err != nil {
+				return Everything{}, domain.Wrap("Everything.named", err)
+			}
+			v.Named[i74] = v78
+		}
+	}
 	return v, nil
 }
 
@@ -845,6 +871,31 @@ func (v Everything) ToCapnp(caps rt.Caps, s featurecapnp.Everything) error {
 		}
 		if err := v.Self.ToCapnp(caps, e62); err != nil {
 			return domain.Wrap("Everything.self", err)
+		}
+	}
+	if v.Named != nil {
+		l63, err := s.NewNamed(int32(len(v.Named)))
+		if err != nil {
+			return domain.Wrap("Everything.named", err)
+		}
+		for i64, x65 := range v.Named {
+			if err := x65.ToCapnp(l63.At(i64), func(seg *capnp.Segment, x66 string) (capnp.Ptr, error) {
+				var p67 capnp.Ptr
+				x68, err := capnp.NewText(seg, x66)
+				if err != nil {
+					return capnp.Ptr{}, domain.Wrap("", err)
+				}
+				p67 = x68.ToPtr()
+				return p67, nil
+			}, func(seg *capnp.Segment, x69 Callback) (capnp.Ptr, error) {
+				var p70 capnp.Ptr
+				if c71 := callbackCap(x69); c71 != nil {
+					p70 = capnp.NewInterface(seg, caps.AddCap(c71)).ToPtr()
+				}
+				return p70, nil
+			}); err != nil {
+				return domain.Wrap("Everything.named", err)
+			}
 		}
 	}
 	return nil

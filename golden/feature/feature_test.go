@@ -490,13 +490,17 @@ func TestInterfaceFields(t *testing.T) {
 		t.Fatalf("Callbacks = %v, want 3 elements with a nil in the middle", bases)
 	}
 	for i, want := range map[int]string{0: "0", 2: "200"} {
+		if bases[i] == nil {
+			t.Errorf("result[%d] is nil", i)
+			continue
+		}
 		if s, err := bases[i].Ping(ctx); err != nil || s != want {
 			t.Errorf("result[%d].Ping = %q %v, want %q", i, s, err, want)
 		}
 		rt.Release(bases[i])
 	}
 
-	in := Everything{Callback: times(3)}
+	in := Everything{Callback: times(3), Named: []Pair[string, Callback]{{Key: "x4", Value: times(4)}, {Key: "null"}}}
 	out, err := c.Everything(ctx, in, Choice{})
 	if err != nil {
 		t.Fatal(err)
@@ -508,6 +512,13 @@ func TestInterfaceFields(t *testing.T) {
 		t.Errorf("Everything.callback.Call(7) = %d %v, want 21", r, err)
 	}
 	rt.Release(out.Callback)
+	if len(out.Named) != 2 || out.Named[0].Key != "x4" || out.Named[0].Value == nil || out.Named[1].Value != nil {
+		t.Fatalf("Everything.named = %+v, want x4 with a callback and null without", out.Named)
+	}
+	if r, err := out.Named[0].Value.Call(ctx, 5); err != nil || r != 20 {
+		t.Errorf("Everything.named[0].value.Call(5) = %d %v, want 20", r, err)
+	}
+	rt.Release(out.Named[0].Value)
 	if out, err := c.Everything(ctx, Everything{}, Choice{}); err != nil || out.Callback != nil {
 		t.Errorf("a nil callback came back as %v (%v)", out.Callback, err)
 	}
