@@ -49,10 +49,21 @@ func (c *Cap) IsValid() bool { return c != nil && c.c != nil }
 // Conn is the connection the capability lives on; nil for one served in
 // this process.
 func (c *Cap) Conn() *Conn {
-	if c == nil {
-		return nil
+	return connOf(c.unwrap().Conn())
+}
+
+// unwrap returns the engine reference calls on c go to (borrowed): c's
+// own, or, when c is a proxy this process serves for a capability of
+// another connection, that capability's.
+func (c *Cap) unwrap() *engine.Client {
+	cl := c.client()
+	for {
+		f, ok := cl.Server().(*forwarder)
+		if !ok {
+			return cl
+		}
+		cl = f.target.c
 	}
-	return connOf(c.c.Conn())
 }
 
 // Caps is the capability table of one message being read or written.
@@ -77,13 +88,17 @@ type Caps interface {
 // capability of another connection becomes a local proxy forwarding to
 // it.
 func sendable(conn *Conn, c *Cap) *engine.Client {
-	if c == nil {
-		return nil
+	if c == nil || conn == nil {
+		return c.client()
 	}
-	if conn != nil {
-		if other := c.c.Conn(); other != nil && other != conn.e {
-			return engine.NewLocal(&forwarder{target: c})
-		}
+	if t := c.unwrap(); t != c.c {
+		// A proxy of ours goes as what it stands for.
+		t = t.AddRef()
+		c.Release()
+		c = &Cap{c: t}
+	}
+	if other := c.c.Conn(); other != nil && other != conn.e {
+		return engine.NewLocal(&forwarder{target: c})
 	}
 	return c.c
 }

@@ -48,6 +48,7 @@ func (m *Method) String() string { return m.Interface + "." + m.Name }
 // and whether it was destroyed or released.
 type ClientBase struct {
 	mu       sync.Mutex
+	conn     *Conn // where cap lives, kept once cap is gone
 	cap      *Cap
 	state    clientState
 	cleanups []func()
@@ -62,15 +63,11 @@ const (
 )
 
 // NewClientBase takes ownership of c.
-func NewClientBase(c *Cap) *ClientBase { return &ClientBase{cap: c} }
+func NewClientBase(c *Cap) *ClientBase { return &ClientBase{conn: c.Conn(), cap: c} }
 
 // Conn is the connection the capability lives on (nil for a capability
 // served in this process).
-func (b *ClientBase) Conn() *Conn {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.cap.Conn()
-}
+func (b *ClientBase) Conn() *Conn { return b.conn }
 
 // Cap is the capability, borrowed: do not release it. It is nil once the
 // client was destroyed or released.
@@ -155,7 +152,7 @@ func (b *ClientBase) Invoke(ctx context.Context, m *Method, params func(*Params)
 		return err
 	}
 	defer c.Release()
-	return c.Conn().invoke(ctx, c.client(), m, params, results)
+	return c.Conn().invoke(ctx, c.unwrap(), m, params, results)
 }
 
 // Destroy sends destroy (method m) once, then releases the capability.
@@ -171,7 +168,7 @@ func (b *ClientBase) Destroy(ctx context.Context, m *Method) error {
 		return nil
 	}
 	defer c.Release()
-	err = c.Conn().invoke(ctx, c.client(), m, nil, nil)
+	err = c.Conn().invoke(ctx, c.unwrap(), m, nil, nil)
 	b.finish(stateDestroyed)
 	return err
 }
@@ -334,10 +331,9 @@ func (c *Conn) pickThreads(ctx context.Context, m *Method, tc *callThreads) (don
 type lease struct {
 	server *engine.Client // the peer's Thread; nil for a makePool lease
 	ans    *engine.Answer // makeThread's answer; nil for a makePool lease
-	cb     *thread
-	cbCap  *engine.Client
-	used   bool // a call already named server (pipelined or not)
-	failed bool // the last call failed (perhaps before makeThread answered)
+	cbCap  *engine.Client // our Thread sent as callbackThread
+	used   bool           // a call already named server (pipelined or not)
+	failed bool           // the last call failed (perhaps before makeThread answered)
 }
 
 // ready is called before each use. The first call names the peer's
@@ -437,7 +433,7 @@ func (c *Conn) newLease(idx int, usePool bool) (*lease, error) {
 	tm := c.peerThreadMap.AddRef()
 	c.mu.Unlock()
 	defer tm.Release()
-	l := &lease{cb: cb, cbCap: engine.NewLocal(cb)}
+	l := &lease{cbCap: engine.NewLocal(cb)}
 	if usePool {
 		return l, nil
 	}

@@ -6,7 +6,15 @@
 //
 // A connection is a *Conn. The side that connects (Connect) bootstraps the
 // peer's Init and swaps ThreadMaps with construct; the side that accepts
-// (Serve, Listen) serves an Init of its own to each connection.
+// (Serve, NewServer) serves an Init of its own to each connection.
+//
+// A capability is a *Cap: the peer's, or one served here (Local, from a
+// ServerDesc that generated code declares per interface). Generated
+// clients call through a ClientBase (Invoke), which picks the peer's
+// Thread for the call; a served object's calls run on the Thread their
+// context names, one at a time. A capability of one connection passed
+// over another is served there by a proxy that makes each call again on
+// its own connection.
 package rt
 
 import (

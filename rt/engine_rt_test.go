@@ -252,13 +252,13 @@ func invokeCap(ctx context.Context, b *ClientBase, m *Method, params func(*Param
 	return NewClientBase(c), err
 }
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func socketPair(t *testing.T) (net.Conn, net.Conn) {
+func socketPair(t testing.TB) (net.Conn, net.Conn) {
 	t.Helper()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -637,31 +637,49 @@ func TestEngineListener(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve() }()
 	ctx := testContext(t)
-	nc, err := net.Dial("unix", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	dial := func() *Conn {
+		nc, err := net.Dial("unix", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := Connect(ctx, nc, WithInitInterfaceID(tInitID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		init := NewClientBase(cli.Bootstrap())
+		defer init.Release()
+		e, err := invokeCap(ctx, init, &mMakeEcho, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Release()
+		if got, err := invokeText(ctx, e, &mEcho, "l"); err != nil || got != "echo:l" {
+			t.Errorf("echo = %q, %v", got, err)
+		}
+		return cli
 	}
-	cli, err := Connect(ctx, nc, WithInitInterfaceID(tInitID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	init := NewClientBase(cli.Bootstrap())
-	e, err := invokeCap(ctx, init, &mMakeEcho, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := invokeText(ctx, e, &mEcho, "l"); err != nil || got != "echo:l" {
-		t.Errorf("echo = %q, %v", got, err)
-	}
-	e.Release()
-	init.Release()
+	// DisconnectIncoming ends the open connections and goes on accepting.
+	cli := dial()
 	s.DisconnectIncoming()
 	<-cli.Done()
-	if err := s.Close(); err != nil {
-		t.Error(err)
-	}
+	// Shutdown stops accepting and waits for the client to leave.
+	cli = dial()
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(ctx) }()
 	if err := <-served; err != nil {
 		t.Error(err)
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned with a connection open: %v", err)
+	default:
+	}
+	cli.Close()
+	if err := <-shut; err != nil {
+		t.Error(err)
+	}
+	if s.Conns() != 0 {
+		t.Errorf("%d connections open after Shutdown", s.Conns())
 	}
 }
 
@@ -671,4 +689,29 @@ func TestEngineNullCapability(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Type != exception.Failed {
 		t.Errorf("call on the null capability: %v", err)
 	}
+}
+
+func TestEngineProxyCalledHere(t *testing.T) {
+	x := newTPair(t, "cx")
+	ctx := testContext(t)
+	cb, err := invokeCap(ctx, x.init, &mMakeCallback, func(pr *Params) error { return pr.Struct().SetText(1, "fromX") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A proxy of x's capability that came back to this process is called
+	// as what it stands for, with threads of x's connection.
+	proxy := NewClientBase(&Cap{c: engine.NewLocal(&forwarder{target: cb.Cap().AddRef()})})
+	cb.Release()
+	if proxy.Conn() != x.cli {
+		t.Errorf("proxy lives on %p, want x's connection %p", proxy.Conn(), x.cli)
+	}
+	out, err := invokeText(ctx, proxy, &mCbCall, "p")
+	if err != nil || !strings.HasPrefix(out, "fromX(p) on ") {
+		t.Fatalf("call through the proxy: %q, %v", out, err)
+	}
+	proxy.Release()
+	x.impl.mu.Lock()
+	xcb := x.impl.callbacks[0]
+	x.impl.mu.Unlock()
+	<-xcb.destroyed
 }

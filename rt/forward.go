@@ -37,7 +37,7 @@ func (f *forwarder) Dispatch(ec *engine.Call) {
 	if i, s, ok := from.findContext(ec); ok {
 		m.HasContext, m.ContextPtr, cs = true, i, s
 	}
-	from.schedule(ec, m, m.HasContext, cs, func(req *request) {
+	from.schedule(ec, m, cs, func(req *request) {
 		err := f.forward(req.context(ec), ec, m)
 		req.release()
 		ec.Return(toEngine(err))

@@ -159,17 +159,17 @@ func (o *object) Dispatch(ec *engine.Call) {
 		}
 		cs = p.Struct()
 	}
-	conn.schedule(ec, m, m.HasContext, cs, func(req *request) { o.serve(call, md, req) })
+	conn.schedule(ec, m, cs, func(req *request) { o.serve(call, md, req) })
 }
 
 // schedule runs serve for call ec of m, whose context struct is cs (when
-// hasContext): on the Thread that cs names (or a makePool thread when it
+// m has one): on the Thread that cs names (or a makePool thread when it
 // names none), or, for a call without a context, on a goroutine of its
 // own (libmultiprocess runs those on its event loop). It does not block.
 // c is the connection the call came from (nil for a call in this
 // process, which runs on a goroutine of its own).
-func (c *Conn) schedule(ec *engine.Call, m *Method, hasContext bool, cs capnp.Struct, serve func(*request)) {
-	if !hasContext || c == nil {
+func (c *Conn) schedule(ec *engine.Call, m *Method, cs capnp.Struct, serve func(*request)) {
+	if !m.HasContext || c == nil {
 		go serve(&request{conn: c})
 		return
 	}
