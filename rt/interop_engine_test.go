@@ -25,7 +25,7 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/cpppeer"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	rttest "github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
 )
 
 var (

@@ -64,7 +64,7 @@ func TestCapabilityHelpers(t *testing.T) {
 	}
 	local := echoCap(fwdEcho{})
 	if !local.IsValid() || local.Conn() != nil {
-		t.Fatalf("a local implementation: valid %v, conn %v; want a local capability", local.IsValid(), local.Conn())
+		t.Fatalf("a local implementation: valid %v, conn %p; want a local capability", local.IsValid(), local.Conn())
 	}
 	lc := echoFromCap(local)
 	r, err := lc.Echo(ctx, "x")
@@ -83,7 +83,7 @@ func TestCapabilityHelpers(t *testing.T) {
 	defer rt.Release(e)
 	c := echoCap(e)
 	if c.Conn() != conn {
-		t.Fatalf("a client's capability lives on %v, want its connection %v", c.Conn(), conn)
+		t.Fatalf("a client's capability lives on %p, want its connection %p", c.Conn(), conn)
 	}
 	again := echoFromCap(c)
 	r, err = again.Echo(ctx, "y")

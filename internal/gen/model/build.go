@@ -1096,8 +1096,8 @@ var reservedArgNames = func() map[string]bool {
 		any append bool byte cap clear close comparable complex complex64 complex128 copy delete error false
 		float32 float64 imag int int8 int16 int32 int64 iota len make max min new nil panic print println real
 		recover rune string true uint uint8 uint16 uint32 uint64 uintptr
-		ctx err call args res caps s c f p r impl v seg aerr ok fn
-		capnp server rt mp domain wire chainhash btcutil bytes time json context`) {
+		ctx err call args res s c f p r impl v seg aerr ok fn
+		capnp rt domain wire chainhash btcutil bytes time json context`) {
 		m[s] = true
 	}
 	return m

@@ -286,7 +286,7 @@ type Method struct {
 	// on the wire. Its GoName is GoName+"Bytes" (underscores added on a
 	// collision); every other field is shared with this method. Clients
 	// have it as a method; a server implementation may have it too, and
-	// the adapter then calls it instead of the typed method. It is not
+	// its handler then calls it instead of the typed method. It is not
 	// part of the domain interface, nor of UnimplementedXServer. Nil for
 	// other methods, destroy, construct and deprecated methods.
 	Bytes *Method
