@@ -44,9 +44,7 @@ func (c *calculator) Evaluate(ctx context.Context, expression string) (int64, er
 
 // Destroy releases the Printer; destroying it is its owner's business.
 func (c *calculator) Destroy(context.Context) error {
-	if r, ok := c.printer.(interface{ Release() }); ok {
-		r.Release()
-	}
+	rt.Release(c.printer)
 	return nil
 }
 
