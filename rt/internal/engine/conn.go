@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 
 	"capnproto.org/go/capnp/v3"
@@ -408,6 +409,17 @@ func (c *Conn) abort(err error) {
 	c.shutdown(err)
 }
 
+// causeText describes why the transport ended without the socket's
+// addresses: a *net.OpError's text names them, and the layers above name
+// the socket once already.
+func causeText(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return err.Error()
+}
+
 // shutdown ends the connection: pending questions fail, every import is
 // dropped without Release (the peer is gone), every export and answer is
 // freed, and held calls fail.
@@ -420,7 +432,7 @@ func (c *Conn) shutdown(cause error) {
 	c.closed = true
 	var e *Exception
 	if !errors.As(cause, &e) || e.Type != rpccp.Exception_Type_disconnected {
-		e = &Exception{Type: rpccp.Exception_Type_disconnected, Reason: "connection closed: " + cause.Error(), cause: cause}
+		e = &Exception{Type: rpccp.Exception_Type_disconnected, Reason: "connection closed: " + causeText(cause), cause: cause}
 	}
 	c.err = e
 	var after []func()
