@@ -10,45 +10,62 @@ import "sync"
 // waiting call takes the executor back before any newly queued call. This
 // is libmultiprocess's Waiter, on goroutines.
 type executor struct {
-	mu       sync.Mutex
-	busy     bool
-	closed   bool
-	queue    []func()
-	resumers []chan struct{}
+	mu         sync.Mutex
+	busy       bool
+	closed     bool
+	head, tail *request // the queue, linked through request.next
+	resumers   []chan struct{}
 }
 
-// post queues fn and returns at once. It reports false when the executor
-// was closed, in which case fn never runs.
-func (e *executor) post(fn func()) bool {
+// post queues r and returns at once. It reports false when the executor
+// was closed, in which case r never runs.
+func (e *executor) post(r *request) bool {
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
 		return false
 	}
 	if e.busy {
-		e.queue = append(e.queue, fn)
+		if e.tail == nil {
+			e.head = r
+		} else {
+			e.tail.next = r
+		}
+		e.tail = r
 		e.mu.Unlock()
 		return true
 	}
 	e.busy = true
 	e.mu.Unlock()
-	go e.loop(fn)
+	go e.loop(r)
 	return true
 }
 
-// loop runs fn, then whatever is queued, until the executor is idle or
+// pop takes the first queued request (nil for none); e.mu is held.
+func (e *executor) pop() *request {
+	r := e.head
+	if r != nil {
+		e.head, r.next = r.next, nil
+		if e.head == nil {
+			e.tail = nil
+		}
+	}
+	return r
+}
+
+// loop runs r, then whatever is queued, until the executor is idle or
 // handed to a resumer.
-func (e *executor) loop(fn func()) {
-	for fn != nil {
-		fn()
-		fn = e.next()
+func (e *executor) loop(r *request) {
+	for r != nil {
+		r.run()
+		r = e.next()
 	}
 }
 
 // next hands the executor on after a call finished: to a call waiting to
 // resume first, else to the next queued call (returned for the current
 // goroutine to run), else it goes idle.
-func (e *executor) next() func() {
+func (e *executor) next() *request {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if n := len(e.resumers); n > 0 {
@@ -57,11 +74,8 @@ func (e *executor) next() func() {
 		close(ch)
 		return nil
 	}
-	if len(e.queue) > 0 {
-		fn := e.queue[0]
-		e.queue[0] = nil
-		e.queue = e.queue[1:]
-		return fn
+	if r := e.pop(); r != nil {
+		return r
 	}
 	e.busy = false
 	return nil
@@ -72,12 +86,9 @@ func (e *executor) next() func() {
 // goes idle.
 func (e *executor) yield() {
 	e.mu.Lock()
-	if len(e.queue) > 0 {
-		fn := e.queue[0]
-		e.queue[0] = nil
-		e.queue = e.queue[1:]
+	if r := e.pop(); r != nil {
 		e.mu.Unlock()
-		go e.loop(fn)
+		go e.loop(r)
 		return
 	}
 	e.busy = false
