@@ -15,6 +15,10 @@ type executor struct {
 	closed     bool
 	head, tail *request // the queue, linked through request.next
 	resumers   []chan struct{}
+	// An idle executor keeps the goroutine that ran its last call, parked
+	// on wake, for the next call: no goroutine is started per call.
+	parked bool
+	wake   chan *request // receives nil when the executor closes
 }
 
 // post queues r and returns at once. It reports false when the executor
@@ -36,6 +40,13 @@ func (e *executor) post(r *request) bool {
 		return true
 	}
 	e.busy = true
+	if e.parked {
+		// wake holds one request, and only the parked goroutine takes it.
+		e.parked = false
+		e.mu.Unlock()
+		e.wake <- r
+		return true
+	}
 	e.mu.Unlock()
 	go e.loop(r)
 	return true
@@ -58,27 +69,47 @@ func (e *executor) pop() *request {
 func (e *executor) loop(r *request) {
 	for r != nil {
 		r.run()
-		r = e.next()
+		var wake chan *request
+		if r, wake = e.next(); wake != nil {
+			// Parked: wait for the next call, or nil when the executor
+			// closes.
+			r = <-wake
+		}
 	}
 }
 
 // next hands the executor on after a call finished: to a call waiting to
 // resume first, else to the next queued call (returned for the current
-// goroutine to run), else it goes idle.
-func (e *executor) next() *request {
+// goroutine to run), else it goes idle. When no goroutine is parked yet,
+// the current one parks: next returns the channel it waits on.
+func (e *executor) next() (*request, chan *request) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if n := len(e.resumers); n > 0 {
 		ch := e.resumers[n-1]
 		e.resumers = e.resumers[:n-1]
 		close(ch)
-		return nil
+		return nil, e.parkLocked()
 	}
 	if r := e.pop(); r != nil {
-		return r
+		return r, nil
 	}
 	e.busy = false
-	return nil
+	return nil, e.parkLocked()
+}
+
+// parkLocked makes the calling goroutine the parked one, returning the
+// channel to wait on, or nil when one is parked already or the executor
+// is closed.
+func (e *executor) parkLocked() chan *request {
+	if e.closed || e.parked {
+		return nil
+	}
+	if e.wake == nil {
+		e.wake = make(chan *request, 1)
+	}
+	e.parked = true
+	return e.wake
 }
 
 // yield is called by the running call before it blocks on an outgoing IPC
@@ -115,5 +146,9 @@ func (e *executor) resume() {
 func (e *executor) close() {
 	e.mu.Lock()
 	e.closed = true
+	if e.parked {
+		e.parked = false
+		close(e.wake)
+	}
 	e.mu.Unlock()
 }

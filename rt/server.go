@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"capnproto.org/go/capnp/v3"
 	"capnproto.org/go/capnp/v3/encoding/text"
@@ -102,15 +103,16 @@ func (c *Call) AddCap(cp *Cap) capnp.CapabilityID {
 	return id
 }
 
-// request is one incoming call on its way to its handler. Once it runs
-// it is also the handler's context (the engine call's, carrying the
-// request and its connection), so that a call costs one allocation here.
+// request is one incoming call on its way to its handler. It is also
+// the handler's context: the engine call's context (made when first
+// needed), carrying the request and its connection. So a served call
+// costs one allocation in rt.
 type request struct {
-	context.Context // the engine call's; set when the call runs
-	call            Call
-	obj             *object     // the object served, or
-	md              *MethodDesc // (its method)
-	fwd             *forwarder  // the forwarder the call goes through
+	call Call
+	obj  *object     // the object served, or
+	md   *MethodDesc // (its method)
+	fwd  *forwarder  // the forwarder the call goes through
+	ctx  atomic.Pointer[context.Context]
 
 	conn     *Conn
 	exec     *executor      // the thread the call runs on; nil without a context
@@ -119,6 +121,25 @@ type request struct {
 	callback *engine.Client // the caller's thread, for calls back into the caller
 	next     *request       // the executor's queue
 }
+
+// parent is the engine call's context, made on first use.
+func (r *request) parent() context.Context {
+	if p := r.ctx.Load(); p != nil {
+		return *p
+	}
+	ctx := r.call.c.Context()
+	r.ctx.CompareAndSwap(nil, &ctx)
+	return *r.ctx.Load()
+}
+
+// Deadline reports none: the engine call's context has none.
+func (r *request) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done is closed when the caller no longer waits (see engine.Call.Context).
+func (r *request) Done() <-chan struct{} { return r.parent().Done() }
+
+// Err is the engine call's context's error.
+func (r *request) Err() error { return r.parent().Err() }
 
 // Value carries the request and its connection to the handler (for a
 // call from a connection), then whatever the engine's context carries.
@@ -131,7 +152,7 @@ func (r *request) Value(key any) any {
 			return r.conn
 		}
 	}
-	return r.Context.Value(key)
+	return r.parent().Value(key)
 }
 
 func (r *request) release() {
@@ -246,7 +267,6 @@ func (r *request) post() {
 // results do, so that a caller that has the results sees them released.
 func (r *request) run() {
 	ec := r.call.c
-	r.Context = ec.Context()
 	var err error
 	if r.fwd != nil {
 		err = toEngine(r.fwd.forward(r, ec, r.call.method))
