@@ -171,8 +171,8 @@ func requestFrom(ctx context.Context) *request {
 // call (a connection's reader) and does not block: construct and the
 // refusals are answered at once, a context call is queued on the Thread
 // named by context.thread (or a makePool thread when it is null), and a
-// call without a context runs on a goroutine of its own (libmultiprocess
-// runs it on its event loop).
+// call without a context is queued on the connection's loop (see
+// Conn.schedule).
 func (o *object) Dispatch(ec *engine.Call) {
 	md := o.desc.lookup(ec.InterfaceID, ec.MethodID)
 	if md == nil {
@@ -208,13 +208,22 @@ func (o *object) Dispatch(ec *engine.Call) {
 
 // schedule runs r, whose context struct is cs (when its method has one):
 // on the Thread that cs names (or a makePool thread when it names none),
-// or, for a call without a context, on a goroutine of its own
-// (libmultiprocess runs those on its event loop). It does not block. A
-// call in this process (r.conn nil) runs on a goroutine of its own.
+// or, for a call without a context, on the connection's loop, where such
+// calls run one at a time, in order, as libmultiprocess runs them on its
+// event loop; like a Thread, the loop runs the next call while one waits
+// on a call of its own, so that the reader never blocks on re-entrant
+// callbacks. It does not block. A call in this process (r.conn nil) runs
+// on a goroutine of its own, as its caller may wait on it with a context
+// the call does not see.
 func (c *Conn) schedule(r *request, cs capnp.Struct) {
 	ec, m := r.call.c, r.call.method
-	if !m.HasContext || c == nil {
+	switch {
+	case c == nil:
 		go r.run()
+		return
+	case !m.HasContext:
+		r.exec = &c.loop
+		r.post()
 		return
 	}
 	th := ec.ArgPtrCap(cs, 0)
