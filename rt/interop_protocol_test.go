@@ -148,8 +148,9 @@ func (c *tapConn) has(prefix string) bool {
 // ---- C++ client, Go server ----
 
 // gatedInit serves TestInit; its second makeCalc waits until ping
-// (kRelease) arrives, then returns what second makes.
-func gatedInit(second func(ctx context.Context) (rttest.Calc, error)) *initImpl {
+// (kRelease) arrives, then returns what second makes. goCalcs counts the
+// Calcs it serves.
+func gatedInit(goCalcs *atomic.Int32, second func(ctx context.Context, init *initImpl) (rttest.Calc, error)) *initImpl {
 	gate := make(chan struct{})
 	var once sync.Once
 	var made atomic.Int32
@@ -161,6 +162,7 @@ func gatedInit(second func(ctx context.Context) (rttest.Calc, error)) *initImpl 
 	}
 	init.hooks.makeCalc = func(ctx context.Context) (rttest.Calc, error) {
 		if made.Add(1) != 2 {
+			goCalcs.Add(1)
 			return &calcImpl{destroyed: init.destroyed, hooks: init.hooks}, nil
 		}
 		select {
@@ -168,14 +170,16 @@ func gatedInit(second func(ctx context.Context) (rttest.Calc, error)) *initImpl 
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		return second(ctx)
+		return second(ctx, init)
 	}
 	return init
 }
 
 // runCppClientOn runs `peer client <args>` against init served on a tapped
-// socket and returns its output once it exited 0, and the tap.
-func runCppClientOn(t *testing.T, init *initImpl, args ...string) (string, *tapConn) {
+// socket and returns its output once it exited 0, and the tap. Once the
+// client has gone, the connection's tables are empty and each of the
+// goCalcs Calcs served has been destroyed.
+func runCppClientOn(t *testing.T, init *initImpl, goCalcs *atomic.Int32, args ...string) (string, *tapConn) {
 	t.Helper()
 	ours, theirs := unixPair(t)
 	tap := &tapConn{Conn: connFile(t, ours)}
@@ -189,6 +193,7 @@ func runCppClientOn(t *testing.T, init *initImpl, args ...string) (string, *tapC
 	if st := rt.StatsForTest(conn); st != (engine.Stats{}) {
 		t.Errorf("tables after the C++ client left: %+v", st)
 	}
+	waitFor(t, func() bool { return init.destroyed.Load() == goCalcs.Load() })
 	return proc.out.String(), tap
 }
 
@@ -199,10 +204,12 @@ func runCppClientOn(t *testing.T, init *initImpl, args ...string) (string, *tapC
 // client's ping(kRelease), sent after the calls, arrives: the calls wait
 // on the unreturned makeCalc, then run on the new Thread.
 func TestInteropCallOnUnreturnedTargetAndThread(t *testing.T) {
-	init := gatedInit(func(ctx context.Context) (rttest.Calc, error) {
-		return &calcImpl{destroyed: new(atomic.Int32), hooks: &hooks{}}, nil
+	var goCalcs atomic.Int32
+	init := gatedInit(&goCalcs, func(ctx context.Context, init *initImpl) (rttest.Calc, error) {
+		goCalcs.Add(1)
+		return &calcImpl{destroyed: init.destroyed, hooks: &hooks{}}, nil
 	})
-	out, tap := runCppClientOn(t, init, "unreturned")
+	out, tap := runCppClientOn(t, init, &goCalcs, "unreturned")
 	if !strings.Contains(out, "OK call on an unreturned Calc and Thread ran on ") || !strings.Contains(out, "OK unreturned\n") {
 		t.Fatalf("C++ client:\n%s", out)
 	}
@@ -223,13 +230,14 @@ func TestInteropCallOnUnreturnedTargetAndThread(t *testing.T) {
 // Resolve, forwards the held call to C++, and echoes the Disembargo C++
 // sends to lift its embargo; C++'s Calc sees the calls in order.
 func TestInteropPromiseResolvesToCpp(t *testing.T) {
-	init := gatedInit(func(ctx context.Context) (rttest.Calc, error) {
+	var goCalcs atomic.Int32
+	init := gatedInit(&goCalcs, func(ctx context.Context, _ *initImpl) (rttest.Calc, error) {
 		// The client's own Calc, from its bootstrap.
 		peer := rttest.NewTestInitClient(rt.ConnFromContext(ctx))
 		defer peer.Release()
 		return peer.MakeCalc(ctx)
 	})
-	out, tap := runCppClientOn(t, init, "promise")
+	out, tap := runCppClientOn(t, init, &goCalcs, "promise")
 	if !strings.Contains(out, "OK promise resolved to our own Calc; calls arrived in order") || !strings.Contains(out, "OK promise\n") {
 		t.Fatalf("C++ client:\n%s\nmessages: %q", out, tap.messages())
 	}

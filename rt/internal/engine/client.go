@@ -158,7 +158,9 @@ func (c *Client) Server() Server {
 	if c == nil {
 		return nil
 	}
-	if n := c.n.final(); n != nil && n.kind == kindLocal {
+	// Only a node of no connection can be local, and only its kind is
+	// fixed: a connection's node changes under its lock.
+	if n := c.n.final(); n != nil && n.conn == nil && n.kind == kindLocal {
 		if _, ok := n.server.(*pipe); ok {
 			return nil // not resolved yet
 		}

@@ -787,3 +787,33 @@ func TestUnimplementedEchoOfCyclicMessage(t *testing.T) {
 		t.Fatal(conn.Err())
 	}
 }
+
+// Client.Server on a promise of the peer's answer while the answer comes
+// back: the promise's node changes under its connection's lock, which
+// Server read without (a data race under -race, found by rt's
+// FuzzRawReplies through rt.Cap's forwarding check).
+func TestServerOfPromiseWhileItResolves(t *testing.T) {
+	p, conn := newRawPeer(t, Options{})
+	boot := conn.Bootstrap()
+	defer boot.Release()
+	p.bootstrapAnswer(7)
+	req, err := boot.NewRequest(1, 0, szPtr1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := req.Send()
+	defer a.Release()
+	pl := a.Pipeline(0)
+	defer pl.Release()
+	c, _ := p.expect(rpccp.Message_Which_call).Call()
+	if pl.Server() != nil {
+		t.Fatal("a promise of the peer's has a local server")
+	}
+	p.returnCap(c.QuestionId(), func(d rpccp.CapDescriptor) { d.SetSenderHosted(8) })
+	if _, err := a.Wait(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if pl.Server() != nil {
+		t.Fatal("a capability of the peer's has a local server")
+	}
+}
