@@ -36,10 +36,7 @@ func runBenchServe(nc net.Conn) int {
 		for sc.Scan() {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			var ru syscall.Rusage
-			syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-			cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-			fmt.Println(ms.Mallocs, cpu.Microseconds())
+			fmt.Println(ms.Mallocs, cpuTime().Microseconds())
 		}
 		conn.Close()
 	}()
@@ -127,13 +124,16 @@ func BenchmarkSplitAdd(b *testing.B) {
 	m0, cpu0 := s.stats(b)
 	b.ReportAllocs()
 	b.ResetTimer()
+	ccpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		if r, err := calc.Add(ctx, int64(i), 1); err != nil || r != int64(i)+1 {
 			b.Fatal(r, err)
 		}
 	}
+	ccpu := cpuTime() - ccpu0
 	b.StopTimer()
 	m1, cpu1 := s.stats(b)
+	b.ReportMetric(float64(ccpu.Nanoseconds())/float64(b.N), "client-cpu-ns/op")
 	b.ReportMetric(float64(m1-m0)/float64(b.N), "server-allocs/op")
 	b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "server-cpu-ns/op")
 }
