@@ -20,17 +20,36 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
-// roleBenchServe serves TestInit on fd 3 and answers each line on stdin
-// with its cumulative heap allocation count and CPU time (µs).
-const roleBenchServe = "bench-serve"
+// roleBenchServe serves TestInit on fd 3 (roleBenchServeV32: v32's Init)
+// and answers each line on stdin with its cumulative heap allocation
+// count and CPU time (µs).
+const (
+	roleBenchServe    = "bench-serve"
+	roleBenchServeV32 = "bench-serve-v32"
+)
 
-func runBenchServe(nc net.Conn) int {
-	init := newInit(nil, nil)
-	conn := rt.Serve(nc, init.bootstrap(), rt.WithInitInterfaceID(testInitID))
+// echoNode serves v32's Init with an Echo.
+type echoNode struct {
+	v32.UnimplementedInitServer
+	v32.UnimplementedEchoServer
+}
+
+func (n *echoNode) MakeEcho(context.Context) (v32.Echo, error) { return n, nil }
+
+func (n *echoNode) Echo(_ context.Context, s string) (string, error) { return s, nil }
+
+func runBenchServe(nc net.Conn, role string) int {
+	var conn *rt.Conn
+	if role == roleBenchServeV32 {
+		conn = rt.Serve(nc, func(*rt.Conn) *rt.Cap { return v32.InitServer(&echoNode{}) }, v32.WithInitBootstrap())
+	} else {
+		conn = rt.Serve(nc, newInit(nil, nil).bootstrap(), rt.WithInitInterfaceID(testInitID))
+	}
 	go func() {
 		sc := bufio.NewScanner(os.Stdin)
 		for sc.Scan() {
@@ -65,7 +84,9 @@ func (s *benchServer) stats(b *testing.B) (mallocs uint64, cpu time.Duration) {
 	return mallocs, time.Duration(us) * time.Microsecond
 }
 
-func startBenchServer(b *testing.B) (*benchServer, *rt.Conn, *rttest.CalcClient) {
+// startBenchChild runs the test binary in role, connected to the
+// returned socket.
+func startBenchChild(b *testing.B, role string) (*benchServer, net.Conn) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		b.Fatal(err)
@@ -77,7 +98,7 @@ func startBenchServer(b *testing.B) (*benchServer, *rt.Conn, *rttest.CalcClient)
 		b.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envFaultChild+"="+roleBenchServe)
+	cmd.Env = append(os.Environ(), envFaultChild+"="+role)
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -92,7 +113,16 @@ func startBenchServer(b *testing.B) (*benchServer, *rt.Conn, *rttest.CalcClient)
 		b.Fatal(err)
 	}
 	theirs.Close()
-	s := &benchServer{in: in, out: bufio.NewScanner(out)}
+	b.Cleanup(func() {
+		nc.Close()
+		in.Close()
+		cmd.Wait()
+	})
+	return &benchServer{in: in, out: bufio.NewScanner(out)}, nc
+}
+
+func startBenchServer(b *testing.B) (*benchServer, *rt.Conn, *rttest.CalcClient) {
+	s, nc := startBenchChild(b, roleBenchServe)
 	ctx := context.Background()
 	conn, err := rt.Connect(ctx, nc, rt.WithInitInterfaceID(testInitID))
 	if err != nil {
@@ -105,19 +135,15 @@ func startBenchServer(b *testing.B) (*benchServer, *rt.Conn, *rttest.CalcClient)
 	b.Cleanup(func() {
 		calc.Release()
 		conn.Close()
-		in.Close()
-		cmd.Wait()
 	})
 	return s, conn, calc
 }
 
-// BenchmarkSplitAdd is Calc.add, one caller: allocs/op is the client's,
-// server-allocs/op the child's.
-func BenchmarkSplitAdd(b *testing.B) {
-	ctx := context.Background()
-	s, _, calc := startBenchServer(b)
+// measure runs call b.N times and reports the client's CPU per call and
+// the server's allocations and CPU per call.
+func measure(b *testing.B, s *benchServer, call func(i int) error) {
 	for i := 0; i < 100; i++ {
-		if _, err := calc.Add(ctx, 1, 1); err != nil {
+		if err := call(i); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -126,8 +152,8 @@ func BenchmarkSplitAdd(b *testing.B) {
 	b.ResetTimer()
 	ccpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
-		if r, err := calc.Add(ctx, int64(i), 1); err != nil || r != int64(i)+1 {
-			b.Fatal(r, err)
+		if err := call(i); err != nil {
+			b.Fatal(err)
 		}
 	}
 	ccpu := cpuTime() - ccpu0
@@ -136,6 +162,47 @@ func BenchmarkSplitAdd(b *testing.B) {
 	b.ReportMetric(float64(ccpu.Nanoseconds())/float64(b.N), "client-cpu-ns/op")
 	b.ReportMetric(float64(m1-m0)/float64(b.N), "server-allocs/op")
 	b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N), "server-cpu-ns/op")
+}
+
+// BenchmarkSplitEcho is v32's Echo.echo of 16 bytes, one caller:
+// allocs/op is the client's, server-allocs/op the child's.
+func BenchmarkSplitEcho(b *testing.B) {
+	ctx := context.Background()
+	s, nc := startBenchChild(b, roleBenchServeV32)
+	conn, err := rt.Connect(ctx, nc, v32.WithInitBootstrap())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	init := v32.NewInitClient(conn)
+	defer init.Release()
+	echo, err := init.MakeEcho(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Release(echo)
+	const msg = "0123456789abcdef"
+	measure(b, s, func(int) error {
+		r, err := echo.Echo(ctx, msg)
+		if err == nil && r != msg {
+			err = fmt.Errorf("echo = %q", r)
+		}
+		return err
+	})
+}
+
+// BenchmarkSplitAdd is Calc.add, one caller: allocs/op is the client's,
+// server-allocs/op the child's.
+func BenchmarkSplitAdd(b *testing.B) {
+	ctx := context.Background()
+	s, _, calc := startBenchServer(b)
+	measure(b, s, func(i int) error {
+		r, err := calc.Add(ctx, int64(i), 1)
+		if err == nil && r != int64(i)+1 {
+			err = fmt.Errorf("add = %d", r)
+		}
+		return err
+	})
 }
 
 // BenchmarkSplitThroughput is Calc.add with 1 and then 4 callers in
