@@ -120,6 +120,8 @@ type request struct {
 	self     *engine.Client // a reference to thread (sent as callbackThread)
 	callback *engine.Client // the caller's thread, for calls back into the caller
 	next     *request       // the executor's queue
+	// Room for self and callback when they come from the call's context.
+	selfRef, callbackRef engine.Client
 }
 
 // parent is the engine call's context, made on first use.
@@ -226,8 +228,13 @@ func (c *Conn) schedule(r *request, cs capnp.Struct) {
 		r.post()
 		return
 	}
-	th := ec.ArgPtrCap(cs, 0)
-	r.callback = ec.ArgPtrCap(cs, 1)
+	var th *engine.Client
+	if ec.ArgPtrCapTo(&r.selfRef, cs, 0) {
+		th = &r.selfRef
+	}
+	if ec.ArgPtrCapTo(&r.callbackRef, cs, 1) {
+		r.callback = &r.callbackRef
+	}
 	if th == nil {
 		t, self, ok := c.poolThread()
 		if !ok {
