@@ -270,7 +270,8 @@ type Request struct {
 	msg    *capnp.Message
 	call   rpccp.Call
 	params capnp.Struct
-	caps   []*node // the params' cap table; each holds a reference
+	caps   []*node  // the params' cap table; each holds a reference
+	capBuf [2]*node // room for caps (a context's thread and callbackThread)
 	sent   bool
 	owned  bool // msg is the Request's own (not a received call forwarded)
 }
@@ -303,7 +304,9 @@ func (c *Client) NewRequest(interfaceID uint64, method uint16, sz capnp.ObjectSi
 		n = c.n
 		n.addRef()
 	}
-	return &Request{target: n, msg: msg, call: call, params: params, owned: true}, nil
+	r := &Request{target: n, msg: msg, call: call, params: params, owned: true}
+	r.caps = r.capBuf[:0]
+	return r, nil
 }
 
 // Params is the params struct to fill.
