@@ -15,6 +15,10 @@ type fn struct {
 	n    int
 	ret  func(err jen.Code) jen.Code
 	caps jen.Code
+	// keep, when set, keeps a raw Data value of the message being read
+	// (rt.Results.Keep: the received bytes, not a copy); else Data is
+	// cloned.
+	keep jen.Code
 }
 
 func (f *fn) tmp(prefix string) string {
@@ -110,6 +114,9 @@ func (f *fn) decode(t *model.Type, w, dst jen.Code, path string, ptr bool, prese
 		name := map[model.Domain]string{model.DomainHash: "Hash", model.DomainTx: "Tx", model.DomainBlock: "Block",
 			model.DomainHeader: "Header", model.DomainTxOut: "TxOut"}[t.Domain]
 		if name == "" {
+			if f.keep != nil {
+				return assign(jen.Add(f.keep).Call(w))
+			}
 			return assign(jen.Qual(pkgBytes, "Clone").Call(w))
 		}
 		return viaErr(jen.Qual(pkgDomain, name).Call(jen.Lit(path), w))

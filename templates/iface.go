@@ -358,7 +358,7 @@ func clientClosures(m *model.Method) (params, results jen.Code) {
 	if len(m.Results) == 0 && len(m.Exceptions) == 0 {
 		return params, results
 	}
-	g = &fn{caps: jen.Id("r"), n: g.n}
+	g = &fn{caps: jen.Id("r"), keep: jen.Id("r").Dot("Keep"), n: g.n}
 	g.ret = func(err jen.Code) jen.Code { return jen.Return(err) }
 	res := jen.Id("res")
 	body := []jen.Code{jen.Id("res").Op(":=").Qual(m.WireResults.Path, m.WireResults.Name).Call(jen.Id("r").Dot("Struct").Call())}

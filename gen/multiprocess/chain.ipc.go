@@ -1729,11 +1729,11 @@ func (c *ChainClient_) FindCoins(ctx context.Context, coins []Pair[[]byte, []byt
 			for i14 := 0; i14 < l13.Len(); i14++ {
 				v17, err := PairFromCapnp[[]byte, []byte](l13.At(i14), func(p capnp.Ptr) ([]byte, error) {
 					var v15 []byte
-					v15 = bytes.Clone(p.Data())
+					v15 = r.Keep(p.Data())
 					return v15, nil
 				}, func(p capnp.Ptr) ([]byte, error) {
 					var v16 []byte
-					v16 = bytes.Clone(p.Data())
+					v16 = r.Keep(p.Data())
 					return v16, nil
 				})
 				if err != nil {
@@ -1967,7 +1967,7 @@ func (c *ChainClient_) CalculateIndividualBumpFees(ctx context.Context, outpoint
 			for i8 := 0; i8 < l7.Len(); i8++ {
 				v10, err := PairInt64FromCapnp[[]byte](l7.At(i8), func(p capnp.Ptr) ([]byte, error) {
 					var v9 []byte
-					v9 = bytes.Clone(p.Data())
+					v9 = r.Keep(p.Data())
 					return v9, nil
 				})
 				if err != nil {
@@ -2103,7 +2103,7 @@ func (c *ChainClient_) EstimateSmartFee(ctx context.Context, numBlocks int32, co
 		if err != nil {
 			return domain.Wrap("Chain.estimateSmartFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		w2, err := res.Calc()
 		if err != nil {
 			return domain.Wrap("Chain.estimateSmartFee.calc", err)
@@ -2138,7 +2138,7 @@ func (c *ChainClient_) MempoolMinFee(ctx context.Context) (result []byte, err er
 		if err != nil {
 			return domain.Wrap("Chain.mempoolMinFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -2152,7 +2152,7 @@ func (c *ChainClient_) RelayMinFee(ctx context.Context) (result []byte, err erro
 		if err != nil {
 			return domain.Wrap("Chain.relayMinFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -2166,7 +2166,7 @@ func (c *ChainClient_) RelayIncrementalFee(ctx context.Context) (result []byte, 
 		if err != nil {
 			return domain.Wrap("Chain.relayIncrementalFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -2180,7 +2180,7 @@ func (c *ChainClient_) RelayDustFee(ctx context.Context) (result []byte, err err
 		if err != nil {
 			return domain.Wrap("Chain.relayDustFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err

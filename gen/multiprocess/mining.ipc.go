@@ -715,7 +715,7 @@ func (c *MiningClient) GetTransactionsByTxIDBytes(ctx context.Context, txids []c
 				if err != nil {
 					return domain.Wrap("Mining.getTransactionsByTxID.result", err)
 				}
-				result[i6] = bytes.Clone(e7)
+				result[i6] = r.Keep(e7)
 			}
 		}
 		return nil
@@ -798,7 +798,7 @@ func (c *MiningClient) GetTransactionsByWitnessIDBytes(ctx context.Context, wtxi
 				if err != nil {
 					return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
 				}
-				result[i6] = bytes.Clone(e7)
+				result[i6] = r.Keep(e7)
 			}
 		}
 		return nil
@@ -1634,7 +1634,7 @@ func (c *BlockTemplateClient) GetBlockHeaderBytes(ctx context.Context) (result [
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -1671,7 +1671,7 @@ func (c *BlockTemplateClient) GetBlockBytes(ctx context.Context) (result []byte,
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlock.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err

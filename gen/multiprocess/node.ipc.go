@@ -1834,7 +1834,7 @@ func (c *NodeClient) GetNetLocalAddresses(ctx context.Context) (result []Pair[[]
 			for i3 := 0; i3 < l2.Len(); i3++ {
 				v7, err := PairFromCapnp[[]byte, LocalServiceInfo](l2.At(i3), func(p capnp.Ptr) ([]byte, error) {
 					var v4 []byte
-					v4 = bytes.Clone(p.Data())
+					v4 = r.Keep(p.Data())
 					return v4, nil
 				}, func(p capnp.Ptr) (LocalServiceInfo, error) {
 					var v5 LocalServiceInfo
@@ -1941,7 +1941,7 @@ func (c *NodeClient) GetDustRelayFee(ctx context.Context) (result []byte, err er
 		if err != nil {
 			return domain.Wrap("Node.getDustRelayFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -2028,7 +2028,7 @@ func (c *NodeClient) GetUnspentOutput(ctx context.Context, output []byte) (resul
 		if err != nil {
 			return domain.Wrap("Node.getUnspentOutput.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err

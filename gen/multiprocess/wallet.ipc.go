@@ -2014,7 +2014,7 @@ func (c *WalletClient) GetPubKey(ctx context.Context, script []byte, address []b
 		if err != nil {
 			return domain.Wrap("Wallet.getPubKey.pubKey", err)
 		}
-		pubKey = bytes.Clone(w1)
+		pubKey = r.Keep(w1)
 		return nil
 	})
 	return result, pubKey, err
@@ -2174,7 +2174,7 @@ func (c *WalletClient) GetAddressReceiveRequests(ctx context.Context) (result []
 				if err != nil {
 					return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
 				}
-				result[i3] = bytes.Clone(e4)
+				result[i3] = r.Keep(e4)
 			}
 		}
 		return nil
@@ -2302,7 +2302,7 @@ func (c *WalletClient) ListLockedCoins(ctx context.Context) (outputs [][]byte, e
 				if err != nil {
 					return domain.Wrap("Wallet.listLockedCoins.outputs", err)
 				}
-				outputs[i3] = bytes.Clone(e4)
+				outputs[i3] = r.Keep(e4)
 			}
 		}
 		return nil
@@ -2344,7 +2344,7 @@ func (c *WalletClient) CreateTransaction(ctx context.Context, recipients []Recip
 		if res.HasResult() {
 			v7, err := ResultFromCapnp[[]byte](w5, func(p capnp.Ptr) ([]byte, error) {
 				var v6 []byte
-				v6 = bytes.Clone(p.Data())
+				v6 = r.Keep(p.Data())
 				return v6, nil
 			})
 			if err != nil {
@@ -2637,7 +2637,7 @@ func (c *WalletClient) CreateBumpTransactionBytes(ctx context.Context, txid chai
 		if err != nil {
 			return domain.Wrap("Wallet.createBumpTransaction.mtx", err)
 		}
-		mtx = bytes.Clone(w6)
+		mtx = r.Keep(w6)
 		return nil
 	})
 	return result, errors, oldFee, newFee, mtx, err
@@ -2692,7 +2692,7 @@ func (c *WalletClient) SignBumpTransactionBytes(ctx context.Context, mtx []byte)
 		if err != nil {
 			return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
 		}
-		mtxOut = bytes.Clone(w1)
+		mtxOut = r.Keep(w1)
 		return nil
 	})
 	return result, mtxOut, err
@@ -2834,7 +2834,7 @@ func (c *WalletClient) GetTxBytes(ctx context.Context, txid chainhash.Hash) (res
 		if err != nil {
 			return domain.Wrap("Wallet.getTx.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -3016,7 +3016,7 @@ func (c *WalletClient) FillPSBT(ctx context.Context, sighashType int32, sign boo
 		if err != nil {
 			return domain.Wrap("Wallet.fillPSBT.psbt", err)
 		}
-		psbt = bytes.Clone(w1)
+		psbt = r.Keep(w1)
 		complete = res.Complete()
 		return nil
 	})
@@ -3223,7 +3223,7 @@ func (c *WalletClient) ListCoins(ctx context.Context) (result []Pair[TxDestinati
 						for i8 := 0; i8 < l7.Len(); i8++ {
 							v12, err := PairFromCapnp[[]byte, WalletTxOut](l7.At(i8), func(p capnp.Ptr) ([]byte, error) {
 								var v9 []byte
-								v9 = bytes.Clone(p.Data())
+								v9 = r.Keep(p.Data())
 								return v9, nil
 							}, func(p capnp.Ptr) (WalletTxOut, error) {
 								var v10 WalletTxOut

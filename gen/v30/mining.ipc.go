@@ -924,7 +924,7 @@ func (c *BlockTemplateClient) GetBlockHeaderBytes(ctx context.Context) (result [
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -961,7 +961,7 @@ func (c *BlockTemplateClient) GetBlockBytes(ctx context.Context) (result []byte,
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlock.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -1036,7 +1036,7 @@ func (c *BlockTemplateClient) GetCoinbaseTxBytes(ctx context.Context) (result []
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -1050,7 +1050,7 @@ func (c *BlockTemplateClient) GetCoinbaseCommitment(ctx context.Context) (result
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getCoinbaseCommitment.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err

@@ -1057,7 +1057,7 @@ func (c *BlockTemplateClient) GetBlockHeaderBytes(ctx context.Context) (result [
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -1094,7 +1094,7 @@ func (c *BlockTemplateClient) GetBlockBytes(ctx context.Context) (result []byte,
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlock.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err

@@ -2020,7 +2020,7 @@ func (c *FeatureClient) Presence(ctx context.Context) (result *Options, data []b
 		if err != nil {
 			return domain.Wrap("Feature.presence.data", err)
 		}
-		data = bytes.Clone(w3)
+		data = r.Keep(w3)
 		w4, err := res.Names()
 		if err != nil {
 			return domain.Wrap("Feature.presence.names", err)
@@ -2296,7 +2296,7 @@ func (c *FeatureClient) DoStuffBytes(ctx context.Context, blockHash chainhash.Ha
 				if err != nil {
 					return domain.Wrap("Feature.doStuff.result", err)
 				}
-				result[i3] = bytes.Clone(e4)
+				result[i3] = r.Keep(e4)
 			}
 		}
 		return nil
@@ -2580,12 +2580,12 @@ func (c *FeatureClient) RawFormsBytes_(ctx context.Context, block []byte, txs []
 		if err != nil {
 			return domain.Wrap("Feature.rawForms.result", err)
 		}
-		result = bytes.Clone(w11)
+		result = r.Keep(w11)
 		w12, err := res.Out()
 		if err != nil {
 			return domain.Wrap("Feature.rawForms.out", err)
 		}
-		out = bytes.Clone(w12)
+		out = r.Keep(w12)
 		w13, err := res.Seen()
 		if err != nil {
 			return domain.Wrap("Feature.rawForms.seen", err)

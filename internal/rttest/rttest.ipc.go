@@ -476,7 +476,7 @@ func (c *CalcClient) Echo(ctx context.Context, data []byte) (result []byte, err 
 		if err != nil {
 			return domain.Wrap("Calc.echo.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
