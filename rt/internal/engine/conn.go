@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"capnproto.org/go/capnp/v3"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
@@ -28,6 +29,10 @@ type Conn struct {
 	rwc     io.ReadWriteCloser
 	w       *writer
 	handled chan struct{} // see changed
+	// handling is set while the reader handles a message: frames queued
+	// meanwhile, by the reader or by anyone, are written by the writer
+	// goroutine (afterUnlock), so that the reader never waits on the peer.
+	handling atomic.Bool
 	lim     Limits
 	owner   any
 
@@ -96,7 +101,7 @@ func New(rwc io.ReadWriteCloser, opts Options) *Conn {
 		imports:  make(map[uint32]*importEntry),
 		exportOf: make(map[*node]uint32),
 	}
-	c.w = newWriter(rwc, c.lim.MaxQueuedBytes, c.lim.MaxSendQueue)
+	c.w = newWriter(rwc, c.lim.MaxQueuedBytes, c.lim.MaxSendQueue, c.shutdown)
 	if opts.Bootstrap != nil {
 		c.bootstrap = opts.Bootstrap.n
 		c.bootstrap.addRef()
@@ -213,9 +218,15 @@ func (c *Conn) sendOwnedLocked(msg *capnp.Message, release bool) bool {
 	return flush
 }
 
-// afterUnlock writes the queue if sendLocked said so.
+// afterUnlock writes the queue if sendLocked said so: in this goroutine,
+// or, while the reader handles a message (it may be the caller), on the
+// writer goroutine.
 func (c *Conn) afterUnlock(flush bool) {
 	if !flush {
+		return
+	}
+	if c.handling.Load() {
+		c.w.flushAsync()
 		return
 	}
 	if err := c.w.flush(); err != nil {
@@ -240,12 +251,14 @@ func (c *Conn) readLoop() {
 		msg, small, err := readMessage(c.rwc, &c.lim, &scratch)
 		if err != nil {
 			if errors.Is(err, ErrFrame) {
+				c.handling.Store(true)
 				c.abort(fmt.Errorf("%w: %v", ErrProtocol, err))
 			} else {
 				c.shutdown(err)
 			}
 			return
 		}
+		c.handling.Store(true)
 		if small {
 			err = c.handleSmall(smallFields(&scratch))
 		} else {
@@ -255,6 +268,7 @@ func (c *Conn) readLoop() {
 			c.abort(err)
 			return
 		}
+		c.handling.Store(false)
 		c.changed()
 		select {
 		case <-c.done:
@@ -389,7 +403,9 @@ func (c *Conn) handleUnimplemented(root rpccp.Message) error {
 
 // ---- ending ----
 
-// abort sends Abort with err and ends the connection.
+// abort sends Abort with err and ends the connection. From the reader
+// (handling set), it returns at once: the connection ends once the Abort
+// is written (writer.endAfterFlush); the reader reads no more.
 func (c *Conn) abort(err error) {
 	c.mu.Lock()
 	if !c.closed {
@@ -398,6 +414,10 @@ func (c *Conn) abort(err error) {
 				setException(ex, err)
 				flush := c.sendOwnedLocked(msg, true)
 				c.mu.Unlock()
+				if c.handling.Load() {
+					c.w.endAfterFlush(err, flush)
+					return
+				}
 				c.afterUnlock(flush)
 				c.shutdown(err)
 				return

@@ -59,7 +59,7 @@ func textMessage(t *testing.T, s string) *capnp.Message {
 // bound and a write is in flight.
 func TestWriterQueuesBehindWriteInFlight(t *testing.T) {
 	g := &gateWriter{entered: make(chan struct{}), gate: make(chan struct{})}
-	w := newWriter(g, 1, -1) // any queued frame is over the bound
+	w := newWriter(g, 1, -1, func(error) {}) // any queued frame is over the bound
 	flushed := make(chan error)
 	go func() {
 		flush, err := w.enqueue(textMessage(t, "first"), true)
@@ -183,7 +183,7 @@ func TestSmallFrames(t *testing.T) {
 		}})
 	}
 	for _, f := range frames {
-		w := newWriter(io.Discard, 1, -1)
+		w := newWriter(io.Discard, 1, -1, func(error) {})
 		if _, err := w.enqueueSmall(f.which, f.lo, f.hi); err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func TestSmallFrames(t *testing.T) {
 // is written, and at once when nothing is queued.
 func TestReleaseWritten(t *testing.T) {
 	g := &gateWriter{entered: make(chan struct{}), gate: make(chan struct{})}
-	w := newWriter(g, 1<<20, -1)
+	w := newWriter(g, 1<<20, -1, func(error) {})
 	flushed := make(chan error)
 	go func() {
 		flush, err := w.enqueue(textMessage(t, "first"), true)
@@ -276,7 +276,7 @@ func TestReadSmallFrames(t *testing.T) {
 	lim := Limits{}.withDefaults()
 	var s [smallFrameSize]byte
 	frame := func(which rpccp.Message_Which, lo, hi uint32) []byte {
-		w := newWriter(io.Discard, 1, -1)
+		w := newWriter(io.Discard, 1, -1, func(error) {})
 		if _, err := w.enqueueSmall(which, lo, hi); err != nil {
 			t.Fatal(err)
 		}
