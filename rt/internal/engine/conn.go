@@ -33,8 +33,8 @@ type Conn struct {
 	// meanwhile, by the reader or by anyone, are written by the writer
 	// goroutine (afterUnlock), so that the reader never waits on the peer.
 	handling atomic.Bool
-	lim     Limits
-	owner   any
+	lim      Limits
+	owner    any
 
 	bootstrap *node
 	done      chan struct{}
