@@ -16,14 +16,18 @@ const (
 	mirrorID     uint64 = 0x9a3c_51e2_77d0_4b18 // any id: no schema is involved
 	mirrorEcho          = 0                     // (data) -> (data), returned in Dispatch
 	mirrorBounce        = 1                     // (data, cb) -> cb.echo(data), from a goroutine
+	mirrorFill          = 2                     // (data) -> (data repeated to fillSize), returned in Dispatch
 )
+
+// fillSize is the size of fill's results.
+const fillSize = 4 << 20
 
 var szMirror = capnp.ObjectSize{PointerCount: 2}
 
-// mirror answers echo inline, on the goroutine that delivers the call
-// (for a call from the peer, the connection's reader, which then queues
-// the Return itself), and bounce by calling echo on the callback it is
-// given and returning what that returns.
+// mirror answers echo and fill inline, on the goroutine that delivers
+// the call (for a call from the peer, the connection's reader, which then
+// queues the Return itself), and bounce by calling echo on the callback
+// it is given and returning what that returns.
 type mirror struct{ wg *sync.WaitGroup }
 
 func (m mirror) Dispatch(c *Call) {
@@ -39,6 +43,13 @@ func (m mirror) Dispatch(c *Call) {
 			return
 		}
 		c.Return(returnData(c, p.Data()))
+	case mirrorFill:
+		p, err := c.Args().Ptr(0)
+		if err != nil || len(p.Data()) == 0 {
+			c.Return(fmt.Errorf("mirror: fill: no pattern (%v)", err))
+			return
+		}
+		c.Return(returnData(c, bytes.Repeat(p.Data(), fillSize/len(p.Data()))))
 	case mirrorBounce:
 		p, err := c.Args().Ptr(0)
 		if err != nil {
@@ -136,7 +147,7 @@ func TestPipeCallsBothWays(t *testing.T) {
 	ctx := testCtx(t)
 	a, b := net.Pipe()
 	_, _, peerOfA, peerOfB := mirrorPair(t, a, b)
-	const callers, calls = 8, 100
+	const callers, calls = 1, 500
 	errs := make(chan error, 2*callers)
 	var wg sync.WaitGroup
 	for side, peer := range []*Client{peerOfA, peerOfB} {
@@ -172,14 +183,14 @@ func TestPipeCallsBothWays(t *testing.T) {
 	}
 }
 
-// Over a socketpair, both ends call each other with payloads of several
-// MiB at once, and each callee's reader queues a Return as large: neither
-// reader waits for the other's to read.
+// Over a socketpair, both ends ask each other at once for results of
+// several MiB, which each callee's reader queues itself: neither reader
+// waits for the other's to read.
 func TestLargePayloadsBothWays(t *testing.T) {
 	ctx := testCtx(t)
 	a, b := socketPair(t)
 	_, _, peerOfA, peerOfB := mirrorPair(t, a, b)
-	const callers = 3
+	const callers, calls = 2, 3
 	errs := make(chan error, 2*callers)
 	var wg sync.WaitGroup
 	for side, peer := range []*Client{peerOfA, peerOfB} {
@@ -187,14 +198,17 @@ func TestLargePayloadsBothWays(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				data := bytes.Repeat([]byte{byte(side), byte(g), 0x5a, 0xa5}, 4<<20/4)
-				got, err := echo(ctx, peer, data)
-				if err != nil {
-					errs <- fmt.Errorf("side %d caller %d: %w", side, g, err)
-					return
-				}
-				if !bytes.Equal(got, data) {
-					errs <- fmt.Errorf("side %d caller %d: echo returned %d bytes, want %d equal ones", side, g, len(got), len(data))
+				for i := range calls {
+					pattern := []byte{byte(side), byte(g), byte(i), 0x5a}
+					got, err := callMirror(ctx, peer, mirrorFill, pattern, nil)
+					if err != nil {
+						errs <- fmt.Errorf("side %d caller %d call %d: %w", side, g, i, err)
+						return
+					}
+					if want := bytes.Repeat(pattern, fillSize/len(pattern)); !bytes.Equal(got, want) {
+						errs <- fmt.Errorf("side %d caller %d call %d: fill returned %d bytes, want %d equal ones", side, g, i, len(got), len(want))
+						return
+					}
 				}
 			}()
 		}
