@@ -148,7 +148,7 @@ func (c *Conn) Err() error {
 
 // Close sends Abort, ends the connection and fails what is pending.
 func (c *Conn) Close() error {
-	c.abort(&Exception{Type: rpccp.Exception_Type_disconnected, Reason: "connection closed"})
+	c.abort(&Exception{Type: rpccp.Exception_Type_disconnected, Reason: "connection closed"}, false)
 	<-c.done
 	return nil
 }
@@ -251,8 +251,7 @@ func (c *Conn) readLoop() {
 		msg, small, err := readMessage(c.rwc, &c.lim, &scratch)
 		if err != nil {
 			if errors.Is(err, ErrFrame) {
-				c.handling.Store(true)
-				c.abort(fmt.Errorf("%w: %v", ErrProtocol, err))
+				c.abort(fmt.Errorf("%w: %v", ErrProtocol, err), true)
 			} else {
 				c.shutdown(err)
 			}
@@ -265,7 +264,7 @@ func (c *Conn) readLoop() {
 			err = c.handle(msg)
 		}
 		if err != nil {
-			c.abort(err)
+			c.abort(err, true)
 			return
 		}
 		c.handling.Store(false)
@@ -403,10 +402,10 @@ func (c *Conn) handleUnimplemented(root rpccp.Message) error {
 
 // ---- ending ----
 
-// abort sends Abort with err and ends the connection. From the reader
-// (handling set), it returns at once: the connection ends once the Abort
-// is written (writer.endAfterFlush); the reader reads no more.
-func (c *Conn) abort(err error) {
+// abort sends Abort with err and ends the connection. From the reader,
+// it returns at once: the connection ends once the Abort is written
+// (writer.endAfterFlush), and the reader reads no more.
+func (c *Conn) abort(err error, reader bool) {
 	c.mu.Lock()
 	if !c.closed {
 		if msg, root, merr := newMessage(); merr == nil {
@@ -414,7 +413,7 @@ func (c *Conn) abort(err error) {
 				setException(ex, err)
 				flush := c.sendOwnedLocked(msg, true)
 				c.mu.Unlock()
-				if c.handling.Load() {
+				if reader {
 					c.w.endAfterFlush(err, flush)
 					return
 				}
