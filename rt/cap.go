@@ -1,6 +1,8 @@
 package rt
 
 import (
+	"bytes"
+
 	"capnproto.org/go/capnp/v3"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine"
@@ -149,6 +151,18 @@ func (r *Results) Conn() *Conn { return r.conn }
 
 // Cap returns an owned reference to the results' capability id.
 func (r *Results) Cap(id capnp.CapabilityID) *Cap { return newCap(r.ans.Cap(id)) }
+
+// Keep returns b, the bytes of a Data or Text field of the results, for
+// the caller to keep after Invoke returns: b itself (its capacity cut to
+// its length) when the results were read from the peer, whose frame
+// nothing reuses (keeping b keeps that frame), else a copy. A large
+// payload reaches the caller without being copied.
+func (r *Results) Keep(b []byte) []byte {
+	if b != nil && r.ans.Received() {
+		return b[:len(b):len(b)]
+	}
+	return bytes.Clone(b)
+}
 
 // AddCap releases c and returns 0: the results are read, not written.
 func (r *Results) AddCap(c *Cap) capnp.CapabilityID {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"capnproto.org/go/capnp/v3"
@@ -52,6 +53,10 @@ type ClientBase struct {
 	cap      *Cap
 	state    clientState
 	cleanups []func()
+	// calls counts the calls in flight on cap; a capability dropped while
+	// calls use it is kept in held until the last of them returns.
+	calls int
+	held  *Cap
 }
 
 type clientState uint8
@@ -115,6 +120,9 @@ func (b *ClientBase) finish(state clientState) {
 	b.state = state
 	c := b.cap
 	b.cap = nil
+	if b.calls > 0 {
+		b.held, c = c, nil
+	}
 	fns := b.cleanups
 	b.cleanups = nil
 	b.mu.Unlock()
@@ -124,9 +132,10 @@ func (b *ClientBase) finish(state clientState) {
 	}
 }
 
-// target returns a reference of its own to the capability, refusing calls
-// on a destroyed or released client locally (a C++ server crashes when a
-// destroyed object is called) and on a connection that has ended.
+// target returns the capability for one call, refusing calls on a
+// destroyed or released client locally (a C++ server crashes when a
+// destroyed object is called) and on a connection that has ended. The
+// capability stays alive until the call gives it back with untarget.
 func (b *ClientBase) target(m *Method) (*Cap, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -139,7 +148,21 @@ func (b *ClientBase) target(m *Method) (*Cap, error) {
 	if conn := b.cap.Conn(); conn != nil && conn.Err() != nil {
 		return nil, exception.New(exception.Disconnected, m.Interface, m.Name, "connection closed")
 	}
-	return b.cap.AddRef(), nil
+	b.calls++
+	return b.cap, nil
+}
+
+// untarget ends a call that target let through: the last call on a
+// capability the client dropped meanwhile releases it.
+func (b *ClientBase) untarget() {
+	b.mu.Lock()
+	b.calls--
+	var c *Cap
+	if b.calls == 0 {
+		c, b.held = b.held, nil
+	}
+	b.mu.Unlock()
+	c.Release()
 }
 
 // Invoke makes one call of m: rt picks the threads and fills the params'
@@ -151,8 +174,9 @@ func (b *ClientBase) Invoke(ctx context.Context, m *Method, params func(*Params)
 	if err != nil {
 		return err
 	}
-	defer c.Release()
-	return c.Conn().invoke(ctx, c.unwrap(), m, params, results)
+	defer b.untarget()
+	t := c.unwrap()
+	return connOf(t.Conn()).invoke(ctx, t, m, params, results)
 }
 
 // Destroy sends destroy (method m) once, then releases the capability.
@@ -167,8 +191,9 @@ func (b *ClientBase) Destroy(ctx context.Context, m *Method) error {
 		}
 		return nil
 	}
-	defer c.Release()
-	err = c.Conn().invoke(ctx, c.unwrap(), m, nil, nil)
+	defer b.untarget()
+	t := c.unwrap()
+	err = connOf(t.Conn()).invoke(ctx, t, m, nil, nil)
 	b.finish(stateDestroyed)
 	return err
 }
@@ -202,12 +227,42 @@ func Destroy(ctx context.Context, v any) error {
 	return nil
 }
 
-// callThreads are what goes into a call's context struct (references of
-// the call's own).
+// callThreads are what goes into a call's context struct, and where they
+// came from.
 type callThreads struct {
 	thread   *engine.Client // context.thread (nil: a makePool thread runs it)
 	callback *engine.Client // context.callbackThread
+	owned    bool           // thread and callback are references of the call's own (else the lease's)
+	lease    *lease         // the lease the call holds, if any
+	pinned   *Thread        // the Thread the call is pinned to, if any
 }
+
+// done ends the call's use of the threads; err is the call's error.
+func (tc *callThreads) done(c *Conn, ctx context.Context, err error) {
+	if tc.owned {
+		tc.thread.Release()
+		tc.callback.Release()
+	}
+	switch {
+	case tc.pinned != nil:
+		tc.pinned.done(err)
+	case tc.lease != nil:
+		// A call abandoned through ctx may still run on the peer's
+		// thread: never reuse that thread.
+		l := tc.lease
+		abandoned := err != nil && ctx.Err() != nil
+		l.failed = err != nil
+		c.leases.put(l, abandoned || l.broken())
+	}
+}
+
+// invocation is the Params and Results of one call, reused.
+type invocation struct {
+	p Params
+	r Results
+}
+
+var invocations = sync.Pool{New: func() any { return new(invocation) }}
 
 // invoke makes a call of m on target; c is target's connection (nil for a
 // capability served in this process).
@@ -216,14 +271,11 @@ func (c *Conn) invoke(ctx context.Context, target *engine.Client, m *Method, par
 	defer cancel()
 	var tc callThreads
 	if m.HasContext && c != nil {
-		done, terr := c.pickThreads(ctx, m, &tc)
-		if terr != nil {
-			return terr
+		if err := c.pickThreads(ctx, m, &tc); err != nil {
+			return err
 		}
-		defer func() { done(ctx, err) }()
 		// The request takes references of its own.
-		defer tc.thread.Release()
-		defer tc.callback.Release()
+		defer func() { tc.done(c, ctx, err) }()
 	}
 	req, err := target.NewRequest(m.InterfaceID, m.ID, m.Params)
 	if err != nil {
@@ -235,8 +287,14 @@ func (c *Conn) invoke(ctx context.Context, target *engine.Client, m *Method, par
 			return exception.New(exception.Failed, m.Interface, m.Name, err.Error())
 		}
 	}
+	inv := invocations.Get().(*invocation)
+	defer func() {
+		*inv = invocation{}
+		invocations.Put(inv)
+	}()
 	if params != nil {
-		if err := params(&Params{req: req, conn: c}); err != nil {
+		inv.p = Params{req: req, conn: c}
+		if err := params(&inv.p); err != nil {
 			req.Discard()
 			return fromEngine(err, m.Interface, m.Name)
 		}
@@ -247,9 +305,12 @@ func (c *Conn) invoke(ctx context.Context, target *engine.Client, m *Method, par
 		defer r.exec.resume()
 	}
 	var n uint64
+	debug := c != nil && c.log.Enabled(ctx, slog.LevelDebug)
 	if c != nil {
 		n = c.requests.Add(1)
-		c.log.Debug("IPC client send request", "n", n, "method", m.String())
+		if debug {
+			c.log.Debug("IPC client send request", "n", n, "method", m.String())
+		}
 	}
 	// A peer that stops reading holds the call back only until ctx ends.
 	ans := req.SendContext(ctx)
@@ -264,7 +325,7 @@ func (c *Conn) invoke(ctx context.Context, target *engine.Client, m *Method, par
 	}
 	if err != nil {
 		err = fromEngine(err, m.Interface, m.Name)
-		if c != nil {
+		if debug {
 			if errors.Is(err, exception.ErrUnimplemented) {
 				// An answer, not a failure: the peer does not have the
 				// method (probe.Probe asks on purpose).
@@ -276,7 +337,8 @@ func (c *Conn) invoke(ctx context.Context, target *engine.Client, m *Method, par
 		return err
 	}
 	if results != nil {
-		return results(&Results{ans: ans, conn: c, res: res})
+		inv.r = Results{ans: ans, conn: c, res: res}
+		return results(&inv.r)
 	}
 	return nil
 }
@@ -297,40 +359,35 @@ func fillContext(req *engine.Request, m *Method, tc *callThreads) error {
 	return req.SetCap(capnp.Struct(cs), 1, tc.callback)
 }
 
-// pickThreads chooses the threads of a context call of m; done, called
-// with the call's error once it has returned, gives a lease back.
-func (c *Conn) pickThreads(ctx context.Context, m *Method, tc *callThreads) (done func(context.Context, error), err error) {
+// pickThreads chooses the threads of a context call of m; tc.done, called
+// with the call's error once it has returned, gives them back.
+func (c *Conn) pickThreads(ctx context.Context, m *Method, tc *callThreads) error {
 	req, pinned := requestFrom(ctx), pinnedFrom(ctx, c)
 	switch {
 	case req != nil && req.conn == c && req.callback != nil:
 		// A call back into the peer while serving its request runs on
 		// the peer's waiting thread, as libmultiprocess does.
-		tc.thread, tc.callback = req.callback.AddRef(), req.self.AddRef()
-		return func(context.Context, error) {}, nil
+		tc.thread, tc.callback, tc.owned = req.callback.AddRef(), req.self.AddRef(), true
+		return nil
 	case pinned != nil:
 		server, cb, err := pinned.ready(ctx)
 		if err != nil {
-			return nil, fromEngine(err, m.Interface, m.Name)
+			return fromEngine(err, m.Interface, m.Name)
 		}
-		tc.thread, tc.callback = server, cb
-		return func(_ context.Context, err error) { pinned.done(err) }, nil
+		tc.thread, tc.callback, tc.owned, tc.pinned = server, cb, true, pinned
+		return nil
 	}
 	l, err := c.leases.acquire(ctx)
 	if err != nil {
-		return nil, fromEngine(err, m.Interface, m.Name)
+		return fromEngine(err, m.Interface, m.Name)
 	}
 	if err := l.ready(ctx); err != nil {
 		c.leases.put(l, true)
-		return nil, fromEngine(err, m.Interface, m.Name)
+		return fromEngine(err, m.Interface, m.Name)
 	}
-	tc.thread, tc.callback = l.server.AddRef(), l.cbCap.AddRef()
-	return func(ctx context.Context, err error) {
-		// A call abandoned through ctx may still run on the peer's
-		// thread: never reuse that thread.
-		abandoned := err != nil && ctx.Err() != nil
-		l.failed = err != nil
-		c.leases.put(l, abandoned || l.broken())
-	}, nil
+	// The call holds the lease alone until done: its references do.
+	tc.thread, tc.callback, tc.lease = l.server, l.cbCap, l
+	return nil
 }
 
 // lease is one of the peer's Threads, with the Thread of ours sent along

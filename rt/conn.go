@@ -66,6 +66,7 @@ type Conn struct {
 	pool          []*thread            // makePool threads (null-thread calls)
 	poolCaps      []*engine.Client
 	poolNext      int
+	loop          executor // runs the peer's calls without a context
 	leases        leasePool
 	cleanups      []func()
 	closed        bool
@@ -398,6 +399,7 @@ func (c *Conn) shutdown() {
 		for t := range threads {
 			t.exec.close()
 		}
+		c.loop.close()
 		// Logged before done closes: Close returns after it, so nothing
 		// is logged once Close has returned.
 		c.log.Debug("IPC connection closed", "cause", c.e.Err())

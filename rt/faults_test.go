@@ -60,6 +60,8 @@ func runFaultChild(role string) int {
 		fmt.Println(s)
 	}
 	switch role {
+	case roleBenchServe, roleBenchServeV32:
+		return runBenchServe(nc, role)
 	case "serve":
 		init := newInit(nil, &hooks{onSleep: func(context.Context) { say("sleep") }})
 		conn := rt.Serve(nc, init.bootstrap(), rt.WithInitInterfaceID(testInitID))

@@ -37,11 +37,7 @@ func (f *forwarder) Dispatch(ec *engine.Call) {
 	if i, s, ok := from.findContext(ec); ok {
 		m.HasContext, m.ContextPtr, cs = true, i, s
 	}
-	from.schedule(ec, m, cs, func(req *request) {
-		err := f.forward(req.context(ec), ec, m)
-		req.release()
-		ec.Return(toEngine(err))
-	})
+	from.schedule(&request{call: Call{c: ec, conn: from, method: m}, fwd: f, conn: from}, cs)
 }
 
 // forward makes the call on target and copies the results back.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"capnproto.org/go/capnp/v3"
 	"capnproto.org/go/capnp/v3/encoding/text"
@@ -102,13 +103,58 @@ func (c *Call) AddCap(cp *Cap) capnp.CapabilityID {
 	return id
 }
 
-// request is what a handler's context carries about the call it serves.
+// request is one incoming call on its way to its handler. It is also
+// the handler's context: the engine call's context (made when first
+// needed), carrying the request and its connection. So a served call
+// costs one allocation in rt.
 type request struct {
+	call Call
+	obj  *object     // the object served, or
+	md   *MethodDesc // (its method)
+	fwd  *forwarder  // the forwarder the call goes through
+	ctx  atomic.Pointer[context.Context]
+
 	conn     *Conn
 	exec     *executor      // the thread the call runs on; nil without a context
 	thread   *thread        // our Thread running the call; nil without a context
 	self     *engine.Client // a reference to thread (sent as callbackThread)
 	callback *engine.Client // the caller's thread, for calls back into the caller
+	next     *request       // the executor's queue
+	// Room for self and callback when they come from the call's context.
+	selfRef, callbackRef engine.Client
+}
+
+// parent is the engine call's context, made on first use.
+func (r *request) parent() context.Context {
+	if p := r.ctx.Load(); p != nil {
+		return *p
+	}
+	ctx := r.call.c.Context()
+	r.ctx.CompareAndSwap(nil, &ctx)
+	return *r.ctx.Load()
+}
+
+// Deadline reports none: the engine call's context has none.
+func (r *request) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done is closed when the caller no longer waits (see engine.Call.Context).
+func (r *request) Done() <-chan struct{} { return r.parent().Done() }
+
+// Err is the engine call's context's error.
+func (r *request) Err() error { return r.parent().Err() }
+
+// Value carries the request and its connection to the handler (for a
+// call from a connection), then whatever the engine's context carries.
+func (r *request) Value(key any) any {
+	if r.conn != nil {
+		switch key.(type) {
+		case requestKey:
+			return r
+		case connKey:
+			return r.conn
+		}
+	}
+	return r.parent().Value(key)
 }
 
 func (r *request) release() {
@@ -127,8 +173,8 @@ func requestFrom(ctx context.Context) *request {
 // call (a connection's reader) and does not block: construct and the
 // refusals are answered at once, a context call is queued on the Thread
 // named by context.thread (or a makePool thread when it is null), and a
-// call without a context runs on a goroutine of its own (libmultiprocess
-// runs it on its event loop).
+// call without a context is queued on the connection's loop (see
+// Conn.schedule).
 func (o *object) Dispatch(ec *engine.Call) {
 	md := o.desc.lookup(ec.InterfaceID, ec.MethodID)
 	if md == nil {
@@ -138,10 +184,10 @@ func (o *object) Dispatch(ec *engine.Call) {
 	}
 	m := md.Method
 	conn := connOf(ec.Conn())
-	call := &Call{c: ec, conn: conn, method: m}
+	r := &request{call: Call{c: ec, conn: conn, method: m}, obj: o, md: md, conn: conn}
 	switch {
 	case m.Kind == MethodConstruct:
-		conn.serveConstruct(call)
+		conn.serveConstruct(&r.call)
 		return
 	case o.destroyed.Load() && m.Kind == MethodDestroy:
 		ec.Return(nil)
@@ -159,87 +205,113 @@ func (o *object) Dispatch(ec *engine.Call) {
 		}
 		cs = p.Struct()
 	}
-	conn.schedule(ec, m, cs, func(req *request) { o.serve(call, md, req) })
+	conn.schedule(r, cs)
 }
 
-// schedule runs serve for call ec of m, whose context struct is cs (when
-// m has one): on the Thread that cs names (or a makePool thread when it
-// names none), or, for a call without a context, on a goroutine of its
-// own (libmultiprocess runs those on its event loop). It does not block.
-// c is the connection the call came from (nil for a call in this
-// process, which runs on a goroutine of its own).
-func (c *Conn) schedule(ec *engine.Call, m *Method, cs capnp.Struct, serve func(*request)) {
-	if !m.HasContext || c == nil {
-		go serve(&request{conn: c})
+// schedule runs r, whose context struct is cs (when its method has one):
+// on the Thread that cs names (or a makePool thread when it names none),
+// or, for a call without a context, on the connection's loop, where such
+// calls run one at a time, in order, as libmultiprocess runs them on its
+// event loop; like a Thread, the loop runs the next call while one waits
+// on a call of its own, so that the reader never blocks on re-entrant
+// callbacks. It does not block. A call in this process (r.conn nil) runs
+// on a goroutine of its own, as its caller may wait on it with a context
+// the call does not see.
+func (c *Conn) schedule(r *request, cs capnp.Struct) {
+	ec, m := r.call.c, r.call.method
+	switch {
+	case c == nil:
+		go r.run()
+		return
+	case !m.HasContext:
+		r.exec = &c.loop
+		r.post()
 		return
 	}
-	th := ec.ArgPtrCap(cs, 0)
-	cb := ec.ArgPtrCap(cs, 1)
-	post := func(req *request) {
-		if !req.exec.post(func() { serve(req) }) {
-			req.release()
-			ec.Return(toEngine(exception.New(exception.Disconnected, m.Interface, m.Name, "thread has ended")))
-		}
+	var th *engine.Client
+	if ec.ArgPtrCapTo(&r.selfRef, cs, 0) {
+		th = &r.selfRef
+	}
+	if ec.ArgPtrCapTo(&r.callbackRef, cs, 1) {
+		r.callback = &r.callbackRef
 	}
 	if th == nil {
 		t, self, ok := c.poolThread()
 		if !ok {
-			cb.Release()
+			r.callback.Release()
 			ec.Return(toEngine(errors.New(textNoThread)))
 			return
 		}
-		post(&request{conn: c, exec: &t.exec, thread: t, self: self, callback: cb})
+		r.exec, r.thread, r.self = &t.exec, t, self
+		r.post()
 		return
 	}
-	// A Thread the caller pipelined (our own unreturned makeThread
-	// answer) is known once it resolves.
-	th.OnResolved(func() {
-		t, _ := th.Server().(*thread)
-		if t == nil || t.conn != c || t.released.Load() {
-			th.Release()
-			cb.Release()
-			c.log.Debug("IPC server bad thread", "method", m.String())
-			ec.Return(toEngine(errors.New(textInvalidThread)))
-			return
-		}
-		post(&request{conn: c, exec: &t.exec, thread: t, self: th, callback: cb})
-	})
+	r.self = th
+	if th.IsPromise() {
+		// A Thread the caller pipelined (our own unreturned makeThread
+		// answer) is known once it resolves.
+		th.OnResolved(r.resolved)
+		return
+	}
+	r.resolved()
 }
 
-// serve runs a call and returns its result. The threads go before the
+// resolved posts r to the Thread r.self names, once it is known.
+func (r *request) resolved() {
+	c, th := r.conn, r.self
+	t, _ := th.Server().(*thread)
+	if t == nil || t.conn != c || t.released.Load() {
+		r.release()
+		c.log.Debug("IPC server bad thread", "method", r.call.method.String())
+		r.call.c.Return(toEngine(errors.New(textInvalidThread)))
+		return
+	}
+	r.exec, r.thread = &t.exec, t
+	r.post()
+}
+
+// post queues r on its thread's executor.
+func (r *request) post() {
+	if !r.exec.post(r) {
+		r.release()
+		m := r.call.method
+		r.call.c.Return(toEngine(exception.New(exception.Disconnected, m.Interface, m.Name, "thread has ended")))
+	}
+}
+
+// run serves the call and returns its result. The threads go before the
 // results do, so that a caller that has the results sees them released.
-func (o *object) serve(call *Call, md *MethodDesc, req *request) {
-	var name string
-	if req.thread != nil {
-		name = req.thread.name
+func (r *request) run() {
+	ec := r.call.c
+	var err error
+	if r.fwd != nil {
+		err = toEngine(r.fwd.forward(r, ec, r.call.method))
+	} else {
+		err = r.obj.run(r, &r.call, r.md, r.thread)
 	}
-	err := o.run(req.context(call.c), call, md, name)
-	req.release()
-	call.c.Return(err)
-}
-
-// context is the context a handler of ec runs with.
-func (r *request) context(ec *engine.Call) context.Context {
-	ctx := ec.Context()
-	if r.conn != nil {
-		ctx = context.WithValue(ctx, connKey{}, r.conn)
-		ctx = context.WithValue(ctx, requestKey{}, r)
-	}
-	return ctx
+	r.release()
+	ec.Return(err)
 }
 
 // run executes the method, turning panics and errors into exceptions. It
 // logs the call at Debug (request number, method, thread, as -debug=ipc
 // does) and its arguments at LevelTrace only: arguments can carry
 // secrets, such as an RPC request with a wallet passphrase.
-func (o *object) run(ctx context.Context, call *Call, md *MethodDesc, thread string) (err error) {
+func (o *object) run(ctx context.Context, call *Call, md *MethodDesc, th *thread) (err error) {
 	m, conn := md.Method, call.conn
 	var n uint64
+	logDebug := conn != nil && conn.log.Enabled(ctx, slog.LevelDebug)
 	if conn != nil {
 		n = conn.requests.Add(1)
-		conn.log.Debug("IPC server request", "n", n, "method", m.String(), "thread", thread)
-		if m.ParamsID != 0 && conn.log.Enabled(ctx, LevelTrace) {
-			conn.log.Log(ctx, LevelTrace, "IPC server request args", "n", n, "method", m.String(), "args", traceText(m, call.Args()))
+		if logDebug {
+			var thread string
+			if th != nil {
+				thread = th.name
+			}
+			conn.log.Debug("IPC server request", "n", n, "method", m.String(), "thread", thread)
+			if m.ParamsID != 0 && conn.log.Enabled(ctx, LevelTrace) {
+				conn.log.Log(ctx, LevelTrace, "IPC server request args", "n", n, "method", m.String(), "args", traceText(m, call.Args()))
+			}
 		}
 	}
 	defer func() {
@@ -257,7 +329,9 @@ func (o *object) run(ctx context.Context, call *Call, md *MethodDesc, thread str
 	}
 	if err != nil {
 		if conn != nil {
-			conn.log.Debug("IPC server request failed", "n", n, "method", m.String(), "err", err)
+			if logDebug {
+				conn.log.Debug("IPC server request failed", "n", n, "method", m.String(), "err", err)
+			}
 			if f := conn.opts.serverErrors; f != nil {
 				err = f(m, err)
 			}

@@ -270,7 +270,8 @@ type Request struct {
 	msg    *capnp.Message
 	call   rpccp.Call
 	params capnp.Struct
-	caps   []*node // the params' cap table; each holds a reference
+	caps   []*node  // the params' cap table; each holds a reference
+	capBuf [2]*node // room for caps (a context's thread and callbackThread)
 	sent   bool
 	owned  bool // msg is the Request's own (not a received call forwarded)
 }
@@ -303,7 +304,9 @@ func (c *Client) NewRequest(interfaceID uint64, method uint16, sz capnp.ObjectSi
 		n = c.n
 		n.addRef()
 	}
-	return &Request{target: n, msg: msg, call: call, params: params, owned: true}, nil
+	r := &Request{target: n, msg: msg, call: call, params: params, owned: true}
+	r.caps = r.capBuf[:0]
+	return r, nil
 }
 
 // Params is the params struct to fill.
@@ -386,6 +389,8 @@ type Answer struct {
 	results capnp.Struct
 	caps    []*node // result cap table; the Answer holds a reference to each
 	err     error
+	// received: the results were read from the peer (see Received).
+	received bool
 
 	localMu     sync.Mutex // guards returned and onDone of a local call
 	releaseOnce sync.Once
@@ -409,6 +414,13 @@ func (a *Answer) Wait(ctx context.Context) (capnp.Struct, error) {
 		return capnp.Struct{}, ctx.Err()
 	}
 }
+
+// Received reports whether the results were read from the peer: then
+// they live in a frame buffer of their own that nothing reuses, so slices
+// of their data stay valid after Release. Results of a call in this
+// process live in a message that is reused. Call it only after Done is
+// closed.
+func (a *Answer) Received() bool { return a.received }
 
 // Results returns the results; call it only after Done is closed.
 func (a *Answer) Results() (capnp.Struct, error) { return a.results, a.err }

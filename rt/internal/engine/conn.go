@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -245,10 +246,16 @@ func (c *Conn) changed() {
 
 // ---- reading ----
 
+// readBufferSize is the reader's buffer: the frames that arrived together
+// are read with one read. A frame larger than what is buffered is read
+// straight into its own buffer.
+const readBufferSize = 32 << 10
+
 func (c *Conn) readLoop() {
 	var scratch [smallFrameSize]byte
+	r := bufio.NewReaderSize(c.rwc, readBufferSize)
 	for {
-		msg, small, err := readMessage(c.rwc, &c.lim, &scratch)
+		msg, small, err := readMessage(r, &c.lim, &scratch)
 		if err != nil {
 			if errors.Is(err, ErrFrame) {
 				c.abort(fmt.Errorf("%w: %v", ErrProtocol, err), true)

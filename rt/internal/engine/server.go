@@ -88,6 +88,26 @@ func (c *Call) ArgPtrCap(s capnp.Struct, i uint16) *Client {
 	return c.ArgCap(p.Interface().Capability())
 }
 
+// ArgPtrCapTo is ArgPtrCap into dst, a Client the caller provides (one
+// never used, or released), so that taking the reference allocates
+// nothing. It reports false, leaving dst alone, when there is no
+// capability.
+func (c *Call) ArgPtrCapTo(dst *Client, s capnp.Struct, i uint16) bool {
+	p, err := s.Ptr(i)
+	if err != nil || !p.Interface().IsValid() {
+		return false
+	}
+	id := p.Interface().Capability()
+	if int(id) >= len(c.argCaps) || c.argCaps[id] == nil {
+		return false
+	}
+	n := c.argCaps[id]
+	n.addRef()
+	dst.n = n
+	dst.released.Store(false)
+	return true
+}
+
 // Context is canceled when the caller no longer waits for the results
 // (Finish before Return) or the connection ends.
 func (c *Call) Context() context.Context {
