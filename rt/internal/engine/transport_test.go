@@ -314,3 +314,53 @@ func TestReadSmallFrames(t *testing.T) {
 		t.Fatalf("frame after: small %v, %v", small, err)
 	}
 }
+
+// A frame handed to the writer goroutine (flushAsync) is written there:
+// the goroutine that queued it goes on while the write is blocked, frames
+// queued meanwhile follow it, and endAfterFlush ends the writer only
+// once everything queued before it is written, dropping what comes
+// after.
+func TestWriterGoroutine(t *testing.T) {
+	g := &gateWriter{entered: make(chan struct{}), gate: make(chan struct{})}
+	ended := make(chan error, 1)
+	w := newWriter(g, 1<<20, -1, func(err error) { ended <- err })
+	flush, err := w.enqueue(textMessage(t, "first"), true)
+	if err != nil || !flush {
+		t.Fatalf("enqueue with no write in flight: flush %v, %v", flush, err)
+	}
+	w.flushAsync() // returns although the write blocks
+	<-g.entered
+	if flush, err := w.enqueue(textMessage(t, "second"), true); err != nil || flush {
+		t.Fatalf("enqueue behind the writer goroutine: flush %v, %v", flush, err)
+	}
+	end := errors.New("the end")
+	w.endAfterFlush(end, false)
+	if flush, err := w.enqueue(textMessage(t, "dropped"), true); err != nil || flush {
+		t.Fatalf("enqueue after endAfterFlush: flush %v, %v", flush, err)
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("ended (%v) before the queue was written", err)
+	default:
+	}
+	close(g.gate)
+	if err := <-ended; err != end {
+		t.Fatalf("ended with %v, want %v", err, end)
+	}
+	w.fail(end) // as the connection's shutdown does: nothing is left running
+	lim := Limits{}.withDefaults()
+	var hdr [8]byte
+	for _, want := range []string{"first", "second"} {
+		msg, err := readFrame(&g.buf, &lim, &hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _ := msg.Root()
+		if got, _ := root.Struct().Ptr(0); got.Text() != want {
+			t.Fatalf("frame %q, want %q", got.Text(), want)
+		}
+	}
+	if g.buf.Len() != 0 {
+		t.Fatalf("%d bytes written after the frames before the end", g.buf.Len())
+	}
+}
