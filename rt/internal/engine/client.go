@@ -649,17 +649,14 @@ func deliverRequest(ctx context.Context, n *node, r *Request, a *Answer) {
 			dispatch(n.server, localCall(r, a))
 			return
 		}
-		// The reader (a callback it runs) never waits for the peer to read.
-		if !c.handling.Load() {
-			if err := c.w.waitRoom(ctx, frameSize(r.msg)); err != nil {
-				r.release()
-				if errors.Is(err, ErrSendQueue) {
-					c.shutdown(err)
-					err = c.Err()
-				}
-				a.fail(err)
-				return
+		if err := c.w.waitRoom(ctx, frameSize(r.msg)); err != nil {
+			r.release()
+			if errors.Is(err, ErrSendQueue) {
+				c.shutdown(err)
+				err = c.Err()
 			}
+			a.fail(err)
+			return
 		}
 		c.mu.Lock()
 		if c.closed {

@@ -31,8 +31,9 @@
 // frames (without copying the segments) and return; the writing
 // goroutine writes what queued in one writev before it leaves. The queue
 // is bounded in bytes for new calls (Request.Send waits for room before
-// it queues, except from the reader; SendContext gives up when its
-// context ends); replies and control messages are not held back. Past a
+// it queues, even in a callback the reader runs, until a peer that reads
+// drains it; SendContext gives up when its context ends); replies and
+// control messages are not held back. Past a
 // hard bound (Limits.MaxSendQueue), counting the calls that gave up
 // waiting since the peer last read, the peer is taken as not reading and
 // the connection ends (which frees the goroutine whose write the peer
