@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"capnproto.org/go/capnp/v3"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
@@ -30,8 +31,12 @@ type Conn struct {
 	rwc     io.ReadWriteCloser
 	w       *writer
 	handled chan struct{} // see changed
-	lim     Limits
-	owner   any
+	// handling is set while the reader handles a message: frames queued
+	// meanwhile, by the reader or by anyone, are written by the writer
+	// goroutine (afterUnlock), so that the reader never waits on the peer.
+	handling atomic.Bool
+	lim      Limits
+	owner    any
 
 	bootstrap *node
 	done      chan struct{}
@@ -98,7 +103,7 @@ func New(rwc io.ReadWriteCloser, opts Options) *Conn {
 		imports:  make(map[uint32]*importEntry),
 		exportOf: make(map[*node]uint32),
 	}
-	c.w = newWriter(rwc, c.lim.MaxQueuedBytes, c.lim.MaxSendQueue)
+	c.w = newWriter(rwc, c.lim.MaxQueuedBytes, c.lim.MaxSendQueue, c.shutdown)
 	if opts.Bootstrap != nil {
 		c.bootstrap = opts.Bootstrap.n
 		c.bootstrap.addRef()
@@ -145,7 +150,7 @@ func (c *Conn) Err() error {
 
 // Close sends Abort, ends the connection and fails what is pending.
 func (c *Conn) Close() error {
-	c.abort(&Exception{Type: rpccp.Exception_Type_disconnected, Reason: "connection closed"})
+	c.abort(&Exception{Type: rpccp.Exception_Type_disconnected, Reason: "connection closed"}, false)
 	<-c.done
 	return nil
 }
@@ -215,9 +220,15 @@ func (c *Conn) sendOwnedLocked(msg *capnp.Message, release bool) bool {
 	return flush
 }
 
-// afterUnlock writes the queue if sendLocked said so.
+// afterUnlock writes the queue if sendLocked said so: in this goroutine,
+// or, while the reader handles a message (it may be the caller), on the
+// writer goroutine.
 func (c *Conn) afterUnlock(flush bool) {
 	if !flush {
+		return
+	}
+	if c.handling.Load() {
+		c.w.flushAsync()
 		return
 	}
 	if err := c.w.flush(); err != nil {
@@ -248,21 +259,23 @@ func (c *Conn) readLoop() {
 		msg, small, err := readMessage(r, &c.lim, &scratch)
 		if err != nil {
 			if errors.Is(err, ErrFrame) {
-				c.abort(fmt.Errorf("%w: %v", ErrProtocol, err))
+				c.abort(fmt.Errorf("%w: %v", ErrProtocol, err), true)
 			} else {
 				c.shutdown(err)
 			}
 			return
 		}
+		c.handling.Store(true)
 		if small {
 			err = c.handleSmall(smallFields(&scratch))
 		} else {
 			err = c.handle(msg)
 		}
 		if err != nil {
-			c.abort(err)
+			c.abort(err, true)
 			return
 		}
+		c.handling.Store(false)
 		c.changed()
 		select {
 		case <-c.done:
@@ -397,8 +410,10 @@ func (c *Conn) handleUnimplemented(root rpccp.Message) error {
 
 // ---- ending ----
 
-// abort sends Abort with err and ends the connection.
-func (c *Conn) abort(err error) {
+// abort sends Abort with err and ends the connection. From the reader,
+// it returns at once: the connection ends once the Abort is written
+// (writer.endAfterFlush), and the reader reads no more.
+func (c *Conn) abort(err error, reader bool) {
 	c.mu.Lock()
 	if !c.closed {
 		if msg, root, merr := newMessage(); merr == nil {
@@ -406,6 +421,10 @@ func (c *Conn) abort(err error) {
 				setException(ex, err)
 				flush := c.sendOwnedLocked(msg, true)
 				c.mu.Unlock()
+				if reader {
+					c.w.endAfterFlush(err, flush)
+					return
+				}
 				c.afterUnlock(flush)
 				c.shutdown(err)
 				return
