@@ -16,7 +16,6 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
@@ -74,7 +73,7 @@ func (c *coreNode) dial(t *testing.T, ctx context.Context) *coreNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	init := v32.NewInitClient(conn)
 	t.Cleanup(init.Release)
 	m, err := init.MakeMining(ctx)
 	if err != nil {

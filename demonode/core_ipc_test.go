@@ -2,17 +2,22 @@ package demonode
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
 	"capnproto.org/go/capnp/v3"
+	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/process"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
 // Ports of the scenarios of Bitcoin Core's test/functional/interface_ipc.py
@@ -186,9 +191,7 @@ func TestCoreUncleanDisconnect(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		next, err := tmpl.WaitNext(ctx, v32.BlockWaitOptions{Timeout: time.Hour, FeeThreshold: 1})
-		if next != nil {
-			next.(*v32.BlockTemplateClient).Release()
-		}
+		rt.Release(next)
 		errc <- err
 	}()
 	c.awaitWaits(t, ctx, "waitNext waiting", func(_, next int) bool { return next == 1 })
@@ -228,18 +231,35 @@ func TestCoreUncleanDisconnect(t *testing.T) {
 // third with "thread busy"; Core now queues them, runs them one at a time,
 // and after a new block all three answer with templates.
 //
-// The typed API cannot send this: rt.WithThread pins calls to a Thread
-// but holds the Thread for the whole call, so a second call on it waits in
-// the client until the first returns and the node never sees two calls
-// for one thread. Queueing them at the server needs a pinned Thread that
-// lets several calls be outstanding (the runtime rework's business). So
-// the calls go out through the Cap'n Proto API, as Core's Python test
-// sends them: a thread made with the node's ThreadMap.makeThread, set in
-// each call's context.
+// The calls are pinned to one Thread with rt.WithThread, which lets
+// several calls be outstanding on it. They go out on a connection of the
+// test's own, whose socket writes are watched (callTap), so that the test
+// knows when each waitNext has been sent.
 func TestCoreThreadBusy(t *testing.T) {
 	ctx := testCtx(t)
 	c := startCoreNode(t, ctx, DefaultOptions())
-	tmpl := newTemplate(t, ctx, c, v32.DefaultBlockCreateOptions())
+	nc, _, err := process.ConnectAddress(ctx, c.dir, "unix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tap := &callTap{Conn: nc, sent: make(chan struct{}, 16)}
+	conn, err := rt.Connect(ctx, tap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	init := v32.NewInitClient(conn)
+	t.Cleanup(init.Release)
+	m, err := init.MakeMining(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Release(m) })
+	bt, err := m.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
+	if err != nil || bt == nil {
+		t.Fatalf("createNewBlock: %v %v", bt, err)
+	}
+	t.Cleanup(func() { rt.Destroy(context.Background(), bt) })
 
 	// Follow the node's waitNext calls: never more than one at a time.
 	maxNext, stop, stopped := 0, make(chan struct{}), make(chan struct{})
@@ -256,36 +276,33 @@ func TestCoreThreadBusy(t *testing.T) {
 		}
 	}()
 
-	thread := makeThread(t, ctx, c, "busy")
-	send := func() (v32capnp.BlockTemplate_waitNext_Results_Future, capnp.ReleaseFunc) {
-		return tmpl.Capnp().WaitNext(ctx, func(p v32capnp.BlockTemplate_waitNext_Params) error {
-			mctx, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := mctx.SetThread(thread.AddRef()); err != nil {
-				return err
-			}
-			o, err := p.NewOptions()
-			if err != nil {
-				return err
-			}
-			o.SetTimeout(float64(time.Hour / time.Millisecond))
-			o.SetFeeThreshold(1)
-			return nil
-		})
+	th, err := conn.NewThread()
+	if err != nil {
+		t.Fatal(err)
 	}
-	f1, release1 := send()
-	defer release1()
+	t.Cleanup(th.Release)
+	busy := rt.WithThread(ctx, th)
+	type answer struct {
+		next v32.BlockTemplate
+		err  error
+	}
+	answers := make(chan answer, 3)
+	send := func() {
+		tap.watch(v32capnp.BlockTemplate_TypeID, waitNextOrdinal)
+		go func() {
+			next, err := bt.WaitNext(busy, v32.BlockWaitOptions{Timeout: time.Hour, FeeThreshold: 1})
+			answers <- answer{next, err}
+		}()
+		receive(t, ctx, "waitNext sent", tap.sent)
+	}
+	send()
 	c.awaitWaits(t, ctx, "first waitNext running", func(_, next int) bool { return next == 1 })
-	f2, release2 := send()
-	defer release2()
-	f3, release3 := send()
-	defer release3()
+	send()
+	send()
 	// Cap'n Proto delivers calls on one capability in order: once a later
 	// call on the template (on another thread) is answered, the node has
 	// posted the two waitNext calls to the busy thread.
-	if _, err := tmpl.GetBlockHeader(ctx); err != nil {
+	if _, err := bt.GetBlockHeader(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, next, _ := c.n.Chain().Waits(); next != 1 {
@@ -293,20 +310,18 @@ func TestCoreThreadBusy(t *testing.T) {
 	}
 
 	hashes := c.generate(t, 1)
-	for i, f := range []v32capnp.BlockTemplate_waitNext_Results_Future{f1, f2, f3} {
-		res, err := f.Struct()
-		if err != nil {
-			t.Fatalf("waitNext %d: %v", i+1, err)
+	for i := range 3 {
+		a := receive(t, ctx, "waitNext answer", answers)
+		if a.err != nil || a.next == nil {
+			t.Fatalf("waitNext %d: %v, %v", i+1, a.next, a.err)
 		}
-		next := v32.NewBlockTemplateClient(c.conn, res.Result().AddRef())
-		b, err := next.GetBlock(ctx)
+		b, err := a.next.GetBlock(ctx)
 		if err != nil || b.Header.PrevBlock != mustHash(t, hashes[0]) {
 			t.Fatalf("waitNext %d: template %v, %v; want one on the new block", i+1, b, err)
 		}
-		if err := next.Destroy(ctx); err != nil {
+		if err := rt.Destroy(ctx, a.next); err != nil {
 			t.Fatal(err)
 		}
-		next.Release()
 	}
 	close(stop)
 	<-stopped
@@ -315,19 +330,63 @@ func TestCoreThreadBusy(t *testing.T) {
 	}
 }
 
-// makeThread makes a thread on c's node through its ThreadMap, as a C++
-// or Python client does (init.construct().threadMap.makeThread(name)).
-func makeThread(t *testing.T, ctx context.Context, c *coreNode, name string) mp.Thread {
-	t.Helper()
-	f, release := c.conn.PeerThreadMap().MakeThread(ctx, func(p mp.ThreadMap_makeThread_Params) error {
-		return p.SetName(name)
-	})
-	defer release()
-	res, err := f.Struct()
-	if err != nil {
-		t.Fatalf("makeThread: %v", err)
+// waitNextOrdinal is BlockTemplate.waitNext's method ordinal (@8) in v32.
+const waitNextOrdinal = 8
+
+// callTap is a connection that reads the frames written on it and
+// signals on sent once a call of the watched method has been written.
+type callTap struct {
+	net.Conn
+	sent chan struct{}
+
+	mu     sync.Mutex
+	out    []byte // written, not yet a whole frame
+	iface  uint64
+	method uint16
+}
+
+// watch makes the tap signal the next calls of method of interface iface.
+func (c *callTap) watch(iface uint64, method uint16) {
+	c.mu.Lock()
+	c.iface, c.method = iface, method
+	c.mu.Unlock()
+}
+
+func (c *callTap) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.out = append(c.out, b[:n]...)
+	for {
+		size, ok := frameSize(c.out)
+		if !ok || len(c.out) < size {
+			return n, err
+		}
+		if msg, uerr := capnp.Unmarshal(c.out[:size:size]); uerr == nil {
+			if root, rerr := rpccp.ReadRootMessage(msg); rerr == nil && root.Which() == rpccp.Message_Which_call {
+				if call, cerr := root.Call(); cerr == nil && call.InterfaceId() == c.iface && call.MethodId() == c.method {
+					c.sent <- struct{}{}
+				}
+			}
+		}
+		c.out = append([]byte(nil), c.out[size:]...)
 	}
-	th := res.Result().AddRef()
-	t.Cleanup(th.Release)
-	return th
+}
+
+// frameSize is the size of the stream frame that b starts with, once its
+// segment table is complete.
+func frameSize(b []byte) (int, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	segs := int(binary.LittleEndian.Uint32(b)) + 1
+	table := (4 + 4*segs + 7) &^ 7
+	if len(b) < table {
+		return 0, false
+	}
+	size := table
+	for i := range segs {
+		size += 8 * int(binary.LittleEndian.Uint32(b[4+4*i:]))
+	}
+	return size, true
 }

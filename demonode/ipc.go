@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
@@ -13,7 +12,10 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
 	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
+	v30 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v30"
+	v31 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v31"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -21,11 +23,14 @@ import (
 // SetSchema, to one connection; pass it to rt.Serve, rt.NewServer or
 // ipc.New, with rt.WithServerErrors(CoreErrors) for Core's texts for
 // undecodable parameters (ListenAndServe and ServeSpawned do).
-func (n *Node) Bootstrap(*rt.Conn) capnp.Client {
-	if c := n.bootstrapSchema(); c.IsValid() {
-		return c
+func (n *Node) Bootstrap(*rt.Conn) *rt.Cap {
+	switch n.Schema() {
+	case probe.V30:
+		return v30.InitServer(v30Init{n: n})
+	case probe.V31:
+		return v31.InitServer(v31Init{n: n})
 	}
-	return capnp.Client(v32.InitServerToCapnp(&initImpl{n: n}))
+	return v32.InitServer(&initImpl{n: n})
 }
 
 // Init is the node's Init implementation, for serving it elsewhere.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
@@ -43,17 +42,6 @@ func (n *Node) Schema() probe.Version {
 		return *v
 	}
 	return probe.V32
-}
-
-// bootstrapSchema is the Init of the node's schema set, or nil for v32.
-func (n *Node) bootstrapSchema() capnp.Client {
-	switch n.Schema() {
-	case probe.V30:
-		return capnp.Client(v30.InitServerToCapnp(v30Init{n: n}))
-	case probe.V31:
-		return capnp.Client(v31.InitServerToCapnp(v31Init{n: n}))
-	}
-	return capnp.Client{}
 }
 
 // The v31 schema: makeMining at @3 (@2 throws), no submitBlock or lookups,

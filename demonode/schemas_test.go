@@ -16,11 +16,8 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	v30 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v30"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v30/v30capnp"
 	v31 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v31"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v31/v31capnp"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
@@ -111,7 +108,7 @@ func TestSchemaV30(t *testing.T) {
 	n, conn := serveSchema(t, probe.V30)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	init := v30.NewInitClient(conn, v30capnp.Init(conn.Bootstrap(ctx)))
+	init := v30.NewInitClient(conn)
 	defer init.Release()
 	m, err := init.MakeMining(ctx)
 	if err != nil {
@@ -164,7 +161,7 @@ func TestSchemaV31(t *testing.T) {
 	n, conn := serveSchema(t, probe.V31)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	init := v31.NewInitClient(conn, v31capnp.Init(conn.Bootstrap(ctx)))
+	init := v31.NewInitClient(conn)
 	defer init.Release()
 	err := init.MakeMiningOld2(ctx)
 	var e *exception.Error
@@ -213,7 +210,7 @@ func TestSchemaV32Old7(t *testing.T) {
 	_, conn := serveSchema(t, probe.V32)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	init := v32.NewInitClient(conn)
 	defer init.Release()
 	m, err := init.MakeMining(ctx)
 	if err != nil {

@@ -3,8 +3,11 @@ package golden_test
 import (
 	"bytes"
 	"flag"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -177,5 +180,33 @@ func TestRejects(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("failed generation wrote %d files", len(ents))
+	}
+}
+
+// TestOnlyRTAPI: generated code calls rt's own API and uses go-capnp only
+// as the codec: no RPC, server or flow-control package, no capnp.Client,
+// and no capnpc-go interface accessors that go through the CapTable.
+func TestOnlyRTAPI(t *testing.T) {
+	for _, c := range goldenCases {
+		if _, err := os.Stat(c.request); err != nil {
+			continue
+		}
+		for _, f := range generate(t, c.request) {
+			file, err := parser.ParseFile(token.NewFileSet(), f.Name, f.Content, parser.ImportsOnly)
+			if err != nil {
+				t.Fatalf("%s/%s: %v", c.name, f.Name, err)
+			}
+			for _, imp := range file.Imports {
+				p, _ := strconv.Unquote(imp.Path.Value)
+				if strings.HasPrefix(p, "capnproto.org/go/capnp/v3/") {
+					t.Errorf("%s/%s imports %s", c.name, f.Name, p)
+				}
+			}
+			for _, bad := range []string{"capnp.Client", "CapTable", "ServerToClient"} {
+				if bytes.Contains(f.Content, []byte(bad)) {
+					t.Errorf("%s/%s contains %q", c.name, f.Name, bad)
+				}
+			}
+		}
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"capnproto.org/go/capnp/v3"
-
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
@@ -38,7 +36,7 @@ func quickStart(ctx context.Context, datadir string) error {
 		return err
 	}
 	defer conn.Close()
-	init := v32.NewInitClientFromConn(ctx, conn)
+	init := v32.NewInitClient(conn)
 	defer init.Release()
 	mining, err := init.MakeMining(ctx)
 	if err != nil {
@@ -112,7 +110,7 @@ func Example_connect() {
 	}
 	fmt.Println("connected to", filepath.Base(addr), "speaking", version)
 
-	init := v32.NewInitClientFromConn(ctx, conn)
+	init := v32.NewInitClient(conn)
 	defer init.Release()
 	echo, err := init.MakeEcho(ctx)
 	if err != nil {
@@ -187,7 +185,7 @@ func Example_miningTemplate() {
 		return
 	}
 	defer conn.Close()
-	init := v32.NewInitClientFromConn(ctx, conn)
+	init := v32.NewInitClient(conn)
 	defer init.Release()
 	if err := mineOne(ctx, init); err != nil {
 		fmt.Println(err)
@@ -218,8 +216,8 @@ func Example_serveInterface() {
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
 
-	server := ipc.New("bitcoin-node", "", func(*rt.Conn) capnp.Client {
-		return capnp.Client(v32.InitServerToCapnp(exampleInit{}))
+	server := ipc.New("bitcoin-node", "", func(*rt.Conn) *rt.Cap {
+		return v32.InitServer(exampleInit{})
 	})
 	if _, err := server.ListenAddress(dir, "unix"); err != nil {
 		fmt.Println(err)
@@ -233,7 +231,7 @@ func Example_serveInterface() {
 		return
 	}
 	defer conn.Close()
-	init := v32.NewInitClientFromConn(ctx, conn)
+	init := v32.NewInitClient(conn)
 	defer init.Release()
 	echo, err := init.MakeEcho(ctx)
 	if err != nil {

@@ -5,7 +5,7 @@
 //
 // It is schema-agnostic: it returns *rt.Conn, and the generated package of
 // the node's schema set turns that into a typed Init client, e.g.
-// v32.NewInitClientFromConn(ctx, conn) (see the examples).
+// v32.NewInitClient(conn) (see the examples).
 package ipc
 
 import (
@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
-
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
@@ -27,7 +25,7 @@ import (
 type Ipc struct {
 	exeName string
 	argv0   string
-	init    func(*rt.Conn) capnp.Client
+	init    func(*rt.Conn) *rt.Cap
 	ctx     *rt.Context
 	log     *slog.Logger
 	opts    []rt.Option
@@ -64,7 +62,7 @@ func WithTimeout(d time.Duration) Option { return func(i *Ipc) { i.timeout = d }
 
 // New makes the Ipc of a process named exeName (e.g. "bitcoin-node"),
 // started as argv0, serving init (may be nil for a pure client) to peers.
-func New(exeName, argv0 string, init func(*rt.Conn) capnp.Client, opts ...Option) *Ipc {
+func New(exeName, argv0 string, init func(*rt.Conn) *rt.Cap, opts ...Option) *Ipc {
 	i := &Ipc{exeName: exeName, argv0: argv0, init: init, ctx: &rt.Context{}}
 	for _, o := range opts {
 		o(i)

@@ -76,10 +76,6 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-func initOf(ctx context.Context, conn *rt.Conn) *v32.InitClient {
-	return v32.NewInitClientFromConn(ctx, conn)
-}
-
 // spawnEcho spawns this test binary as a child of i, echoes text through
 // it and closes the connection, which tells the child to exit.
 func spawnEcho(ctx context.Context, t *testing.T, i *ipc.Ipc, text string) *process.Child {
@@ -88,7 +84,7 @@ func spawnEcho(ctx context.Context, t *testing.T, i *ipc.Ipc, text string) *proc
 	if err != nil {
 		t.Fatal(err)
 	}
-	init := initOf(ctx, conn)
+	init := v32.NewInitClient(conn)
 	e, err := init.MakeEcho(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +192,7 @@ func TestChildKilledMidCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	init := initOf(ctx, conn)
+	init := v32.NewInitClient(conn)
 	defer init.Release()
 	m, err := init.MakeMining(ctx)
 	if err != nil {
@@ -268,7 +264,7 @@ func TestListenConnectAddress(t *testing.T) {
 	if err != nil || canonical != addr {
 		t.Fatalf("connect: %v %s", err, canonical)
 	}
-	init := initOf(ctx, conn)
+	init := v32.NewInitClient(conn)
 	e, err := init.MakeEcho(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +274,7 @@ func TestListenConnectAddress(t *testing.T) {
 	if r, err := e.Echo(ctx, "listen"); err != nil || r != "listen" {
 		t.Fatalf("echo %q %v", r, err)
 	}
-	e.(*v32.EchoClient).Release()
+	rt.Release(e)
 	<-cleaned
 
 	// DisconnectIncoming drops the connection; the listener stays.
@@ -319,7 +315,7 @@ func BenchmarkSpawnToFirstCall(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		init := initOf(ctx, conn)
+		init := v32.NewInitClient(conn)
 		e, err := init.MakeEcho(ctx)
 		if err != nil {
 			b.Fatal(err)

@@ -103,22 +103,20 @@ func New(ctx context.Context, conn *rt.Conn) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	return NewVersion(ctx, conn, v)
+	return NewVersion(conn, v)
 }
 
 // NewVersion returns the handle for a node on conn known to speak v,
 // without probing.
-func NewVersion(ctx context.Context, conn *rt.Conn, v Version) (*Node, error) {
+func NewVersion(conn *rt.Conn, v Version) (*Node, error) {
 	n := &Node{conn: conn, version: v}
-	// The Init capability lives as long as the handle, not as ctx.
-	ctx = context.WithoutCancel(ctx)
 	switch v {
 	case probe.V30:
-		n.init = newV30Init(ctx, conn)
+		n.init = newV30Init(conn)
 	case probe.V31:
-		n.init = newV31Init(ctx, conn)
+		n.init = newV31Init(conn)
 	case probe.V32, probe.Multiprocess:
-		n.init = newV32Init(ctx, conn, v)
+		n.init = newV32Init(conn, v)
 	default:
 		return nil, fmt.Errorf("node: unknown schema set %q", v)
 	}
@@ -163,10 +161,3 @@ var (
 	errNoMining = errors.New("node: makeMining returned no Mining")
 	errNoRpc    = errors.New("node: makeRpc returned no Rpc")
 )
-
-// release drops a generated client's capability.
-func release(v any) {
-	if r, ok := v.(interface{ Release() }); ok {
-		r.Release()
-	}
-}

@@ -9,7 +9,6 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	v30 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v30"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v30/v30capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
@@ -23,8 +22,8 @@ import (
 
 type v30Init struct{ c *v30.InitClient }
 
-func newV30Init(ctx context.Context, conn *rt.Conn) *v30Init {
-	return &v30Init{c: v30.NewInitClient(conn, v30capnp.Init(conn.Bootstrap(ctx)))}
+func newV30Init(conn *rt.Conn) *v30Init {
+	return &v30Init{c: v30.NewInitClient(conn)}
 }
 
 func (i *v30Init) release() { i.c.Release() }
@@ -57,7 +56,7 @@ func (i *v30Init) makeRpc(context.Context) (Rpc, error) {
 
 type v30Mining struct{ c v30.Mining }
 
-func (m *v30Mining) Release() { release(m.c) }
+func (m *v30Mining) Release() { rt.Release(m.c) }
 
 func (m *v30Mining) IsTestChain(ctx context.Context) (bool, error) { return m.c.IsTestChain(ctx) }
 
@@ -108,7 +107,7 @@ func (m *v30Mining) GetTransactionsByWitnessID(context.Context, []chainhash.Hash
 
 type v30Template struct{ c v30.BlockTemplate }
 
-func (t *v30Template) Release() { release(t.c) }
+func (t *v30Template) Release() { rt.Release(t.c) }
 
 func (t *v30Template) Destroy(ctx context.Context) error { return t.c.Destroy(ctx) }
 

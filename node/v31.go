@@ -9,7 +9,6 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	v31 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v31"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v31/v31capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
@@ -23,8 +22,8 @@ type v31Init struct {
 	v Version
 }
 
-func newV31Init(ctx context.Context, conn *rt.Conn) *v31Init {
-	return &v31Init{c: v31.NewInitClient(conn, v31capnp.Init(conn.Bootstrap(ctx))), v: probe.V31}
+func newV31Init(conn *rt.Conn) *v31Init {
+	return &v31Init{c: v31.NewInitClient(conn), v: probe.V31}
 }
 
 func (i *v31Init) release() { i.c.Release() }
@@ -60,7 +59,7 @@ type v31Mining struct {
 	v Version
 }
 
-func (m *v31Mining) Release() { release(m.c) }
+func (m *v31Mining) Release() { rt.Release(m.c) }
 
 func (m *v31Mining) IsTestChain(ctx context.Context) (bool, error) { return m.c.IsTestChain(ctx) }
 
@@ -109,7 +108,7 @@ type v31Template struct {
 	v Version
 }
 
-func (t *v31Template) Release() { release(t.c) }
+func (t *v31Template) Release() { rt.Release(t.c) }
 
 func (t *v31Template) Destroy(ctx context.Context) error { return t.c.Destroy(ctx) }
 

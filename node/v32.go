@@ -9,7 +9,6 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -21,8 +20,8 @@ type v32Init struct {
 	v Version
 }
 
-func newV32Init(ctx context.Context, conn *rt.Conn, v Version) *v32Init {
-	return &v32Init{c: v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx))), v: v}
+func newV32Init(conn *rt.Conn, v Version) *v32Init {
+	return &v32Init{c: v32.NewInitClient(conn), v: v}
 }
 
 func (i *v32Init) release() { i.c.Release() }
@@ -65,7 +64,7 @@ type v32Mining struct {
 	v Version
 }
 
-func (m *v32Mining) Release() { release(m.c) }
+func (m *v32Mining) Release() { rt.Release(m.c) }
 
 func (m *v32Mining) IsTestChain(ctx context.Context) (bool, error) { return m.c.IsTestChain(ctx) }
 
@@ -114,7 +113,7 @@ type v32Template struct {
 	v Version
 }
 
-func (t *v32Template) Release() { release(t.c) }
+func (t *v32Template) Release() { rt.Release(t.c) }
 
 func (t *v32Template) Destroy(ctx context.Context) error { return t.c.Destroy(ctx) }
 
@@ -163,4 +162,4 @@ func (t *v32Template) InterruptWait(ctx context.Context) error { return t.c.Inte
 // rpc is v32's Rpc with Release.
 type rpc struct{ v32.Rpc }
 
-func (r rpc) Release() { release(r.Rpc) }
+func (r rpc) Release() { rt.Release(r.Rpc) }

@@ -14,11 +14,8 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess/multiprocesscapnp"
 	v31 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v31"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v31/v31capnp"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -37,21 +34,21 @@ const (
 // Init.makeRpc (@4) exists from v32 on, makeMining moved to @3 in v31, and
 // makeChain (@5) exists only in the multiprocess set.
 func Probe(ctx context.Context, conn *rt.Conn) (Version, error) {
-	has4, err := present(ctx, conn, "Init.makeRpc", func(ctx context.Context) (release func(), err error) {
-		init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	has4, err := present(ctx, conn, "Init.makeRpc", func(ctx context.Context) (any, error) {
+		init := v32.NewInitClient(conn)
 		defer init.Release()
 		r, err := init.MakeRpc(ctx)
-		return releaser(r), err
+		return r, err
 	})
 	if err != nil {
 		return "", err
 	}
 	if has4 {
-		has5, err := present(ctx, conn, "Init.makeChain", func(ctx context.Context) (func(), error) {
-			init := multiprocess.NewInitClient(conn, multiprocesscapnp.Init(conn.Bootstrap(ctx)))
+		has5, err := present(ctx, conn, "Init.makeChain", func(ctx context.Context) (any, error) {
+			init := multiprocess.NewInitClient(conn)
 			defer init.Release()
 			c, err := init.MakeChain(ctx)
-			return releaser(c), err
+			return c, err
 		})
 		if err != nil {
 			return "", err
@@ -61,11 +58,11 @@ func Probe(ctx context.Context, conn *rt.Conn) (Version, error) {
 		}
 		return V32, nil
 	}
-	has3, err := present(ctx, conn, "Init.makeMining (@3)", func(ctx context.Context) (func(), error) {
-		init := v31.NewInitClient(conn, v31capnp.Init(conn.Bootstrap(ctx)))
+	has3, err := present(ctx, conn, "Init.makeMining (@3)", func(ctx context.Context) (any, error) {
+		init := v31.NewInitClient(conn)
 		defer init.Release()
 		m, err := init.MakeMining(ctx)
-		return releaser(m), err
+		return m, err
 	})
 	if err != nil {
 		return "", err
@@ -80,16 +77,14 @@ func Probe(ctx context.Context, conn *rt.Conn) (Version, error) {
 // once can return before the peer answers makeThread; reusing that thread
 // would name the unanswered result twice): unimplemented means absent.
 // Each answer is logged at Debug as what it is, a probe answer.
-func present(ctx context.Context, conn *rt.Conn, method string, call func(context.Context) (func(), error)) (bool, error) {
+func present(ctx context.Context, conn *rt.Conn, method string, call func(context.Context) (any, error)) (bool, error) {
 	th, err := conn.NewThread()
 	if err != nil {
 		return false, fmt.Errorf("probe: %w", err)
 	}
 	defer th.Release()
-	release, err := call(rt.WithThread(ctx, th))
-	if release != nil {
-		release()
-	}
+	obj, err := call(rt.WithThread(ctx, th))
+	rt.Release(obj)
 	if err == nil {
 		conn.Logger().Debug("IPC probe answer: method present", "method", method)
 		return true, nil
@@ -113,17 +108,10 @@ const rtNotImplemented = "method not implemented"
 // declared tells an "unimplemented" answer for a method the server's
 // schema has (so the server is of that version or later, it just does not
 // implement the method) from one for a method its schema lacks. A method
-// missing from the schema is answered by the RPC layer: go-capnp's bare
-// "unimplemented", or Cap'n Proto C++'s "Method not implemented." naming
-// only the methodId. A declared method is answered by the server: rt's
-// text, or C++'s, which also names the method (methodName = ...).
+// missing from the schema is answered by the dispatch: rt's "Init: method
+// 0x….4 not implemented", or Cap'n Proto C++'s "Method not implemented."
+// naming only the methodId. A declared method is answered by the server:
+// rt's text, or C++'s, which also names the method (methodName = ...).
 func declared(description string) bool {
 	return description == rtNotImplemented || strings.Contains(description, "methodName = ")
-}
-
-func releaser(v any) func() {
-	if r, ok := v.(interface{ Release() }); ok && v != nil {
-		return r.Release
-	}
-	return nil
 }

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
-
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess"
 	v30 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v30"
@@ -74,7 +72,7 @@ func (mpInit) MakeChain(context.Context) (multiprocess.Chain, error) {
 
 // connect serves boot on one end of a unix socket and returns an rt
 // client connected to it.
-func connect(t *testing.T, boot func() capnp.Client) *rt.Conn {
+func connect(t *testing.T, boot func() *rt.Cap) *rt.Conn {
 	t.Helper()
 	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "node.sock"))
 	if err != nil {
@@ -90,7 +88,7 @@ func connect(t *testing.T, boot func() capnp.Client) *rt.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := rt.Serve(<-accepted, func(*rt.Conn) capnp.Client { return boot() })
+	server := rt.Serve(<-accepted, func(*rt.Conn) *rt.Cap { return boot() })
 	t.Cleanup(func() { server.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -105,12 +103,12 @@ func connect(t *testing.T, boot func() capnp.Client) *rt.Conn {
 func TestProbe(t *testing.T) {
 	for _, tc := range []struct {
 		want probe.Version
-		boot func() capnp.Client
+		boot func() *rt.Cap
 	}{
-		{probe.V30, func() capnp.Client { return capnp.Client(v30.InitServerToCapnp(v30Init{})) }},
-		{probe.V31, func() capnp.Client { return capnp.Client(v31.InitServerToCapnp(v31Init{})) }},
-		{probe.V32, func() capnp.Client { return capnp.Client(v32.InitServerToCapnp(v32Init{})) }},
-		{probe.Multiprocess, func() capnp.Client { return capnp.Client(multiprocess.InitServerToCapnp(mpInit{})) }},
+		{probe.V30, func() *rt.Cap { return v30.InitServer(v30Init{}) }},
+		{probe.V31, func() *rt.Cap { return v31.InitServer(v31Init{}) }},
+		{probe.V32, func() *rt.Cap { return v32.InitServer(v32Init{}) }},
+		{probe.Multiprocess, func() *rt.Cap { return multiprocess.InitServer(mpInit{}) }},
 	} {
 		t.Run(string(tc.want), func(t *testing.T) {
 			conn := connect(t, tc.boot)
@@ -127,8 +125,8 @@ func TestProbe(t *testing.T) {
 // A probe call that fails for another reason than a missing method is an
 // error, not an answer.
 func TestProbeError(t *testing.T) {
-	conn := connect(t, func() capnp.Client {
-		return capnp.Client(v32.InitServerToCapnp(v32Init{rpcErr: errors.New("node shutting down")}))
+	conn := connect(t, func() *rt.Cap {
+		return v32.InitServer(v32Init{rpcErr: errors.New("node shutting down")})
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -186,13 +184,13 @@ func TestProbePartialServers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		want probe.Version
-		boot func() capnp.Client
+		boot func() *rt.Cap
 	}{
-		{"v32 echo only", probe.V32, func() capnp.Client { return capnp.Client(v32.InitServerToCapnp(v32EchoOnly{})) }},
-		{"v31 echo only", probe.V31, func() capnp.Client { return capnp.Client(v31.InitServerToCapnp(v31EchoOnly{})) }},
-		{"v30 echo only", probe.V30, func() capnp.Client { return capnp.Client(v30.InitServerToCapnp(v30EchoOnly{})) }},
-		{"C++ makeRpc declared", probe.V32, func() capnp.Client { return capnp.Client(v32.InitServerToCapnp(cppInit{declared: true})) }},
-		{"C++ makeRpc unknown", probe.V31, func() capnp.Client { return capnp.Client(v32.InitServerToCapnp(cppInit{})) }},
+		{"v32 echo only", probe.V32, func() *rt.Cap { return v32.InitServer(v32EchoOnly{}) }},
+		{"v31 echo only", probe.V31, func() *rt.Cap { return v31.InitServer(v31EchoOnly{}) }},
+		{"v30 echo only", probe.V30, func() *rt.Cap { return v30.InitServer(v30EchoOnly{}) }},
+		{"C++ makeRpc declared", probe.V32, func() *rt.Cap { return v32.InitServer(cppInit{declared: true}) }},
+		{"C++ makeRpc unknown", probe.V31, func() *rt.Cap { return v32.InitServer(cppInit{}) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn := connect(t, tc.boot)

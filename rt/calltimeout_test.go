@@ -5,13 +5,9 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
-
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -32,7 +28,7 @@ func connectResult(t *testing.T, ctx context.Context, opts ...rt.Option) error {
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(60 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("Connect did not return")
 		return nil
 	}
@@ -70,24 +66,24 @@ func TestCallTimeout(t *testing.T) {
 	p := newPair(t, nil, rt.WithCallTimeout(200*time.Millisecond))
 	done := make(chan error, 1)
 	go func() {
-		_, err := p.calc.Sleep(context.Background(), time.Hour)
+		_, err := p.calc.Sleep(context.Background(), hour)
 		done <- err
 	}()
 	var err error
 	select {
 	case err = <-done:
-	case <-time.After(60 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("the bounded call did not return")
 	}
 	if !errors.Is(err, context.DeadlineExceeded) || err.Error() != "Calc.sleep: failed: context deadline exceeded" {
 		t.Fatalf("bounded call: %v", err)
 	}
 	// The sleep outlasts the connection's bound, which does not apply.
-	ok, err := p.calc.Sleep(rt.ContextWithCallTimeout(context.Background(), 0), 400*time.Millisecond)
+	ok, err := p.calc.Sleep(rt.ContextWithCallTimeout(context.Background(), 0), 400)
 	if err != nil || !ok {
 		t.Fatalf("unbounded call: %v %v", ok, err)
 	}
-	ok, err = p.calc.Sleep(rt.ContextWithCallTimeout(context.Background(), time.Hour), 400*time.Millisecond)
+	ok, err = p.calc.Sleep(rt.ContextWithCallTimeout(context.Background(), time.Hour), 400)
 	if err != nil || !ok {
 		t.Fatalf("call with a longer bound: %v %v", ok, err)
 	}
@@ -99,10 +95,7 @@ func TestOrderlyCloseNotLoggedAsError(t *testing.T) {
 	var buf lockedBuf
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, b := socketPair(t)
-	var destroyed atomic.Int32
-	server := rt.Serve(b, func(*rt.Conn) capnp.Client {
-		return capnp.Client(rttest.TestInit_ServerToClient(&initServer{destroyed: &destroyed}))
-	}, rt.WithLogger(log))
+	server := rt.Serve(b, newInit(nil, nil).bootstrap(), rt.WithLogger(log), rt.WithInitInterfaceID(testInitID))
 	defer server.Close()
 	client, err := rt.Connect(ctxT(t), a, rt.WithInitInterfaceID(testInitID))
 	if err != nil {

@@ -4,68 +4,99 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
-	"sync/atomic"
 
 	"capnproto.org/go/capnp/v3"
 	"capnproto.org/go/capnp/v3/schemas"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine"
 )
 
-// Method describes one schema method, for calls, logs and errors.
-// Generated code declares one per method.
+// Method describes one schema method, for calls, dispatch, logs and
+// errors. Generated code declares one per method.
 type Method struct {
-	File       string // schema file, e.g. "mining.capnp"
-	Interface  string // e.g. "Mining"
-	Name       string // e.g. "getTip"
-	HasContext bool   // the method takes context :Proxy.Context
-	ParamsID   uint64 // type ID of the params struct (trace logs print it)
-	ResultsID  uint64 // type ID of the results struct
+	Interface   string           // schema interface, e.g. "Mining"
+	Name        string           // schema method, e.g. "getTip"
+	InterfaceID uint64           // the interface that declares the method
+	ID          uint16           // method ordinal
+	Params      capnp.ObjectSize // params struct size
+	Results     capnp.ObjectSize // results struct size
+	HasContext  bool             // the params have a `context :Proxy.Context` field
+	ContextPtr  uint16           // its pointer index in the params struct (when HasContext)
+	Kind        MethodKind
+	ParamsID    uint64 // type ID of the params struct (trace logs print it)
 	// Schema registers the wire package's schemas (capnpc-go's
 	// RegisterSchema), for printing arguments in trace logs.
 	Schema func(*schemas.Registry)
 }
 
+// MethodKind is what rt does with a method besides calling it.
+type MethodKind uint8
+
+// The method kinds.
+const (
+	MethodPlain     MethodKind = iota // an ordinary method
+	MethodDestroy                     // destroy: ends the object
+	MethodConstruct                   // construct of the bootstrap interface: rt swaps ThreadMaps
+)
+
 func (m *Method) String() string { return m.Interface + "." + m.Name }
 
 // ClientBase is the state every generated client shares: the capability,
-// its connection, and whether it was destroyed or released.
+// and whether it was destroyed or released.
 type ClientBase struct {
-	conn      *Conn
-	client    capnp.Client
-	mu        sync.Mutex
-	state     atomic.Int32 // 0 live, 1 destroyed, 2 released
-	destroyed sync.Once
-	cleanups  []func()
+	mu       sync.Mutex
+	conn     *Conn // where cap lives, kept once cap is gone
+	cap      *Cap
+	state    clientState
+	cleanups []func()
+	// calls counts the calls in flight on cap; a capability dropped while
+	// calls use it is kept in held until the last of them returns.
+	calls int
+	held  *Cap
 }
 
+type clientState uint8
+
 const (
-	stateLive int32 = iota
+	stateLive clientState = iota
 	stateDestroyed
 	stateReleased
 )
 
-// NewClientBase takes ownership of c, a capability on conn.
-func NewClientBase(conn *Conn, c capnp.Client) *ClientBase {
-	return &ClientBase{conn: conn, client: c}
-}
+// NewClientBase takes ownership of c.
+func NewClientBase(c *Cap) *ClientBase { return &ClientBase{conn: c.Conn(), cap: c} }
 
-// Conn is the connection the capability lives on.
+// Conn is the connection the capability lives on (nil for a capability
+// served in this process).
 func (b *ClientBase) Conn() *Conn { return b.conn }
 
-// Client is the capability, borrowed: do not release it.
-func (b *ClientBase) Client() capnp.Client { return b.client }
+// Cap is the capability, borrowed: do not release it. It is nil once the
+// client was destroyed or released.
+func (b *ClientBase) Cap() *Cap {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cap
+}
 
-// IsValid reports whether the proxy holds a capability.
-func (b *ClientBase) IsValid() bool { return b != nil && b.client.IsValid() }
+// IsValid reports whether the client holds a capability.
+func (b *ClientBase) IsValid() bool {
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cap.IsValid()
+}
 
-// AddCleanup registers fn to run once when the proxy is destroyed or
+// AddCleanup registers fn to run once when the client is destroyed or
 // released (Ipc::addCleanup in Bitcoin Core).
 func (b *ClientBase) AddCleanup(fn func()) {
 	b.mu.Lock()
-	if b.state.Load() == stateLive {
+	if b.state == stateLive {
 		b.cleanups = append(b.cleanups, fn)
 		b.mu.Unlock()
 		return
@@ -76,16 +107,22 @@ func (b *ClientBase) AddCleanup(fn func()) {
 
 // Release drops the capability without calling destroy. Later calls fail
 // with ErrReleased without sending anything.
-func (b *ClientBase) Release() {
-	if b.state.CompareAndSwap(stateLive, stateReleased) {
-		b.finish()
-	}
-}
+func (b *ClientBase) Release() { b.finish(stateReleased) }
 
-func (b *ClientBase) finish() {
+// finish moves a live client to state, releasing the capability and
+// running the cleanups.
+func (b *ClientBase) finish(state clientState) {
 	b.mu.Lock()
-	c := b.client
-	b.client = capnp.Client{}
+	if b.state != stateLive {
+		b.mu.Unlock()
+		return
+	}
+	b.state = state
+	c := b.cap
+	b.cap = nil
+	if b.calls > 0 {
+		b.held, c = c, nil
+	}
 	fns := b.cleanups
 	b.cleanups = nil
 	b.mu.Unlock()
@@ -95,225 +132,314 @@ func (b *ClientBase) finish() {
 	}
 }
 
-// check refuses calls on a destroyed or released proxy, locally: a C++
-// server crashes when a destroyed object is called.
-func (b *ClientBase) check(m *Method) error {
-	switch b.state.Load() {
+// target returns the capability for one call, refusing calls on a
+// destroyed or released client locally (a C++ server crashes when a
+// destroyed object is called) and on a connection that has ended. The
+// capability stays alive until the call gives it back with untarget.
+func (b *ClientBase) target(m *Method) (*Cap, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch b.state {
 	case stateDestroyed:
-		return exception.Local(exception.Failed, exception.ErrDestroyed, m.Interface, m.Name)
+		return nil, exception.Local(exception.Failed, exception.ErrDestroyed, m.Interface, m.Name)
 	case stateReleased:
-		return exception.Local(exception.Failed, exception.ErrReleased, m.Interface, m.Name)
+		return nil, exception.Local(exception.Failed, exception.ErrReleased, m.Interface, m.Name)
 	}
-	if b.conn != nil {
-		if err := b.conn.Err(); err != nil {
-			return exception.New(exception.Disconnected, m.Interface, m.Name, "connection closed")
-		}
+	if conn := b.cap.Conn(); conn != nil && conn.Err() != nil {
+		return nil, exception.New(exception.Disconnected, m.Interface, m.Name, "connection closed")
 	}
-	return nil
+	b.calls++
+	return b.cap, nil
 }
 
-// Call runs one call of method m through fn, which builds the request with
-// the capability and waits for the answer. For methods with a context it
-// provides the threads to put in it; it converts errors to
-// *exception.Error.
-func (b *ClientBase) Call(ctx context.Context, m *Method, fn func(ctx context.Context, tc *CallContext) error) error {
-	if err := b.check(m); err != nil {
+// untarget ends a call that target let through: the last call on a
+// capability the client dropped meanwhile releases it.
+func (b *ClientBase) untarget() {
+	b.mu.Lock()
+	b.calls--
+	var c *Cap
+	if b.calls == 0 {
+		c, b.held = b.held, nil
+	}
+	b.mu.Unlock()
+	c.Release()
+}
+
+// Invoke makes one call of m: rt picks the threads and fills the params'
+// context struct itself, then params (may be nil) fills the rest, the
+// call is sent, and results (may be nil) reads the answer, which is
+// released when Invoke returns. Errors of the call are *exception.Error.
+func (b *ClientBase) Invoke(ctx context.Context, m *Method, params func(*Params) error, results func(*Results) error) error {
+	c, err := b.target(m)
+	if err != nil {
 		return err
 	}
-	return b.conn.call(ctx, m, fn)
+	defer b.untarget()
+	t := c.unwrap()
+	return connOf(t.Conn()).invoke(ctx, t, m, params, results)
 }
 
 // Destroy sends destroy (method m) once, then releases the capability.
 // Calling it again does nothing; any other call afterwards fails with
 // ErrDestroyed without sending anything.
-func (b *ClientBase) Destroy(ctx context.Context, m *Method, fn func(ctx context.Context, tc *CallContext) error) error {
-	if b.state.Load() != stateLive {
+func (b *ClientBase) Destroy(ctx context.Context, m *Method) error {
+	c, err := b.target(m)
+	if err != nil {
+		if errors.Is(err, exception.ErrDisconnected) {
+			// The peer is gone, and with it the object.
+			b.Release()
+		}
 		return nil
 	}
-	if err := b.check(m); err != nil {
-		// The peer is gone, and with it the object.
-		b.Release()
-		return nil
-	}
-	err := b.conn.call(ctx, m, fn)
-	if b.state.CompareAndSwap(stateLive, stateDestroyed) {
-		b.finish()
-	}
+	defer b.untarget()
+	t := c.unwrap()
+	err = connOf(t.Conn()).invoke(ctx, t, m, nil, nil)
+	b.finish(stateDestroyed)
 	return err
 }
 
-// CallContext holds what goes into a call's context struct.
-type CallContext struct {
-	thread   mp.Thread
-	callback mp.Thread
-	lease    *lease
+// client is what every generated client has.
+type client interface {
+	Cap() *Cap
+	Release()
 }
 
-// Fill writes context.thread and context.callbackThread.
-func (tc *CallContext) Fill(c mp.Context) error {
-	if tc == nil {
+// Release releases v when it is a generated client, and does nothing for
+// any other value (a local implementation).
+func Release(v any) {
+	if c, ok := v.(client); ok {
+		c.Release()
+	}
+}
+
+// Destroy destroys v when it is a generated client (one without a destroy
+// method is released), and does nothing for any other value (a local
+// implementation).
+func Destroy(ctx context.Context, v any) error {
+	c, ok := v.(client)
+	if !ok {
 		return nil
 	}
-	if tc.thread.IsValid() {
-		if err := c.SetThread(tc.thread.AddRef()); err != nil {
+	if d, ok := v.(interface{ Destroy(context.Context) error }); ok {
+		return d.Destroy(ctx)
+	}
+	c.Release()
+	return nil
+}
+
+// callThreads are what goes into a call's context struct, and where they
+// came from.
+type callThreads struct {
+	thread   *engine.Client // context.thread (nil: a makePool thread runs it)
+	callback *engine.Client // context.callbackThread
+	owned    bool           // thread and callback are references of the call's own (else the lease's)
+	lease    *lease         // the lease the call holds, if any
+	pinned   *Thread        // the Thread the call is pinned to, if any
+}
+
+// done ends the call's use of the threads; err is the call's error.
+func (tc *callThreads) done(c *Conn, ctx context.Context, err error) {
+	if tc.owned {
+		tc.thread.Release()
+		tc.callback.Release()
+	}
+	switch {
+	case tc.pinned != nil:
+		tc.pinned.done(err)
+	case tc.lease != nil:
+		// A call abandoned through ctx may still run on the peer's
+		// thread: never reuse that thread.
+		l := tc.lease
+		abandoned := err != nil && ctx.Err() != nil
+		l.failed = err != nil
+		c.leases.put(l, abandoned || l.broken())
+	}
+}
+
+// invocation is the Params and Results of one call, reused.
+type invocation struct {
+	p Params
+	r Results
+}
+
+var invocations = sync.Pool{New: func() any { return new(invocation) }}
+
+// invoke makes a call of m on target; c is target's connection (nil for a
+// capability served in this process).
+func (c *Conn) invoke(ctx context.Context, target *engine.Client, m *Method, params func(*Params) error, results func(*Results) error) (err error) {
+	ctx, cancel := c.boundCall(ctx)
+	defer cancel()
+	var tc callThreads
+	if m.HasContext && c != nil {
+		if err := c.pickThreads(ctx, m, &tc); err != nil {
 			return err
 		}
+		// The request takes references of its own.
+		defer func() { tc.done(c, ctx, err) }()
 	}
-	if tc.callback.IsValid() {
-		return c.SetCallbackThread(tc.callback.AddRef())
+	req, err := target.NewRequest(m.InterfaceID, m.ID, m.Params)
+	if err != nil {
+		return exception.New(exception.Failed, m.Interface, m.Name, err.Error())
+	}
+	if m.HasContext {
+		if err := fillContext(req, m, &tc); err != nil {
+			req.Discard()
+			return exception.New(exception.Failed, m.Interface, m.Name, err.Error())
+		}
+	}
+	inv := invocations.Get().(*invocation)
+	defer func() {
+		*inv = invocation{}
+		invocations.Put(inv)
+	}()
+	if params != nil {
+		inv.p = Params{req: req, conn: c}
+		if err := params(&inv.p); err != nil {
+			req.Discard()
+			return fromEngine(err, m.Interface, m.Name)
+		}
+	}
+	if r := requestFrom(ctx); r != nil && r.exec != nil {
+		// Let calls posted to our thread run while we wait.
+		r.exec.yield()
+		defer r.exec.resume()
+	}
+	var n uint64
+	debug := c != nil && c.log.Enabled(ctx, slog.LevelDebug)
+	if c != nil {
+		n = c.requests.Add(1)
+		if debug {
+			c.log.Debug("IPC client send request", "n", n, "method", m.String())
+		}
+	}
+	// A peer that stops reading holds the call back only until ctx ends.
+	ans := req.SendContext(ctx)
+	defer ans.Release()
+	res, err := ans.Wait(ctx)
+	if err != nil && ctx.Err() != nil && c != nil {
+		// A context that ended with the connection (a handler's, whose
+		// peer went away) reports the disconnect, not its cancellation.
+		if cerr := c.e.Err(); cerr != nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		err = fromEngine(err, m.Interface, m.Name)
+		if debug {
+			if errors.Is(err, exception.ErrUnimplemented) {
+				// An answer, not a failure: the peer does not have the
+				// method (probe.Probe asks on purpose).
+				c.log.Debug("IPC client request answered: method unimplemented", "n", n, "method", m.String())
+			} else {
+				c.log.Debug("IPC client request failed", "n", n, "method", m.String(), "err", err)
+			}
+		}
+		return err
+	}
+	if results != nil {
+		inv.r = Results{ans: ans, conn: c, res: res}
+		return results(&inv.r)
 	}
 	return nil
 }
 
-// call picks the threads for a call and runs it.
-func (c *Conn) call(ctx context.Context, m *Method, fn func(ctx context.Context, tc *CallContext) error) (err error) {
-	ctx, cancel := c.boundCall(ctx)
-	defer cancel()
-	req, pinned := requestFrom(ctx), pinnedFrom(ctx, c)
-	var tc CallContext
-	if m.HasContext {
-		switch {
-		case req != nil && req.conn == c && req.callback.IsValid():
-			// A call back into the peer while serving its request runs
-			// on the peer's waiting thread, as libmultiprocess does.
-			tc.thread, tc.callback = req.callback, req.self
-		case pinned != nil:
-			p := pinned
-			p.mu.Lock()
-			defer p.mu.Unlock()
-			if err := p.lease.ready(ctx); err != nil {
-				return exception.FromCapnp(err, m.Interface, m.Name)
-			}
-			tc.thread, tc.callback = p.lease.server, p.lease.cbCap
-		default:
-			// The lease's own errors get names of their own: the deferred
-			// put must see the call's result (the named err), not theirs.
-			l, aerr := c.leases.acquire(ctx)
-			if aerr != nil {
-				return exception.FromCapnp(aerr, m.Interface, m.Name)
-			}
-			if rerr := l.ready(ctx); rerr != nil {
-				c.leases.put(l, true)
-				return exception.FromCapnp(rerr, m.Interface, m.Name)
-			}
-			tc.thread, tc.callback, tc.lease = l.server, l.cbCap, l
-			defer func() {
-				// A call abandoned through ctx may still run on the
-				// peer's thread: never reuse that thread.
-				abandoned := err != nil && ctx.Err() != nil
-				l.failed = err != nil
-				c.leases.put(l, abandoned)
-			}()
-		}
-	}
-	if req != nil && req.exec != nil {
-		// Let calls posted to our thread run while we wait.
-		req.exec.yield()
-		defer req.exec.resume()
-	}
-	n := c.requests.Add(1)
-	if c.log.Enabled(ctx, slogDebug) {
-		c.log.Debug("IPC client send request", "n", n, "method", m.String())
-	}
-	if req != nil && req.conn == c && req.ctx != nil {
-		err = c.callNested(ctx, req, &tc, m, fn)
-	} else {
-		err = fn(ctx, &tc)
-	}
+// fillContext writes the params' context struct.
+func fillContext(req *engine.Request, m *Method, tc *callThreads) error {
+	p := req.Params()
+	cs, err := mp.NewContext(p.Segment())
 	if err != nil {
-		err = c.fromCapnp(err, m.Interface, m.Name)
-		if errors.Is(err, exception.ErrUnimplemented) {
-			// An answer, not a failure: the peer does not have the
-			// method (probe.Probe asks on purpose).
-			c.log.Debug("IPC client request answered: method unimplemented", "n", n, "method", m.String())
-		} else {
-			c.log.Debug("IPC client request failed", "n", n, "method", m.String(), "err", err)
-		}
+		return err
 	}
-	return err
+	if err := p.SetPtr(m.ContextPtr, cs.ToPtr()); err != nil {
+		return err
+	}
+	if err := req.SetCap(capnp.Struct(cs), 0, tc.thread); err != nil {
+		return err
+	}
+	return req.SetCap(capnp.Struct(cs), 1, tc.callback)
 }
 
-// callNested runs fn for a call that a handler makes back into its own
-// connection. go-capnp (v3.1.0-alpha.2) shuts a connection down by first
-// waiting for every handler to return, and only then failing the calls
-// still waiting for an answer: the Finish it queues for a cancelled call
-// is never sent once its sender has stopped, and that Finish is what
-// would fail the call. A handler waiting on a call to the same peer, such
-// as a callback into a client that died, would hold that shutdown, and
-// the handler, for ever. So once the handler's context has ended and the
-// connection has stopped reading (no answer can arrive any more), the
-// call fails with Disconnected at once; fn finishes on its own goroutine
-// when go-capnp fails its question, with references of its own to the
-// threads.
-func (c *Conn) callNested(ctx context.Context, req *request, tc *CallContext, m *Method, fn func(ctx context.Context, tc *CallContext) error) error {
-	own := &CallContext{thread: tc.thread.AddRef(), callback: tc.callback.AddRef()}
-	done := make(chan error, 1)
-	go func() {
-		defer own.thread.Release()
-		defer own.callback.Release()
-		done <- fn(ctx, own)
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-req.ctx.Done():
+// pickThreads chooses the threads of a context call of m; tc.done, called
+// with the call's error once it has returned, gives them back.
+func (c *Conn) pickThreads(ctx context.Context, m *Method, tc *callThreads) error {
+	req, pinned := requestFrom(ctx), pinnedFrom(ctx, c)
+	switch {
+	case req != nil && req.conn == c && req.callback != nil:
+		// A call back into the peer while serving its request runs on
+		// the peer's waiting thread, as libmultiprocess does.
+		tc.thread, tc.callback, tc.owned = req.callback.AddRef(), req.self.AddRef(), true
+		return nil
+	case pinned != nil:
+		server, cb, err := pinned.ready(ctx)
+		if err != nil {
+			return fromEngine(err, m.Interface, m.Name)
+		}
+		tc.thread, tc.callback, tc.owned, tc.pinned = server, cb, true, pinned
+		return nil
 	}
-	select {
-	case err := <-done:
-		return err
-	case <-c.codec.readDone:
-		return exception.New(exception.Disconnected, m.Interface, m.Name, "connection closed")
+	l, err := c.leases.acquire(ctx)
+	if err != nil {
+		return fromEngine(err, m.Interface, m.Name)
 	}
+	if err := l.ready(ctx); err != nil {
+		c.leases.put(l, true)
+		return fromEngine(err, m.Interface, m.Name)
+	}
+	// The call holds the lease alone until done: its references do.
+	tc.thread, tc.callback, tc.lease = l.server, l.cbCap, l
+	return nil
 }
 
 // lease is one of the peer's Threads, with the Thread of ours sent along
-// as callbackThread. An in-flight call holds its lease exclusively.
+// as callbackThread. An in-flight call holds its lease exclusively (a
+// pinned Thread's lease is shared by its calls).
 type lease struct {
-	server    mp.Thread
-	serverRel capnp.ReleaseFunc
-	cb        *thread
-	cbCap     mp.Thread
-	used      bool            // a call already named server (pipelined or not)
-	failed    bool            // the last call failed (perhaps before makeThread answered)
-	answered  <-chan struct{} // closed once makeThread has answered
+	server *engine.Client // the peer's Thread; nil for a makePool lease
+	ans    *engine.Answer // makeThread's answer; nil for a makePool lease
+	cbCap  *engine.Client // our Thread sent as callbackThread
+	used   bool           // a call already named server (pipelined or not)
+	failed bool           // the last call failed (perhaps before makeThread answered)
 }
 
-// ready is called before each use. The first call may name the peer's
+// ready is called before each use. The first call names the peer's
 // Thread while makeThread is still unanswered (pipelined, as
-// libmultiprocess clients do); later calls wait for it to resolve, so
-// that no message names the same unanswered result twice (which
-// deadlocks go-capnp v3.1.0-alpha.2 peers, and our own limit codec
-// refuses it). A call can come back before makeThread's answer when it
-// fails fast, e.g. with "unimplemented".
+// libmultiprocess clients do). A call can come back before makeThread's
+// answer when it fails fast, e.g. with "unimplemented": the call after a
+// failed one waits for makeThread's answer, so that a makeThread that
+// failed fails it with its own error.
 func (l *lease) ready(ctx context.Context) error {
 	if !l.used {
 		l.used = true
 		return nil
 	}
-	if !l.failed || l.answered == nil {
-		return nil // a makePool lease: calls carry no thread
+	if !l.failed || l.ans == nil {
+		return nil
+	}
+	if _, err := l.ans.Wait(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// broken reports whether makeThread has answered with an error (the
+// peer refused the thread, e.g. as overloaded): the lease is of no use.
+func (l *lease) broken() bool {
+	if l.ans == nil {
+		return false
 	}
 	select {
-	case <-l.answered:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-l.ans.Done():
+		_, err := l.ans.Results()
+		return err != nil
+	default:
+		return false
 	}
 }
 
 func (l *lease) release() {
 	l.server.Release()
-	if l.serverRel != nil {
-		select {
-		case <-l.answered:
-			l.serverRel()
-		default:
-			// go-capnp's release of an unanswered question waits for
-			// the answer, which a peer that stopped answering never
-			// sends: it completes on its own once the answer comes or
-			// the connection ends.
-			go l.serverRel()
-		}
+	if l.ans != nil {
+		l.ans.Release()
 	}
 	l.cbCap.Release()
 }
@@ -360,7 +486,7 @@ func (p *leasePool) acquire(ctx context.Context) (*lease, error) {
 	idx := p.made
 	usePool := p.usePool
 	p.mu.Unlock()
-	l, err := p.conn.newLease(idx, usePool)
+	l, err := p.conn.newLease(ctx, idx, usePool)
 	if err != nil {
 		<-p.sem
 		return nil, err
@@ -368,7 +494,15 @@ func (p *leasePool) acquire(ctx context.Context) (*lease, error) {
 	return l, nil
 }
 
-func (c *Conn) newLease(idx int, usePool bool) (*lease, error) {
+// methodMakeThread and methodMakePool are ThreadMap's method ordinals;
+// methodGetName is Thread's.
+const (
+	methodMakeThread = 0
+	methodMakePool   = 1
+	methodGetName    = 0
+)
+
+func (c *Conn) newLease(ctx context.Context, idx int, usePool bool) (*lease, error) {
 	cb := c.newThread(fmt.Sprintf("%s callback %d", c.opts.name, idx))
 	c.mu.Lock()
 	if c.closed {
@@ -376,37 +510,39 @@ func (c *Conn) newLease(idx int, usePool bool) (*lease, error) {
 		return nil, errDisconnectedLocal
 	}
 	c.threads[cb] = struct{}{}
-	tm := c.peerThreadMap
+	tm := c.peerThreadMap.AddRef()
 	c.mu.Unlock()
-	l := &lease{cb: cb, cbCap: mp.Thread_ServerToClient(cb)}
+	defer tm.Release()
+	l := &lease{cbCap: engine.NewLocal(cb)}
 	if usePool {
 		return l, nil
 	}
-	if !tm.IsValid() {
+	if tm == nil {
 		l.release()
 		return nil, errNoThreadMap
 	}
+	req, err := tm.NewRequest(mp.ThreadMap_TypeID, methodMakeThread, capnp.ObjectSize{PointerCount: 1})
+	if err != nil {
+		l.release()
+		return nil, err
+	}
+	if err := mp.ThreadMap_makeThread_Params(req.Params()).SetName(fmt.Sprintf("%s/%d", c.opts.name, idx)); err != nil {
+		req.Discard()
+		l.release()
+		return nil, err
+	}
 	// Pipelined: the first call carries the unreturned answer.
-	fut, rel := tm.MakeThread(context.Background(), func(p mp.ThreadMap_makeThread_Params) error {
-		return p.SetName(fmt.Sprintf("%s/%d", c.opts.name, idx))
-	})
-	l.server, l.serverRel, l.answered = fut.Result().AddRef(), rel, fut.Done()
+	l.ans = req.SendContext(ctx)
+	l.server = l.ans.Pipeline(0)
 	return l, nil
 }
 
 func (p *leasePool) put(l *lease, retire bool) {
 	p.mu.Lock()
-	switch {
-	case p.closed:
+	if p.closed || retire {
 		p.mu.Unlock()
 		l.release()
-	case retire:
-		p.mu.Unlock()
-		// Releasing finishes makeThread's question, which waits for its
-		// answer: on a peer that stopped reading that can take until the
-		// connection ends. The failed call returns now.
-		go l.release()
-	default:
+	} else {
 		p.idle = append(p.idle, l)
 		p.mu.Unlock()
 	}
@@ -428,9 +564,10 @@ func (p *leasePool) closeAll() {
 // made with WithThread: they run there one at a time, in order. Use it to
 // keep a long wait (waitNext, waitTipChanged) apart, or to pin a sequence.
 type Thread struct {
-	conn  *Conn
-	mu    sync.Mutex
-	lease *lease
+	conn     *Conn
+	mu       sync.Mutex
+	lease    *lease
+	released bool
 }
 
 // NewThread asks the peer for a thread of its own.
@@ -439,30 +576,65 @@ func (c *Conn) NewThread() (*Thread, error) {
 	c.leases.made++
 	idx := c.leases.made
 	c.leases.mu.Unlock()
-	l, err := c.newLease(idx, false)
+	l, err := c.newLease(context.Background(), idx, false)
 	if err != nil {
 		return nil, err
 	}
 	return &Thread{conn: c, lease: l}, nil
 }
 
+// ready prepares the lease for one more call and returns references to
+// the peer's thread and to our callback thread.
+func (t *Thread) ready(ctx context.Context) (server, cb *engine.Client, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.released {
+		return nil, nil, exception.Local(exception.Failed, exception.ErrReleased, "Thread", "")
+	}
+	if err := t.lease.ready(ctx); err != nil {
+		return nil, nil, err
+	}
+	return t.lease.server.AddRef(), t.lease.cbCap.AddRef(), nil
+}
+
+// done records the outcome of a call on the thread.
+func (t *Thread) done(err error) {
+	t.mu.Lock()
+	t.lease.failed = err != nil
+	t.mu.Unlock()
+}
+
 // Name asks the peer for the thread's name.
 func (t *Thread) Name(ctx context.Context) (string, error) {
-	fut, rel := t.lease.server.GetName(ctx, nil)
-	defer rel()
-	res, err := fut.Struct()
+	server, cb, err := t.ready(ctx)
 	if err != nil {
-		return "", t.conn.fromCapnp(err, "Thread", "getName")
+		return "", fromEngine(err, "Thread", "getName")
 	}
-	return res.Result()
+	cb.Release()
+	req, err := server.NewRequest(mp.Thread_TypeID, methodGetName, capnp.ObjectSize{})
+	server.Release()
+	if err != nil {
+		return "", exception.New(exception.Failed, "Thread", "getName", err.Error())
+	}
+	ans := req.SendContext(ctx)
+	defer ans.Release()
+	res, err := ans.Wait(ctx)
+	t.done(err)
+	if err != nil {
+		return "", fromEngine(err, "Thread", "getName")
+	}
+	return mp.Thread_getName_Results(res).Result()
 }
 
 // Release gives the thread back to the peer, which ends it once its
-// current call (if any) has returned.
+// current calls have returned.
 func (t *Thread) Release() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.lease.release()
+	if !t.released {
+		t.released = true
+		t.lease.release()
+	}
 }
 
 type pinnedKey struct{}

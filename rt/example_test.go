@@ -3,14 +3,12 @@ package rt_test
 import (
 	"context"
 	"fmt"
-	"os"
+	"net"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
-	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -31,39 +29,50 @@ func waitOnOwnThread(ctx context.Context, conn *rt.Conn, mining v32.Mining, curr
 	return tip, nil
 }
 
+// stillNode serves v32's Init with a Mining whose tip never changes.
+type stillNode struct {
+	v32.UnimplementedInitServer
+	v32.UnimplementedMiningServer
+	tip v32.BlockRef
+}
+
+func (n *stillNode) MakeMining(context.Context) (v32.Mining, error) { return n, nil }
+
+func (n *stillNode) GetTip(context.Context) (v32.BlockRef, bool, error) { return n.tip, true, nil }
+
+func (n *stillNode) WaitTipChanged(ctx context.Context, current chainhash.Hash, timeout time.Duration) (*v32.BlockRef, error) {
+	select {
+	case <-time.After(timeout):
+	case <-ctx.Done():
+	}
+	return &n.tip, nil
+}
+
 // Pinning calls to a thread of the node: WithThread makes the calls under
 // a context run on one Thread of the connection, here a waitTipChanged
 // that returns the unchanged tip when its timeout ends.
 func ExampleWithThread() {
-	dir, err := os.MkdirTemp("", "example")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer os.RemoveAll(dir)
-	node := demonode.New()
-	defer node.Chain().Close()
-	_, stop, err := node.ListenAndServe(dir, "unix", nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer stop()
+	ours, theirs := net.Pipe()
+	node := rt.Serve(theirs, func(*rt.Conn) *rt.Cap {
+		return v32.InitServer(&stillNode{tip: v32.BlockRef{Height: 7}})
+	}, v32.WithInitBootstrap())
+	defer node.Close()
 
 	ctx := context.Background()
-	conn, _, err := ipc.New("example", "", nil).ConnectAddress(ctx, dir, "unix")
+	conn, err := rt.Connect(ctx, ours, v32.WithInitBootstrap())
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer conn.Close()
-	init := v32.NewInitClientFromConn(ctx, conn)
+	init := v32.NewInitClient(conn)
 	defer init.Release()
 	mining, err := init.MakeMining(ctx)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	defer rt.Release(mining)
 	current, ok, err := mining.GetTip(ctx)
 	if err != nil || !ok {
 		fmt.Println("no tip:", err)

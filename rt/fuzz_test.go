@@ -19,7 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -60,8 +60,8 @@ func rawFrameSeeds(t testing.TB) [][]byte {
 		return b
 	}
 	boot := rawBootstrap(t, 0)
-	construct := rawCall(t, 1, 0, rttest.TestInit_TypeID, 0, capnp.ObjectSize{PointerCount: 1}, nil)
-	makeCalcNoThread := rawCall(t, 2, 0, rttest.TestInit_TypeID, 1, capnp.ObjectSize{PointerCount: 1}, func(s capnp.Struct) error {
+	construct := rawCall(t, 1, 0, rttestcapnp.TestInit_TypeID, 0, capnp.ObjectSize{PointerCount: 1}, nil)
+	makeCalcNoThread := rawCall(t, 2, 0, rttestcapnp.TestInit_TypeID, 1, capnp.ObjectSize{PointerCount: 1}, func(s capnp.Struct) error {
 		ctx, err := capnp.NewStruct(s.Segment(), capnp.ObjectSize{PointerCount: 2})
 		if err != nil {
 			return err
@@ -157,9 +157,7 @@ func rawFrameSeeds(t testing.TB) [][]byte {
 func serveRaw(t testing.TB, data []byte) {
 	a, b := fastSocketPair(t)
 	defer a.Close()
-	server := rt.Serve(b, func(*rt.Conn) capnp.Client {
-		return capnp.Client(rttest.TestInit_ServerToClient(&initServer{}))
-	}, rt.WithReadLimits(1<<20, 0, 0), rt.WithInitInterfaceID(testInitID))
+	server := rt.Serve(b, newInit(nil, nil).bootstrap(), rt.WithReadLimits(1<<20, 0, 0), rt.WithInitInterfaceID(testInitID))
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
@@ -175,8 +173,8 @@ func serveRaw(t testing.TB, data []byte) {
 	a.CloseWrite()
 	select {
 	case <-server.Done():
-	case <-time.After(20 * time.Second):
-		t.Fatalf("server still running 20s after the peer's EOF (input %x)", data)
+	case <-time.After(hangGuard):
+		t.Fatalf("server still running %v after the peer's EOF (input %x)", hangGuard, data)
 	}
 	a.Close()
 	<-drained
@@ -366,7 +364,7 @@ func connectRaw(t testing.TB, data []byte) {
 		go func() { conn.Close(); close(closed) }()
 		select {
 		case <-closed:
-		case <-time.After(20 * time.Second):
+		case <-time.After(hangGuard):
 			t.Fatalf("Close hangs (input %x)", data)
 		}
 	} else if ctx.Err() != nil {

@@ -1,8 +1,8 @@
 package rt_test
 
-// Hand-written equivalents of what capnpc-go-ipc generates, for the test
-// schema in internal/rttest: servers on rt.ServerBase and clients on
-// rt.ClientBase. The runtime tests and the C++ interop tests share them.
+// The shared harness of rt's tests: Go implementations of the test schema
+// (internal/rttest, whose generated proxies the tests call and serve
+// through) and fixtures that connect them.
 
 import (
 	"context"
@@ -16,487 +16,257 @@ import (
 	"capnproto.org/go/capnp/v3"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
-var (
-	mMakeCalc   = &rt.Method{File: "rttest.capnp", Interface: "TestInit", Name: "makeCalc", HasContext: true}
-	mDestroy    = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "destroy", HasContext: true}
-	mAdd        = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "add", HasContext: true, ParamsID: rttest.Calc_add_Params_TypeID, Schema: rttest.RegisterSchema}
-	mThreadName = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "threadName", HasContext: true}
-	mFail       = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "fail", HasContext: true}
-	mSleep      = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "sleep", HasContext: true}
-	mCallBack   = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "callBack", HasContext: true}
-	mPing       = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "ping"}
-	mRaise      = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "raise", HasContext: true}
-	mEcho       = &rt.Method{File: "rttest.capnp", Interface: "Calc", Name: "echo", HasContext: true}
-	mCbDestroy  = &rt.Method{File: "rttest.capnp", Interface: "Callback", Name: "destroy", HasContext: true}
-	mCbCall     = &rt.Method{File: "rttest.capnp", Interface: "Callback", Name: "call", HasContext: true}
-)
-
-// ---- servers ----
-
-type initServer struct {
-	rt.ServerBase
-	destroyed *atomic.Int32 // counts Calc destroys (explicit or on release)
+// hooks let a test watch what the servers below do. Any may be nil.
+type hooks struct {
+	onSleep    func(ctx context.Context)     // a Sleep call started (it may block)
+	onCallBack func()                        // CallBack is about to call the callback
+	cbDone     func(err error, at time.Time) // the callback call returned
+	onPing     func(x uint64)                // Ping was called
+	makeCalc   func(ctx context.Context) (rttest.Calc, error)
 }
 
-func (s *initServer) Construct(ctx context.Context, call rttest.TestInit_construct) error {
-	res, err := call.AllocResults()
-	if err != nil {
-		return err
-	}
-	return s.HandleConstruct(ctx, call.Call, call.Args().ThreadMap(), res.SetThreadMap)
-}
-
-func (s *initServer) MakeCalc(ctx context.Context, call rttest.TestInit_makeCalc) error {
-	return s.Handle(ctx, call.Call, mMakeCalc, call.Args().Context, func(ctx context.Context) error {
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		return res.SetResult(rttest.Calc_ServerToClient(&calcServer{destroyed: s.destroyed}))
-	})
-}
-
-type calcServer struct {
-	rt.ServerBase
+// initImpl serves TestInit; its Calc objects count their destroys.
+type initImpl struct {
 	destroyed *atomic.Int32
+	hooks     *hooks
 }
 
-func (s *calcServer) destroy(context.Context) error {
-	if s.destroyed != nil {
-		s.destroyed.Add(1)
+func newInit(destroyed *atomic.Int32, h *hooks) *initImpl {
+	if destroyed == nil {
+		destroyed = new(atomic.Int32)
 	}
+	if h == nil {
+		h = &hooks{}
+	}
+	return &initImpl{destroyed: destroyed, hooks: h}
+}
+
+func (s *initImpl) MakeCalc(ctx context.Context) (rttest.Calc, error) {
+	if s.hooks.makeCalc != nil {
+		return s.hooks.makeCalc(ctx)
+	}
+	return &calcImpl{destroyed: s.destroyed, hooks: s.hooks}, nil
+}
+
+// initServer returns a bootstrap function serving TestInit with s.
+func (s *initImpl) bootstrap() func(*rt.Conn) *rt.Cap {
+	return func(*rt.Conn) *rt.Cap { return rttest.TestInitServer(s) }
+}
+
+// calcImpl serves Calc.
+type calcImpl struct {
+	destroyed *atomic.Int32
+	hooks     *hooks
+}
+
+func (s *calcImpl) Destroy(context.Context) error {
+	s.destroyed.Add(1)
 	return nil
 }
 
-func (s *calcServer) Shutdown() { s.ServerBase.Shutdown(s.destroy) }
+func (s *calcImpl) Add(ctx context.Context, a, b int64) (int64, error) { return a + b, nil }
 
-func (s *calcServer) Destroy(ctx context.Context, call rttest.Calc_destroy) error {
-	return s.HandleDestroy(ctx, call.Call, mDestroy, call.Args().Context, s.destroy)
+func (s *calcImpl) ThreadName(ctx context.Context) (string, error) {
+	return rt.CurrentThreadName(ctx)
 }
 
-func (s *calcServer) Add(ctx context.Context, call rttest.Calc_add) error {
-	return s.Handle(ctx, call.Call, mAdd, call.Args().Context, func(ctx context.Context) error {
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(call.Args().A() + call.Args().B())
-		return nil
-	})
+func (s *calcImpl) Fail(ctx context.Context, kind int32, text string) error {
+	switch kind {
+	case 1:
+		panic(text)
+	case 2:
+		return exception.New(exception.Overloaded, "", "", text)
+	case 3:
+		return exception.New(exception.Unimplemented, "", "", text)
+	case 4:
+		return exception.New(exception.Disconnected, "", "", text)
+	}
+	return errors.New(text)
 }
 
-func (s *calcServer) ThreadName(ctx context.Context, call rttest.Calc_threadName) error {
-	return s.Handle(ctx, call.Call, mThreadName, call.Args().Context, func(ctx context.Context) error {
-		name, err := rt.CurrentThreadName(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		return res.SetResult(name)
-	})
+func (s *calcImpl) Sleep(ctx context.Context, millis int64) (bool, error) {
+	if s.hooks.onSleep != nil {
+		s.hooks.onSleep(ctx)
+	}
+	t := time.NewTimer(time.Duration(millis) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true, nil
+	case <-ctx.Done():
+		return false, nil
+	}
 }
 
-func (s *calcServer) Fail(ctx context.Context, call rttest.Calc_fail) error {
-	return s.Handle(ctx, call.Call, mFail, call.Args().Context, func(ctx context.Context) error {
-		text, _ := call.Args().Text()
-		switch call.Args().Kind() {
-		case 1:
-			panic(text)
-		case 2:
-			return exception.New(exception.Overloaded, "", "", text)
-		case 3:
-			return exception.New(exception.Unimplemented, "", "", text)
-		case 4:
-			return exception.New(exception.Disconnected, "", "", text)
-		}
-		return errors.New(text)
-	})
+func (s *calcImpl) CallBack(ctx context.Context, cb rttest.Callback, depth int32) (int32, error) {
+	defer rt.Release(cb)
+	if s.hooks.onCallBack != nil {
+		s.hooks.onCallBack()
+	}
+	r, err := cb.Call(ctx, depth)
+	if s.hooks.cbDone != nil {
+		s.hooks.cbDone(err, time.Now())
+	}
+	if err != nil {
+		return 0, err
+	}
+	return r + 1, nil
 }
 
-func (s *calcServer) Sleep(ctx context.Context, call rttest.Calc_sleep) error {
-	return s.Handle(ctx, call.Call, mSleep, call.Args().Context, func(ctx context.Context) error {
-		d := time.Duration(call.Args().Millis()) * time.Millisecond
-		t := time.NewTimer(d)
-		defer t.Stop()
-		ok := true
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			ok = false
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(ok)
-		return nil
-	})
+func (s *calcImpl) Ping(ctx context.Context, x uint64) (uint64, error) {
+	if s.hooks.onPing != nil {
+		s.hooks.onPing(x)
+	}
+	return x, nil
 }
 
-func (s *calcServer) CallBack(ctx context.Context, call rttest.Calc_callBack) error {
-	return s.Handle(ctx, call.Call, mCallBack, call.Args().Context, func(ctx context.Context) error {
-		cb := newCallbackClient(rt.ConnFromContext(ctx), call.Args().Cb().AddRef())
-		defer cb.Release()
-		r, err := cb.Call(ctx, call.Args().Depth())
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(r + 1)
-		return nil
-	})
+// Raise fails with text, which goes back in the results' error field.
+func (s *calcImpl) Raise(ctx context.Context, text string) error {
+	return errors.New(text)
 }
 
-func (s *calcServer) Ping(ctx context.Context, call rttest.Calc_ping) error {
-	return s.Handle(ctx, call.Call, mPing, nil, func(ctx context.Context) error {
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(call.Args().X())
-		return nil
-	})
+func (s *calcImpl) Echo(ctx context.Context, data []byte) ([]byte, error) {
+	return data, nil
 }
 
-func (s *calcServer) Raise(ctx context.Context, call rttest.Calc_raise) error {
-	return s.Handle(ctx, call.Call, mRaise, call.Args().Context, func(ctx context.Context) error {
-		text, _ := call.Args().Text()
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		return res.SetError(text)
-	})
-}
-
-func (s *calcServer) Echo(ctx context.Context, call rttest.Calc_echo) error {
-	return s.Handle(ctx, call.Call, mEcho, call.Args().Context, func(ctx context.Context) error {
-		d, _ := call.Args().Data()
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		return res.SetResult(d)
-	})
-}
-
-// callbackServer answers Callback.call; when calc is set and depth > 0 it
+// callbackImpl answers Callback.call; when calc is set and depth > 0 it
 // first calls calc.callBack(self, depth-1), nesting the chain.
-type callbackServer struct {
-	rt.ServerBase
-	calc      func(ctx context.Context) *calcClient
-	self      func() rttest.Callback
+type callbackImpl struct {
+	calc      rttest.Calc
+	self      rttest.Callback // what to pass on: this object's own capability
 	destroyed atomic.Int32
 }
 
-func (s *callbackServer) Shutdown() { s.ServerBase.Shutdown(nil) }
-
-func (s *callbackServer) Destroy(ctx context.Context, call rttest.Callback_destroy) error {
-	return s.HandleDestroy(ctx, call.Call, mCbDestroy, call.Args().Context, func(context.Context) error {
-		s.destroyed.Add(1)
-		return nil
-	})
+func (s *callbackImpl) Destroy(context.Context) error {
+	s.destroyed.Add(1)
+	return nil
 }
 
-func (s *callbackServer) Call(ctx context.Context, call rttest.Callback_call) error {
-	return s.Handle(ctx, call.Call, mCbCall, call.Args().Context, func(ctx context.Context) error {
-		depth := call.Args().Depth()
-		r := depth
-		if depth > 0 && s.calc != nil {
-			var err error
-			r, err = s.calc(ctx).CallBack(ctx, s.self(), depth-1)
-			if err != nil {
-				return err
-			}
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(r)
-		return nil
-	})
+func (s *callbackImpl) Call(ctx context.Context, depth int32) (int32, error) {
+	if depth > 0 && s.calc != nil {
+		return s.calc.CallBack(ctx, s.self, depth-1)
+	}
+	return depth, nil
 }
 
-// ---- clients ----
-
-type calcClient struct{ *rt.ClientBase }
-
-func newCalcClient(conn *rt.Conn, c rttest.Calc) *calcClient {
-	return &calcClient{rt.NewClientBase(conn, capnp.Client(c))}
+// blockingCallback answers Callback.call only when released; it counts
+// its destroys (the peer released it, or the connection ended).
+type blockingCallback struct {
+	entered   chan struct{}
+	release   chan struct{}
+	destroyed atomic.Int32
 }
 
-func (c *calcClient) cap() rttest.Calc { return rttest.Calc(c.Client()) }
-
-func (c *calcClient) Destroy(ctx context.Context) error {
-	return c.ClientBase.Destroy(ctx, mDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, rel := c.cap().Destroy(ctx, func(p rttest.Calc_destroy_Params) error {
-			pc, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			return tc.Fill(pc)
-		})
-		defer rel()
-		_, err := fut.Struct()
-		return err
-	})
+func newBlockingCallback() *blockingCallback {
+	return &blockingCallback{entered: make(chan struct{}, 16), release: make(chan struct{})}
 }
 
-func (c *calcClient) Add(ctx context.Context, a, b int64) (r int64, err error) {
-	err = c.Call(ctx, mAdd, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, rel := c.cap().Add(ctx, func(p rttest.Calc_add_Params) error {
-			pc, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			p.SetA(a)
-			p.SetB(b)
-			return tc.Fill(pc)
-		})
-		defer rel()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
-		r = res.Result()
-		return nil
-	})
-	return r, err
+func (s *blockingCallback) Destroy(context.Context) error {
+	s.destroyed.Add(1)
+	return nil
 }
 
-func (c *calcClient) ThreadName(ctx context.Context) (r string, err error) {
-	err = c.Call(ctx, mThreadName, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, rel := c.cap().ThreadName(ctx, func(p rttest.Calc_threadName_Params) error {
-			pc, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			return tc.Fill(pc)
-		})
-		defer rel()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
-		r, err = res.Result()
-		return err
-	})
-	return r, err
+func (s *blockingCallback) Call(ctx context.Context, depth int32) (int32, error) {
+	s.entered <- struct{}{}
+	select {
+	case <-s.release:
+		return depth, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 }
 
-func (c *calcClient) Fail(ctx context.Context, kind int32, text string) error {
-	return c.Call(ctx, mFail, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, rel := c.cap().Fail(ctx, func(p rttest.Calc_fail_Params) error {
-			pc, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			p.SetKind(kind)
-			if err := p.SetText(text); err != nil {
-				return err
-			}
-			return tc.Fill(pc)
-		})
-		defer rel()
-		_, err := fut.Struct()
-		return err
-	})
+// makeCalc asks conn's TestInit for a Calc.
+func makeCalc(ctx context.Context, conn *rt.Conn) (*rttest.CalcClient, error) {
+	init := rttest.NewTestInitClient(conn)
+	defer init.Release()
+	c, err := init.MakeCalc(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cc, ok := c.(*rttest.CalcClient)
+	if !ok {
+		rt.Release(c)
+		return nil, fmt.Errorf("makeCalc returned %T", c)
+	}
+	return cc, nil
 }
 
-func (c *calcClient) Sleep(ctx context.Context, d time.Duration) (ok bool, err error) {
-	err = c.Call(ctx, mSleep, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, rel := c.cap().Sleep(ctx, func(p rttest.Calc_sleep_Params) error {
-			pc, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			p.SetMillis(d.Milliseconds())
-			return tc.Fill(pc)
-		})
-		defer rel()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
-		ok = res.Result()
-		return nil
-	})
-	return ok, err
+// ---- raw methods ----
+
+// Methods of the test schema described by hand, for calls the generated
+// proxies cannot make (a context rt did not fill, a forged thread).
+var (
+	methodAdd = rt.Method{Interface: "Calc", Name: "add", InterfaceID: rttestcapnp.Calc_TypeID, ID: 1,
+		Params: capnp.ObjectSize{DataSize: 16, PointerCount: 1}, Results: capnp.ObjectSize{DataSize: 8},
+		HasContext: true, ContextPtr: 0}
+	methodSleep = rt.Method{Interface: "Calc", Name: "sleep", InterfaceID: rttestcapnp.Calc_TypeID, ID: 4,
+		Params: capnp.ObjectSize{DataSize: 8, PointerCount: 1}, Results: capnp.ObjectSize{DataSize: 8},
+		HasContext: true, ContextPtr: 0}
+)
+
+// contextOf is the context struct rt filled into the params of a call.
+func contextOf(p *rt.Params) (capnp.Struct, error) {
+	ptr, err := p.Struct().Ptr(0)
+	if err != nil {
+		return capnp.Struct{}, err
+	}
+	return ptr.Struct(), nil
 }
 
-func (c *calcClient) CallBack(ctx context.Context, cb rttest.Callback, depth int32) (r int32, err error) {
-	err = c.Call(ctx, mCallBack, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, rel := c.cap().CallBack(ctx, func(p rttest.Calc_callBack_Params) error {
-			pc, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			p.SetDepth(depth)
-			if err := p.SetCb(cb.AddRef()); err != nil {
-				return err
-			}
-			return tc.Fill(pc)
-		})
-		defer rel()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
-		r = res.Result()
-		return nil
-	})
-	return r, err
-}
-
-func (c *calcClient) Ping(ctx context.Context, x uint64) (r uint64, err error) {
-	err = c.Call(ctx, mPing, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, rel := c.cap().Ping(ctx, func(p rttest.Calc_ping_Params) error {
-			p.SetX(x)
-			return nil
-		})
-		defer rel()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
-		r = res.Result()
-		return nil
-	})
-	return r, err
-}
-
-func (c *calcClient) Raise(ctx context.Context, text string) error {
-	return c.Call(ctx, mRaise, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, rel := c.cap().Raise(ctx, func(p rttest.Calc_raise_Params) error {
-			pc, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := p.SetText(text); err != nil {
-				return err
-			}
-			return tc.Fill(pc)
-		})
-		defer rel()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
-		if res.HasError() {
-			e, _ := res.Error()
-			return rt.RemoteException(mRaise, e)
-		}
-		return nil
-	})
-}
-
-func (c *calcClient) Echo(ctx context.Context, data []byte) (r []byte, err error) {
-	err = c.Call(ctx, mEcho, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, rel := c.cap().Echo(ctx, func(p rttest.Calc_echo_Params) error {
-			pc, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := p.SetData(data); err != nil {
-				return err
-			}
-			return tc.Fill(pc)
-		})
-		defer rel()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
-		d, err := res.Result()
-		r = append([]byte(nil), d...)
-		return err
-	})
-	return r, err
-}
-
-type callbackClient struct{ *rt.ClientBase }
-
-func newCallbackClient(conn *rt.Conn, c rttest.Callback) *callbackClient {
-	return &callbackClient{rt.NewClientBase(conn, capnp.Client(c))}
-}
-
-func (c *callbackClient) Call(ctx context.Context, depth int32) (r int32, err error) {
-	err = c.ClientBase.Call(ctx, mCbCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, rel := rttest.Callback(c.Client()).Call(ctx, func(p rttest.Callback_call_Params) error {
-			pc, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			p.SetDepth(depth)
-			return tc.Fill(pc)
-		})
-		defer rel()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
-		r = res.Result()
-		return nil
-	})
-	return r, err
-}
-
-func makeCalc(ctx context.Context, conn *rt.Conn) (*calcClient, error) {
-	boot := rttest.TestInit(conn.Bootstrap(ctx))
-	defer boot.Release()
-	var calc *calcClient
-	base := rt.NewClientBase(conn, capnp.Client(boot.AddRef()))
+// addWithThread calls calc.add(a, b) with context.thread replaced by th
+// (nil: a null thread); rt still fills callbackThread.
+func addWithThread(ctx context.Context, calc *rttest.CalcClient, th *rt.Cap, a, b int64) (int64, error) {
+	base := rt.NewClientBase(calc.Cap().AddRef())
 	defer base.Release()
-	err := base.Call(ctx, mMakeCalc, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, rel := boot.MakeCalc(ctx, func(p rttest.TestInit_makeCalc_Params) error {
-			pc, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			return tc.Fill(pc)
-		})
-		defer rel()
-		res, err := fut.Struct()
+	var r int64
+	err := base.Invoke(ctx, &methodAdd, func(p *rt.Params) error {
+		cs, err := contextOf(p)
 		if err != nil {
 			return err
 		}
-		calc = newCalcClient(conn, res.Result().AddRef())
+		p.Struct().SetUint64(0, uint64(a))
+		p.Struct().SetUint64(8, uint64(b))
+		if th == nil {
+			return cs.SetPtr(0, capnp.Ptr{})
+		}
+		return cs.SetPtr(0, capnp.NewInterface(cs.Segment(), p.AddCap(th.AddRef())).ToPtr())
+	}, func(r2 *rt.Results) error {
+		r = int64(r2.Struct().Uint64(0))
 		return nil
 	})
-	return calc, err
+	return r, err
 }
 
 // ---- fixtures ----
 
-var testInitID uint64 = rttest.TestInit_TypeID
+var testInitID uint64 = rttestcapnp.TestInit_TypeID
 
 type pair struct {
 	client, server *rt.Conn
-	calc           *calcClient
+	calc           *rttest.CalcClient
 	destroyed      atomic.Int32
 }
 
 // newPair connects a Go client to a Go server over a socketpair.
 func newPair(t testing.TB, serverOpts []rt.Option, clientOpts ...rt.Option) *pair {
 	t.Helper()
+	return newPairHooks(t, nil, serverOpts, clientOpts...)
+}
+
+// newPairHooks is newPair with a server whose objects call h.
+func newPairHooks(t testing.TB, h *hooks, serverOpts []rt.Option, clientOpts ...rt.Option) *pair {
+	t.Helper()
 	a, b := socketPair(t)
 	p := &pair{}
-	p.server = rt.Serve(b, func(*rt.Conn) capnp.Client {
-		return capnp.Client(rttest.TestInit_ServerToClient(&initServer{destroyed: &p.destroyed}))
-	}, serverOpts...)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	p.server = rt.Serve(b, newInit(&p.destroyed, h).bootstrap(),
+		append([]rt.Option{rt.WithInitInterfaceID(testInitID)}, serverOpts...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var err error
 	p.client, err = rt.Connect(ctx, a, append([]rt.Option{rt.WithInitInterfaceID(testInitID)}, clientOpts...)...)
@@ -534,6 +304,41 @@ func socketPair(t testing.TB) (net.Conn, net.Conn) {
 	return a, <-ch
 }
 
-var _ = mp.Thread{}
+// hangGuard bounds every wait in these tests: it only catches a hang.
+const hangGuard = 2 * time.Minute
 
-func mpThread(c capnp.Client) mp.Thread { return mp.Thread(c) }
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitFor polls cond until it holds; it fails the test after hangGuard.
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not reached in %v", hangGuard)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// recv waits for a value on ch, failing the test after hangGuard.
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(hangGuard):
+		t.Fatalf("%s: nothing after %v", what, hangGuard)
+		var zero T
+		return zero
+	}
+}
+
+// maxDisconnectLatency is how soon after a connection ends (its peer
+// killed or closed) every pending call must fail: the bound. The
+// engine fails pending calls as its reader sees the end of the stream.
+const maxDisconnectLatency = 100 * time.Millisecond

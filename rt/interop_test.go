@@ -8,10 +8,7 @@ package rt_test
 // cached across runs; it needs capnp, g++, pkg-config and libcapnp-dev,
 // and the tests fail (not skip) without them. The build comes before any
 // deadline starts, and the deadlines (interopWait) only catch hangs: a
-// loaded machine makes these tests slower, never makes them fail. The C++ client's "pipeline" scenario is
-// not run: it deadlocks go-capnp v3.1.0-alpha.2 (see internal/upstream,
-// whose test fails once a go-capnp upgrade fixes the bug, so that the
-// scenario can be added here).
+// loaded machine makes these tests slower, never makes them fail.
 
 import (
 	"bufio"
@@ -26,12 +23,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"capnproto.org/go/capnp/v3"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/cpppeer"
@@ -159,7 +153,7 @@ func connFile(t testing.TB, f *os.File) net.Conn {
 }
 
 // cppServer spawns `peer serve` and connects a Go client to it.
-func cppServer(t testing.TB, opts ...rt.Option) (*rt.Conn, *calcClient, *cppProc) {
+func cppServer(t testing.TB, opts ...rt.Option) (*rt.Conn, *rttest.CalcClient, *cppProc) {
 	t.Helper()
 	ours, theirs := unixPair(t)
 	proc := startCppPeer(t, theirs, "serve")
@@ -186,10 +180,7 @@ func cppServer(t testing.TB, opts ...rt.Option) (*rt.Conn, *calcClient, *cppProc
 func goServer(t testing.TB) (*rt.Conn, *os.File) {
 	t.Helper()
 	ours, theirs := unixPair(t)
-	var destroyed atomic.Int32
-	conn := rt.Serve(connFile(t, ours), func(*rt.Conn) capnp.Client {
-		return capnp.Client(rttest.TestInit_ServerToClient(&initServer{destroyed: &destroyed}))
-	})
+	conn := rt.Serve(connFile(t, ours), newInit(nil, nil).bootstrap(), rt.WithInitInterfaceID(testInitID))
 	t.Cleanup(func() { conn.Close() })
 	return conn, theirs
 }
@@ -296,27 +287,13 @@ func TestInteropGoClientCppServer(t *testing.T) {
 	})
 
 	t.Run("threadChecks", func(t *testing.T) {
-		calcCap := calc.cap()
-		fut, rel := calcCap.Add(ctx, func(ps rttest.Calc_add_Params) error {
-			_, err := ps.NewContext()
-			return err
-		})
-		_, err := fut.Struct()
-		rel()
+		_, err := addWithThread(ctx, calc, nil, 1, 2)
 		if err == nil || !strings.Contains(err.Error(), "std::exception: no thread specified and no pool configured") {
 			t.Errorf("null thread: %v", err)
 		}
-		own := rttest.Callback_ServerToClient(&callbackServer{})
+		own := rttest.CallbackServer(&callbackImpl{})
 		defer own.Release()
-		fut, rel = calcCap.Add(ctx, func(ps rttest.Calc_add_Params) error {
-			pc, err := ps.NewContext()
-			if err != nil {
-				return err
-			}
-			return pc.SetThread(mpThread(capnp.Client(own).AddRef()))
-		})
-		_, err = fut.Struct()
-		rel()
+		_, err = addWithThread(ctx, calc, own, 1, 2)
 		if err == nil || !strings.Contains(err.Error(), "std::exception: invalid thread handle") {
 			t.Errorf("foreign thread: %v", err)
 		}
@@ -335,7 +312,7 @@ func TestInteropGoClientCppServer(t *testing.T) {
 		}
 		sctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		sleeping, slept := sendSleep(sctx, calc, time.Hour)
+		sleeping, slept := sendSleep(sctx, conn, calc, hour)
 		<-sleeping
 		if r, err := calc.Add(ctx, 20, 22); err != nil || r != 42 {
 			t.Fatalf("Add while another thread sleeps: %d, %v", r, err)
@@ -359,21 +336,17 @@ func TestInteropGoClientCppServer(t *testing.T) {
 	t.Run("callback", func(t *testing.T) {
 		// Go→C++→Go: the C++ server calls the Go callback on the Go
 		// client's callbackThread.
-		plain := &callbackServer{}
-		plainCap := rttest.Callback_ServerToClient(plain)
-		defer plainCap.Release()
-		r, err := calc.CallBack(ctx, plainCap, 5)
+		r, err := calc.CallBack(ctx, &callbackImpl{}, 5)
 		if err != nil || r != 6 {
 			t.Fatalf("CallBack = %d, %v", r, err)
 		}
 		// Nested Go→C++→Go→C++…: each Go callback calls the C++ server
 		// again, on the C++ worker that called it.
-		cb := &callbackServer{}
-		cbCap := rttest.Callback_ServerToClient(cb)
-		defer cbCap.Release()
-		cb.calc = func(context.Context) *calcClient { return calc }
-		cb.self = func() rttest.Callback { return cbCap }
-		r, err = calc.CallBack(ctx, cbCap, 4)
+		cb := &callbackImpl{calc: calc}
+		self := rttest.NewCallbackClient(rttest.CallbackServer(cb))
+		defer self.Release()
+		cb.self = self
+		r, err = calc.CallBack(ctx, self, 4)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -422,7 +395,7 @@ func TestInteropGoClientCppServer(t *testing.T) {
 		// A call pending on the peer fails with Disconnected once the
 		// peer dies: the hour-long sleep cannot have ended, and ctx
 		// (interopWait) has not.
-		sleeping, slept := sendSleep(ctx, calc, time.Hour)
+		sleeping, slept := sendSleep(ctx, conn, calc, hour)
 		<-sleeping
 		proc.kill()
 		if err := <-slept; !errors.Is(err, exception.ErrDisconnected) {
@@ -439,31 +412,26 @@ func TestInteropGoClientCppServer(t *testing.T) {
 	})
 }
 
-// sendSleep calls Calc.sleep(d) on a thread of calc's lease pool from a
-// goroutine of its own. sent is closed once the call is on its way (any
-// call made on calc from then on reaches the peer after it); done
-// receives the call's error.
-func sendSleep(ctx context.Context, calc *calcClient, d time.Duration) (sent <-chan struct{}, done <-chan error) {
+// sendSleep calls Calc.sleep(millis) on a thread of calc's lease pool
+// from a goroutine of its own. sent is closed once the call is on its way
+// (conn has one more question: any call made on calc from then on reaches
+// the peer after it); done receives the call's error.
+func sendSleep(ctx context.Context, conn *rt.Conn, calc *rttest.CalcClient, millis int64) (sent <-chan struct{}, done <-chan error) {
 	sentc, donec := make(chan struct{}), make(chan error, 1)
+	before := rt.StatsForTest(conn).Questions
 	go func() {
-		var once sync.Once
-		markSent := func() { once.Do(func() { close(sentc) }) }
-		err := calc.Call(ctx, mSleep, func(ctx context.Context, tc *rt.CallContext) error {
-			fut, rel := calc.cap().Sleep(ctx, func(p rttest.Calc_sleep_Params) error {
-				pc, err := p.NewContext()
-				if err != nil {
-					return err
-				}
-				p.SetMillis(d.Milliseconds())
-				return tc.Fill(pc)
-			})
-			defer rel()
-			markSent()
-			_, err := fut.Struct()
-			return err
-		})
-		markSent() // the call failed before it was sent
+		_, err := calc.Sleep(ctx, millis)
 		donec <- err
+	}()
+	go func() {
+		defer close(sentc)
+		for rt.StatsForTest(conn).Questions == before {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
 	}()
 	return sentc, donec
 }
@@ -471,7 +439,7 @@ func sendSleep(ctx context.Context, calc *calcClient, d time.Duration) (sent <-c
 // ---- C++ client, Go server ----
 
 func TestInteropCppClientGoServer(t *testing.T) {
-	for _, sc := range [][]string{{"basic"}, {"errors"}, {"callback", "3"}, {"threads"}} {
+	for _, sc := range [][]string{{"basic"}, {"errors"}, {"callback", "3"}, {"threads"}, {"pipeline"}} {
 		t.Run(sc[0], func(t *testing.T) {
 			t.Parallel()
 			out := runCppClient(t, sc...)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-
-	"capnproto.org/go/capnp/v3"
 )
 
 // Server serves Init to every connection a listener accepts, each
@@ -14,7 +12,7 @@ import (
 // ListenConnections).
 type Server struct {
 	ln        net.Listener
-	bootstrap func(*Conn) capnp.Client
+	bootstrap func(*Conn) *Cap
 	opts      []Option
 	slots     chan struct{}
 
@@ -43,7 +41,7 @@ func ConnOptions(opts ...Option) ListenOption {
 }
 
 // NewServer prepares to serve bootstrap on connections from ln.
-func NewServer(ln net.Listener, bootstrap func(*Conn) capnp.Client, opts ...ListenOption) *Server {
+func NewServer(ln net.Listener, bootstrap func(*Conn) *Cap, opts ...ListenOption) *Server {
 	s := &Server{ln: ln, bootstrap: bootstrap, conns: make(map[*Conn]struct{})}
 	for _, o := range opts {
 		o(s)

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
-
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
@@ -20,9 +18,8 @@ func listenTest(t *testing.T, opts ...rt.ListenOption) (*rt.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := rt.NewServer(ln, func(*rt.Conn) capnp.Client {
-		return capnp.Client(rttest.TestInit_ServerToClient(&initServer{}))
-	}, opts...)
+	srv := rt.NewServer(ln, newInit(nil, nil).bootstrap(),
+		append([]rt.ListenOption{rt.ConnOptions(rt.WithInitInterfaceID(testInitID))}, opts...)...)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	t.Cleanup(func() {
@@ -34,7 +31,7 @@ func listenTest(t *testing.T, opts ...rt.ListenOption) (*rt.Server, string) {
 	return srv, path
 }
 
-func dialCalc(t *testing.T, ctx context.Context, path string) (*rt.Conn, *calcClient, error) {
+func dialCalc(t *testing.T, ctx context.Context, path string) (*rt.Conn, *rttest.CalcClient, error) {
 	t.Helper()
 	nc, err := net.Dial("unix", path)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -92,7 +93,7 @@ func TestThousandConnections(t *testing.T) {
 	start := time.Now()
 
 	conns := make([]*rt.Conn, n)
-	calcs := make([]*calcClient, n)
+	calcs := make([]*rttest.CalcClient, n)
 	var (
 		wg   sync.WaitGroup
 		next atomic.Int64
@@ -264,7 +265,7 @@ func TestFreshThreadsUnderConcurrency(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				// Concurrent calls each take a new lease: a new thread.
-				if _, err := p.calc.Sleep(ctx, time.Millisecond); err != nil {
+				if _, err := p.calc.Sleep(ctx, 1); err != nil {
 					t.Errorf("round %d: %v", r, err)
 				}
 			}()

@@ -13,7 +13,6 @@ import (
 	"capnproto.org/go/capnp/v3"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -114,6 +113,89 @@ func rawCallTo(t testing.TB, qid uint32, target func(rpccp.MessageTarget) error,
 	})
 }
 
+// promised targets question q's answer at path.
+func promised(q uint32, path []uint16) func(rpccp.MessageTarget) error {
+	return func(tgt rpccp.MessageTarget) error {
+		pa, err := tgt.NewPromisedAnswer()
+		if err != nil {
+			return err
+		}
+		return writePath(pa, q, path)
+	}
+}
+
+func writePath(pa rpccp.PromisedAnswer, q uint32, path []uint16) error {
+	pa.SetQuestionId(q)
+	if len(path) > 0 {
+		ops, err := pa.NewTransform(int32(len(path)))
+		if err != nil {
+			return err
+		}
+		for i, f := range path {
+			ops.At(i).SetGetPointerField(f)
+		}
+	}
+	return nil
+}
+
+// rawContextCall is a call whose params' pointer 0 is a context struct
+// naming as its thread the capability in pointer 0 of question
+// threadQ's results (a receiverAnswer), as libmultiprocess pipelines
+// makeThread.
+func rawContextCall(t testing.TB, qid uint32, target func(rpccp.MessageTarget) error, iface uint64, method uint16, size capnp.ObjectSize, threadQ uint32, params func(capnp.Struct) error) []byte {
+	return frameOf(t, func(m rpccp.Message) error {
+		c, err := m.NewCall()
+		if err != nil {
+			return err
+		}
+		c.SetQuestionId(qid)
+		c.SetInterfaceId(iface)
+		c.SetMethodId(method)
+		tgt, err := c.NewTarget()
+		if err != nil {
+			return err
+		}
+		if err := target(tgt); err != nil {
+			return err
+		}
+		p, err := c.NewParams()
+		if err != nil {
+			return err
+		}
+		s, err := capnp.NewStruct(p.Segment(), size)
+		if err != nil {
+			return err
+		}
+		cs, err := capnp.NewStruct(p.Segment(), capnp.ObjectSize{PointerCount: 2})
+		if err != nil {
+			return err
+		}
+		if err := cs.SetPtr(0, capnp.NewInterface(p.Segment(), 0).ToPtr()); err != nil {
+			return err
+		}
+		if err := s.SetPtr(0, cs.ToPtr()); err != nil {
+			return err
+		}
+		if params != nil {
+			if err := params(s); err != nil {
+				return err
+			}
+		}
+		if err := p.SetContent(s.ToPtr()); err != nil {
+			return err
+		}
+		tbl, err := p.NewCapTable(1)
+		if err != nil {
+			return err
+		}
+		ra, err := tbl.At(0).NewReceiverAnswer()
+		if err != nil {
+			return err
+		}
+		return writePath(ra, threadQ, []uint16{0})
+	})
+}
+
 func rawFinish(t testing.TB, qid uint32) []byte {
 	return frameOf(t, func(m rpccp.Message) error {
 		f, err := m.NewFinish()
@@ -134,6 +216,8 @@ type rawPeer struct {
 	aborts   []string
 	returns  int               // Return messages
 	excs     int               // of which exceptions
+	reasons  map[uint32]string // answer ID -> reason of its exception
+	answered map[uint32]bool   // answer IDs returned
 	exports  map[uint32]uint32 // answer ID -> first capability exported in its results
 	readDone chan struct{}
 }
@@ -144,9 +228,7 @@ func newRawPeer(t testing.TB, opts ...rt.Option) *rawPeer {
 	t.Helper()
 	a, b := socketPair(t)
 	p := &rawPeer{nc: a, readDone: make(chan struct{})}
-	p.server = rt.Serve(b, func(*rt.Conn) capnp.Client {
-		return capnp.Client(rttest.TestInit_ServerToClient(&initServer{}))
-	}, append([]rt.Option{rt.WithInitInterfaceID(testInitID)}, opts...)...)
+	p.server = rt.Serve(b, newInit(nil, nil).bootstrap(), append([]rt.Option{rt.WithInitInterfaceID(testInitID)}, opts...)...)
 	go p.read()
 	t.Cleanup(func() {
 		p.nc.Close()
@@ -170,8 +252,20 @@ func (p *rawPeer) read() {
 			p.got = append(p.got, m.Which())
 			if m.Which() == rpccp.Message_Which_return {
 				p.returns++
+				if r, err := m.Return(); err == nil {
+					if p.answered == nil {
+						p.answered = map[uint32]bool{}
+					}
+					p.answered[r.AnswerId()] = true
+				}
 				if r, err := m.Return(); err == nil && r.Which() == rpccp.Return_Which_exception {
 					p.excs++
+					if e, err := r.Exception(); err == nil {
+						if p.reasons == nil {
+							p.reasons = map[uint32]string{}
+						}
+						p.reasons[r.AnswerId()], _ = e.Reason()
+					}
 				} else if err == nil && r.Which() == rpccp.Return_Which_results {
 					if res, err := r.Results(); err == nil {
 						if caps, err := res.CapTable(); err == nil && caps.Len() > 0 &&
@@ -230,8 +324,8 @@ func (p *rawPeer) waitReturns(t testing.TB, n int) {
 		}
 		if got, _ = p.returnCounts(); got != last {
 			last, since = got, time.Now()
-		} else if time.Since(since) > 20*time.Second {
-			t.Fatalf("%d of %d returns, none for 20s", got, n)
+		} else if time.Since(since) > hangGuard {
+			t.Fatalf("%d of %d returns, none for %v", got, n, hangGuard)
 		}
 	}
 }
@@ -240,7 +334,7 @@ func (p *rawPeer) waitReturns(t testing.TB, n int) {
 // exported in it.
 func (p *rawPeer) export(t testing.TB, q uint32) uint32 {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(hangGuard)
 	for time.Now().Before(deadline) {
 		p.mu.Lock()
 		id, ok := p.exports[q]
@@ -252,6 +346,28 @@ func (p *rawPeer) export(t testing.TB, q uint32) uint32 {
 	}
 	t.Fatalf("no capability returned for question %d", q)
 	return 0
+}
+
+// exception waits for the answer to question q and returns its
+// exception's reason ("" for results).
+func (p *rawPeer) exception(t testing.TB, q uint32) string {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		r, done := p.reasons[q], p.answered[q]
+		p.mu.Unlock()
+		if done {
+			return r
+		}
+		select {
+		case <-p.readDone:
+			t.Fatalf("connection ended before the answer to question %d; aborts: %q", q, p.abortReasons())
+		case <-time.After(time.Millisecond):
+		}
+	}
+	t.Fatalf("no answer to question %d", q)
+	return ""
 }
 
 func (p *rawPeer) abortReasons() []string {

@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
-
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -35,9 +32,7 @@ func (m *mute) Write(b []byte) (int, error) {
 func TestReleaseUnansweredThread(t *testing.T) {
 	a, b := socketPair(t)
 	m := &mute{Conn: b, resume: make(chan struct{})}
-	server := rt.Serve(m, func(*rt.Conn) capnp.Client {
-		return capnp.Client(rttest.TestInit_ServerToClient(&initServer{destroyed: new(atomic.Int32)}))
-	})
+	server := rt.Serve(m, newInit(nil, nil).bootstrap(), rt.WithInitInterfaceID(testInitID))
 	defer server.Close()
 	defer close(m.resume)
 	client, err := rt.Connect(ctxT(t), a, rt.WithInitInterfaceID(testInitID))
@@ -58,7 +53,7 @@ func TestReleaseUnansweredThread(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := calc.Sleep(rt.WithThread(ctx, th), time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := calc.Sleep(rt.WithThread(ctx, th), 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a call to a muted peer: %v; want its deadline", err)
 	}
 	released := make(chan struct{})
@@ -68,7 +63,7 @@ func TestReleaseUnansweredThread(t *testing.T) {
 	}()
 	select {
 	case <-released:
-	case <-time.After(60 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("Release of a Thread the peer never made did not return")
 	}
 }

@@ -5,21 +5,16 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
-
-	"capnproto.org/go/capnp/v3"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
-func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+const hour = int64(time.Hour / time.Millisecond)
 
 func TestCallRoundTrip(t *testing.T) {
 	p := newPair(t, nil)
@@ -74,7 +69,7 @@ func TestErrorsAreTyped(t *testing.T) {
 	}
 	err := p.calc.Raise(ctx, "thrown text")
 	var e *exception.Error
-	if !errors.As(err, &e) || e.Description != "thrown text" || !e.Remote {
+	if !errors.As(err, &e) || e.What() != "thrown text" || !e.Remote {
 		t.Fatalf("raise: %#v", err)
 	}
 }
@@ -112,58 +107,84 @@ func TestReleaseDestroysServerObject(t *testing.T) {
 		t.Fatalf("call after release: %v", err)
 	}
 	waitFor(t, func() bool { return p.destroyed.Load() == 1 })
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
+	// rt.Release and rt.Destroy take any value a client returned, and do
+	// nothing for a local implementation.
+	calc3, err := makeCalc(ctx, p.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v rttest.Calc = calc3
+	if err := rt.Destroy(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return p.destroyed.Load() == 2 })
+	rt.Release(v)
+	local := &calcImpl{destroyed: new(atomic.Int32), hooks: &hooks{}}
+	rt.Release(local)
+	if err := rt.Destroy(ctx, local); err != nil || local.destroyed.Load() != 0 {
+		t.Fatalf("rt.Destroy of a local implementation: %v, %d destroys", err, local.destroyed.Load())
 	}
 }
 
+// Concurrent calls without a pinned thread run on threads of their own:
+// four hour-long sleeps are all running at once, each on another server
+// thread, and a call made meanwhile is answered.
 func TestConcurrentCallsUseSeparateThreads(t *testing.T) {
-	p := newPair(t, nil)
+	var mu sync.Mutex
+	names := map[string]int{}
+	entered := make(chan struct{}, 8)
+	h := &hooks{onSleep: func(ctx context.Context) {
+		name, _ := rt.CurrentThreadName(ctx)
+		mu.Lock()
+		names[name]++
+		mu.Unlock()
+		entered <- struct{}{}
+	}}
+	p := newPairHooks(t, h, nil)
 	ctx := ctxT(t)
-	start := time.Now()
+	sctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if ok, err := p.calc.Sleep(ctx, 200*time.Millisecond); err != nil || !ok {
-				t.Errorf("sleep: %v %v", ok, err)
+			if _, err := p.calc.Sleep(sctx, hour); !errors.Is(err, context.Canceled) {
+				t.Errorf("cancelled sleep: %v", err)
 			}
 		}()
 	}
+	for i := 0; i < 4; i++ {
+		recv(t, entered, "sleep started")
+	}
+	mu.Lock()
+	if len(names) != 4 {
+		t.Errorf("4 concurrent sleeps ran on threads %v", names)
+	}
+	mu.Unlock()
+	// A call made while they all run is answered.
+	if r, err := p.calc.Add(ctx, 1, 1); err != nil || r != 2 {
+		t.Fatalf("Add while 4 sleeps run: %d, %v", r, err)
+	}
+	cancel()
 	wg.Wait()
-	// Four 200 ms calls on four threads overlap; on one they would take 800.
-	if d := time.Since(start); d > 700*time.Millisecond {
-		t.Fatalf("4 concurrent sleeps took %v: calls were serialised", d)
-	}
-	// A long call does not block others.
-	done := make(chan struct{})
-	go func() {
-		p.calc.Sleep(ctx, 500*time.Millisecond)
-		close(done)
-	}()
-	time.Sleep(20 * time.Millisecond)
-	if _, err := p.calc.Add(ctx, 1, 1); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done:
-		t.Fatal("Add waited for the long call")
-	default:
-	}
-	<-done
 }
 
-func TestPinnedThreadSerialises(t *testing.T) {
-	p := newPair(t, nil)
+// Calls pinned to one Thread (rt.WithThread) run on it, one at a time,
+// in the order they were made; several may be posted at once, as a
+// libmultiprocess client posts three waitNext calls to one thread.
+func TestPinnedThreadQueuesCalls(t *testing.T) {
+	type entry struct {
+		ctx  context.Context
+		name string
+	}
+	entered := make(chan entry, 8)
+	gate := make(chan struct{})
+	h := &hooks{onSleep: func(ctx context.Context) {
+		name, _ := rt.CurrentThreadName(ctx)
+		entered <- entry{ctx, name}
+		<-gate // each sleep holds the thread until the test lets it go
+	}}
+	p := newPairHooks(t, h, nil)
 	ctx := ctxT(t)
 	th, err := p.client.NewThread()
 	if err != nil {
@@ -175,26 +196,43 @@ func TestPinnedThreadSerialises(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n2, _ := p.calc.ThreadName(pctx)
-	if n1 != n2 {
-		t.Fatalf("pinned calls ran on %q and %q", n1, n2)
+	if name, err := th.Name(ctx); err != nil || name != n1 {
+		t.Fatalf("Thread.Name = %q, %v; a pinned call ran on %q", name, err, n1)
 	}
-	name, err := th.Name(ctx)
-	if err != nil || name != n1 {
-		t.Fatalf("Thread.Name = %q, %v; calls ran on %q", name, err, n1)
-	}
-	start := time.Now()
-	var wg sync.WaitGroup
-	for i := 0; i < 2; i++ {
-		wg.Add(1)
+	base := rt.InFlightForTest(p.server)
+	// Three calls at once, each with a millis of its own to tell them apart.
+	const n = 3
+	done := make(chan error, n)
+	for i := 0; i < n; i++ {
+		millis := int64(i + 1)
 		go func() {
-			defer wg.Done()
-			p.calc.Sleep(pctx, 100*time.Millisecond)
+			_, err := p.calc.Sleep(pctx, millis)
+			done <- err
 		}()
 	}
-	wg.Wait()
-	if d := time.Since(start); d < 190*time.Millisecond {
-		t.Fatalf("two calls pinned to one thread overlapped (%v)", d)
+	first := recv(t, entered, "first pinned sleep")
+	// All three reached the server while the first holds the thread.
+	waitFor(t, func() bool { return rt.InFlightForTest(p.server) == base+n })
+	select {
+	case e := <-entered:
+		t.Fatalf("a second call ran on the pinned thread (%q) while the first held it", e.name)
+	default:
+	}
+	names := []string{first.name}
+	for i := 1; i < n; i++ {
+		gate <- struct{}{}
+		names = append(names, recv(t, entered, "next pinned sleep").name)
+	}
+	gate <- struct{}{}
+	for i := 0; i < n; i++ {
+		if err := recv(t, done, "pinned sleep"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		if name != n1 {
+			t.Fatalf("pinned calls ran on %q, want %q", names, n1)
+		}
 	}
 }
 
@@ -202,12 +240,13 @@ func TestPinnedThreadSerialises(t *testing.T) {
 func TestNestedCallbacks(t *testing.T) {
 	p := newPair(t, nil)
 	ctx := ctxT(t)
-	cb := &callbackServer{}
-	cbCap := rttest.Callback_ServerToClient(cb)
-	defer cbCap.Release()
-	cb.calc = func(context.Context) *calcClient { return p.calc }
-	cb.self = func() rttest.Callback { return cbCap }
-	r, err := p.calc.CallBack(ctx, cbCap, 6)
+	cb := &callbackImpl{calc: p.calc}
+	cbCap := rttest.CallbackServer(cb)
+	cb.self = rttest.NewCallbackClient(cbCap.AddRef())
+	defer rt.Release(cb.self)
+	self := rttest.NewCallbackClient(cbCap)
+	defer self.Release()
+	r, err := p.calc.CallBack(ctx, self, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,26 +257,27 @@ func TestNestedCallbacks(t *testing.T) {
 }
 
 func TestDisconnectFailsPendingCalls(t *testing.T) {
-	p := newPair(t, nil)
+	entered := make(chan struct{}, 1)
+	p := newPairHooks(t, &hooks{onSleep: func(context.Context) { entered <- struct{}{} }}, nil)
 	ctx := ctxT(t)
-	errc := make(chan error, 1)
+	type result struct {
+		err error
+		at  time.Time
+	}
+	errc := make(chan result, 1)
 	go func() {
-		_, err := p.calc.Sleep(ctx, 10*time.Second)
-		errc <- err
+		_, err := p.calc.Sleep(ctx, hour)
+		errc <- result{err, time.Now()}
 	}()
-	time.Sleep(50 * time.Millisecond)
+	recv(t, entered, "sleep started")
 	start := time.Now()
 	p.server.Close()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, exception.ErrDisconnected) {
-			t.Fatalf("pending call: %v", err)
-		}
-		if d := time.Since(start); d > 100*time.Millisecond {
-			t.Errorf("pending call failed after %v, want < 100ms", d)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("pending call did not fail")
+	r := recv(t, errc, "pending call after Close")
+	if !errors.Is(r.err, exception.ErrDisconnected) {
+		t.Fatalf("pending call: %v", r.err)
+	}
+	if d := r.at.Sub(start); d > maxDisconnectLatency {
+		t.Errorf("pending call failed after %v, want < %v", d, maxDisconnectLatency)
 	}
 	_, err := p.calc.Add(ctx, 1, 1)
 	if !errors.Is(err, exception.ErrDisconnected) {
@@ -247,12 +287,16 @@ func TestDisconnectFailsPendingCalls(t *testing.T) {
 }
 
 func TestCancelAbandonsCall(t *testing.T) {
-	p := newPair(t, nil)
+	entered := make(chan struct{}, 1)
+	p := newPairHooks(t, &hooks{onSleep: func(context.Context) { entered <- struct{}{} }}, nil)
 	ctx := ctxT(t)
-	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer cancel()
-	_, err := p.calc.Sleep(cctx, 5*time.Second)
-	if !errors.Is(err, context.DeadlineExceeded) {
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		<-entered
+		cancel()
+	}()
+	_, err := p.calc.Sleep(cctx, hour)
+	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled call: %v", err)
 	}
 	if r, err := p.calc.Add(ctx, 1, 1); err != nil || r != 2 {
@@ -264,31 +308,17 @@ func TestCancelAbandonsCall(t *testing.T) {
 func TestThreadChecks(t *testing.T) {
 	p := newPair(t, nil)
 	ctx := ctxT(t)
-	calcCap := p.calc.cap()
 
 	// No thread and no pool.
-	fut, rel := calcCap.Add(ctx, func(ps rttest.Calc_add_Params) error {
-		_, err := ps.NewContext()
-		return err
-	})
-	_, err := fut.Struct()
-	rel()
+	_, err := addWithThread(ctx, p.calc, nil, 1, 2)
 	if err == nil || !strings.Contains(err.Error(), "no thread specified and no pool configured") {
 		t.Fatalf("null thread: %v", err)
 	}
 
-	// A thread that is not the server's: our own callback Thread cap.
-	own := rttest.Callback_ServerToClient(&callbackServer{})
+	// A thread that is not the server's: a capability the client serves.
+	own := rttest.CallbackServer(&callbackImpl{})
 	defer own.Release()
-	fut, rel = calcCap.Add(ctx, func(ps rttest.Calc_add_Params) error {
-		pc, err := ps.NewContext()
-		if err != nil {
-			return err
-		}
-		return pc.SetThread(mpThread(capnp.Client(own).AddRef()))
-	})
-	_, err = fut.Struct()
-	rel()
+	_, err = addWithThread(ctx, p.calc, own, 1, 2)
 	if err == nil || !strings.Contains(err.Error(), "invalid thread handle") {
 		t.Fatalf("foreign thread: %v", err)
 	}
@@ -318,21 +348,11 @@ func TestThreadChecks(t *testing.T) {
 	if got, err := q.calc.ThreadName(qctx); err != nil || got != otherName {
 		t.Fatalf("pinned to %q, a call on q ran on %q (%v)", otherName, got, err)
 	}
-	// Forwarding q's server thread raw into p's connection is refused.
-	tfut, trel := q.client.PeerThreadMap().MakeThread(ctx, nil)
-	defer trel()
-	qThread := tfut.Result()
-	fut, rel = calcCap.Add(ctx, func(ps rttest.Calc_add_Params) error {
-		pc, err := ps.NewContext()
-		if err != nil {
-			return err
-		}
-		return pc.SetThread(qThread.AddRef())
-	})
-	_, err = fut.Struct()
-	rel()
+	// A capability of q's connection passed into p's as the thread (rt
+	// forwards it through a local proxy) is no thread of p's server.
+	_, err = addWithThread(ctx, p.calc, q.calc.Cap(), 1, 2)
 	if err == nil || !strings.Contains(err.Error(), "invalid thread handle") {
-		t.Fatalf("another connection's thread: %v", err)
+		t.Fatalf("another connection's capability as thread: %v", err)
 	}
 }
 
@@ -346,25 +366,44 @@ func TestServerPool(t *testing.T) {
 	if !strings.Contains(name, "pool/") {
 		t.Fatalf("call ran on %q, want a pool thread", name)
 	}
+	if r, err := addWithThread(ctx, p.calc, nil, 2, 3); err != nil || r != 5 {
+		t.Fatalf("null thread with a pool: %d, %v", r, err)
+	}
 }
 
+// makeThread beyond WithMaxThreads fails with "too many threads"; a call
+// pinned to such a thread fails, and the connection goes on.
 func TestThreadLimit(t *testing.T) {
 	p := newPair(t, []rt.Option{rt.WithMaxThreads(3)})
 	ctx := ctxT(t)
-	tm := p.client.PeerThreadMap()
-	var errs int
+	var ok, refused int
 	for i := 0; i < 10; i++ {
-		fut, rel := tm.MakeThread(ctx, nil)
-		if _, err := fut.Struct(); err != nil {
-			errs++
-			if !strings.Contains(err.Error(), "too many threads") {
-				t.Fatalf("unexpected error %v", err)
-			}
+		th, err := p.client.NewThread()
+		if err != nil {
+			t.Fatal(err)
 		}
-		rel()
+		defer th.Release()
+		_, err = th.Name(ctx)
+		switch {
+		case err == nil:
+			ok++
+			if _, err := p.calc.ThreadName(rt.WithThread(ctx, th)); err != nil {
+				t.Fatalf("call on a granted thread: %v", err)
+			}
+		case strings.Contains(err.Error(), "too many threads"):
+			refused++
+			if _, err := p.calc.ThreadName(rt.WithThread(ctx, th)); err == nil {
+				t.Fatal("a call pinned to a refused thread succeeded")
+			}
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
 	}
-	// The pair already made 2 (the makeCalc and add leases share one).
-	if errs == 0 {
-		t.Fatal("thread limit not enforced")
+	// The pair already holds a thread (makeCalc and the calls share it).
+	if refused != 8 || ok != 2 || rt.ThreadsForTest(p.server) != 3 {
+		t.Fatalf("thread limit 3: %d pinned threads granted, %d refused, server has %d", ok, refused, rt.ThreadsForTest(p.server))
+	}
+	if r, err := p.calc.Add(ctx, 1, 1); err != nil || r != 2 {
+		t.Fatalf("after refused threads: %d, %v", r, err)
 	}
 }

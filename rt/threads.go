@@ -1,16 +1,16 @@
 package rt
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 
 	"capnproto.org/go/capnp/v3"
-	"capnproto.org/go/capnp/v3/server"
+	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine"
 )
 
 // thread is a Thread this process serves: a worker on which the peer's
@@ -34,16 +34,20 @@ func (c *Conn) newThread(from string) *thread {
 	}
 }
 
-// GetName implements Thread.getName.
-func (t *thread) GetName(ctx context.Context, call mp.Thread_getName) error {
-	res, err := call.AllocResults()
-	if err != nil {
-		return err
+// Dispatch serves Thread's methods (getName) at once.
+func (t *thread) Dispatch(call *engine.Call) {
+	if call.InterfaceID != mp.Thread_TypeID || call.MethodID != methodGetName {
+		call.Return(errUnimplementedMethod(call))
+		return
 	}
-	return res.SetResult(t.name)
+	res, err := call.AllocResults(capnp.ObjectSize{PointerCount: 1})
+	if err == nil {
+		err = mp.Thread_getName_Results(res).SetResult(t.name)
+	}
+	call.Return(err)
 }
 
-// Shutdown runs when the peer released its last reference.
+// Shutdown runs when the last reference went.
 func (t *thread) Shutdown() {
 	t.released.Store(true)
 	t.exec.close()
@@ -56,13 +60,34 @@ func (t *thread) Shutdown() {
 // threadMap is the ThreadMap this process serves on one connection.
 type threadMap struct{ conn *Conn }
 
-func (c *Conn) newThreadMap() mp.ThreadMap {
-	return mp.ThreadMap_ServerToClient(&threadMap{conn: c})
+func (c *Conn) newThreadMap() *engine.Client { return engine.NewLocal(&threadMap{conn: c}) }
+
+// errUnimplementedMethod is the error of a call of a method rt does not
+// serve on a capability of its own.
+func errUnimplementedMethod(call *engine.Call) error {
+	return &engine.Exception{Type: rpccp.Exception_Type_unimplemented,
+		Reason: fmt.Sprintf("method %#x.%d not implemented", call.InterfaceID, call.MethodID)}
 }
 
-// MakeThread implements ThreadMap.makeThread.
-func (m *threadMap) MakeThread(ctx context.Context, call mp.ThreadMap_makeThread) error {
-	name, err := call.Args().Name()
+// Dispatch serves ThreadMap's methods at once.
+func (m *threadMap) Dispatch(call *engine.Call) {
+	if call.InterfaceID != mp.ThreadMap_TypeID {
+		call.Return(errUnimplementedMethod(call))
+		return
+	}
+	switch call.MethodID {
+	case methodMakeThread:
+		call.Return(m.makeThread(call))
+	case methodMakePool:
+		call.Return(m.makePool(call))
+	default:
+		call.Return(errUnimplementedMethod(call))
+	}
+}
+
+// makeThread serves ThreadMap.makeThread.
+func (m *threadMap) makeThread(call *engine.Call) error {
+	name, err := mp.ThreadMap_makeThread_Params(call.Args()).Name()
 	if err != nil {
 		return err
 	}
@@ -79,18 +104,20 @@ func (m *threadMap) MakeThread(ctx context.Context, call mp.ThreadMap_makeThread
 	}
 	c.threads[t] = struct{}{}
 	c.mu.Unlock()
-	res, err := call.AllocResults()
+	res, err := call.AllocResults(capnp.ObjectSize{PointerCount: 1})
 	if err != nil {
 		return err
 	}
 	c.log.Debug("IPC server makeThread", "thread", t.name)
-	return res.SetResult(mp.Thread_ServerToClient(t))
+	cl := engine.NewLocal(t)
+	defer cl.Release()
+	return call.SetResultCap(res, 0, cl)
 }
 
-// MakePool implements ThreadMap.makePool: count workers that run calls
-// sent without a thread.
-func (m *threadMap) MakePool(ctx context.Context, call mp.ThreadMap_makePool) error {
-	n := int(call.Args().Count())
+// makePool serves ThreadMap.makePool: count workers that run calls sent
+// without a thread.
+func (m *threadMap) makePool(call *engine.Call) error {
+	n := int(mp.ThreadMap_makePool_Params(call.Args()).Count())
 	c := m.conn
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -103,21 +130,21 @@ func (m *threadMap) MakePool(ctx context.Context, call mp.ThreadMap_makePool) er
 	for i := 0; i < n; i++ {
 		t := c.newThread(fmt.Sprintf("pool/%d", i))
 		c.pool = append(c.pool, t)
-		c.poolCaps = append(c.poolCaps, mp.Thread_ServerToClient(t))
+		c.poolCaps = append(c.poolCaps, engine.NewLocal(t))
 	}
 	return nil
 }
 
-// poolThread picks a pool thread round-robin, with its capability.
-func (c *Conn) poolThread() (*thread, mp.Thread, bool) {
+// poolThread picks a pool thread round-robin, with a reference to it.
+func (c *Conn) poolThread() (*thread, *engine.Client, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.pool) == 0 {
-		return nil, mp.Thread{}, false
+		return nil, nil, false
 	}
 	i := c.poolNext % len(c.pool)
 	c.poolNext++
-	return c.pool[i], c.poolCaps[i], true
+	return c.pool[i], c.poolCaps[i].AddRef(), true
 }
 
 // Error texts match libmultiprocess's, so that peers see the same failures
@@ -126,44 +153,3 @@ const (
 	textNoThread      = "no thread specified and no pool configured"
 	textInvalidThread = "invalid thread handle"
 )
-
-// lookupThread maps context.thread back to one of this connection's own
-// Threads. A pipelined thread (a promise on our own unreturned makeThread
-// answer) is resolved first; only then does its brand identify the object.
-func (c *Conn) lookupThread(ctx context.Context, cl capnp.Client) (*thread, error) {
-	t, err := threadFromBrand(cl)
-	if t == nil && err == nil {
-		// Not (yet) one of ours: resolve and look again. Resolve returns at
-		// once for a settled capability. (Checking "is it still a pending
-		// promise?" in a second snapshot raced with the resolution landing
-		// between the two snapshots, refusing a valid thread.)
-		if rerr := cl.Resolve(ctx); rerr != nil {
-			return nil, rerr
-		}
-		t, err = threadFromBrand(cl)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if t == nil || t.conn != c {
-		return nil, fmt.Errorf("%s", textInvalidThread)
-	}
-	if t.released.Load() {
-		return nil, fmt.Errorf("%s", textInvalidThread)
-	}
-	return t, nil
-}
-
-func threadFromBrand(cl capnp.Client) (*thread, error) {
-	snap := cl.Snapshot()
-	brand := snap.Brand()
-	snap.Release()
-	if v, ok := server.IsServer(brand); ok {
-		t, _ := v.(*thread)
-		return t, nil
-	}
-	if err, ok := brand.Value.(error); ok {
-		return nil, err
-	}
-	return nil, nil
-}

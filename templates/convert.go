@@ -9,11 +9,16 @@ import (
 )
 
 // fn is the state of one generated function body: a temp-name counter,
-// how to return an error, and the expression holding the *rt.Conn.
+// how to return an error, and the expression holding the rt.Caps of the
+// message being read or written (interface-typed fields go through it).
 type fn struct {
 	n    int
 	ret  func(err jen.Code) jen.Code
-	conn jen.Code
+	caps jen.Code
+	// keep, when set, keeps a raw Data value of the message being read
+	// (rt.Results.Keep: the received bytes, not a copy); else Data is
+	// cloned.
+	keep jen.Code
 }
 
 func (f *fn) tmp(prefix string) string {
@@ -31,28 +36,6 @@ func (f *fn) check(path string) jen.Code {
 	return jen.If(jen.Err().Op("!=").Nil()).Block(f.fail(path, jen.Err()))
 }
 
-func needsConn(t *model.Type) bool {
-	switch t.Kind {
-	case model.KindInterface:
-		return true
-	case model.KindList:
-		return needsConn(t.Elem)
-	case model.KindStruct:
-		if t.Struct == nil {
-			return false
-		}
-		if t.Struct.NeedsConn {
-			return true
-		}
-		for _, a := range t.Args {
-			if a != nil && needsConn(a) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // hasErr reports whether capnpc-go's getter for a field of kind k returns
 // an error.
 func getterErr(t *model.Type) bool {
@@ -66,6 +49,15 @@ func getterErr(t *model.Type) bool {
 // readField reads field fl of wire struct s into a fresh variable and
 // returns the statements and the variable.
 func (f *fn) readField(s jen.Code, fl *model.Field) ([]jen.Code, jen.Code) {
+	if fl.Type.Kind == model.KindInterface {
+		// The raw pointer: capnpc-go's accessor would go through the
+		// message's CapTable, which rt does not fill.
+		w := f.tmp("w")
+		return []jen.Code{
+			jen.List(jen.Id(w), jen.Err()).Op(":=").Qual(pkgCapnp, "Struct").Call(s).Dot("Ptr").Call(jen.Lit(int(fl.Ptr))),
+			f.check(fl.Path),
+		}, jen.Id(w)
+	}
 	get := jen.Add(s).Dot(fl.Accessor).Call()
 	if !getterErr(fl.Type) {
 		return nil, get
@@ -122,13 +114,16 @@ func (f *fn) decode(t *model.Type, w, dst jen.Code, path string, ptr bool, prese
 		name := map[model.Domain]string{model.DomainHash: "Hash", model.DomainTx: "Tx", model.DomainBlock: "Block",
 			model.DomainHeader: "Header", model.DomainTxOut: "TxOut"}[t.Domain]
 		if name == "" {
+			if f.keep != nil {
+				return assign(jen.Add(f.keep).Call(w))
+			}
 			return assign(jen.Qual(pkgBytes, "Clone").Call(w))
 		}
 		return viaErr(jen.Qual(pkgDomain, name).Call(jen.Lit(path), w))
 	case model.KindStruct:
 		args := []jen.Code{}
-		if t.Struct.NeedsConn {
-			args = append(args, f.conn)
+		if t.Struct.NeedsCaps {
+			args = append(args, f.caps)
 		}
 		args = append(args, w)
 		args = append(args, f.paramConverters(t, true)...)
@@ -151,6 +146,9 @@ func (f *fn) decode(t *model.Type, w, dst jen.Code, path string, ptr bool, prese
 		var read []jen.Code
 		var e jen.Code
 		at := jen.Id(l).Dot("At").Call(jen.Id(i))
+		if elem.Kind == model.KindInterface {
+			at = jen.Qual(pkgCapnp, "PointerList").Call(jen.Id(l)).Dot("At").Call(jen.Id(i))
+		}
 		switch elem.Kind {
 		case model.KindText, model.KindData, model.KindList, model.KindTypeParam, model.KindInterface:
 			ev := f.tmp("e")
@@ -170,7 +168,11 @@ func (f *fn) decode(t *model.Type, w, dst jen.Code, path string, ptr bool, prese
 			),
 		}
 	case model.KindInterface:
-		return assign(jen.Id(t.Interface.FromCapnp).Call(f.conn, jen.Add(w).Dot("AddRef").Call()))
+		// w is the raw capnp.Ptr; a null pointer leaves dst nil.
+		q := f.tmp("q")
+		return []jen.Code{jen.If(jen.Id(q).Op(":=").Add(w).Dot("Interface").Call(), jen.Id(q).Dot("IsValid").Call()).Block(
+			jen.Add(dst).Op("=").Id(t.Interface.FromCapFn).Call(jen.Add(f.caps).Dot("Cap").Call(jen.Id(q).Dot("Capability").Call())),
+		)}
 	case model.KindTypeParam:
 		return viaErr(jen.Id(t.Param.FromFn).Call(w))
 	}
@@ -217,7 +219,7 @@ func (f *fn) fromPtrFunc(a *model.Type) jen.Code {
 	case model.KindList:
 		w = wireType(a).Call(jen.Add(p).Dot("List").Call())
 	case model.KindInterface:
-		w = wireType(a).Call(jen.Add(p).Dot("Interface").Call().Dot("Client").Call())
+		w = p
 	}
 	body := []jen.Code{jen.Var().Id(v).Add(goType(a))}
 	body = append(body, f.decode(a, w, jen.Id(v), "", false, nil)...)
@@ -245,6 +247,8 @@ func (f *fn) toPtrFunc(a *model.Type) jen.Code {
 // A sink is where an encoded wire value goes.
 type sink interface {
 	set(f *fn, t *model.Type, w jen.Code, path string) []jen.Code
+	// setPtr stores a capnp.Ptr (an interface pointer).
+	setPtr(f *fn, ptr jen.Code, path string) []jen.Code
 	newStruct(f *fn, t *model.Type, path string) ([]jen.Code, jen.Code)
 	newList(f *fn, t *model.Type, n jen.Code, path string) ([]jen.Code, jen.Code)
 	segment() jen.Code
@@ -254,6 +258,11 @@ type sink interface {
 type fieldSink struct {
 	s   jen.Code
 	acc string
+	ptr uint16 // the field's pointer index
+}
+
+func (k *fieldSink) setPtr(f *fn, ptr jen.Code, path string) []jen.Code {
+	return []jen.Code{jen.If(jen.Err().Op(":=").Qual(pkgCapnp, "Struct").Call(k.s).Dot("SetPtr").Call(jen.Lit(int(k.ptr)), ptr), jen.Err().Op("!=").Nil()).Block(f.fail(path, jen.Err()))}
 }
 
 func (k *fieldSink) set(f *fn, t *model.Type, w jen.Code, path string) []jen.Code {
@@ -279,6 +288,10 @@ func (k *fieldSink) segment() jen.Code { return jen.Add(k.s).Dot("Segment").Call
 // listSink is element i of wire list l.
 type listSink struct {
 	l, i jen.Code
+}
+
+func (k *listSink) setPtr(f *fn, ptr jen.Code, path string) []jen.Code {
+	return []jen.Code{jen.If(jen.Err().Op(":=").Qual(pkgCapnp, "PointerList").Call(k.l).Dot("Set").Call(k.i, ptr), jen.Err().Op("!=").Nil()).Block(f.fail(path, jen.Err()))}
 }
 
 func (k *listSink) set(f *fn, t *model.Type, w jen.Code, path string) []jen.Code {
@@ -342,16 +355,12 @@ func (k *ptrSink) set(f *fn, t *model.Type, w jen.Code, path string) []jen.Code 
 				jen.Id(k.out).Op("=").Id(x).Dot("ToPtr").Call(),
 			),
 		}
-	case model.KindInterface:
-		c := f.tmp("c")
-		return []jen.Code{
-			jen.If(jen.Id(c).Op(":=").Add(w), jen.Id(c).Dot("IsValid").Call()).Block(
-				jen.Id(k.out).Op("=").Qual(pkgCapnp, "NewInterface").Call(k.seg,
-					jen.Add(k.seg).Dot("Message").Call().Dot("CapTable").Call().Dot("Add").Call(jen.Qual(pkgCapnp, "Client").Call(jen.Id(c)))).Dot("ToPtr").Call(),
-			),
-		}
 	}
 	return []jen.Code{jen.Id(k.out).Op("=").Add(w)}
+}
+
+func (k *ptrSink) setPtr(f *fn, ptr jen.Code, path string) []jen.Code {
+	return []jen.Code{jen.Id(k.out).Op("=").Add(ptr)}
 }
 
 func (k *ptrSink) newStruct(f *fn, t *model.Type, path string) ([]jen.Code, jen.Code) {
@@ -413,8 +422,8 @@ func (f *fn) encode(t *model.Type, v jen.Code, sk sink, path string, ptr bool) [
 	case model.KindStruct:
 		stmts, e := sk.newStruct(f, t, path)
 		args := []jen.Code{}
-		if t.Struct.NeedsConn {
-			args = append(args, f.conn)
+		if t.Struct.NeedsCaps {
+			args = append(args, f.caps)
 		}
 		args = append(args, e)
 		args = append(args, f.paramConverters(t, false)...)
@@ -430,7 +439,10 @@ func (f *fn) encode(t *model.Type, v jen.Code, sk sink, path string, ptr bool) [
 		stmts = append(stmts, jen.For(jen.List(jen.Id(i), jen.Id(x)).Op(":=").Range().Add(v)).Block(body...))
 		return []jen.Code{jen.If(jen.Add(v).Op("!=").Nil()).Block(stmts...)}
 	case model.KindInterface:
-		return set(jen.Id(t.Interface.ToCapnp).Call(f.conn, v))
+		// A null capability stays a null pointer; AddCap owns c.
+		c := f.tmp("c")
+		ptr := jen.Qual(pkgCapnp, "NewInterface").Call(sk.segment(), jen.Add(f.caps).Dot("AddCap").Call(jen.Id(c))).Dot("ToPtr").Call()
+		return []jen.Code{jen.If(jen.Id(c).Op(":=").Id(t.Interface.CapFn).Call(v), jen.Id(c).Op("!=").Nil()).Block(sk.setPtr(f, ptr, path)...)}
 	case model.KindTypeParam:
 		p := f.tmp("p")
 		return append([]jen.Code{

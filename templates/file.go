@@ -1,7 +1,7 @@
 // Package templates holds capnpc-go-ipc's emitters: one jennifer-built
 // emitter per generated construct (domain enum, struct glue, domain
-// interface, callback func type, client, server adapter, unimplemented
-// server). Emitters read only the model (internal/gen/model); every name
+// interface, callback func type, client, server descriptor and handlers,
+// unimplemented server). Emitters read only the model (internal/gen/model); every name
 // they print comes from it. Imports go through jen.Qual with the stable
 // aliases registered in File.
 package templates
@@ -19,9 +19,7 @@ import (
 // Import paths used by generated code.
 const (
 	pkgCapnp     = "capnproto.org/go/capnp/v3"
-	pkgServer    = "capnproto.org/go/capnp/v3/server"
 	pkgRT        = "github.com/bitcoin-ipc/bitcoin-ipc/rt"
-	pkgMP        = "github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
 	pkgDomain    = "github.com/bitcoin-ipc/bitcoin-ipc/domain"
 	pkgChainhash = "github.com/btcsuite/btcd/chaincfg/chainhash"
 	pkgWire      = "github.com/btcsuite/btcd/wire"
@@ -51,7 +49,7 @@ func File(m *model.Model, sf *model.SchemaFile) ([]byte, error) {
 	f.HeaderComment("\tcapnp         " + capnpVersion)
 	f.HeaderComment("source: " + sf.Path)
 	for path, name := range map[string]string{
-		pkgCapnp: "capnp", pkgServer: "server", pkgRT: "rt", pkgMP: "mp", pkgDomain: "domain",
+		pkgCapnp: "capnp", pkgRT: "rt", pkgDomain: "domain",
 		pkgChainhash: "chainhash", pkgWire: "wire", pkgBtcutil: "btcutil", sf.Wire.Path: sf.Wire.Name,
 	} {
 		f.ImportName(path, name) // jen sorts imports; map order does not matter

@@ -81,19 +81,52 @@ func methodDoc(m *model.Method) []jen.Code {
 func emitMethodVars(f *jen.File, i *model.Interface) {
 	var defs []jen.Code
 	for _, m := range i.Methods {
-		defs = append(defs, jen.Id(m.Var).Op("=").Qual(pkgRT, "Method").Values(jen.Dict{
-			jen.Id("File"):       jen.Lit(i.File.Path),
-			jen.Id("Interface"):  jen.Lit(i.Name),
-			jen.Id("Name"):       jen.Lit(m.Name),
-			jen.Id("HasContext"): jen.Lit(m.HasContext),
-			jen.Id("ParamsID"):   jen.Qual(m.WireParams.Path, m.WireParams.Name+"_TypeID"),
-			jen.Id("ResultsID"):  jen.Qual(m.WireResults.Path, m.WireResults.Name+"_TypeID"),
-			jen.Id("Schema"):     jen.Qual(m.WireParams.Path, "RegisterSchema"),
-		}))
+		fields := []jen.Code{
+			kv("Interface", jen.Lit(i.Name)),
+			kv("Name", jen.Lit(m.Name)),
+			kv("InterfaceID", jen.Qual(i.Wire.Path, i.Wire.Name+"_TypeID")),
+			kv("ID", jen.Lit(m.Index)),
+			kv("Params", objectSize(m.ParamsSize)),
+			kv("Results", objectSize(m.ResultsSize)),
+		}
+		if m.HasContext {
+			fields = append(fields, kv("HasContext", jen.True()), kv("ContextPtr", jen.Lit(int(m.ContextField.Ptr))))
+		}
+		switch m.Kind {
+		case model.MethodDestroy:
+			fields = append(fields, kv("Kind", jen.Qual(pkgRT, "MethodDestroy")))
+		case model.MethodConstruct:
+			fields = append(fields, kv("Kind", jen.Qual(pkgRT, "MethodConstruct")))
+		}
+		fields = append(fields,
+			kv("ParamsID", jen.Qual(m.WireParams.Path, m.WireParams.Name+"_TypeID")),
+			kv("Schema", jen.Qual(m.WireParams.Path, "RegisterSchema")))
+		defs = append(defs, jen.Id(m.Var).Op("=").Qual(pkgRT, "Method").Add(multi(fields...)))
 	}
 	if len(defs) > 0 {
 		f.Var().Defs(defs...)
 	}
+}
+
+// kv is a `key: value` element of a composite literal.
+func kv(key string, value jen.Code) jen.Code { return jen.Id(key).Op(":").Add(value) }
+
+// multi is a composite literal's braces with one element per line, in the
+// order given (jen.Dict sorts its keys).
+func multi(items ...jen.Code) jen.Code {
+	return jen.Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true}, items...)
+}
+
+// objectSize is a capnp.ObjectSize literal.
+func objectSize(sz model.ObjectSize) jen.Code {
+	var fields []jen.Code
+	if sz.DataSize != 0 {
+		fields = append(fields, kv("DataSize", jen.Lit(int(sz.DataSize))))
+	}
+	if sz.PointerCount != 0 {
+		fields = append(fields, kv("PointerCount", jen.Lit(int(sz.PointerCount))))
+	}
+	return jen.Qual(pkgCapnp, "ObjectSize").Values(fields...)
 }
 
 // emitInterface emits the Go domain interface.
@@ -131,25 +164,34 @@ func emitFunc(f *jen.File, i *model.Interface) {
 	}
 }
 
-// emitClient emits the client type and its methods.
+// emitClient emits the client type, its methods and the capability
+// helpers.
 func emitClient(f *jen.File, i *model.Interface) {
-	wire := jen.Qual(i.Wire.Path, i.Wire.Name)
-	f.Commentf("%s calls a remote %s over a *rt.Conn.", i.ClientName, i.GoName)
+	comments(f, i.ClientName+" calls a "+i.GoName+" through a capability (the peer's, or one served in this process).")
 	f.Type().Id(i.ClientName).Struct(jen.Id("base").Op("*").Qual(pkgRT, "ClientBase"))
 	f.Var().Id("_").Id(i.GoName).Op("=").Parens(jen.Op("*").Id(i.ClientName)).Parens(jen.Nil())
-	f.Commentf("%s wraps capability c, which the client then owns.", i.NewClient)
-	f.Func().Id(i.NewClient).Params(jen.Id("conn").Op("*").Qual(pkgRT, "Conn"), jen.Id("c").Add(wire)).Op("*").Id(i.ClientName).Block(
-		jen.Return(jen.Op("&").Id(i.ClientName).Values(jen.Dict{
-			jen.Id("base"): jen.Qual(pkgRT, "NewClientBase").Call(jen.Id("conn"), jen.Qual(pkgCapnp, "Client").Call(jen.Id("c"))),
-		})),
-	)
+	if i.Bootstrap {
+		comments(f, i.NewClient+" returns a client of the "+i.GoName+" that conn's peer serves (its bootstrap capability). "+
+			"conn must have been made with "+i.BootstrapOption+" (rt's default is Bitcoin Core's Init).")
+		f.Func().Id(i.NewClient).Params(jen.Id("conn").Op("*").Qual(pkgRT, "Conn")).Op("*").Id(i.ClientName).Block(
+			jen.Return(jen.Op("&").Id(i.ClientName).Values(jen.Dict{
+				jen.Id("base"): jen.Qual(pkgRT, "NewClientBase").Call(jen.Id("conn").Dot("Bootstrap").Call()),
+			})),
+		)
+	} else {
+		f.Commentf("%s wraps capability c, which the client then owns.", i.NewClient)
+		f.Func().Id(i.NewClient).Params(jen.Id("c").Op("*").Qual(pkgRT, "Cap")).Op("*").Id(i.ClientName).Block(
+			jen.Return(jen.Op("&").Id(i.ClientName).Values(jen.Dict{
+				jen.Id("base"): jen.Qual(pkgRT, "NewClientBase").Call(jen.Id("c")),
+			})),
+		)
+	}
 	recv := func() *jen.Statement { return f.Func().Params(jen.Id("c").Op("*").Id(i.ClientName)) }
-	f.Comment("Conn returns the connection the client calls over.")
+	f.Comment("Conn returns the connection the capability lives on (nil for one served in")
+	f.Comment("this process).")
 	recv().Id("Conn").Params().Op("*").Qual(pkgRT, "Conn").Block(jen.Return(jen.Id("c").Dot("base").Dot("Conn").Call()))
-	f.Comment("Client returns the capability (borrowed: do not release it).")
-	recv().Id("Client").Params().Qual(pkgCapnp, "Client").Block(jen.Return(jen.Id("c").Dot("base").Dot("Client").Call()))
-	f.Comment("Capnp returns the typed wire capability (borrowed: do not release it).")
-	recv().Id("Capnp").Params().Add(wire).Block(jen.Return(jen.Add(wire).Parens(jen.Id("c").Dot("base").Dot("Client").Call())))
+	f.Comment("Cap returns the capability (borrowed: AddRef it to keep it).")
+	recv().Id("Cap").Params().Op("*").Qual(pkgRT, "Cap").Block(jen.Return(jen.Id("c").Dot("base").Dot("Cap").Call()))
 	f.Comment("Release releases the capability without calling destroy.")
 	recv().Id("Release").Params().Block(jen.Id("c").Dot("base").Dot("Release").Call())
 	f.Comment("AddCleanup registers fn to run once when the client is destroyed or released.")
@@ -171,8 +213,7 @@ func emitClient(f *jen.File, i *model.Interface) {
 		}
 		if m.Kind == model.MethodDestroy {
 			recv().Id(m.GoName).Params(ctxParam()).Error().Block(
-				jen.Return(jen.Id("c").Dot("base").Dot("Destroy").Call(jen.Id("ctx"), jen.Op("&").Id(m.Var),
-					jen.Func().Params(ctxParam(), jen.Id("tc").Op("*").Qual(pkgRT, "CallContext")).Error().Block(clientCallBody(m)...))),
+				jen.Return(jen.Id("c").Dot("base").Dot("Destroy").Call(jen.Id("ctx"), jen.Op("&").Id(m.Var))),
 			)
 			continue
 		}
@@ -180,8 +221,8 @@ func emitClient(f *jen.File, i *model.Interface) {
 		for _, a := range m.Results {
 			rets = append(rets, jen.Id(a.GoName))
 		}
-		call := jen.Id("c").Dot("base").Dot("Call").Call(jen.Id("ctx"), jen.Op("&").Id(m.Var),
-			jen.Func().Params(ctxParam(), jen.Id("tc").Op("*").Qual(pkgRT, "CallContext")).Error().Block(clientCallBody(m)...))
+		params, results := clientClosures(m)
+		call := jen.Id("c").Dot("base").Dot("Invoke").Call(jen.Id("ctx"), jen.Op("&").Id(m.Var), params, results)
 		var body []jen.Code
 		if len(m.Results) == 0 {
 			body = []jen.Code{jen.Return(call)}
@@ -192,23 +233,30 @@ func emitClient(f *jen.File, i *model.Interface) {
 	}
 
 	// Helpers that pass domain values across as capabilities.
-	f.Commentf("%s returns a capability for v to place into a message on conn: a client on", i.ToCapnp)
-	f.Comment("the same connection passes its own capability (AddRef'd), anything else is served.")
-	f.Func().Id(i.ToCapnp).Params(jen.Id("conn").Op("*").Qual(pkgRT, "Conn"), jen.Id("v").Id(i.GoName)).Add(wire).Block(
-		jen.If(jen.Id("v").Op("==").Nil()).Block(jen.Return(jen.Add(wire).Values())),
+	comments(f, i.CapFn+" returns a capability to place into a message for v: a new reference to a client's own capability, else v served in this process; nil for nil.")
+	f.Func().Id(i.CapFn).Params(jen.Id("v").Id(i.GoName)).Op("*").Qual(pkgRT, "Cap").Block(
+		jen.If(jen.Id("v").Op("==").Nil()).Block(jen.Return(jen.Nil())),
 		jen.If(jen.List(jen.Id("c"), jen.Id("ok")).Op(":=").Id("v").Assert(jen.Interface(
-			jen.Id("Conn").Params().Op("*").Qual(pkgRT, "Conn"),
-			jen.Id("Client").Params().Qual(pkgCapnp, "Client"),
-		)), jen.Id("ok").Op("&&").Id("c").Dot("Conn").Call().Op("==").Id("conn")).Block(
-			jen.Return(jen.Add(wire).Parens(jen.Id("c").Dot("Client").Call().Dot("AddRef").Call())),
+			jen.Id("Cap").Params().Op("*").Qual(pkgRT, "Cap"),
+		)), jen.Id("ok")).Block(
+			jen.Return(jen.Id("c").Dot("Cap").Call().Dot("AddRef").Call()),
 		),
-		jen.Return(jen.Id(i.ServerToCapnp).Call(jen.Id("v"))),
+		jen.Return(jen.Id(i.Server).Call(jen.Id("v"))),
 	)
-	f.Commentf("%s wraps an owned capability received on conn; null gives nil.", i.FromCapnp)
-	f.Func().Id(i.FromCapnp).Params(jen.Id("conn").Op("*").Qual(pkgRT, "Conn"), jen.Id("c").Add(wire)).Id(i.GoName).Block(
-		jen.If(jen.Op("!").Id("c").Dot("IsValid").Call()).Block(jen.Id("c").Dot("Release").Call(), jen.Return(jen.Nil())),
-		jen.Return(jen.Id(i.NewClient).Call(jen.Id("conn"), jen.Id("c"))),
+	f.Commentf("%s wraps an owned capability received in a message; nil gives nil.", i.FromCapFn)
+	f.Func().Id(i.FromCapFn).Params(jen.Id("c").Op("*").Qual(pkgRT, "Cap")).Id(i.GoName).Block(
+		jen.If(jen.Id("c").Op("==").Nil()).Block(jen.Return(jen.Nil())),
+		jen.Return(jen.Op("&").Id(i.ClientName).Values(jen.Dict{
+			jen.Id("base"): jen.Qual(pkgRT, "NewClientBase").Call(jen.Id("c")),
+		})),
 	)
+}
+
+// comments emits text as comment lines wrapped at 76 bytes.
+func comments(f *jen.File, text string) {
+	for _, l := range wrapText(text, 76) {
+		f.Comment(l)
+	}
 }
 
 // withBytes returns ms with each method's raw-bytes sibling after it.
@@ -266,85 +314,54 @@ func rawIface(m *model.Method) jen.Code {
 }
 
 // emitBootstrap emits, for a connection's Init, the rt.Option that makes
-// it the bootstrap interface (so construct names its interface ID) and a
-// constructor of the peer's bootstrap client.
+// it the bootstrap interface (so construct names its interface ID).
 func emitBootstrap(f *jen.File, i *model.Interface) {
-	if i.BootstrapOption == "" {
+	if !i.Bootstrap {
 		return
 	}
-	wire := jen.Qual(i.Wire.Path, i.Wire.Name)
 	f.Commentf("%s makes %s the bootstrap interface of a", i.BootstrapOption, i.GoName)
 	f.Comment("connection: pass it to rt.Connect and rt.Serve (or ipc.WithConnOptions)")
 	f.Commentf("on both sides, so that the connection's construct call is %s.construct.", i.Name)
 	f.Func().Id(i.BootstrapOption).Params().Qual(pkgRT, "Option").Block(
 		jen.Return(jen.Qual(pkgRT, "WithInitInterfaceID").Call(jen.Qual(i.Wire.Path, i.Wire.Name+"_TypeID"))),
 	)
-	f.Commentf("%s returns a client of the %s that conn's peer", i.ClientFromConn, i.GoName)
-	f.Commentf("serves (its bootstrap capability). conn must have been made with %s", i.BootstrapOption)
-	f.Comment("(rt's default is Bitcoin Core's Init).")
-	f.Func().Id(i.ClientFromConn).Params(ctxParam(), jen.Id("conn").Op("*").Qual(pkgRT, "Conn")).Op("*").Id(i.ClientName).Block(
-		jen.Return(jen.Id(i.NewClient).Call(jen.Id("conn"), jen.Add(wire).Parens(jen.Id("conn").Dot("Bootstrap").Call(jen.Id("ctx"))))),
-	)
 }
 
-func methodNeedsConn(m *model.Method) bool {
-	for _, a := range append(append([]*model.Arg{}, m.Params...), m.Results...) {
-		if a.Role == model.ArgValue && needsConn(a.Field.Type) {
-			return true
-		}
-	}
-	return false
-}
-
-// clientCallBody is the body of the func passed to ClientBase.Call.
-func clientCallBody(m *model.Method) []jen.Code {
-	g := &fn{conn: jen.Id("conn")}
+// clientClosures returns the params and results funcs a client method
+// passes to rt.ClientBase.Invoke (nil when there is nothing to write or
+// read; rt fills the context itself).
+func clientClosures(m *model.Method) (params, results jen.Code) {
+	params, results = jen.Nil(), jen.Nil()
+	g := &fn{caps: jen.Id("p")}
 	g.ret = func(err jen.Code) jen.Code { return jen.Return(err) }
-	var body []jen.Code
-	if methodNeedsConn(m) {
-		body = append(body, jen.Id("conn").Op(":=").Id("c").Dot("base").Dot("Conn").Call())
-	}
-	// Params.
+	args := jen.Id("args")
 	var place []jen.Code
-	p := jen.Id("p")
-	if m.HasContext {
-		place = append(place,
-			jen.List(jen.Id("cp"), jen.Err()).Op(":=").Add(p).Dot("New"+m.ContextField.Accessor).Call(),
-			jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-			jen.If(jen.Err().Op(":=").Id("tc").Dot("Fill").Call(jen.Id("cp")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-		)
-	}
 	for _, a := range m.Params {
 		switch a.Role {
 		case model.ArgWant, model.ArgHas:
-			place = append(place, jen.Add(p).Dot("Set"+a.Field.Accessor).Call(jen.Id(a.GoName)))
+			place = append(place, jen.Add(args).Dot("Set"+a.Field.Accessor).Call(jen.Id(a.GoName)))
 		case model.ArgValue:
-			enc := g.encode(a.Field.Type, jen.Id(a.GoName), &fieldSink{s: p, acc: a.Field.Accessor}, a.Field.Path, false)
+			enc := g.encode(a.Field.Type, jen.Id(a.GoName), &fieldSink{s: args, acc: a.Field.Accessor, ptr: a.Field.Ptr}, a.Field.Path, false)
 			if a.Has != nil {
 				enc = []jen.Code{jen.If(jen.Id(a.Has.GoName)).Block(enc...)}
 			}
 			place = append(place, enc...)
 		}
 	}
-	paramsFn := jen.Nil()
 	if len(place) > 0 {
-		place = append(place, jen.Return(jen.Nil()))
-		paramsFn = jen.Func().Params(jen.Id("p").Qual(m.WireParams.Path, m.WireParams.Name)).Error().Block(place...)
+		body := append([]jen.Code{
+			jen.Id("args").Op(":=").Qual(m.WireParams.Path, m.WireParams.Name).Call(jen.Id("p").Dot("Struct").Call()),
+		}, place...)
+		body = append(body, jen.Return(jen.Nil()))
+		params = jen.Func().Params(jen.Id("p").Op("*").Qual(pkgRT, "Params")).Error().Block(body...)
 	}
-	body = append(body,
-		jen.List(jen.Id("fut"), jen.Id("release")).Op(":=").Id("c").Dot("Capnp").Call().Dot(m.WireName).Call(jen.Id("ctx"), paramsFn),
-		jen.Defer().Id("release").Call(),
-	)
 	if len(m.Results) == 0 && len(m.Exceptions) == 0 {
-		return append(body,
-			jen.List(jen.Id("_"), jen.Err()).Op(":=").Id("fut").Dot("Struct").Call(),
-			jen.Return(jen.Err()))
+		return params, results
 	}
-	body = append(body,
-		jen.List(jen.Id("res"), jen.Err()).Op(":=").Id("fut").Dot("Struct").Call(),
-		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-	)
+	g = &fn{caps: jen.Id("r"), keep: jen.Id("r").Dot("Keep"), n: g.n}
+	g.ret = func(err jen.Code) jen.Code { return jen.Return(err) }
 	res := jen.Id("res")
+	body := []jen.Code{jen.Id("res").Op(":=").Qual(m.WireResults.Path, m.WireResults.Name).Call(jen.Id("r").Dot("Struct").Call())}
 	for _, x := range m.Exceptions {
 		t := g.tmp("x")
 		text := jen.Id(t)
@@ -370,79 +387,62 @@ func clientCallBody(m *model.Method) []jen.Code {
 		}
 		body = append(body, dec...)
 	}
-	return append(body, jen.Return(jen.Nil()))
+	body = append(body, jen.Return(jen.Nil()))
+	return params, jen.Func().Params(jen.Id("r").Op("*").Qual(pkgRT, "Results")).Error().Block(body...)
 }
 
-// emitServer emits the server adapter.
+// emitServer emits XServer, the rt.ServerDesc and one rt.Handler per own
+// plain method (construct and destroy are rt's).
 func emitServer(f *jen.File, i *model.Interface) {
-	wire := jen.Qual(i.Wire.Path, i.Wire.Name)
-	f.Commentf("%s serves impl as a %s capability. Calls run on the", i.ServerToCapnp, i.Name)
-	f.Comment("threads named by their context (see rt.ServerBase.Handle).")
-	f.Func().Id(i.ServerToCapnp).Params(jen.Id("impl").Id(i.GoName)).Add(wire).Block(
-		jen.Return(jen.Qual(i.WireToCli.Path, i.WireToCli.Name).Call(jen.Op("&").Id(i.ServerType).Values(jen.Dict{jen.Id("impl"): jen.Id("impl")}))),
+	comments(f, i.Server+" returns a capability that serves impl in this process. Calls run on the threads named by their context.")
+	f.Func().Id(i.Server).Params(jen.Id("impl").Id(i.GoName)).Op("*").Qual(pkgRT, "Cap").Block(
+		jen.Return(jen.Qual(pkgRT, "Local").Call(jen.Op("&").Id(i.Desc), jen.Id("impl"))),
 	)
-	f.Commentf("%s adapts a %s to capnpc-go's %s_Server.", i.ServerType, i.GoName, i.Wire.Name)
-	f.Type().Id(i.ServerType).Struct(
-		jen.Qual(pkgRT, "ServerBase"),
-		jen.Id("impl").Id(i.GoName),
-	)
-	recv := func() *jen.Statement { return f.Func().Params(jen.Id("s").Op("*").Id(i.ServerType)) }
-	f.Comment("Shutdown runs when the capability is released; it destroys impl if")
-	f.Comment("the peer did not.")
-	destroy := jen.Nil()
-	if i.Destroy != nil {
-		destroy = jen.Id("s").Dot("impl").Dot("Destroy")
-	}
-	recv().Id("Shutdown").Params().Block(jen.Id("s").Dot("ServerBase").Dot("Shutdown").Call(destroy))
-
+	var methods []jen.Code
 	for _, m := range i.All {
-		f.Commentf("%s serves %s.%s.", m.WireName, m.Interface.Name, m.Name)
-		call := jen.Id("call")
-		params := []jen.Code{ctxParam(), jen.Id("call").Qual(m.WireCall.Path, m.WireCall.Name)}
-		getCtx := jen.Nil()
-		if m.HasContext {
-			getCtx = jen.Id("call").Dot("Args").Call().Dot(m.ContextField.Accessor)
+		d := []jen.Code{kv("Method", jen.Op("&").Id(m.Var))}
+		if m.Kind == model.MethodPlain {
+			d = append(d, kv("Handler", jen.Id(m.Handler)))
 		}
-		switch m.Kind {
-		case model.MethodConstruct:
-			recv().Id(m.WireName).Params(params...).Error().Block(jen.Return(
-				jen.Id("s").Dot("ServerBase").Dot("HandleConstruct").Call(jen.Id("ctx"), jen.Add(call).Dot("Call"),
-					jen.Add(call).Dot("Args").Call().Dot("ThreadMap").Call(),
-					jen.Func().Params(jen.Id("tm").Qual(pkgMP, "ThreadMap")).Error().Block(
-						jen.List(jen.Id("res"), jen.Err()).Op(":=").Add(call).Dot("AllocResults").Call(),
-						jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
-						jen.Return(jen.Id("res").Dot("SetThreadMap").Call(jen.Id("tm"))),
-					))))
-		case model.MethodDestroy:
-			recv().Id(m.WireName).Params(params...).Error().Block(jen.Return(
-				jen.Id("s").Dot("ServerBase").Dot("HandleDestroy").Call(jen.Id("ctx"), jen.Add(call).Dot("Call"),
-					jen.Op("&").Id(m.Var), getCtx, jen.Id("s").Dot("impl").Dot("Destroy"))))
-		default:
-			body := serverBody(m, jen.Id("s").Dot("impl"))
-			if m.Bytes != nil {
-				body = append([]jen.Code{jen.If(jen.List(jen.Id("impl"), jen.Id("ok")).Op(":=").Id("s").Dot("impl").Assert(rawIface(m)), jen.Id("ok")).Block(
-					serverBody(m.Bytes, jen.Id("impl"))...)}, body...)
-			}
-			recv().Id(m.WireName).Params(params...).Error().Block(jen.Return(
-				jen.Id("s").Dot("ServerBase").Dot("Handle").Call(jen.Id("ctx"), jen.Add(call).Dot("Call"),
-					jen.Op("&").Id(m.Var), getCtx,
-					jen.Func().Params(ctxParam()).Error().Block(body...))))
+		methods = append(methods, jen.Values(d...))
+	}
+	desc := []jen.Code{
+		kv("Name", jen.Lit(i.Name)),
+		kv("Methods", jen.Index().Qual(pkgRT, "MethodDesc").Add(multi(methods...))),
+	}
+	if i.Destroy != nil {
+		desc = append(desc, kv("Destroy", jen.Func().Params(ctxParam(), jen.Id("impl").Any()).Error().Block(
+			jen.Return(jen.Id("impl").Assert(jen.Id(i.GoName)).Dot(i.Destroy.GoName).Call(jen.Id("ctx"))))))
+	}
+	// Set in init: a handler may serve an interface value, whose server
+	// refers to its desc, so a var initializer could be a cycle.
+	f.Commentf("%s describes %s's methods, inherited ones included, to rt.", i.Desc, i.Name)
+	f.Var().Id(i.Desc).Qual(pkgRT, "ServerDesc")
+	f.Func().Id("init").Params().Block(jen.Id(i.Desc).Op("=").Qual(pkgRT, "ServerDesc").Add(multi(desc...)))
+
+	for _, m := range i.Methods {
+		if m.Kind != model.MethodPlain {
+			continue
 		}
+		f.Commentf("%s serves %s.%s.", m.Handler, i.Name, m.Name)
+		body := serverBody(m, jen.Id("impl").Assert(jen.Id(i.GoName)))
+		if m.Bytes != nil {
+			body = append([]jen.Code{jen.If(jen.List(jen.Id("impl"), jen.Id("ok")).Op(":=").Id("impl").Assert(rawIface(m)), jen.Id("ok")).Block(
+				serverBody(m.Bytes, jen.Id("impl"))...)}, body...)
+		}
+		f.Func().Id(m.Handler).Params(ctxParam(), jen.Id("impl").Any(), jen.Id("call").Op("*").Qual(pkgRT, "Call")).Error().Block(body...)
 	}
 }
 
-// serverBody is the body of the func passed to ServerBase.Handle: it
-// decodes the params, calls m on impl and encodes the results.
+// serverBody is the body of a handler: it decodes the params, calls m on
+// impl and encodes the results.
 func serverBody(m *model.Method, impl jen.Code) []jen.Code {
-	g := &fn{conn: jen.Id("conn")}
+	g := &fn{caps: jen.Id("call")}
 	g.ret = func(err jen.Code) jen.Code { return jen.Return(err) }
 	var body []jen.Code
-	if methodNeedsConn(m) {
-		body = append(body, jen.Id("conn").Op(":=").Qual(pkgRT, "ConnFromContext").Call(jen.Id("ctx")))
-	}
 	args := jen.Id("args")
 	if len(m.Params) > 0 {
-		body = append(body, jen.Id("args").Op(":=").Id("call").Dot("Args").Call())
+		body = append(body, jen.Id("args").Op(":=").Qual(m.WireParams.Path, m.WireParams.Name).Call(jen.Id("call").Dot("Args").Call()))
 	}
 	for _, a := range m.Params {
 		switch a.Role {
@@ -471,9 +471,9 @@ func serverBody(m *model.Method, impl jen.Code) []jen.Code {
 	onErr := []jen.Code{jen.Return(jen.Err())}
 	if m.ErrorField != nil {
 		onErr = []jen.Code{
-			jen.List(jen.Id("res"), jen.Id("aerr")).Op(":=").Id("call").Dot("AllocResults").Call(),
+			jen.List(jen.Id("s"), jen.Id("aerr")).Op(":=").Id("call").Dot("AllocResults").Call(),
 			jen.If(jen.Id("aerr").Op("!=").Nil()).Block(jen.Return(jen.Id("aerr"))),
-			jen.Return(jen.Id("res").Dot("Set" + m.ErrorField.Accessor).Call(jen.Err().Dot("Error").Call())),
+			jen.Return(jen.Qual(m.WireResults.Path, m.WireResults.Name).Call(jen.Id("s")).Dot("Set" + m.ErrorField.Accessor).Call(jen.Err().Dot("Error").Call())),
 		}
 	}
 	if len(m.Results) == 0 {
@@ -486,15 +486,16 @@ func serverBody(m *model.Method, impl jen.Code) []jen.Code {
 		return append(body, jen.Return(jen.Nil()))
 	}
 	body = append(body,
-		jen.List(jen.Id("res"), jen.Err()).Op(":=").Id("call").Dot("AllocResults").Call(),
+		jen.List(jen.Id("s"), jen.Err()).Op(":=").Id("call").Dot("AllocResults").Call(),
 		jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		jen.Id("res").Op(":=").Qual(m.WireResults.Path, m.WireResults.Name).Call(jen.Id("s")),
 	)
 	res := jen.Id("res")
 	for _, a := range m.Results {
 		if a.Role != model.ArgValue {
 			continue
 		}
-		enc := g.encode(a.Field.Type, jen.Id(a.GoName), &fieldSink{s: res, acc: a.Field.Accessor}, a.Field.Path, a.Pointer)
+		enc := g.encode(a.Field.Type, jen.Id(a.GoName), &fieldSink{s: res, acc: a.Field.Accessor, ptr: a.Field.Ptr}, a.Field.Path, a.Pointer)
 		if a.Has != nil {
 			body = append(body,
 				jen.Add(res).Dot("Set"+a.Has.Field.Accessor).Call(jen.Id(a.Has.GoName)),

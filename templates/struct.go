@@ -62,23 +62,25 @@ func emitStruct(f *jen.File, s *model.Struct) {
 	}
 }
 
-func connParam(s *model.Struct) []jen.Code {
-	if s.NeedsConn {
-		return []jen.Code{jen.Id("conn").Op("*").Qual(pkgRT, "Conn")}
+// capsParam is the rt.Caps parameter of the converters of a struct that
+// holds interfaces.
+func capsParam(s *model.Struct) []jen.Code {
+	if s.NeedsCaps {
+		return []jen.Code{jen.Id("caps").Qual(pkgRT, "Caps")}
 	}
 	return nil
 }
 
 func emitFromCapnp(f *jen.File, s *model.Struct) {
 	self := selfStructType(s)
-	params := connParam(s)
+	params := capsParam(s)
 	params = append(params, jen.Id("s").Qual(s.Wire.Path, s.Wire.Name))
 	for _, p := range s.TypeParams {
 		if p.Used {
 			params = append(params, jen.Id(p.FromFn).Func().Params(jen.Qual(pkgCapnp, "Ptr")).Params(jen.Id(p.Name), jen.Error()))
 		}
 	}
-	g := &fn{conn: jen.Id("conn")}
+	g := &fn{caps: jen.Id("caps")}
 	g.ret = func(err jen.Code) jen.Code { return jen.Return(jen.Add(self).Values(), err) }
 	body := []jen.Code{jen.Var().Id("v").Add(self)}
 	var cases []jen.Code
@@ -109,14 +111,14 @@ func emitFromCapnp(f *jen.File, s *model.Struct) {
 }
 
 func emitToCapnp(f *jen.File, s *model.Struct) {
-	params := connParam(s)
+	params := capsParam(s)
 	params = append(params, jen.Id("s").Qual(s.Wire.Path, s.Wire.Name))
 	for _, p := range s.TypeParams {
 		if p.Used {
 			params = append(params, jen.Id(p.ToFn).Func().Params(jen.Op("*").Qual(pkgCapnp, "Segment"), jen.Id(p.Name)).Params(jen.Qual(pkgCapnp, "Ptr"), jen.Error()))
 		}
 	}
-	g := &fn{conn: jen.Id("conn")}
+	g := &fn{caps: jen.Id("caps")}
 	g.ret = func(err jen.Code) jen.Code { return jen.Return(err) }
 	var body, cases []jen.Code
 	for _, fl := range s.Fields {
@@ -124,7 +126,7 @@ func emitToCapnp(f *jen.File, s *model.Struct) {
 		if fl.Type.Kind == model.KindVoid {
 			stmts = []jen.Code{jen.Id("s").Dot("Set" + fl.Accessor).Call()}
 		} else {
-			stmts = g.encode(fl.Type, jen.Id("v").Dot(fl.GoName), &fieldSink{s: jen.Id("s"), acc: fl.Accessor}, fl.Path, fl.Type.Kind == model.KindStruct)
+			stmts = g.encode(fl.Type, jen.Id("v").Dot(fl.GoName), &fieldSink{s: jen.Id("s"), acc: fl.Accessor, ptr: fl.Ptr}, fl.Path, fl.Type.Kind == model.KindStruct)
 		}
 		if fl.InUnion {
 			cases = append(cases, jen.Case(jen.Qual(fl.WhichConst.Path, fl.WhichConst.Name)).Block(stmts...))

@@ -1,5 +1,5 @@
 // Command capnpc-go-ipc is a Cap'n Proto compiler plugin that writes Go
-// proxy clients, server adapters and domain glue for libmultiprocess
+// proxy clients, server tables and domain glue for libmultiprocess
 // interfaces (see docs/generated-code.md), next to capnpc-go's output:
 //
 //	capnp compile -I... -ogo-ipc:gen/v32 mining.capnp

@@ -37,7 +37,7 @@ type RPCCommand struct {
 }
 
 // RPCCommandFromCapnp converts a wire RPCCommand into its domain form.
-func RPCCommandFromCapnp(conn *rt.Conn, s multiprocesscapnp.RPCCommand) (RPCCommand, error) {
+func RPCCommandFromCapnp(caps rt.Caps, s multiprocesscapnp.RPCCommand) (RPCCommand, error) {
 	var v RPCCommand
 	w1, err := s.Category()
 	if err != nil {
@@ -49,19 +49,25 @@ func RPCCommandFromCapnp(conn *rt.Conn, s multiprocesscapnp.RPCCommand) (RPCComm
 		return RPCCommand{}, domain.Wrap("RPCCommand.name", err)
 	}
 	v.Name = w2
-	v.Actor = actorCallbackFromCapnp(conn, s.Actor().AddRef())
-	w3, err := s.ArgNames()
+	w3, err := capnp.Struct(s).Ptr(2)
+	if err != nil {
+		return RPCCommand{}, domain.Wrap("RPCCommand.actor", err)
+	}
+	if q4 := w3.Interface(); q4.IsValid() {
+		v.Actor = actorCallbackFromCap(caps.Cap(q4.Capability()))
+	}
+	w5, err := s.ArgNames()
 	if err != nil {
 		return RPCCommand{}, domain.Wrap("RPCCommand.argNames", err)
 	}
-	if l4 := w3; l4.IsValid() {
-		v.ArgNames = make([]RPCArg, l4.Len())
-		for i5 := 0; i5 < l4.Len(); i5++ {
-			v6, err := RPCArgFromCapnp(l4.At(i5))
+	if l6 := w5; l6.IsValid() {
+		v.ArgNames = make([]RPCArg, l6.Len())
+		for i7 := 0; i7 < l6.Len(); i7++ {
+			v8, err := RPCArgFromCapnp(l6.At(i7))
 			if err != nil {
 				return RPCCommand{}, domain.Wrap("RPCCommand.argNames", err)
 			}
-			v.ArgNames[i5] = v6
+			v.ArgNames[i7] = v8
 		}
 	}
 	v.UniqueId = s.UniqueId()
@@ -69,23 +75,25 @@ func RPCCommandFromCapnp(conn *rt.Conn, s multiprocesscapnp.RPCCommand) (RPCComm
 }
 
 // ToCapnp writes v into the wire struct s.
-func (v RPCCommand) ToCapnp(conn *rt.Conn, s multiprocesscapnp.RPCCommand) error {
+func (v RPCCommand) ToCapnp(caps rt.Caps, s multiprocesscapnp.RPCCommand) error {
 	if err := s.SetCategory(v.Category); err != nil {
 		return domain.Wrap("RPCCommand.category", err)
 	}
 	if err := s.SetName(v.Name); err != nil {
 		return domain.Wrap("RPCCommand.name", err)
 	}
-	if err := s.SetActor(actorCallbackToCapnp(conn, v.Actor)); err != nil {
-		return domain.Wrap("RPCCommand.actor", err)
+	if c1 := actorCallbackCap(v.Actor); c1 != nil {
+		if err := capnp.Struct(s).SetPtr(2, capnp.NewInterface(s.Segment(), caps.AddCap(c1)).ToPtr()); err != nil {
+			return domain.Wrap("RPCCommand.actor", err)
+		}
 	}
 	if v.ArgNames != nil {
-		l1, err := s.NewArgNames(int32(len(v.ArgNames)))
+		l2, err := s.NewArgNames(int32(len(v.ArgNames)))
 		if err != nil {
 			return domain.Wrap("RPCCommand.argNames", err)
 		}
-		for i2, x3 := range v.ArgNames {
-			if err := x3.ToCapnp(l1.At(i2)); err != nil {
+		for i3, x4 := range v.ArgNames {
+			if err := x4.ToCapnp(l2.At(i3)); err != nil {
 				return domain.Wrap("RPCCommand.argNames", err)
 			}
 		}
@@ -534,472 +542,629 @@ func (v ChainstateRole) ToCapnp(s multiprocesscapnp.ChainstateRole) error {
 
 var (
 	methodChainDestroy = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.Chain_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.Chain_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetHeight = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "getHeight",
-		ParamsID:   multiprocesscapnp.Chain_getHeight_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_getHeight_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "getHeight",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_getHeight_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetBlockHash = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "getBlockHash",
-		ParamsID:   multiprocesscapnp.Chain_getBlockHash_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_getBlockHash_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "getBlockHash",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_getBlockHash_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHaveBlockOnDisk = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "haveBlockOnDisk",
-		ParamsID:   multiprocesscapnp.Chain_haveBlockOnDisk_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_haveBlockOnDisk_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "haveBlockOnDisk",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          3,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_haveBlockOnDisk_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindLocatorFork = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "findLocatorFork",
-		ParamsID:   multiprocesscapnp.Chain_findLocatorFork_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_findLocatorFork_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "findLocatorFork",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          4,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_findLocatorFork_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHasBlockFilterIndex = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "hasBlockFilterIndex",
-		ParamsID:   multiprocesscapnp.Chain_hasBlockFilterIndex_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_hasBlockFilterIndex_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "hasBlockFilterIndex",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          5,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_hasBlockFilterIndex_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainBlockFilterMatchesAny = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "blockFilterMatchesAny",
-		ParamsID:   multiprocesscapnp.Chain_blockFilterMatchesAny_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_blockFilterMatchesAny_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "blockFilterMatchesAny",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          6,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_blockFilterMatchesAny_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindBlock = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "findBlock",
-		ParamsID:   multiprocesscapnp.Chain_findBlock_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_findBlock_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "findBlock",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          7,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_findBlock_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindFirstBlockWithTimeAndHeight = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "findFirstBlockWithTimeAndHeight",
-		ParamsID:   multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "findFirstBlockWithTimeAndHeight",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          8,
+		Params:      capnp.ObjectSize{DataSize: 16, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindAncestorByHeight = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "findAncestorByHeight",
-		ParamsID:   multiprocesscapnp.Chain_findAncestorByHeight_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_findAncestorByHeight_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "findAncestorByHeight",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          9,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_findAncestorByHeight_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindAncestorByHash = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "findAncestorByHash",
-		ParamsID:   multiprocesscapnp.Chain_findAncestorByHash_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_findAncestorByHash_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "findAncestorByHash",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          10,
+		Params:      capnp.ObjectSize{PointerCount: 4},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_findAncestorByHash_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindCommonAncestor = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "findCommonAncestor",
-		ParamsID:   multiprocesscapnp.Chain_findCommonAncestor_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_findCommonAncestor_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "findCommonAncestor",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          11,
+		Params:      capnp.ObjectSize{PointerCount: 6},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_findCommonAncestor_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainFindCoins = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "findCoins",
-		ParamsID:   multiprocesscapnp.Chain_findCoins_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_findCoins_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "findCoins",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          12,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_findCoins_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGuessVerificationProgress = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "guessVerificationProgress",
-		ParamsID:   multiprocesscapnp.Chain_guessVerificationProgress_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_guessVerificationProgress_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "guessVerificationProgress",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          13,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_guessVerificationProgress_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHasBlocks = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "hasBlocks",
-		ParamsID:   multiprocesscapnp.Chain_hasBlocks_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_hasBlocks_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "hasBlocks",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          14,
+		Params:      capnp.ObjectSize{DataSize: 16, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_hasBlocks_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainIsRBFOptIn = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "isRBFOptIn",
-		ParamsID:   multiprocesscapnp.Chain_isRBFOptIn_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_isRBFOptIn_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "isRBFOptIn",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          15,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_isRBFOptIn_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainIsInMempool = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "isInMempool",
-		ParamsID:   multiprocesscapnp.Chain_isInMempool_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_isInMempool_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "isInMempool",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          16,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_isInMempool_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHasDescendantsInMempool = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "hasDescendantsInMempool",
-		ParamsID:   multiprocesscapnp.Chain_hasDescendantsInMempool_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_hasDescendantsInMempool_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "hasDescendantsInMempool",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          17,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_hasDescendantsInMempool_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainBroadcastTransaction = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "broadcastTransaction",
-		ParamsID:   multiprocesscapnp.Chain_broadcastTransaction_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_broadcastTransaction_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "broadcastTransaction",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          18,
+		Params:      capnp.ObjectSize{DataSize: 16, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_broadcastTransaction_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetTransactionAncestry = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "getTransactionAncestry",
-		ParamsID:   multiprocesscapnp.Chain_getTransactionAncestry_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_getTransactionAncestry_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "getTransactionAncestry",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          19,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 32},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_getTransactionAncestry_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainCalculateIndividualBumpFees = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "calculateIndividualBumpFees",
-		ParamsID:   multiprocesscapnp.Chain_calculateIndividualBumpFees_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_calculateIndividualBumpFees_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "calculateIndividualBumpFees",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          20,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_calculateIndividualBumpFees_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainCalculateCombinedBumpFee = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "calculateCombinedBumpFee",
-		ParamsID:   multiprocesscapnp.Chain_calculateCombinedBumpFee_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_calculateCombinedBumpFee_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "calculateCombinedBumpFee",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          21,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 16},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_calculateCombinedBumpFee_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetPackageLimits = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "getPackageLimits",
-		ParamsID:   multiprocesscapnp.Chain_getPackageLimits_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_getPackageLimits_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "getPackageLimits",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          22,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_getPackageLimits_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainCheckChainLimits = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "checkChainLimits",
-		ParamsID:   multiprocesscapnp.Chain_checkChainLimits_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_checkChainLimits_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "checkChainLimits",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          23,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_checkChainLimits_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainEstimateSmartFee = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "estimateSmartFee",
-		ParamsID:   multiprocesscapnp.Chain_estimateSmartFee_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_estimateSmartFee_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "estimateSmartFee",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          24,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_estimateSmartFee_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainEstimateMaxBlocks = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "estimateMaxBlocks",
-		ParamsID:   multiprocesscapnp.Chain_estimateMaxBlocks_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_estimateMaxBlocks_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "estimateMaxBlocks",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          25,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_estimateMaxBlocks_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainMempoolMinFee = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "mempoolMinFee",
-		ParamsID:   multiprocesscapnp.Chain_mempoolMinFee_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_mempoolMinFee_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "mempoolMinFee",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          26,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_mempoolMinFee_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainRelayMinFee = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "relayMinFee",
-		ParamsID:   multiprocesscapnp.Chain_relayMinFee_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_relayMinFee_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "relayMinFee",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          27,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_relayMinFee_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainRelayIncrementalFee = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "relayIncrementalFee",
-		ParamsID:   multiprocesscapnp.Chain_relayIncrementalFee_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_relayIncrementalFee_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "relayIncrementalFee",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          28,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_relayIncrementalFee_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainRelayDustFee = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "relayDustFee",
-		ParamsID:   multiprocesscapnp.Chain_relayDustFee_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_relayDustFee_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "relayDustFee",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          29,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_relayDustFee_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHavePruned = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "havePruned",
-		ParamsID:   multiprocesscapnp.Chain_havePruned_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_havePruned_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "havePruned",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          30,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_havePruned_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetPruneHeight = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "getPruneHeight",
-		ParamsID:   multiprocesscapnp.Chain_getPruneHeight_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_getPruneHeight_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "getPruneHeight",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          31,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_getPruneHeight_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainIsReadyToBroadcast = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "isReadyToBroadcast",
-		ParamsID:   multiprocesscapnp.Chain_isReadyToBroadcast_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_isReadyToBroadcast_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "isReadyToBroadcast",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          32,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_isReadyToBroadcast_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainIsInitialBlockDownload = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "isInitialBlockDownload",
-		ParamsID:   multiprocesscapnp.Chain_isInitialBlockDownload_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_isInitialBlockDownload_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "isInitialBlockDownload",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          33,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_isInitialBlockDownload_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainShutdownRequested = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "shutdownRequested",
-		ParamsID:   multiprocesscapnp.Chain_shutdownRequested_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_shutdownRequested_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "shutdownRequested",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          34,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_shutdownRequested_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainInitMessage = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "initMessage",
-		ParamsID:   multiprocesscapnp.Chain_initMessage_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_initMessage_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "initMessage",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          35,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_initMessage_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainInitWarning = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "initWarning",
-		ParamsID:   multiprocesscapnp.Chain_initWarning_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_initWarning_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "initWarning",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          36,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_initWarning_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainInitError = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "initError",
-		ParamsID:   multiprocesscapnp.Chain_initError_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_initError_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "initError",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          37,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_initError_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainShowProgress = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "showProgress",
-		ParamsID:   multiprocesscapnp.Chain_showProgress_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_showProgress_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "showProgress",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          38,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_showProgress_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHandleNotifications = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "handleNotifications",
-		ParamsID:   multiprocesscapnp.Chain_handleNotifications_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_handleNotifications_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "handleNotifications",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          39,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_handleNotifications_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainWaitForNotificationsIfTipChanged = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "waitForNotificationsIfTipChanged",
-		ParamsID:   multiprocesscapnp.Chain_waitForNotificationsIfTipChanged_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_waitForNotificationsIfTipChanged_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "waitForNotificationsIfTipChanged",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          40,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_waitForNotificationsIfTipChanged_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainWaitForNotifications = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "waitForNotifications",
-		ParamsID:   multiprocesscapnp.Chain_waitForNotifications_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_waitForNotifications_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "waitForNotifications",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          41,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_waitForNotifications_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHandleRpc = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "handleRpc",
-		ParamsID:   multiprocesscapnp.Chain_handleRpc_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_handleRpc_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "handleRpc",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          42,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_handleRpc_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainRpcEnableDeprecated = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "rpcEnableDeprecated",
-		ParamsID:   multiprocesscapnp.Chain_rpcEnableDeprecated_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_rpcEnableDeprecated_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "rpcEnableDeprecated",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          43,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_rpcEnableDeprecated_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetSetting = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "getSetting",
-		ParamsID:   multiprocesscapnp.Chain_getSetting_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_getSetting_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "getSetting",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          44,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_getSetting_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetSettingsList = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "getSettingsList",
-		ParamsID:   multiprocesscapnp.Chain_getSettingsList_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_getSettingsList_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "getSettingsList",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          45,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_getSettingsList_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainGetRwSetting = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "getRwSetting",
-		ParamsID:   multiprocesscapnp.Chain_getRwSetting_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_getRwSetting_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "getRwSetting",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          46,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_getRwSetting_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainUpdateRwSetting = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "updateRwSetting",
-		ParamsID:   multiprocesscapnp.Chain_updateRwSetting_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_updateRwSetting_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "updateRwSetting",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          47,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_updateRwSetting_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainOverwriteRwSetting = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "overwriteRwSetting",
-		ParamsID:   multiprocesscapnp.Chain_overwriteRwSetting_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_overwriteRwSetting_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "overwriteRwSetting",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          48,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_overwriteRwSetting_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainDeleteRwSettings = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "deleteRwSettings",
-		ParamsID:   multiprocesscapnp.Chain_deleteRwSettings_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_deleteRwSettings_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "deleteRwSettings",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          49,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_deleteRwSettings_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainRequestMempoolTransactions = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "requestMempoolTransactions",
-		ParamsID:   multiprocesscapnp.Chain_requestMempoolTransactions_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_requestMempoolTransactions_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "requestMempoolTransactions",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          50,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_requestMempoolTransactions_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainHasAssumedValidChain = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "Chain",
-		Name:       "hasAssumedValidChain",
-		ParamsID:   multiprocesscapnp.Chain_hasAssumedValidChain_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Chain_hasAssumedValidChain_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Chain",
+		Name:        "hasAssumedValidChain",
+		InterfaceID: multiprocesscapnp.Chain_TypeID,
+		ID:          51,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Chain_hasAssumedValidChain_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -1147,7 +1312,8 @@ type Chain interface {
 	HasAssumedValidChain(ctx context.Context) (result bool, err error)
 }
 
-// ChainClient_ calls a remote Chain over a *rt.Conn.
+// ChainClient_ calls a Chain through a capability (the peer's, or one served
+// in this process).
 type ChainClient_ struct {
 	base *rt.ClientBase
 }
@@ -1155,23 +1321,19 @@ type ChainClient_ struct {
 var _ Chain = (*ChainClient_)(nil)
 
 // NewChainClient wraps capability c, which the client then owns.
-func NewChainClient(conn *rt.Conn, c multiprocesscapnp.Chain) *ChainClient_ {
-	return &ChainClient_{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewChainClient(c *rt.Cap) *ChainClient_ {
+	return &ChainClient_{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *ChainClient_) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *ChainClient_) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *ChainClient_) Capnp() multiprocesscapnp.Chain {
-	return multiprocesscapnp.Chain(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *ChainClient_) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -1186,41 +1348,13 @@ func (c *ChainClient_) AddCleanup(fn func()) {
 
 // Destroy calls Chain.destroy.
 func (c *ChainClient_) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodChainDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.Chain_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodChainDestroy)
 }
 
 // GetHeight calls Chain.getHeight.
 func (c *ChainClient_) GetHeight(ctx context.Context) (result int32, hasResult bool, err error) {
-	err = c.base.Call(ctx, &methodChainGetHeight, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetHeight(ctx, func(p multiprocesscapnp.Chain_getHeight_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainGetHeight, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_getHeight_Results(r.Struct())
 		hasResult = res.HasResult()
 		if hasResult {
 			result = res.Result()
@@ -1232,23 +1366,12 @@ func (c *ChainClient_) GetHeight(ctx context.Context) (result int32, hasResult b
 
 // GetBlockHash calls Chain.getBlockHash.
 func (c *ChainClient_) GetBlockHash(ctx context.Context, height int32) (result chainhash.Hash, err error) {
-	err = c.base.Call(ctx, &methodChainGetBlockHash, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBlockHash(ctx, func(p multiprocesscapnp.Chain_getBlockHash_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetHeight(height)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainGetBlockHash, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_getBlockHash_Params(p.Struct())
+		args.SetHeight(height)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_getBlockHash_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.getBlockHash.result", err)
@@ -1265,23 +1388,12 @@ func (c *ChainClient_) GetBlockHash(ctx context.Context, height int32) (result c
 
 // HaveBlockOnDisk calls Chain.haveBlockOnDisk.
 func (c *ChainClient_) HaveBlockOnDisk(ctx context.Context, height int32) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainHaveBlockOnDisk, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().HaveBlockOnDisk(ctx, func(p multiprocesscapnp.Chain_haveBlockOnDisk_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetHeight(height)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainHaveBlockOnDisk, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_haveBlockOnDisk_Params(p.Struct())
+		args.SetHeight(height)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_haveBlockOnDisk_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1290,25 +1402,14 @@ func (c *ChainClient_) HaveBlockOnDisk(ctx context.Context, height int32) (resul
 
 // FindLocatorFork calls Chain.findLocatorFork.
 func (c *ChainClient_) FindLocatorFork(ctx context.Context, locator []byte) (result int32, hasResult bool, err error) {
-	err = c.base.Call(ctx, &methodChainFindLocatorFork, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().FindLocatorFork(ctx, func(p multiprocesscapnp.Chain_findLocatorFork_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetLocator(locator); err != nil {
-				return domain.Wrap("Chain.findLocatorFork.locator", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainFindLocatorFork, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_findLocatorFork_Params(p.Struct())
+		if err := args.SetLocator(locator); err != nil {
+			return domain.Wrap("Chain.findLocatorFork.locator", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_findLocatorFork_Results(r.Struct())
 		hasResult = res.HasResult()
 		if hasResult {
 			result = res.Result()
@@ -1320,23 +1421,12 @@ func (c *ChainClient_) FindLocatorFork(ctx context.Context, locator []byte) (res
 
 // HasBlockFilterIndex calls Chain.hasBlockFilterIndex.
 func (c *ChainClient_) HasBlockFilterIndex(ctx context.Context, filterType uint8) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainHasBlockFilterIndex, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().HasBlockFilterIndex(ctx, func(p multiprocesscapnp.Chain_hasBlockFilterIndex_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetFilterType(filterType)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainHasBlockFilterIndex, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_hasBlockFilterIndex_Params(p.Struct())
+		args.SetFilterType(filterType)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_hasBlockFilterIndex_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1345,43 +1435,32 @@ func (c *ChainClient_) HasBlockFilterIndex(ctx context.Context, filterType uint8
 
 // BlockFilterMatchesAny calls Chain.blockFilterMatchesAny.
 func (c *ChainClient_) BlockFilterMatchesAny(ctx context.Context, filterType uint8, blockHash chainhash.Hash, filterSet [][]byte) (result bool, hasResult bool, err error) {
-	err = c.base.Call(ctx, &methodChainBlockFilterMatchesAny, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().BlockFilterMatchesAny(ctx, func(p multiprocesscapnp.Chain_blockFilterMatchesAny_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodChainBlockFilterMatchesAny, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_blockFilterMatchesAny_Params(p.Struct())
+		args.SetFilterType(filterType)
+		if err := args.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
+			return domain.Wrap("Chain.blockFilterMatchesAny.blockHash", err)
+		}
+		if filterSet != nil {
+			l1, err := args.NewFilterSet(int32(len(filterSet)))
 			if err != nil {
-				return err
+				return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetFilterType(filterType)
-			if err := p.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
-				return domain.Wrap("Chain.blockFilterMatchesAny.blockHash", err)
-			}
-			if filterSet != nil {
-				l1, err := p.NewFilterSet(int32(len(filterSet)))
-				if err != nil {
-					return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
-				}
-				for i2, x3 := range filterSet {
-					if d4 := x3; d4 != nil {
-						x5, err := capnp.NewData(l1.Segment(), d4)
-						if err != nil {
-							return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
-						}
-						if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
-							return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
-						}
+			for i2, x3 := range filterSet {
+				if d4 := x3; d4 != nil {
+					x5, err := capnp.NewData(l1.Segment(), d4)
+					if err != nil {
+						return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
+					}
+					if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+						return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
 					}
 				}
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_blockFilterMatchesAny_Results(r.Struct())
 		hasResult = res.HasResult()
 		if hasResult {
 			result = res.Result()
@@ -1393,32 +1472,21 @@ func (c *ChainClient_) BlockFilterMatchesAny(ctx context.Context, filterType uin
 
 // FindBlock calls Chain.findBlock.
 func (c *ChainClient_) FindBlock(ctx context.Context, hash chainhash.Hash, block FoundBlockParam) (result bool, blockOut *FoundBlockResult, err error) {
-	err = c.base.Call(ctx, &methodChainFindBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().FindBlock(ctx, func(p multiprocesscapnp.Chain_findBlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetHash(domain.HashBytes(hash)); err != nil {
-				return domain.Wrap("Chain.findBlock.hash", err)
-			}
-			e1, err := p.NewBlock()
-			if err != nil {
-				return domain.Wrap("Chain.findBlock.block", err)
-			}
-			if err := block.ToCapnp(e1); err != nil {
-				return domain.Wrap("Chain.findBlock.block", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainFindBlock, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_findBlock_Params(p.Struct())
+		if err := args.SetHash(domain.HashBytes(hash)); err != nil {
+			return domain.Wrap("Chain.findBlock.hash", err)
 		}
+		e1, err := args.NewBlock()
+		if err != nil {
+			return domain.Wrap("Chain.findBlock.block", err)
+		}
+		if err := block.ToCapnp(e1); err != nil {
+			return domain.Wrap("Chain.findBlock.block", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_findBlock_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Block()
 		if err != nil {
@@ -1438,31 +1506,20 @@ func (c *ChainClient_) FindBlock(ctx context.Context, hash chainhash.Hash, block
 
 // FindFirstBlockWithTimeAndHeight calls Chain.findFirstBlockWithTimeAndHeight.
 func (c *ChainClient_) FindFirstBlockWithTimeAndHeight(ctx context.Context, minTime int64, minHeight int32, block FoundBlockParam) (result bool, blockOut *FoundBlockResult, err error) {
-	err = c.base.Call(ctx, &methodChainFindFirstBlockWithTimeAndHeight, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().FindFirstBlockWithTimeAndHeight(ctx, func(p multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetMinTime(minTime)
-			p.SetMinHeight(minHeight)
-			e1, err := p.NewBlock()
-			if err != nil {
-				return domain.Wrap("Chain.findFirstBlockWithTimeAndHeight.block", err)
-			}
-			if err := block.ToCapnp(e1); err != nil {
-				return domain.Wrap("Chain.findFirstBlockWithTimeAndHeight.block", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodChainFindFirstBlockWithTimeAndHeight, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight_Params(p.Struct())
+		args.SetMinTime(minTime)
+		args.SetMinHeight(minHeight)
+		e1, err := args.NewBlock()
 		if err != nil {
-			return err
+			return domain.Wrap("Chain.findFirstBlockWithTimeAndHeight.block", err)
 		}
+		if err := block.ToCapnp(e1); err != nil {
+			return domain.Wrap("Chain.findFirstBlockWithTimeAndHeight.block", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Block()
 		if err != nil {
@@ -1482,33 +1539,22 @@ func (c *ChainClient_) FindFirstBlockWithTimeAndHeight(ctx context.Context, minT
 
 // FindAncestorByHeight calls Chain.findAncestorByHeight.
 func (c *ChainClient_) FindAncestorByHeight(ctx context.Context, blockHash chainhash.Hash, ancestorHeight int32, ancestor FoundBlockParam) (result bool, ancestorOut *FoundBlockResult, err error) {
-	err = c.base.Call(ctx, &methodChainFindAncestorByHeight, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().FindAncestorByHeight(ctx, func(p multiprocesscapnp.Chain_findAncestorByHeight_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
-				return domain.Wrap("Chain.findAncestorByHeight.blockHash", err)
-			}
-			p.SetAncestorHeight(ancestorHeight)
-			e1, err := p.NewAncestor()
-			if err != nil {
-				return domain.Wrap("Chain.findAncestorByHeight.ancestor", err)
-			}
-			if err := ancestor.ToCapnp(e1); err != nil {
-				return domain.Wrap("Chain.findAncestorByHeight.ancestor", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainFindAncestorByHeight, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_findAncestorByHeight_Params(p.Struct())
+		if err := args.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
+			return domain.Wrap("Chain.findAncestorByHeight.blockHash", err)
 		}
+		args.SetAncestorHeight(ancestorHeight)
+		e1, err := args.NewAncestor()
+		if err != nil {
+			return domain.Wrap("Chain.findAncestorByHeight.ancestor", err)
+		}
+		if err := ancestor.ToCapnp(e1); err != nil {
+			return domain.Wrap("Chain.findAncestorByHeight.ancestor", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_findAncestorByHeight_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Ancestor()
 		if err != nil {
@@ -1528,35 +1574,24 @@ func (c *ChainClient_) FindAncestorByHeight(ctx context.Context, blockHash chain
 
 // FindAncestorByHash calls Chain.findAncestorByHash.
 func (c *ChainClient_) FindAncestorByHash(ctx context.Context, blockHash chainhash.Hash, ancestorHash chainhash.Hash, ancestor FoundBlockParam) (result bool, ancestorOut *FoundBlockResult, err error) {
-	err = c.base.Call(ctx, &methodChainFindAncestorByHash, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().FindAncestorByHash(ctx, func(p multiprocesscapnp.Chain_findAncestorByHash_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
-				return domain.Wrap("Chain.findAncestorByHash.blockHash", err)
-			}
-			if err := p.SetAncestorHash(domain.HashBytes(ancestorHash)); err != nil {
-				return domain.Wrap("Chain.findAncestorByHash.ancestorHash", err)
-			}
-			e1, err := p.NewAncestor()
-			if err != nil {
-				return domain.Wrap("Chain.findAncestorByHash.ancestor", err)
-			}
-			if err := ancestor.ToCapnp(e1); err != nil {
-				return domain.Wrap("Chain.findAncestorByHash.ancestor", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainFindAncestorByHash, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_findAncestorByHash_Params(p.Struct())
+		if err := args.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
+			return domain.Wrap("Chain.findAncestorByHash.blockHash", err)
 		}
+		if err := args.SetAncestorHash(domain.HashBytes(ancestorHash)); err != nil {
+			return domain.Wrap("Chain.findAncestorByHash.ancestorHash", err)
+		}
+		e1, err := args.NewAncestor()
+		if err != nil {
+			return domain.Wrap("Chain.findAncestorByHash.ancestor", err)
+		}
+		if err := ancestor.ToCapnp(e1); err != nil {
+			return domain.Wrap("Chain.findAncestorByHash.ancestor", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_findAncestorByHash_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Ancestor()
 		if err != nil {
@@ -1576,49 +1611,38 @@ func (c *ChainClient_) FindAncestorByHash(ctx context.Context, blockHash chainha
 
 // FindCommonAncestor calls Chain.findCommonAncestor.
 func (c *ChainClient_) FindCommonAncestor(ctx context.Context, blockHash1 chainhash.Hash, blockHash2 chainhash.Hash, ancestor FoundBlockParam, block1 FoundBlockParam, block2 FoundBlockParam) (result bool, ancestorOut *FoundBlockResult, block1Out *FoundBlockResult, block2Out *FoundBlockResult, err error) {
-	err = c.base.Call(ctx, &methodChainFindCommonAncestor, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().FindCommonAncestor(ctx, func(p multiprocesscapnp.Chain_findCommonAncestor_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBlockHash1(domain.HashBytes(blockHash1)); err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.blockHash1", err)
-			}
-			if err := p.SetBlockHash2(domain.HashBytes(blockHash2)); err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.blockHash2", err)
-			}
-			e1, err := p.NewAncestor()
-			if err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.ancestor", err)
-			}
-			if err := ancestor.ToCapnp(e1); err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.ancestor", err)
-			}
-			e2, err := p.NewBlock1()
-			if err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.block1", err)
-			}
-			if err := block1.ToCapnp(e2); err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.block1", err)
-			}
-			e3, err := p.NewBlock2()
-			if err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.block2", err)
-			}
-			if err := block2.ToCapnp(e3); err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.block2", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainFindCommonAncestor, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_findCommonAncestor_Params(p.Struct())
+		if err := args.SetBlockHash1(domain.HashBytes(blockHash1)); err != nil {
+			return domain.Wrap("Chain.findCommonAncestor.blockHash1", err)
 		}
+		if err := args.SetBlockHash2(domain.HashBytes(blockHash2)); err != nil {
+			return domain.Wrap("Chain.findCommonAncestor.blockHash2", err)
+		}
+		e1, err := args.NewAncestor()
+		if err != nil {
+			return domain.Wrap("Chain.findCommonAncestor.ancestor", err)
+		}
+		if err := ancestor.ToCapnp(e1); err != nil {
+			return domain.Wrap("Chain.findCommonAncestor.ancestor", err)
+		}
+		e2, err := args.NewBlock1()
+		if err != nil {
+			return domain.Wrap("Chain.findCommonAncestor.block1", err)
+		}
+		if err := block1.ToCapnp(e2); err != nil {
+			return domain.Wrap("Chain.findCommonAncestor.block1", err)
+		}
+		e3, err := args.NewBlock2()
+		if err != nil {
+			return domain.Wrap("Chain.findCommonAncestor.block2", err)
+		}
+		if err := block2.ToCapnp(e3); err != nil {
+			return domain.Wrap("Chain.findCommonAncestor.block2", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_findCommonAncestor_Results(r.Struct())
 		result = res.Result()
 		w4, err := res.Ancestor()
 		if err != nil {
@@ -1660,53 +1684,42 @@ func (c *ChainClient_) FindCommonAncestor(ctx context.Context, blockHash1 chainh
 
 // FindCoins calls Chain.findCoins.
 func (c *ChainClient_) FindCoins(ctx context.Context, coins []Pair[[]byte, []byte]) (coinsOut []Pair[[]byte, []byte], err error) {
-	err = c.base.Call(ctx, &methodChainFindCoins, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().FindCoins(ctx, func(p multiprocesscapnp.Chain_findCoins_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodChainFindCoins, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_findCoins_Params(p.Struct())
+		if coins != nil {
+			l1, err := args.NewCoins(int32(len(coins)))
 			if err != nil {
-				return err
+				return domain.Wrap("Chain.findCoins.coins", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if coins != nil {
-				l1, err := p.NewCoins(int32(len(coins)))
-				if err != nil {
+			for i2, x3 := range coins {
+				if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 []byte) (capnp.Ptr, error) {
+					var p5 capnp.Ptr
+					if d6 := x4; d6 != nil {
+						x7, err := capnp.NewData(seg, d6)
+						if err != nil {
+							return capnp.Ptr{}, domain.Wrap("", err)
+						}
+						p5 = x7.ToPtr()
+					}
+					return p5, nil
+				}, func(seg *capnp.Segment, x8 []byte) (capnp.Ptr, error) {
+					var p9 capnp.Ptr
+					if d10 := x8; d10 != nil {
+						x11, err := capnp.NewData(seg, d10)
+						if err != nil {
+							return capnp.Ptr{}, domain.Wrap("", err)
+						}
+						p9 = x11.ToPtr()
+					}
+					return p9, nil
+				}); err != nil {
 					return domain.Wrap("Chain.findCoins.coins", err)
 				}
-				for i2, x3 := range coins {
-					if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 []byte) (capnp.Ptr, error) {
-						var p5 capnp.Ptr
-						if d6 := x4; d6 != nil {
-							x7, err := capnp.NewData(seg, d6)
-							if err != nil {
-								return capnp.Ptr{}, domain.Wrap("", err)
-							}
-							p5 = x7.ToPtr()
-						}
-						return p5, nil
-					}, func(seg *capnp.Segment, x8 []byte) (capnp.Ptr, error) {
-						var p9 capnp.Ptr
-						if d10 := x8; d10 != nil {
-							x11, err := capnp.NewData(seg, d10)
-							if err != nil {
-								return capnp.Ptr{}, domain.Wrap("", err)
-							}
-							p9 = x11.ToPtr()
-						}
-						return p9, nil
-					}); err != nil {
-						return domain.Wrap("Chain.findCoins.coins", err)
-					}
-				}
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_findCoins_Results(r.Struct())
 		w12, err := res.Coins()
 		if err != nil {
 			return domain.Wrap("Chain.findCoins.coins", err)
@@ -1716,11 +1729,11 @@ func (c *ChainClient_) FindCoins(ctx context.Context, coins []Pair[[]byte, []byt
 			for i14 := 0; i14 < l13.Len(); i14++ {
 				v17, err := PairFromCapnp[[]byte, []byte](l13.At(i14), func(p capnp.Ptr) ([]byte, error) {
 					var v15 []byte
-					v15 = bytes.Clone(p.Data())
+					v15 = r.Keep(p.Data())
 					return v15, nil
 				}, func(p capnp.Ptr) ([]byte, error) {
 					var v16 []byte
-					v16 = bytes.Clone(p.Data())
+					v16 = r.Keep(p.Data())
 					return v16, nil
 				})
 				if err != nil {
@@ -1736,25 +1749,14 @@ func (c *ChainClient_) FindCoins(ctx context.Context, coins []Pair[[]byte, []byt
 
 // GuessVerificationProgress calls Chain.guessVerificationProgress.
 func (c *ChainClient_) GuessVerificationProgress(ctx context.Context, blockHash chainhash.Hash) (result float64, err error) {
-	err = c.base.Call(ctx, &methodChainGuessVerificationProgress, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GuessVerificationProgress(ctx, func(p multiprocesscapnp.Chain_guessVerificationProgress_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
-				return domain.Wrap("Chain.guessVerificationProgress.blockHash", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainGuessVerificationProgress, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_guessVerificationProgress_Params(p.Struct())
+		if err := args.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
+			return domain.Wrap("Chain.guessVerificationProgress.blockHash", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_guessVerificationProgress_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1763,30 +1765,19 @@ func (c *ChainClient_) GuessVerificationProgress(ctx context.Context, blockHash 
 
 // HasBlocks calls Chain.hasBlocks.
 func (c *ChainClient_) HasBlocks(ctx context.Context, blockHash chainhash.Hash, minHeight int32, maxHeight int32, hasMaxHeight bool) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainHasBlocks, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().HasBlocks(ctx, func(p multiprocesscapnp.Chain_hasBlocks_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
-				return domain.Wrap("Chain.hasBlocks.blockHash", err)
-			}
-			p.SetMinHeight(minHeight)
-			if hasMaxHeight {
-				p.SetMaxHeight(maxHeight)
-			}
-			p.SetHasMaxHeight(hasMaxHeight)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainHasBlocks, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_hasBlocks_Params(p.Struct())
+		if err := args.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
+			return domain.Wrap("Chain.hasBlocks.blockHash", err)
 		}
+		args.SetMinHeight(minHeight)
+		if hasMaxHeight {
+			args.SetMaxHeight(maxHeight)
+		}
+		args.SetHasMaxHeight(hasMaxHeight)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_hasBlocks_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1795,29 +1786,18 @@ func (c *ChainClient_) HasBlocks(ctx context.Context, blockHash chainhash.Hash, 
 
 // IsRBFOptIn calls Chain.isRBFOptIn.
 func (c *ChainClient_) IsRBFOptIn(ctx context.Context, tx *wire.MsgTx) (result int32, err error) {
-	err = c.base.Call(ctx, &methodChainIsRBFOptIn, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsRBFOptIn(ctx, func(p multiprocesscapnp.Chain_isRBFOptIn_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.TxBytes(tx)
-			if err != nil {
-				return domain.Wrap("Chain.isRBFOptIn.tx", err)
-			}
-			if err := p.SetTx(b1); err != nil {
-				return domain.Wrap("Chain.isRBFOptIn.tx", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodChainIsRBFOptIn, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_isRBFOptIn_Params(p.Struct())
+		b1, err := domain.TxBytes(tx)
 		if err != nil {
-			return err
+			return domain.Wrap("Chain.isRBFOptIn.tx", err)
 		}
+		if err := args.SetTx(b1); err != nil {
+			return domain.Wrap("Chain.isRBFOptIn.tx", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_isRBFOptIn_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1831,25 +1811,14 @@ func (c *ChainClient_) IsRBFOptIn(ctx context.Context, tx *wire.MsgTx) (result i
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
 func (c *ChainClient_) IsRBFOptInBytes(ctx context.Context, tx []byte) (result int32, err error) {
-	err = c.base.Call(ctx, &methodChainIsRBFOptIn, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsRBFOptIn(ctx, func(p multiprocesscapnp.Chain_isRBFOptIn_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTx(tx); err != nil {
-				return domain.Wrap("Chain.isRBFOptIn.tx", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainIsRBFOptIn, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_isRBFOptIn_Params(p.Struct())
+		if err := args.SetTx(tx); err != nil {
+			return domain.Wrap("Chain.isRBFOptIn.tx", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_isRBFOptIn_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1858,25 +1827,14 @@ func (c *ChainClient_) IsRBFOptInBytes(ctx context.Context, tx []byte) (result i
 
 // IsInMempool calls Chain.isInMempool.
 func (c *ChainClient_) IsInMempool(ctx context.Context, txid chainhash.Hash) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainIsInMempool, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsInMempool(ctx, func(p multiprocesscapnp.Chain_isInMempool_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Chain.isInMempool.txid", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainIsInMempool, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_isInMempool_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Chain.isInMempool.txid", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_isInMempool_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1885,25 +1843,14 @@ func (c *ChainClient_) IsInMempool(ctx context.Context, txid chainhash.Hash) (re
 
 // HasDescendantsInMempool calls Chain.hasDescendantsInMempool.
 func (c *ChainClient_) HasDescendantsInMempool(ctx context.Context, txid chainhash.Hash) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainHasDescendantsInMempool, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().HasDescendantsInMempool(ctx, func(p multiprocesscapnp.Chain_hasDescendantsInMempool_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Chain.hasDescendantsInMempool.txid", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainHasDescendantsInMempool, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_hasDescendantsInMempool_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Chain.hasDescendantsInMempool.txid", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_hasDescendantsInMempool_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1912,31 +1859,20 @@ func (c *ChainClient_) HasDescendantsInMempool(ctx context.Context, txid chainha
 
 // BroadcastTransaction calls Chain.broadcastTransaction.
 func (c *ChainClient_) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error) {
-	err = c.base.Call(ctx, &methodChainBroadcastTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().BroadcastTransaction(ctx, func(p multiprocesscapnp.Chain_broadcastTransaction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.TxBytes(tx)
-			if err != nil {
-				return domain.Wrap("Chain.broadcastTransaction.tx", err)
-			}
-			if err := p.SetTx(b1); err != nil {
-				return domain.Wrap("Chain.broadcastTransaction.tx", err)
-			}
-			p.SetMaxTxFee(int64(maxTxFee))
-			p.SetBroadcastMethod(broadcastMethod)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodChainBroadcastTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_broadcastTransaction_Params(p.Struct())
+		b1, err := domain.TxBytes(tx)
 		if err != nil {
-			return err
+			return domain.Wrap("Chain.broadcastTransaction.tx", err)
 		}
+		if err := args.SetTx(b1); err != nil {
+			return domain.Wrap("Chain.broadcastTransaction.tx", err)
+		}
+		args.SetMaxTxFee(int64(maxTxFee))
+		args.SetBroadcastMethod(broadcastMethod)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_broadcastTransaction_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Error()
 		if err != nil {
@@ -1955,27 +1891,16 @@ func (c *ChainClient_) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx,
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
 func (c *ChainClient_) BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error) {
-	err = c.base.Call(ctx, &methodChainBroadcastTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().BroadcastTransaction(ctx, func(p multiprocesscapnp.Chain_broadcastTransaction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTx(tx); err != nil {
-				return domain.Wrap("Chain.broadcastTransaction.tx", err)
-			}
-			p.SetMaxTxFee(int64(maxTxFee))
-			p.SetBroadcastMethod(broadcastMethod)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainBroadcastTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_broadcastTransaction_Params(p.Struct())
+		if err := args.SetTx(tx); err != nil {
+			return domain.Wrap("Chain.broadcastTransaction.tx", err)
 		}
+		args.SetMaxTxFee(int64(maxTxFee))
+		args.SetBroadcastMethod(broadcastMethod)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_broadcastTransaction_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Error()
 		if err != nil {
@@ -1989,25 +1914,14 @@ func (c *ChainClient_) BroadcastTransactionBytes(ctx context.Context, tx []byte,
 
 // GetTransactionAncestry calls Chain.getTransactionAncestry.
 func (c *ChainClient_) GetTransactionAncestry(ctx context.Context, txid chainhash.Hash) (ancestors uint64, descendants uint64, ancestorsize uint64, ancestorfees btcutil.Amount, err error) {
-	err = c.base.Call(ctx, &methodChainGetTransactionAncestry, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTransactionAncestry(ctx, func(p multiprocesscapnp.Chain_getTransactionAncestry_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Chain.getTransactionAncestry.txid", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainGetTransactionAncestry, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_getTransactionAncestry_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Chain.getTransactionAncestry.txid", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_getTransactionAncestry_Results(r.Struct())
 		ancestors = res.Ancestors()
 		descendants = res.Descendants()
 		ancestorsize = res.Ancestorsize()
@@ -2019,42 +1933,31 @@ func (c *ChainClient_) GetTransactionAncestry(ctx context.Context, txid chainhas
 
 // CalculateIndividualBumpFees calls Chain.calculateIndividualBumpFees.
 func (c *ChainClient_) CalculateIndividualBumpFees(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result []PairInt64[[]byte], err error) {
-	err = c.base.Call(ctx, &methodChainCalculateIndividualBumpFees, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CalculateIndividualBumpFees(ctx, func(p multiprocesscapnp.Chain_calculateIndividualBumpFees_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodChainCalculateIndividualBumpFees, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_calculateIndividualBumpFees_Params(p.Struct())
+		if outpoints != nil {
+			l1, err := args.NewOutpoints(int32(len(outpoints)))
 			if err != nil {
-				return err
+				return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if outpoints != nil {
-				l1, err := p.NewOutpoints(int32(len(outpoints)))
-				if err != nil {
-					return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
-				}
-				for i2, x3 := range outpoints {
-					if d4 := x3; d4 != nil {
-						x5, err := capnp.NewData(l1.Segment(), d4)
-						if err != nil {
-							return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
-						}
-						if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
-							return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
-						}
+			for i2, x3 := range outpoints {
+				if d4 := x3; d4 != nil {
+					x5, err := capnp.NewData(l1.Segment(), d4)
+					if err != nil {
+						return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
+					}
+					if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+						return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
 					}
 				}
 			}
-			if err := p.SetTargetFeerate(targetFeerate); err != nil {
-				return domain.Wrap("Chain.calculateIndividualBumpFees.targetFeerate", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		if err := args.SetTargetFeerate(targetFeerate); err != nil {
+			return domain.Wrap("Chain.calculateIndividualBumpFees.targetFeerate", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_calculateIndividualBumpFees_Results(r.Struct())
 		w6, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.calculateIndividualBumpFees.result", err)
@@ -2064,7 +1967,7 @@ func (c *ChainClient_) CalculateIndividualBumpFees(ctx context.Context, outpoint
 			for i8 := 0; i8 < l7.Len(); i8++ {
 				v10, err := PairInt64FromCapnp[[]byte](l7.At(i8), func(p capnp.Ptr) ([]byte, error) {
 					var v9 []byte
-					v9 = bytes.Clone(p.Data())
+					v9 = r.Keep(p.Data())
 					return v9, nil
 				})
 				if err != nil {
@@ -2080,42 +1983,31 @@ func (c *ChainClient_) CalculateIndividualBumpFees(ctx context.Context, outpoint
 
 // CalculateCombinedBumpFee calls Chain.calculateCombinedBumpFee.
 func (c *ChainClient_) CalculateCombinedBumpFee(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result btcutil.Amount, hasResult bool, err error) {
-	err = c.base.Call(ctx, &methodChainCalculateCombinedBumpFee, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CalculateCombinedBumpFee(ctx, func(p multiprocesscapnp.Chain_calculateCombinedBumpFee_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodChainCalculateCombinedBumpFee, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_calculateCombinedBumpFee_Params(p.Struct())
+		if outpoints != nil {
+			l1, err := args.NewOutpoints(int32(len(outpoints)))
 			if err != nil {
-				return err
+				return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if outpoints != nil {
-				l1, err := p.NewOutpoints(int32(len(outpoints)))
-				if err != nil {
-					return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
-				}
-				for i2, x3 := range outpoints {
-					if d4 := x3; d4 != nil {
-						x5, err := capnp.NewData(l1.Segment(), d4)
-						if err != nil {
-							return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
-						}
-						if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
-							return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
-						}
+			for i2, x3 := range outpoints {
+				if d4 := x3; d4 != nil {
+					x5, err := capnp.NewData(l1.Segment(), d4)
+					if err != nil {
+						return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
+					}
+					if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+						return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
 					}
 				}
 			}
-			if err := p.SetTargetFeerate(targetFeerate); err != nil {
-				return domain.Wrap("Chain.calculateCombinedBumpFee.targetFeerate", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		if err := args.SetTargetFeerate(targetFeerate); err != nil {
+			return domain.Wrap("Chain.calculateCombinedBumpFee.targetFeerate", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_calculateCombinedBumpFee_Results(r.Struct())
 		hasResult = res.HasResult()
 		if hasResult {
 			result = btcutil.Amount(res.Result())
@@ -2127,22 +2019,8 @@ func (c *ChainClient_) CalculateCombinedBumpFee(ctx context.Context, outpoints [
 
 // GetPackageLimits calls Chain.getPackageLimits.
 func (c *ChainClient_) GetPackageLimits(ctx context.Context) (ancestors uint32, descendants uint32, err error) {
-	err = c.base.Call(ctx, &methodChainGetPackageLimits, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetPackageLimits(ctx, func(p multiprocesscapnp.Chain_getPackageLimits_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainGetPackageLimits, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_getPackageLimits_Results(r.Struct())
 		ancestors = res.Ancestors()
 		descendants = res.Descendants()
 		return nil
@@ -2152,29 +2030,18 @@ func (c *ChainClient_) GetPackageLimits(ctx context.Context) (ancestors uint32, 
 
 // CheckChainLimits calls Chain.checkChainLimits.
 func (c *ChainClient_) CheckChainLimits(ctx context.Context, tx *wire.MsgTx) (result *ResultVoid[struct{}], err error) {
-	err = c.base.Call(ctx, &methodChainCheckChainLimits, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CheckChainLimits(ctx, func(p multiprocesscapnp.Chain_checkChainLimits_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.TxBytes(tx)
-			if err != nil {
-				return domain.Wrap("Chain.checkChainLimits.tx", err)
-			}
-			if err := p.SetTx(b1); err != nil {
-				return domain.Wrap("Chain.checkChainLimits.tx", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodChainCheckChainLimits, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_checkChainLimits_Params(p.Struct())
+		b1, err := domain.TxBytes(tx)
 		if err != nil {
-			return err
+			return domain.Wrap("Chain.checkChainLimits.tx", err)
 		}
+		if err := args.SetTx(b1); err != nil {
+			return domain.Wrap("Chain.checkChainLimits.tx", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_checkChainLimits_Results(r.Struct())
 		w2, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.checkChainLimits.result", err)
@@ -2198,25 +2065,14 @@ func (c *ChainClient_) CheckChainLimits(ctx context.Context, tx *wire.MsgTx) (re
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
 func (c *ChainClient_) CheckChainLimitsBytes(ctx context.Context, tx []byte) (result *ResultVoid[struct{}], err error) {
-	err = c.base.Call(ctx, &methodChainCheckChainLimits, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CheckChainLimits(ctx, func(p multiprocesscapnp.Chain_checkChainLimits_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTx(tx); err != nil {
-				return domain.Wrap("Chain.checkChainLimits.tx", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainCheckChainLimits, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_checkChainLimits_Params(p.Struct())
+		if err := args.SetTx(tx); err != nil {
+			return domain.Wrap("Chain.checkChainLimits.tx", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_checkChainLimits_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.checkChainLimits.result", err)
@@ -2235,30 +2091,19 @@ func (c *ChainClient_) CheckChainLimitsBytes(ctx context.Context, tx []byte) (re
 
 // EstimateSmartFee calls Chain.estimateSmartFee.
 func (c *ChainClient_) EstimateSmartFee(ctx context.Context, numBlocks int32, conservative bool, wantCalc bool) (result []byte, calc *FeeCalculation, err error) {
-	err = c.base.Call(ctx, &methodChainEstimateSmartFee, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().EstimateSmartFee(ctx, func(p multiprocesscapnp.Chain_estimateSmartFee_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetNumBlocks(numBlocks)
-			p.SetConservative(conservative)
-			p.SetWantCalc(wantCalc)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainEstimateSmartFee, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_estimateSmartFee_Params(p.Struct())
+		args.SetNumBlocks(numBlocks)
+		args.SetConservative(conservative)
+		args.SetWantCalc(wantCalc)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_estimateSmartFee_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.estimateSmartFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		w2, err := res.Calc()
 		if err != nil {
 			return domain.Wrap("Chain.estimateSmartFee.calc", err)
@@ -2277,22 +2122,8 @@ func (c *ChainClient_) EstimateSmartFee(ctx context.Context, numBlocks int32, co
 
 // EstimateMaxBlocks calls Chain.estimateMaxBlocks.
 func (c *ChainClient_) EstimateMaxBlocks(ctx context.Context) (result uint32, err error) {
-	err = c.base.Call(ctx, &methodChainEstimateMaxBlocks, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().EstimateMaxBlocks(ctx, func(p multiprocesscapnp.Chain_estimateMaxBlocks_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainEstimateMaxBlocks, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_estimateMaxBlocks_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2301,27 +2132,13 @@ func (c *ChainClient_) EstimateMaxBlocks(ctx context.Context) (result uint32, er
 
 // MempoolMinFee calls Chain.mempoolMinFee.
 func (c *ChainClient_) MempoolMinFee(ctx context.Context) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodChainMempoolMinFee, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().MempoolMinFee(ctx, func(p multiprocesscapnp.Chain_mempoolMinFee_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainMempoolMinFee, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_mempoolMinFee_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.mempoolMinFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -2329,27 +2146,13 @@ func (c *ChainClient_) MempoolMinFee(ctx context.Context) (result []byte, err er
 
 // RelayMinFee calls Chain.relayMinFee.
 func (c *ChainClient_) RelayMinFee(ctx context.Context) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodChainRelayMinFee, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().RelayMinFee(ctx, func(p multiprocesscapnp.Chain_relayMinFee_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainRelayMinFee, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_relayMinFee_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.relayMinFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -2357,27 +2160,13 @@ func (c *ChainClient_) RelayMinFee(ctx context.Context) (result []byte, err erro
 
 // RelayIncrementalFee calls Chain.relayIncrementalFee.
 func (c *ChainClient_) RelayIncrementalFee(ctx context.Context) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodChainRelayIncrementalFee, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().RelayIncrementalFee(ctx, func(p multiprocesscapnp.Chain_relayIncrementalFee_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainRelayIncrementalFee, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_relayIncrementalFee_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.relayIncrementalFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -2385,27 +2174,13 @@ func (c *ChainClient_) RelayIncrementalFee(ctx context.Context) (result []byte, 
 
 // RelayDustFee calls Chain.relayDustFee.
 func (c *ChainClient_) RelayDustFee(ctx context.Context) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodChainRelayDustFee, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().RelayDustFee(ctx, func(p multiprocesscapnp.Chain_relayDustFee_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainRelayDustFee, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_relayDustFee_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.relayDustFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -2413,22 +2188,8 @@ func (c *ChainClient_) RelayDustFee(ctx context.Context) (result []byte, err err
 
 // HavePruned calls Chain.havePruned.
 func (c *ChainClient_) HavePruned(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainHavePruned, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().HavePruned(ctx, func(p multiprocesscapnp.Chain_havePruned_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainHavePruned, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_havePruned_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2437,22 +2198,8 @@ func (c *ChainClient_) HavePruned(ctx context.Context) (result bool, err error) 
 
 // GetPruneHeight calls Chain.getPruneHeight.
 func (c *ChainClient_) GetPruneHeight(ctx context.Context) (result int32, hasResult bool, err error) {
-	err = c.base.Call(ctx, &methodChainGetPruneHeight, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetPruneHeight(ctx, func(p multiprocesscapnp.Chain_getPruneHeight_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainGetPruneHeight, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_getPruneHeight_Results(r.Struct())
 		hasResult = res.HasResult()
 		if hasResult {
 			result = res.Result()
@@ -2464,22 +2211,8 @@ func (c *ChainClient_) GetPruneHeight(ctx context.Context) (result int32, hasRes
 
 // IsReadyToBroadcast calls Chain.isReadyToBroadcast.
 func (c *ChainClient_) IsReadyToBroadcast(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainIsReadyToBroadcast, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsReadyToBroadcast(ctx, func(p multiprocesscapnp.Chain_isReadyToBroadcast_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainIsReadyToBroadcast, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_isReadyToBroadcast_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2488,22 +2221,8 @@ func (c *ChainClient_) IsReadyToBroadcast(ctx context.Context) (result bool, err
 
 // IsInitialBlockDownload calls Chain.isInitialBlockDownload.
 func (c *ChainClient_) IsInitialBlockDownload(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainIsInitialBlockDownload, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsInitialBlockDownload(ctx, func(p multiprocesscapnp.Chain_isInitialBlockDownload_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainIsInitialBlockDownload, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_isInitialBlockDownload_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2512,22 +2231,8 @@ func (c *ChainClient_) IsInitialBlockDownload(ctx context.Context) (result bool,
 
 // ShutdownRequested calls Chain.shutdownRequested.
 func (c *ChainClient_) ShutdownRequested(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainShutdownRequested, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ShutdownRequested(ctx, func(p multiprocesscapnp.Chain_shutdownRequested_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainShutdownRequested, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_shutdownRequested_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2536,125 +2241,77 @@ func (c *ChainClient_) ShutdownRequested(ctx context.Context) (result bool, err 
 
 // InitMessage calls Chain.initMessage.
 func (c *ChainClient_) InitMessage(ctx context.Context, message string) error {
-	return c.base.Call(ctx, &methodChainInitMessage, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().InitMessage(ctx, func(p multiprocesscapnp.Chain_initMessage_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetMessage_(message); err != nil {
-				return domain.Wrap("Chain.initMessage.message", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainInitMessage, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_initMessage_Params(p.Struct())
+		if err := args.SetMessage_(message); err != nil {
+			return domain.Wrap("Chain.initMessage.message", err)
+		}
+		return nil
+	}, nil)
 }
 
 // InitWarning calls Chain.initWarning.
 func (c *ChainClient_) InitWarning(ctx context.Context, message BilingualStr) error {
-	return c.base.Call(ctx, &methodChainInitWarning, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().InitWarning(ctx, func(p multiprocesscapnp.Chain_initWarning_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewMessage_()
-			if err != nil {
-				return domain.Wrap("Chain.initWarning.message", err)
-			}
-			if err := message.ToCapnp(e1); err != nil {
-				return domain.Wrap("Chain.initWarning.message", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainInitWarning, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_initWarning_Params(p.Struct())
+		e1, err := args.NewMessage_()
+		if err != nil {
+			return domain.Wrap("Chain.initWarning.message", err)
+		}
+		if err := message.ToCapnp(e1); err != nil {
+			return domain.Wrap("Chain.initWarning.message", err)
+		}
+		return nil
+	}, nil)
 }
 
 // InitError calls Chain.initError.
 func (c *ChainClient_) InitError(ctx context.Context, message BilingualStr) error {
-	return c.base.Call(ctx, &methodChainInitError, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().InitError(ctx, func(p multiprocesscapnp.Chain_initError_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewMessage_()
-			if err != nil {
-				return domain.Wrap("Chain.initError.message", err)
-			}
-			if err := message.ToCapnp(e1); err != nil {
-				return domain.Wrap("Chain.initError.message", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainInitError, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_initError_Params(p.Struct())
+		e1, err := args.NewMessage_()
+		if err != nil {
+			return domain.Wrap("Chain.initError.message", err)
+		}
+		if err := message.ToCapnp(e1); err != nil {
+			return domain.Wrap("Chain.initError.message", err)
+		}
+		return nil
+	}, nil)
 }
 
 // ShowProgress calls Chain.showProgress.
 func (c *ChainClient_) ShowProgress(ctx context.Context, title string, progress int32, resumePossible bool) error {
-	return c.base.Call(ctx, &methodChainShowProgress, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ShowProgress(ctx, func(p multiprocesscapnp.Chain_showProgress_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTitle(title); err != nil {
-				return domain.Wrap("Chain.showProgress.title", err)
-			}
-			p.SetProgress(progress)
-			p.SetResumePossible(resumePossible)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainShowProgress, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_showProgress_Params(p.Struct())
+		if err := args.SetTitle(title); err != nil {
+			return domain.Wrap("Chain.showProgress.title", err)
+		}
+		args.SetProgress(progress)
+		args.SetResumePossible(resumePossible)
+		return nil
+	}, nil)
 }
 
 // HandleNotifications calls Chain.handleNotifications.
 func (c *ChainClient_) HandleNotifications(ctx context.Context, notifications ChainNotifications) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodChainHandleNotifications, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleNotifications(ctx, func(p multiprocesscapnp.Chain_handleNotifications_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetNotifications(chainNotificationsToCapnp(conn, notifications)); err != nil {
+	err = c.base.Invoke(ctx, &methodChainHandleNotifications, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_handleNotifications_Params(p.Struct())
+		if c1 := chainNotificationsCap(notifications); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Chain.handleNotifications.notifications", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_handleNotifications_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Chain.handleNotifications.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2662,72 +2319,41 @@ func (c *ChainClient_) HandleNotifications(ctx context.Context, notifications Ch
 
 // WaitForNotificationsIfTipChanged calls Chain.waitForNotificationsIfTipChanged.
 func (c *ChainClient_) WaitForNotificationsIfTipChanged(ctx context.Context, oldTip chainhash.Hash) error {
-	return c.base.Call(ctx, &methodChainWaitForNotificationsIfTipChanged, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().WaitForNotificationsIfTipChanged(ctx, func(p multiprocesscapnp.Chain_waitForNotificationsIfTipChanged_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetOldTip(domain.HashBytes(oldTip)); err != nil {
-				return domain.Wrap("Chain.waitForNotificationsIfTipChanged.oldTip", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainWaitForNotificationsIfTipChanged, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_waitForNotificationsIfTipChanged_Params(p.Struct())
+		if err := args.SetOldTip(domain.HashBytes(oldTip)); err != nil {
+			return domain.Wrap("Chain.waitForNotificationsIfTipChanged.oldTip", err)
+		}
+		return nil
+	}, nil)
 }
 
 // WaitForNotifications calls Chain.waitForNotifications.
 func (c *ChainClient_) WaitForNotifications(ctx context.Context) error {
-	return c.base.Call(ctx, &methodChainWaitForNotifications, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().WaitForNotifications(ctx, func(p multiprocesscapnp.Chain_waitForNotifications_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainWaitForNotifications, nil, nil)
 }
 
 // HandleRpc calls Chain.handleRpc.
 func (c *ChainClient_) HandleRpc(ctx context.Context, command RPCCommand) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodChainHandleRpc, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleRpc(ctx, func(p multiprocesscapnp.Chain_handleRpc_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewCommand()
-			if err != nil {
-				return domain.Wrap("Chain.handleRpc.command", err)
-			}
-			if err := command.ToCapnp(conn, e1); err != nil {
-				return domain.Wrap("Chain.handleRpc.command", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodChainHandleRpc, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_handleRpc_Params(p.Struct())
+		e1, err := args.NewCommand()
 		if err != nil {
-			return err
+			return domain.Wrap("Chain.handleRpc.command", err)
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		if err := command.ToCapnp(p, e1); err != nil {
+			return domain.Wrap("Chain.handleRpc.command", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_handleRpc_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Chain.handleRpc.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2735,25 +2361,14 @@ func (c *ChainClient_) HandleRpc(ctx context.Context, command RPCCommand) (resul
 
 // RpcEnableDeprecated calls Chain.rpcEnableDeprecated.
 func (c *ChainClient_) RpcEnableDeprecated(ctx context.Context, method string) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainRpcEnableDeprecated, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().RpcEnableDeprecated(ctx, func(p multiprocesscapnp.Chain_rpcEnableDeprecated_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetMethod(method); err != nil {
-				return domain.Wrap("Chain.rpcEnableDeprecated.method", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainRpcEnableDeprecated, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_rpcEnableDeprecated_Params(p.Struct())
+		if err := args.SetMethod(method); err != nil {
+			return domain.Wrap("Chain.rpcEnableDeprecated.method", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_rpcEnableDeprecated_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2762,25 +2377,14 @@ func (c *ChainClient_) RpcEnableDeprecated(ctx context.Context, method string) (
 
 // GetSetting calls Chain.getSetting.
 func (c *ChainClient_) GetSetting(ctx context.Context, name string) (result json.RawMessage, err error) {
-	err = c.base.Call(ctx, &methodChainGetSetting, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetSetting(ctx, func(p multiprocesscapnp.Chain_getSetting_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("Chain.getSetting.name", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainGetSetting, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_getSetting_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("Chain.getSetting.name", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_getSetting_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.getSetting.result", err)
@@ -2797,25 +2401,14 @@ func (c *ChainClient_) GetSetting(ctx context.Context, name string) (result json
 
 // GetSettingsList calls Chain.getSettingsList.
 func (c *ChainClient_) GetSettingsList(ctx context.Context, name string) (result []json.RawMessage, err error) {
-	err = c.base.Call(ctx, &methodChainGetSettingsList, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetSettingsList(ctx, func(p multiprocesscapnp.Chain_getSettingsList_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("Chain.getSettingsList.name", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainGetSettingsList, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_getSettingsList_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("Chain.getSettingsList.name", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_getSettingsList_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.getSettingsList.result", err)
@@ -2841,25 +2434,14 @@ func (c *ChainClient_) GetSettingsList(ctx context.Context, name string) (result
 
 // GetRwSetting calls Chain.getRwSetting.
 func (c *ChainClient_) GetRwSetting(ctx context.Context, name string) (result json.RawMessage, err error) {
-	err = c.base.Call(ctx, &methodChainGetRwSetting, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetRwSetting(ctx, func(p multiprocesscapnp.Chain_getRwSetting_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("Chain.getRwSetting.name", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainGetRwSetting, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_getRwSetting_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("Chain.getRwSetting.name", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_getRwSetting_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Chain.getRwSetting.result", err)
@@ -2876,29 +2458,19 @@ func (c *ChainClient_) GetRwSetting(ctx context.Context, name string) (result js
 
 // UpdateRwSetting calls Chain.updateRwSetting.
 func (c *ChainClient_) UpdateRwSetting(ctx context.Context, name string, update SettingsUpdateCallback) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainUpdateRwSetting, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().UpdateRwSetting(ctx, func(p multiprocesscapnp.Chain_updateRwSetting_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("Chain.updateRwSetting.name", err)
-			}
-			if err := p.SetUpdate(settingsUpdateCallbackToCapnp(conn, update)); err != nil {
+	err = c.base.Invoke(ctx, &methodChainUpdateRwSetting, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_updateRwSetting_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("Chain.updateRwSetting.name", err)
+		}
+		if c1 := settingsUpdateCallbackCap(update); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(2, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Chain.updateRwSetting.update", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_updateRwSetting_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2907,29 +2479,18 @@ func (c *ChainClient_) UpdateRwSetting(ctx context.Context, name string, update 
 
 // OverwriteRwSetting calls Chain.overwriteRwSetting.
 func (c *ChainClient_) OverwriteRwSetting(ctx context.Context, name string, value json.RawMessage, action int32) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainOverwriteRwSetting, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().OverwriteRwSetting(ctx, func(p multiprocesscapnp.Chain_overwriteRwSetting_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("Chain.overwriteRwSetting.name", err)
-			}
-			if err := p.SetValue(domain.JSONText(value)); err != nil {
-				return domain.Wrap("Chain.overwriteRwSetting.value", err)
-			}
-			p.SetAction(action)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainOverwriteRwSetting, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_overwriteRwSetting_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("Chain.overwriteRwSetting.name", err)
 		}
+		if err := args.SetValue(domain.JSONText(value)); err != nil {
+			return domain.Wrap("Chain.overwriteRwSetting.value", err)
+		}
+		args.SetAction(action)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_overwriteRwSetting_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2938,26 +2499,15 @@ func (c *ChainClient_) OverwriteRwSetting(ctx context.Context, name string, valu
 
 // DeleteRwSettings calls Chain.deleteRwSettings.
 func (c *ChainClient_) DeleteRwSettings(ctx context.Context, name string, action int32) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainDeleteRwSettings, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().DeleteRwSettings(ctx, func(p multiprocesscapnp.Chain_deleteRwSettings_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("Chain.deleteRwSettings.name", err)
-			}
-			p.SetAction(action)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodChainDeleteRwSettings, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_deleteRwSettings_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("Chain.deleteRwSettings.name", err)
 		}
+		args.SetAction(action)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_deleteRwSettings_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2966,1625 +2516,1611 @@ func (c *ChainClient_) DeleteRwSettings(ctx context.Context, name string, action
 
 // RequestMempoolTransactions calls Chain.requestMempoolTransactions.
 func (c *ChainClient_) RequestMempoolTransactions(ctx context.Context, notifications ChainNotifications) error {
-	return c.base.Call(ctx, &methodChainRequestMempoolTransactions, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().RequestMempoolTransactions(ctx, func(p multiprocesscapnp.Chain_requestMempoolTransactions_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetNotifications(chainNotificationsToCapnp(conn, notifications)); err != nil {
+	return c.base.Invoke(ctx, &methodChainRequestMempoolTransactions, func(p *rt.Params) error {
+		args := multiprocesscapnp.Chain_requestMempoolTransactions_Params(p.Struct())
+		if c1 := chainNotificationsCap(notifications); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Chain.requestMempoolTransactions.notifications", err)
 			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+		}
+		return nil
+	}, nil)
 }
 
 // HasAssumedValidChain calls Chain.hasAssumedValidChain.
 func (c *ChainClient_) HasAssumedValidChain(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainHasAssumedValidChain, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().HasAssumedValidChain(ctx, func(p multiprocesscapnp.Chain_hasAssumedValidChain_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainHasAssumedValidChain, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Chain_hasAssumedValidChain_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
 	return result, err
 }
 
-// chainToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func chainToCapnp(conn *rt.Conn, v Chain) multiprocesscapnp.Chain {
+// chainCap returns a capability to place into a message for v: a new reference
+// to a client's own capability, else v served in this process; nil for nil.
+func chainCap(v Chain) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.Chain{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.Chain(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return ChainServerToCapnp(v)
+	return ChainServer(v)
 }
 
-// chainFromCapnp wraps an owned capability received on conn; null gives nil.
-func chainFromCapnp(conn *rt.Conn, c multiprocesscapnp.Chain) Chain {
-	if !c.IsValid() {
-		c.Release()
+// chainFromCap wraps an owned capability received in a message; nil gives nil.
+func chainFromCap(c *rt.Cap) Chain {
+	if c == nil {
 		return nil
 	}
-	return NewChainClient(conn, c)
+	return &ChainClient_{base: rt.NewClientBase(c)}
 }
 
-// ChainServerToCapnp serves impl as a Chain capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func ChainServerToCapnp(impl Chain) multiprocesscapnp.Chain {
-	return multiprocesscapnp.Chain_ServerToClient(&chainServer{impl: impl})
+// ChainServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
+func ChainServer(impl Chain) *rt.Cap {
+	return rt.Local(&chainDesc, impl)
 }
 
-// chainServer adapts a Chain to capnpc-go's Chain_Server.
-type chainServer struct {
-	rt.ServerBase
-	impl Chain
+// chainDesc describes Chain's methods, inherited ones included, to rt.
+var chainDesc rt.ServerDesc
+
+func init() {
+	chainDesc = rt.ServerDesc{
+		Name: "Chain",
+		Methods: []rt.MethodDesc{
+			{Method: &methodChainDestroy},
+			{Method: &methodChainGetHeight, Handler: chainGetHeight},
+			{Method: &methodChainGetBlockHash, Handler: chainGetBlockHash},
+			{Method: &methodChainHaveBlockOnDisk, Handler: chainHaveBlockOnDisk},
+			{Method: &methodChainFindLocatorFork, Handler: chainFindLocatorFork},
+			{Method: &methodChainHasBlockFilterIndex, Handler: chainHasBlockFilterIndex},
+			{Method: &methodChainBlockFilterMatchesAny, Handler: chainBlockFilterMatchesAny},
+			{Method: &methodChainFindBlock, Handler: chainFindBlock},
+			{Method: &methodChainFindFirstBlockWithTimeAndHeight, Handler: chainFindFirstBlockWithTimeAndHeight},
+			{Method: &methodChainFindAncestorByHeight, Handler: chainFindAncestorByHeight},
+			{Method: &methodChainFindAncestorByHash, Handler: chainFindAncestorByHash},
+			{Method: &methodChainFindCommonAncestor, Handler: chainFindCommonAncestor},
+			{Method: &methodChainFindCoins, Handler: chainFindCoins},
+			{Method: &methodChainGuessVerificationProgress, Handler: chainGuessVerificationProgress},
+			{Method: &methodChainHasBlocks, Handler: chainHasBlocks},
+			{Method: &methodChainIsRBFOptIn, Handler: chainIsRBFOptIn},
+			{Method: &methodChainIsInMempool, Handler: chainIsInMempool},
+			{Method: &methodChainHasDescendantsInMempool, Handler: chainHasDescendantsInMempool},
+			{Method: &methodChainBroadcastTransaction, Handler: chainBroadcastTransaction},
+			{Method: &methodChainGetTransactionAncestry, Handler: chainGetTransactionAncestry},
+			{Method: &methodChainCalculateIndividualBumpFees, Handler: chainCalculateIndividualBumpFees},
+			{Method: &methodChainCalculateCombinedBumpFee, Handler: chainCalculateCombinedBumpFee},
+			{Method: &methodChainGetPackageLimits, Handler: chainGetPackageLimits},
+			{Method: &methodChainCheckChainLimits, Handler: chainCheckChainLimits},
+			{Method: &methodChainEstimateSmartFee, Handler: chainEstimateSmartFee},
+			{Method: &methodChainEstimateMaxBlocks, Handler: chainEstimateMaxBlocks},
+			{Method: &methodChainMempoolMinFee, Handler: chainMempoolMinFee},
+			{Method: &methodChainRelayMinFee, Handler: chainRelayMinFee},
+			{Method: &methodChainRelayIncrementalFee, Handler: chainRelayIncrementalFee},
+			{Method: &methodChainRelayDustFee, Handler: chainRelayDustFee},
+			{Method: &methodChainHavePruned, Handler: chainHavePruned},
+			{Method: &methodChainGetPruneHeight, Handler: chainGetPruneHeight},
+			{Method: &methodChainIsReadyToBroadcast, Handler: chainIsReadyToBroadcast},
+			{Method: &methodChainIsInitialBlockDownload, Handler: chainIsInitialBlockDownload},
+			{Method: &methodChainShutdownRequested, Handler: chainShutdownRequested},
+			{Method: &methodChainInitMessage, Handler: chainInitMessage},
+			{Method: &methodChainInitWarning, Handler: chainInitWarning},
+			{Method: &methodChainInitError, Handler: chainInitError},
+			{Method: &methodChainShowProgress, Handler: chainShowProgress},
+			{Method: &methodChainHandleNotifications, Handler: chainHandleNotifications},
+			{Method: &methodChainWaitForNotificationsIfTipChanged, Handler: chainWaitForNotificationsIfTipChanged},
+			{Method: &methodChainWaitForNotifications, Handler: chainWaitForNotifications},
+			{Method: &methodChainHandleRpc, Handler: chainHandleRpc},
+			{Method: &methodChainRpcEnableDeprecated, Handler: chainRpcEnableDeprecated},
+			{Method: &methodChainGetSetting, Handler: chainGetSetting},
+			{Method: &methodChainGetSettingsList, Handler: chainGetSettingsList},
+			{Method: &methodChainGetRwSetting, Handler: chainGetRwSetting},
+			{Method: &methodChainUpdateRwSetting, Handler: chainUpdateRwSetting},
+			{Method: &methodChainOverwriteRwSetting, Handler: chainOverwriteRwSetting},
+			{Method: &methodChainDeleteRwSettings, Handler: chainDeleteRwSettings},
+			{Method: &methodChainRequestMempoolTransactions, Handler: chainRequestMempoolTransactions},
+			{Method: &methodChainHasAssumedValidChain, Handler: chainHasAssumedValidChain},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(Chain).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *chainServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves Chain.destroy.
-func (s *chainServer) Destroy(ctx context.Context, call multiprocesscapnp.Chain_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodChainDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// GetHeight serves Chain.getHeight.
-func (s *chainServer) GetHeight(ctx context.Context, call multiprocesscapnp.Chain_getHeight) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainGetHeight, call.Args().Context, func(ctx context.Context) error {
-		result, hasResult, err := s.impl.GetHeight(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetHasResult(hasResult)
-		if hasResult {
-			res.SetResult(result)
-		}
-		return nil
-	})
-}
-
-// GetBlockHash serves Chain.getBlockHash.
-func (s *chainServer) GetBlockHash(ctx context.Context, call multiprocesscapnp.Chain_getBlockHash) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainGetBlockHash, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var height int32
-		height = args.Height()
-		result, err := s.impl.GetBlockHash(ctx, height)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(domain.HashBytes(result)); err != nil {
-			return domain.Wrap("Chain.getBlockHash.result", err)
-		}
-		return nil
-	})
-}
-
-// HaveBlockOnDisk serves Chain.haveBlockOnDisk.
-func (s *chainServer) HaveBlockOnDisk(ctx context.Context, call multiprocesscapnp.Chain_haveBlockOnDisk) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainHaveBlockOnDisk, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var height int32
-		height = args.Height()
-		result, err := s.impl.HaveBlockOnDisk(ctx, height)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
+// chainGetHeight serves Chain.getHeight.
+func chainGetHeight(ctx context.Context, impl any, call *rt.Call) error {
+	result, hasResult, err := impl.(Chain).GetHeight(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_getHeight_Results(s)
+	res.SetHasResult(hasResult)
+	if hasResult {
 		res.SetResult(result)
-		return nil
-	})
+	}
+	return nil
 }
 
-// FindLocatorFork serves Chain.findLocatorFork.
-func (s *chainServer) FindLocatorFork(ctx context.Context, call multiprocesscapnp.Chain_findLocatorFork) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainFindLocatorFork, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var locator []byte
-		w1, err := args.Locator()
-		if err != nil {
-			return domain.Wrap("Chain.findLocatorFork.locator", err)
-		}
-		locator = bytes.Clone(w1)
-		result, hasResult, err := s.impl.FindLocatorFork(ctx, locator)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetHasResult(hasResult)
-		if hasResult {
-			res.SetResult(result)
-		}
-		return nil
-	})
+// chainGetBlockHash serves Chain.getBlockHash.
+func chainGetBlockHash(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_getBlockHash_Params(call.Args())
+	var height int32
+	height = args.Height()
+	result, err := impl.(Chain).GetBlockHash(ctx, height)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_getBlockHash_Results(s)
+	if err := res.SetResult(domain.HashBytes(result)); err != nil {
+		return domain.Wrap("Chain.getBlockHash.result", err)
+	}
+	return nil
 }
 
-// HasBlockFilterIndex serves Chain.hasBlockFilterIndex.
-func (s *chainServer) HasBlockFilterIndex(ctx context.Context, call multiprocesscapnp.Chain_hasBlockFilterIndex) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainHasBlockFilterIndex, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var filterType uint8
-		filterType = args.FilterType()
-		result, err := s.impl.HasBlockFilterIndex(ctx, filterType)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
+// chainHaveBlockOnDisk serves Chain.haveBlockOnDisk.
+func chainHaveBlockOnDisk(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_haveBlockOnDisk_Params(call.Args())
+	var height int32
+	height = args.Height()
+	result, err := impl.(Chain).HaveBlockOnDisk(ctx, height)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_haveBlockOnDisk_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// chainFindLocatorFork serves Chain.findLocatorFork.
+func chainFindLocatorFork(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_findLocatorFork_Params(call.Args())
+	var locator []byte
+	w1, err := args.Locator()
+	if err != nil {
+		return domain.Wrap("Chain.findLocatorFork.locator", err)
+	}
+	locator = bytes.Clone(w1)
+	result, hasResult, err := impl.(Chain).FindLocatorFork(ctx, locator)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_findLocatorFork_Results(s)
+	res.SetHasResult(hasResult)
+	if hasResult {
 		res.SetResult(result)
-		return nil
-	})
+	}
+	return nil
 }
 
-// BlockFilterMatchesAny serves Chain.blockFilterMatchesAny.
-func (s *chainServer) BlockFilterMatchesAny(ctx context.Context, call multiprocesscapnp.Chain_blockFilterMatchesAny) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainBlockFilterMatchesAny, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var filterType uint8
-		var blockHash chainhash.Hash
-		var filterSet [][]byte
-		filterType = args.FilterType()
-		w1, err := args.BlockHash()
-		if err != nil {
-			return domain.Wrap("Chain.blockFilterMatchesAny.blockHash", err)
-		}
-		v2, err := domain.Hash("Chain.blockFilterMatchesAny.blockHash", w1)
-		if err != nil {
-			return domain.Wrap("Chain.blockFilterMatchesAny.blockHash", err)
-		}
-		blockHash = v2
-		w3, err := args.FilterSet()
-		if err != nil {
-			return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
-		}
-		if l4 := w3; l4.IsValid() {
-			filterSet = make([][]byte, l4.Len())
-			for i5 := 0; i5 < l4.Len(); i5++ {
-				e6, err := l4.At(i5)
-				if err != nil {
-					return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
-				}
-				filterSet[i5] = bytes.Clone(e6)
+// chainHasBlockFilterIndex serves Chain.hasBlockFilterIndex.
+func chainHasBlockFilterIndex(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_hasBlockFilterIndex_Params(call.Args())
+	var filterType uint8
+	filterType = args.FilterType()
+	result, err := impl.(Chain).HasBlockFilterIndex(ctx, filterType)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_hasBlockFilterIndex_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// chainBlockFilterMatchesAny serves Chain.blockFilterMatchesAny.
+func chainBlockFilterMatchesAny(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_blockFilterMatchesAny_Params(call.Args())
+	var filterType uint8
+	var blockHash chainhash.Hash
+	var filterSet [][]byte
+	filterType = args.FilterType()
+	w1, err := args.BlockHash()
+	if err != nil {
+		return domain.Wrap("Chain.blockFilterMatchesAny.blockHash", err)
+	}
+	v2, err := domain.Hash("Chain.blockFilterMatchesAny.blockHash", w1)
+	if err != nil {
+		return domain.Wrap("Chain.blockFilterMatchesAny.blockHash", err)
+	}
+	blockHash = v2
+	w3, err := args.FilterSet()
+	if err != nil {
+		return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
+	}
+	if l4 := w3; l4.IsValid() {
+		filterSet = make([][]byte, l4.Len())
+		for i5 := 0; i5 < l4.Len(); i5++ {
+			e6, err := l4.At(i5)
+			if err != nil {
+				return domain.Wrap("Chain.blockFilterMatchesAny.filterSet", err)
 			}
+			filterSet[i5] = bytes.Clone(e6)
 		}
-		result, hasResult, err := s.impl.BlockFilterMatchesAny(ctx, filterType, blockHash, filterSet)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetHasResult(hasResult)
-		if hasResult {
-			res.SetResult(result)
-		}
-		return nil
-	})
+	}
+	result, hasResult, err := impl.(Chain).BlockFilterMatchesAny(ctx, filterType, blockHash, filterSet)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_blockFilterMatchesAny_Results(s)
+	res.SetHasResult(hasResult)
+	if hasResult {
+		res.SetResult(result)
+	}
+	return nil
 }
 
-// FindBlock serves Chain.findBlock.
-func (s *chainServer) FindBlock(ctx context.Context, call multiprocesscapnp.Chain_findBlock) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainFindBlock, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var hash chainhash.Hash
-		var block FoundBlockParam
-		w1, err := args.Hash()
-		if err != nil {
-			return domain.Wrap("Chain.findBlock.hash", err)
-		}
-		v2, err := domain.Hash("Chain.findBlock.hash", w1)
-		if err != nil {
-			return domain.Wrap("Chain.findBlock.hash", err)
-		}
-		hash = v2
-		w3, err := args.Block()
+// chainFindBlock serves Chain.findBlock.
+func chainFindBlock(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_findBlock_Params(call.Args())
+	var hash chainhash.Hash
+	var block FoundBlockParam
+	w1, err := args.Hash()
+	if err != nil {
+		return domain.Wrap("Chain.findBlock.hash", err)
+	}
+	v2, err := domain.Hash("Chain.findBlock.hash", w1)
+	if err != nil {
+		return domain.Wrap("Chain.findBlock.hash", err)
+	}
+	hash = v2
+	w3, err := args.Block()
+	if err != nil {
+		return domain.Wrap("Chain.findBlock.block", err)
+	}
+	v4, err := FoundBlockParamFromCapnp(w3)
+	if err != nil {
+		return domain.Wrap("Chain.findBlock.block", err)
+	}
+	block = v4
+	result, blockOut, err := impl.(Chain).FindBlock(ctx, hash, block)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_findBlock_Results(s)
+	res.SetResult(result)
+	if blockOut != nil {
+		e5, err := res.NewBlock()
 		if err != nil {
 			return domain.Wrap("Chain.findBlock.block", err)
 		}
-		v4, err := FoundBlockParamFromCapnp(w3)
-		if err != nil {
+		if err := blockOut.ToCapnp(e5); err != nil {
 			return domain.Wrap("Chain.findBlock.block", err)
 		}
-		block = v4
-		result, blockOut, err := s.impl.FindBlock(ctx, hash, block)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if blockOut != nil {
-			e5, err := res.NewBlock()
-			if err != nil {
-				return domain.Wrap("Chain.findBlock.block", err)
-			}
-			if err := blockOut.ToCapnp(e5); err != nil {
-				return domain.Wrap("Chain.findBlock.block", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// FindFirstBlockWithTimeAndHeight serves Chain.findFirstBlockWithTimeAndHeight.
-func (s *chainServer) FindFirstBlockWithTimeAndHeight(ctx context.Context, call multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainFindFirstBlockWithTimeAndHeight, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var minTime int64
-		var minHeight int32
-		var block FoundBlockParam
-		minTime = args.MinTime()
-		minHeight = args.MinHeight()
-		w1, err := args.Block()
+// chainFindFirstBlockWithTimeAndHeight serves Chain.findFirstBlockWithTimeAndHeight.
+func chainFindFirstBlockWithTimeAndHeight(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight_Params(call.Args())
+	var minTime int64
+	var minHeight int32
+	var block FoundBlockParam
+	minTime = args.MinTime()
+	minHeight = args.MinHeight()
+	w1, err := args.Block()
+	if err != nil {
+		return domain.Wrap("Chain.findFirstBlockWithTimeAndHeight.block", err)
+	}
+	v2, err := FoundBlockParamFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Chain.findFirstBlockWithTimeAndHeight.block", err)
+	}
+	block = v2
+	result, blockOut, err := impl.(Chain).FindFirstBlockWithTimeAndHeight(ctx, minTime, minHeight, block)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight_Results(s)
+	res.SetResult(result)
+	if blockOut != nil {
+		e3, err := res.NewBlock()
 		if err != nil {
 			return domain.Wrap("Chain.findFirstBlockWithTimeAndHeight.block", err)
 		}
-		v2, err := FoundBlockParamFromCapnp(w1)
-		if err != nil {
+		if err := blockOut.ToCapnp(e3); err != nil {
 			return domain.Wrap("Chain.findFirstBlockWithTimeAndHeight.block", err)
 		}
-		block = v2
-		result, blockOut, err := s.impl.FindFirstBlockWithTimeAndHeight(ctx, minTime, minHeight, block)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if blockOut != nil {
-			e3, err := res.NewBlock()
-			if err != nil {
-				return domain.Wrap("Chain.findFirstBlockWithTimeAndHeight.block", err)
-			}
-			if err := blockOut.ToCapnp(e3); err != nil {
-				return domain.Wrap("Chain.findFirstBlockWithTimeAndHeight.block", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// FindAncestorByHeight serves Chain.findAncestorByHeight.
-func (s *chainServer) FindAncestorByHeight(ctx context.Context, call multiprocesscapnp.Chain_findAncestorByHeight) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainFindAncestorByHeight, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var blockHash chainhash.Hash
-		var ancestorHeight int32
-		var ancestor FoundBlockParam
-		w1, err := args.BlockHash()
-		if err != nil {
-			return domain.Wrap("Chain.findAncestorByHeight.blockHash", err)
-		}
-		v2, err := domain.Hash("Chain.findAncestorByHeight.blockHash", w1)
-		if err != nil {
-			return domain.Wrap("Chain.findAncestorByHeight.blockHash", err)
-		}
-		blockHash = v2
-		ancestorHeight = args.AncestorHeight()
-		w3, err := args.Ancestor()
+// chainFindAncestorByHeight serves Chain.findAncestorByHeight.
+func chainFindAncestorByHeight(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_findAncestorByHeight_Params(call.Args())
+	var blockHash chainhash.Hash
+	var ancestorHeight int32
+	var ancestor FoundBlockParam
+	w1, err := args.BlockHash()
+	if err != nil {
+		return domain.Wrap("Chain.findAncestorByHeight.blockHash", err)
+	}
+	v2, err := domain.Hash("Chain.findAncestorByHeight.blockHash", w1)
+	if err != nil {
+		return domain.Wrap("Chain.findAncestorByHeight.blockHash", err)
+	}
+	blockHash = v2
+	ancestorHeight = args.AncestorHeight()
+	w3, err := args.Ancestor()
+	if err != nil {
+		return domain.Wrap("Chain.findAncestorByHeight.ancestor", err)
+	}
+	v4, err := FoundBlockParamFromCapnp(w3)
+	if err != nil {
+		return domain.Wrap("Chain.findAncestorByHeight.ancestor", err)
+	}
+	ancestor = v4
+	result, ancestorOut, err := impl.(Chain).FindAncestorByHeight(ctx, blockHash, ancestorHeight, ancestor)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_findAncestorByHeight_Results(s)
+	res.SetResult(result)
+	if ancestorOut != nil {
+		e5, err := res.NewAncestor()
 		if err != nil {
 			return domain.Wrap("Chain.findAncestorByHeight.ancestor", err)
 		}
-		v4, err := FoundBlockParamFromCapnp(w3)
-		if err != nil {
+		if err := ancestorOut.ToCapnp(e5); err != nil {
 			return domain.Wrap("Chain.findAncestorByHeight.ancestor", err)
 		}
-		ancestor = v4
-		result, ancestorOut, err := s.impl.FindAncestorByHeight(ctx, blockHash, ancestorHeight, ancestor)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if ancestorOut != nil {
-			e5, err := res.NewAncestor()
-			if err != nil {
-				return domain.Wrap("Chain.findAncestorByHeight.ancestor", err)
-			}
-			if err := ancestorOut.ToCapnp(e5); err != nil {
-				return domain.Wrap("Chain.findAncestorByHeight.ancestor", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// FindAncestorByHash serves Chain.findAncestorByHash.
-func (s *chainServer) FindAncestorByHash(ctx context.Context, call multiprocesscapnp.Chain_findAncestorByHash) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainFindAncestorByHash, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var blockHash chainhash.Hash
-		var ancestorHash chainhash.Hash
-		var ancestor FoundBlockParam
-		w1, err := args.BlockHash()
-		if err != nil {
-			return domain.Wrap("Chain.findAncestorByHash.blockHash", err)
-		}
-		v2, err := domain.Hash("Chain.findAncestorByHash.blockHash", w1)
-		if err != nil {
-			return domain.Wrap("Chain.findAncestorByHash.blockHash", err)
-		}
-		blockHash = v2
-		w3, err := args.AncestorHash()
-		if err != nil {
-			return domain.Wrap("Chain.findAncestorByHash.ancestorHash", err)
-		}
-		v4, err := domain.Hash("Chain.findAncestorByHash.ancestorHash", w3)
-		if err != nil {
-			return domain.Wrap("Chain.findAncestorByHash.ancestorHash", err)
-		}
-		ancestorHash = v4
-		w5, err := args.Ancestor()
+// chainFindAncestorByHash serves Chain.findAncestorByHash.
+func chainFindAncestorByHash(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_findAncestorByHash_Params(call.Args())
+	var blockHash chainhash.Hash
+	var ancestorHash chainhash.Hash
+	var ancestor FoundBlockParam
+	w1, err := args.BlockHash()
+	if err != nil {
+		return domain.Wrap("Chain.findAncestorByHash.blockHash", err)
+	}
+	v2, err := domain.Hash("Chain.findAncestorByHash.blockHash", w1)
+	if err != nil {
+		return domain.Wrap("Chain.findAncestorByHash.blockHash", err)
+	}
+	blockHash = v2
+	w3, err := args.AncestorHash()
+	if err != nil {
+		return domain.Wrap("Chain.findAncestorByHash.ancestorHash", err)
+	}
+	v4, err := domain.Hash("Chain.findAncestorByHash.ancestorHash", w3)
+	if err != nil {
+		return domain.Wrap("Chain.findAncestorByHash.ancestorHash", err)
+	}
+	ancestorHash = v4
+	w5, err := args.Ancestor()
+	if err != nil {
+		return domain.Wrap("Chain.findAncestorByHash.ancestor", err)
+	}
+	v6, err := FoundBlockParamFromCapnp(w5)
+	if err != nil {
+		return domain.Wrap("Chain.findAncestorByHash.ancestor", err)
+	}
+	ancestor = v6
+	result, ancestorOut, err := impl.(Chain).FindAncestorByHash(ctx, blockHash, ancestorHash, ancestor)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_findAncestorByHash_Results(s)
+	res.SetResult(result)
+	if ancestorOut != nil {
+		e7, err := res.NewAncestor()
 		if err != nil {
 			return domain.Wrap("Chain.findAncestorByHash.ancestor", err)
 		}
-		v6, err := FoundBlockParamFromCapnp(w5)
-		if err != nil {
+		if err := ancestorOut.ToCapnp(e7); err != nil {
 			return domain.Wrap("Chain.findAncestorByHash.ancestor", err)
 		}
-		ancestor = v6
-		result, ancestorOut, err := s.impl.FindAncestorByHash(ctx, blockHash, ancestorHash, ancestor)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if ancestorOut != nil {
-			e7, err := res.NewAncestor()
-			if err != nil {
-				return domain.Wrap("Chain.findAncestorByHash.ancestor", err)
-			}
-			if err := ancestorOut.ToCapnp(e7); err != nil {
-				return domain.Wrap("Chain.findAncestorByHash.ancestor", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// FindCommonAncestor serves Chain.findCommonAncestor.
-func (s *chainServer) FindCommonAncestor(ctx context.Context, call multiprocesscapnp.Chain_findCommonAncestor) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainFindCommonAncestor, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var blockHash1 chainhash.Hash
-		var blockHash2 chainhash.Hash
-		var ancestor FoundBlockParam
-		var block1 FoundBlockParam
-		var block2 FoundBlockParam
-		w1, err := args.BlockHash1()
-		if err != nil {
-			return domain.Wrap("Chain.findCommonAncestor.blockHash1", err)
-		}
-		v2, err := domain.Hash("Chain.findCommonAncestor.blockHash1", w1)
-		if err != nil {
-			return domain.Wrap("Chain.findCommonAncestor.blockHash1", err)
-		}
-		blockHash1 = v2
-		w3, err := args.BlockHash2()
-		if err != nil {
-			return domain.Wrap("Chain.findCommonAncestor.blockHash2", err)
-		}
-		v4, err := domain.Hash("Chain.findCommonAncestor.blockHash2", w3)
-		if err != nil {
-			return domain.Wrap("Chain.findCommonAncestor.blockHash2", err)
-		}
-		blockHash2 = v4
-		w5, err := args.Ancestor()
+// chainFindCommonAncestor serves Chain.findCommonAncestor.
+func chainFindCommonAncestor(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_findCommonAncestor_Params(call.Args())
+	var blockHash1 chainhash.Hash
+	var blockHash2 chainhash.Hash
+	var ancestor FoundBlockParam
+	var block1 FoundBlockParam
+	var block2 FoundBlockParam
+	w1, err := args.BlockHash1()
+	if err != nil {
+		return domain.Wrap("Chain.findCommonAncestor.blockHash1", err)
+	}
+	v2, err := domain.Hash("Chain.findCommonAncestor.blockHash1", w1)
+	if err != nil {
+		return domain.Wrap("Chain.findCommonAncestor.blockHash1", err)
+	}
+	blockHash1 = v2
+	w3, err := args.BlockHash2()
+	if err != nil {
+		return domain.Wrap("Chain.findCommonAncestor.blockHash2", err)
+	}
+	v4, err := domain.Hash("Chain.findCommonAncestor.blockHash2", w3)
+	if err != nil {
+		return domain.Wrap("Chain.findCommonAncestor.blockHash2", err)
+	}
+	blockHash2 = v4
+	w5, err := args.Ancestor()
+	if err != nil {
+		return domain.Wrap("Chain.findCommonAncestor.ancestor", err)
+	}
+	v6, err := FoundBlockParamFromCapnp(w5)
+	if err != nil {
+		return domain.Wrap("Chain.findCommonAncestor.ancestor", err)
+	}
+	ancestor = v6
+	w7, err := args.Block1()
+	if err != nil {
+		return domain.Wrap("Chain.findCommonAncestor.block1", err)
+	}
+	v8, err := FoundBlockParamFromCapnp(w7)
+	if err != nil {
+		return domain.Wrap("Chain.findCommonAncestor.block1", err)
+	}
+	block1 = v8
+	w9, err := args.Block2()
+	if err != nil {
+		return domain.Wrap("Chain.findCommonAncestor.block2", err)
+	}
+	v10, err := FoundBlockParamFromCapnp(w9)
+	if err != nil {
+		return domain.Wrap("Chain.findCommonAncestor.block2", err)
+	}
+	block2 = v10
+	result, ancestorOut, block1Out, block2Out, err := impl.(Chain).FindCommonAncestor(ctx, blockHash1, blockHash2, ancestor, block1, block2)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_findCommonAncestor_Results(s)
+	res.SetResult(result)
+	if ancestorOut != nil {
+		e11, err := res.NewAncestor()
 		if err != nil {
 			return domain.Wrap("Chain.findCommonAncestor.ancestor", err)
 		}
-		v6, err := FoundBlockParamFromCapnp(w5)
-		if err != nil {
+		if err := ancestorOut.ToCapnp(e11); err != nil {
 			return domain.Wrap("Chain.findCommonAncestor.ancestor", err)
 		}
-		ancestor = v6
-		w7, err := args.Block1()
+	}
+	if block1Out != nil {
+		e12, err := res.NewBlock1()
 		if err != nil {
 			return domain.Wrap("Chain.findCommonAncestor.block1", err)
 		}
-		v8, err := FoundBlockParamFromCapnp(w7)
-		if err != nil {
+		if err := block1Out.ToCapnp(e12); err != nil {
 			return domain.Wrap("Chain.findCommonAncestor.block1", err)
 		}
-		block1 = v8
-		w9, err := args.Block2()
+	}
+	if block2Out != nil {
+		e13, err := res.NewBlock2()
 		if err != nil {
 			return domain.Wrap("Chain.findCommonAncestor.block2", err)
 		}
-		v10, err := FoundBlockParamFromCapnp(w9)
-		if err != nil {
+		if err := block2Out.ToCapnp(e13); err != nil {
 			return domain.Wrap("Chain.findCommonAncestor.block2", err)
 		}
-		block2 = v10
-		result, ancestorOut, block1Out, block2Out, err := s.impl.FindCommonAncestor(ctx, blockHash1, blockHash2, ancestor, block1, block2)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if ancestorOut != nil {
-			e11, err := res.NewAncestor()
-			if err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.ancestor", err)
-			}
-			if err := ancestorOut.ToCapnp(e11); err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.ancestor", err)
-			}
-		}
-		if block1Out != nil {
-			e12, err := res.NewBlock1()
-			if err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.block1", err)
-			}
-			if err := block1Out.ToCapnp(e12); err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.block1", err)
-			}
-		}
-		if block2Out != nil {
-			e13, err := res.NewBlock2()
-			if err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.block2", err)
-			}
-			if err := block2Out.ToCapnp(e13); err != nil {
-				return domain.Wrap("Chain.findCommonAncestor.block2", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// FindCoins serves Chain.findCoins.
-func (s *chainServer) FindCoins(ctx context.Context, call multiprocesscapnp.Chain_findCoins) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainFindCoins, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var coins []Pair[[]byte, []byte]
-		w1, err := args.Coins()
-		if err != nil {
-			return domain.Wrap("Chain.findCoins.coins", err)
-		}
-		if l2 := w1; l2.IsValid() {
-			coins = make([]Pair[[]byte, []byte], l2.Len())
-			for i3 := 0; i3 < l2.Len(); i3++ {
-				v6, err := PairFromCapnp[[]byte, []byte](l2.At(i3), func(p capnp.Ptr) ([]byte, error) {
-					var v4 []byte
-					v4 = bytes.Clone(p.Data())
-					return v4, nil
-				}, func(p capnp.Ptr) ([]byte, error) {
-					var v5 []byte
-					v5 = bytes.Clone(p.Data())
-					return v5, nil
-				})
-				if err != nil {
-					return domain.Wrap("Chain.findCoins.coins", err)
-				}
-				coins[i3] = v6
-			}
-		}
-		coinsOut, err := s.impl.FindCoins(ctx, coins)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if coinsOut != nil {
-			l7, err := res.NewCoins(int32(len(coinsOut)))
+// chainFindCoins serves Chain.findCoins.
+func chainFindCoins(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_findCoins_Params(call.Args())
+	var coins []Pair[[]byte, []byte]
+	w1, err := args.Coins()
+	if err != nil {
+		return domain.Wrap("Chain.findCoins.coins", err)
+	}
+	if l2 := w1; l2.IsValid() {
+		coins = make([]Pair[[]byte, []byte], l2.Len())
+		for i3 := 0; i3 < l2.Len(); i3++ {
+			v6, err := PairFromCapnp[[]byte, []byte](l2.At(i3), func(p capnp.Ptr) ([]byte, error) {
+				var v4 []byte
+				v4 = bytes.Clone(p.Data())
+				return v4, nil
+			}, func(p capnp.Ptr) ([]byte, error) {
+				var v5 []byte
+				v5 = bytes.Clone(p.Data())
+				return v5, nil
+			})
 			if err != nil {
 				return domain.Wrap("Chain.findCoins.coins", err)
 			}
-			for i8, x9 := range coinsOut {
-				if err := x9.ToCapnp(l7.At(i8), func(seg *capnp.Segment, x10 []byte) (capnp.Ptr, error) {
-					var p11 capnp.Ptr
-					if d12 := x10; d12 != nil {
-						x13, err := capnp.NewData(seg, d12)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p11 = x13.ToPtr()
+			coins[i3] = v6
+		}
+	}
+	coinsOut, err := impl.(Chain).FindCoins(ctx, coins)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_findCoins_Results(s)
+	if coinsOut != nil {
+		l7, err := res.NewCoins(int32(len(coinsOut)))
+		if err != nil {
+			return domain.Wrap("Chain.findCoins.coins", err)
+		}
+		for i8, x9 := range coinsOut {
+			if err := x9.ToCapnp(l7.At(i8), func(seg *capnp.Segment, x10 []byte) (capnp.Ptr, error) {
+				var p11 capnp.Ptr
+				if d12 := x10; d12 != nil {
+					x13, err := capnp.NewData(seg, d12)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
 					}
-					return p11, nil
-				}, func(seg *capnp.Segment, x14 []byte) (capnp.Ptr, error) {
-					var p15 capnp.Ptr
-					if d16 := x14; d16 != nil {
-						x17, err := capnp.NewData(seg, d16)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p15 = x17.ToPtr()
-					}
-					return p15, nil
-				}); err != nil {
-					return domain.Wrap("Chain.findCoins.coins", err)
+					p11 = x13.ToPtr()
 				}
+				return p11, nil
+			}, func(seg *capnp.Segment, x14 []byte) (capnp.Ptr, error) {
+				var p15 capnp.Ptr
+				if d16 := x14; d16 != nil {
+					x17, err := capnp.NewData(seg, d16)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p15 = x17.ToPtr()
+				}
+				return p15, nil
+			}); err != nil {
+				return domain.Wrap("Chain.findCoins.coins", err)
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GuessVerificationProgress serves Chain.guessVerificationProgress.
-func (s *chainServer) GuessVerificationProgress(ctx context.Context, call multiprocesscapnp.Chain_guessVerificationProgress) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainGuessVerificationProgress, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var blockHash chainhash.Hash
-		w1, err := args.BlockHash()
-		if err != nil {
-			return domain.Wrap("Chain.guessVerificationProgress.blockHash", err)
-		}
-		v2, err := domain.Hash("Chain.guessVerificationProgress.blockHash", w1)
-		if err != nil {
-			return domain.Wrap("Chain.guessVerificationProgress.blockHash", err)
-		}
-		blockHash = v2
-		result, err := s.impl.GuessVerificationProgress(ctx, blockHash)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainGuessVerificationProgress serves Chain.guessVerificationProgress.
+func chainGuessVerificationProgress(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_guessVerificationProgress_Params(call.Args())
+	var blockHash chainhash.Hash
+	w1, err := args.BlockHash()
+	if err != nil {
+		return domain.Wrap("Chain.guessVerificationProgress.blockHash", err)
+	}
+	v2, err := domain.Hash("Chain.guessVerificationProgress.blockHash", w1)
+	if err != nil {
+		return domain.Wrap("Chain.guessVerificationProgress.blockHash", err)
+	}
+	blockHash = v2
+	result, err := impl.(Chain).GuessVerificationProgress(ctx, blockHash)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_guessVerificationProgress_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// HasBlocks serves Chain.hasBlocks.
-func (s *chainServer) HasBlocks(ctx context.Context, call multiprocesscapnp.Chain_hasBlocks) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainHasBlocks, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var blockHash chainhash.Hash
-		var minHeight int32
-		var maxHeight int32
-		hasMaxHeight := args.HasMaxHeight()
-		w1, err := args.BlockHash()
-		if err != nil {
-			return domain.Wrap("Chain.hasBlocks.blockHash", err)
-		}
-		v2, err := domain.Hash("Chain.hasBlocks.blockHash", w1)
-		if err != nil {
-			return domain.Wrap("Chain.hasBlocks.blockHash", err)
-		}
-		blockHash = v2
-		minHeight = args.MinHeight()
-		if hasMaxHeight {
-			maxHeight = args.MaxHeight()
-		}
-		result, err := s.impl.HasBlocks(ctx, blockHash, minHeight, maxHeight, hasMaxHeight)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainHasBlocks serves Chain.hasBlocks.
+func chainHasBlocks(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_hasBlocks_Params(call.Args())
+	var blockHash chainhash.Hash
+	var minHeight int32
+	var maxHeight int32
+	hasMaxHeight := args.HasMaxHeight()
+	w1, err := args.BlockHash()
+	if err != nil {
+		return domain.Wrap("Chain.hasBlocks.blockHash", err)
+	}
+	v2, err := domain.Hash("Chain.hasBlocks.blockHash", w1)
+	if err != nil {
+		return domain.Wrap("Chain.hasBlocks.blockHash", err)
+	}
+	blockHash = v2
+	minHeight = args.MinHeight()
+	if hasMaxHeight {
+		maxHeight = args.MaxHeight()
+	}
+	result, err := impl.(Chain).HasBlocks(ctx, blockHash, minHeight, maxHeight, hasMaxHeight)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_hasBlocks_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// IsRBFOptIn serves Chain.isRBFOptIn.
-func (s *chainServer) IsRBFOptIn(ctx context.Context, call multiprocesscapnp.Chain_isRBFOptIn) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainIsRBFOptIn, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			IsRBFOptInBytes(ctx context.Context, tx []byte) (result int32, err error)
-		}); ok {
-			args := call.Args()
-			var tx []byte
-			w1, err := args.Tx()
-			if err != nil {
-				return domain.Wrap("Chain.isRBFOptIn.tx", err)
-			}
-			tx = bytes.Clone(w1)
-			result, err := impl.IsRBFOptInBytes(ctx, tx)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			return nil
-		}
-		args := call.Args()
-		var tx *wire.MsgTx
+// chainIsRBFOptIn serves Chain.isRBFOptIn.
+func chainIsRBFOptIn(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		IsRBFOptInBytes(ctx context.Context, tx []byte) (result int32, err error)
+	}); ok {
+		args := multiprocesscapnp.Chain_isRBFOptIn_Params(call.Args())
+		var tx []byte
 		w1, err := args.Tx()
 		if err != nil {
 			return domain.Wrap("Chain.isRBFOptIn.tx", err)
 		}
-		v2, err := domain.Tx("Chain.isRBFOptIn.tx", w1)
-		if err != nil {
-			return domain.Wrap("Chain.isRBFOptIn.tx", err)
-		}
-		tx = v2
-		result, err := s.impl.IsRBFOptIn(ctx, tx)
+		tx = bytes.Clone(w1)
+		result, err := impl.IsRBFOptInBytes(ctx, tx)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.Chain_isRBFOptIn_Results(s)
 		res.SetResult(result)
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Chain_isRBFOptIn_Params(call.Args())
+	var tx *wire.MsgTx
+	w1, err := args.Tx()
+	if err != nil {
+		return domain.Wrap("Chain.isRBFOptIn.tx", err)
+	}
+	v2, err := domain.Tx("Chain.isRBFOptIn.tx", w1)
+	if err != nil {
+		return domain.Wrap("Chain.isRBFOptIn.tx", err)
+	}
+	tx = v2
+	result, err := impl.(Chain).IsRBFOptIn(ctx, tx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_isRBFOptIn_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// IsInMempool serves Chain.isInMempool.
-func (s *chainServer) IsInMempool(ctx context.Context, call multiprocesscapnp.Chain_isInMempool) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainIsInMempool, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txid chainhash.Hash
-		w1, err := args.Txid()
-		if err != nil {
-			return domain.Wrap("Chain.isInMempool.txid", err)
-		}
-		v2, err := domain.Hash("Chain.isInMempool.txid", w1)
-		if err != nil {
-			return domain.Wrap("Chain.isInMempool.txid", err)
-		}
-		txid = v2
-		result, err := s.impl.IsInMempool(ctx, txid)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainIsInMempool serves Chain.isInMempool.
+func chainIsInMempool(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_isInMempool_Params(call.Args())
+	var txid chainhash.Hash
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Chain.isInMempool.txid", err)
+	}
+	v2, err := domain.Hash("Chain.isInMempool.txid", w1)
+	if err != nil {
+		return domain.Wrap("Chain.isInMempool.txid", err)
+	}
+	txid = v2
+	result, err := impl.(Chain).IsInMempool(ctx, txid)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_isInMempool_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// HasDescendantsInMempool serves Chain.hasDescendantsInMempool.
-func (s *chainServer) HasDescendantsInMempool(ctx context.Context, call multiprocesscapnp.Chain_hasDescendantsInMempool) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainHasDescendantsInMempool, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txid chainhash.Hash
-		w1, err := args.Txid()
-		if err != nil {
-			return domain.Wrap("Chain.hasDescendantsInMempool.txid", err)
-		}
-		v2, err := domain.Hash("Chain.hasDescendantsInMempool.txid", w1)
-		if err != nil {
-			return domain.Wrap("Chain.hasDescendantsInMempool.txid", err)
-		}
-		txid = v2
-		result, err := s.impl.HasDescendantsInMempool(ctx, txid)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainHasDescendantsInMempool serves Chain.hasDescendantsInMempool.
+func chainHasDescendantsInMempool(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_hasDescendantsInMempool_Params(call.Args())
+	var txid chainhash.Hash
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Chain.hasDescendantsInMempool.txid", err)
+	}
+	v2, err := domain.Hash("Chain.hasDescendantsInMempool.txid", w1)
+	if err != nil {
+		return domain.Wrap("Chain.hasDescendantsInMempool.txid", err)
+	}
+	txid = v2
+	result, err := impl.(Chain).HasDescendantsInMempool(ctx, txid)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_hasDescendantsInMempool_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// BroadcastTransaction serves Chain.broadcastTransaction.
-func (s *chainServer) BroadcastTransaction(ctx context.Context, call multiprocesscapnp.Chain_broadcastTransaction) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainBroadcastTransaction, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error)
-		}); ok {
-			args := call.Args()
-			var tx []byte
-			var maxTxFee btcutil.Amount
-			var broadcastMethod int32
-			w1, err := args.Tx()
-			if err != nil {
-				return domain.Wrap("Chain.broadcastTransaction.tx", err)
-			}
-			tx = bytes.Clone(w1)
-			maxTxFee = btcutil.Amount(args.MaxTxFee())
-			broadcastMethod = args.BroadcastMethod()
-			result, error_, err := impl.BroadcastTransactionBytes(ctx, tx, maxTxFee, broadcastMethod)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			if err := res.SetError(error_); err != nil {
-				return domain.Wrap("Chain.broadcastTransaction.error", err)
-			}
-			return nil
-		}
-		args := call.Args()
-		var tx *wire.MsgTx
+// chainBroadcastTransaction serves Chain.broadcastTransaction.
+func chainBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error)
+	}); ok {
+		args := multiprocesscapnp.Chain_broadcastTransaction_Params(call.Args())
+		var tx []byte
 		var maxTxFee btcutil.Amount
 		var broadcastMethod int32
 		w1, err := args.Tx()
 		if err != nil {
 			return domain.Wrap("Chain.broadcastTransaction.tx", err)
 		}
-		v2, err := domain.Tx("Chain.broadcastTransaction.tx", w1)
-		if err != nil {
-			return domain.Wrap("Chain.broadcastTransaction.tx", err)
-		}
-		tx = v2
+		tx = bytes.Clone(w1)
 		maxTxFee = btcutil.Amount(args.MaxTxFee())
 		broadcastMethod = args.BroadcastMethod()
-		result, error_, err := s.impl.BroadcastTransaction(ctx, tx, maxTxFee, broadcastMethod)
+		result, error_, err := impl.BroadcastTransactionBytes(ctx, tx, maxTxFee, broadcastMethod)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.Chain_broadcastTransaction_Results(s)
 		res.SetResult(result)
 		if err := res.SetError(error_); err != nil {
 			return domain.Wrap("Chain.broadcastTransaction.error", err)
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Chain_broadcastTransaction_Params(call.Args())
+	var tx *wire.MsgTx
+	var maxTxFee btcutil.Amount
+	var broadcastMethod int32
+	w1, err := args.Tx()
+	if err != nil {
+		return domain.Wrap("Chain.broadcastTransaction.tx", err)
+	}
+	v2, err := domain.Tx("Chain.broadcastTransaction.tx", w1)
+	if err != nil {
+		return domain.Wrap("Chain.broadcastTransaction.tx", err)
+	}
+	tx = v2
+	maxTxFee = btcutil.Amount(args.MaxTxFee())
+	broadcastMethod = args.BroadcastMethod()
+	result, error_, err := impl.(Chain).BroadcastTransaction(ctx, tx, maxTxFee, broadcastMethod)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_broadcastTransaction_Results(s)
+	res.SetResult(result)
+	if err := res.SetError(error_); err != nil {
+		return domain.Wrap("Chain.broadcastTransaction.error", err)
+	}
+	return nil
 }
 
-// GetTransactionAncestry serves Chain.getTransactionAncestry.
-func (s *chainServer) GetTransactionAncestry(ctx context.Context, call multiprocesscapnp.Chain_getTransactionAncestry) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainGetTransactionAncestry, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txid chainhash.Hash
-		w1, err := args.Txid()
-		if err != nil {
-			return domain.Wrap("Chain.getTransactionAncestry.txid", err)
-		}
-		v2, err := domain.Hash("Chain.getTransactionAncestry.txid", w1)
-		if err != nil {
-			return domain.Wrap("Chain.getTransactionAncestry.txid", err)
-		}
-		txid = v2
-		ancestors, descendants, ancestorsize, ancestorfees, err := s.impl.GetTransactionAncestry(ctx, txid)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetAncestors(ancestors)
-		res.SetDescendants(descendants)
-		res.SetAncestorsize(ancestorsize)
-		res.SetAncestorfees(int64(ancestorfees))
-		return nil
-	})
+// chainGetTransactionAncestry serves Chain.getTransactionAncestry.
+func chainGetTransactionAncestry(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_getTransactionAncestry_Params(call.Args())
+	var txid chainhash.Hash
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Chain.getTransactionAncestry.txid", err)
+	}
+	v2, err := domain.Hash("Chain.getTransactionAncestry.txid", w1)
+	if err != nil {
+		return domain.Wrap("Chain.getTransactionAncestry.txid", err)
+	}
+	txid = v2
+	ancestors, descendants, ancestorsize, ancestorfees, err := impl.(Chain).GetTransactionAncestry(ctx, txid)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_getTransactionAncestry_Results(s)
+	res.SetAncestors(ancestors)
+	res.SetDescendants(descendants)
+	res.SetAncestorsize(ancestorsize)
+	res.SetAncestorfees(int64(ancestorfees))
+	return nil
 }
 
-// CalculateIndividualBumpFees serves Chain.calculateIndividualBumpFees.
-func (s *chainServer) CalculateIndividualBumpFees(ctx context.Context, call multiprocesscapnp.Chain_calculateIndividualBumpFees) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainCalculateIndividualBumpFees, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var outpoints [][]byte
-		var targetFeerate []byte
-		w1, err := args.Outpoints()
-		if err != nil {
-			return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
-		}
-		if l2 := w1; l2.IsValid() {
-			outpoints = make([][]byte, l2.Len())
-			for i3 := 0; i3 < l2.Len(); i3++ {
-				e4, err := l2.At(i3)
-				if err != nil {
-					return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
-				}
-				outpoints[i3] = bytes.Clone(e4)
-			}
-		}
-		w5, err := args.TargetFeerate()
-		if err != nil {
-			return domain.Wrap("Chain.calculateIndividualBumpFees.targetFeerate", err)
-		}
-		targetFeerate = bytes.Clone(w5)
-		result, err := s.impl.CalculateIndividualBumpFees(ctx, outpoints, targetFeerate)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l6, err := res.NewResult(int32(len(result)))
+// chainCalculateIndividualBumpFees serves Chain.calculateIndividualBumpFees.
+func chainCalculateIndividualBumpFees(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_calculateIndividualBumpFees_Params(call.Args())
+	var outpoints [][]byte
+	var targetFeerate []byte
+	w1, err := args.Outpoints()
+	if err != nil {
+		return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
+	}
+	if l2 := w1; l2.IsValid() {
+		outpoints = make([][]byte, l2.Len())
+		for i3 := 0; i3 < l2.Len(); i3++ {
+			e4, err := l2.At(i3)
 			if err != nil {
+				return domain.Wrap("Chain.calculateIndividualBumpFees.outpoints", err)
+			}
+			outpoints[i3] = bytes.Clone(e4)
+		}
+	}
+	w5, err := args.TargetFeerate()
+	if err != nil {
+		return domain.Wrap("Chain.calculateIndividualBumpFees.targetFeerate", err)
+	}
+	targetFeerate = bytes.Clone(w5)
+	result, err := impl.(Chain).CalculateIndividualBumpFees(ctx, outpoints, targetFeerate)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_calculateIndividualBumpFees_Results(s)
+	if result != nil {
+		l6, err := res.NewResult(int32(len(result)))
+		if err != nil {
+			return domain.Wrap("Chain.calculateIndividualBumpFees.result", err)
+		}
+		for i7, x8 := range result {
+			if err := x8.ToCapnp(l6.At(i7), func(seg *capnp.Segment, x9 []byte) (capnp.Ptr, error) {
+				var p10 capnp.Ptr
+				if d11 := x9; d11 != nil {
+					x12, err := capnp.NewData(seg, d11)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p10 = x12.ToPtr()
+				}
+				return p10, nil
+			}); err != nil {
 				return domain.Wrap("Chain.calculateIndividualBumpFees.result", err)
 			}
-			for i7, x8 := range result {
-				if err := x8.ToCapnp(l6.At(i7), func(seg *capnp.Segment, x9 []byte) (capnp.Ptr, error) {
-					var p10 capnp.Ptr
-					if d11 := x9; d11 != nil {
-						x12, err := capnp.NewData(seg, d11)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p10 = x12.ToPtr()
-					}
-					return p10, nil
-				}); err != nil {
-					return domain.Wrap("Chain.calculateIndividualBumpFees.result", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// CalculateCombinedBumpFee serves Chain.calculateCombinedBumpFee.
-func (s *chainServer) CalculateCombinedBumpFee(ctx context.Context, call multiprocesscapnp.Chain_calculateCombinedBumpFee) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainCalculateCombinedBumpFee, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var outpoints [][]byte
-		var targetFeerate []byte
-		w1, err := args.Outpoints()
-		if err != nil {
-			return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
-		}
-		if l2 := w1; l2.IsValid() {
-			outpoints = make([][]byte, l2.Len())
-			for i3 := 0; i3 < l2.Len(); i3++ {
-				e4, err := l2.At(i3)
-				if err != nil {
-					return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
-				}
-				outpoints[i3] = bytes.Clone(e4)
+// chainCalculateCombinedBumpFee serves Chain.calculateCombinedBumpFee.
+func chainCalculateCombinedBumpFee(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_calculateCombinedBumpFee_Params(call.Args())
+	var outpoints [][]byte
+	var targetFeerate []byte
+	w1, err := args.Outpoints()
+	if err != nil {
+		return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
+	}
+	if l2 := w1; l2.IsValid() {
+		outpoints = make([][]byte, l2.Len())
+		for i3 := 0; i3 < l2.Len(); i3++ {
+			e4, err := l2.At(i3)
+			if err != nil {
+				return domain.Wrap("Chain.calculateCombinedBumpFee.outpoints", err)
 			}
+			outpoints[i3] = bytes.Clone(e4)
 		}
-		w5, err := args.TargetFeerate()
-		if err != nil {
-			return domain.Wrap("Chain.calculateCombinedBumpFee.targetFeerate", err)
-		}
-		targetFeerate = bytes.Clone(w5)
-		result, hasResult, err := s.impl.CalculateCombinedBumpFee(ctx, outpoints, targetFeerate)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetHasResult(hasResult)
-		if hasResult {
-			res.SetResult(int64(result))
-		}
-		return nil
-	})
+	}
+	w5, err := args.TargetFeerate()
+	if err != nil {
+		return domain.Wrap("Chain.calculateCombinedBumpFee.targetFeerate", err)
+	}
+	targetFeerate = bytes.Clone(w5)
+	result, hasResult, err := impl.(Chain).CalculateCombinedBumpFee(ctx, outpoints, targetFeerate)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_calculateCombinedBumpFee_Results(s)
+	res.SetHasResult(hasResult)
+	if hasResult {
+		res.SetResult(int64(result))
+	}
+	return nil
 }
 
-// GetPackageLimits serves Chain.getPackageLimits.
-func (s *chainServer) GetPackageLimits(ctx context.Context, call multiprocesscapnp.Chain_getPackageLimits) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainGetPackageLimits, call.Args().Context, func(ctx context.Context) error {
-		ancestors, descendants, err := s.impl.GetPackageLimits(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetAncestors(ancestors)
-		res.SetDescendants(descendants)
-		return nil
-	})
+// chainGetPackageLimits serves Chain.getPackageLimits.
+func chainGetPackageLimits(ctx context.Context, impl any, call *rt.Call) error {
+	ancestors, descendants, err := impl.(Chain).GetPackageLimits(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_getPackageLimits_Results(s)
+	res.SetAncestors(ancestors)
+	res.SetDescendants(descendants)
+	return nil
 }
 
-// CheckChainLimits serves Chain.checkChainLimits.
-func (s *chainServer) CheckChainLimits(ctx context.Context, call multiprocesscapnp.Chain_checkChainLimits) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainCheckChainLimits, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			CheckChainLimitsBytes(ctx context.Context, tx []byte) (result *ResultVoid[struct{}], err error)
-		}); ok {
-			args := call.Args()
-			var tx []byte
-			w1, err := args.Tx()
-			if err != nil {
-				return domain.Wrap("Chain.checkChainLimits.tx", err)
-			}
-			tx = bytes.Clone(w1)
-			result, err := impl.CheckChainLimitsBytes(ctx, tx)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			if result != nil {
-				e2, err := res.NewResult()
-				if err != nil {
-					return domain.Wrap("Chain.checkChainLimits.result", err)
-				}
-				if err := result.ToCapnp(e2); err != nil {
-					return domain.Wrap("Chain.checkChainLimits.result", err)
-				}
-			}
-			return nil
-		}
-		args := call.Args()
-		var tx *wire.MsgTx
+// chainCheckChainLimits serves Chain.checkChainLimits.
+func chainCheckChainLimits(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		CheckChainLimitsBytes(ctx context.Context, tx []byte) (result *ResultVoid[struct{}], err error)
+	}); ok {
+		args := multiprocesscapnp.Chain_checkChainLimits_Params(call.Args())
+		var tx []byte
 		w1, err := args.Tx()
 		if err != nil {
 			return domain.Wrap("Chain.checkChainLimits.tx", err)
 		}
-		v2, err := domain.Tx("Chain.checkChainLimits.tx", w1)
-		if err != nil {
-			return domain.Wrap("Chain.checkChainLimits.tx", err)
-		}
-		tx = v2
-		result, err := s.impl.CheckChainLimits(ctx, tx)
+		tx = bytes.Clone(w1)
+		result, err := impl.CheckChainLimitsBytes(ctx, tx)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.Chain_checkChainLimits_Results(s)
 		if result != nil {
-			e3, err := res.NewResult()
+			e2, err := res.NewResult()
 			if err != nil {
 				return domain.Wrap("Chain.checkChainLimits.result", err)
 			}
-			if err := result.ToCapnp(e3); err != nil {
+			if err := result.ToCapnp(e2); err != nil {
 				return domain.Wrap("Chain.checkChainLimits.result", err)
 			}
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Chain_checkChainLimits_Params(call.Args())
+	var tx *wire.MsgTx
+	w1, err := args.Tx()
+	if err != nil {
+		return domain.Wrap("Chain.checkChainLimits.tx", err)
+	}
+	v2, err := domain.Tx("Chain.checkChainLimits.tx", w1)
+	if err != nil {
+		return domain.Wrap("Chain.checkChainLimits.tx", err)
+	}
+	tx = v2
+	result, err := impl.(Chain).CheckChainLimits(ctx, tx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_checkChainLimits_Results(s)
+	if result != nil {
+		e3, err := res.NewResult()
+		if err != nil {
+			return domain.Wrap("Chain.checkChainLimits.result", err)
+		}
+		if err := result.ToCapnp(e3); err != nil {
+			return domain.Wrap("Chain.checkChainLimits.result", err)
+		}
+	}
+	return nil
 }
 
-// EstimateSmartFee serves Chain.estimateSmartFee.
-func (s *chainServer) EstimateSmartFee(ctx context.Context, call multiprocesscapnp.Chain_estimateSmartFee) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainEstimateSmartFee, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var numBlocks int32
-		var conservative bool
-		wantCalc := args.WantCalc()
-		numBlocks = args.NumBlocks()
-		conservative = args.Conservative()
-		result, calc, err := s.impl.EstimateSmartFee(ctx, numBlocks, conservative, wantCalc)
+// chainEstimateSmartFee serves Chain.estimateSmartFee.
+func chainEstimateSmartFee(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_estimateSmartFee_Params(call.Args())
+	var numBlocks int32
+	var conservative bool
+	wantCalc := args.WantCalc()
+	numBlocks = args.NumBlocks()
+	conservative = args.Conservative()
+	result, calc, err := impl.(Chain).EstimateSmartFee(ctx, numBlocks, conservative, wantCalc)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_estimateSmartFee_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("Chain.estimateSmartFee.result", err)
+	}
+	if calc != nil {
+		e1, err := res.NewCalc()
 		if err != nil {
-			return err
+			return domain.Wrap("Chain.estimateSmartFee.calc", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
+		if err := calc.ToCapnp(e1); err != nil {
+			return domain.Wrap("Chain.estimateSmartFee.calc", err)
 		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Chain.estimateSmartFee.result", err)
-		}
-		if calc != nil {
-			e1, err := res.NewCalc()
-			if err != nil {
-				return domain.Wrap("Chain.estimateSmartFee.calc", err)
-			}
-			if err := calc.ToCapnp(e1); err != nil {
-				return domain.Wrap("Chain.estimateSmartFee.calc", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// EstimateMaxBlocks serves Chain.estimateMaxBlocks.
-func (s *chainServer) EstimateMaxBlocks(ctx context.Context, call multiprocesscapnp.Chain_estimateMaxBlocks) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainEstimateMaxBlocks, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.EstimateMaxBlocks(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
+// chainEstimateMaxBlocks serves Chain.estimateMaxBlocks.
+func chainEstimateMaxBlocks(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Chain).EstimateMaxBlocks(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_estimateMaxBlocks_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// chainMempoolMinFee serves Chain.mempoolMinFee.
+func chainMempoolMinFee(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Chain).MempoolMinFee(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_mempoolMinFee_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("Chain.mempoolMinFee.result", err)
+	}
+	return nil
+}
+
+// chainRelayMinFee serves Chain.relayMinFee.
+func chainRelayMinFee(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Chain).RelayMinFee(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_relayMinFee_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("Chain.relayMinFee.result", err)
+	}
+	return nil
+}
+
+// chainRelayIncrementalFee serves Chain.relayIncrementalFee.
+func chainRelayIncrementalFee(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Chain).RelayIncrementalFee(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_relayIncrementalFee_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("Chain.relayIncrementalFee.result", err)
+	}
+	return nil
+}
+
+// chainRelayDustFee serves Chain.relayDustFee.
+func chainRelayDustFee(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Chain).RelayDustFee(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_relayDustFee_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("Chain.relayDustFee.result", err)
+	}
+	return nil
+}
+
+// chainHavePruned serves Chain.havePruned.
+func chainHavePruned(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Chain).HavePruned(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_havePruned_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// chainGetPruneHeight serves Chain.getPruneHeight.
+func chainGetPruneHeight(ctx context.Context, impl any, call *rt.Call) error {
+	result, hasResult, err := impl.(Chain).GetPruneHeight(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_getPruneHeight_Results(s)
+	res.SetHasResult(hasResult)
+	if hasResult {
 		res.SetResult(result)
-		return nil
-	})
+	}
+	return nil
 }
 
-// MempoolMinFee serves Chain.mempoolMinFee.
-func (s *chainServer) MempoolMinFee(ctx context.Context, call multiprocesscapnp.Chain_mempoolMinFee) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainMempoolMinFee, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.MempoolMinFee(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Chain.mempoolMinFee.result", err)
-		}
-		return nil
-	})
+// chainIsReadyToBroadcast serves Chain.isReadyToBroadcast.
+func chainIsReadyToBroadcast(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Chain).IsReadyToBroadcast(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_isReadyToBroadcast_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// RelayMinFee serves Chain.relayMinFee.
-func (s *chainServer) RelayMinFee(ctx context.Context, call multiprocesscapnp.Chain_relayMinFee) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainRelayMinFee, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.RelayMinFee(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Chain.relayMinFee.result", err)
-		}
-		return nil
-	})
+// chainIsInitialBlockDownload serves Chain.isInitialBlockDownload.
+func chainIsInitialBlockDownload(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Chain).IsInitialBlockDownload(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_isInitialBlockDownload_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// RelayIncrementalFee serves Chain.relayIncrementalFee.
-func (s *chainServer) RelayIncrementalFee(ctx context.Context, call multiprocesscapnp.Chain_relayIncrementalFee) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainRelayIncrementalFee, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.RelayIncrementalFee(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Chain.relayIncrementalFee.result", err)
-		}
-		return nil
-	})
+// chainShutdownRequested serves Chain.shutdownRequested.
+func chainShutdownRequested(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Chain).ShutdownRequested(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_shutdownRequested_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// RelayDustFee serves Chain.relayDustFee.
-func (s *chainServer) RelayDustFee(ctx context.Context, call multiprocesscapnp.Chain_relayDustFee) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainRelayDustFee, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.RelayDustFee(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Chain.relayDustFee.result", err)
-		}
-		return nil
-	})
+// chainInitMessage serves Chain.initMessage.
+func chainInitMessage(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_initMessage_Params(call.Args())
+	var message string
+	w1, err := args.Message_()
+	if err != nil {
+		return domain.Wrap("Chain.initMessage.message", err)
+	}
+	message = w1
+	if err := impl.(Chain).InitMessage(ctx, message); err != nil {
+		return err
+	}
+	return nil
 }
 
-// HavePruned serves Chain.havePruned.
-func (s *chainServer) HavePruned(ctx context.Context, call multiprocesscapnp.Chain_havePruned) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainHavePruned, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.HavePruned(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainInitWarning serves Chain.initWarning.
+func chainInitWarning(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_initWarning_Params(call.Args())
+	var message BilingualStr
+	w1, err := args.Message_()
+	if err != nil {
+		return domain.Wrap("Chain.initWarning.message", err)
+	}
+	v2, err := BilingualStrFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Chain.initWarning.message", err)
+	}
+	message = v2
+	if err := impl.(Chain).InitWarning(ctx, message); err != nil {
+		return err
+	}
+	return nil
 }
 
-// GetPruneHeight serves Chain.getPruneHeight.
-func (s *chainServer) GetPruneHeight(ctx context.Context, call multiprocesscapnp.Chain_getPruneHeight) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainGetPruneHeight, call.Args().Context, func(ctx context.Context) error {
-		result, hasResult, err := s.impl.GetPruneHeight(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetHasResult(hasResult)
-		if hasResult {
-			res.SetResult(result)
-		}
-		return nil
-	})
+// chainInitError serves Chain.initError.
+func chainInitError(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_initError_Params(call.Args())
+	var message BilingualStr
+	w1, err := args.Message_()
+	if err != nil {
+		return domain.Wrap("Chain.initError.message", err)
+	}
+	v2, err := BilingualStrFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Chain.initError.message", err)
+	}
+	message = v2
+	if err := impl.(Chain).InitError(ctx, message); err != nil {
+		return err
+	}
+	return nil
 }
 
-// IsReadyToBroadcast serves Chain.isReadyToBroadcast.
-func (s *chainServer) IsReadyToBroadcast(ctx context.Context, call multiprocesscapnp.Chain_isReadyToBroadcast) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainIsReadyToBroadcast, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.IsReadyToBroadcast(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainShowProgress serves Chain.showProgress.
+func chainShowProgress(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_showProgress_Params(call.Args())
+	var title string
+	var progress int32
+	var resumePossible bool
+	w1, err := args.Title()
+	if err != nil {
+		return domain.Wrap("Chain.showProgress.title", err)
+	}
+	title = w1
+	progress = args.Progress()
+	resumePossible = args.ResumePossible()
+	if err := impl.(Chain).ShowProgress(ctx, title, progress, resumePossible); err != nil {
+		return err
+	}
+	return nil
 }
 
-// IsInitialBlockDownload serves Chain.isInitialBlockDownload.
-func (s *chainServer) IsInitialBlockDownload(ctx context.Context, call multiprocesscapnp.Chain_isInitialBlockDownload) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainIsInitialBlockDownload, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.IsInitialBlockDownload(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// ShutdownRequested serves Chain.shutdownRequested.
-func (s *chainServer) ShutdownRequested(ctx context.Context, call multiprocesscapnp.Chain_shutdownRequested) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainShutdownRequested, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.ShutdownRequested(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// InitMessage serves Chain.initMessage.
-func (s *chainServer) InitMessage(ctx context.Context, call multiprocesscapnp.Chain_initMessage) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainInitMessage, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var message string
-		w1, err := args.Message_()
-		if err != nil {
-			return domain.Wrap("Chain.initMessage.message", err)
-		}
-		message = w1
-		if err := s.impl.InitMessage(ctx, message); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// InitWarning serves Chain.initWarning.
-func (s *chainServer) InitWarning(ctx context.Context, call multiprocesscapnp.Chain_initWarning) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainInitWarning, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var message BilingualStr
-		w1, err := args.Message_()
-		if err != nil {
-			return domain.Wrap("Chain.initWarning.message", err)
-		}
-		v2, err := BilingualStrFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Chain.initWarning.message", err)
-		}
-		message = v2
-		if err := s.impl.InitWarning(ctx, message); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// InitError serves Chain.initError.
-func (s *chainServer) InitError(ctx context.Context, call multiprocesscapnp.Chain_initError) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainInitError, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var message BilingualStr
-		w1, err := args.Message_()
-		if err != nil {
-			return domain.Wrap("Chain.initError.message", err)
-		}
-		v2, err := BilingualStrFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Chain.initError.message", err)
-		}
-		message = v2
-		if err := s.impl.InitError(ctx, message); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// ShowProgress serves Chain.showProgress.
-func (s *chainServer) ShowProgress(ctx context.Context, call multiprocesscapnp.Chain_showProgress) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainShowProgress, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var title string
-		var progress int32
-		var resumePossible bool
-		w1, err := args.Title()
-		if err != nil {
-			return domain.Wrap("Chain.showProgress.title", err)
-		}
-		title = w1
-		progress = args.Progress()
-		resumePossible = args.ResumePossible()
-		if err := s.impl.ShowProgress(ctx, title, progress, resumePossible); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// HandleNotifications serves Chain.handleNotifications.
-func (s *chainServer) HandleNotifications(ctx context.Context, call multiprocesscapnp.Chain_handleNotifications) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainHandleNotifications, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var notifications ChainNotifications
-		notifications = chainNotificationsFromCapnp(conn, args.Notifications().AddRef())
-		result, err := s.impl.HandleNotifications(ctx, notifications)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// chainHandleNotifications serves Chain.handleNotifications.
+func chainHandleNotifications(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_handleNotifications_Params(call.Args())
+	var notifications ChainNotifications
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Chain.handleNotifications.notifications", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		notifications = chainNotificationsFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Chain).HandleNotifications(ctx, notifications)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_handleNotifications_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Chain.handleNotifications.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// WaitForNotificationsIfTipChanged serves Chain.waitForNotificationsIfTipChanged.
-func (s *chainServer) WaitForNotificationsIfTipChanged(ctx context.Context, call multiprocesscapnp.Chain_waitForNotificationsIfTipChanged) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainWaitForNotificationsIfTipChanged, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var oldTip chainhash.Hash
-		w1, err := args.OldTip()
-		if err != nil {
-			return domain.Wrap("Chain.waitForNotificationsIfTipChanged.oldTip", err)
-		}
-		v2, err := domain.Hash("Chain.waitForNotificationsIfTipChanged.oldTip", w1)
-		if err != nil {
-			return domain.Wrap("Chain.waitForNotificationsIfTipChanged.oldTip", err)
-		}
-		oldTip = v2
-		if err := s.impl.WaitForNotificationsIfTipChanged(ctx, oldTip); err != nil {
-			return err
-		}
-		return nil
-	})
+// chainWaitForNotificationsIfTipChanged serves Chain.waitForNotificationsIfTipChanged.
+func chainWaitForNotificationsIfTipChanged(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_waitForNotificationsIfTipChanged_Params(call.Args())
+	var oldTip chainhash.Hash
+	w1, err := args.OldTip()
+	if err != nil {
+		return domain.Wrap("Chain.waitForNotificationsIfTipChanged.oldTip", err)
+	}
+	v2, err := domain.Hash("Chain.waitForNotificationsIfTipChanged.oldTip", w1)
+	if err != nil {
+		return domain.Wrap("Chain.waitForNotificationsIfTipChanged.oldTip", err)
+	}
+	oldTip = v2
+	if err := impl.(Chain).WaitForNotificationsIfTipChanged(ctx, oldTip); err != nil {
+		return err
+	}
+	return nil
 }
 
-// WaitForNotifications serves Chain.waitForNotifications.
-func (s *chainServer) WaitForNotifications(ctx context.Context, call multiprocesscapnp.Chain_waitForNotifications) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainWaitForNotifications, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.WaitForNotifications(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// chainWaitForNotifications serves Chain.waitForNotifications.
+func chainWaitForNotifications(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Chain).WaitForNotifications(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// HandleRpc serves Chain.handleRpc.
-func (s *chainServer) HandleRpc(ctx context.Context, call multiprocesscapnp.Chain_handleRpc) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainHandleRpc, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var command RPCCommand
-		w1, err := args.Command()
-		if err != nil {
-			return domain.Wrap("Chain.handleRpc.command", err)
-		}
-		v2, err := RPCCommandFromCapnp(conn, w1)
-		if err != nil {
-			return domain.Wrap("Chain.handleRpc.command", err)
-		}
-		command = v2
-		result, err := s.impl.HandleRpc(ctx, command)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// chainHandleRpc serves Chain.handleRpc.
+func chainHandleRpc(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_handleRpc_Params(call.Args())
+	var command RPCCommand
+	w1, err := args.Command()
+	if err != nil {
+		return domain.Wrap("Chain.handleRpc.command", err)
+	}
+	v2, err := RPCCommandFromCapnp(call, w1)
+	if err != nil {
+		return domain.Wrap("Chain.handleRpc.command", err)
+	}
+	command = v2
+	result, err := impl.(Chain).HandleRpc(ctx, command)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_handleRpc_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Chain.handleRpc.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// RpcEnableDeprecated serves Chain.rpcEnableDeprecated.
-func (s *chainServer) RpcEnableDeprecated(ctx context.Context, call multiprocesscapnp.Chain_rpcEnableDeprecated) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainRpcEnableDeprecated, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var method string
-		w1, err := args.Method()
-		if err != nil {
-			return domain.Wrap("Chain.rpcEnableDeprecated.method", err)
-		}
-		method = w1
-		result, err := s.impl.RpcEnableDeprecated(ctx, method)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainRpcEnableDeprecated serves Chain.rpcEnableDeprecated.
+func chainRpcEnableDeprecated(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_rpcEnableDeprecated_Params(call.Args())
+	var method string
+	w1, err := args.Method()
+	if err != nil {
+		return domain.Wrap("Chain.rpcEnableDeprecated.method", err)
+	}
+	method = w1
+	result, err := impl.(Chain).RpcEnableDeprecated(ctx, method)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_rpcEnableDeprecated_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetSetting serves Chain.getSetting.
-func (s *chainServer) GetSetting(ctx context.Context, call multiprocesscapnp.Chain_getSetting) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainGetSetting, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var name string
-		w1, err := args.Name()
-		if err != nil {
-			return domain.Wrap("Chain.getSetting.name", err)
-		}
-		name = w1
-		result, err := s.impl.GetSetting(ctx, name)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(domain.JSONText(result)); err != nil {
-			return domain.Wrap("Chain.getSetting.result", err)
-		}
-		return nil
-	})
+// chainGetSetting serves Chain.getSetting.
+func chainGetSetting(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_getSetting_Params(call.Args())
+	var name string
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("Chain.getSetting.name", err)
+	}
+	name = w1
+	result, err := impl.(Chain).GetSetting(ctx, name)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_getSetting_Results(s)
+	if err := res.SetResult(domain.JSONText(result)); err != nil {
+		return domain.Wrap("Chain.getSetting.result", err)
+	}
+	return nil
 }
 
-// GetSettingsList serves Chain.getSettingsList.
-func (s *chainServer) GetSettingsList(ctx context.Context, call multiprocesscapnp.Chain_getSettingsList) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainGetSettingsList, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var name string
-		w1, err := args.Name()
+// chainGetSettingsList serves Chain.getSettingsList.
+func chainGetSettingsList(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_getSettingsList_Params(call.Args())
+	var name string
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("Chain.getSettingsList.name", err)
+	}
+	name = w1
+	result, err := impl.(Chain).GetSettingsList(ctx, name)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_getSettingsList_Results(s)
+	if result != nil {
+		l2, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return domain.Wrap("Chain.getSettingsList.name", err)
+			return domain.Wrap("Chain.getSettingsList.result", err)
 		}
-		name = w1
-		result, err := s.impl.GetSettingsList(ctx, name)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l2, err := res.NewResult(int32(len(result)))
-			if err != nil {
+		for i3, x4 := range result {
+			if err := l2.Set(i3, domain.JSONText(x4)); err != nil {
 				return domain.Wrap("Chain.getSettingsList.result", err)
 			}
-			for i3, x4 := range result {
-				if err := l2.Set(i3, domain.JSONText(x4)); err != nil {
-					return domain.Wrap("Chain.getSettingsList.result", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetRwSetting serves Chain.getRwSetting.
-func (s *chainServer) GetRwSetting(ctx context.Context, call multiprocesscapnp.Chain_getRwSetting) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainGetRwSetting, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var name string
-		w1, err := args.Name()
-		if err != nil {
-			return domain.Wrap("Chain.getRwSetting.name", err)
-		}
-		name = w1
-		result, err := s.impl.GetRwSetting(ctx, name)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(domain.JSONText(result)); err != nil {
-			return domain.Wrap("Chain.getRwSetting.result", err)
-		}
-		return nil
-	})
+// chainGetRwSetting serves Chain.getRwSetting.
+func chainGetRwSetting(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_getRwSetting_Params(call.Args())
+	var name string
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("Chain.getRwSetting.name", err)
+	}
+	name = w1
+	result, err := impl.(Chain).GetRwSetting(ctx, name)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_getRwSetting_Results(s)
+	if err := res.SetResult(domain.JSONText(result)); err != nil {
+		return domain.Wrap("Chain.getRwSetting.result", err)
+	}
+	return nil
 }
 
-// UpdateRwSetting serves Chain.updateRwSetting.
-func (s *chainServer) UpdateRwSetting(ctx context.Context, call multiprocesscapnp.Chain_updateRwSetting) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainUpdateRwSetting, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var name string
-		var update SettingsUpdateCallback
-		w1, err := args.Name()
-		if err != nil {
-			return domain.Wrap("Chain.updateRwSetting.name", err)
-		}
-		name = w1
-		update = settingsUpdateCallbackFromCapnp(conn, args.Update().AddRef())
-		result, err := s.impl.UpdateRwSetting(ctx, name, update)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainUpdateRwSetting serves Chain.updateRwSetting.
+func chainUpdateRwSetting(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_updateRwSetting_Params(call.Args())
+	var name string
+	var update SettingsUpdateCallback
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("Chain.updateRwSetting.name", err)
+	}
+	name = w1
+	w2, err := capnp.Struct(args).Ptr(2)
+	if err != nil {
+		return domain.Wrap("Chain.updateRwSetting.update", err)
+	}
+	if q3 := w2.Interface(); q3.IsValid() {
+		update = settingsUpdateCallbackFromCap(call.Cap(q3.Capability()))
+	}
+	result, err := impl.(Chain).UpdateRwSetting(ctx, name, update)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_updateRwSetting_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// OverwriteRwSetting serves Chain.overwriteRwSetting.
-func (s *chainServer) OverwriteRwSetting(ctx context.Context, call multiprocesscapnp.Chain_overwriteRwSetting) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainOverwriteRwSetting, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var name string
-		var value json.RawMessage
-		var action int32
-		w1, err := args.Name()
-		if err != nil {
-			return domain.Wrap("Chain.overwriteRwSetting.name", err)
-		}
-		name = w1
-		w2, err := args.Value()
-		if err != nil {
-			return domain.Wrap("Chain.overwriteRwSetting.value", err)
-		}
-		v3, err := domain.JSON("Chain.overwriteRwSetting.value", w2)
-		if err != nil {
-			return domain.Wrap("Chain.overwriteRwSetting.value", err)
-		}
-		value = v3
-		action = args.Action()
-		result, err := s.impl.OverwriteRwSetting(ctx, name, value, action)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainOverwriteRwSetting serves Chain.overwriteRwSetting.
+func chainOverwriteRwSetting(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_overwriteRwSetting_Params(call.Args())
+	var name string
+	var value json.RawMessage
+	var action int32
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("Chain.overwriteRwSetting.name", err)
+	}
+	name = w1
+	w2, err := args.Value()
+	if err != nil {
+		return domain.Wrap("Chain.overwriteRwSetting.value", err)
+	}
+	v3, err := domain.JSON("Chain.overwriteRwSetting.value", w2)
+	if err != nil {
+		return domain.Wrap("Chain.overwriteRwSetting.value", err)
+	}
+	value = v3
+	action = args.Action()
+	result, err := impl.(Chain).OverwriteRwSetting(ctx, name, value, action)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_overwriteRwSetting_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// DeleteRwSettings serves Chain.deleteRwSettings.
-func (s *chainServer) DeleteRwSettings(ctx context.Context, call multiprocesscapnp.Chain_deleteRwSettings) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainDeleteRwSettings, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var name string
-		var action int32
-		w1, err := args.Name()
-		if err != nil {
-			return domain.Wrap("Chain.deleteRwSettings.name", err)
-		}
-		name = w1
-		action = args.Action()
-		result, err := s.impl.DeleteRwSettings(ctx, name, action)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainDeleteRwSettings serves Chain.deleteRwSettings.
+func chainDeleteRwSettings(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_deleteRwSettings_Params(call.Args())
+	var name string
+	var action int32
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("Chain.deleteRwSettings.name", err)
+	}
+	name = w1
+	action = args.Action()
+	result, err := impl.(Chain).DeleteRwSettings(ctx, name, action)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_deleteRwSettings_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// RequestMempoolTransactions serves Chain.requestMempoolTransactions.
-func (s *chainServer) RequestMempoolTransactions(ctx context.Context, call multiprocesscapnp.Chain_requestMempoolTransactions) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainRequestMempoolTransactions, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var notifications ChainNotifications
-		notifications = chainNotificationsFromCapnp(conn, args.Notifications().AddRef())
-		if err := s.impl.RequestMempoolTransactions(ctx, notifications); err != nil {
-			return err
-		}
-		return nil
-	})
+// chainRequestMempoolTransactions serves Chain.requestMempoolTransactions.
+func chainRequestMempoolTransactions(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Chain_requestMempoolTransactions_Params(call.Args())
+	var notifications ChainNotifications
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Chain.requestMempoolTransactions.notifications", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		notifications = chainNotificationsFromCap(call.Cap(q2.Capability()))
+	}
+	if err := impl.(Chain).RequestMempoolTransactions(ctx, notifications); err != nil {
+		return err
+	}
+	return nil
 }
 
-// HasAssumedValidChain serves Chain.hasAssumedValidChain.
-func (s *chainServer) HasAssumedValidChain(ctx context.Context, call multiprocesscapnp.Chain_hasAssumedValidChain) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainHasAssumedValidChain, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.HasAssumedValidChain(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainHasAssumedValidChain serves Chain.hasAssumedValidChain.
+func chainHasAssumedValidChain(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Chain).HasAssumedValidChain(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Chain_hasAssumedValidChain_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
 // UnimplementedChainServer can be embedded in a Chain implementation: every method
@@ -4899,67 +4435,89 @@ func (UnimplementedChainServer) HasAssumedValidChain(ctx context.Context) (resul
 
 var (
 	methodChainNotificationsDestroy = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainNotifications",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.ChainNotifications_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainNotifications_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainNotifications",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.ChainNotifications_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.ChainNotifications_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsTransactionAddedToMempool = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainNotifications",
-		Name:       "transactionAddedToMempool",
-		ParamsID:   multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainNotifications",
+		Name:        "transactionAddedToMempool",
+		InterfaceID: multiprocesscapnp.ChainNotifications_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsTransactionRemovedFromMempool = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainNotifications",
-		Name:       "transactionRemovedFromMempool",
-		ParamsID:   multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainNotifications",
+		Name:        "transactionRemovedFromMempool",
+		InterfaceID: multiprocesscapnp.ChainNotifications_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsBlockConnected = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainNotifications",
-		Name:       "blockConnected",
-		ParamsID:   multiprocesscapnp.ChainNotifications_blockConnected_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainNotifications_blockConnected_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainNotifications",
+		Name:        "blockConnected",
+		InterfaceID: multiprocesscapnp.ChainNotifications_TypeID,
+		ID:          3,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainNotifications_blockConnected_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsBlockDisconnected = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainNotifications",
-		Name:       "blockDisconnected",
-		ParamsID:   multiprocesscapnp.ChainNotifications_blockDisconnected_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainNotifications_blockDisconnected_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainNotifications",
+		Name:        "blockDisconnected",
+		InterfaceID: multiprocesscapnp.ChainNotifications_TypeID,
+		ID:          4,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainNotifications_blockDisconnected_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsUpdatedBlockTip = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainNotifications",
-		Name:       "updatedBlockTip",
-		ParamsID:   multiprocesscapnp.ChainNotifications_updatedBlockTip_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainNotifications_updatedBlockTip_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainNotifications",
+		Name:        "updatedBlockTip",
+		InterfaceID: multiprocesscapnp.ChainNotifications_TypeID,
+		ID:          5,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainNotifications_updatedBlockTip_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainNotificationsChainStateFlushed = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainNotifications",
-		Name:       "chainStateFlushed",
-		ParamsID:   multiprocesscapnp.ChainNotifications_chainStateFlushed_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainNotifications_chainStateFlushed_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainNotifications",
+		Name:        "chainStateFlushed",
+		InterfaceID: multiprocesscapnp.ChainNotifications_TypeID,
+		ID:          6,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainNotifications_chainStateFlushed_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -4991,7 +4549,8 @@ type ChainNotifications interface {
 	ChainStateFlushed(ctx context.Context, role ChainstateRole, locator []byte) error
 }
 
-// ChainNotificationsClient calls a remote ChainNotifications over a *rt.Conn.
+// ChainNotificationsClient calls a ChainNotifications through a capability
+// (the peer's, or one served in this process).
 type ChainNotificationsClient struct {
 	base *rt.ClientBase
 }
@@ -4999,23 +4558,19 @@ type ChainNotificationsClient struct {
 var _ ChainNotifications = (*ChainNotificationsClient)(nil)
 
 // NewChainNotificationsClient wraps capability c, which the client then owns.
-func NewChainNotificationsClient(conn *rt.Conn, c multiprocesscapnp.ChainNotifications) *ChainNotificationsClient {
-	return &ChainNotificationsClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewChainNotificationsClient(c *rt.Cap) *ChainNotificationsClient {
+	return &ChainNotificationsClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *ChainNotificationsClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *ChainNotificationsClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *ChainNotificationsClient) Capnp() multiprocesscapnp.ChainNotifications {
-	return multiprocesscapnp.ChainNotifications(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *ChainNotificationsClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -5030,47 +4585,22 @@ func (c *ChainNotificationsClient) AddCleanup(fn func()) {
 
 // Destroy calls ChainNotifications.destroy.
 func (c *ChainNotificationsClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodChainNotificationsDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.ChainNotifications_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodChainNotificationsDestroy)
 }
 
 // TransactionAddedToMempool calls ChainNotifications.transactionAddedToMempool.
 func (c *ChainNotificationsClient) TransactionAddedToMempool(ctx context.Context, tx *wire.MsgTx) error {
-	return c.base.Call(ctx, &methodChainNotificationsTransactionAddedToMempool, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TransactionAddedToMempool(ctx, func(p multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.TxBytes(tx)
-			if err != nil {
-				return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
-			}
-			if err := p.SetTx(b1); err != nil {
-				return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainNotificationsTransactionAddedToMempool, func(p *rt.Params) error {
+		args := multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Params(p.Struct())
+		b1, err := domain.TxBytes(tx)
+		if err != nil {
+			return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
+		}
+		if err := args.SetTx(b1); err != nil {
+			return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
+		}
+		return nil
+	}, nil)
 }
 
 // TransactionAddedToMempoolBytes calls ChainNotifications.transactionAddedToMempool.
@@ -5080,51 +4610,29 @@ func (c *ChainNotificationsClient) TransactionAddedToMempool(ctx context.Context
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
 func (c *ChainNotificationsClient) TransactionAddedToMempoolBytes(ctx context.Context, tx []byte) error {
-	return c.base.Call(ctx, &methodChainNotificationsTransactionAddedToMempool, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TransactionAddedToMempool(ctx, func(p multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTx(tx); err != nil {
-				return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainNotificationsTransactionAddedToMempool, func(p *rt.Params) error {
+		args := multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Params(p.Struct())
+		if err := args.SetTx(tx); err != nil {
+			return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
+		}
+		return nil
+	}, nil)
 }
 
 // TransactionRemovedFromMempool calls ChainNotifications.transactionRemovedFromMempool.
 func (c *ChainNotificationsClient) TransactionRemovedFromMempool(ctx context.Context, tx *wire.MsgTx, reason int32) error {
-	return c.base.Call(ctx, &methodChainNotificationsTransactionRemovedFromMempool, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TransactionRemovedFromMempool(ctx, func(p multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.TxBytes(tx)
-			if err != nil {
-				return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
-			}
-			if err := p.SetTx(b1); err != nil {
-				return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
-			}
-			p.SetReason(reason)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainNotificationsTransactionRemovedFromMempool, func(p *rt.Params) error {
+		args := multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Params(p.Struct())
+		b1, err := domain.TxBytes(tx)
+		if err != nil {
+			return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
+		}
+		if err := args.SetTx(b1); err != nil {
+			return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
+		}
+		args.SetReason(reason)
+		return nil
+	}, nil)
 }
 
 // TransactionRemovedFromMempoolBytes calls ChainNotifications.transactionRemovedFromMempool.
@@ -5134,344 +4642,277 @@ func (c *ChainNotificationsClient) TransactionRemovedFromMempool(ctx context.Con
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
 func (c *ChainNotificationsClient) TransactionRemovedFromMempoolBytes(ctx context.Context, tx []byte, reason int32) error {
-	return c.base.Call(ctx, &methodChainNotificationsTransactionRemovedFromMempool, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TransactionRemovedFromMempool(ctx, func(p multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTx(tx); err != nil {
-				return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
-			}
-			p.SetReason(reason)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainNotificationsTransactionRemovedFromMempool, func(p *rt.Params) error {
+		args := multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Params(p.Struct())
+		if err := args.SetTx(tx); err != nil {
+			return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
+		}
+		args.SetReason(reason)
+		return nil
+	}, nil)
 }
 
 // BlockConnected calls ChainNotifications.blockConnected.
 func (c *ChainNotificationsClient) BlockConnected(ctx context.Context, role ChainstateRole, block BlockInfo) error {
-	return c.base.Call(ctx, &methodChainNotificationsBlockConnected, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().BlockConnected(ctx, func(p multiprocesscapnp.ChainNotifications_blockConnected_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewRole()
-			if err != nil {
-				return domain.Wrap("ChainNotifications.blockConnected.role", err)
-			}
-			if err := role.ToCapnp(e1); err != nil {
-				return domain.Wrap("ChainNotifications.blockConnected.role", err)
-			}
-			e2, err := p.NewBlock()
-			if err != nil {
-				return domain.Wrap("ChainNotifications.blockConnected.block", err)
-			}
-			if err := block.ToCapnp(e2); err != nil {
-				return domain.Wrap("ChainNotifications.blockConnected.block", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainNotificationsBlockConnected, func(p *rt.Params) error {
+		args := multiprocesscapnp.ChainNotifications_blockConnected_Params(p.Struct())
+		e1, err := args.NewRole()
+		if err != nil {
+			return domain.Wrap("ChainNotifications.blockConnected.role", err)
+		}
+		if err := role.ToCapnp(e1); err != nil {
+			return domain.Wrap("ChainNotifications.blockConnected.role", err)
+		}
+		e2, err := args.NewBlock()
+		if err != nil {
+			return domain.Wrap("ChainNotifications.blockConnected.block", err)
+		}
+		if err := block.ToCapnp(e2); err != nil {
+			return domain.Wrap("ChainNotifications.blockConnected.block", err)
+		}
+		return nil
+	}, nil)
 }
 
 // BlockDisconnected calls ChainNotifications.blockDisconnected.
 func (c *ChainNotificationsClient) BlockDisconnected(ctx context.Context, block BlockInfo) error {
-	return c.base.Call(ctx, &methodChainNotificationsBlockDisconnected, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().BlockDisconnected(ctx, func(p multiprocesscapnp.ChainNotifications_blockDisconnected_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewBlock()
-			if err != nil {
-				return domain.Wrap("ChainNotifications.blockDisconnected.block", err)
-			}
-			if err := block.ToCapnp(e1); err != nil {
-				return domain.Wrap("ChainNotifications.blockDisconnected.block", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainNotificationsBlockDisconnected, func(p *rt.Params) error {
+		args := multiprocesscapnp.ChainNotifications_blockDisconnected_Params(p.Struct())
+		e1, err := args.NewBlock()
+		if err != nil {
+			return domain.Wrap("ChainNotifications.blockDisconnected.block", err)
+		}
+		if err := block.ToCapnp(e1); err != nil {
+			return domain.Wrap("ChainNotifications.blockDisconnected.block", err)
+		}
+		return nil
+	}, nil)
 }
 
 // UpdatedBlockTip calls ChainNotifications.updatedBlockTip.
 func (c *ChainNotificationsClient) UpdatedBlockTip(ctx context.Context) error {
-	return c.base.Call(ctx, &methodChainNotificationsUpdatedBlockTip, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().UpdatedBlockTip(ctx, func(p multiprocesscapnp.ChainNotifications_updatedBlockTip_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainNotificationsUpdatedBlockTip, nil, nil)
 }
 
 // ChainStateFlushed calls ChainNotifications.chainStateFlushed.
 func (c *ChainNotificationsClient) ChainStateFlushed(ctx context.Context, role ChainstateRole, locator []byte) error {
-	return c.base.Call(ctx, &methodChainNotificationsChainStateFlushed, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ChainStateFlushed(ctx, func(p multiprocesscapnp.ChainNotifications_chainStateFlushed_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewRole()
-			if err != nil {
-				return domain.Wrap("ChainNotifications.chainStateFlushed.role", err)
-			}
-			if err := role.ToCapnp(e1); err != nil {
-				return domain.Wrap("ChainNotifications.chainStateFlushed.role", err)
-			}
-			if err := p.SetLocator(locator); err != nil {
-				return domain.Wrap("ChainNotifications.chainStateFlushed.locator", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainNotificationsChainStateFlushed, func(p *rt.Params) error {
+		args := multiprocesscapnp.ChainNotifications_chainStateFlushed_Params(p.Struct())
+		e1, err := args.NewRole()
+		if err != nil {
+			return domain.Wrap("ChainNotifications.chainStateFlushed.role", err)
+		}
+		if err := role.ToCapnp(e1); err != nil {
+			return domain.Wrap("ChainNotifications.chainStateFlushed.role", err)
+		}
+		if err := args.SetLocator(locator); err != nil {
+			return domain.Wrap("ChainNotifications.chainStateFlushed.locator", err)
+		}
+		return nil
+	}, nil)
 }
 
-// chainNotificationsToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func chainNotificationsToCapnp(conn *rt.Conn, v ChainNotifications) multiprocesscapnp.ChainNotifications {
+// chainNotificationsCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
+func chainNotificationsCap(v ChainNotifications) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.ChainNotifications{}
-	}
-	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.ChainNotifications(c.Client().AddRef())
-	}
-	return ChainNotificationsServerToCapnp(v)
-}
-
-// chainNotificationsFromCapnp wraps an owned capability received on conn; null gives nil.
-func chainNotificationsFromCapnp(conn *rt.Conn, c multiprocesscapnp.ChainNotifications) ChainNotifications {
-	if !c.IsValid() {
-		c.Release()
 		return nil
 	}
-	return NewChainNotificationsClient(conn, c)
+	if c, ok := v.(interface {
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
+	}
+	return ChainNotificationsServer(v)
 }
 
-// ChainNotificationsServerToCapnp serves impl as a ChainNotifications capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func ChainNotificationsServerToCapnp(impl ChainNotifications) multiprocesscapnp.ChainNotifications {
-	return multiprocesscapnp.ChainNotifications_ServerToClient(&chainNotificationsServer{impl: impl})
+// chainNotificationsFromCap wraps an owned capability received in a message; nil gives nil.
+func chainNotificationsFromCap(c *rt.Cap) ChainNotifications {
+	if c == nil {
+		return nil
+	}
+	return &ChainNotificationsClient{base: rt.NewClientBase(c)}
 }
 
-// chainNotificationsServer adapts a ChainNotifications to capnpc-go's ChainNotifications_Server.
-type chainNotificationsServer struct {
-	rt.ServerBase
-	impl ChainNotifications
+// ChainNotificationsServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func ChainNotificationsServer(impl ChainNotifications) *rt.Cap {
+	return rt.Local(&chainNotificationsDesc, impl)
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *chainNotificationsServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
+// chainNotificationsDesc describes ChainNotifications's methods, inherited ones included, to rt.
+var chainNotificationsDesc rt.ServerDesc
+
+func init() {
+	chainNotificationsDesc = rt.ServerDesc{
+		Name: "ChainNotifications",
+		Methods: []rt.MethodDesc{
+			{Method: &methodChainNotificationsDestroy},
+			{Method: &methodChainNotificationsTransactionAddedToMempool, Handler: chainNotificationsTransactionAddedToMempool},
+			{Method: &methodChainNotificationsTransactionRemovedFromMempool, Handler: chainNotificationsTransactionRemovedFromMempool},
+			{Method: &methodChainNotificationsBlockConnected, Handler: chainNotificationsBlockConnected},
+			{Method: &methodChainNotificationsBlockDisconnected, Handler: chainNotificationsBlockDisconnected},
+			{Method: &methodChainNotificationsUpdatedBlockTip, Handler: chainNotificationsUpdatedBlockTip},
+			{Method: &methodChainNotificationsChainStateFlushed, Handler: chainNotificationsChainStateFlushed},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(ChainNotifications).Destroy(ctx)
+		},
+	}
 }
 
-// Destroy serves ChainNotifications.destroy.
-func (s *chainNotificationsServer) Destroy(ctx context.Context, call multiprocesscapnp.ChainNotifications_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodChainNotificationsDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// TransactionAddedToMempool serves ChainNotifications.transactionAddedToMempool.
-func (s *chainNotificationsServer) TransactionAddedToMempool(ctx context.Context, call multiprocesscapnp.ChainNotifications_transactionAddedToMempool) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainNotificationsTransactionAddedToMempool, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			TransactionAddedToMempoolBytes(ctx context.Context, tx []byte) error
-		}); ok {
-			args := call.Args()
-			var tx []byte
-			w1, err := args.Tx()
-			if err != nil {
-				return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
-			}
-			tx = bytes.Clone(w1)
-			if err := impl.TransactionAddedToMempoolBytes(ctx, tx); err != nil {
-				return err
-			}
-			return nil
-		}
-		args := call.Args()
-		var tx *wire.MsgTx
+// chainNotificationsTransactionAddedToMempool serves ChainNotifications.transactionAddedToMempool.
+func chainNotificationsTransactionAddedToMempool(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		TransactionAddedToMempoolBytes(ctx context.Context, tx []byte) error
+	}); ok {
+		args := multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Params(call.Args())
+		var tx []byte
 		w1, err := args.Tx()
 		if err != nil {
 			return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
 		}
-		v2, err := domain.Tx("ChainNotifications.transactionAddedToMempool.tx", w1)
-		if err != nil {
-			return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
-		}
-		tx = v2
-		if err := s.impl.TransactionAddedToMempool(ctx, tx); err != nil {
+		tx = bytes.Clone(w1)
+		if err := impl.TransactionAddedToMempoolBytes(ctx, tx); err != nil {
 			return err
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.ChainNotifications_transactionAddedToMempool_Params(call.Args())
+	var tx *wire.MsgTx
+	w1, err := args.Tx()
+	if err != nil {
+		return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
+	}
+	v2, err := domain.Tx("ChainNotifications.transactionAddedToMempool.tx", w1)
+	if err != nil {
+		return domain.Wrap("ChainNotifications.transactionAddedToMempool.tx", err)
+	}
+	tx = v2
+	if err := impl.(ChainNotifications).TransactionAddedToMempool(ctx, tx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// TransactionRemovedFromMempool serves ChainNotifications.transactionRemovedFromMempool.
-func (s *chainNotificationsServer) TransactionRemovedFromMempool(ctx context.Context, call multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainNotificationsTransactionRemovedFromMempool, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			TransactionRemovedFromMempoolBytes(ctx context.Context, tx []byte, reason int32) error
-		}); ok {
-			args := call.Args()
-			var tx []byte
-			var reason int32
-			w1, err := args.Tx()
-			if err != nil {
-				return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
-			}
-			tx = bytes.Clone(w1)
-			reason = args.Reason()
-			if err := impl.TransactionRemovedFromMempoolBytes(ctx, tx, reason); err != nil {
-				return err
-			}
-			return nil
-		}
-		args := call.Args()
-		var tx *wire.MsgTx
+// chainNotificationsTransactionRemovedFromMempool serves ChainNotifications.transactionRemovedFromMempool.
+func chainNotificationsTransactionRemovedFromMempool(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		TransactionRemovedFromMempoolBytes(ctx context.Context, tx []byte, reason int32) error
+	}); ok {
+		args := multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Params(call.Args())
+		var tx []byte
 		var reason int32
 		w1, err := args.Tx()
 		if err != nil {
 			return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
 		}
-		v2, err := domain.Tx("ChainNotifications.transactionRemovedFromMempool.tx", w1)
-		if err != nil {
-			return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
-		}
-		tx = v2
+		tx = bytes.Clone(w1)
 		reason = args.Reason()
-		if err := s.impl.TransactionRemovedFromMempool(ctx, tx, reason); err != nil {
+		if err := impl.TransactionRemovedFromMempoolBytes(ctx, tx, reason); err != nil {
 			return err
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.ChainNotifications_transactionRemovedFromMempool_Params(call.Args())
+	var tx *wire.MsgTx
+	var reason int32
+	w1, err := args.Tx()
+	if err != nil {
+		return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
+	}
+	v2, err := domain.Tx("ChainNotifications.transactionRemovedFromMempool.tx", w1)
+	if err != nil {
+		return domain.Wrap("ChainNotifications.transactionRemovedFromMempool.tx", err)
+	}
+	tx = v2
+	reason = args.Reason()
+	if err := impl.(ChainNotifications).TransactionRemovedFromMempool(ctx, tx, reason); err != nil {
+		return err
+	}
+	return nil
 }
 
-// BlockConnected serves ChainNotifications.blockConnected.
-func (s *chainNotificationsServer) BlockConnected(ctx context.Context, call multiprocesscapnp.ChainNotifications_blockConnected) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainNotificationsBlockConnected, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var role ChainstateRole
-		var block BlockInfo
-		w1, err := args.Role()
-		if err != nil {
-			return domain.Wrap("ChainNotifications.blockConnected.role", err)
-		}
-		v2, err := ChainstateRoleFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("ChainNotifications.blockConnected.role", err)
-		}
-		role = v2
-		w3, err := args.Block()
-		if err != nil {
-			return domain.Wrap("ChainNotifications.blockConnected.block", err)
-		}
-		v4, err := BlockInfoFromCapnp(w3)
-		if err != nil {
-			return domain.Wrap("ChainNotifications.blockConnected.block", err)
-		}
-		block = v4
-		if err := s.impl.BlockConnected(ctx, role, block); err != nil {
-			return err
-		}
-		return nil
-	})
+// chainNotificationsBlockConnected serves ChainNotifications.blockConnected.
+func chainNotificationsBlockConnected(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.ChainNotifications_blockConnected_Params(call.Args())
+	var role ChainstateRole
+	var block BlockInfo
+	w1, err := args.Role()
+	if err != nil {
+		return domain.Wrap("ChainNotifications.blockConnected.role", err)
+	}
+	v2, err := ChainstateRoleFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("ChainNotifications.blockConnected.role", err)
+	}
+	role = v2
+	w3, err := args.Block()
+	if err != nil {
+		return domain.Wrap("ChainNotifications.blockConnected.block", err)
+	}
+	v4, err := BlockInfoFromCapnp(w3)
+	if err != nil {
+		return domain.Wrap("ChainNotifications.blockConnected.block", err)
+	}
+	block = v4
+	if err := impl.(ChainNotifications).BlockConnected(ctx, role, block); err != nil {
+		return err
+	}
+	return nil
 }
 
-// BlockDisconnected serves ChainNotifications.blockDisconnected.
-func (s *chainNotificationsServer) BlockDisconnected(ctx context.Context, call multiprocesscapnp.ChainNotifications_blockDisconnected) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainNotificationsBlockDisconnected, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var block BlockInfo
-		w1, err := args.Block()
-		if err != nil {
-			return domain.Wrap("ChainNotifications.blockDisconnected.block", err)
-		}
-		v2, err := BlockInfoFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("ChainNotifications.blockDisconnected.block", err)
-		}
-		block = v2
-		if err := s.impl.BlockDisconnected(ctx, block); err != nil {
-			return err
-		}
-		return nil
-	})
+// chainNotificationsBlockDisconnected serves ChainNotifications.blockDisconnected.
+func chainNotificationsBlockDisconnected(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.ChainNotifications_blockDisconnected_Params(call.Args())
+	var block BlockInfo
+	w1, err := args.Block()
+	if err != nil {
+		return domain.Wrap("ChainNotifications.blockDisconnected.block", err)
+	}
+	v2, err := BlockInfoFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("ChainNotifications.blockDisconnected.block", err)
+	}
+	block = v2
+	if err := impl.(ChainNotifications).BlockDisconnected(ctx, block); err != nil {
+		return err
+	}
+	return nil
 }
 
-// UpdatedBlockTip serves ChainNotifications.updatedBlockTip.
-func (s *chainNotificationsServer) UpdatedBlockTip(ctx context.Context, call multiprocesscapnp.ChainNotifications_updatedBlockTip) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainNotificationsUpdatedBlockTip, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.UpdatedBlockTip(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// chainNotificationsUpdatedBlockTip serves ChainNotifications.updatedBlockTip.
+func chainNotificationsUpdatedBlockTip(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(ChainNotifications).UpdatedBlockTip(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// ChainStateFlushed serves ChainNotifications.chainStateFlushed.
-func (s *chainNotificationsServer) ChainStateFlushed(ctx context.Context, call multiprocesscapnp.ChainNotifications_chainStateFlushed) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainNotificationsChainStateFlushed, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var role ChainstateRole
-		var locator []byte
-		w1, err := args.Role()
-		if err != nil {
-			return domain.Wrap("ChainNotifications.chainStateFlushed.role", err)
-		}
-		v2, err := ChainstateRoleFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("ChainNotifications.chainStateFlushed.role", err)
-		}
-		role = v2
-		w3, err := args.Locator()
-		if err != nil {
-			return domain.Wrap("ChainNotifications.chainStateFlushed.locator", err)
-		}
-		locator = bytes.Clone(w3)
-		if err := s.impl.ChainStateFlushed(ctx, role, locator); err != nil {
-			return err
-		}
-		return nil
-	})
+// chainNotificationsChainStateFlushed serves ChainNotifications.chainStateFlushed.
+func chainNotificationsChainStateFlushed(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.ChainNotifications_chainStateFlushed_Params(call.Args())
+	var role ChainstateRole
+	var locator []byte
+	w1, err := args.Role()
+	if err != nil {
+		return domain.Wrap("ChainNotifications.chainStateFlushed.role", err)
+	}
+	v2, err := ChainstateRoleFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("ChainNotifications.chainStateFlushed.role", err)
+	}
+	role = v2
+	w3, err := args.Locator()
+	if err != nil {
+		return domain.Wrap("ChainNotifications.chainStateFlushed.locator", err)
+	}
+	locator = bytes.Clone(w3)
+	if err := impl.(ChainNotifications).ChainStateFlushed(ctx, role, locator); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedChainNotificationsServer can be embedded in a ChainNotifications implementation: every method
@@ -5517,76 +4958,101 @@ func (UnimplementedChainNotificationsServer) ChainStateFlushed(ctx context.Conte
 
 var (
 	methodChainClientDestroy = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainClient",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.ChainClient_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainClient_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainClient",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.ChainClient_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.ChainClient_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientRegisterRpcs = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainClient",
-		Name:       "registerRpcs",
-		ParamsID:   multiprocesscapnp.ChainClient_registerRpcs_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainClient_registerRpcs_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainClient",
+		Name:        "registerRpcs",
+		InterfaceID: multiprocesscapnp.ChainClient_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainClient_registerRpcs_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientVerify = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainClient",
-		Name:       "verify",
-		ParamsID:   multiprocesscapnp.ChainClient_verify_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainClient_verify_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainClient",
+		Name:        "verify",
+		InterfaceID: multiprocesscapnp.ChainClient_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainClient_verify_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientLoad = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainClient",
-		Name:       "load",
-		ParamsID:   multiprocesscapnp.ChainClient_load_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainClient_load_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainClient",
+		Name:        "load",
+		InterfaceID: multiprocesscapnp.ChainClient_TypeID,
+		ID:          3,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainClient_load_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientStart = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainClient",
-		Name:       "start",
-		ParamsID:   multiprocesscapnp.ChainClient_start_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainClient_start_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainClient",
+		Name:        "start",
+		InterfaceID: multiprocesscapnp.ChainClient_TypeID,
+		ID:          4,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainClient_start_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientStop = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainClient",
-		Name:       "stop",
-		ParamsID:   multiprocesscapnp.ChainClient_stop_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainClient_stop_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainClient",
+		Name:        "stop",
+		InterfaceID: multiprocesscapnp.ChainClient_TypeID,
+		ID:          5,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainClient_stop_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientSetMockTime = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainClient",
-		Name:       "setMockTime",
-		ParamsID:   multiprocesscapnp.ChainClient_setMockTime_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainClient_setMockTime_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainClient",
+		Name:        "setMockTime",
+		InterfaceID: multiprocesscapnp.ChainClient_TypeID,
+		ID:          6,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainClient_setMockTime_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodChainClientSchedulerMockForward = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ChainClient",
-		Name:       "schedulerMockForward",
-		ParamsID:   multiprocesscapnp.ChainClient_schedulerMockForward_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ChainClient_schedulerMockForward_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ChainClient",
+		Name:        "schedulerMockForward",
+		InterfaceID: multiprocesscapnp.ChainClient_TypeID,
+		ID:          7,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ChainClient_schedulerMockForward_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5612,7 +5078,8 @@ type ChainClient interface {
 	SchedulerMockForward(ctx context.Context, deltaSeconds time.Duration) error
 }
 
-// ChainClientClient calls a remote ChainClient over a *rt.Conn.
+// ChainClientClient calls a ChainClient through a capability (the peer's, or
+// one served in this process).
 type ChainClientClient struct {
 	base *rt.ClientBase
 }
@@ -5620,23 +5087,19 @@ type ChainClientClient struct {
 var _ ChainClient = (*ChainClientClient)(nil)
 
 // NewChainClientClient wraps capability c, which the client then owns.
-func NewChainClientClient(conn *rt.Conn, c multiprocesscapnp.ChainClient) *ChainClientClient {
-	return &ChainClientClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewChainClientClient(c *rt.Cap) *ChainClientClient {
+	return &ChainClientClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *ChainClientClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *ChainClientClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *ChainClientClient) Capnp() multiprocesscapnp.ChainClient {
-	return multiprocesscapnp.ChainClient(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *ChainClientClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -5651,60 +5114,18 @@ func (c *ChainClientClient) AddCleanup(fn func()) {
 
 // Destroy calls ChainClient.destroy.
 func (c *ChainClientClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodChainClientDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.ChainClient_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodChainClientDestroy)
 }
 
 // RegisterRpcs calls ChainClient.registerRpcs.
 func (c *ChainClientClient) RegisterRpcs(ctx context.Context) error {
-	return c.base.Call(ctx, &methodChainClientRegisterRpcs, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().RegisterRpcs(ctx, func(p multiprocesscapnp.ChainClient_registerRpcs_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainClientRegisterRpcs, nil, nil)
 }
 
 // Verify calls ChainClient.verify.
 func (c *ChainClientClient) Verify(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainClientVerify, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Verify(ctx, func(p multiprocesscapnp.ChainClient_verify_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainClientVerify, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.ChainClient_verify_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -5713,22 +5134,8 @@ func (c *ChainClientClient) Verify(ctx context.Context) (result bool, err error)
 
 // Load calls ChainClient.load.
 func (c *ChainClientClient) Load(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainClientLoad, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Load(ctx, func(p multiprocesscapnp.ChainClient_load_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainClientLoad, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.ChainClient_load_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -5737,215 +5144,157 @@ func (c *ChainClientClient) Load(ctx context.Context) (result bool, err error) {
 
 // Start calls ChainClient.start.
 func (c *ChainClientClient) Start(ctx context.Context) error {
-	return c.base.Call(ctx, &methodChainClientStart, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Start(ctx, func(p multiprocesscapnp.ChainClient_start_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainClientStart, nil, nil)
 }
 
 // Stop calls ChainClient.stop.
 func (c *ChainClientClient) Stop(ctx context.Context) error {
-	return c.base.Call(ctx, &methodChainClientStop, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Stop(ctx, func(p multiprocesscapnp.ChainClient_stop_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainClientStop, nil, nil)
 }
 
 // SetMockTime calls ChainClient.setMockTime.
 func (c *ChainClientClient) SetMockTime(ctx context.Context, time_ int64) error {
-	return c.base.Call(ctx, &methodChainClientSetMockTime, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SetMockTime(ctx, func(p multiprocesscapnp.ChainClient_setMockTime_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetTime(time_)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainClientSetMockTime, func(p *rt.Params) error {
+		args := multiprocesscapnp.ChainClient_setMockTime_Params(p.Struct())
+		args.SetTime(time_)
+		return nil
+	}, nil)
 }
 
 // SchedulerMockForward calls ChainClient.schedulerMockForward.
 func (c *ChainClientClient) SchedulerMockForward(ctx context.Context, deltaSeconds time.Duration) error {
-	return c.base.Call(ctx, &methodChainClientSchedulerMockForward, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SchedulerMockForward(ctx, func(p multiprocesscapnp.ChainClient_schedulerMockForward_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetDeltaSeconds(domain.SecondsInt(deltaSeconds))
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainClientSchedulerMockForward, func(p *rt.Params) error {
+		args := multiprocesscapnp.ChainClient_schedulerMockForward_Params(p.Struct())
+		args.SetDeltaSeconds(domain.SecondsInt(deltaSeconds))
+		return nil
+	}, nil)
 }
 
-// chainClientToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func chainClientToCapnp(conn *rt.Conn, v ChainClient) multiprocesscapnp.ChainClient {
+// chainClientCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func chainClientCap(v ChainClient) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.ChainClient{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.ChainClient(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return ChainClientServerToCapnp(v)
+	return ChainClientServer(v)
 }
 
-// chainClientFromCapnp wraps an owned capability received on conn; null gives nil.
-func chainClientFromCapnp(conn *rt.Conn, c multiprocesscapnp.ChainClient) ChainClient {
-	if !c.IsValid() {
-		c.Release()
+// chainClientFromCap wraps an owned capability received in a message; nil gives nil.
+func chainClientFromCap(c *rt.Cap) ChainClient {
+	if c == nil {
 		return nil
 	}
-	return NewChainClientClient(conn, c)
+	return &ChainClientClient{base: rt.NewClientBase(c)}
 }
 
-// ChainClientServerToCapnp serves impl as a ChainClient capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func ChainClientServerToCapnp(impl ChainClient) multiprocesscapnp.ChainClient {
-	return multiprocesscapnp.ChainClient_ServerToClient(&chainClientServer{impl: impl})
+// ChainClientServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
+func ChainClientServer(impl ChainClient) *rt.Cap {
+	return rt.Local(&chainClientDesc, impl)
 }
 
-// chainClientServer adapts a ChainClient to capnpc-go's ChainClient_Server.
-type chainClientServer struct {
-	rt.ServerBase
-	impl ChainClient
+// chainClientDesc describes ChainClient's methods, inherited ones included, to rt.
+var chainClientDesc rt.ServerDesc
+
+func init() {
+	chainClientDesc = rt.ServerDesc{
+		Name: "ChainClient",
+		Methods: []rt.MethodDesc{
+			{Method: &methodChainClientDestroy},
+			{Method: &methodChainClientRegisterRpcs, Handler: chainClientRegisterRpcs},
+			{Method: &methodChainClientVerify, Handler: chainClientVerify},
+			{Method: &methodChainClientLoad, Handler: chainClientLoad},
+			{Method: &methodChainClientStart, Handler: chainClientStart},
+			{Method: &methodChainClientStop, Handler: chainClientStop},
+			{Method: &methodChainClientSetMockTime, Handler: chainClientSetMockTime},
+			{Method: &methodChainClientSchedulerMockForward, Handler: chainClientSchedulerMockForward},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(ChainClient).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *chainClientServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
+// chainClientRegisterRpcs serves ChainClient.registerRpcs.
+func chainClientRegisterRpcs(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(ChainClient).RegisterRpcs(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// Destroy serves ChainClient.destroy.
-func (s *chainClientServer) Destroy(ctx context.Context, call multiprocesscapnp.ChainClient_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodChainClientDestroy, call.Args().Context, s.impl.Destroy)
+// chainClientVerify serves ChainClient.verify.
+func chainClientVerify(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(ChainClient).Verify(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.ChainClient_verify_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// RegisterRpcs serves ChainClient.registerRpcs.
-func (s *chainClientServer) RegisterRpcs(ctx context.Context, call multiprocesscapnp.ChainClient_registerRpcs) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientRegisterRpcs, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.RegisterRpcs(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// chainClientLoad serves ChainClient.load.
+func chainClientLoad(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(ChainClient).Load(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.ChainClient_load_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// Verify serves ChainClient.verify.
-func (s *chainClientServer) Verify(ctx context.Context, call multiprocesscapnp.ChainClient_verify) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientVerify, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.Verify(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainClientStart serves ChainClient.start.
+func chainClientStart(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(ChainClient).Start(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// Load serves ChainClient.load.
-func (s *chainClientServer) Load(ctx context.Context, call multiprocesscapnp.ChainClient_load) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientLoad, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.Load(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// chainClientStop serves ChainClient.stop.
+func chainClientStop(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(ChainClient).Stop(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// Start serves ChainClient.start.
-func (s *chainClientServer) Start(ctx context.Context, call multiprocesscapnp.ChainClient_start) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientStart, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Start(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// chainClientSetMockTime serves ChainClient.setMockTime.
+func chainClientSetMockTime(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.ChainClient_setMockTime_Params(call.Args())
+	var time_ int64
+	time_ = args.Time()
+	if err := impl.(ChainClient).SetMockTime(ctx, time_); err != nil {
+		return err
+	}
+	return nil
 }
 
-// Stop serves ChainClient.stop.
-func (s *chainClientServer) Stop(ctx context.Context, call multiprocesscapnp.ChainClient_stop) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientStop, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Stop(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// SetMockTime serves ChainClient.setMockTime.
-func (s *chainClientServer) SetMockTime(ctx context.Context, call multiprocesscapnp.ChainClient_setMockTime) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientSetMockTime, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var time_ int64
-		time_ = args.Time()
-		if err := s.impl.SetMockTime(ctx, time_); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// SchedulerMockForward serves ChainClient.schedulerMockForward.
-func (s *chainClientServer) SchedulerMockForward(ctx context.Context, call multiprocesscapnp.ChainClient_schedulerMockForward) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientSchedulerMockForward, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var deltaSeconds time.Duration
-		deltaSeconds = domain.Seconds(args.DeltaSeconds())
-		if err := s.impl.SchedulerMockForward(ctx, deltaSeconds); err != nil {
-			return err
-		}
-		return nil
-	})
+// chainClientSchedulerMockForward serves ChainClient.schedulerMockForward.
+func chainClientSchedulerMockForward(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.ChainClient_schedulerMockForward_Params(call.Args())
+	var deltaSeconds time.Duration
+	deltaSeconds = domain.Seconds(args.DeltaSeconds())
+	if err := impl.(ChainClient).SchedulerMockForward(ctx, deltaSeconds); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedChainClientServer can be embedded in a ChainClient implementation: every method
@@ -5998,13 +5347,16 @@ func (UnimplementedChainClientServer) SchedulerMockForward(ctx context.Context, 
 
 var (
 	methodActorCallbackCall = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "ActorCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.ActorCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ActorCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ActorCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.ActorCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 5},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ActorCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6028,7 +5380,8 @@ func (fn ActorCallbackFunc) Call(ctx context.Context, request JSONRPCRequest, re
 	return fn(ctx, request, response, lastCallback)
 }
 
-// ActorCallbackClient calls a remote ActorCallback over a *rt.Conn.
+// ActorCallbackClient calls a ActorCallback through a capability (the peer's,
+// or one served in this process).
 type ActorCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6036,23 +5389,19 @@ type ActorCallbackClient struct {
 var _ ActorCallback = (*ActorCallbackClient)(nil)
 
 // NewActorCallbackClient wraps capability c, which the client then owns.
-func NewActorCallbackClient(conn *rt.Conn, c multiprocesscapnp.ActorCallback) *ActorCallbackClient {
-	return &ActorCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewActorCallbackClient(c *rt.Cap) *ActorCallbackClient {
+	return &ActorCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *ActorCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *ActorCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *ActorCallbackClient) Capnp() multiprocesscapnp.ActorCallback {
-	return multiprocesscapnp.ActorCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *ActorCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -6067,33 +5416,22 @@ func (c *ActorCallbackClient) AddCleanup(fn func()) {
 
 // Call calls ActorCallback.call.
 func (c *ActorCallbackClient) Call(ctx context.Context, request JSONRPCRequest, response json.RawMessage, lastCallback bool) (result bool, responseOut json.RawMessage, err error) {
-	err = c.base.Call(ctx, &methodActorCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.ActorCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewRequest()
-			if err != nil {
-				return domain.Wrap("ActorCallback.call.request", err)
-			}
-			if err := request.ToCapnp(e1); err != nil {
-				return domain.Wrap("ActorCallback.call.request", err)
-			}
-			if err := p.SetResponse(domain.JSONText(response)); err != nil {
-				return domain.Wrap("ActorCallback.call.response", err)
-			}
-			p.SetLastCallback(lastCallback)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodActorCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.ActorCallback_call_Params(p.Struct())
+		e1, err := args.NewRequest()
 		if err != nil {
-			return err
+			return domain.Wrap("ActorCallback.call.request", err)
 		}
+		if err := request.ToCapnp(e1); err != nil {
+			return domain.Wrap("ActorCallback.call.request", err)
+		}
+		if err := args.SetResponse(domain.JSONText(response)); err != nil {
+			return domain.Wrap("ActorCallback.call.response", err)
+		}
+		args.SetLastCallback(lastCallback)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.ActorCallback_call_Results(r.Struct())
 		if res.HasError() {
 			x2, err := res.Error()
 			if err != nil {
@@ -6137,92 +5475,90 @@ func (c *ActorCallbackClient) Call(ctx context.Context, request JSONRPCRequest, 
 	return result, responseOut, err
 }
 
-// actorCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func actorCallbackToCapnp(conn *rt.Conn, v ActorCallback) multiprocesscapnp.ActorCallback {
+// actorCallbackCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func actorCallbackCap(v ActorCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.ActorCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.ActorCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return ActorCallbackServerToCapnp(v)
+	return ActorCallbackServer(v)
 }
 
-// actorCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func actorCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.ActorCallback) ActorCallback {
-	if !c.IsValid() {
-		c.Release()
+// actorCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func actorCallbackFromCap(c *rt.Cap) ActorCallback {
+	if c == nil {
 		return nil
 	}
-	return NewActorCallbackClient(conn, c)
+	return &ActorCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// ActorCallbackServerToCapnp serves impl as a ActorCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func ActorCallbackServerToCapnp(impl ActorCallback) multiprocesscapnp.ActorCallback {
-	return multiprocesscapnp.ActorCallback_ServerToClient(&actorCallbackServer{impl: impl})
+// ActorCallbackServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
+func ActorCallbackServer(impl ActorCallback) *rt.Cap {
+	return rt.Local(&actorCallbackDesc, impl)
 }
 
-// actorCallbackServer adapts a ActorCallback to capnpc-go's ActorCallback_Server.
-type actorCallbackServer struct {
-	rt.ServerBase
-	impl ActorCallback
+// actorCallbackDesc describes ActorCallback's methods, inherited ones included, to rt.
+var actorCallbackDesc rt.ServerDesc
+
+func init() {
+	actorCallbackDesc = rt.ServerDesc{
+		Name: "ActorCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodActorCallbackCall, Handler: actorCallbackCall},
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *actorCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(nil)
-}
-
-// Call serves ActorCallback.call.
-func (s *actorCallbackServer) Call(ctx context.Context, call multiprocesscapnp.ActorCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodActorCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var request JSONRPCRequest
-		var response json.RawMessage
-		var lastCallback bool
-		w1, err := args.Request()
-		if err != nil {
-			return domain.Wrap("ActorCallback.call.request", err)
+// actorCallbackCall serves ActorCallback.call.
+func actorCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.ActorCallback_call_Params(call.Args())
+	var request JSONRPCRequest
+	var response json.RawMessage
+	var lastCallback bool
+	w1, err := args.Request()
+	if err != nil {
+		return domain.Wrap("ActorCallback.call.request", err)
+	}
+	v2, err := JSONRPCRequestFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("ActorCallback.call.request", err)
+	}
+	request = v2
+	w3, err := args.Response()
+	if err != nil {
+		return domain.Wrap("ActorCallback.call.response", err)
+	}
+	v4, err := domain.JSON("ActorCallback.call.response", w3)
+	if err != nil {
+		return domain.Wrap("ActorCallback.call.response", err)
+	}
+	response = v4
+	lastCallback = args.LastCallback()
+	result, responseOut, err := impl.(ActorCallback).Call(ctx, request, response, lastCallback)
+	if err != nil {
+		s, aerr := call.AllocResults()
+		if aerr != nil {
+			return aerr
 		}
-		v2, err := JSONRPCRequestFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("ActorCallback.call.request", err)
-		}
-		request = v2
-		w3, err := args.Response()
-		if err != nil {
-			return domain.Wrap("ActorCallback.call.response", err)
-		}
-		v4, err := domain.JSON("ActorCallback.call.response", w3)
-		if err != nil {
-			return domain.Wrap("ActorCallback.call.response", err)
-		}
-		response = v4
-		lastCallback = args.LastCallback()
-		result, responseOut, err := s.impl.Call(ctx, request, response, lastCallback)
-		if err != nil {
-			res, aerr := call.AllocResults()
-			if aerr != nil {
-				return aerr
-			}
-			return res.SetError(err.Error())
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if err := res.SetResponse(domain.JSONText(responseOut)); err != nil {
-			return domain.Wrap("ActorCallback.call.response", err)
-		}
-		return nil
-	})
+		return multiprocesscapnp.ActorCallback_call_Results(s).SetError(err.Error())
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.ActorCallback_call_Results(s)
+	res.SetResult(result)
+	if err := res.SetResponse(domain.JSONText(responseOut)); err != nil {
+		return domain.Wrap("ActorCallback.call.response", err)
+	}
+	return nil
 }
 
 // UnimplementedActorCallbackServer can be embedded in a ActorCallback implementation: every method
@@ -6239,22 +5575,29 @@ func (UnimplementedActorCallbackServer) Call(ctx context.Context, request JSONRP
 
 var (
 	methodSettingsUpdateCallbackDestroy = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "SettingsUpdateCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.SettingsUpdateCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.SettingsUpdateCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "SettingsUpdateCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.SettingsUpdateCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.SettingsUpdateCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodSettingsUpdateCallbackCall = rt.Method{
-		File:       "chain.capnp",
-		HasContext: true,
-		Interface:  "SettingsUpdateCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.SettingsUpdateCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.SettingsUpdateCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "SettingsUpdateCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.SettingsUpdateCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.SettingsUpdateCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6282,7 +5625,8 @@ func (SettingsUpdateCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// SettingsUpdateCallbackClient calls a remote SettingsUpdateCallback over a *rt.Conn.
+// SettingsUpdateCallbackClient calls a SettingsUpdateCallback through a
+// capability (the peer's, or one served in this process).
 type SettingsUpdateCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6290,23 +5634,19 @@ type SettingsUpdateCallbackClient struct {
 var _ SettingsUpdateCallback = (*SettingsUpdateCallbackClient)(nil)
 
 // NewSettingsUpdateCallbackClient wraps capability c, which the client then owns.
-func NewSettingsUpdateCallbackClient(conn *rt.Conn, c multiprocesscapnp.SettingsUpdateCallback) *SettingsUpdateCallbackClient {
-	return &SettingsUpdateCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewSettingsUpdateCallbackClient(c *rt.Cap) *SettingsUpdateCallbackClient {
+	return &SettingsUpdateCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *SettingsUpdateCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *SettingsUpdateCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *SettingsUpdateCallbackClient) Capnp() multiprocesscapnp.SettingsUpdateCallback {
-	return multiprocesscapnp.SettingsUpdateCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *SettingsUpdateCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -6321,44 +5661,19 @@ func (c *SettingsUpdateCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls SettingsUpdateCallback.destroy.
 func (c *SettingsUpdateCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodSettingsUpdateCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.SettingsUpdateCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodSettingsUpdateCallbackDestroy)
 }
 
 // Call calls SettingsUpdateCallback.call.
 func (c *SettingsUpdateCallbackClient) Call(ctx context.Context, value json.RawMessage) (result int32, hasResult bool, valueOut json.RawMessage, err error) {
-	err = c.base.Call(ctx, &methodSettingsUpdateCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.SettingsUpdateCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetValue(domain.JSONText(value)); err != nil {
-				return domain.Wrap("SettingsUpdateCallback.call.value", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodSettingsUpdateCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.SettingsUpdateCallback_call_Params(p.Struct())
+		if err := args.SetValue(domain.JSONText(value)); err != nil {
+			return domain.Wrap("SettingsUpdateCallback.call.value", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.SettingsUpdateCallback_call_Results(r.Struct())
 		hasResult = res.HasResult()
 		if hasResult {
 			result = res.Result()
@@ -6377,84 +5692,81 @@ func (c *SettingsUpdateCallbackClient) Call(ctx context.Context, value json.RawM
 	return result, hasResult, valueOut, err
 }
 
-// settingsUpdateCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func settingsUpdateCallbackToCapnp(conn *rt.Conn, v SettingsUpdateCallback) multiprocesscapnp.SettingsUpdateCallback {
+// settingsUpdateCallbackCap returns a capability to place into a message for
+// v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
+func settingsUpdateCallbackCap(v SettingsUpdateCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.SettingsUpdateCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.SettingsUpdateCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return SettingsUpdateCallbackServerToCapnp(v)
+	return SettingsUpdateCallbackServer(v)
 }
 
-// settingsUpdateCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func settingsUpdateCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.SettingsUpdateCallback) SettingsUpdateCallback {
-	if !c.IsValid() {
-		c.Release()
+// settingsUpdateCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func settingsUpdateCallbackFromCap(c *rt.Cap) SettingsUpdateCallback {
+	if c == nil {
 		return nil
 	}
-	return NewSettingsUpdateCallbackClient(conn, c)
+	return &SettingsUpdateCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// SettingsUpdateCallbackServerToCapnp serves impl as a SettingsUpdateCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func SettingsUpdateCallbackServerToCapnp(impl SettingsUpdateCallback) multiprocesscapnp.SettingsUpdateCallback {
-	return multiprocesscapnp.SettingsUpdateCallback_ServerToClient(&settingsUpdateCallbackServer{impl: impl})
+// SettingsUpdateCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func SettingsUpdateCallbackServer(impl SettingsUpdateCallback) *rt.Cap {
+	return rt.Local(&settingsUpdateCallbackDesc, impl)
 }
 
-// settingsUpdateCallbackServer adapts a SettingsUpdateCallback to capnpc-go's SettingsUpdateCallback_Server.
-type settingsUpdateCallbackServer struct {
-	rt.ServerBase
-	impl SettingsUpdateCallback
+// settingsUpdateCallbackDesc describes SettingsUpdateCallback's methods, inherited ones included, to rt.
+var settingsUpdateCallbackDesc rt.ServerDesc
+
+func init() {
+	settingsUpdateCallbackDesc = rt.ServerDesc{
+		Name: "SettingsUpdateCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodSettingsUpdateCallbackDestroy},
+			{Method: &methodSettingsUpdateCallbackCall, Handler: settingsUpdateCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(SettingsUpdateCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *settingsUpdateCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves SettingsUpdateCallback.destroy.
-func (s *settingsUpdateCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.SettingsUpdateCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodSettingsUpdateCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves SettingsUpdateCallback.call.
-func (s *settingsUpdateCallbackServer) Call(ctx context.Context, call multiprocesscapnp.SettingsUpdateCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodSettingsUpdateCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var value json.RawMessage
-		w1, err := args.Value()
-		if err != nil {
-			return domain.Wrap("SettingsUpdateCallback.call.value", err)
-		}
-		v2, err := domain.JSON("SettingsUpdateCallback.call.value", w1)
-		if err != nil {
-			return domain.Wrap("SettingsUpdateCallback.call.value", err)
-		}
-		value = v2
-		result, hasResult, valueOut, err := s.impl.Call(ctx, value)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetHasResult(hasResult)
-		if hasResult {
-			res.SetResult(result)
-		}
-		if err := res.SetValue(domain.JSONText(valueOut)); err != nil {
-			return domain.Wrap("SettingsUpdateCallback.call.value", err)
-		}
-		return nil
-	})
+// settingsUpdateCallbackCall serves SettingsUpdateCallback.call.
+func settingsUpdateCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.SettingsUpdateCallback_call_Params(call.Args())
+	var value json.RawMessage
+	w1, err := args.Value()
+	if err != nil {
+		return domain.Wrap("SettingsUpdateCallback.call.value", err)
+	}
+	v2, err := domain.JSON("SettingsUpdateCallback.call.value", w1)
+	if err != nil {
+		return domain.Wrap("SettingsUpdateCallback.call.value", err)
+	}
+	value = v2
+	result, hasResult, valueOut, err := impl.(SettingsUpdateCallback).Call(ctx, value)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.SettingsUpdateCallback_call_Results(s)
+	res.SetHasResult(hasResult)
+	if hasResult {
+		res.SetResult(result)
+	}
+	if err := res.SetValue(domain.JSONText(valueOut)); err != nil {
+		return domain.Wrap("SettingsUpdateCallback.call.value", err)
+	}
+	return nil
 }
 
 // UnimplementedSettingsUpdateCallbackServer can be embedded in a SettingsUpdateCallback implementation: every method

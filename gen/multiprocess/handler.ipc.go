@@ -17,22 +17,29 @@ const _ = rt.SupportPackageIsVersion1
 
 var (
 	methodHandlerDestroy = rt.Method{
-		File:       "handler.capnp",
-		HasContext: true,
-		Interface:  "Handler",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.Handler_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Handler_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Handler",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.Handler_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.Handler_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodHandlerDisconnect = rt.Method{
-		File:       "handler.capnp",
-		HasContext: true,
-		Interface:  "Handler",
-		Name:       "disconnect",
-		ParamsID:   multiprocesscapnp.Handler_disconnect_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Handler_disconnect_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Handler",
+		Name:        "disconnect",
+		InterfaceID: multiprocesscapnp.Handler_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Handler_disconnect_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -44,7 +51,8 @@ type Handler interface {
 	Disconnect(ctx context.Context) error
 }
 
-// HandlerClient calls a remote Handler over a *rt.Conn.
+// HandlerClient calls a Handler through a capability (the peer's, or one
+// served in this process).
 type HandlerClient struct {
 	base *rt.ClientBase
 }
@@ -52,23 +60,19 @@ type HandlerClient struct {
 var _ Handler = (*HandlerClient)(nil)
 
 // NewHandlerClient wraps capability c, which the client then owns.
-func NewHandlerClient(conn *rt.Conn, c multiprocesscapnp.Handler) *HandlerClient {
-	return &HandlerClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewHandlerClient(c *rt.Cap) *HandlerClient {
+	return &HandlerClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *HandlerClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *HandlerClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *HandlerClient) Capnp() multiprocesscapnp.Handler {
-	return multiprocesscapnp.Handler(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *HandlerClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -83,97 +87,65 @@ func (c *HandlerClient) AddCleanup(fn func()) {
 
 // Destroy calls Handler.destroy.
 func (c *HandlerClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodHandlerDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.Handler_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodHandlerDestroy)
 }
 
 // Disconnect calls Handler.disconnect.
 func (c *HandlerClient) Disconnect(ctx context.Context) error {
-	return c.base.Call(ctx, &methodHandlerDisconnect, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Disconnect(ctx, func(p multiprocesscapnp.Handler_disconnect_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodHandlerDisconnect, nil, nil)
 }
 
-// handlerToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func handlerToCapnp(conn *rt.Conn, v Handler) multiprocesscapnp.Handler {
+// handlerCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func handlerCap(v Handler) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.Handler{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.Handler(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return HandlerServerToCapnp(v)
+	return HandlerServer(v)
 }
 
-// handlerFromCapnp wraps an owned capability received on conn; null gives nil.
-func handlerFromCapnp(conn *rt.Conn, c multiprocesscapnp.Handler) Handler {
-	if !c.IsValid() {
-		c.Release()
+// handlerFromCap wraps an owned capability received in a message; nil gives nil.
+func handlerFromCap(c *rt.Cap) Handler {
+	if c == nil {
 		return nil
 	}
-	return NewHandlerClient(conn, c)
+	return &HandlerClient{base: rt.NewClientBase(c)}
 }
 
-// HandlerServerToCapnp serves impl as a Handler capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func HandlerServerToCapnp(impl Handler) multiprocesscapnp.Handler {
-	return multiprocesscapnp.Handler_ServerToClient(&handlerServer{impl: impl})
+// HandlerServer returns a capability that serves impl in this process. Calls
+// run on the threads named by their context.
+func HandlerServer(impl Handler) *rt.Cap {
+	return rt.Local(&handlerDesc, impl)
 }
 
-// handlerServer adapts a Handler to capnpc-go's Handler_Server.
-type handlerServer struct {
-	rt.ServerBase
-	impl Handler
+// handlerDesc describes Handler's methods, inherited ones included, to rt.
+var handlerDesc rt.ServerDesc
+
+func init() {
+	handlerDesc = rt.ServerDesc{
+		Name: "Handler",
+		Methods: []rt.MethodDesc{
+			{Method: &methodHandlerDestroy},
+			{Method: &methodHandlerDisconnect, Handler: handlerDisconnect},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(Handler).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *handlerServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves Handler.destroy.
-func (s *handlerServer) Destroy(ctx context.Context, call multiprocesscapnp.Handler_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodHandlerDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Disconnect serves Handler.disconnect.
-func (s *handlerServer) Disconnect(ctx context.Context, call multiprocesscapnp.Handler_disconnect) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodHandlerDisconnect, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Disconnect(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// handlerDisconnect serves Handler.disconnect.
+func handlerDisconnect(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Handler).Disconnect(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedHandlerServer can be embedded in a Handler implementation: every method

@@ -204,94 +204,122 @@ func (v CoinbaseTx) ToCapnp(s multiprocesscapnp.CoinbaseTx) error {
 
 var (
 	methodMiningIsTestChain = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "isTestChain",
-		ParamsID:   multiprocesscapnp.Mining_isTestChain_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Mining_isTestChain_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "isTestChain",
+		InterfaceID: multiprocesscapnp.Mining_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Mining_isTestChain_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningIsInitialBlockDownload = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "isInitialBlockDownload",
-		ParamsID:   multiprocesscapnp.Mining_isInitialBlockDownload_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Mining_isInitialBlockDownload_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "isInitialBlockDownload",
+		InterfaceID: multiprocesscapnp.Mining_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Mining_isInitialBlockDownload_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningGetTip = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "getTip",
-		ParamsID:   multiprocesscapnp.Mining_getTip_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Mining_getTip_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "getTip",
+		InterfaceID: multiprocesscapnp.Mining_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Mining_getTip_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningWaitTipChanged = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "waitTipChanged",
-		ParamsID:   multiprocesscapnp.Mining_waitTipChanged_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Mining_waitTipChanged_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "waitTipChanged",
+		InterfaceID: multiprocesscapnp.Mining_TypeID,
+		ID:          3,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Mining_waitTipChanged_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningCreateNewBlock = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "createNewBlock",
-		ParamsID:   multiprocesscapnp.Mining_createNewBlock_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Mining_createNewBlock_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "createNewBlock",
+		InterfaceID: multiprocesscapnp.Mining_TypeID,
+		ID:          4,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Mining_createNewBlock_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningCheckBlock = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "checkBlock",
-		ParamsID:   multiprocesscapnp.Mining_checkBlock_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Mining_checkBlock_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "checkBlock",
+		InterfaceID: multiprocesscapnp.Mining_TypeID,
+		ID:          5,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Mining_checkBlock_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningInterrupt = rt.Method{
-		File:       "mining.capnp",
-		HasContext: false,
-		Interface:  "Mining",
-		Name:       "interrupt",
-		ParamsID:   multiprocesscapnp.Mining_interrupt_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Mining_interrupt_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "interrupt",
+		InterfaceID: multiprocesscapnp.Mining_TypeID,
+		ID:          6,
+		Params:      capnp.ObjectSize{},
+		Results:     capnp.ObjectSize{},
+		ParamsID:    multiprocesscapnp.Mining_interrupt_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningSubmitBlock = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "submitBlock",
-		ParamsID:   multiprocesscapnp.Mining_submitBlock_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Mining_submitBlock_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "submitBlock",
+		InterfaceID: multiprocesscapnp.Mining_TypeID,
+		ID:          7,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Mining_submitBlock_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningGetTransactionsByTxID = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "getTransactionsByTxID",
-		ParamsID:   multiprocesscapnp.Mining_getTransactionsByTxID_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Mining_getTransactionsByTxID_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "getTransactionsByTxID",
+		InterfaceID: multiprocesscapnp.Mining_TypeID,
+		ID:          8,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Mining_getTransactionsByTxID_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodMiningGetTransactionsByWitnessID = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "getTransactionsByWitnessID",
-		ParamsID:   multiprocesscapnp.Mining_getTransactionsByWitnessID_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Mining_getTransactionsByWitnessID_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "getTransactionsByWitnessID",
+		InterfaceID: multiprocesscapnp.Mining_TypeID,
+		ID:          9,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Mining_getTransactionsByWitnessID_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -342,7 +370,8 @@ type Mining interface {
 	GetTransactionsByWitnessID(ctx context.Context, wtxids []chainhash.Hash) (result []*wire.MsgTx, err error)
 }
 
-// MiningClient calls a remote Mining over a *rt.Conn.
+// MiningClient calls a Mining through a capability (the peer's, or one served
+// in this process).
 type MiningClient struct {
 	base *rt.ClientBase
 }
@@ -350,23 +379,19 @@ type MiningClient struct {
 var _ Mining = (*MiningClient)(nil)
 
 // NewMiningClient wraps capability c, which the client then owns.
-func NewMiningClient(conn *rt.Conn, c multiprocesscapnp.Mining) *MiningClient {
-	return &MiningClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewMiningClient(c *rt.Cap) *MiningClient {
+	return &MiningClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *MiningClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *MiningClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *MiningClient) Capnp() multiprocesscapnp.Mining {
-	return multiprocesscapnp.Mining(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *MiningClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -381,22 +406,8 @@ func (c *MiningClient) AddCleanup(fn func()) {
 
 // IsTestChain calls Mining.isTestChain.
 func (c *MiningClient) IsTestChain(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodMiningIsTestChain, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsTestChain(ctx, func(p multiprocesscapnp.Mining_isTestChain_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodMiningIsTestChain, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_isTestChain_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -405,22 +416,8 @@ func (c *MiningClient) IsTestChain(ctx context.Context) (result bool, err error)
 
 // IsInitialBlockDownload calls Mining.isInitialBlockDownload.
 func (c *MiningClient) IsInitialBlockDownload(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodMiningIsInitialBlockDownload, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsInitialBlockDownload(ctx, func(p multiprocesscapnp.Mining_isInitialBlockDownload_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodMiningIsInitialBlockDownload, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_isInitialBlockDownload_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -429,22 +426,8 @@ func (c *MiningClient) IsInitialBlockDownload(ctx context.Context) (result bool,
 
 // GetTip calls Mining.getTip.
 func (c *MiningClient) GetTip(ctx context.Context) (result BlockRef, hasResult bool, err error) {
-	err = c.base.Call(ctx, &methodMiningGetTip, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTip(ctx, func(p multiprocesscapnp.Mining_getTip_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodMiningGetTip, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_getTip_Results(r.Struct())
 		hasResult = res.HasResultFlag()
 		if hasResult {
 			w1, err := res.Result()
@@ -464,26 +447,15 @@ func (c *MiningClient) GetTip(ctx context.Context) (result BlockRef, hasResult b
 
 // WaitTipChanged calls Mining.waitTipChanged.
 func (c *MiningClient) WaitTipChanged(ctx context.Context, currentTip chainhash.Hash, timeout time.Duration) (result *BlockRef, err error) {
-	err = c.base.Call(ctx, &methodMiningWaitTipChanged, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().WaitTipChanged(ctx, func(p multiprocesscapnp.Mining_waitTipChanged_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCurrentTip(domain.HashBytes(currentTip)); err != nil {
-				return domain.Wrap("Mining.waitTipChanged.currentTip", err)
-			}
-			p.SetTimeout(domain.MillisFloat(timeout))
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodMiningWaitTipChanged, func(p *rt.Params) error {
+		args := multiprocesscapnp.Mining_waitTipChanged_Params(p.Struct())
+		if err := args.SetCurrentTip(domain.HashBytes(currentTip)); err != nil {
+			return domain.Wrap("Mining.waitTipChanged.currentTip", err)
 		}
+		args.SetTimeout(domain.MillisFloat(timeout))
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_waitTipChanged_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Mining.waitTipChanged.result", err)
@@ -502,32 +474,26 @@ func (c *MiningClient) WaitTipChanged(ctx context.Context, currentTip chainhash.
 
 // CreateNewBlock calls Mining.createNewBlock.
 func (c *MiningClient) CreateNewBlock(ctx context.Context, options BlockCreateOptions, cooldown bool) (result BlockTemplate, err error) {
-	err = c.base.Call(ctx, &methodMiningCreateNewBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().CreateNewBlock(ctx, func(p multiprocesscapnp.Mining_createNewBlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewOptions()
-			if err != nil {
-				return domain.Wrap("Mining.createNewBlock.options", err)
-			}
-			if err := options.ToCapnp(e1); err != nil {
-				return domain.Wrap("Mining.createNewBlock.options", err)
-			}
-			p.SetCooldown(cooldown)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodMiningCreateNewBlock, func(p *rt.Params) error {
+		args := multiprocesscapnp.Mining_createNewBlock_Params(p.Struct())
+		e1, err := args.NewOptions()
 		if err != nil {
-			return err
+			return domain.Wrap("Mining.createNewBlock.options", err)
 		}
-		result = blockTemplateFromCapnp(conn, res.Result().AddRef())
+		if err := options.ToCapnp(e1); err != nil {
+			return domain.Wrap("Mining.createNewBlock.options", err)
+		}
+		args.SetCooldown(cooldown)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_createNewBlock_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Mining.createNewBlock.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = blockTemplateFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -535,36 +501,25 @@ func (c *MiningClient) CreateNewBlock(ctx context.Context, options BlockCreateOp
 
 // CheckBlock calls Mining.checkBlock.
 func (c *MiningClient) CheckBlock(ctx context.Context, block *wire.MsgBlock, options BlockCheckOptions) (result bool, reason string, debug string, err error) {
-	err = c.base.Call(ctx, &methodMiningCheckBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CheckBlock(ctx, func(p multiprocesscapnp.Mining_checkBlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.BlockBytes(block)
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.block", err)
-			}
-			if err := p.SetBlock(b1); err != nil {
-				return domain.Wrap("Mining.checkBlock.block", err)
-			}
-			e2, err := p.NewOptions()
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			if err := options.ToCapnp(e2); err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodMiningCheckBlock, func(p *rt.Params) error {
+		args := multiprocesscapnp.Mining_checkBlock_Params(p.Struct())
+		b1, err := domain.BlockBytes(block)
 		if err != nil {
-			return err
+			return domain.Wrap("Mining.checkBlock.block", err)
 		}
+		if err := args.SetBlock(b1); err != nil {
+			return domain.Wrap("Mining.checkBlock.block", err)
+		}
+		e2, err := args.NewOptions()
+		if err != nil {
+			return domain.Wrap("Mining.checkBlock.options", err)
+		}
+		if err := options.ToCapnp(e2); err != nil {
+			return domain.Wrap("Mining.checkBlock.options", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_checkBlock_Results(r.Struct())
 		result = res.Result()
 		w3, err := res.Reason()
 		if err != nil {
@@ -588,32 +543,21 @@ func (c *MiningClient) CheckBlock(ctx context.Context, block *wire.MsgBlock, opt
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *MiningClient) CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error) {
-	err = c.base.Call(ctx, &methodMiningCheckBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CheckBlock(ctx, func(p multiprocesscapnp.Mining_checkBlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBlock(block); err != nil {
-				return domain.Wrap("Mining.checkBlock.block", err)
-			}
-			e1, err := p.NewOptions()
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			if err := options.ToCapnp(e1); err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodMiningCheckBlock, func(p *rt.Params) error {
+		args := multiprocesscapnp.Mining_checkBlock_Params(p.Struct())
+		if err := args.SetBlock(block); err != nil {
+			return domain.Wrap("Mining.checkBlock.block", err)
 		}
+		e1, err := args.NewOptions()
+		if err != nil {
+			return domain.Wrap("Mining.checkBlock.options", err)
+		}
+		if err := options.ToCapnp(e1); err != nil {
+			return domain.Wrap("Mining.checkBlock.options", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_checkBlock_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Reason()
 		if err != nil {
@@ -632,39 +576,23 @@ func (c *MiningClient) CheckBlockBytes(ctx context.Context, block []byte, option
 
 // Interrupt calls Mining.interrupt.
 func (c *MiningClient) Interrupt(ctx context.Context) error {
-	return c.base.Call(ctx, &methodMiningInterrupt, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Interrupt(ctx, nil)
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodMiningInterrupt, nil, nil)
 }
 
 // SubmitBlock calls Mining.submitBlock.
 func (c *MiningClient) SubmitBlock(ctx context.Context, block *wire.MsgBlock) (result bool, reason string, debug string, err error) {
-	err = c.base.Call(ctx, &methodMiningSubmitBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SubmitBlock(ctx, func(p multiprocesscapnp.Mining_submitBlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.BlockBytes(block)
-			if err != nil {
-				return domain.Wrap("Mining.submitBlock.block", err)
-			}
-			if err := p.SetBlock(b1); err != nil {
-				return domain.Wrap("Mining.submitBlock.block", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodMiningSubmitBlock, func(p *rt.Params) error {
+		args := multiprocesscapnp.Mining_submitBlock_Params(p.Struct())
+		b1, err := domain.BlockBytes(block)
 		if err != nil {
-			return err
+			return domain.Wrap("Mining.submitBlock.block", err)
 		}
+		if err := args.SetBlock(b1); err != nil {
+			return domain.Wrap("Mining.submitBlock.block", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_submitBlock_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Reason()
 		if err != nil {
@@ -688,25 +616,14 @@ func (c *MiningClient) SubmitBlock(ctx context.Context, block *wire.MsgBlock) (r
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *MiningClient) SubmitBlockBytes(ctx context.Context, block []byte) (result bool, reason string, debug string, err error) {
-	err = c.base.Call(ctx, &methodMiningSubmitBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SubmitBlock(ctx, func(p multiprocesscapnp.Mining_submitBlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBlock(block); err != nil {
-				return domain.Wrap("Mining.submitBlock.block", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodMiningSubmitBlock, func(p *rt.Params) error {
+		args := multiprocesscapnp.Mining_submitBlock_Params(p.Struct())
+		if err := args.SetBlock(block); err != nil {
+			return domain.Wrap("Mining.submitBlock.block", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_submitBlock_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Reason()
 		if err != nil {
@@ -725,33 +642,22 @@ func (c *MiningClient) SubmitBlockBytes(ctx context.Context, block []byte) (resu
 
 // GetTransactionsByTxID calls Mining.getTransactionsByTxID.
 func (c *MiningClient) GetTransactionsByTxID(ctx context.Context, txids []chainhash.Hash) (result []*wire.MsgTx, err error) {
-	err = c.base.Call(ctx, &methodMiningGetTransactionsByTxID, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTransactionsByTxID(ctx, func(p multiprocesscapnp.Mining_getTransactionsByTxID_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodMiningGetTransactionsByTxID, func(p *rt.Params) error {
+		args := multiprocesscapnp.Mining_getTransactionsByTxID_Params(p.Struct())
+		if txids != nil {
+			l1, err := args.NewTxids(int32(len(txids)))
 			if err != nil {
-				return err
+				return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if txids != nil {
-				l1, err := p.NewTxids(int32(len(txids)))
-				if err != nil {
+			for i2, x3 := range txids {
+				if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
 					return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
 				}
-				for i2, x3 := range txids {
-					if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
-						return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
-					}
-				}
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_getTransactionsByTxID_Results(r.Struct())
 		w4, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Mining.getTransactionsByTxID.result", err)
@@ -782,33 +688,22 @@ func (c *MiningClient) GetTransactionsByTxID(ctx context.Context, txids []chainh
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *MiningClient) GetTransactionsByTxIDBytes(ctx context.Context, txids []chainhash.Hash) (result [][]byte, err error) {
-	err = c.base.Call(ctx, &methodMiningGetTransactionsByTxID, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTransactionsByTxID(ctx, func(p multiprocesscapnp.Mining_getTransactionsByTxID_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodMiningGetTransactionsByTxID, func(p *rt.Params) error {
+		args := multiprocesscapnp.Mining_getTransactionsByTxID_Params(p.Struct())
+		if txids != nil {
+			l1, err := args.NewTxids(int32(len(txids)))
 			if err != nil {
-				return err
+				return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if txids != nil {
-				l1, err := p.NewTxids(int32(len(txids)))
-				if err != nil {
+			for i2, x3 := range txids {
+				if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
 					return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
 				}
-				for i2, x3 := range txids {
-					if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
-						return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
-					}
-				}
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_getTransactionsByTxID_Results(r.Struct())
 		w4, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Mining.getTransactionsByTxID.result", err)
@@ -820,7 +715,7 @@ func (c *MiningClient) GetTransactionsByTxIDBytes(ctx context.Context, txids []c
 				if err != nil {
 					return domain.Wrap("Mining.getTransactionsByTxID.result", err)
 				}
-				result[i6] = bytes.Clone(e7)
+				result[i6] = r.Keep(e7)
 			}
 		}
 		return nil
@@ -830,33 +725,22 @@ func (c *MiningClient) GetTransactionsByTxIDBytes(ctx context.Context, txids []c
 
 // GetTransactionsByWitnessID calls Mining.getTransactionsByWitnessID.
 func (c *MiningClient) GetTransactionsByWitnessID(ctx context.Context, wtxids []chainhash.Hash) (result []*wire.MsgTx, err error) {
-	err = c.base.Call(ctx, &methodMiningGetTransactionsByWitnessID, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTransactionsByWitnessID(ctx, func(p multiprocesscapnp.Mining_getTransactionsByWitnessID_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodMiningGetTransactionsByWitnessID, func(p *rt.Params) error {
+		args := multiprocesscapnp.Mining_getTransactionsByWitnessID_Params(p.Struct())
+		if wtxids != nil {
+			l1, err := args.NewWtxids(int32(len(wtxids)))
 			if err != nil {
-				return err
+				return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if wtxids != nil {
-				l1, err := p.NewWtxids(int32(len(wtxids)))
-				if err != nil {
+			for i2, x3 := range wtxids {
+				if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
 					return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
 				}
-				for i2, x3 := range wtxids {
-					if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
-						return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
-					}
-				}
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_getTransactionsByWitnessID_Results(r.Struct())
 		w4, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
@@ -887,33 +771,22 @@ func (c *MiningClient) GetTransactionsByWitnessID(ctx context.Context, wtxids []
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *MiningClient) GetTransactionsByWitnessIDBytes(ctx context.Context, wtxids []chainhash.Hash) (result [][]byte, err error) {
-	err = c.base.Call(ctx, &methodMiningGetTransactionsByWitnessID, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTransactionsByWitnessID(ctx, func(p multiprocesscapnp.Mining_getTransactionsByWitnessID_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodMiningGetTransactionsByWitnessID, func(p *rt.Params) error {
+		args := multiprocesscapnp.Mining_getTransactionsByWitnessID_Params(p.Struct())
+		if wtxids != nil {
+			l1, err := args.NewWtxids(int32(len(wtxids)))
 			if err != nil {
-				return err
+				return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if wtxids != nil {
-				l1, err := p.NewWtxids(int32(len(wtxids)))
-				if err != nil {
+			for i2, x3 := range wtxids {
+				if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
 					return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
 				}
-				for i2, x3 := range wtxids {
-					if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
-						return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
-					}
-				}
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Mining_getTransactionsByWitnessID_Results(r.Struct())
 		w4, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
@@ -925,7 +798,7 @@ func (c *MiningClient) GetTransactionsByWitnessIDBytes(ctx context.Context, wtxi
 				if err != nil {
 					return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
 				}
-				result[i6] = bytes.Clone(e7)
+				result[i6] = r.Keep(e7)
 			}
 		}
 		return nil
@@ -933,243 +806,209 @@ func (c *MiningClient) GetTransactionsByWitnessIDBytes(ctx context.Context, wtxi
 	return result, err
 }
 
-// miningToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func miningToCapnp(conn *rt.Conn, v Mining) multiprocesscapnp.Mining {
+// miningCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func miningCap(v Mining) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.Mining{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.Mining(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return MiningServerToCapnp(v)
+	return MiningServer(v)
 }
 
-// miningFromCapnp wraps an owned capability received on conn; null gives nil.
-func miningFromCapnp(conn *rt.Conn, c multiprocesscapnp.Mining) Mining {
-	if !c.IsValid() {
-		c.Release()
+// miningFromCap wraps an owned capability received in a message; nil gives nil.
+func miningFromCap(c *rt.Cap) Mining {
+	if c == nil {
 		return nil
 	}
-	return NewMiningClient(conn, c)
+	return &MiningClient{base: rt.NewClientBase(c)}
 }
 
-// MiningServerToCapnp serves impl as a Mining capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func MiningServerToCapnp(impl Mining) multiprocesscapnp.Mining {
-	return multiprocesscapnp.Mining_ServerToClient(&miningServer{impl: impl})
+// MiningServer returns a capability that serves impl in this process. Calls
+// run on the threads named by their context.
+func MiningServer(impl Mining) *rt.Cap {
+	return rt.Local(&miningDesc, impl)
 }
 
-// miningServer adapts a Mining to capnpc-go's Mining_Server.
-type miningServer struct {
-	rt.ServerBase
-	impl Mining
+// miningDesc describes Mining's methods, inherited ones included, to rt.
+var miningDesc rt.ServerDesc
+
+func init() {
+	miningDesc = rt.ServerDesc{
+		Name: "Mining",
+		Methods: []rt.MethodDesc{
+			{Method: &methodMiningIsTestChain, Handler: miningIsTestChain},
+			{Method: &methodMiningIsInitialBlockDownload, Handler: miningIsInitialBlockDownload},
+			{Method: &methodMiningGetTip, Handler: miningGetTip},
+			{Method: &methodMiningWaitTipChanged, Handler: miningWaitTipChanged},
+			{Method: &methodMiningCreateNewBlock, Handler: miningCreateNewBlock},
+			{Method: &methodMiningCheckBlock, Handler: miningCheckBlock},
+			{Method: &methodMiningInterrupt, Handler: miningInterrupt},
+			{Method: &methodMiningSubmitBlock, Handler: miningSubmitBlock},
+			{Method: &methodMiningGetTransactionsByTxID, Handler: miningGetTransactionsByTxID},
+			{Method: &methodMiningGetTransactionsByWitnessID, Handler: miningGetTransactionsByWitnessID},
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *miningServer) Shutdown() {
-	s.ServerBase.Shutdown(nil)
+// miningIsTestChain serves Mining.isTestChain.
+func miningIsTestChain(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Mining).IsTestChain(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Mining_isTestChain_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// IsTestChain serves Mining.isTestChain.
-func (s *miningServer) IsTestChain(ctx context.Context, call multiprocesscapnp.Mining_isTestChain) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningIsTestChain, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.IsTestChain(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// miningIsInitialBlockDownload serves Mining.isInitialBlockDownload.
+func miningIsInitialBlockDownload(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Mining).IsInitialBlockDownload(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Mining_isInitialBlockDownload_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// IsInitialBlockDownload serves Mining.isInitialBlockDownload.
-func (s *miningServer) IsInitialBlockDownload(ctx context.Context, call multiprocesscapnp.Mining_isInitialBlockDownload) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningIsInitialBlockDownload, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.IsInitialBlockDownload(ctx)
+// miningGetTip serves Mining.getTip.
+func miningGetTip(ctx context.Context, impl any, call *rt.Call) error {
+	result, hasResult, err := impl.(Mining).GetTip(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Mining_getTip_Results(s)
+	res.SetHasResultFlag(hasResult)
+	if hasResult {
+		e1, err := res.NewResult()
 		if err != nil {
-			return err
+			return domain.Wrap("Mining.getTip.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
+		if err := result.ToCapnp(e1); err != nil {
+			return domain.Wrap("Mining.getTip.result", err)
 		}
-		res.SetResult(result)
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetTip serves Mining.getTip.
-func (s *miningServer) GetTip(ctx context.Context, call multiprocesscapnp.Mining_getTip) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningGetTip, call.Args().Context, func(ctx context.Context) error {
-		result, hasResult, err := s.impl.GetTip(ctx)
+// miningWaitTipChanged serves Mining.waitTipChanged.
+func miningWaitTipChanged(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Mining_waitTipChanged_Params(call.Args())
+	var currentTip chainhash.Hash
+	var timeout time.Duration
+	w1, err := args.CurrentTip()
+	if err != nil {
+		return domain.Wrap("Mining.waitTipChanged.currentTip", err)
+	}
+	v2, err := domain.Hash("Mining.waitTipChanged.currentTip", w1)
+	if err != nil {
+		return domain.Wrap("Mining.waitTipChanged.currentTip", err)
+	}
+	currentTip = v2
+	timeout = domain.Millis(args.Timeout())
+	result, err := impl.(Mining).WaitTipChanged(ctx, currentTip, timeout)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Mining_waitTipChanged_Results(s)
+	if result != nil {
+		e3, err := res.NewResult()
 		if err != nil {
-			return err
+			return domain.Wrap("Mining.waitTipChanged.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
+		if err := result.ToCapnp(e3); err != nil {
+			return domain.Wrap("Mining.waitTipChanged.result", err)
 		}
-		res.SetHasResultFlag(hasResult)
-		if hasResult {
-			e1, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Mining.getTip.result", err)
-			}
-			if err := result.ToCapnp(e1); err != nil {
-				return domain.Wrap("Mining.getTip.result", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// WaitTipChanged serves Mining.waitTipChanged.
-func (s *miningServer) WaitTipChanged(ctx context.Context, call multiprocesscapnp.Mining_waitTipChanged) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningWaitTipChanged, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var currentTip chainhash.Hash
-		var timeout time.Duration
-		w1, err := args.CurrentTip()
-		if err != nil {
-			return domain.Wrap("Mining.waitTipChanged.currentTip", err)
-		}
-		v2, err := domain.Hash("Mining.waitTipChanged.currentTip", w1)
-		if err != nil {
-			return domain.Wrap("Mining.waitTipChanged.currentTip", err)
-		}
-		currentTip = v2
-		timeout = domain.Millis(args.Timeout())
-		result, err := s.impl.WaitTipChanged(ctx, currentTip, timeout)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e3, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Mining.waitTipChanged.result", err)
-			}
-			if err := result.ToCapnp(e3); err != nil {
-				return domain.Wrap("Mining.waitTipChanged.result", err)
-			}
-		}
-		return nil
-	})
-}
-
-// CreateNewBlock serves Mining.createNewBlock.
-func (s *miningServer) CreateNewBlock(ctx context.Context, call multiprocesscapnp.Mining_createNewBlock) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningCreateNewBlock, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var options BlockCreateOptions
-		var cooldown bool
-		w1, err := args.Options()
-		if err != nil {
-			return domain.Wrap("Mining.createNewBlock.options", err)
-		}
-		v2, err := BlockCreateOptionsFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Mining.createNewBlock.options", err)
-		}
-		options = v2
-		cooldown = args.Cooldown()
-		result, err := s.impl.CreateNewBlock(ctx, options, cooldown)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(blockTemplateToCapnp(conn, result)); err != nil {
+// miningCreateNewBlock serves Mining.createNewBlock.
+func miningCreateNewBlock(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Mining_createNewBlock_Params(call.Args())
+	var options BlockCreateOptions
+	var cooldown bool
+	w1, err := args.Options()
+	if err != nil {
+		return domain.Wrap("Mining.createNewBlock.options", err)
+	}
+	v2, err := BlockCreateOptionsFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Mining.createNewBlock.options", err)
+	}
+	options = v2
+	cooldown = args.Cooldown()
+	result, err := impl.(Mining).CreateNewBlock(ctx, options, cooldown)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Mining_createNewBlock_Results(s)
+	if c3 := blockTemplateCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Mining.createNewBlock.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// CheckBlock serves Mining.checkBlock.
-func (s *miningServer) CheckBlock(ctx context.Context, call multiprocesscapnp.Mining_checkBlock) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningCheckBlock, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error)
-		}); ok {
-			args := call.Args()
-			var block []byte
-			var options BlockCheckOptions
-			w1, err := args.Block()
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.block", err)
-			}
-			block = bytes.Clone(w1)
-			w2, err := args.Options()
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			v3, err := BlockCheckOptionsFromCapnp(w2)
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			options = v3
-			result, reason, debug, err := impl.CheckBlockBytes(ctx, block, options)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			if err := res.SetReason(reason); err != nil {
-				return domain.Wrap("Mining.checkBlock.reason", err)
-			}
-			if err := res.SetDebug(debug); err != nil {
-				return domain.Wrap("Mining.checkBlock.debug", err)
-			}
-			return nil
-		}
-		args := call.Args()
-		var block *wire.MsgBlock
+// miningCheckBlock serves Mining.checkBlock.
+func miningCheckBlock(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error)
+	}); ok {
+		args := multiprocesscapnp.Mining_checkBlock_Params(call.Args())
+		var block []byte
 		var options BlockCheckOptions
 		w1, err := args.Block()
 		if err != nil {
 			return domain.Wrap("Mining.checkBlock.block", err)
 		}
-		v2, err := domain.Block("Mining.checkBlock.block", w1)
-		if err != nil {
-			return domain.Wrap("Mining.checkBlock.block", err)
-		}
-		block = v2
-		w3, err := args.Options()
+		block = bytes.Clone(w1)
+		w2, err := args.Options()
 		if err != nil {
 			return domain.Wrap("Mining.checkBlock.options", err)
 		}
-		v4, err := BlockCheckOptionsFromCapnp(w3)
+		v3, err := BlockCheckOptionsFromCapnp(w2)
 		if err != nil {
 			return domain.Wrap("Mining.checkBlock.options", err)
 		}
-		options = v4
-		result, reason, debug, err := s.impl.CheckBlock(ctx, block, options)
+		options = v3
+		result, reason, debug, err := impl.CheckBlockBytes(ctx, block, options)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.Mining_checkBlock_Results(s)
 		res.SetResult(result)
 		if err := res.SetReason(reason); err != nil {
 			return domain.Wrap("Mining.checkBlock.reason", err)
@@ -1178,68 +1017,76 @@ func (s *miningServer) CheckBlock(ctx context.Context, call multiprocesscapnp.Mi
 			return domain.Wrap("Mining.checkBlock.debug", err)
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Mining_checkBlock_Params(call.Args())
+	var block *wire.MsgBlock
+	var options BlockCheckOptions
+	w1, err := args.Block()
+	if err != nil {
+		return domain.Wrap("Mining.checkBlock.block", err)
+	}
+	v2, err := domain.Block("Mining.checkBlock.block", w1)
+	if err != nil {
+		return domain.Wrap("Mining.checkBlock.block", err)
+	}
+	block = v2
+	w3, err := args.Options()
+	if err != nil {
+		return domain.Wrap("Mining.checkBlock.options", err)
+	}
+	v4, err := BlockCheckOptionsFromCapnp(w3)
+	if err != nil {
+		return domain.Wrap("Mining.checkBlock.options", err)
+	}
+	options = v4
+	result, reason, debug, err := impl.(Mining).CheckBlock(ctx, block, options)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Mining_checkBlock_Results(s)
+	res.SetResult(result)
+	if err := res.SetReason(reason); err != nil {
+		return domain.Wrap("Mining.checkBlock.reason", err)
+	}
+	if err := res.SetDebug(debug); err != nil {
+		return domain.Wrap("Mining.checkBlock.debug", err)
+	}
+	return nil
 }
 
-// Interrupt serves Mining.interrupt.
-func (s *miningServer) Interrupt(ctx context.Context, call multiprocesscapnp.Mining_interrupt) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningInterrupt, nil, func(ctx context.Context) error {
-		if err := s.impl.Interrupt(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// miningInterrupt serves Mining.interrupt.
+func miningInterrupt(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Mining).Interrupt(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// SubmitBlock serves Mining.submitBlock.
-func (s *miningServer) SubmitBlock(ctx context.Context, call multiprocesscapnp.Mining_submitBlock) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningSubmitBlock, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			SubmitBlockBytes(ctx context.Context, block []byte) (result bool, reason string, debug string, err error)
-		}); ok {
-			args := call.Args()
-			var block []byte
-			w1, err := args.Block()
-			if err != nil {
-				return domain.Wrap("Mining.submitBlock.block", err)
-			}
-			block = bytes.Clone(w1)
-			result, reason, debug, err := impl.SubmitBlockBytes(ctx, block)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			if err := res.SetReason(reason); err != nil {
-				return domain.Wrap("Mining.submitBlock.reason", err)
-			}
-			if err := res.SetDebug(debug); err != nil {
-				return domain.Wrap("Mining.submitBlock.debug", err)
-			}
-			return nil
-		}
-		args := call.Args()
-		var block *wire.MsgBlock
+// miningSubmitBlock serves Mining.submitBlock.
+func miningSubmitBlock(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		SubmitBlockBytes(ctx context.Context, block []byte) (result bool, reason string, debug string, err error)
+	}); ok {
+		args := multiprocesscapnp.Mining_submitBlock_Params(call.Args())
+		var block []byte
 		w1, err := args.Block()
 		if err != nil {
 			return domain.Wrap("Mining.submitBlock.block", err)
 		}
-		v2, err := domain.Block("Mining.submitBlock.block", w1)
-		if err != nil {
-			return domain.Wrap("Mining.submitBlock.block", err)
-		}
-		block = v2
-		result, reason, debug, err := s.impl.SubmitBlock(ctx, block)
+		block = bytes.Clone(w1)
+		result, reason, debug, err := impl.SubmitBlockBytes(ctx, block)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.Mining_submitBlock_Results(s)
 		res.SetResult(result)
 		if err := res.SetReason(reason); err != nil {
 			return domain.Wrap("Mining.submitBlock.reason", err)
@@ -1248,63 +1095,43 @@ func (s *miningServer) SubmitBlock(ctx context.Context, call multiprocesscapnp.M
 			return domain.Wrap("Mining.submitBlock.debug", err)
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Mining_submitBlock_Params(call.Args())
+	var block *wire.MsgBlock
+	w1, err := args.Block()
+	if err != nil {
+		return domain.Wrap("Mining.submitBlock.block", err)
+	}
+	v2, err := domain.Block("Mining.submitBlock.block", w1)
+	if err != nil {
+		return domain.Wrap("Mining.submitBlock.block", err)
+	}
+	block = v2
+	result, reason, debug, err := impl.(Mining).SubmitBlock(ctx, block)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Mining_submitBlock_Results(s)
+	res.SetResult(result)
+	if err := res.SetReason(reason); err != nil {
+		return domain.Wrap("Mining.submitBlock.reason", err)
+	}
+	if err := res.SetDebug(debug); err != nil {
+		return domain.Wrap("Mining.submitBlock.debug", err)
+	}
+	return nil
 }
 
-// GetTransactionsByTxID serves Mining.getTransactionsByTxID.
-func (s *miningServer) GetTransactionsByTxID(ctx context.Context, call multiprocesscapnp.Mining_getTransactionsByTxID) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningGetTransactionsByTxID, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			GetTransactionsByTxIDBytes(ctx context.Context, txids []chainhash.Hash) (result [][]byte, err error)
-		}); ok {
-			args := call.Args()
-			var txids []chainhash.Hash
-			w1, err := args.Txids()
-			if err != nil {
-				return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
-			}
-			if l2 := w1; l2.IsValid() {
-				txids = make([]chainhash.Hash, l2.Len())
-				for i3 := 0; i3 < l2.Len(); i3++ {
-					e4, err := l2.At(i3)
-					if err != nil {
-						return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
-					}
-					v5, err := domain.Hash("Mining.getTransactionsByTxID.txids", e4)
-					if err != nil {
-						return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
-					}
-					txids[i3] = v5
-				}
-			}
-			result, err := impl.GetTransactionsByTxIDBytes(ctx, txids)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			if result != nil {
-				l6, err := res.NewResult(int32(len(result)))
-				if err != nil {
-					return domain.Wrap("Mining.getTransactionsByTxID.result", err)
-				}
-				for i7, x8 := range result {
-					if d9 := x8; d9 != nil {
-						x10, err := capnp.NewData(l6.Segment(), d9)
-						if err != nil {
-							return domain.Wrap("Mining.getTransactionsByTxID.result", err)
-						}
-						if err := capnp.PointerList(l6).Set(i7, x10.ToPtr()); err != nil {
-							return domain.Wrap("Mining.getTransactionsByTxID.result", err)
-						}
-					}
-				}
-			}
-			return nil
-		}
-		args := call.Args()
+// miningGetTransactionsByTxID serves Mining.getTransactionsByTxID.
+func miningGetTransactionsByTxID(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		GetTransactionsByTxIDBytes(ctx context.Context, txids []chainhash.Hash) (result [][]byte, err error)
+	}); ok {
+		args := multiprocesscapnp.Mining_getTransactionsByTxID_Params(call.Args())
 		var txids []chainhash.Hash
 		w1, err := args.Txids()
 		if err != nil {
@@ -1324,87 +1151,87 @@ func (s *miningServer) GetTransactionsByTxID(ctx context.Context, call multiproc
 				txids[i3] = v5
 			}
 		}
-		result, err := s.impl.GetTransactionsByTxID(ctx, txids)
+		result, err := impl.GetTransactionsByTxIDBytes(ctx, txids)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.Mining_getTransactionsByTxID_Results(s)
 		if result != nil {
 			l6, err := res.NewResult(int32(len(result)))
 			if err != nil {
 				return domain.Wrap("Mining.getTransactionsByTxID.result", err)
 			}
 			for i7, x8 := range result {
-				b9, err := domain.TxBytes(x8)
-				if err != nil {
-					return domain.Wrap("Mining.getTransactionsByTxID.result", err)
-				}
-				if err := l6.Set(i7, b9); err != nil {
-					return domain.Wrap("Mining.getTransactionsByTxID.result", err)
+				if d9 := x8; d9 != nil {
+					x10, err := capnp.NewData(l6.Segment(), d9)
+					if err != nil {
+						return domain.Wrap("Mining.getTransactionsByTxID.result", err)
+					}
+					if err := capnp.PointerList(l6).Set(i7, x10.ToPtr()); err != nil {
+						return domain.Wrap("Mining.getTransactionsByTxID.result", err)
+					}
 				}
 			}
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Mining_getTransactionsByTxID_Params(call.Args())
+	var txids []chainhash.Hash
+	w1, err := args.Txids()
+	if err != nil {
+		return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
+	}
+	if l2 := w1; l2.IsValid() {
+		txids = make([]chainhash.Hash, l2.Len())
+		for i3 := 0; i3 < l2.Len(); i3++ {
+			e4, err := l2.At(i3)
+			if err != nil {
+				return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
+			}
+			v5, err := domain.Hash("Mining.getTransactionsByTxID.txids", e4)
+			if err != nil {
+				return domain.Wrap("Mining.getTransactionsByTxID.txids", err)
+			}
+			txids[i3] = v5
+		}
+	}
+	result, err := impl.(Mining).GetTransactionsByTxID(ctx, txids)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Mining_getTransactionsByTxID_Results(s)
+	if result != nil {
+		l6, err := res.NewResult(int32(len(result)))
+		if err != nil {
+			return domain.Wrap("Mining.getTransactionsByTxID.result", err)
+		}
+		for i7, x8 := range result {
+			b9, err := domain.TxBytes(x8)
+			if err != nil {
+				return domain.Wrap("Mining.getTransactionsByTxID.result", err)
+			}
+			if err := l6.Set(i7, b9); err != nil {
+				return domain.Wrap("Mining.getTransactionsByTxID.result", err)
+			}
+		}
+	}
+	return nil
 }
 
-// GetTransactionsByWitnessID serves Mining.getTransactionsByWitnessID.
-func (s *miningServer) GetTransactionsByWitnessID(ctx context.Context, call multiprocesscapnp.Mining_getTransactionsByWitnessID) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningGetTransactionsByWitnessID, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			GetTransactionsByWitnessIDBytes(ctx context.Context, wtxids []chainhash.Hash) (result [][]byte, err error)
-		}); ok {
-			args := call.Args()
-			var wtxids []chainhash.Hash
-			w1, err := args.Wtxids()
-			if err != nil {
-				return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
-			}
-			if l2 := w1; l2.IsValid() {
-				wtxids = make([]chainhash.Hash, l2.Len())
-				for i3 := 0; i3 < l2.Len(); i3++ {
-					e4, err := l2.At(i3)
-					if err != nil {
-						return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
-					}
-					v5, err := domain.Hash("Mining.getTransactionsByWitnessID.wtxids", e4)
-					if err != nil {
-						return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
-					}
-					wtxids[i3] = v5
-				}
-			}
-			result, err := impl.GetTransactionsByWitnessIDBytes(ctx, wtxids)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			if result != nil {
-				l6, err := res.NewResult(int32(len(result)))
-				if err != nil {
-					return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
-				}
-				for i7, x8 := range result {
-					if d9 := x8; d9 != nil {
-						x10, err := capnp.NewData(l6.Segment(), d9)
-						if err != nil {
-							return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
-						}
-						if err := capnp.PointerList(l6).Set(i7, x10.ToPtr()); err != nil {
-							return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
-						}
-					}
-				}
-			}
-			return nil
-		}
-		args := call.Args()
+// miningGetTransactionsByWitnessID serves Mining.getTransactionsByWitnessID.
+func miningGetTransactionsByWitnessID(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		GetTransactionsByWitnessIDBytes(ctx context.Context, wtxids []chainhash.Hash) (result [][]byte, err error)
+	}); ok {
+		args := multiprocesscapnp.Mining_getTransactionsByWitnessID_Params(call.Args())
 		var wtxids []chainhash.Hash
 		w1, err := args.Wtxids()
 		if err != nil {
@@ -1424,31 +1251,79 @@ func (s *miningServer) GetTransactionsByWitnessID(ctx context.Context, call mult
 				wtxids[i3] = v5
 			}
 		}
-		result, err := s.impl.GetTransactionsByWitnessID(ctx, wtxids)
+		result, err := impl.GetTransactionsByWitnessIDBytes(ctx, wtxids)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.Mining_getTransactionsByWitnessID_Results(s)
 		if result != nil {
 			l6, err := res.NewResult(int32(len(result)))
 			if err != nil {
 				return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
 			}
 			for i7, x8 := range result {
-				b9, err := domain.TxBytes(x8)
-				if err != nil {
-					return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
-				}
-				if err := l6.Set(i7, b9); err != nil {
-					return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
+				if d9 := x8; d9 != nil {
+					x10, err := capnp.NewData(l6.Segment(), d9)
+					if err != nil {
+						return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
+					}
+					if err := capnp.PointerList(l6).Set(i7, x10.ToPtr()); err != nil {
+						return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
+					}
 				}
 			}
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Mining_getTransactionsByWitnessID_Params(call.Args())
+	var wtxids []chainhash.Hash
+	w1, err := args.Wtxids()
+	if err != nil {
+		return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
+	}
+	if l2 := w1; l2.IsValid() {
+		wtxids = make([]chainhash.Hash, l2.Len())
+		for i3 := 0; i3 < l2.Len(); i3++ {
+			e4, err := l2.At(i3)
+			if err != nil {
+				return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
+			}
+			v5, err := domain.Hash("Mining.getTransactionsByWitnessID.wtxids", e4)
+			if err != nil {
+				return domain.Wrap("Mining.getTransactionsByWitnessID.wtxids", err)
+			}
+			wtxids[i3] = v5
+		}
+	}
+	result, err := impl.(Mining).GetTransactionsByWitnessID(ctx, wtxids)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Mining_getTransactionsByWitnessID_Results(s)
+	if result != nil {
+		l6, err := res.NewResult(int32(len(result)))
+		if err != nil {
+			return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
+		}
+		for i7, x8 := range result {
+			b9, err := domain.TxBytes(x8)
+			if err != nil {
+				return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
+			}
+			if err := l6.Set(i7, b9); err != nil {
+				return domain.Wrap("Mining.getTransactionsByWitnessID.result", err)
+			}
+		}
+	}
+	return nil
 }
 
 // UnimplementedMiningServer can be embedded in a Mining implementation: every method
@@ -1518,103 +1393,135 @@ func (UnimplementedMiningServer) GetTransactionsByWitnessID(ctx context.Context,
 
 var (
 	methodBlockTemplateDestroy = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.BlockTemplate_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BlockTemplate_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.BlockTemplate_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.BlockTemplate_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlockHeader = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getBlockHeader",
-		ParamsID:   multiprocesscapnp.BlockTemplate_getBlockHeader_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BlockTemplate_getBlockHeader_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getBlockHeader",
+		InterfaceID: multiprocesscapnp.BlockTemplate_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.BlockTemplate_getBlockHeader_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlock = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getBlock",
-		ParamsID:   multiprocesscapnp.BlockTemplate_getBlock_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BlockTemplate_getBlock_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getBlock",
+		InterfaceID: multiprocesscapnp.BlockTemplate_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.BlockTemplate_getBlock_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxFees = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getTxFees",
-		ParamsID:   multiprocesscapnp.BlockTemplate_getTxFees_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BlockTemplate_getTxFees_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getTxFees",
+		InterfaceID: multiprocesscapnp.BlockTemplate_TypeID,
+		ID:          3,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.BlockTemplate_getTxFees_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxSigops = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getTxSigops",
-		ParamsID:   multiprocesscapnp.BlockTemplate_getTxSigops_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BlockTemplate_getTxSigops_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getTxSigops",
+		InterfaceID: multiprocesscapnp.BlockTemplate_TypeID,
+		ID:          4,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.BlockTemplate_getTxSigops_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseTx = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getCoinbaseTx",
-		ParamsID:   multiprocesscapnp.BlockTemplate_getCoinbaseTx_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BlockTemplate_getCoinbaseTx_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getCoinbaseTx",
+		InterfaceID: multiprocesscapnp.BlockTemplate_TypeID,
+		ID:          5,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.BlockTemplate_getCoinbaseTx_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseMerklePath = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getCoinbaseMerklePath",
-		ParamsID:   multiprocesscapnp.BlockTemplate_getCoinbaseMerklePath_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BlockTemplate_getCoinbaseMerklePath_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getCoinbaseMerklePath",
+		InterfaceID: multiprocesscapnp.BlockTemplate_TypeID,
+		ID:          6,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.BlockTemplate_getCoinbaseMerklePath_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateSubmitSolutionOld7 = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "submitSolutionOld7",
-		ParamsID:   multiprocesscapnp.BlockTemplate_submitSolutionOld7_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BlockTemplate_submitSolutionOld7_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "submitSolutionOld7",
+		InterfaceID: multiprocesscapnp.BlockTemplate_TypeID,
+		ID:          7,
+		Params:      capnp.ObjectSize{DataSize: 16, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.BlockTemplate_submitSolutionOld7_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateWaitNext = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "waitNext",
-		ParamsID:   multiprocesscapnp.BlockTemplate_waitNext_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BlockTemplate_waitNext_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "waitNext",
+		InterfaceID: multiprocesscapnp.BlockTemplate_TypeID,
+		ID:          8,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.BlockTemplate_waitNext_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateInterruptWait = rt.Method{
-		File:       "mining.capnp",
-		HasContext: false,
-		Interface:  "BlockTemplate",
-		Name:       "interruptWait",
-		ParamsID:   multiprocesscapnp.BlockTemplate_interruptWait_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BlockTemplate_interruptWait_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "interruptWait",
+		InterfaceID: multiprocesscapnp.BlockTemplate_TypeID,
+		ID:          9,
+		Params:      capnp.ObjectSize{},
+		Results:     capnp.ObjectSize{},
+		ParamsID:    multiprocesscapnp.BlockTemplate_interruptWait_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodBlockTemplateSubmitSolution = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "submitSolution",
-		ParamsID:   multiprocesscapnp.BlockTemplate_submitSolution_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BlockTemplate_submitSolution_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "submitSolution",
+		InterfaceID: multiprocesscapnp.BlockTemplate_TypeID,
+		ID:          10,
+		Params:      capnp.ObjectSize{DataSize: 16, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.BlockTemplate_submitSolution_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -1657,7 +1564,8 @@ type BlockTemplate interface {
 	SubmitSolution(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase *wire.MsgTx) (result bool, reason string, debug string, err error)
 }
 
-// BlockTemplateClient calls a remote BlockTemplate over a *rt.Conn.
+// BlockTemplateClient calls a BlockTemplate through a capability (the peer's,
+// or one served in this process).
 type BlockTemplateClient struct {
 	base *rt.ClientBase
 }
@@ -1665,23 +1573,19 @@ type BlockTemplateClient struct {
 var _ BlockTemplate = (*BlockTemplateClient)(nil)
 
 // NewBlockTemplateClient wraps capability c, which the client then owns.
-func NewBlockTemplateClient(conn *rt.Conn, c multiprocesscapnp.BlockTemplate) *BlockTemplateClient {
-	return &BlockTemplateClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewBlockTemplateClient(c *rt.Cap) *BlockTemplateClient {
+	return &BlockTemplateClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *BlockTemplateClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *BlockTemplateClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *BlockTemplateClient) Capnp() multiprocesscapnp.BlockTemplate {
-	return multiprocesscapnp.BlockTemplate(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *BlockTemplateClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -1696,41 +1600,13 @@ func (c *BlockTemplateClient) AddCleanup(fn func()) {
 
 // Destroy calls BlockTemplate.destroy.
 func (c *BlockTemplateClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodBlockTemplateDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.BlockTemplate_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodBlockTemplateDestroy)
 }
 
 // GetBlockHeader calls BlockTemplate.getBlockHeader.
 func (c *BlockTemplateClient) GetBlockHeader(ctx context.Context) (result wire.BlockHeader, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetBlockHeader, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBlockHeader(ctx, func(p multiprocesscapnp.BlockTemplate_getBlockHeader_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetBlockHeader, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_getBlockHeader_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
@@ -1752,27 +1628,13 @@ func (c *BlockTemplateClient) GetBlockHeader(ctx context.Context) (result wire.B
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *BlockTemplateClient) GetBlockHeaderBytes(ctx context.Context) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetBlockHeader, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBlockHeader(ctx, func(p multiprocesscapnp.BlockTemplate_getBlockHeader_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetBlockHeader, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_getBlockHeader_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -1780,22 +1642,8 @@ func (c *BlockTemplateClient) GetBlockHeaderBytes(ctx context.Context) (result [
 
 // GetBlock calls BlockTemplate.getBlock.
 func (c *BlockTemplateClient) GetBlock(ctx context.Context) (result *wire.MsgBlock, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBlock(ctx, func(p multiprocesscapnp.BlockTemplate_getBlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetBlock, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_getBlock_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlock.result", err)
@@ -1817,27 +1665,13 @@ func (c *BlockTemplateClient) GetBlock(ctx context.Context) (result *wire.MsgBlo
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *BlockTemplateClient) GetBlockBytes(ctx context.Context) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBlock(ctx, func(p multiprocesscapnp.BlockTemplate_getBlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetBlock, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_getBlock_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlock.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -1845,22 +1679,8 @@ func (c *BlockTemplateClient) GetBlockBytes(ctx context.Context) (result []byte,
 
 // GetTxFees calls BlockTemplate.getTxFees.
 func (c *BlockTemplateClient) GetTxFees(ctx context.Context) (result []btcutil.Amount, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetTxFees, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTxFees(ctx, func(p multiprocesscapnp.BlockTemplate_getTxFees_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetTxFees, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_getTxFees_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getTxFees.result", err)
@@ -1878,22 +1698,8 @@ func (c *BlockTemplateClient) GetTxFees(ctx context.Context) (result []btcutil.A
 
 // GetTxSigops calls BlockTemplate.getTxSigops.
 func (c *BlockTemplateClient) GetTxSigops(ctx context.Context) (result []int64, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetTxSigops, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTxSigops(ctx, func(p multiprocesscapnp.BlockTemplate_getTxSigops_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetTxSigops, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_getTxSigops_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getTxSigops.result", err)
@@ -1911,22 +1717,8 @@ func (c *BlockTemplateClient) GetTxSigops(ctx context.Context) (result []int64, 
 
 // GetCoinbaseTx calls BlockTemplate.getCoinbaseTx.
 func (c *BlockTemplateClient) GetCoinbaseTx(ctx context.Context) (result *CoinbaseTx, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetCoinbaseTx, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetCoinbaseTx(ctx, func(p multiprocesscapnp.BlockTemplate_getCoinbaseTx_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetCoinbaseTx, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_getCoinbaseTx_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
@@ -1945,22 +1737,8 @@ func (c *BlockTemplateClient) GetCoinbaseTx(ctx context.Context) (result *Coinba
 
 // GetCoinbaseMerklePath calls BlockTemplate.getCoinbaseMerklePath.
 func (c *BlockTemplateClient) GetCoinbaseMerklePath(ctx context.Context) (result []chainhash.Hash, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetCoinbaseMerklePath, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetCoinbaseMerklePath(ctx, func(p multiprocesscapnp.BlockTemplate_getCoinbaseMerklePath_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetCoinbaseMerklePath, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_getCoinbaseMerklePath_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getCoinbaseMerklePath.result", err)
@@ -1988,32 +1766,21 @@ func (c *BlockTemplateClient) GetCoinbaseMerklePath(ctx context.Context) (result
 //
 // Deprecated: SubmitSolutionOld7 is kept for wire compatibility with older peers (superseded by SubmitSolution); it is never called implicitly.
 func (c *BlockTemplateClient) SubmitSolutionOld7(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase *wire.MsgTx) (result bool, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateSubmitSolutionOld7, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SubmitSolutionOld7(ctx, func(p multiprocesscapnp.BlockTemplate_submitSolutionOld7_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetVersion(version)
-			p.SetTimestamp(timestamp)
-			p.SetNonce(nonce)
-			b1, err := domain.TxBytes(coinbase)
-			if err != nil {
-				return domain.Wrap("BlockTemplate.submitSolutionOld7.coinbase", err)
-			}
-			if err := p.SetCoinbase(b1); err != nil {
-				return domain.Wrap("BlockTemplate.submitSolutionOld7.coinbase", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodBlockTemplateSubmitSolutionOld7, func(p *rt.Params) error {
+		args := multiprocesscapnp.BlockTemplate_submitSolutionOld7_Params(p.Struct())
+		args.SetVersion(version)
+		args.SetTimestamp(timestamp)
+		args.SetNonce(nonce)
+		b1, err := domain.TxBytes(coinbase)
 		if err != nil {
-			return err
+			return domain.Wrap("BlockTemplate.submitSolutionOld7.coinbase", err)
 		}
+		if err := args.SetCoinbase(b1); err != nil {
+			return domain.Wrap("BlockTemplate.submitSolutionOld7.coinbase", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_submitSolutionOld7_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2022,31 +1789,25 @@ func (c *BlockTemplateClient) SubmitSolutionOld7(ctx context.Context, version ui
 
 // WaitNext calls BlockTemplate.waitNext.
 func (c *BlockTemplateClient) WaitNext(ctx context.Context, options BlockWaitOptions) (result BlockTemplate, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateWaitNext, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().WaitNext(ctx, func(p multiprocesscapnp.BlockTemplate_waitNext_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewOptions()
-			if err != nil {
-				return domain.Wrap("BlockTemplate.waitNext.options", err)
-			}
-			if err := options.ToCapnp(e1); err != nil {
-				return domain.Wrap("BlockTemplate.waitNext.options", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodBlockTemplateWaitNext, func(p *rt.Params) error {
+		args := multiprocesscapnp.BlockTemplate_waitNext_Params(p.Struct())
+		e1, err := args.NewOptions()
 		if err != nil {
-			return err
+			return domain.Wrap("BlockTemplate.waitNext.options", err)
 		}
-		result = blockTemplateFromCapnp(conn, res.Result().AddRef())
+		if err := options.ToCapnp(e1); err != nil {
+			return domain.Wrap("BlockTemplate.waitNext.options", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_waitNext_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("BlockTemplate.waitNext.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = blockTemplateFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2054,42 +1815,26 @@ func (c *BlockTemplateClient) WaitNext(ctx context.Context, options BlockWaitOpt
 
 // InterruptWait calls BlockTemplate.interruptWait.
 func (c *BlockTemplateClient) InterruptWait(ctx context.Context) error {
-	return c.base.Call(ctx, &methodBlockTemplateInterruptWait, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().InterruptWait(ctx, nil)
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodBlockTemplateInterruptWait, nil, nil)
 }
 
 // SubmitSolution calls BlockTemplate.submitSolution.
 func (c *BlockTemplateClient) SubmitSolution(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase *wire.MsgTx) (result bool, reason string, debug string, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateSubmitSolution, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SubmitSolution(ctx, func(p multiprocesscapnp.BlockTemplate_submitSolution_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetVersion(version)
-			p.SetTimestamp(timestamp)
-			p.SetNonce(nonce)
-			b1, err := domain.TxBytes(coinbase)
-			if err != nil {
-				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
-			}
-			if err := p.SetCoinbase(b1); err != nil {
-				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodBlockTemplateSubmitSolution, func(p *rt.Params) error {
+		args := multiprocesscapnp.BlockTemplate_submitSolution_Params(p.Struct())
+		args.SetVersion(version)
+		args.SetTimestamp(timestamp)
+		args.SetNonce(nonce)
+		b1, err := domain.TxBytes(coinbase)
 		if err != nil {
-			return err
+			return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
 		}
+		if err := args.SetCoinbase(b1); err != nil {
+			return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_submitSolution_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Reason()
 		if err != nil {
@@ -2113,28 +1858,17 @@ func (c *BlockTemplateClient) SubmitSolution(ctx context.Context, version uint32
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *BlockTemplateClient) SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, reason string, debug string, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateSubmitSolution, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SubmitSolution(ctx, func(p multiprocesscapnp.BlockTemplate_submitSolution_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetVersion(version)
-			p.SetTimestamp(timestamp)
-			p.SetNonce(nonce)
-			if err := p.SetCoinbase(coinbase); err != nil {
-				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodBlockTemplateSubmitSolution, func(p *rt.Params) error {
+		args := multiprocesscapnp.BlockTemplate_submitSolution_Params(p.Struct())
+		args.SetVersion(version)
+		args.SetTimestamp(timestamp)
+		args.SetNonce(nonce)
+		if err := args.SetCoinbase(coinbase); err != nil {
+			return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.BlockTemplate_submitSolution_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Reason()
 		if err != nil {
@@ -2151,341 +1885,310 @@ func (c *BlockTemplateClient) SubmitSolutionBytes(ctx context.Context, version u
 	return result, reason, debug, err
 }
 
-// blockTemplateToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func blockTemplateToCapnp(conn *rt.Conn, v BlockTemplate) multiprocesscapnp.BlockTemplate {
+// blockTemplateCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func blockTemplateCap(v BlockTemplate) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.BlockTemplate{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.BlockTemplate(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return BlockTemplateServerToCapnp(v)
+	return BlockTemplateServer(v)
 }
 
-// blockTemplateFromCapnp wraps an owned capability received on conn; null gives nil.
-func blockTemplateFromCapnp(conn *rt.Conn, c multiprocesscapnp.BlockTemplate) BlockTemplate {
-	if !c.IsValid() {
-		c.Release()
+// blockTemplateFromCap wraps an owned capability received in a message; nil gives nil.
+func blockTemplateFromCap(c *rt.Cap) BlockTemplate {
+	if c == nil {
 		return nil
 	}
-	return NewBlockTemplateClient(conn, c)
+	return &BlockTemplateClient{base: rt.NewClientBase(c)}
 }
 
-// BlockTemplateServerToCapnp serves impl as a BlockTemplate capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func BlockTemplateServerToCapnp(impl BlockTemplate) multiprocesscapnp.BlockTemplate {
-	return multiprocesscapnp.BlockTemplate_ServerToClient(&blockTemplateServer{impl: impl})
+// BlockTemplateServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
+func BlockTemplateServer(impl BlockTemplate) *rt.Cap {
+	return rt.Local(&blockTemplateDesc, impl)
 }
 
-// blockTemplateServer adapts a BlockTemplate to capnpc-go's BlockTemplate_Server.
-type blockTemplateServer struct {
-	rt.ServerBase
-	impl BlockTemplate
+// blockTemplateDesc describes BlockTemplate's methods, inherited ones included, to rt.
+var blockTemplateDesc rt.ServerDesc
+
+func init() {
+	blockTemplateDesc = rt.ServerDesc{
+		Name: "BlockTemplate",
+		Methods: []rt.MethodDesc{
+			{Method: &methodBlockTemplateDestroy},
+			{Method: &methodBlockTemplateGetBlockHeader, Handler: blockTemplateGetBlockHeader},
+			{Method: &methodBlockTemplateGetBlock, Handler: blockTemplateGetBlock},
+			{Method: &methodBlockTemplateGetTxFees, Handler: blockTemplateGetTxFees},
+			{Method: &methodBlockTemplateGetTxSigops, Handler: blockTemplateGetTxSigops},
+			{Method: &methodBlockTemplateGetCoinbaseTx, Handler: blockTemplateGetCoinbaseTx},
+			{Method: &methodBlockTemplateGetCoinbaseMerklePath, Handler: blockTemplateGetCoinbaseMerklePath},
+			{Method: &methodBlockTemplateSubmitSolutionOld7, Handler: blockTemplateSubmitSolutionOld7},
+			{Method: &methodBlockTemplateWaitNext, Handler: blockTemplateWaitNext},
+			{Method: &methodBlockTemplateInterruptWait, Handler: blockTemplateInterruptWait},
+			{Method: &methodBlockTemplateSubmitSolution, Handler: blockTemplateSubmitSolution},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(BlockTemplate).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *blockTemplateServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves BlockTemplate.destroy.
-func (s *blockTemplateServer) Destroy(ctx context.Context, call multiprocesscapnp.BlockTemplate_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodBlockTemplateDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// GetBlockHeader serves BlockTemplate.getBlockHeader.
-func (s *blockTemplateServer) GetBlockHeader(ctx context.Context, call multiprocesscapnp.BlockTemplate_getBlockHeader) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetBlockHeader, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			GetBlockHeaderBytes(ctx context.Context) (result []byte, err error)
-		}); ok {
-			result, err := impl.GetBlockHeaderBytes(ctx)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			if err := res.SetResult(result); err != nil {
-				return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
-			}
-			return nil
-		}
-		result, err := s.impl.GetBlockHeader(ctx)
+// blockTemplateGetBlockHeader serves BlockTemplate.getBlockHeader.
+func blockTemplateGetBlockHeader(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		GetBlockHeaderBytes(ctx context.Context) (result []byte, err error)
+	}); ok {
+		result, err := impl.GetBlockHeaderBytes(ctx)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
-		b1, err := domain.HeaderBytes(result)
-		if err != nil {
-			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
-		}
-		if err := res.SetResult(b1); err != nil {
+		res := multiprocesscapnp.BlockTemplate_getBlockHeader_Results(s)
+		if err := res.SetResult(result); err != nil {
 			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
 		}
 		return nil
-	})
+	}
+	result, err := impl.(BlockTemplate).GetBlockHeader(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.BlockTemplate_getBlockHeader_Results(s)
+	b1, err := domain.HeaderBytes(result)
+	if err != nil {
+		return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
+	}
+	if err := res.SetResult(b1); err != nil {
+		return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
+	}
+	return nil
 }
 
-// GetBlock serves BlockTemplate.getBlock.
-func (s *blockTemplateServer) GetBlock(ctx context.Context, call multiprocesscapnp.BlockTemplate_getBlock) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetBlock, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			GetBlockBytes(ctx context.Context) (result []byte, err error)
-		}); ok {
-			result, err := impl.GetBlockBytes(ctx)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			if err := res.SetResult(result); err != nil {
-				return domain.Wrap("BlockTemplate.getBlock.result", err)
-			}
-			return nil
-		}
-		result, err := s.impl.GetBlock(ctx)
+// blockTemplateGetBlock serves BlockTemplate.getBlock.
+func blockTemplateGetBlock(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		GetBlockBytes(ctx context.Context) (result []byte, err error)
+	}); ok {
+		result, err := impl.GetBlockBytes(ctx)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
-		b1, err := domain.BlockBytes(result)
-		if err != nil {
+		res := multiprocesscapnp.BlockTemplate_getBlock_Results(s)
+		if err := res.SetResult(result); err != nil {
 			return domain.Wrap("BlockTemplate.getBlock.result", err)
 		}
-		if err := res.SetResult(b1); err != nil {
-			return domain.Wrap("BlockTemplate.getBlock.result", err)
-		}
 		return nil
-	})
+	}
+	result, err := impl.(BlockTemplate).GetBlock(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.BlockTemplate_getBlock_Results(s)
+	b1, err := domain.BlockBytes(result)
+	if err != nil {
+		return domain.Wrap("BlockTemplate.getBlock.result", err)
+	}
+	if err := res.SetResult(b1); err != nil {
+		return domain.Wrap("BlockTemplate.getBlock.result", err)
+	}
+	return nil
 }
 
-// GetTxFees serves BlockTemplate.getTxFees.
-func (s *blockTemplateServer) GetTxFees(ctx context.Context, call multiprocesscapnp.BlockTemplate_getTxFees) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetTxFees, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetTxFees(ctx)
+// blockTemplateGetTxFees serves BlockTemplate.getTxFees.
+func blockTemplateGetTxFees(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(BlockTemplate).GetTxFees(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.BlockTemplate_getTxFees_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return err
+			return domain.Wrap("BlockTemplate.getTxFees.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
+		for i2, x3 := range result {
+			l1.Set(i2, int64(x3))
 		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
-				return domain.Wrap("BlockTemplate.getTxFees.result", err)
-			}
-			for i2, x3 := range result {
-				l1.Set(i2, int64(x3))
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetTxSigops serves BlockTemplate.getTxSigops.
-func (s *blockTemplateServer) GetTxSigops(ctx context.Context, call multiprocesscapnp.BlockTemplate_getTxSigops) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetTxSigops, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetTxSigops(ctx)
+// blockTemplateGetTxSigops serves BlockTemplate.getTxSigops.
+func blockTemplateGetTxSigops(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(BlockTemplate).GetTxSigops(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.BlockTemplate_getTxSigops_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return err
+			return domain.Wrap("BlockTemplate.getTxSigops.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
+		for i2, x3 := range result {
+			l1.Set(i2, x3)
 		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
-				return domain.Wrap("BlockTemplate.getTxSigops.result", err)
-			}
-			for i2, x3 := range result {
-				l1.Set(i2, x3)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetCoinbaseTx serves BlockTemplate.getCoinbaseTx.
-func (s *blockTemplateServer) GetCoinbaseTx(ctx context.Context, call multiprocesscapnp.BlockTemplate_getCoinbaseTx) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetCoinbaseTx, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetCoinbaseTx(ctx)
+// blockTemplateGetCoinbaseTx serves BlockTemplate.getCoinbaseTx.
+func blockTemplateGetCoinbaseTx(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(BlockTemplate).GetCoinbaseTx(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.BlockTemplate_getCoinbaseTx_Results(s)
+	if result != nil {
+		e1, err := res.NewResult()
 		if err != nil {
-			return err
+			return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
+		if err := result.ToCapnp(e1); err != nil {
+			return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
 		}
-		if result != nil {
-			e1, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
-			}
-			if err := result.ToCapnp(e1); err != nil {
-				return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetCoinbaseMerklePath serves BlockTemplate.getCoinbaseMerklePath.
-func (s *blockTemplateServer) GetCoinbaseMerklePath(ctx context.Context, call multiprocesscapnp.BlockTemplate_getCoinbaseMerklePath) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetCoinbaseMerklePath, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetCoinbaseMerklePath(ctx)
+// blockTemplateGetCoinbaseMerklePath serves BlockTemplate.getCoinbaseMerklePath.
+func blockTemplateGetCoinbaseMerklePath(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(BlockTemplate).GetCoinbaseMerklePath(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.BlockTemplate_getCoinbaseMerklePath_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return err
+			return domain.Wrap("BlockTemplate.getCoinbaseMerklePath.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
+		for i2, x3 := range result {
+			if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
 				return domain.Wrap("BlockTemplate.getCoinbaseMerklePath.result", err)
 			}
-			for i2, x3 := range result {
-				if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
-					return domain.Wrap("BlockTemplate.getCoinbaseMerklePath.result", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// SubmitSolutionOld7 serves BlockTemplate.submitSolutionOld7.
-func (s *blockTemplateServer) SubmitSolutionOld7(ctx context.Context, call multiprocesscapnp.BlockTemplate_submitSolutionOld7) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateSubmitSolutionOld7, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var version uint32
-		var timestamp uint32
-		var nonce uint32
-		var coinbase *wire.MsgTx
-		version = args.Version()
-		timestamp = args.Timestamp()
-		nonce = args.Nonce()
-		w1, err := args.Coinbase()
-		if err != nil {
-			return domain.Wrap("BlockTemplate.submitSolutionOld7.coinbase", err)
-		}
-		v2, err := domain.Tx("BlockTemplate.submitSolutionOld7.coinbase", w1)
-		if err != nil {
-			return domain.Wrap("BlockTemplate.submitSolutionOld7.coinbase", err)
-		}
-		coinbase = v2
-		result, err := s.impl.SubmitSolutionOld7(ctx, version, timestamp, nonce, coinbase)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// blockTemplateSubmitSolutionOld7 serves BlockTemplate.submitSolutionOld7.
+func blockTemplateSubmitSolutionOld7(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.BlockTemplate_submitSolutionOld7_Params(call.Args())
+	var version uint32
+	var timestamp uint32
+	var nonce uint32
+	var coinbase *wire.MsgTx
+	version = args.Version()
+	timestamp = args.Timestamp()
+	nonce = args.Nonce()
+	w1, err := args.Coinbase()
+	if err != nil {
+		return domain.Wrap("BlockTemplate.submitSolutionOld7.coinbase", err)
+	}
+	v2, err := domain.Tx("BlockTemplate.submitSolutionOld7.coinbase", w1)
+	if err != nil {
+		return domain.Wrap("BlockTemplate.submitSolutionOld7.coinbase", err)
+	}
+	coinbase = v2
+	result, err := impl.(BlockTemplate).SubmitSolutionOld7(ctx, version, timestamp, nonce, coinbase)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.BlockTemplate_submitSolutionOld7_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// WaitNext serves BlockTemplate.waitNext.
-func (s *blockTemplateServer) WaitNext(ctx context.Context, call multiprocesscapnp.BlockTemplate_waitNext) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateWaitNext, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var options BlockWaitOptions
-		w1, err := args.Options()
-		if err != nil {
-			return domain.Wrap("BlockTemplate.waitNext.options", err)
-		}
-		v2, err := BlockWaitOptionsFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("BlockTemplate.waitNext.options", err)
-		}
-		options = v2
-		result, err := s.impl.WaitNext(ctx, options)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(blockTemplateToCapnp(conn, result)); err != nil {
+// blockTemplateWaitNext serves BlockTemplate.waitNext.
+func blockTemplateWaitNext(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.BlockTemplate_waitNext_Params(call.Args())
+	var options BlockWaitOptions
+	w1, err := args.Options()
+	if err != nil {
+		return domain.Wrap("BlockTemplate.waitNext.options", err)
+	}
+	v2, err := BlockWaitOptionsFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("BlockTemplate.waitNext.options", err)
+	}
+	options = v2
+	result, err := impl.(BlockTemplate).WaitNext(ctx, options)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.BlockTemplate_waitNext_Results(s)
+	if c3 := blockTemplateCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("BlockTemplate.waitNext.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// InterruptWait serves BlockTemplate.interruptWait.
-func (s *blockTemplateServer) InterruptWait(ctx context.Context, call multiprocesscapnp.BlockTemplate_interruptWait) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateInterruptWait, nil, func(ctx context.Context) error {
-		if err := s.impl.InterruptWait(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// blockTemplateInterruptWait serves BlockTemplate.interruptWait.
+func blockTemplateInterruptWait(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(BlockTemplate).InterruptWait(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// SubmitSolution serves BlockTemplate.submitSolution.
-func (s *blockTemplateServer) SubmitSolution(ctx context.Context, call multiprocesscapnp.BlockTemplate_submitSolution) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateSubmitSolution, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, reason string, debug string, err error)
-		}); ok {
-			args := call.Args()
-			var version uint32
-			var timestamp uint32
-			var nonce uint32
-			var coinbase []byte
-			version = args.Version()
-			timestamp = args.Timestamp()
-			nonce = args.Nonce()
-			w1, err := args.Coinbase()
-			if err != nil {
-				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
-			}
-			coinbase = bytes.Clone(w1)
-			result, reason, debug, err := impl.SubmitSolutionBytes(ctx, version, timestamp, nonce, coinbase)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			if err := res.SetReason(reason); err != nil {
-				return domain.Wrap("BlockTemplate.submitSolution.reason", err)
-			}
-			if err := res.SetDebug(debug); err != nil {
-				return domain.Wrap("BlockTemplate.submitSolution.debug", err)
-			}
-			return nil
-		}
-		args := call.Args()
+// blockTemplateSubmitSolution serves BlockTemplate.submitSolution.
+func blockTemplateSubmitSolution(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, reason string, debug string, err error)
+	}); ok {
+		args := multiprocesscapnp.BlockTemplate_submitSolution_Params(call.Args())
 		var version uint32
 		var timestamp uint32
 		var nonce uint32
-		var coinbase *wire.MsgTx
+		var coinbase []byte
 		version = args.Version()
 		timestamp = args.Timestamp()
 		nonce = args.Nonce()
@@ -2493,19 +2196,16 @@ func (s *blockTemplateServer) SubmitSolution(ctx context.Context, call multiproc
 		if err != nil {
 			return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
 		}
-		v2, err := domain.Tx("BlockTemplate.submitSolution.coinbase", w1)
-		if err != nil {
-			return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
-		}
-		coinbase = v2
-		result, reason, debug, err := s.impl.SubmitSolution(ctx, version, timestamp, nonce, coinbase)
+		coinbase = bytes.Clone(w1)
+		result, reason, debug, err := impl.SubmitSolutionBytes(ctx, version, timestamp, nonce, coinbase)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.BlockTemplate_submitSolution_Results(s)
 		res.SetResult(result)
 		if err := res.SetReason(reason); err != nil {
 			return domain.Wrap("BlockTemplate.submitSolution.reason", err)
@@ -2514,7 +2214,41 @@ func (s *blockTemplateServer) SubmitSolution(ctx context.Context, call multiproc
 			return domain.Wrap("BlockTemplate.submitSolution.debug", err)
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.BlockTemplate_submitSolution_Params(call.Args())
+	var version uint32
+	var timestamp uint32
+	var nonce uint32
+	var coinbase *wire.MsgTx
+	version = args.Version()
+	timestamp = args.Timestamp()
+	nonce = args.Nonce()
+	w1, err := args.Coinbase()
+	if err != nil {
+		return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
+	}
+	v2, err := domain.Tx("BlockTemplate.submitSolution.coinbase", w1)
+	if err != nil {
+		return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
+	}
+	coinbase = v2
+	result, reason, debug, err := impl.(BlockTemplate).SubmitSolution(ctx, version, timestamp, nonce, coinbase)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.BlockTemplate_submitSolution_Results(s)
+	res.SetResult(result)
+	if err := res.SetReason(reason); err != nil {
+		return domain.Wrap("BlockTemplate.submitSolution.reason", err)
+	}
+	if err := res.SetDebug(debug); err != nil {
+		return domain.Wrap("BlockTemplate.submitSolution.debug", err)
+	}
+	return nil
 }
 
 // UnimplementedBlockTemplateServer can be embedded in a BlockTemplate implementation: every method

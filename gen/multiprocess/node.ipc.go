@@ -510,526 +510,691 @@ func (v LocalServiceInfo) ToCapnp(s multiprocesscapnp.LocalServiceInfo) error {
 
 var (
 	methodNodeDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.Node_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.Node_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeInitLogging = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "initLogging",
-		ParamsID:   multiprocesscapnp.Node_initLogging_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_initLogging_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "initLogging",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_initLogging_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeInitParameterInteraction = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "initParameterInteraction",
-		ParamsID:   multiprocesscapnp.Node_initParameterInteraction_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_initParameterInteraction_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "initParameterInteraction",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_initParameterInteraction_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetWarnings = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getWarnings",
-		ParamsID:   multiprocesscapnp.Node_getWarnings_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getWarnings_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getWarnings",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          3,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getWarnings_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetLogCategories = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getLogCategories",
-		ParamsID:   multiprocesscapnp.Node_getLogCategories_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getLogCategories_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getLogCategories",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          4,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getLogCategories_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetExitStatus = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getExitStatus",
-		ParamsID:   multiprocesscapnp.Node_getExitStatus_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getExitStatus_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getExitStatus",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          5,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getExitStatus_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeBaseInitialize = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "baseInitialize",
-		ParamsID:   multiprocesscapnp.Node_baseInitialize_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_baseInitialize_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "baseInitialize",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          6,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_baseInitialize_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeAppInitMain = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "appInitMain",
-		ParamsID:   multiprocesscapnp.Node_appInitMain_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_appInitMain_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "appInitMain",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          7,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_appInitMain_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeAppShutdown = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "appShutdown",
-		ParamsID:   multiprocesscapnp.Node_appShutdown_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_appShutdown_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "appShutdown",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          8,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_appShutdown_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeStartShutdown = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "startShutdown",
-		ParamsID:   multiprocesscapnp.Node_startShutdown_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_startShutdown_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "startShutdown",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          9,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_startShutdown_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeShutdownRequested = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "shutdownRequested",
-		ParamsID:   multiprocesscapnp.Node_shutdownRequested_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_shutdownRequested_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "shutdownRequested",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          10,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_shutdownRequested_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeIsSettingIgnored = rt.Method{
-		File:       "node.capnp",
-		HasContext: false,
-		Interface:  "Node",
-		Name:       "isSettingIgnored",
-		ParamsID:   multiprocesscapnp.Node_isSettingIgnored_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_isSettingIgnored_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "isSettingIgnored",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          11,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		ParamsID:    multiprocesscapnp.Node_isSettingIgnored_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetPersistentSetting = rt.Method{
-		File:       "node.capnp",
-		HasContext: false,
-		Interface:  "Node",
-		Name:       "getPersistentSetting",
-		ParamsID:   multiprocesscapnp.Node_getPersistentSetting_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getPersistentSetting_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getPersistentSetting",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          12,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		ParamsID:    multiprocesscapnp.Node_getPersistentSetting_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeUpdateRwSetting = rt.Method{
-		File:       "node.capnp",
-		HasContext: false,
-		Interface:  "Node",
-		Name:       "updateRwSetting",
-		ParamsID:   multiprocesscapnp.Node_updateRwSetting_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_updateRwSetting_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "updateRwSetting",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          13,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		ParamsID:    multiprocesscapnp.Node_updateRwSetting_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeForceSetting = rt.Method{
-		File:       "node.capnp",
-		HasContext: false,
-		Interface:  "Node",
-		Name:       "forceSetting",
-		ParamsID:   multiprocesscapnp.Node_forceSetting_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_forceSetting_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "forceSetting",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          14,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		ParamsID:    multiprocesscapnp.Node_forceSetting_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeResetSettings = rt.Method{
-		File:       "node.capnp",
-		HasContext: false,
-		Interface:  "Node",
-		Name:       "resetSettings",
-		ParamsID:   multiprocesscapnp.Node_resetSettings_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_resetSettings_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "resetSettings",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          15,
+		Params:      capnp.ObjectSize{},
+		Results:     capnp.ObjectSize{},
+		ParamsID:    multiprocesscapnp.Node_resetSettings_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeMapPort = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "mapPort",
-		ParamsID:   multiprocesscapnp.Node_mapPort_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_mapPort_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "mapPort",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          16,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_mapPort_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetProxy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getProxy",
-		ParamsID:   multiprocesscapnp.Node_getProxy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getProxy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getProxy",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          17,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getProxy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetNodeCount = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getNodeCount",
-		ParamsID:   multiprocesscapnp.Node_getNodeCount_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getNodeCount_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getNodeCount",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          18,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getNodeCount_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetNodesStats = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getNodesStats",
-		ParamsID:   multiprocesscapnp.Node_getNodesStats_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getNodesStats_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getNodesStats",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          19,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getNodesStats_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetBanned = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getBanned",
-		ParamsID:   multiprocesscapnp.Node_getBanned_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getBanned_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getBanned",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          20,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getBanned_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeBan = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "ban",
-		ParamsID:   multiprocesscapnp.Node_ban_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_ban_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "ban",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          21,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_ban_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeUnban = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "unban",
-		ParamsID:   multiprocesscapnp.Node_unban_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_unban_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "unban",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          22,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_unban_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeDisconnectByAddress = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "disconnectByAddress",
-		ParamsID:   multiprocesscapnp.Node_disconnectByAddress_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_disconnectByAddress_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "disconnectByAddress",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          23,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_disconnectByAddress_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeDisconnectById = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "disconnectById",
-		ParamsID:   multiprocesscapnp.Node_disconnectById_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_disconnectById_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "disconnectById",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          24,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_disconnectById_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeListExternalSigners = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "listExternalSigners",
-		ParamsID:   multiprocesscapnp.Node_listExternalSigners_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_listExternalSigners_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "listExternalSigners",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          25,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_listExternalSigners_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetTotalBytesRecv = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getTotalBytesRecv",
-		ParamsID:   multiprocesscapnp.Node_getTotalBytesRecv_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getTotalBytesRecv_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getTotalBytesRecv",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          26,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getTotalBytesRecv_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetTotalBytesSent = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getTotalBytesSent",
-		ParamsID:   multiprocesscapnp.Node_getTotalBytesSent_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getTotalBytesSent_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getTotalBytesSent",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          27,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getTotalBytesSent_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetMempoolSize = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getMempoolSize",
-		ParamsID:   multiprocesscapnp.Node_getMempoolSize_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getMempoolSize_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getMempoolSize",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          28,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getMempoolSize_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetMempoolDynamicUsage = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getMempoolDynamicUsage",
-		ParamsID:   multiprocesscapnp.Node_getMempoolDynamicUsage_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getMempoolDynamicUsage_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getMempoolDynamicUsage",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          29,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getMempoolDynamicUsage_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetMempoolMaxUsage = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getMempoolMaxUsage",
-		ParamsID:   multiprocesscapnp.Node_getMempoolMaxUsage_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getMempoolMaxUsage_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getMempoolMaxUsage",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          30,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getMempoolMaxUsage_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetHeaderTip = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getHeaderTip",
-		ParamsID:   multiprocesscapnp.Node_getHeaderTip_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getHeaderTip_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getHeaderTip",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          31,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 16},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getHeaderTip_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetNumBlocks = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getNumBlocks",
-		ParamsID:   multiprocesscapnp.Node_getNumBlocks_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getNumBlocks_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getNumBlocks",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          32,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getNumBlocks_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetNetLocalAddresses = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getNetLocalAddresses",
-		ParamsID:   multiprocesscapnp.Node_getNetLocalAddresses_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getNetLocalAddresses_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getNetLocalAddresses",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          33,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getNetLocalAddresses_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetBestBlockHash = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getBestBlockHash",
-		ParamsID:   multiprocesscapnp.Node_getBestBlockHash_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getBestBlockHash_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getBestBlockHash",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          34,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getBestBlockHash_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetLastBlockTime = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getLastBlockTime",
-		ParamsID:   multiprocesscapnp.Node_getLastBlockTime_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getLastBlockTime_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getLastBlockTime",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          35,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getLastBlockTime_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetVerificationProgress = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getVerificationProgress",
-		ParamsID:   multiprocesscapnp.Node_getVerificationProgress_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getVerificationProgress_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getVerificationProgress",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          36,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getVerificationProgress_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeIsInitialBlockDownload = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "isInitialBlockDownload",
-		ParamsID:   multiprocesscapnp.Node_isInitialBlockDownload_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_isInitialBlockDownload_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "isInitialBlockDownload",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          37,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_isInitialBlockDownload_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeIsLoadingBlocks = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "isLoadingBlocks",
-		ParamsID:   multiprocesscapnp.Node_isLoadingBlocks_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_isLoadingBlocks_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "isLoadingBlocks",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          38,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_isLoadingBlocks_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeSetNetworkActive = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "setNetworkActive",
-		ParamsID:   multiprocesscapnp.Node_setNetworkActive_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_setNetworkActive_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "setNetworkActive",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          39,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_setNetworkActive_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetNetworkActive = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getNetworkActive",
-		ParamsID:   multiprocesscapnp.Node_getNetworkActive_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getNetworkActive_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getNetworkActive",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          40,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getNetworkActive_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetDustRelayFee = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getDustRelayFee",
-		ParamsID:   multiprocesscapnp.Node_getDustRelayFee_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getDustRelayFee_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getDustRelayFee",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          41,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getDustRelayFee_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeExecuteRpc = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "executeRpc",
-		ParamsID:   multiprocesscapnp.Node_executeRpc_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_executeRpc_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "executeRpc",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          42,
+		Params:      capnp.ObjectSize{PointerCount: 4},
+		Results:     capnp.ObjectSize{PointerCount: 3},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_executeRpc_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeListRpcCommands = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "listRpcCommands",
-		ParamsID:   multiprocesscapnp.Node_listRpcCommands_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_listRpcCommands_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "listRpcCommands",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          43,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_listRpcCommands_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeGetUnspentOutput = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "getUnspentOutput",
-		ParamsID:   multiprocesscapnp.Node_getUnspentOutput_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_getUnspentOutput_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "getUnspentOutput",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          44,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_getUnspentOutput_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeBroadcastTransaction = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "broadcastTransaction",
-		ParamsID:   multiprocesscapnp.Node_broadcastTransaction_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_broadcastTransaction_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "broadcastTransaction",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          45,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_broadcastTransaction_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeCustomWalletLoader = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "customWalletLoader",
-		ParamsID:   multiprocesscapnp.Node_customWalletLoader_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_customWalletLoader_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "customWalletLoader",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          46,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_customWalletLoader_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleInitMessage = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "handleInitMessage",
-		ParamsID:   multiprocesscapnp.Node_handleInitMessage_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_handleInitMessage_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "handleInitMessage",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          47,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_handleInitMessage_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleMessageBox = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "handleMessageBox",
-		ParamsID:   multiprocesscapnp.Node_handleMessageBox_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_handleMessageBox_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "handleMessageBox",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          48,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_handleMessageBox_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleQuestion = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "handleQuestion",
-		ParamsID:   multiprocesscapnp.Node_handleQuestion_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_handleQuestion_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "handleQuestion",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          49,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_handleQuestion_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleShowProgress = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "handleShowProgress",
-		ParamsID:   multiprocesscapnp.Node_handleShowProgress_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_handleShowProgress_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "handleShowProgress",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          50,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_handleShowProgress_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleInitWallet = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "handleInitWallet",
-		ParamsID:   multiprocesscapnp.Node_handleInitWallet_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_handleInitWallet_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "handleInitWallet",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          51,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_handleInitWallet_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleNotifyNumConnectionsChanged = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "handleNotifyNumConnectionsChanged",
-		ParamsID:   multiprocesscapnp.Node_handleNotifyNumConnectionsChanged_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_handleNotifyNumConnectionsChanged_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "handleNotifyNumConnectionsChanged",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          52,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_handleNotifyNumConnectionsChanged_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleNotifyNetworkActiveChanged = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "handleNotifyNetworkActiveChanged",
-		ParamsID:   multiprocesscapnp.Node_handleNotifyNetworkActiveChanged_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_handleNotifyNetworkActiveChanged_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "handleNotifyNetworkActiveChanged",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          53,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_handleNotifyNetworkActiveChanged_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleNotifyAlertChanged = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "handleNotifyAlertChanged",
-		ParamsID:   multiprocesscapnp.Node_handleNotifyAlertChanged_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_handleNotifyAlertChanged_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "handleNotifyAlertChanged",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          54,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_handleNotifyAlertChanged_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleBannedListChanged = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "handleBannedListChanged",
-		ParamsID:   multiprocesscapnp.Node_handleBannedListChanged_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_handleBannedListChanged_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "handleBannedListChanged",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          55,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_handleBannedListChanged_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleNotifyBlockTip = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "handleNotifyBlockTip",
-		ParamsID:   multiprocesscapnp.Node_handleNotifyBlockTip_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_handleNotifyBlockTip_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "handleNotifyBlockTip",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          56,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_handleNotifyBlockTip_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNodeHandleNotifyHeaderTip = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "Node",
-		Name:       "handleNotifyHeaderTip",
-		ParamsID:   multiprocesscapnp.Node_handleNotifyHeaderTip_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Node_handleNotifyHeaderTip_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Node",
+		Name:        "handleNotifyHeaderTip",
+		InterfaceID: multiprocesscapnp.Node_TypeID,
+		ID:          57,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Node_handleNotifyHeaderTip_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -1166,7 +1331,8 @@ type Node interface {
 	HandleNotifyHeaderTip(ctx context.Context, callback NotifyHeaderTipCallback) (result Handler, err error)
 }
 
-// NodeClient calls a remote Node over a *rt.Conn.
+// NodeClient calls a Node through a capability (the peer's, or one served in
+// this process).
 type NodeClient struct {
 	base *rt.ClientBase
 }
@@ -1174,23 +1340,19 @@ type NodeClient struct {
 var _ Node = (*NodeClient)(nil)
 
 // NewNodeClient wraps capability c, which the client then owns.
-func NewNodeClient(conn *rt.Conn, c multiprocesscapnp.Node) *NodeClient {
-	return &NodeClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewNodeClient(c *rt.Cap) *NodeClient {
+	return &NodeClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *NodeClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *NodeClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *NodeClient) Capnp() multiprocesscapnp.Node {
-	return multiprocesscapnp.Node(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *NodeClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -1205,79 +1367,23 @@ func (c *NodeClient) AddCleanup(fn func()) {
 
 // Destroy calls Node.destroy.
 func (c *NodeClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodNodeDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.Node_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodNodeDestroy)
 }
 
 // InitLogging calls Node.initLogging.
 func (c *NodeClient) InitLogging(ctx context.Context) error {
-	return c.base.Call(ctx, &methodNodeInitLogging, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().InitLogging(ctx, func(p multiprocesscapnp.Node_initLogging_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNodeInitLogging, nil, nil)
 }
 
 // InitParameterInteraction calls Node.initParameterInteraction.
 func (c *NodeClient) InitParameterInteraction(ctx context.Context) error {
-	return c.base.Call(ctx, &methodNodeInitParameterInteraction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().InitParameterInteraction(ctx, func(p multiprocesscapnp.Node_initParameterInteraction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNodeInitParameterInteraction, nil, nil)
 }
 
 // GetWarnings calls Node.getWarnings.
 func (c *NodeClient) GetWarnings(ctx context.Context) (result *BilingualStr, err error) {
-	err = c.base.Call(ctx, &methodNodeGetWarnings, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetWarnings(ctx, func(p multiprocesscapnp.Node_getWarnings_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetWarnings, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getWarnings_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Node.getWarnings.result", err)
@@ -1296,22 +1402,8 @@ func (c *NodeClient) GetWarnings(ctx context.Context) (result *BilingualStr, err
 
 // GetLogCategories calls Node.getLogCategories.
 func (c *NodeClient) GetLogCategories(ctx context.Context) (result uint64, err error) {
-	err = c.base.Call(ctx, &methodNodeGetLogCategories, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetLogCategories(ctx, func(p multiprocesscapnp.Node_getLogCategories_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetLogCategories, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getLogCategories_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1320,22 +1412,8 @@ func (c *NodeClient) GetLogCategories(ctx context.Context) (result uint64, err e
 
 // GetExitStatus calls Node.getExitStatus.
 func (c *NodeClient) GetExitStatus(ctx context.Context) (result int32, err error) {
-	err = c.base.Call(ctx, &methodNodeGetExitStatus, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetExitStatus(ctx, func(p multiprocesscapnp.Node_getExitStatus_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetExitStatus, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getExitStatus_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1344,29 +1422,18 @@ func (c *NodeClient) GetExitStatus(ctx context.Context) (result int32, err error
 
 // BaseInitialize calls Node.baseInitialize.
 func (c *NodeClient) BaseInitialize(ctx context.Context, globalArgs GlobalArgs) (result bool, err error) {
-	err = c.base.Call(ctx, &methodNodeBaseInitialize, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().BaseInitialize(ctx, func(p multiprocesscapnp.Node_baseInitialize_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewGlobalArgs()
-			if err != nil {
-				return domain.Wrap("Node.baseInitialize.globalArgs", err)
-			}
-			if err := globalArgs.ToCapnp(e1); err != nil {
-				return domain.Wrap("Node.baseInitialize.globalArgs", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodNodeBaseInitialize, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_baseInitialize_Params(p.Struct())
+		e1, err := args.NewGlobalArgs()
 		if err != nil {
-			return err
+			return domain.Wrap("Node.baseInitialize.globalArgs", err)
 		}
+		if err := globalArgs.ToCapnp(e1); err != nil {
+			return domain.Wrap("Node.baseInitialize.globalArgs", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_baseInitialize_Results(r.Struct())
 		if res.HasError() {
 			x2, err := res.Error()
 			if err != nil {
@@ -1382,22 +1449,8 @@ func (c *NodeClient) BaseInitialize(ctx context.Context, globalArgs GlobalArgs) 
 
 // AppInitMain calls Node.appInitMain.
 func (c *NodeClient) AppInitMain(ctx context.Context) (result bool, tipInfo *BlockAndHeaderTipInfo, err error) {
-	err = c.base.Call(ctx, &methodNodeAppInitMain, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().AppInitMain(ctx, func(p multiprocesscapnp.Node_appInitMain_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeAppInitMain, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_appInitMain_Results(r.Struct())
 		if res.HasError() {
 			x1, err := res.Error()
 			if err != nil {
@@ -1424,60 +1477,18 @@ func (c *NodeClient) AppInitMain(ctx context.Context) (result bool, tipInfo *Blo
 
 // AppShutdown calls Node.appShutdown.
 func (c *NodeClient) AppShutdown(ctx context.Context) error {
-	return c.base.Call(ctx, &methodNodeAppShutdown, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().AppShutdown(ctx, func(p multiprocesscapnp.Node_appShutdown_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNodeAppShutdown, nil, nil)
 }
 
 // StartShutdown calls Node.startShutdown.
 func (c *NodeClient) StartShutdown(ctx context.Context) error {
-	return c.base.Call(ctx, &methodNodeStartShutdown, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().StartShutdown(ctx, func(p multiprocesscapnp.Node_startShutdown_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNodeStartShutdown, nil, nil)
 }
 
 // ShutdownRequested calls Node.shutdownRequested.
 func (c *NodeClient) ShutdownRequested(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodNodeShutdownRequested, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ShutdownRequested(ctx, func(p multiprocesscapnp.Node_shutdownRequested_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeShutdownRequested, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_shutdownRequested_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1486,18 +1497,14 @@ func (c *NodeClient) ShutdownRequested(ctx context.Context) (result bool, err er
 
 // IsSettingIgnored calls Node.isSettingIgnored.
 func (c *NodeClient) IsSettingIgnored(ctx context.Context, name string) (result bool, err error) {
-	err = c.base.Call(ctx, &methodNodeIsSettingIgnored, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsSettingIgnored(ctx, func(p multiprocesscapnp.Node_isSettingIgnored_Params) error {
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("Node.isSettingIgnored.name", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodNodeIsSettingIgnored, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_isSettingIgnored_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("Node.isSettingIgnored.name", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_isSettingIgnored_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1506,18 +1513,14 @@ func (c *NodeClient) IsSettingIgnored(ctx context.Context, name string) (result 
 
 // GetPersistentSetting calls Node.getPersistentSetting.
 func (c *NodeClient) GetPersistentSetting(ctx context.Context, name string) (result json.RawMessage, err error) {
-	err = c.base.Call(ctx, &methodNodeGetPersistentSetting, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetPersistentSetting(ctx, func(p multiprocesscapnp.Node_getPersistentSetting_Params) error {
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("Node.getPersistentSetting.name", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodNodeGetPersistentSetting, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_getPersistentSetting_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("Node.getPersistentSetting.name", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getPersistentSetting_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Node.getPersistentSetting.result", err)
@@ -1534,89 +1537,54 @@ func (c *NodeClient) GetPersistentSetting(ctx context.Context, name string) (res
 
 // UpdateRwSetting calls Node.updateRwSetting.
 func (c *NodeClient) UpdateRwSetting(ctx context.Context, name string, value json.RawMessage) error {
-	return c.base.Call(ctx, &methodNodeUpdateRwSetting, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().UpdateRwSetting(ctx, func(p multiprocesscapnp.Node_updateRwSetting_Params) error {
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("Node.updateRwSetting.name", err)
-			}
-			if err := p.SetValue(domain.JSONText(value)); err != nil {
-				return domain.Wrap("Node.updateRwSetting.value", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNodeUpdateRwSetting, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_updateRwSetting_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("Node.updateRwSetting.name", err)
+		}
+		if err := args.SetValue(domain.JSONText(value)); err != nil {
+			return domain.Wrap("Node.updateRwSetting.value", err)
+		}
+		return nil
+	}, nil)
 }
 
 // ForceSetting calls Node.forceSetting.
 func (c *NodeClient) ForceSetting(ctx context.Context, name string, value json.RawMessage) error {
-	return c.base.Call(ctx, &methodNodeForceSetting, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ForceSetting(ctx, func(p multiprocesscapnp.Node_forceSetting_Params) error {
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("Node.forceSetting.name", err)
-			}
-			if err := p.SetValue(domain.JSONText(value)); err != nil {
-				return domain.Wrap("Node.forceSetting.value", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNodeForceSetting, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_forceSetting_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("Node.forceSetting.name", err)
+		}
+		if err := args.SetValue(domain.JSONText(value)); err != nil {
+			return domain.Wrap("Node.forceSetting.value", err)
+		}
+		return nil
+	}, nil)
 }
 
 // ResetSettings calls Node.resetSettings.
 func (c *NodeClient) ResetSettings(ctx context.Context) error {
-	return c.base.Call(ctx, &methodNodeResetSettings, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ResetSettings(ctx, nil)
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNodeResetSettings, nil, nil)
 }
 
 // MapPort calls Node.mapPort.
 func (c *NodeClient) MapPort(ctx context.Context, useNatPnP bool) error {
-	return c.base.Call(ctx, &methodNodeMapPort, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().MapPort(ctx, func(p multiprocesscapnp.Node_mapPort_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetUseNatPnP(useNatPnP)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNodeMapPort, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_mapPort_Params(p.Struct())
+		args.SetUseNatPnP(useNatPnP)
+		return nil
+	}, nil)
 }
 
 // GetProxy calls Node.getProxy.
 func (c *NodeClient) GetProxy(ctx context.Context, net int32) (result bool, proxyInfo *ProxyInfo, err error) {
-	err = c.base.Call(ctx, &methodNodeGetProxy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetProxy(ctx, func(p multiprocesscapnp.Node_getProxy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetNet(net)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetProxy, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_getProxy_Params(p.Struct())
+		args.SetNet(net)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getProxy_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.ProxyInfo()
 		if err != nil {
@@ -1636,23 +1604,12 @@ func (c *NodeClient) GetProxy(ctx context.Context, net int32) (result bool, prox
 
 // GetNodeCount calls Node.getNodeCount.
 func (c *NodeClient) GetNodeCount(ctx context.Context, flags int32) (result uint64, err error) {
-	err = c.base.Call(ctx, &methodNodeGetNodeCount, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetNodeCount(ctx, func(p multiprocesscapnp.Node_getNodeCount_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetFlags(flags)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetNodeCount, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_getNodeCount_Params(p.Struct())
+		args.SetFlags(flags)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getNodeCount_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1661,22 +1618,8 @@ func (c *NodeClient) GetNodeCount(ctx context.Context, flags int32) (result uint
 
 // GetNodesStats calls Node.getNodesStats.
 func (c *NodeClient) GetNodesStats(ctx context.Context) (result bool, stats []NodeStats, err error) {
-	err = c.base.Call(ctx, &methodNodeGetNodesStats, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetNodesStats(ctx, func(p multiprocesscapnp.Node_getNodesStats_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetNodesStats, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getNodesStats_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Stats()
 		if err != nil {
@@ -1699,22 +1642,8 @@ func (c *NodeClient) GetNodesStats(ctx context.Context) (result bool, stats []No
 
 // GetBanned calls Node.getBanned.
 func (c *NodeClient) GetBanned(ctx context.Context) (result bool, banmap *Banmap, err error) {
-	err = c.base.Call(ctx, &methodNodeGetBanned, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBanned(ctx, func(p multiprocesscapnp.Node_getBanned_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetBanned, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getBanned_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Banmap()
 		if err != nil {
@@ -1734,26 +1663,15 @@ func (c *NodeClient) GetBanned(ctx context.Context) (result bool, banmap *Banmap
 
 // Ban calls Node.ban.
 func (c *NodeClient) Ban(ctx context.Context, netAddr []byte, banTimeOffset int64) (result bool, err error) {
-	err = c.base.Call(ctx, &methodNodeBan, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Ban(ctx, func(p multiprocesscapnp.Node_ban_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetNetAddr(netAddr); err != nil {
-				return domain.Wrap("Node.ban.netAddr", err)
-			}
-			p.SetBanTimeOffset(banTimeOffset)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodNodeBan, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_ban_Params(p.Struct())
+		if err := args.SetNetAddr(netAddr); err != nil {
+			return domain.Wrap("Node.ban.netAddr", err)
 		}
+		args.SetBanTimeOffset(banTimeOffset)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_ban_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1762,25 +1680,14 @@ func (c *NodeClient) Ban(ctx context.Context, netAddr []byte, banTimeOffset int6
 
 // Unban calls Node.unban.
 func (c *NodeClient) Unban(ctx context.Context, ip []byte) (result bool, err error) {
-	err = c.base.Call(ctx, &methodNodeUnban, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Unban(ctx, func(p multiprocesscapnp.Node_unban_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetIp(ip); err != nil {
-				return domain.Wrap("Node.unban.ip", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodNodeUnban, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_unban_Params(p.Struct())
+		if err := args.SetIp(ip); err != nil {
+			return domain.Wrap("Node.unban.ip", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_unban_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1789,25 +1696,14 @@ func (c *NodeClient) Unban(ctx context.Context, ip []byte) (result bool, err err
 
 // DisconnectByAddress calls Node.disconnectByAddress.
 func (c *NodeClient) DisconnectByAddress(ctx context.Context, address []byte) (result bool, err error) {
-	err = c.base.Call(ctx, &methodNodeDisconnectByAddress, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().DisconnectByAddress(ctx, func(p multiprocesscapnp.Node_disconnectByAddress_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetAddress(address); err != nil {
-				return domain.Wrap("Node.disconnectByAddress.address", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodNodeDisconnectByAddress, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_disconnectByAddress_Params(p.Struct())
+		if err := args.SetAddress(address); err != nil {
+			return domain.Wrap("Node.disconnectByAddress.address", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_disconnectByAddress_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1816,23 +1712,12 @@ func (c *NodeClient) DisconnectByAddress(ctx context.Context, address []byte) (r
 
 // DisconnectById calls Node.disconnectById.
 func (c *NodeClient) DisconnectById(ctx context.Context, id int64) (result bool, err error) {
-	err = c.base.Call(ctx, &methodNodeDisconnectById, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().DisconnectById(ctx, func(p multiprocesscapnp.Node_disconnectById_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetId(id)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeDisconnectById, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_disconnectById_Params(p.Struct())
+		args.SetId(id)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_disconnectById_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1841,23 +1726,8 @@ func (c *NodeClient) DisconnectById(ctx context.Context, id int64) (result bool,
 
 // ListExternalSigners calls Node.listExternalSigners.
 func (c *NodeClient) ListExternalSigners(ctx context.Context) (result []ExternalSigner, err error) {
-	err = c.base.Call(ctx, &methodNodeListExternalSigners, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().ListExternalSigners(ctx, func(p multiprocesscapnp.Node_listExternalSigners_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeListExternalSigners, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_listExternalSigners_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Node.listExternalSigners.result", err)
@@ -1865,11 +1735,13 @@ func (c *NodeClient) ListExternalSigners(ctx context.Context) (result []External
 		if l2 := w1; l2.IsValid() {
 			result = make([]ExternalSigner, l2.Len())
 			for i3 := 0; i3 < l2.Len(); i3++ {
-				e4, err := l2.At(i3)
+				e4, err := capnp.PointerList(l2).At(i3)
 				if err != nil {
 					return domain.Wrap("Node.listExternalSigners.result", err)
 				}
-				result[i3] = externalSignerFromCapnp(conn, e4.AddRef())
+				if q5 := e4.Interface(); q5.IsValid() {
+					result[i3] = externalSignerFromCap(r.Cap(q5.Capability()))
+				}
 			}
 		}
 		return nil
@@ -1879,22 +1751,8 @@ func (c *NodeClient) ListExternalSigners(ctx context.Context) (result []External
 
 // GetTotalBytesRecv calls Node.getTotalBytesRecv.
 func (c *NodeClient) GetTotalBytesRecv(ctx context.Context) (result int64, err error) {
-	err = c.base.Call(ctx, &methodNodeGetTotalBytesRecv, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTotalBytesRecv(ctx, func(p multiprocesscapnp.Node_getTotalBytesRecv_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetTotalBytesRecv, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getTotalBytesRecv_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1903,22 +1761,8 @@ func (c *NodeClient) GetTotalBytesRecv(ctx context.Context) (result int64, err e
 
 // GetTotalBytesSent calls Node.getTotalBytesSent.
 func (c *NodeClient) GetTotalBytesSent(ctx context.Context) (result int64, err error) {
-	err = c.base.Call(ctx, &methodNodeGetTotalBytesSent, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTotalBytesSent(ctx, func(p multiprocesscapnp.Node_getTotalBytesSent_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetTotalBytesSent, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getTotalBytesSent_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1927,22 +1771,8 @@ func (c *NodeClient) GetTotalBytesSent(ctx context.Context) (result int64, err e
 
 // GetMempoolSize calls Node.getMempoolSize.
 func (c *NodeClient) GetMempoolSize(ctx context.Context) (result uint64, err error) {
-	err = c.base.Call(ctx, &methodNodeGetMempoolSize, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetMempoolSize(ctx, func(p multiprocesscapnp.Node_getMempoolSize_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetMempoolSize, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getMempoolSize_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1951,22 +1781,8 @@ func (c *NodeClient) GetMempoolSize(ctx context.Context) (result uint64, err err
 
 // GetMempoolDynamicUsage calls Node.getMempoolDynamicUsage.
 func (c *NodeClient) GetMempoolDynamicUsage(ctx context.Context) (result uint64, err error) {
-	err = c.base.Call(ctx, &methodNodeGetMempoolDynamicUsage, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetMempoolDynamicUsage(ctx, func(p multiprocesscapnp.Node_getMempoolDynamicUsage_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetMempoolDynamicUsage, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getMempoolDynamicUsage_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1975,22 +1791,8 @@ func (c *NodeClient) GetMempoolDynamicUsage(ctx context.Context) (result uint64,
 
 // GetMempoolMaxUsage calls Node.getMempoolMaxUsage.
 func (c *NodeClient) GetMempoolMaxUsage(ctx context.Context) (result uint64, err error) {
-	err = c.base.Call(ctx, &methodNodeGetMempoolMaxUsage, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetMempoolMaxUsage(ctx, func(p multiprocesscapnp.Node_getMempoolMaxUsage_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetMempoolMaxUsage, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getMempoolMaxUsage_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1999,22 +1801,8 @@ func (c *NodeClient) GetMempoolMaxUsage(ctx context.Context) (result uint64, err
 
 // GetHeaderTip calls Node.getHeaderTip.
 func (c *NodeClient) GetHeaderTip(ctx context.Context) (result bool, height int32, blockTime int64, err error) {
-	err = c.base.Call(ctx, &methodNodeGetHeaderTip, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetHeaderTip(ctx, func(p multiprocesscapnp.Node_getHeaderTip_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetHeaderTip, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getHeaderTip_Results(r.Struct())
 		result = res.Result()
 		height = res.Height()
 		blockTime = res.BlockTime()
@@ -2025,22 +1813,8 @@ func (c *NodeClient) GetHeaderTip(ctx context.Context) (result bool, height int3
 
 // GetNumBlocks calls Node.getNumBlocks.
 func (c *NodeClient) GetNumBlocks(ctx context.Context) (result int32, err error) {
-	err = c.base.Call(ctx, &methodNodeGetNumBlocks, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetNumBlocks(ctx, func(p multiprocesscapnp.Node_getNumBlocks_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetNumBlocks, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getNumBlocks_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2049,22 +1823,8 @@ func (c *NodeClient) GetNumBlocks(ctx context.Context) (result int32, err error)
 
 // GetNetLocalAddresses calls Node.getNetLocalAddresses.
 func (c *NodeClient) GetNetLocalAddresses(ctx context.Context) (result []Pair[[]byte, LocalServiceInfo], err error) {
-	err = c.base.Call(ctx, &methodNodeGetNetLocalAddresses, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetNetLocalAddresses(ctx, func(p multiprocesscapnp.Node_getNetLocalAddresses_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetNetLocalAddresses, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getNetLocalAddresses_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Node.getNetLocalAddresses.result", err)
@@ -2074,7 +1834,7 @@ func (c *NodeClient) GetNetLocalAddresses(ctx context.Context) (result []Pair[[]
 			for i3 := 0; i3 < l2.Len(); i3++ {
 				v7, err := PairFromCapnp[[]byte, LocalServiceInfo](l2.At(i3), func(p capnp.Ptr) ([]byte, error) {
 					var v4 []byte
-					v4 = bytes.Clone(p.Data())
+					v4 = r.Keep(p.Data())
 					return v4, nil
 				}, func(p capnp.Ptr) (LocalServiceInfo, error) {
 					var v5 LocalServiceInfo
@@ -2098,22 +1858,8 @@ func (c *NodeClient) GetNetLocalAddresses(ctx context.Context) (result []Pair[[]
 
 // GetBestBlockHash calls Node.getBestBlockHash.
 func (c *NodeClient) GetBestBlockHash(ctx context.Context) (result chainhash.Hash, err error) {
-	err = c.base.Call(ctx, &methodNodeGetBestBlockHash, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBestBlockHash(ctx, func(p multiprocesscapnp.Node_getBestBlockHash_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetBestBlockHash, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getBestBlockHash_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Node.getBestBlockHash.result", err)
@@ -2130,22 +1876,8 @@ func (c *NodeClient) GetBestBlockHash(ctx context.Context) (result chainhash.Has
 
 // GetLastBlockTime calls Node.getLastBlockTime.
 func (c *NodeClient) GetLastBlockTime(ctx context.Context) (result int64, err error) {
-	err = c.base.Call(ctx, &methodNodeGetLastBlockTime, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetLastBlockTime(ctx, func(p multiprocesscapnp.Node_getLastBlockTime_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetLastBlockTime, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getLastBlockTime_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2154,22 +1886,8 @@ func (c *NodeClient) GetLastBlockTime(ctx context.Context) (result int64, err er
 
 // GetVerificationProgress calls Node.getVerificationProgress.
 func (c *NodeClient) GetVerificationProgress(ctx context.Context) (result float64, err error) {
-	err = c.base.Call(ctx, &methodNodeGetVerificationProgress, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetVerificationProgress(ctx, func(p multiprocesscapnp.Node_getVerificationProgress_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetVerificationProgress, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getVerificationProgress_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2178,22 +1896,8 @@ func (c *NodeClient) GetVerificationProgress(ctx context.Context) (result float6
 
 // IsInitialBlockDownload calls Node.isInitialBlockDownload.
 func (c *NodeClient) IsInitialBlockDownload(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodNodeIsInitialBlockDownload, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsInitialBlockDownload(ctx, func(p multiprocesscapnp.Node_isInitialBlockDownload_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeIsInitialBlockDownload, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_isInitialBlockDownload_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2202,22 +1906,8 @@ func (c *NodeClient) IsInitialBlockDownload(ctx context.Context) (result bool, e
 
 // IsLoadingBlocks calls Node.isLoadingBlocks.
 func (c *NodeClient) IsLoadingBlocks(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodNodeIsLoadingBlocks, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsLoadingBlocks(ctx, func(p multiprocesscapnp.Node_isLoadingBlocks_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeIsLoadingBlocks, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_isLoadingBlocks_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2226,42 +1916,17 @@ func (c *NodeClient) IsLoadingBlocks(ctx context.Context) (result bool, err erro
 
 // SetNetworkActive calls Node.setNetworkActive.
 func (c *NodeClient) SetNetworkActive(ctx context.Context, active bool) error {
-	return c.base.Call(ctx, &methodNodeSetNetworkActive, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SetNetworkActive(ctx, func(p multiprocesscapnp.Node_setNetworkActive_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetActive(active)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNodeSetNetworkActive, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_setNetworkActive_Params(p.Struct())
+		args.SetActive(active)
+		return nil
+	}, nil)
 }
 
 // GetNetworkActive calls Node.getNetworkActive.
 func (c *NodeClient) GetNetworkActive(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodNodeGetNetworkActive, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetNetworkActive(ctx, func(p multiprocesscapnp.Node_getNetworkActive_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetNetworkActive, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getNetworkActive_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2270,27 +1935,13 @@ func (c *NodeClient) GetNetworkActive(ctx context.Context) (result bool, err err
 
 // GetDustRelayFee calls Node.getDustRelayFee.
 func (c *NodeClient) GetDustRelayFee(ctx context.Context) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodNodeGetDustRelayFee, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetDustRelayFee(ctx, func(p multiprocesscapnp.Node_getDustRelayFee_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeGetDustRelayFee, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getDustRelayFee_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Node.getDustRelayFee.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -2298,31 +1949,20 @@ func (c *NodeClient) GetDustRelayFee(ctx context.Context) (result []byte, err er
 
 // ExecuteRpc calls Node.executeRpc.
 func (c *NodeClient) ExecuteRpc(ctx context.Context, command string, params json.RawMessage, uri string) (result json.RawMessage, err error) {
-	err = c.base.Call(ctx, &methodNodeExecuteRpc, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ExecuteRpc(ctx, func(p multiprocesscapnp.Node_executeRpc_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCommand(command); err != nil {
-				return domain.Wrap("Node.executeRpc.command", err)
-			}
-			if err := p.SetParams(domain.JSONText(params)); err != nil {
-				return domain.Wrap("Node.executeRpc.params", err)
-			}
-			if err := p.SetUri(uri); err != nil {
-				return domain.Wrap("Node.executeRpc.uri", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodNodeExecuteRpc, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_executeRpc_Params(p.Struct())
+		if err := args.SetCommand(command); err != nil {
+			return domain.Wrap("Node.executeRpc.command", err)
 		}
+		if err := args.SetParams(domain.JSONText(params)); err != nil {
+			return domain.Wrap("Node.executeRpc.params", err)
+		}
+		if err := args.SetUri(uri); err != nil {
+			return domain.Wrap("Node.executeRpc.uri", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_executeRpc_Results(r.Struct())
 		if res.HasError() {
 			x1, err := res.Error()
 			if err != nil {
@@ -2353,22 +1993,8 @@ func (c *NodeClient) ExecuteRpc(ctx context.Context, command string, params json
 
 // ListRpcCommands calls Node.listRpcCommands.
 func (c *NodeClient) ListRpcCommands(ctx context.Context) (result []string, err error) {
-	err = c.base.Call(ctx, &methodNodeListRpcCommands, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ListRpcCommands(ctx, func(p multiprocesscapnp.Node_listRpcCommands_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodNodeListRpcCommands, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_listRpcCommands_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Node.listRpcCommands.result", err)
@@ -2390,30 +2016,19 @@ func (c *NodeClient) ListRpcCommands(ctx context.Context) (result []string, err 
 
 // GetUnspentOutput calls Node.getUnspentOutput.
 func (c *NodeClient) GetUnspentOutput(ctx context.Context, output []byte) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodNodeGetUnspentOutput, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetUnspentOutput(ctx, func(p multiprocesscapnp.Node_getUnspentOutput_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetOutput(output); err != nil {
-				return domain.Wrap("Node.getUnspentOutput.output", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodNodeGetUnspentOutput, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_getUnspentOutput_Params(p.Struct())
+		if err := args.SetOutput(output); err != nil {
+			return domain.Wrap("Node.getUnspentOutput.output", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_getUnspentOutput_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Node.getUnspentOutput.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -2421,30 +2036,19 @@ func (c *NodeClient) GetUnspentOutput(ctx context.Context, output []byte) (resul
 
 // BroadcastTransaction calls Node.broadcastTransaction.
 func (c *NodeClient) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount) (result int32, error_ string, err error) {
-	err = c.base.Call(ctx, &methodNodeBroadcastTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().BroadcastTransaction(ctx, func(p multiprocesscapnp.Node_broadcastTransaction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.TxBytes(tx)
-			if err != nil {
-				return domain.Wrap("Node.broadcastTransaction.tx", err)
-			}
-			if err := p.SetTx(b1); err != nil {
-				return domain.Wrap("Node.broadcastTransaction.tx", err)
-			}
-			p.SetMaxTxFee(int64(maxTxFee))
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodNodeBroadcastTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_broadcastTransaction_Params(p.Struct())
+		b1, err := domain.TxBytes(tx)
 		if err != nil {
-			return err
+			return domain.Wrap("Node.broadcastTransaction.tx", err)
 		}
+		if err := args.SetTx(b1); err != nil {
+			return domain.Wrap("Node.broadcastTransaction.tx", err)
+		}
+		args.SetMaxTxFee(int64(maxTxFee))
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_broadcastTransaction_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Error()
 		if err != nil {
@@ -2463,26 +2067,15 @@ func (c *NodeClient) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, m
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
 func (c *NodeClient) BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount) (result int32, error_ string, err error) {
-	err = c.base.Call(ctx, &methodNodeBroadcastTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().BroadcastTransaction(ctx, func(p multiprocesscapnp.Node_broadcastTransaction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTx(tx); err != nil {
-				return domain.Wrap("Node.broadcastTransaction.tx", err)
-			}
-			p.SetMaxTxFee(int64(maxTxFee))
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodNodeBroadcastTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_broadcastTransaction_Params(p.Struct())
+		if err := args.SetTx(tx); err != nil {
+			return domain.Wrap("Node.broadcastTransaction.tx", err)
 		}
+		args.SetMaxTxFee(int64(maxTxFee))
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_broadcastTransaction_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Error()
 		if err != nil {
@@ -2496,24 +2089,15 @@ func (c *NodeClient) BroadcastTransactionBytes(ctx context.Context, tx []byte, m
 
 // CustomWalletLoader calls Node.customWalletLoader.
 func (c *NodeClient) CustomWalletLoader(ctx context.Context) (result WalletLoader, err error) {
-	err = c.base.Call(ctx, &methodNodeCustomWalletLoader, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().CustomWalletLoader(ctx, func(p multiprocesscapnp.Node_customWalletLoader_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodNodeCustomWalletLoader, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_customWalletLoader_Results(r.Struct())
+		w1, err := capnp.Struct(res).Ptr(0)
 		if err != nil {
-			return err
+			return domain.Wrap("Node.customWalletLoader.result", err)
 		}
-		result = walletLoaderFromCapnp(conn, res.Result().AddRef())
+		if q2 := w1.Interface(); q2.IsValid() {
+			result = walletLoaderFromCap(r.Cap(q2.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2521,27 +2105,23 @@ func (c *NodeClient) CustomWalletLoader(ctx context.Context) (result WalletLoade
 
 // HandleInitMessage calls Node.handleInitMessage.
 func (c *NodeClient) HandleInitMessage(ctx context.Context, callback InitMessageCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodNodeHandleInitMessage, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleInitMessage(ctx, func(p multiprocesscapnp.Node_handleInitMessage_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(initMessageCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodNodeHandleInitMessage, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_handleInitMessage_Params(p.Struct())
+		if c1 := initMessageCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Node.handleInitMessage.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_handleInitMessage_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Node.handleInitMessage.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2549,27 +2129,23 @@ func (c *NodeClient) HandleInitMessage(ctx context.Context, callback InitMessage
 
 // HandleMessageBox calls Node.handleMessageBox.
 func (c *NodeClient) HandleMessageBox(ctx context.Context, callback MessageBoxCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodNodeHandleMessageBox, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleMessageBox(ctx, func(p multiprocesscapnp.Node_handleMessageBox_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(messageBoxCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodNodeHandleMessageBox, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_handleMessageBox_Params(p.Struct())
+		if c1 := messageBoxCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Node.handleMessageBox.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_handleMessageBox_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Node.handleMessageBox.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2577,27 +2153,23 @@ func (c *NodeClient) HandleMessageBox(ctx context.Context, callback MessageBoxCa
 
 // HandleQuestion calls Node.handleQuestion.
 func (c *NodeClient) HandleQuestion(ctx context.Context, callback QuestionCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodNodeHandleQuestion, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleQuestion(ctx, func(p multiprocesscapnp.Node_handleQuestion_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(questionCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodNodeHandleQuestion, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_handleQuestion_Params(p.Struct())
+		if c1 := questionCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Node.handleQuestion.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_handleQuestion_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Node.handleQuestion.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2605,27 +2177,23 @@ func (c *NodeClient) HandleQuestion(ctx context.Context, callback QuestionCallba
 
 // HandleShowProgress calls Node.handleShowProgress.
 func (c *NodeClient) HandleShowProgress(ctx context.Context, callback ShowNodeProgressCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodNodeHandleShowProgress, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleShowProgress(ctx, func(p multiprocesscapnp.Node_handleShowProgress_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(showNodeProgressCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodNodeHandleShowProgress, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_handleShowProgress_Params(p.Struct())
+		if c1 := showNodeProgressCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Node.handleShowProgress.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_handleShowProgress_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Node.handleShowProgress.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2633,27 +2201,23 @@ func (c *NodeClient) HandleShowProgress(ctx context.Context, callback ShowNodePr
 
 // HandleInitWallet calls Node.handleInitWallet.
 func (c *NodeClient) HandleInitWallet(ctx context.Context, callback InitWalletCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodNodeHandleInitWallet, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleInitWallet(ctx, func(p multiprocesscapnp.Node_handleInitWallet_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(initWalletCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodNodeHandleInitWallet, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_handleInitWallet_Params(p.Struct())
+		if c1 := initWalletCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Node.handleInitWallet.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_handleInitWallet_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Node.handleInitWallet.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2661,27 +2225,23 @@ func (c *NodeClient) HandleInitWallet(ctx context.Context, callback InitWalletCa
 
 // HandleNotifyNumConnectionsChanged calls Node.handleNotifyNumConnectionsChanged.
 func (c *NodeClient) HandleNotifyNumConnectionsChanged(ctx context.Context, callback NotifyNumConnectionsChangedCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodNodeHandleNotifyNumConnectionsChanged, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleNotifyNumConnectionsChanged(ctx, func(p multiprocesscapnp.Node_handleNotifyNumConnectionsChanged_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(notifyNumConnectionsChangedCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodNodeHandleNotifyNumConnectionsChanged, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_handleNotifyNumConnectionsChanged_Params(p.Struct())
+		if c1 := notifyNumConnectionsChangedCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Node.handleNotifyNumConnectionsChanged.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_handleNotifyNumConnectionsChanged_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Node.handleNotifyNumConnectionsChanged.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2689,27 +2249,23 @@ func (c *NodeClient) HandleNotifyNumConnectionsChanged(ctx context.Context, call
 
 // HandleNotifyNetworkActiveChanged calls Node.handleNotifyNetworkActiveChanged.
 func (c *NodeClient) HandleNotifyNetworkActiveChanged(ctx context.Context, callback NotifyNetworkActiveChangedCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodNodeHandleNotifyNetworkActiveChanged, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleNotifyNetworkActiveChanged(ctx, func(p multiprocesscapnp.Node_handleNotifyNetworkActiveChanged_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(notifyNetworkActiveChangedCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodNodeHandleNotifyNetworkActiveChanged, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_handleNotifyNetworkActiveChanged_Params(p.Struct())
+		if c1 := notifyNetworkActiveChangedCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Node.handleNotifyNetworkActiveChanged.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_handleNotifyNetworkActiveChanged_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Node.handleNotifyNetworkActiveChanged.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2717,27 +2273,23 @@ func (c *NodeClient) HandleNotifyNetworkActiveChanged(ctx context.Context, callb
 
 // HandleNotifyAlertChanged calls Node.handleNotifyAlertChanged.
 func (c *NodeClient) HandleNotifyAlertChanged(ctx context.Context, callback NotifyAlertChangedCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodNodeHandleNotifyAlertChanged, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleNotifyAlertChanged(ctx, func(p multiprocesscapnp.Node_handleNotifyAlertChanged_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(notifyAlertChangedCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodNodeHandleNotifyAlertChanged, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_handleNotifyAlertChanged_Params(p.Struct())
+		if c1 := notifyAlertChangedCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Node.handleNotifyAlertChanged.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_handleNotifyAlertChanged_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Node.handleNotifyAlertChanged.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2745,27 +2297,23 @@ func (c *NodeClient) HandleNotifyAlertChanged(ctx context.Context, callback Noti
 
 // HandleBannedListChanged calls Node.handleBannedListChanged.
 func (c *NodeClient) HandleBannedListChanged(ctx context.Context, callback BannedListChangedCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodNodeHandleBannedListChanged, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleBannedListChanged(ctx, func(p multiprocesscapnp.Node_handleBannedListChanged_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(bannedListChangedCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodNodeHandleBannedListChanged, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_handleBannedListChanged_Params(p.Struct())
+		if c1 := bannedListChangedCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Node.handleBannedListChanged.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_handleBannedListChanged_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Node.handleBannedListChanged.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2773,27 +2321,23 @@ func (c *NodeClient) HandleBannedListChanged(ctx context.Context, callback Banne
 
 // HandleNotifyBlockTip calls Node.handleNotifyBlockTip.
 func (c *NodeClient) HandleNotifyBlockTip(ctx context.Context, callback NotifyBlockTipCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodNodeHandleNotifyBlockTip, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleNotifyBlockTip(ctx, func(p multiprocesscapnp.Node_handleNotifyBlockTip_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(notifyBlockTipCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodNodeHandleNotifyBlockTip, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_handleNotifyBlockTip_Params(p.Struct())
+		if c1 := notifyBlockTipCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Node.handleNotifyBlockTip.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_handleNotifyBlockTip_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Node.handleNotifyBlockTip.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2801,1295 +2345,1358 @@ func (c *NodeClient) HandleNotifyBlockTip(ctx context.Context, callback NotifyBl
 
 // HandleNotifyHeaderTip calls Node.handleNotifyHeaderTip.
 func (c *NodeClient) HandleNotifyHeaderTip(ctx context.Context, callback NotifyHeaderTipCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodNodeHandleNotifyHeaderTip, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleNotifyHeaderTip(ctx, func(p multiprocesscapnp.Node_handleNotifyHeaderTip_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(notifyHeaderTipCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodNodeHandleNotifyHeaderTip, func(p *rt.Params) error {
+		args := multiprocesscapnp.Node_handleNotifyHeaderTip_Params(p.Struct())
+		if c1 := notifyHeaderTipCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Node.handleNotifyHeaderTip.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Node_handleNotifyHeaderTip_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Node.handleNotifyHeaderTip.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
 }
 
-// nodeToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func nodeToCapnp(conn *rt.Conn, v Node) multiprocesscapnp.Node {
+// nodeCap returns a capability to place into a message for v: a new reference
+// to a client's own capability, else v served in this process; nil for nil.
+func nodeCap(v Node) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.Node{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.Node(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return NodeServerToCapnp(v)
+	return NodeServer(v)
 }
 
-// nodeFromCapnp wraps an owned capability received on conn; null gives nil.
-func nodeFromCapnp(conn *rt.Conn, c multiprocesscapnp.Node) Node {
-	if !c.IsValid() {
-		c.Release()
+// nodeFromCap wraps an owned capability received in a message; nil gives nil.
+func nodeFromCap(c *rt.Cap) Node {
+	if c == nil {
 		return nil
 	}
-	return NewNodeClient(conn, c)
+	return &NodeClient{base: rt.NewClientBase(c)}
 }
 
-// NodeServerToCapnp serves impl as a Node capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func NodeServerToCapnp(impl Node) multiprocesscapnp.Node {
-	return multiprocesscapnp.Node_ServerToClient(&nodeServer{impl: impl})
+// NodeServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
+func NodeServer(impl Node) *rt.Cap {
+	return rt.Local(&nodeDesc, impl)
 }
 
-// nodeServer adapts a Node to capnpc-go's Node_Server.
-type nodeServer struct {
-	rt.ServerBase
-	impl Node
+// nodeDesc describes Node's methods, inherited ones included, to rt.
+var nodeDesc rt.ServerDesc
+
+func init() {
+	nodeDesc = rt.ServerDesc{
+		Name: "Node",
+		Methods: []rt.MethodDesc{
+			{Method: &methodNodeDestroy},
+			{Method: &methodNodeInitLogging, Handler: nodeInitLogging},
+			{Method: &methodNodeInitParameterInteraction, Handler: nodeInitParameterInteraction},
+			{Method: &methodNodeGetWarnings, Handler: nodeGetWarnings},
+			{Method: &methodNodeGetLogCategories, Handler: nodeGetLogCategories},
+			{Method: &methodNodeGetExitStatus, Handler: nodeGetExitStatus},
+			{Method: &methodNodeBaseInitialize, Handler: nodeBaseInitialize},
+			{Method: &methodNodeAppInitMain, Handler: nodeAppInitMain},
+			{Method: &methodNodeAppShutdown, Handler: nodeAppShutdown},
+			{Method: &methodNodeStartShutdown, Handler: nodeStartShutdown},
+			{Method: &methodNodeShutdownRequested, Handler: nodeShutdownRequested},
+			{Method: &methodNodeIsSettingIgnored, Handler: nodeIsSettingIgnored},
+			{Method: &methodNodeGetPersistentSetting, Handler: nodeGetPersistentSetting},
+			{Method: &methodNodeUpdateRwSetting, Handler: nodeUpdateRwSetting},
+			{Method: &methodNodeForceSetting, Handler: nodeForceSetting},
+			{Method: &methodNodeResetSettings, Handler: nodeResetSettings},
+			{Method: &methodNodeMapPort, Handler: nodeMapPort},
+			{Method: &methodNodeGetProxy, Handler: nodeGetProxy},
+			{Method: &methodNodeGetNodeCount, Handler: nodeGetNodeCount},
+			{Method: &methodNodeGetNodesStats, Handler: nodeGetNodesStats},
+			{Method: &methodNodeGetBanned, Handler: nodeGetBanned},
+			{Method: &methodNodeBan, Handler: nodeBan},
+			{Method: &methodNodeUnban, Handler: nodeUnban},
+			{Method: &methodNodeDisconnectByAddress, Handler: nodeDisconnectByAddress},
+			{Method: &methodNodeDisconnectById, Handler: nodeDisconnectById},
+			{Method: &methodNodeListExternalSigners, Handler: nodeListExternalSigners},
+			{Method: &methodNodeGetTotalBytesRecv, Handler: nodeGetTotalBytesRecv},
+			{Method: &methodNodeGetTotalBytesSent, Handler: nodeGetTotalBytesSent},
+			{Method: &methodNodeGetMempoolSize, Handler: nodeGetMempoolSize},
+			{Method: &methodNodeGetMempoolDynamicUsage, Handler: nodeGetMempoolDynamicUsage},
+			{Method: &methodNodeGetMempoolMaxUsage, Handler: nodeGetMempoolMaxUsage},
+			{Method: &methodNodeGetHeaderTip, Handler: nodeGetHeaderTip},
+			{Method: &methodNodeGetNumBlocks, Handler: nodeGetNumBlocks},
+			{Method: &methodNodeGetNetLocalAddresses, Handler: nodeGetNetLocalAddresses},
+			{Method: &methodNodeGetBestBlockHash, Handler: nodeGetBestBlockHash},
+			{Method: &methodNodeGetLastBlockTime, Handler: nodeGetLastBlockTime},
+			{Method: &methodNodeGetVerificationProgress, Handler: nodeGetVerificationProgress},
+			{Method: &methodNodeIsInitialBlockDownload, Handler: nodeIsInitialBlockDownload},
+			{Method: &methodNodeIsLoadingBlocks, Handler: nodeIsLoadingBlocks},
+			{Method: &methodNodeSetNetworkActive, Handler: nodeSetNetworkActive},
+			{Method: &methodNodeGetNetworkActive, Handler: nodeGetNetworkActive},
+			{Method: &methodNodeGetDustRelayFee, Handler: nodeGetDustRelayFee},
+			{Method: &methodNodeExecuteRpc, Handler: nodeExecuteRpc},
+			{Method: &methodNodeListRpcCommands, Handler: nodeListRpcCommands},
+			{Method: &methodNodeGetUnspentOutput, Handler: nodeGetUnspentOutput},
+			{Method: &methodNodeBroadcastTransaction, Handler: nodeBroadcastTransaction},
+			{Method: &methodNodeCustomWalletLoader, Handler: nodeCustomWalletLoader},
+			{Method: &methodNodeHandleInitMessage, Handler: nodeHandleInitMessage},
+			{Method: &methodNodeHandleMessageBox, Handler: nodeHandleMessageBox},
+			{Method: &methodNodeHandleQuestion, Handler: nodeHandleQuestion},
+			{Method: &methodNodeHandleShowProgress, Handler: nodeHandleShowProgress},
+			{Method: &methodNodeHandleInitWallet, Handler: nodeHandleInitWallet},
+			{Method: &methodNodeHandleNotifyNumConnectionsChanged, Handler: nodeHandleNotifyNumConnectionsChanged},
+			{Method: &methodNodeHandleNotifyNetworkActiveChanged, Handler: nodeHandleNotifyNetworkActiveChanged},
+			{Method: &methodNodeHandleNotifyAlertChanged, Handler: nodeHandleNotifyAlertChanged},
+			{Method: &methodNodeHandleBannedListChanged, Handler: nodeHandleBannedListChanged},
+			{Method: &methodNodeHandleNotifyBlockTip, Handler: nodeHandleNotifyBlockTip},
+			{Method: &methodNodeHandleNotifyHeaderTip, Handler: nodeHandleNotifyHeaderTip},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(Node).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *nodeServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
+// nodeInitLogging serves Node.initLogging.
+func nodeInitLogging(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Node).InitLogging(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// Destroy serves Node.destroy.
-func (s *nodeServer) Destroy(ctx context.Context, call multiprocesscapnp.Node_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodNodeDestroy, call.Args().Context, s.impl.Destroy)
+// nodeInitParameterInteraction serves Node.initParameterInteraction.
+func nodeInitParameterInteraction(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Node).InitParameterInteraction(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// InitLogging serves Node.initLogging.
-func (s *nodeServer) InitLogging(ctx context.Context, call multiprocesscapnp.Node_initLogging) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeInitLogging, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.InitLogging(ctx); err != nil {
-			return err
+// nodeGetWarnings serves Node.getWarnings.
+func nodeGetWarnings(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetWarnings(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getWarnings_Results(s)
+	if result != nil {
+		e1, err := res.NewResult()
+		if err != nil {
+			return domain.Wrap("Node.getWarnings.result", err)
 		}
-		return nil
-	})
+		if err := result.ToCapnp(e1); err != nil {
+			return domain.Wrap("Node.getWarnings.result", err)
+		}
+	}
+	return nil
 }
 
-// InitParameterInteraction serves Node.initParameterInteraction.
-func (s *nodeServer) InitParameterInteraction(ctx context.Context, call multiprocesscapnp.Node_initParameterInteraction) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeInitParameterInteraction, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.InitParameterInteraction(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// nodeGetLogCategories serves Node.getLogCategories.
+func nodeGetLogCategories(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetLogCategories(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getLogCategories_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetWarnings serves Node.getWarnings.
-func (s *nodeServer) GetWarnings(ctx context.Context, call multiprocesscapnp.Node_getWarnings) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetWarnings, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetWarnings(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e1, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Node.getWarnings.result", err)
-			}
-			if err := result.ToCapnp(e1); err != nil {
-				return domain.Wrap("Node.getWarnings.result", err)
-			}
-		}
-		return nil
-	})
+// nodeGetExitStatus serves Node.getExitStatus.
+func nodeGetExitStatus(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetExitStatus(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getExitStatus_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetLogCategories serves Node.getLogCategories.
-func (s *nodeServer) GetLogCategories(ctx context.Context, call multiprocesscapnp.Node_getLogCategories) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetLogCategories, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetLogCategories(ctx)
-		if err != nil {
-			return err
+// nodeBaseInitialize serves Node.baseInitialize.
+func nodeBaseInitialize(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_baseInitialize_Params(call.Args())
+	var globalArgs GlobalArgs
+	w1, err := args.GlobalArgs()
+	if err != nil {
+		return domain.Wrap("Node.baseInitialize.globalArgs", err)
+	}
+	v2, err := GlobalArgsFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Node.baseInitialize.globalArgs", err)
+	}
+	globalArgs = v2
+	result, err := impl.(Node).BaseInitialize(ctx, globalArgs)
+	if err != nil {
+		s, aerr := call.AllocResults()
+		if aerr != nil {
+			return aerr
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+		return multiprocesscapnp.Node_baseInitialize_Results(s).SetError(err.Error())
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_baseInitialize_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetExitStatus serves Node.getExitStatus.
-func (s *nodeServer) GetExitStatus(ctx context.Context, call multiprocesscapnp.Node_getExitStatus) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetExitStatus, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetExitStatus(ctx)
-		if err != nil {
-			return err
+// nodeAppInitMain serves Node.appInitMain.
+func nodeAppInitMain(ctx context.Context, impl any, call *rt.Call) error {
+	result, tipInfo, err := impl.(Node).AppInitMain(ctx)
+	if err != nil {
+		s, aerr := call.AllocResults()
+		if aerr != nil {
+			return aerr
 		}
-		res, err := call.AllocResults()
+		return multiprocesscapnp.Node_appInitMain_Results(s).SetError(err.Error())
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_appInitMain_Results(s)
+	res.SetResult(result)
+	if tipInfo != nil {
+		e1, err := res.NewTipInfo()
 		if err != nil {
-			return err
+			return domain.Wrap("Node.appInitMain.tipInfo", err)
 		}
-		res.SetResult(result)
-		return nil
-	})
+		if err := tipInfo.ToCapnp(e1); err != nil {
+			return domain.Wrap("Node.appInitMain.tipInfo", err)
+		}
+	}
+	return nil
 }
 
-// BaseInitialize serves Node.baseInitialize.
-func (s *nodeServer) BaseInitialize(ctx context.Context, call multiprocesscapnp.Node_baseInitialize) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeBaseInitialize, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var globalArgs GlobalArgs
-		w1, err := args.GlobalArgs()
-		if err != nil {
-			return domain.Wrap("Node.baseInitialize.globalArgs", err)
-		}
-		v2, err := GlobalArgsFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Node.baseInitialize.globalArgs", err)
-		}
-		globalArgs = v2
-		result, err := s.impl.BaseInitialize(ctx, globalArgs)
-		if err != nil {
-			res, aerr := call.AllocResults()
-			if aerr != nil {
-				return aerr
-			}
-			return res.SetError(err.Error())
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeAppShutdown serves Node.appShutdown.
+func nodeAppShutdown(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Node).AppShutdown(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// AppInitMain serves Node.appInitMain.
-func (s *nodeServer) AppInitMain(ctx context.Context, call multiprocesscapnp.Node_appInitMain) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeAppInitMain, call.Args().Context, func(ctx context.Context) error {
-		result, tipInfo, err := s.impl.AppInitMain(ctx)
-		if err != nil {
-			res, aerr := call.AllocResults()
-			if aerr != nil {
-				return aerr
-			}
-			return res.SetError(err.Error())
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if tipInfo != nil {
-			e1, err := res.NewTipInfo()
-			if err != nil {
-				return domain.Wrap("Node.appInitMain.tipInfo", err)
-			}
-			if err := tipInfo.ToCapnp(e1); err != nil {
-				return domain.Wrap("Node.appInitMain.tipInfo", err)
-			}
-		}
-		return nil
-	})
+// nodeStartShutdown serves Node.startShutdown.
+func nodeStartShutdown(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Node).StartShutdown(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// AppShutdown serves Node.appShutdown.
-func (s *nodeServer) AppShutdown(ctx context.Context, call multiprocesscapnp.Node_appShutdown) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeAppShutdown, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.AppShutdown(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// nodeShutdownRequested serves Node.shutdownRequested.
+func nodeShutdownRequested(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).ShutdownRequested(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_shutdownRequested_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// StartShutdown serves Node.startShutdown.
-func (s *nodeServer) StartShutdown(ctx context.Context, call multiprocesscapnp.Node_startShutdown) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeStartShutdown, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.StartShutdown(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// nodeIsSettingIgnored serves Node.isSettingIgnored.
+func nodeIsSettingIgnored(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_isSettingIgnored_Params(call.Args())
+	var name string
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("Node.isSettingIgnored.name", err)
+	}
+	name = w1
+	result, err := impl.(Node).IsSettingIgnored(ctx, name)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_isSettingIgnored_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// ShutdownRequested serves Node.shutdownRequested.
-func (s *nodeServer) ShutdownRequested(ctx context.Context, call multiprocesscapnp.Node_shutdownRequested) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeShutdownRequested, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.ShutdownRequested(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeGetPersistentSetting serves Node.getPersistentSetting.
+func nodeGetPersistentSetting(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_getPersistentSetting_Params(call.Args())
+	var name string
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("Node.getPersistentSetting.name", err)
+	}
+	name = w1
+	result, err := impl.(Node).GetPersistentSetting(ctx, name)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getPersistentSetting_Results(s)
+	if err := res.SetResult(domain.JSONText(result)); err != nil {
+		return domain.Wrap("Node.getPersistentSetting.result", err)
+	}
+	return nil
 }
 
-// IsSettingIgnored serves Node.isSettingIgnored.
-func (s *nodeServer) IsSettingIgnored(ctx context.Context, call multiprocesscapnp.Node_isSettingIgnored) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeIsSettingIgnored, nil, func(ctx context.Context) error {
-		args := call.Args()
-		var name string
-		w1, err := args.Name()
-		if err != nil {
-			return domain.Wrap("Node.isSettingIgnored.name", err)
-		}
-		name = w1
-		result, err := s.impl.IsSettingIgnored(ctx, name)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeUpdateRwSetting serves Node.updateRwSetting.
+func nodeUpdateRwSetting(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_updateRwSetting_Params(call.Args())
+	var name string
+	var value json.RawMessage
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("Node.updateRwSetting.name", err)
+	}
+	name = w1
+	w2, err := args.Value()
+	if err != nil {
+		return domain.Wrap("Node.updateRwSetting.value", err)
+	}
+	v3, err := domain.JSON("Node.updateRwSetting.value", w2)
+	if err != nil {
+		return domain.Wrap("Node.updateRwSetting.value", err)
+	}
+	value = v3
+	if err := impl.(Node).UpdateRwSetting(ctx, name, value); err != nil {
+		return err
+	}
+	return nil
 }
 
-// GetPersistentSetting serves Node.getPersistentSetting.
-func (s *nodeServer) GetPersistentSetting(ctx context.Context, call multiprocesscapnp.Node_getPersistentSetting) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetPersistentSetting, nil, func(ctx context.Context) error {
-		args := call.Args()
-		var name string
-		w1, err := args.Name()
-		if err != nil {
-			return domain.Wrap("Node.getPersistentSetting.name", err)
-		}
-		name = w1
-		result, err := s.impl.GetPersistentSetting(ctx, name)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(domain.JSONText(result)); err != nil {
-			return domain.Wrap("Node.getPersistentSetting.result", err)
-		}
-		return nil
-	})
+// nodeForceSetting serves Node.forceSetting.
+func nodeForceSetting(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_forceSetting_Params(call.Args())
+	var name string
+	var value json.RawMessage
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("Node.forceSetting.name", err)
+	}
+	name = w1
+	w2, err := args.Value()
+	if err != nil {
+		return domain.Wrap("Node.forceSetting.value", err)
+	}
+	v3, err := domain.JSON("Node.forceSetting.value", w2)
+	if err != nil {
+		return domain.Wrap("Node.forceSetting.value", err)
+	}
+	value = v3
+	if err := impl.(Node).ForceSetting(ctx, name, value); err != nil {
+		return err
+	}
+	return nil
 }
 
-// UpdateRwSetting serves Node.updateRwSetting.
-func (s *nodeServer) UpdateRwSetting(ctx context.Context, call multiprocesscapnp.Node_updateRwSetting) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeUpdateRwSetting, nil, func(ctx context.Context) error {
-		args := call.Args()
-		var name string
-		var value json.RawMessage
-		w1, err := args.Name()
-		if err != nil {
-			return domain.Wrap("Node.updateRwSetting.name", err)
-		}
-		name = w1
-		w2, err := args.Value()
-		if err != nil {
-			return domain.Wrap("Node.updateRwSetting.value", err)
-		}
-		v3, err := domain.JSON("Node.updateRwSetting.value", w2)
-		if err != nil {
-			return domain.Wrap("Node.updateRwSetting.value", err)
-		}
-		value = v3
-		if err := s.impl.UpdateRwSetting(ctx, name, value); err != nil {
-			return err
-		}
-		return nil
-	})
+// nodeResetSettings serves Node.resetSettings.
+func nodeResetSettings(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Node).ResetSettings(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// ForceSetting serves Node.forceSetting.
-func (s *nodeServer) ForceSetting(ctx context.Context, call multiprocesscapnp.Node_forceSetting) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeForceSetting, nil, func(ctx context.Context) error {
-		args := call.Args()
-		var name string
-		var value json.RawMessage
-		w1, err := args.Name()
-		if err != nil {
-			return domain.Wrap("Node.forceSetting.name", err)
-		}
-		name = w1
-		w2, err := args.Value()
-		if err != nil {
-			return domain.Wrap("Node.forceSetting.value", err)
-		}
-		v3, err := domain.JSON("Node.forceSetting.value", w2)
-		if err != nil {
-			return domain.Wrap("Node.forceSetting.value", err)
-		}
-		value = v3
-		if err := s.impl.ForceSetting(ctx, name, value); err != nil {
-			return err
-		}
-		return nil
-	})
+// nodeMapPort serves Node.mapPort.
+func nodeMapPort(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_mapPort_Params(call.Args())
+	var useNatPnP bool
+	useNatPnP = args.UseNatPnP()
+	if err := impl.(Node).MapPort(ctx, useNatPnP); err != nil {
+		return err
+	}
+	return nil
 }
 
-// ResetSettings serves Node.resetSettings.
-func (s *nodeServer) ResetSettings(ctx context.Context, call multiprocesscapnp.Node_resetSettings) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeResetSettings, nil, func(ctx context.Context) error {
-		if err := s.impl.ResetSettings(ctx); err != nil {
-			return err
+// nodeGetProxy serves Node.getProxy.
+func nodeGetProxy(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_getProxy_Params(call.Args())
+	var net int32
+	net = args.Net()
+	result, proxyInfo, err := impl.(Node).GetProxy(ctx, net)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getProxy_Results(s)
+	res.SetResult(result)
+	if proxyInfo != nil {
+		e1, err := res.NewProxyInfo()
+		if err != nil {
+			return domain.Wrap("Node.getProxy.proxyInfo", err)
 		}
-		return nil
-	})
+		if err := proxyInfo.ToCapnp(e1); err != nil {
+			return domain.Wrap("Node.getProxy.proxyInfo", err)
+		}
+	}
+	return nil
 }
 
-// MapPort serves Node.mapPort.
-func (s *nodeServer) MapPort(ctx context.Context, call multiprocesscapnp.Node_mapPort) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeMapPort, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var useNatPnP bool
-		useNatPnP = args.UseNatPnP()
-		if err := s.impl.MapPort(ctx, useNatPnP); err != nil {
-			return err
-		}
-		return nil
-	})
+// nodeGetNodeCount serves Node.getNodeCount.
+func nodeGetNodeCount(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_getNodeCount_Params(call.Args())
+	var flags int32
+	flags = args.Flags()
+	result, err := impl.(Node).GetNodeCount(ctx, flags)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getNodeCount_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetProxy serves Node.getProxy.
-func (s *nodeServer) GetProxy(ctx context.Context, call multiprocesscapnp.Node_getProxy) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetProxy, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var net int32
-		net = args.Net()
-		result, proxyInfo, err := s.impl.GetProxy(ctx, net)
+// nodeGetNodesStats serves Node.getNodesStats.
+func nodeGetNodesStats(ctx context.Context, impl any, call *rt.Call) error {
+	result, stats, err := impl.(Node).GetNodesStats(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getNodesStats_Results(s)
+	res.SetResult(result)
+	if stats != nil {
+		l1, err := res.NewStats(int32(len(stats)))
 		if err != nil {
-			return err
+			return domain.Wrap("Node.getNodesStats.stats", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if proxyInfo != nil {
-			e1, err := res.NewProxyInfo()
-			if err != nil {
-				return domain.Wrap("Node.getProxy.proxyInfo", err)
-			}
-			if err := proxyInfo.ToCapnp(e1); err != nil {
-				return domain.Wrap("Node.getProxy.proxyInfo", err)
-			}
-		}
-		return nil
-	})
-}
-
-// GetNodeCount serves Node.getNodeCount.
-func (s *nodeServer) GetNodeCount(ctx context.Context, call multiprocesscapnp.Node_getNodeCount) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetNodeCount, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var flags int32
-		flags = args.Flags()
-		result, err := s.impl.GetNodeCount(ctx, flags)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// GetNodesStats serves Node.getNodesStats.
-func (s *nodeServer) GetNodesStats(ctx context.Context, call multiprocesscapnp.Node_getNodesStats) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetNodesStats, call.Args().Context, func(ctx context.Context) error {
-		result, stats, err := s.impl.GetNodesStats(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if stats != nil {
-			l1, err := res.NewStats(int32(len(stats)))
-			if err != nil {
+		for i2, x3 := range stats {
+			if err := x3.ToCapnp(l1.At(i2)); err != nil {
 				return domain.Wrap("Node.getNodesStats.stats", err)
 			}
-			for i2, x3 := range stats {
-				if err := x3.ToCapnp(l1.At(i2)); err != nil {
-					return domain.Wrap("Node.getNodesStats.stats", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetBanned serves Node.getBanned.
-func (s *nodeServer) GetBanned(ctx context.Context, call multiprocesscapnp.Node_getBanned) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetBanned, call.Args().Context, func(ctx context.Context) error {
-		result, banmap, err := s.impl.GetBanned(ctx)
+// nodeGetBanned serves Node.getBanned.
+func nodeGetBanned(ctx context.Context, impl any, call *rt.Call) error {
+	result, banmap, err := impl.(Node).GetBanned(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getBanned_Results(s)
+	res.SetResult(result)
+	if banmap != nil {
+		e1, err := res.NewBanmap()
 		if err != nil {
-			return err
+			return domain.Wrap("Node.getBanned.banmap", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
+		if err := banmap.ToCapnp(e1); err != nil {
+			return domain.Wrap("Node.getBanned.banmap", err)
 		}
-		res.SetResult(result)
-		if banmap != nil {
-			e1, err := res.NewBanmap()
-			if err != nil {
-				return domain.Wrap("Node.getBanned.banmap", err)
-			}
-			if err := banmap.ToCapnp(e1); err != nil {
-				return domain.Wrap("Node.getBanned.banmap", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// Ban serves Node.ban.
-func (s *nodeServer) Ban(ctx context.Context, call multiprocesscapnp.Node_ban) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeBan, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var netAddr []byte
-		var banTimeOffset int64
-		w1, err := args.NetAddr()
-		if err != nil {
-			return domain.Wrap("Node.ban.netAddr", err)
-		}
-		netAddr = bytes.Clone(w1)
-		banTimeOffset = args.BanTimeOffset()
-		result, err := s.impl.Ban(ctx, netAddr, banTimeOffset)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeBan serves Node.ban.
+func nodeBan(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_ban_Params(call.Args())
+	var netAddr []byte
+	var banTimeOffset int64
+	w1, err := args.NetAddr()
+	if err != nil {
+		return domain.Wrap("Node.ban.netAddr", err)
+	}
+	netAddr = bytes.Clone(w1)
+	banTimeOffset = args.BanTimeOffset()
+	result, err := impl.(Node).Ban(ctx, netAddr, banTimeOffset)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_ban_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// Unban serves Node.unban.
-func (s *nodeServer) Unban(ctx context.Context, call multiprocesscapnp.Node_unban) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeUnban, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var ip []byte
-		w1, err := args.Ip()
-		if err != nil {
-			return domain.Wrap("Node.unban.ip", err)
-		}
-		ip = bytes.Clone(w1)
-		result, err := s.impl.Unban(ctx, ip)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeUnban serves Node.unban.
+func nodeUnban(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_unban_Params(call.Args())
+	var ip []byte
+	w1, err := args.Ip()
+	if err != nil {
+		return domain.Wrap("Node.unban.ip", err)
+	}
+	ip = bytes.Clone(w1)
+	result, err := impl.(Node).Unban(ctx, ip)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_unban_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// DisconnectByAddress serves Node.disconnectByAddress.
-func (s *nodeServer) DisconnectByAddress(ctx context.Context, call multiprocesscapnp.Node_disconnectByAddress) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeDisconnectByAddress, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var address []byte
-		w1, err := args.Address()
-		if err != nil {
-			return domain.Wrap("Node.disconnectByAddress.address", err)
-		}
-		address = bytes.Clone(w1)
-		result, err := s.impl.DisconnectByAddress(ctx, address)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeDisconnectByAddress serves Node.disconnectByAddress.
+func nodeDisconnectByAddress(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_disconnectByAddress_Params(call.Args())
+	var address []byte
+	w1, err := args.Address()
+	if err != nil {
+		return domain.Wrap("Node.disconnectByAddress.address", err)
+	}
+	address = bytes.Clone(w1)
+	result, err := impl.(Node).DisconnectByAddress(ctx, address)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_disconnectByAddress_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// DisconnectById serves Node.disconnectById.
-func (s *nodeServer) DisconnectById(ctx context.Context, call multiprocesscapnp.Node_disconnectById) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeDisconnectById, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var id int64
-		id = args.Id()
-		result, err := s.impl.DisconnectById(ctx, id)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeDisconnectById serves Node.disconnectById.
+func nodeDisconnectById(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_disconnectById_Params(call.Args())
+	var id int64
+	id = args.Id()
+	result, err := impl.(Node).DisconnectById(ctx, id)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_disconnectById_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// ListExternalSigners serves Node.listExternalSigners.
-func (s *nodeServer) ListExternalSigners(ctx context.Context, call multiprocesscapnp.Node_listExternalSigners) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeListExternalSigners, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		result, err := s.impl.ListExternalSigners(ctx)
+// nodeListExternalSigners serves Node.listExternalSigners.
+func nodeListExternalSigners(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).ListExternalSigners(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_listExternalSigners_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return err
+			return domain.Wrap("Node.listExternalSigners.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
-				return domain.Wrap("Node.listExternalSigners.result", err)
-			}
-			for i2, x3 := range result {
-				if err := l1.Set(i2, externalSignerToCapnp(conn, x3)); err != nil {
+		for i2, x3 := range result {
+			if c4 := externalSignerCap(x3); c4 != nil {
+				if err := capnp.PointerList(l1).Set(i2, capnp.NewInterface(l1.Segment(), call.AddCap(c4)).ToPtr()); err != nil {
 					return domain.Wrap("Node.listExternalSigners.result", err)
 				}
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetTotalBytesRecv serves Node.getTotalBytesRecv.
-func (s *nodeServer) GetTotalBytesRecv(ctx context.Context, call multiprocesscapnp.Node_getTotalBytesRecv) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetTotalBytesRecv, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetTotalBytesRecv(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeGetTotalBytesRecv serves Node.getTotalBytesRecv.
+func nodeGetTotalBytesRecv(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetTotalBytesRecv(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getTotalBytesRecv_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetTotalBytesSent serves Node.getTotalBytesSent.
-func (s *nodeServer) GetTotalBytesSent(ctx context.Context, call multiprocesscapnp.Node_getTotalBytesSent) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetTotalBytesSent, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetTotalBytesSent(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeGetTotalBytesSent serves Node.getTotalBytesSent.
+func nodeGetTotalBytesSent(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetTotalBytesSent(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getTotalBytesSent_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetMempoolSize serves Node.getMempoolSize.
-func (s *nodeServer) GetMempoolSize(ctx context.Context, call multiprocesscapnp.Node_getMempoolSize) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetMempoolSize, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetMempoolSize(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeGetMempoolSize serves Node.getMempoolSize.
+func nodeGetMempoolSize(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetMempoolSize(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getMempoolSize_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetMempoolDynamicUsage serves Node.getMempoolDynamicUsage.
-func (s *nodeServer) GetMempoolDynamicUsage(ctx context.Context, call multiprocesscapnp.Node_getMempoolDynamicUsage) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetMempoolDynamicUsage, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetMempoolDynamicUsage(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeGetMempoolDynamicUsage serves Node.getMempoolDynamicUsage.
+func nodeGetMempoolDynamicUsage(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetMempoolDynamicUsage(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getMempoolDynamicUsage_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetMempoolMaxUsage serves Node.getMempoolMaxUsage.
-func (s *nodeServer) GetMempoolMaxUsage(ctx context.Context, call multiprocesscapnp.Node_getMempoolMaxUsage) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetMempoolMaxUsage, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetMempoolMaxUsage(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeGetMempoolMaxUsage serves Node.getMempoolMaxUsage.
+func nodeGetMempoolMaxUsage(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetMempoolMaxUsage(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getMempoolMaxUsage_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetHeaderTip serves Node.getHeaderTip.
-func (s *nodeServer) GetHeaderTip(ctx context.Context, call multiprocesscapnp.Node_getHeaderTip) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetHeaderTip, call.Args().Context, func(ctx context.Context) error {
-		result, height, blockTime, err := s.impl.GetHeaderTip(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		res.SetHeight(height)
-		res.SetBlockTime(blockTime)
-		return nil
-	})
+// nodeGetHeaderTip serves Node.getHeaderTip.
+func nodeGetHeaderTip(ctx context.Context, impl any, call *rt.Call) error {
+	result, height, blockTime, err := impl.(Node).GetHeaderTip(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getHeaderTip_Results(s)
+	res.SetResult(result)
+	res.SetHeight(height)
+	res.SetBlockTime(blockTime)
+	return nil
 }
 
-// GetNumBlocks serves Node.getNumBlocks.
-func (s *nodeServer) GetNumBlocks(ctx context.Context, call multiprocesscapnp.Node_getNumBlocks) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetNumBlocks, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetNumBlocks(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeGetNumBlocks serves Node.getNumBlocks.
+func nodeGetNumBlocks(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetNumBlocks(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getNumBlocks_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetNetLocalAddresses serves Node.getNetLocalAddresses.
-func (s *nodeServer) GetNetLocalAddresses(ctx context.Context, call multiprocesscapnp.Node_getNetLocalAddresses) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetNetLocalAddresses, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetNetLocalAddresses(ctx)
+// nodeGetNetLocalAddresses serves Node.getNetLocalAddresses.
+func nodeGetNetLocalAddresses(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetNetLocalAddresses(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getNetLocalAddresses_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return err
+			return domain.Wrap("Node.getNetLocalAddresses.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
-				return domain.Wrap("Node.getNetLocalAddresses.result", err)
-			}
-			for i2, x3 := range result {
-				if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 []byte) (capnp.Ptr, error) {
-					var p5 capnp.Ptr
-					if d6 := x4; d6 != nil {
-						x7, err := capnp.NewData(seg, d6)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p5 = x7.ToPtr()
-					}
-					return p5, nil
-				}, func(seg *capnp.Segment, x8 LocalServiceInfo) (capnp.Ptr, error) {
-					var p9 capnp.Ptr
-					e10, err := multiprocesscapnp.NewLocalServiceInfo(seg)
+		for i2, x3 := range result {
+			if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 []byte) (capnp.Ptr, error) {
+				var p5 capnp.Ptr
+				if d6 := x4; d6 != nil {
+					x7, err := capnp.NewData(seg, d6)
 					if err != nil {
 						return capnp.Ptr{}, domain.Wrap("", err)
 					}
-					p9 = capnp.Struct(e10).ToPtr()
-					if err := x8.ToCapnp(e10); err != nil {
-						return capnp.Ptr{}, domain.Wrap("", err)
-					}
-					return p9, nil
-				}); err != nil {
-					return domain.Wrap("Node.getNetLocalAddresses.result", err)
+					p5 = x7.ToPtr()
 				}
+				return p5, nil
+			}, func(seg *capnp.Segment, x8 LocalServiceInfo) (capnp.Ptr, error) {
+				var p9 capnp.Ptr
+				e10, err := multiprocesscapnp.NewLocalServiceInfo(seg)
+				if err != nil {
+					return capnp.Ptr{}, domain.Wrap("", err)
+				}
+				p9 = capnp.Struct(e10).ToPtr()
+				if err := x8.ToCapnp(e10); err != nil {
+					return capnp.Ptr{}, domain.Wrap("", err)
+				}
+				return p9, nil
+			}); err != nil {
+				return domain.Wrap("Node.getNetLocalAddresses.result", err)
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetBestBlockHash serves Node.getBestBlockHash.
-func (s *nodeServer) GetBestBlockHash(ctx context.Context, call multiprocesscapnp.Node_getBestBlockHash) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetBestBlockHash, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetBestBlockHash(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(domain.HashBytes(result)); err != nil {
-			return domain.Wrap("Node.getBestBlockHash.result", err)
-		}
-		return nil
-	})
+// nodeGetBestBlockHash serves Node.getBestBlockHash.
+func nodeGetBestBlockHash(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetBestBlockHash(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getBestBlockHash_Results(s)
+	if err := res.SetResult(domain.HashBytes(result)); err != nil {
+		return domain.Wrap("Node.getBestBlockHash.result", err)
+	}
+	return nil
 }
 
-// GetLastBlockTime serves Node.getLastBlockTime.
-func (s *nodeServer) GetLastBlockTime(ctx context.Context, call multiprocesscapnp.Node_getLastBlockTime) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetLastBlockTime, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetLastBlockTime(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeGetLastBlockTime serves Node.getLastBlockTime.
+func nodeGetLastBlockTime(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetLastBlockTime(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getLastBlockTime_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetVerificationProgress serves Node.getVerificationProgress.
-func (s *nodeServer) GetVerificationProgress(ctx context.Context, call multiprocesscapnp.Node_getVerificationProgress) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetVerificationProgress, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetVerificationProgress(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeGetVerificationProgress serves Node.getVerificationProgress.
+func nodeGetVerificationProgress(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetVerificationProgress(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getVerificationProgress_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// IsInitialBlockDownload serves Node.isInitialBlockDownload.
-func (s *nodeServer) IsInitialBlockDownload(ctx context.Context, call multiprocesscapnp.Node_isInitialBlockDownload) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeIsInitialBlockDownload, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.IsInitialBlockDownload(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeIsInitialBlockDownload serves Node.isInitialBlockDownload.
+func nodeIsInitialBlockDownload(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).IsInitialBlockDownload(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_isInitialBlockDownload_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// IsLoadingBlocks serves Node.isLoadingBlocks.
-func (s *nodeServer) IsLoadingBlocks(ctx context.Context, call multiprocesscapnp.Node_isLoadingBlocks) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeIsLoadingBlocks, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.IsLoadingBlocks(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeIsLoadingBlocks serves Node.isLoadingBlocks.
+func nodeIsLoadingBlocks(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).IsLoadingBlocks(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_isLoadingBlocks_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// SetNetworkActive serves Node.setNetworkActive.
-func (s *nodeServer) SetNetworkActive(ctx context.Context, call multiprocesscapnp.Node_setNetworkActive) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeSetNetworkActive, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var active bool
-		active = args.Active()
-		if err := s.impl.SetNetworkActive(ctx, active); err != nil {
-			return err
-		}
-		return nil
-	})
+// nodeSetNetworkActive serves Node.setNetworkActive.
+func nodeSetNetworkActive(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_setNetworkActive_Params(call.Args())
+	var active bool
+	active = args.Active()
+	if err := impl.(Node).SetNetworkActive(ctx, active); err != nil {
+		return err
+	}
+	return nil
 }
 
-// GetNetworkActive serves Node.getNetworkActive.
-func (s *nodeServer) GetNetworkActive(ctx context.Context, call multiprocesscapnp.Node_getNetworkActive) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetNetworkActive, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetNetworkActive(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// nodeGetNetworkActive serves Node.getNetworkActive.
+func nodeGetNetworkActive(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetNetworkActive(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getNetworkActive_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetDustRelayFee serves Node.getDustRelayFee.
-func (s *nodeServer) GetDustRelayFee(ctx context.Context, call multiprocesscapnp.Node_getDustRelayFee) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetDustRelayFee, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetDustRelayFee(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Node.getDustRelayFee.result", err)
-		}
-		return nil
-	})
+// nodeGetDustRelayFee serves Node.getDustRelayFee.
+func nodeGetDustRelayFee(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).GetDustRelayFee(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getDustRelayFee_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("Node.getDustRelayFee.result", err)
+	}
+	return nil
 }
 
-// ExecuteRpc serves Node.executeRpc.
-func (s *nodeServer) ExecuteRpc(ctx context.Context, call multiprocesscapnp.Node_executeRpc) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeExecuteRpc, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var command string
-		var params json.RawMessage
-		var uri string
-		w1, err := args.Command()
-		if err != nil {
-			return domain.Wrap("Node.executeRpc.command", err)
+// nodeExecuteRpc serves Node.executeRpc.
+func nodeExecuteRpc(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_executeRpc_Params(call.Args())
+	var command string
+	var params json.RawMessage
+	var uri string
+	w1, err := args.Command()
+	if err != nil {
+		return domain.Wrap("Node.executeRpc.command", err)
+	}
+	command = w1
+	w2, err := args.Params()
+	if err != nil {
+		return domain.Wrap("Node.executeRpc.params", err)
+	}
+	v3, err := domain.JSON("Node.executeRpc.params", w2)
+	if err != nil {
+		return domain.Wrap("Node.executeRpc.params", err)
+	}
+	params = v3
+	w4, err := args.Uri()
+	if err != nil {
+		return domain.Wrap("Node.executeRpc.uri", err)
+	}
+	uri = w4
+	result, err := impl.(Node).ExecuteRpc(ctx, command, params, uri)
+	if err != nil {
+		s, aerr := call.AllocResults()
+		if aerr != nil {
+			return aerr
 		}
-		command = w1
-		w2, err := args.Params()
-		if err != nil {
-			return domain.Wrap("Node.executeRpc.params", err)
-		}
-		v3, err := domain.JSON("Node.executeRpc.params", w2)
-		if err != nil {
-			return domain.Wrap("Node.executeRpc.params", err)
-		}
-		params = v3
-		w4, err := args.Uri()
-		if err != nil {
-			return domain.Wrap("Node.executeRpc.uri", err)
-		}
-		uri = w4
-		result, err := s.impl.ExecuteRpc(ctx, command, params, uri)
-		if err != nil {
-			res, aerr := call.AllocResults()
-			if aerr != nil {
-				return aerr
-			}
-			return res.SetError(err.Error())
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(domain.JSONText(result)); err != nil {
-			return domain.Wrap("Node.executeRpc.result", err)
-		}
-		return nil
-	})
+		return multiprocesscapnp.Node_executeRpc_Results(s).SetError(err.Error())
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_executeRpc_Results(s)
+	if err := res.SetResult(domain.JSONText(result)); err != nil {
+		return domain.Wrap("Node.executeRpc.result", err)
+	}
+	return nil
 }
 
-// ListRpcCommands serves Node.listRpcCommands.
-func (s *nodeServer) ListRpcCommands(ctx context.Context, call multiprocesscapnp.Node_listRpcCommands) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeListRpcCommands, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.ListRpcCommands(ctx)
+// nodeListRpcCommands serves Node.listRpcCommands.
+func nodeListRpcCommands(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).ListRpcCommands(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_listRpcCommands_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return err
+			return domain.Wrap("Node.listRpcCommands.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
+		for i2, x3 := range result {
+			if err := l1.Set(i2, x3); err != nil {
 				return domain.Wrap("Node.listRpcCommands.result", err)
 			}
-			for i2, x3 := range result {
-				if err := l1.Set(i2, x3); err != nil {
-					return domain.Wrap("Node.listRpcCommands.result", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetUnspentOutput serves Node.getUnspentOutput.
-func (s *nodeServer) GetUnspentOutput(ctx context.Context, call multiprocesscapnp.Node_getUnspentOutput) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeGetUnspentOutput, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var output []byte
-		w1, err := args.Output()
-		if err != nil {
-			return domain.Wrap("Node.getUnspentOutput.output", err)
-		}
-		output = bytes.Clone(w1)
-		result, err := s.impl.GetUnspentOutput(ctx, output)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Node.getUnspentOutput.result", err)
-		}
-		return nil
-	})
+// nodeGetUnspentOutput serves Node.getUnspentOutput.
+func nodeGetUnspentOutput(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_getUnspentOutput_Params(call.Args())
+	var output []byte
+	w1, err := args.Output()
+	if err != nil {
+		return domain.Wrap("Node.getUnspentOutput.output", err)
+	}
+	output = bytes.Clone(w1)
+	result, err := impl.(Node).GetUnspentOutput(ctx, output)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_getUnspentOutput_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("Node.getUnspentOutput.result", err)
+	}
+	return nil
 }
 
-// BroadcastTransaction serves Node.broadcastTransaction.
-func (s *nodeServer) BroadcastTransaction(ctx context.Context, call multiprocesscapnp.Node_broadcastTransaction) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeBroadcastTransaction, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount) (result int32, error_ string, err error)
-		}); ok {
-			args := call.Args()
-			var tx []byte
-			var maxTxFee btcutil.Amount
-			w1, err := args.Tx()
-			if err != nil {
-				return domain.Wrap("Node.broadcastTransaction.tx", err)
-			}
-			tx = bytes.Clone(w1)
-			maxTxFee = btcutil.Amount(args.MaxTxFee())
-			result, error_, err := impl.BroadcastTransactionBytes(ctx, tx, maxTxFee)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			if err := res.SetError(error_); err != nil {
-				return domain.Wrap("Node.broadcastTransaction.error", err)
-			}
-			return nil
-		}
-		args := call.Args()
-		var tx *wire.MsgTx
+// nodeBroadcastTransaction serves Node.broadcastTransaction.
+func nodeBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount) (result int32, error_ string, err error)
+	}); ok {
+		args := multiprocesscapnp.Node_broadcastTransaction_Params(call.Args())
+		var tx []byte
 		var maxTxFee btcutil.Amount
 		w1, err := args.Tx()
 		if err != nil {
 			return domain.Wrap("Node.broadcastTransaction.tx", err)
 		}
-		v2, err := domain.Tx("Node.broadcastTransaction.tx", w1)
-		if err != nil {
-			return domain.Wrap("Node.broadcastTransaction.tx", err)
-		}
-		tx = v2
+		tx = bytes.Clone(w1)
 		maxTxFee = btcutil.Amount(args.MaxTxFee())
-		result, error_, err := s.impl.BroadcastTransaction(ctx, tx, maxTxFee)
+		result, error_, err := impl.BroadcastTransactionBytes(ctx, tx, maxTxFee)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.Node_broadcastTransaction_Results(s)
 		res.SetResult(result)
 		if err := res.SetError(error_); err != nil {
 			return domain.Wrap("Node.broadcastTransaction.error", err)
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Node_broadcastTransaction_Params(call.Args())
+	var tx *wire.MsgTx
+	var maxTxFee btcutil.Amount
+	w1, err := args.Tx()
+	if err != nil {
+		return domain.Wrap("Node.broadcastTransaction.tx", err)
+	}
+	v2, err := domain.Tx("Node.broadcastTransaction.tx", w1)
+	if err != nil {
+		return domain.Wrap("Node.broadcastTransaction.tx", err)
+	}
+	tx = v2
+	maxTxFee = btcutil.Amount(args.MaxTxFee())
+	result, error_, err := impl.(Node).BroadcastTransaction(ctx, tx, maxTxFee)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_broadcastTransaction_Results(s)
+	res.SetResult(result)
+	if err := res.SetError(error_); err != nil {
+		return domain.Wrap("Node.broadcastTransaction.error", err)
+	}
+	return nil
 }
 
-// CustomWalletLoader serves Node.customWalletLoader.
-func (s *nodeServer) CustomWalletLoader(ctx context.Context, call multiprocesscapnp.Node_customWalletLoader) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeCustomWalletLoader, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		result, err := s.impl.CustomWalletLoader(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(walletLoaderToCapnp(conn, result)); err != nil {
+// nodeCustomWalletLoader serves Node.customWalletLoader.
+func nodeCustomWalletLoader(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Node).CustomWalletLoader(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_customWalletLoader_Results(s)
+	if c1 := walletLoaderCap(result); c1 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c1)).ToPtr()); err != nil {
 			return domain.Wrap("Node.customWalletLoader.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleInitMessage serves Node.handleInitMessage.
-func (s *nodeServer) HandleInitMessage(ctx context.Context, call multiprocesscapnp.Node_handleInitMessage) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeHandleInitMessage, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback InitMessageCallback
-		callback = initMessageCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleInitMessage(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// nodeHandleInitMessage serves Node.handleInitMessage.
+func nodeHandleInitMessage(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_handleInitMessage_Params(call.Args())
+	var callback InitMessageCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Node.handleInitMessage.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = initMessageCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Node).HandleInitMessage(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_handleInitMessage_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Node.handleInitMessage.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleMessageBox serves Node.handleMessageBox.
-func (s *nodeServer) HandleMessageBox(ctx context.Context, call multiprocesscapnp.Node_handleMessageBox) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeHandleMessageBox, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback MessageBoxCallback
-		callback = messageBoxCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleMessageBox(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// nodeHandleMessageBox serves Node.handleMessageBox.
+func nodeHandleMessageBox(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_handleMessageBox_Params(call.Args())
+	var callback MessageBoxCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Node.handleMessageBox.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = messageBoxCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Node).HandleMessageBox(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_handleMessageBox_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Node.handleMessageBox.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleQuestion serves Node.handleQuestion.
-func (s *nodeServer) HandleQuestion(ctx context.Context, call multiprocesscapnp.Node_handleQuestion) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeHandleQuestion, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback QuestionCallback
-		callback = questionCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleQuestion(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// nodeHandleQuestion serves Node.handleQuestion.
+func nodeHandleQuestion(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_handleQuestion_Params(call.Args())
+	var callback QuestionCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Node.handleQuestion.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = questionCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Node).HandleQuestion(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_handleQuestion_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Node.handleQuestion.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleShowProgress serves Node.handleShowProgress.
-func (s *nodeServer) HandleShowProgress(ctx context.Context, call multiprocesscapnp.Node_handleShowProgress) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeHandleShowProgress, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback ShowNodeProgressCallback
-		callback = showNodeProgressCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleShowProgress(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// nodeHandleShowProgress serves Node.handleShowProgress.
+func nodeHandleShowProgress(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_handleShowProgress_Params(call.Args())
+	var callback ShowNodeProgressCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Node.handleShowProgress.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = showNodeProgressCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Node).HandleShowProgress(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_handleShowProgress_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Node.handleShowProgress.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleInitWallet serves Node.handleInitWallet.
-func (s *nodeServer) HandleInitWallet(ctx context.Context, call multiprocesscapnp.Node_handleInitWallet) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeHandleInitWallet, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback InitWalletCallback
-		callback = initWalletCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleInitWallet(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// nodeHandleInitWallet serves Node.handleInitWallet.
+func nodeHandleInitWallet(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_handleInitWallet_Params(call.Args())
+	var callback InitWalletCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Node.handleInitWallet.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = initWalletCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Node).HandleInitWallet(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_handleInitWallet_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Node.handleInitWallet.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleNotifyNumConnectionsChanged serves Node.handleNotifyNumConnectionsChanged.
-func (s *nodeServer) HandleNotifyNumConnectionsChanged(ctx context.Context, call multiprocesscapnp.Node_handleNotifyNumConnectionsChanged) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeHandleNotifyNumConnectionsChanged, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback NotifyNumConnectionsChangedCallback
-		callback = notifyNumConnectionsChangedCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleNotifyNumConnectionsChanged(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// nodeHandleNotifyNumConnectionsChanged serves Node.handleNotifyNumConnectionsChanged.
+func nodeHandleNotifyNumConnectionsChanged(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_handleNotifyNumConnectionsChanged_Params(call.Args())
+	var callback NotifyNumConnectionsChangedCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Node.handleNotifyNumConnectionsChanged.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = notifyNumConnectionsChangedCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Node).HandleNotifyNumConnectionsChanged(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_handleNotifyNumConnectionsChanged_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Node.handleNotifyNumConnectionsChanged.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleNotifyNetworkActiveChanged serves Node.handleNotifyNetworkActiveChanged.
-func (s *nodeServer) HandleNotifyNetworkActiveChanged(ctx context.Context, call multiprocesscapnp.Node_handleNotifyNetworkActiveChanged) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeHandleNotifyNetworkActiveChanged, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback NotifyNetworkActiveChangedCallback
-		callback = notifyNetworkActiveChangedCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleNotifyNetworkActiveChanged(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// nodeHandleNotifyNetworkActiveChanged serves Node.handleNotifyNetworkActiveChanged.
+func nodeHandleNotifyNetworkActiveChanged(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_handleNotifyNetworkActiveChanged_Params(call.Args())
+	var callback NotifyNetworkActiveChangedCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Node.handleNotifyNetworkActiveChanged.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = notifyNetworkActiveChangedCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Node).HandleNotifyNetworkActiveChanged(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_handleNotifyNetworkActiveChanged_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Node.handleNotifyNetworkActiveChanged.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleNotifyAlertChanged serves Node.handleNotifyAlertChanged.
-func (s *nodeServer) HandleNotifyAlertChanged(ctx context.Context, call multiprocesscapnp.Node_handleNotifyAlertChanged) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeHandleNotifyAlertChanged, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback NotifyAlertChangedCallback
-		callback = notifyAlertChangedCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleNotifyAlertChanged(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// nodeHandleNotifyAlertChanged serves Node.handleNotifyAlertChanged.
+func nodeHandleNotifyAlertChanged(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_handleNotifyAlertChanged_Params(call.Args())
+	var callback NotifyAlertChangedCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Node.handleNotifyAlertChanged.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = notifyAlertChangedCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Node).HandleNotifyAlertChanged(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_handleNotifyAlertChanged_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Node.handleNotifyAlertChanged.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleBannedListChanged serves Node.handleBannedListChanged.
-func (s *nodeServer) HandleBannedListChanged(ctx context.Context, call multiprocesscapnp.Node_handleBannedListChanged) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeHandleBannedListChanged, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback BannedListChangedCallback
-		callback = bannedListChangedCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleBannedListChanged(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// nodeHandleBannedListChanged serves Node.handleBannedListChanged.
+func nodeHandleBannedListChanged(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_handleBannedListChanged_Params(call.Args())
+	var callback BannedListChangedCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Node.handleBannedListChanged.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = bannedListChangedCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Node).HandleBannedListChanged(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_handleBannedListChanged_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Node.handleBannedListChanged.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleNotifyBlockTip serves Node.handleNotifyBlockTip.
-func (s *nodeServer) HandleNotifyBlockTip(ctx context.Context, call multiprocesscapnp.Node_handleNotifyBlockTip) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeHandleNotifyBlockTip, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback NotifyBlockTipCallback
-		callback = notifyBlockTipCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleNotifyBlockTip(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// nodeHandleNotifyBlockTip serves Node.handleNotifyBlockTip.
+func nodeHandleNotifyBlockTip(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_handleNotifyBlockTip_Params(call.Args())
+	var callback NotifyBlockTipCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Node.handleNotifyBlockTip.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = notifyBlockTipCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Node).HandleNotifyBlockTip(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_handleNotifyBlockTip_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Node.handleNotifyBlockTip.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleNotifyHeaderTip serves Node.handleNotifyHeaderTip.
-func (s *nodeServer) HandleNotifyHeaderTip(ctx context.Context, call multiprocesscapnp.Node_handleNotifyHeaderTip) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNodeHandleNotifyHeaderTip, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback NotifyHeaderTipCallback
-		callback = notifyHeaderTipCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleNotifyHeaderTip(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// nodeHandleNotifyHeaderTip serves Node.handleNotifyHeaderTip.
+func nodeHandleNotifyHeaderTip(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Node_handleNotifyHeaderTip_Params(call.Args())
+	var callback NotifyHeaderTipCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Node.handleNotifyHeaderTip.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = notifyHeaderTipCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Node).HandleNotifyHeaderTip(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Node_handleNotifyHeaderTip_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Node.handleNotifyHeaderTip.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // UnimplementedNodeServer can be embedded in a Node implementation: every method
@@ -4438,22 +4045,29 @@ func (UnimplementedNodeServer) HandleNotifyHeaderTip(ctx context.Context, callba
 
 var (
 	methodExternalSignerDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "ExternalSigner",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.ExternalSigner_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ExternalSigner_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ExternalSigner",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.ExternalSigner_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.ExternalSigner_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodExternalSignerGetName = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "ExternalSigner",
-		Name:       "getName",
-		ParamsID:   multiprocesscapnp.ExternalSigner_getName_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ExternalSigner_getName_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ExternalSigner",
+		Name:        "getName",
+		InterfaceID: multiprocesscapnp.ExternalSigner_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ExternalSigner_getName_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -4465,7 +4079,8 @@ type ExternalSigner interface {
 	GetName(ctx context.Context) (result string, err error)
 }
 
-// ExternalSignerClient calls a remote ExternalSigner over a *rt.Conn.
+// ExternalSignerClient calls a ExternalSigner through a capability (the
+// peer's, or one served in this process).
 type ExternalSignerClient struct {
 	base *rt.ClientBase
 }
@@ -4473,23 +4088,19 @@ type ExternalSignerClient struct {
 var _ ExternalSigner = (*ExternalSignerClient)(nil)
 
 // NewExternalSignerClient wraps capability c, which the client then owns.
-func NewExternalSignerClient(conn *rt.Conn, c multiprocesscapnp.ExternalSigner) *ExternalSignerClient {
-	return &ExternalSignerClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewExternalSignerClient(c *rt.Cap) *ExternalSignerClient {
+	return &ExternalSignerClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *ExternalSignerClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *ExternalSignerClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *ExternalSignerClient) Capnp() multiprocesscapnp.ExternalSigner {
-	return multiprocesscapnp.ExternalSigner(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *ExternalSignerClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -4504,41 +4115,13 @@ func (c *ExternalSignerClient) AddCleanup(fn func()) {
 
 // Destroy calls ExternalSigner.destroy.
 func (c *ExternalSignerClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodExternalSignerDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.ExternalSigner_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodExternalSignerDestroy)
 }
 
 // GetName calls ExternalSigner.getName.
 func (c *ExternalSignerClient) GetName(ctx context.Context) (result string, err error) {
-	err = c.base.Call(ctx, &methodExternalSignerGetName, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetName(ctx, func(p multiprocesscapnp.ExternalSigner_getName_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodExternalSignerGetName, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.ExternalSigner_getName_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("ExternalSigner.getName.result", err)
@@ -4549,69 +4132,66 @@ func (c *ExternalSignerClient) GetName(ctx context.Context) (result string, err 
 	return result, err
 }
 
-// externalSignerToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func externalSignerToCapnp(conn *rt.Conn, v ExternalSigner) multiprocesscapnp.ExternalSigner {
+// externalSignerCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func externalSignerCap(v ExternalSigner) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.ExternalSigner{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.ExternalSigner(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return ExternalSignerServerToCapnp(v)
+	return ExternalSignerServer(v)
 }
 
-// externalSignerFromCapnp wraps an owned capability received on conn; null gives nil.
-func externalSignerFromCapnp(conn *rt.Conn, c multiprocesscapnp.ExternalSigner) ExternalSigner {
-	if !c.IsValid() {
-		c.Release()
+// externalSignerFromCap wraps an owned capability received in a message; nil gives nil.
+func externalSignerFromCap(c *rt.Cap) ExternalSigner {
+	if c == nil {
 		return nil
 	}
-	return NewExternalSignerClient(conn, c)
+	return &ExternalSignerClient{base: rt.NewClientBase(c)}
 }
 
-// ExternalSignerServerToCapnp serves impl as a ExternalSigner capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func ExternalSignerServerToCapnp(impl ExternalSigner) multiprocesscapnp.ExternalSigner {
-	return multiprocesscapnp.ExternalSigner_ServerToClient(&externalSignerServer{impl: impl})
+// ExternalSignerServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
+func ExternalSignerServer(impl ExternalSigner) *rt.Cap {
+	return rt.Local(&externalSignerDesc, impl)
 }
 
-// externalSignerServer adapts a ExternalSigner to capnpc-go's ExternalSigner_Server.
-type externalSignerServer struct {
-	rt.ServerBase
-	impl ExternalSigner
+// externalSignerDesc describes ExternalSigner's methods, inherited ones included, to rt.
+var externalSignerDesc rt.ServerDesc
+
+func init() {
+	externalSignerDesc = rt.ServerDesc{
+		Name: "ExternalSigner",
+		Methods: []rt.MethodDesc{
+			{Method: &methodExternalSignerDestroy},
+			{Method: &methodExternalSignerGetName, Handler: externalSignerGetName},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(ExternalSigner).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *externalSignerServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves ExternalSigner.destroy.
-func (s *externalSignerServer) Destroy(ctx context.Context, call multiprocesscapnp.ExternalSigner_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodExternalSignerDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// GetName serves ExternalSigner.getName.
-func (s *externalSignerServer) GetName(ctx context.Context, call multiprocesscapnp.ExternalSigner_getName) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodExternalSignerGetName, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetName(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("ExternalSigner.getName.result", err)
-		}
-		return nil
-	})
+// externalSignerGetName serves ExternalSigner.getName.
+func externalSignerGetName(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(ExternalSigner).GetName(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.ExternalSigner_getName_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("ExternalSigner.getName.result", err)
+	}
+	return nil
 }
 
 // UnimplementedExternalSignerServer can be embedded in a ExternalSigner implementation: every method
@@ -4633,22 +4213,29 @@ func (UnimplementedExternalSignerServer) GetName(ctx context.Context) (result st
 
 var (
 	methodInitMessageCallbackDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "InitMessageCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.InitMessageCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.InitMessageCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "InitMessageCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.InitMessageCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.InitMessageCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodInitMessageCallbackCall = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "InitMessageCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.InitMessageCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.InitMessageCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "InitMessageCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.InitMessageCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.InitMessageCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -4675,7 +4262,8 @@ func (InitMessageCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// InitMessageCallbackClient calls a remote InitMessageCallback over a *rt.Conn.
+// InitMessageCallbackClient calls a InitMessageCallback through a capability
+// (the peer's, or one served in this process).
 type InitMessageCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -4683,23 +4271,19 @@ type InitMessageCallbackClient struct {
 var _ InitMessageCallback = (*InitMessageCallbackClient)(nil)
 
 // NewInitMessageCallbackClient wraps capability c, which the client then owns.
-func NewInitMessageCallbackClient(conn *rt.Conn, c multiprocesscapnp.InitMessageCallback) *InitMessageCallbackClient {
-	return &InitMessageCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewInitMessageCallbackClient(c *rt.Cap) *InitMessageCallbackClient {
+	return &InitMessageCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *InitMessageCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *InitMessageCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *InitMessageCallbackClient) Capnp() multiprocesscapnp.InitMessageCallback {
-	return multiprocesscapnp.InitMessageCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *InitMessageCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -4714,107 +4298,78 @@ func (c *InitMessageCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls InitMessageCallback.destroy.
 func (c *InitMessageCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodInitMessageCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.InitMessageCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodInitMessageCallbackDestroy)
 }
 
 // Call calls InitMessageCallback.call.
 func (c *InitMessageCallbackClient) Call(ctx context.Context, message string) error {
-	return c.base.Call(ctx, &methodInitMessageCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.InitMessageCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetMessage_(message); err != nil {
-				return domain.Wrap("InitMessageCallback.call.message", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
-}
-
-// initMessageCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func initMessageCallbackToCapnp(conn *rt.Conn, v InitMessageCallback) multiprocesscapnp.InitMessageCallback {
-	if v == nil {
-		return multiprocesscapnp.InitMessageCallback{}
-	}
-	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.InitMessageCallback(c.Client().AddRef())
-	}
-	return InitMessageCallbackServerToCapnp(v)
-}
-
-// initMessageCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func initMessageCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.InitMessageCallback) InitMessageCallback {
-	if !c.IsValid() {
-		c.Release()
-		return nil
-	}
-	return NewInitMessageCallbackClient(conn, c)
-}
-
-// InitMessageCallbackServerToCapnp serves impl as a InitMessageCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func InitMessageCallbackServerToCapnp(impl InitMessageCallback) multiprocesscapnp.InitMessageCallback {
-	return multiprocesscapnp.InitMessageCallback_ServerToClient(&initMessageCallbackServer{impl: impl})
-}
-
-// initMessageCallbackServer adapts a InitMessageCallback to capnpc-go's InitMessageCallback_Server.
-type initMessageCallbackServer struct {
-	rt.ServerBase
-	impl InitMessageCallback
-}
-
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *initMessageCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves InitMessageCallback.destroy.
-func (s *initMessageCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.InitMessageCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodInitMessageCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves InitMessageCallback.call.
-func (s *initMessageCallbackServer) Call(ctx context.Context, call multiprocesscapnp.InitMessageCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodInitMessageCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var message string
-		w1, err := args.Message_()
-		if err != nil {
+	return c.base.Invoke(ctx, &methodInitMessageCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.InitMessageCallback_call_Params(p.Struct())
+		if err := args.SetMessage_(message); err != nil {
 			return domain.Wrap("InitMessageCallback.call.message", err)
 		}
-		message = w1
-		if err := s.impl.Call(ctx, message); err != nil {
-			return err
-		}
 		return nil
-	})
+	}, nil)
+}
+
+// initMessageCallbackCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
+func initMessageCallbackCap(v InitMessageCallback) *rt.Cap {
+	if v == nil {
+		return nil
+	}
+	if c, ok := v.(interface {
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
+	}
+	return InitMessageCallbackServer(v)
+}
+
+// initMessageCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func initMessageCallbackFromCap(c *rt.Cap) InitMessageCallback {
+	if c == nil {
+		return nil
+	}
+	return &InitMessageCallbackClient{base: rt.NewClientBase(c)}
+}
+
+// InitMessageCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func InitMessageCallbackServer(impl InitMessageCallback) *rt.Cap {
+	return rt.Local(&initMessageCallbackDesc, impl)
+}
+
+// initMessageCallbackDesc describes InitMessageCallback's methods, inherited ones included, to rt.
+var initMessageCallbackDesc rt.ServerDesc
+
+func init() {
+	initMessageCallbackDesc = rt.ServerDesc{
+		Name: "InitMessageCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodInitMessageCallbackDestroy},
+			{Method: &methodInitMessageCallbackCall, Handler: initMessageCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(InitMessageCallback).Destroy(ctx)
+		},
+	}
+}
+
+// initMessageCallbackCall serves InitMessageCallback.call.
+func initMessageCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.InitMessageCallback_call_Params(call.Args())
+	var message string
+	w1, err := args.Message_()
+	if err != nil {
+		return domain.Wrap("InitMessageCallback.call.message", err)
+	}
+	message = w1
+	if err := impl.(InitMessageCallback).Call(ctx, message); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedInitMessageCallbackServer can be embedded in a InitMessageCallback implementation: every method
@@ -4835,22 +4390,29 @@ func (UnimplementedInitMessageCallbackServer) Call(ctx context.Context, message 
 
 var (
 	methodMessageBoxCallbackDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "MessageBoxCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.MessageBoxCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.MessageBoxCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "MessageBoxCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.MessageBoxCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.MessageBoxCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodMessageBoxCallbackCall = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "MessageBoxCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.MessageBoxCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.MessageBoxCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "MessageBoxCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.MessageBoxCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.MessageBoxCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -4878,7 +4440,8 @@ func (MessageBoxCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// MessageBoxCallbackClient calls a remote MessageBoxCallback over a *rt.Conn.
+// MessageBoxCallbackClient calls a MessageBoxCallback through a capability
+// (the peer's, or one served in this process).
 type MessageBoxCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -4886,23 +4449,19 @@ type MessageBoxCallbackClient struct {
 var _ MessageBoxCallback = (*MessageBoxCallbackClient)(nil)
 
 // NewMessageBoxCallbackClient wraps capability c, which the client then owns.
-func NewMessageBoxCallbackClient(conn *rt.Conn, c multiprocesscapnp.MessageBoxCallback) *MessageBoxCallbackClient {
-	return &MessageBoxCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewMessageBoxCallbackClient(c *rt.Cap) *MessageBoxCallbackClient {
+	return &MessageBoxCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *MessageBoxCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *MessageBoxCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *MessageBoxCallbackClient) Capnp() multiprocesscapnp.MessageBoxCallback {
-	return multiprocesscapnp.MessageBoxCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *MessageBoxCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -4917,138 +4476,110 @@ func (c *MessageBoxCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls MessageBoxCallback.destroy.
 func (c *MessageBoxCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodMessageBoxCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.MessageBoxCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodMessageBoxCallbackDestroy)
 }
 
 // Call calls MessageBoxCallback.call.
 func (c *MessageBoxCallbackClient) Call(ctx context.Context, message BilingualStr, caption string, style uint32) (result bool, err error) {
-	err = c.base.Call(ctx, &methodMessageBoxCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.MessageBoxCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewMessage_()
-			if err != nil {
-				return domain.Wrap("MessageBoxCallback.call.message", err)
-			}
-			if err := message.ToCapnp(e1); err != nil {
-				return domain.Wrap("MessageBoxCallback.call.message", err)
-			}
-			if err := p.SetCaption(caption); err != nil {
-				return domain.Wrap("MessageBoxCallback.call.caption", err)
-			}
-			p.SetStyle(style)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodMessageBoxCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.MessageBoxCallback_call_Params(p.Struct())
+		e1, err := args.NewMessage_()
 		if err != nil {
-			return err
+			return domain.Wrap("MessageBoxCallback.call.message", err)
 		}
+		if err := message.ToCapnp(e1); err != nil {
+			return domain.Wrap("MessageBoxCallback.call.message", err)
+		}
+		if err := args.SetCaption(caption); err != nil {
+			return domain.Wrap("MessageBoxCallback.call.caption", err)
+		}
+		args.SetStyle(style)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.MessageBoxCallback_call_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
 	return result, err
 }
 
-// messageBoxCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func messageBoxCallbackToCapnp(conn *rt.Conn, v MessageBoxCallback) multiprocesscapnp.MessageBoxCallback {
+// messageBoxCallbackCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
+func messageBoxCallbackCap(v MessageBoxCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.MessageBoxCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.MessageBoxCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return MessageBoxCallbackServerToCapnp(v)
+	return MessageBoxCallbackServer(v)
 }
 
-// messageBoxCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func messageBoxCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.MessageBoxCallback) MessageBoxCallback {
-	if !c.IsValid() {
-		c.Release()
+// messageBoxCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func messageBoxCallbackFromCap(c *rt.Cap) MessageBoxCallback {
+	if c == nil {
 		return nil
 	}
-	return NewMessageBoxCallbackClient(conn, c)
+	return &MessageBoxCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// MessageBoxCallbackServerToCapnp serves impl as a MessageBoxCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func MessageBoxCallbackServerToCapnp(impl MessageBoxCallback) multiprocesscapnp.MessageBoxCallback {
-	return multiprocesscapnp.MessageBoxCallback_ServerToClient(&messageBoxCallbackServer{impl: impl})
+// MessageBoxCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func MessageBoxCallbackServer(impl MessageBoxCallback) *rt.Cap {
+	return rt.Local(&messageBoxCallbackDesc, impl)
 }
 
-// messageBoxCallbackServer adapts a MessageBoxCallback to capnpc-go's MessageBoxCallback_Server.
-type messageBoxCallbackServer struct {
-	rt.ServerBase
-	impl MessageBoxCallback
+// messageBoxCallbackDesc describes MessageBoxCallback's methods, inherited ones included, to rt.
+var messageBoxCallbackDesc rt.ServerDesc
+
+func init() {
+	messageBoxCallbackDesc = rt.ServerDesc{
+		Name: "MessageBoxCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodMessageBoxCallbackDestroy},
+			{Method: &methodMessageBoxCallbackCall, Handler: messageBoxCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(MessageBoxCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *messageBoxCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves MessageBoxCallback.destroy.
-func (s *messageBoxCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.MessageBoxCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodMessageBoxCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves MessageBoxCallback.call.
-func (s *messageBoxCallbackServer) Call(ctx context.Context, call multiprocesscapnp.MessageBoxCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMessageBoxCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var message BilingualStr
-		var caption string
-		var style uint32
-		w1, err := args.Message_()
-		if err != nil {
-			return domain.Wrap("MessageBoxCallback.call.message", err)
-		}
-		v2, err := BilingualStrFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("MessageBoxCallback.call.message", err)
-		}
-		message = v2
-		w3, err := args.Caption()
-		if err != nil {
-			return domain.Wrap("MessageBoxCallback.call.caption", err)
-		}
-		caption = w3
-		style = args.Style()
-		result, err := s.impl.Call(ctx, message, caption, style)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// messageBoxCallbackCall serves MessageBoxCallback.call.
+func messageBoxCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.MessageBoxCallback_call_Params(call.Args())
+	var message BilingualStr
+	var caption string
+	var style uint32
+	w1, err := args.Message_()
+	if err != nil {
+		return domain.Wrap("MessageBoxCallback.call.message", err)
+	}
+	v2, err := BilingualStrFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("MessageBoxCallback.call.message", err)
+	}
+	message = v2
+	w3, err := args.Caption()
+	if err != nil {
+		return domain.Wrap("MessageBoxCallback.call.caption", err)
+	}
+	caption = w3
+	style = args.Style()
+	result, err := impl.(MessageBoxCallback).Call(ctx, message, caption, style)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.MessageBoxCallback_call_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
 // UnimplementedMessageBoxCallbackServer can be embedded in a MessageBoxCallback implementation: every method
@@ -5070,22 +4601,29 @@ func (UnimplementedMessageBoxCallbackServer) Call(ctx context.Context, message B
 
 var (
 	methodQuestionCallbackDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "QuestionCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.QuestionCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.QuestionCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "QuestionCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.QuestionCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.QuestionCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodQuestionCallbackCall = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "QuestionCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.QuestionCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.QuestionCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "QuestionCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.QuestionCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 4},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.QuestionCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5113,7 +4651,8 @@ func (QuestionCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// QuestionCallbackClient calls a remote QuestionCallback over a *rt.Conn.
+// QuestionCallbackClient calls a QuestionCallback through a capability (the
+// peer's, or one served in this process).
 type QuestionCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5121,23 +4660,19 @@ type QuestionCallbackClient struct {
 var _ QuestionCallback = (*QuestionCallbackClient)(nil)
 
 // NewQuestionCallbackClient wraps capability c, which the client then owns.
-func NewQuestionCallbackClient(conn *rt.Conn, c multiprocesscapnp.QuestionCallback) *QuestionCallbackClient {
-	return &QuestionCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewQuestionCallbackClient(c *rt.Cap) *QuestionCallbackClient {
+	return &QuestionCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *QuestionCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *QuestionCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *QuestionCallbackClient) Capnp() multiprocesscapnp.QuestionCallback {
-	return multiprocesscapnp.QuestionCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *QuestionCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -5152,147 +4687,119 @@ func (c *QuestionCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls QuestionCallback.destroy.
 func (c *QuestionCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodQuestionCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.QuestionCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodQuestionCallbackDestroy)
 }
 
 // Call calls QuestionCallback.call.
 func (c *QuestionCallbackClient) Call(ctx context.Context, message BilingualStr, nonInteractiveMessage string, caption string, style uint32) (result bool, err error) {
-	err = c.base.Call(ctx, &methodQuestionCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.QuestionCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewMessage_()
-			if err != nil {
-				return domain.Wrap("QuestionCallback.call.message", err)
-			}
-			if err := message.ToCapnp(e1); err != nil {
-				return domain.Wrap("QuestionCallback.call.message", err)
-			}
-			if err := p.SetNonInteractiveMessage(nonInteractiveMessage); err != nil {
-				return domain.Wrap("QuestionCallback.call.nonInteractiveMessage", err)
-			}
-			if err := p.SetCaption(caption); err != nil {
-				return domain.Wrap("QuestionCallback.call.caption", err)
-			}
-			p.SetStyle(style)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodQuestionCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.QuestionCallback_call_Params(p.Struct())
+		e1, err := args.NewMessage_()
 		if err != nil {
-			return err
+			return domain.Wrap("QuestionCallback.call.message", err)
 		}
+		if err := message.ToCapnp(e1); err != nil {
+			return domain.Wrap("QuestionCallback.call.message", err)
+		}
+		if err := args.SetNonInteractiveMessage(nonInteractiveMessage); err != nil {
+			return domain.Wrap("QuestionCallback.call.nonInteractiveMessage", err)
+		}
+		if err := args.SetCaption(caption); err != nil {
+			return domain.Wrap("QuestionCallback.call.caption", err)
+		}
+		args.SetStyle(style)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.QuestionCallback_call_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
 	return result, err
 }
 
-// questionCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func questionCallbackToCapnp(conn *rt.Conn, v QuestionCallback) multiprocesscapnp.QuestionCallback {
+// questionCallbackCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
+func questionCallbackCap(v QuestionCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.QuestionCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.QuestionCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return QuestionCallbackServerToCapnp(v)
+	return QuestionCallbackServer(v)
 }
 
-// questionCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func questionCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.QuestionCallback) QuestionCallback {
-	if !c.IsValid() {
-		c.Release()
+// questionCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func questionCallbackFromCap(c *rt.Cap) QuestionCallback {
+	if c == nil {
 		return nil
 	}
-	return NewQuestionCallbackClient(conn, c)
+	return &QuestionCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// QuestionCallbackServerToCapnp serves impl as a QuestionCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func QuestionCallbackServerToCapnp(impl QuestionCallback) multiprocesscapnp.QuestionCallback {
-	return multiprocesscapnp.QuestionCallback_ServerToClient(&questionCallbackServer{impl: impl})
+// QuestionCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func QuestionCallbackServer(impl QuestionCallback) *rt.Cap {
+	return rt.Local(&questionCallbackDesc, impl)
 }
 
-// questionCallbackServer adapts a QuestionCallback to capnpc-go's QuestionCallback_Server.
-type questionCallbackServer struct {
-	rt.ServerBase
-	impl QuestionCallback
+// questionCallbackDesc describes QuestionCallback's methods, inherited ones included, to rt.
+var questionCallbackDesc rt.ServerDesc
+
+func init() {
+	questionCallbackDesc = rt.ServerDesc{
+		Name: "QuestionCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodQuestionCallbackDestroy},
+			{Method: &methodQuestionCallbackCall, Handler: questionCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(QuestionCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *questionCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves QuestionCallback.destroy.
-func (s *questionCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.QuestionCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodQuestionCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves QuestionCallback.call.
-func (s *questionCallbackServer) Call(ctx context.Context, call multiprocesscapnp.QuestionCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodQuestionCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var message BilingualStr
-		var nonInteractiveMessage string
-		var caption string
-		var style uint32
-		w1, err := args.Message_()
-		if err != nil {
-			return domain.Wrap("QuestionCallback.call.message", err)
-		}
-		v2, err := BilingualStrFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("QuestionCallback.call.message", err)
-		}
-		message = v2
-		w3, err := args.NonInteractiveMessage()
-		if err != nil {
-			return domain.Wrap("QuestionCallback.call.nonInteractiveMessage", err)
-		}
-		nonInteractiveMessage = w3
-		w4, err := args.Caption()
-		if err != nil {
-			return domain.Wrap("QuestionCallback.call.caption", err)
-		}
-		caption = w4
-		style = args.Style()
-		result, err := s.impl.Call(ctx, message, nonInteractiveMessage, caption, style)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// questionCallbackCall serves QuestionCallback.call.
+func questionCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.QuestionCallback_call_Params(call.Args())
+	var message BilingualStr
+	var nonInteractiveMessage string
+	var caption string
+	var style uint32
+	w1, err := args.Message_()
+	if err != nil {
+		return domain.Wrap("QuestionCallback.call.message", err)
+	}
+	v2, err := BilingualStrFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("QuestionCallback.call.message", err)
+	}
+	message = v2
+	w3, err := args.NonInteractiveMessage()
+	if err != nil {
+		return domain.Wrap("QuestionCallback.call.nonInteractiveMessage", err)
+	}
+	nonInteractiveMessage = w3
+	w4, err := args.Caption()
+	if err != nil {
+		return domain.Wrap("QuestionCallback.call.caption", err)
+	}
+	caption = w4
+	style = args.Style()
+	result, err := impl.(QuestionCallback).Call(ctx, message, nonInteractiveMessage, caption, style)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.QuestionCallback_call_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
 // UnimplementedQuestionCallbackServer can be embedded in a QuestionCallback implementation: every method
@@ -5314,22 +4821,29 @@ func (UnimplementedQuestionCallbackServer) Call(ctx context.Context, message Bil
 
 var (
 	methodShowNodeProgressCallbackDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "ShowNodeProgressCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.ShowNodeProgressCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ShowNodeProgressCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ShowNodeProgressCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.ShowNodeProgressCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.ShowNodeProgressCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodShowNodeProgressCallbackCall = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "ShowNodeProgressCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.ShowNodeProgressCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ShowNodeProgressCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ShowNodeProgressCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.ShowNodeProgressCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ShowNodeProgressCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5357,7 +4871,8 @@ func (ShowNodeProgressCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// ShowNodeProgressCallbackClient calls a remote ShowNodeProgressCallback over a *rt.Conn.
+// ShowNodeProgressCallbackClient calls a ShowNodeProgressCallback through a
+// capability (the peer's, or one served in this process).
 type ShowNodeProgressCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5365,23 +4880,19 @@ type ShowNodeProgressCallbackClient struct {
 var _ ShowNodeProgressCallback = (*ShowNodeProgressCallbackClient)(nil)
 
 // NewShowNodeProgressCallbackClient wraps capability c, which the client then owns.
-func NewShowNodeProgressCallbackClient(conn *rt.Conn, c multiprocesscapnp.ShowNodeProgressCallback) *ShowNodeProgressCallbackClient {
-	return &ShowNodeProgressCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewShowNodeProgressCallbackClient(c *rt.Cap) *ShowNodeProgressCallbackClient {
+	return &ShowNodeProgressCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *ShowNodeProgressCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *ShowNodeProgressCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *ShowNodeProgressCallbackClient) Capnp() multiprocesscapnp.ShowNodeProgressCallback {
-	return multiprocesscapnp.ShowNodeProgressCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *ShowNodeProgressCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -5396,113 +4907,84 @@ func (c *ShowNodeProgressCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls ShowNodeProgressCallback.destroy.
 func (c *ShowNodeProgressCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodShowNodeProgressCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.ShowNodeProgressCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodShowNodeProgressCallbackDestroy)
 }
 
 // Call calls ShowNodeProgressCallback.call.
 func (c *ShowNodeProgressCallbackClient) Call(ctx context.Context, title string, progress int32, resumePossible bool) error {
-	return c.base.Call(ctx, &methodShowNodeProgressCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.ShowNodeProgressCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTitle(title); err != nil {
-				return domain.Wrap("ShowNodeProgressCallback.call.title", err)
-			}
-			p.SetProgress(progress)
-			p.SetResumePossible(resumePossible)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
-}
-
-// showNodeProgressCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func showNodeProgressCallbackToCapnp(conn *rt.Conn, v ShowNodeProgressCallback) multiprocesscapnp.ShowNodeProgressCallback {
-	if v == nil {
-		return multiprocesscapnp.ShowNodeProgressCallback{}
-	}
-	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.ShowNodeProgressCallback(c.Client().AddRef())
-	}
-	return ShowNodeProgressCallbackServerToCapnp(v)
-}
-
-// showNodeProgressCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func showNodeProgressCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.ShowNodeProgressCallback) ShowNodeProgressCallback {
-	if !c.IsValid() {
-		c.Release()
-		return nil
-	}
-	return NewShowNodeProgressCallbackClient(conn, c)
-}
-
-// ShowNodeProgressCallbackServerToCapnp serves impl as a ShowNodeProgressCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func ShowNodeProgressCallbackServerToCapnp(impl ShowNodeProgressCallback) multiprocesscapnp.ShowNodeProgressCallback {
-	return multiprocesscapnp.ShowNodeProgressCallback_ServerToClient(&showNodeProgressCallbackServer{impl: impl})
-}
-
-// showNodeProgressCallbackServer adapts a ShowNodeProgressCallback to capnpc-go's ShowNodeProgressCallback_Server.
-type showNodeProgressCallbackServer struct {
-	rt.ServerBase
-	impl ShowNodeProgressCallback
-}
-
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *showNodeProgressCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves ShowNodeProgressCallback.destroy.
-func (s *showNodeProgressCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.ShowNodeProgressCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodShowNodeProgressCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves ShowNodeProgressCallback.call.
-func (s *showNodeProgressCallbackServer) Call(ctx context.Context, call multiprocesscapnp.ShowNodeProgressCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodShowNodeProgressCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var title string
-		var progress int32
-		var resumePossible bool
-		w1, err := args.Title()
-		if err != nil {
+	return c.base.Invoke(ctx, &methodShowNodeProgressCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.ShowNodeProgressCallback_call_Params(p.Struct())
+		if err := args.SetTitle(title); err != nil {
 			return domain.Wrap("ShowNodeProgressCallback.call.title", err)
 		}
-		title = w1
-		progress = args.Progress()
-		resumePossible = args.ResumePossible()
-		if err := s.impl.Call(ctx, title, progress, resumePossible); err != nil {
-			return err
-		}
+		args.SetProgress(progress)
+		args.SetResumePossible(resumePossible)
 		return nil
-	})
+	}, nil)
+}
+
+// showNodeProgressCallbackCap returns a capability to place into a message for
+// v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
+func showNodeProgressCallbackCap(v ShowNodeProgressCallback) *rt.Cap {
+	if v == nil {
+		return nil
+	}
+	if c, ok := v.(interface {
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
+	}
+	return ShowNodeProgressCallbackServer(v)
+}
+
+// showNodeProgressCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func showNodeProgressCallbackFromCap(c *rt.Cap) ShowNodeProgressCallback {
+	if c == nil {
+		return nil
+	}
+	return &ShowNodeProgressCallbackClient{base: rt.NewClientBase(c)}
+}
+
+// ShowNodeProgressCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func ShowNodeProgressCallbackServer(impl ShowNodeProgressCallback) *rt.Cap {
+	return rt.Local(&showNodeProgressCallbackDesc, impl)
+}
+
+// showNodeProgressCallbackDesc describes ShowNodeProgressCallback's methods, inherited ones included, to rt.
+var showNodeProgressCallbackDesc rt.ServerDesc
+
+func init() {
+	showNodeProgressCallbackDesc = rt.ServerDesc{
+		Name: "ShowNodeProgressCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodShowNodeProgressCallbackDestroy},
+			{Method: &methodShowNodeProgressCallbackCall, Handler: showNodeProgressCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(ShowNodeProgressCallback).Destroy(ctx)
+		},
+	}
+}
+
+// showNodeProgressCallbackCall serves ShowNodeProgressCallback.call.
+func showNodeProgressCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.ShowNodeProgressCallback_call_Params(call.Args())
+	var title string
+	var progress int32
+	var resumePossible bool
+	w1, err := args.Title()
+	if err != nil {
+		return domain.Wrap("ShowNodeProgressCallback.call.title", err)
+	}
+	title = w1
+	progress = args.Progress()
+	resumePossible = args.ResumePossible()
+	if err := impl.(ShowNodeProgressCallback).Call(ctx, title, progress, resumePossible); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedShowNodeProgressCallbackServer can be embedded in a ShowNodeProgressCallback implementation: every method
@@ -5523,22 +5005,29 @@ func (UnimplementedShowNodeProgressCallbackServer) Call(ctx context.Context, tit
 
 var (
 	methodInitWalletCallbackDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "InitWalletCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.InitWalletCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.InitWalletCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "InitWalletCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.InitWalletCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.InitWalletCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodInitWalletCallbackCall = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "InitWalletCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.InitWalletCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.InitWalletCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "InitWalletCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.InitWalletCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.InitWalletCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5565,7 +5054,8 @@ func (InitWalletCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// InitWalletCallbackClient calls a remote InitWalletCallback over a *rt.Conn.
+// InitWalletCallbackClient calls a InitWalletCallback through a capability
+// (the peer's, or one served in this process).
 type InitWalletCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5573,23 +5063,19 @@ type InitWalletCallbackClient struct {
 var _ InitWalletCallback = (*InitWalletCallbackClient)(nil)
 
 // NewInitWalletCallbackClient wraps capability c, which the client then owns.
-func NewInitWalletCallbackClient(conn *rt.Conn, c multiprocesscapnp.InitWalletCallback) *InitWalletCallbackClient {
-	return &InitWalletCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewInitWalletCallbackClient(c *rt.Cap) *InitWalletCallbackClient {
+	return &InitWalletCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *InitWalletCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *InitWalletCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *InitWalletCallbackClient) Capnp() multiprocesscapnp.InitWalletCallback {
-	return multiprocesscapnp.InitWalletCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *InitWalletCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -5604,97 +5090,65 @@ func (c *InitWalletCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls InitWalletCallback.destroy.
 func (c *InitWalletCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodInitWalletCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.InitWalletCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodInitWalletCallbackDestroy)
 }
 
 // Call calls InitWalletCallback.call.
 func (c *InitWalletCallbackClient) Call(ctx context.Context) error {
-	return c.base.Call(ctx, &methodInitWalletCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.InitWalletCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodInitWalletCallbackCall, nil, nil)
 }
 
-// initWalletCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func initWalletCallbackToCapnp(conn *rt.Conn, v InitWalletCallback) multiprocesscapnp.InitWalletCallback {
+// initWalletCallbackCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
+func initWalletCallbackCap(v InitWalletCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.InitWalletCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.InitWalletCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return InitWalletCallbackServerToCapnp(v)
+	return InitWalletCallbackServer(v)
 }
 
-// initWalletCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func initWalletCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.InitWalletCallback) InitWalletCallback {
-	if !c.IsValid() {
-		c.Release()
+// initWalletCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func initWalletCallbackFromCap(c *rt.Cap) InitWalletCallback {
+	if c == nil {
 		return nil
 	}
-	return NewInitWalletCallbackClient(conn, c)
+	return &InitWalletCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// InitWalletCallbackServerToCapnp serves impl as a InitWalletCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func InitWalletCallbackServerToCapnp(impl InitWalletCallback) multiprocesscapnp.InitWalletCallback {
-	return multiprocesscapnp.InitWalletCallback_ServerToClient(&initWalletCallbackServer{impl: impl})
+// InitWalletCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func InitWalletCallbackServer(impl InitWalletCallback) *rt.Cap {
+	return rt.Local(&initWalletCallbackDesc, impl)
 }
 
-// initWalletCallbackServer adapts a InitWalletCallback to capnpc-go's InitWalletCallback_Server.
-type initWalletCallbackServer struct {
-	rt.ServerBase
-	impl InitWalletCallback
+// initWalletCallbackDesc describes InitWalletCallback's methods, inherited ones included, to rt.
+var initWalletCallbackDesc rt.ServerDesc
+
+func init() {
+	initWalletCallbackDesc = rt.ServerDesc{
+		Name: "InitWalletCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodInitWalletCallbackDestroy},
+			{Method: &methodInitWalletCallbackCall, Handler: initWalletCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(InitWalletCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *initWalletCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves InitWalletCallback.destroy.
-func (s *initWalletCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.InitWalletCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodInitWalletCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves InitWalletCallback.call.
-func (s *initWalletCallbackServer) Call(ctx context.Context, call multiprocesscapnp.InitWalletCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodInitWalletCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Call(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// initWalletCallbackCall serves InitWalletCallback.call.
+func initWalletCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(InitWalletCallback).Call(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedInitWalletCallbackServer can be embedded in a InitWalletCallback implementation: every method
@@ -5715,22 +5169,29 @@ func (UnimplementedInitWalletCallbackServer) Call(ctx context.Context) error {
 
 var (
 	methodNotifyNumConnectionsChangedCallbackDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "NotifyNumConnectionsChangedCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.NotifyNumConnectionsChangedCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.NotifyNumConnectionsChangedCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "NotifyNumConnectionsChangedCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.NotifyNumConnectionsChangedCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.NotifyNumConnectionsChangedCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNotifyNumConnectionsChangedCallbackCall = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "NotifyNumConnectionsChangedCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.NotifyNumConnectionsChangedCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.NotifyNumConnectionsChangedCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "NotifyNumConnectionsChangedCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.NotifyNumConnectionsChangedCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.NotifyNumConnectionsChangedCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5757,7 +5218,9 @@ func (NotifyNumConnectionsChangedCallbackFunc) Destroy(ctx context.Context) erro
 	return nil
 }
 
-// NotifyNumConnectionsChangedCallbackClient calls a remote NotifyNumConnectionsChangedCallback over a *rt.Conn.
+// NotifyNumConnectionsChangedCallbackClient calls a
+// NotifyNumConnectionsChangedCallback through a capability (the peer's, or one
+// served in this process).
 type NotifyNumConnectionsChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5765,23 +5228,19 @@ type NotifyNumConnectionsChangedCallbackClient struct {
 var _ NotifyNumConnectionsChangedCallback = (*NotifyNumConnectionsChangedCallbackClient)(nil)
 
 // NewNotifyNumConnectionsChangedCallbackClient wraps capability c, which the client then owns.
-func NewNotifyNumConnectionsChangedCallbackClient(conn *rt.Conn, c multiprocesscapnp.NotifyNumConnectionsChangedCallback) *NotifyNumConnectionsChangedCallbackClient {
-	return &NotifyNumConnectionsChangedCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewNotifyNumConnectionsChangedCallbackClient(c *rt.Cap) *NotifyNumConnectionsChangedCallbackClient {
+	return &NotifyNumConnectionsChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *NotifyNumConnectionsChangedCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *NotifyNumConnectionsChangedCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *NotifyNumConnectionsChangedCallbackClient) Capnp() multiprocesscapnp.NotifyNumConnectionsChangedCallback {
-	return multiprocesscapnp.NotifyNumConnectionsChangedCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *NotifyNumConnectionsChangedCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -5796,101 +5255,72 @@ func (c *NotifyNumConnectionsChangedCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls NotifyNumConnectionsChangedCallback.destroy.
 func (c *NotifyNumConnectionsChangedCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodNotifyNumConnectionsChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.NotifyNumConnectionsChangedCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodNotifyNumConnectionsChangedCallbackDestroy)
 }
 
 // Call calls NotifyNumConnectionsChangedCallback.call.
 func (c *NotifyNumConnectionsChangedCallbackClient) Call(ctx context.Context, newNumConnections int32) error {
-	return c.base.Call(ctx, &methodNotifyNumConnectionsChangedCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.NotifyNumConnectionsChangedCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetNewNumConnections(newNumConnections)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNotifyNumConnectionsChangedCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.NotifyNumConnectionsChangedCallback_call_Params(p.Struct())
+		args.SetNewNumConnections(newNumConnections)
+		return nil
+	}, nil)
 }
 
-// notifyNumConnectionsChangedCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func notifyNumConnectionsChangedCallbackToCapnp(conn *rt.Conn, v NotifyNumConnectionsChangedCallback) multiprocesscapnp.NotifyNumConnectionsChangedCallback {
+// notifyNumConnectionsChangedCallbackCap returns a capability to place into a
+// message for v: a new reference to a client's own capability, else v served
+// in this process; nil for nil.
+func notifyNumConnectionsChangedCallbackCap(v NotifyNumConnectionsChangedCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.NotifyNumConnectionsChangedCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.NotifyNumConnectionsChangedCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return NotifyNumConnectionsChangedCallbackServerToCapnp(v)
+	return NotifyNumConnectionsChangedCallbackServer(v)
 }
 
-// notifyNumConnectionsChangedCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func notifyNumConnectionsChangedCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.NotifyNumConnectionsChangedCallback) NotifyNumConnectionsChangedCallback {
-	if !c.IsValid() {
-		c.Release()
+// notifyNumConnectionsChangedCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func notifyNumConnectionsChangedCallbackFromCap(c *rt.Cap) NotifyNumConnectionsChangedCallback {
+	if c == nil {
 		return nil
 	}
-	return NewNotifyNumConnectionsChangedCallbackClient(conn, c)
+	return &NotifyNumConnectionsChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// NotifyNumConnectionsChangedCallbackServerToCapnp serves impl as a NotifyNumConnectionsChangedCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func NotifyNumConnectionsChangedCallbackServerToCapnp(impl NotifyNumConnectionsChangedCallback) multiprocesscapnp.NotifyNumConnectionsChangedCallback {
-	return multiprocesscapnp.NotifyNumConnectionsChangedCallback_ServerToClient(&notifyNumConnectionsChangedCallbackServer{impl: impl})
+// NotifyNumConnectionsChangedCallbackServer returns a capability that serves
+// impl in this process. Calls run on the threads named by their context.
+func NotifyNumConnectionsChangedCallbackServer(impl NotifyNumConnectionsChangedCallback) *rt.Cap {
+	return rt.Local(&notifyNumConnectionsChangedCallbackDesc, impl)
 }
 
-// notifyNumConnectionsChangedCallbackServer adapts a NotifyNumConnectionsChangedCallback to capnpc-go's NotifyNumConnectionsChangedCallback_Server.
-type notifyNumConnectionsChangedCallbackServer struct {
-	rt.ServerBase
-	impl NotifyNumConnectionsChangedCallback
+// notifyNumConnectionsChangedCallbackDesc describes NotifyNumConnectionsChangedCallback's methods, inherited ones included, to rt.
+var notifyNumConnectionsChangedCallbackDesc rt.ServerDesc
+
+func init() {
+	notifyNumConnectionsChangedCallbackDesc = rt.ServerDesc{
+		Name: "NotifyNumConnectionsChangedCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodNotifyNumConnectionsChangedCallbackDestroy},
+			{Method: &methodNotifyNumConnectionsChangedCallbackCall, Handler: notifyNumConnectionsChangedCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(NotifyNumConnectionsChangedCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *notifyNumConnectionsChangedCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves NotifyNumConnectionsChangedCallback.destroy.
-func (s *notifyNumConnectionsChangedCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.NotifyNumConnectionsChangedCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodNotifyNumConnectionsChangedCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves NotifyNumConnectionsChangedCallback.call.
-func (s *notifyNumConnectionsChangedCallbackServer) Call(ctx context.Context, call multiprocesscapnp.NotifyNumConnectionsChangedCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNotifyNumConnectionsChangedCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var newNumConnections int32
-		newNumConnections = args.NewNumConnections()
-		if err := s.impl.Call(ctx, newNumConnections); err != nil {
-			return err
-		}
-		return nil
-	})
+// notifyNumConnectionsChangedCallbackCall serves NotifyNumConnectionsChangedCallback.call.
+func notifyNumConnectionsChangedCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.NotifyNumConnectionsChangedCallback_call_Params(call.Args())
+	var newNumConnections int32
+	newNumConnections = args.NewNumConnections()
+	if err := impl.(NotifyNumConnectionsChangedCallback).Call(ctx, newNumConnections); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedNotifyNumConnectionsChangedCallbackServer can be embedded in a NotifyNumConnectionsChangedCallback implementation: every method
@@ -5911,22 +5341,29 @@ func (UnimplementedNotifyNumConnectionsChangedCallbackServer) Call(ctx context.C
 
 var (
 	methodNotifyNetworkActiveChangedCallbackDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "NotifyNetworkActiveChangedCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.NotifyNetworkActiveChangedCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.NotifyNetworkActiveChangedCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "NotifyNetworkActiveChangedCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.NotifyNetworkActiveChangedCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.NotifyNetworkActiveChangedCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNotifyNetworkActiveChangedCallbackCall = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "NotifyNetworkActiveChangedCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.NotifyNetworkActiveChangedCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.NotifyNetworkActiveChangedCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "NotifyNetworkActiveChangedCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.NotifyNetworkActiveChangedCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.NotifyNetworkActiveChangedCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -5954,7 +5391,9 @@ func (NotifyNetworkActiveChangedCallbackFunc) Destroy(ctx context.Context) error
 	return nil
 }
 
-// NotifyNetworkActiveChangedCallbackClient calls a remote NotifyNetworkActiveChangedCallback over a *rt.Conn.
+// NotifyNetworkActiveChangedCallbackClient calls a
+// NotifyNetworkActiveChangedCallback through a capability (the peer's, or one
+// served in this process).
 type NotifyNetworkActiveChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -5962,23 +5401,19 @@ type NotifyNetworkActiveChangedCallbackClient struct {
 var _ NotifyNetworkActiveChangedCallback = (*NotifyNetworkActiveChangedCallbackClient)(nil)
 
 // NewNotifyNetworkActiveChangedCallbackClient wraps capability c, which the client then owns.
-func NewNotifyNetworkActiveChangedCallbackClient(conn *rt.Conn, c multiprocesscapnp.NotifyNetworkActiveChangedCallback) *NotifyNetworkActiveChangedCallbackClient {
-	return &NotifyNetworkActiveChangedCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewNotifyNetworkActiveChangedCallbackClient(c *rt.Cap) *NotifyNetworkActiveChangedCallbackClient {
+	return &NotifyNetworkActiveChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *NotifyNetworkActiveChangedCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *NotifyNetworkActiveChangedCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *NotifyNetworkActiveChangedCallbackClient) Capnp() multiprocesscapnp.NotifyNetworkActiveChangedCallback {
-	return multiprocesscapnp.NotifyNetworkActiveChangedCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *NotifyNetworkActiveChangedCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -5993,101 +5428,72 @@ func (c *NotifyNetworkActiveChangedCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls NotifyNetworkActiveChangedCallback.destroy.
 func (c *NotifyNetworkActiveChangedCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodNotifyNetworkActiveChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.NotifyNetworkActiveChangedCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodNotifyNetworkActiveChangedCallbackDestroy)
 }
 
 // Call calls NotifyNetworkActiveChangedCallback.call.
 func (c *NotifyNetworkActiveChangedCallbackClient) Call(ctx context.Context, networkActive bool) error {
-	return c.base.Call(ctx, &methodNotifyNetworkActiveChangedCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.NotifyNetworkActiveChangedCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetNetworkActive(networkActive)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNotifyNetworkActiveChangedCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.NotifyNetworkActiveChangedCallback_call_Params(p.Struct())
+		args.SetNetworkActive(networkActive)
+		return nil
+	}, nil)
 }
 
-// notifyNetworkActiveChangedCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func notifyNetworkActiveChangedCallbackToCapnp(conn *rt.Conn, v NotifyNetworkActiveChangedCallback) multiprocesscapnp.NotifyNetworkActiveChangedCallback {
+// notifyNetworkActiveChangedCallbackCap returns a capability to place into a
+// message for v: a new reference to a client's own capability, else v served
+// in this process; nil for nil.
+func notifyNetworkActiveChangedCallbackCap(v NotifyNetworkActiveChangedCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.NotifyNetworkActiveChangedCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.NotifyNetworkActiveChangedCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return NotifyNetworkActiveChangedCallbackServerToCapnp(v)
+	return NotifyNetworkActiveChangedCallbackServer(v)
 }
 
-// notifyNetworkActiveChangedCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func notifyNetworkActiveChangedCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.NotifyNetworkActiveChangedCallback) NotifyNetworkActiveChangedCallback {
-	if !c.IsValid() {
-		c.Release()
+// notifyNetworkActiveChangedCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func notifyNetworkActiveChangedCallbackFromCap(c *rt.Cap) NotifyNetworkActiveChangedCallback {
+	if c == nil {
 		return nil
 	}
-	return NewNotifyNetworkActiveChangedCallbackClient(conn, c)
+	return &NotifyNetworkActiveChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// NotifyNetworkActiveChangedCallbackServerToCapnp serves impl as a NotifyNetworkActiveChangedCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func NotifyNetworkActiveChangedCallbackServerToCapnp(impl NotifyNetworkActiveChangedCallback) multiprocesscapnp.NotifyNetworkActiveChangedCallback {
-	return multiprocesscapnp.NotifyNetworkActiveChangedCallback_ServerToClient(&notifyNetworkActiveChangedCallbackServer{impl: impl})
+// NotifyNetworkActiveChangedCallbackServer returns a capability that serves
+// impl in this process. Calls run on the threads named by their context.
+func NotifyNetworkActiveChangedCallbackServer(impl NotifyNetworkActiveChangedCallback) *rt.Cap {
+	return rt.Local(&notifyNetworkActiveChangedCallbackDesc, impl)
 }
 
-// notifyNetworkActiveChangedCallbackServer adapts a NotifyNetworkActiveChangedCallback to capnpc-go's NotifyNetworkActiveChangedCallback_Server.
-type notifyNetworkActiveChangedCallbackServer struct {
-	rt.ServerBase
-	impl NotifyNetworkActiveChangedCallback
+// notifyNetworkActiveChangedCallbackDesc describes NotifyNetworkActiveChangedCallback's methods, inherited ones included, to rt.
+var notifyNetworkActiveChangedCallbackDesc rt.ServerDesc
+
+func init() {
+	notifyNetworkActiveChangedCallbackDesc = rt.ServerDesc{
+		Name: "NotifyNetworkActiveChangedCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodNotifyNetworkActiveChangedCallbackDestroy},
+			{Method: &methodNotifyNetworkActiveChangedCallbackCall, Handler: notifyNetworkActiveChangedCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(NotifyNetworkActiveChangedCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *notifyNetworkActiveChangedCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves NotifyNetworkActiveChangedCallback.destroy.
-func (s *notifyNetworkActiveChangedCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.NotifyNetworkActiveChangedCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodNotifyNetworkActiveChangedCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves NotifyNetworkActiveChangedCallback.call.
-func (s *notifyNetworkActiveChangedCallbackServer) Call(ctx context.Context, call multiprocesscapnp.NotifyNetworkActiveChangedCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNotifyNetworkActiveChangedCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var networkActive bool
-		networkActive = args.NetworkActive()
-		if err := s.impl.Call(ctx, networkActive); err != nil {
-			return err
-		}
-		return nil
-	})
+// notifyNetworkActiveChangedCallbackCall serves NotifyNetworkActiveChangedCallback.call.
+func notifyNetworkActiveChangedCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.NotifyNetworkActiveChangedCallback_call_Params(call.Args())
+	var networkActive bool
+	networkActive = args.NetworkActive()
+	if err := impl.(NotifyNetworkActiveChangedCallback).Call(ctx, networkActive); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedNotifyNetworkActiveChangedCallbackServer can be embedded in a NotifyNetworkActiveChangedCallback implementation: every method
@@ -6108,22 +5514,29 @@ func (UnimplementedNotifyNetworkActiveChangedCallbackServer) Call(ctx context.Co
 
 var (
 	methodNotifyAlertChangedCallbackDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "NotifyAlertChangedCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.NotifyAlertChangedCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.NotifyAlertChangedCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "NotifyAlertChangedCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.NotifyAlertChangedCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.NotifyAlertChangedCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNotifyAlertChangedCallbackCall = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "NotifyAlertChangedCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.NotifyAlertChangedCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.NotifyAlertChangedCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "NotifyAlertChangedCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.NotifyAlertChangedCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.NotifyAlertChangedCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6150,7 +5563,8 @@ func (NotifyAlertChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// NotifyAlertChangedCallbackClient calls a remote NotifyAlertChangedCallback over a *rt.Conn.
+// NotifyAlertChangedCallbackClient calls a NotifyAlertChangedCallback through
+// a capability (the peer's, or one served in this process).
 type NotifyAlertChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6158,23 +5572,19 @@ type NotifyAlertChangedCallbackClient struct {
 var _ NotifyAlertChangedCallback = (*NotifyAlertChangedCallbackClient)(nil)
 
 // NewNotifyAlertChangedCallbackClient wraps capability c, which the client then owns.
-func NewNotifyAlertChangedCallbackClient(conn *rt.Conn, c multiprocesscapnp.NotifyAlertChangedCallback) *NotifyAlertChangedCallbackClient {
-	return &NotifyAlertChangedCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewNotifyAlertChangedCallbackClient(c *rt.Cap) *NotifyAlertChangedCallbackClient {
+	return &NotifyAlertChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *NotifyAlertChangedCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *NotifyAlertChangedCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *NotifyAlertChangedCallbackClient) Capnp() multiprocesscapnp.NotifyAlertChangedCallback {
-	return multiprocesscapnp.NotifyAlertChangedCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *NotifyAlertChangedCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -6189,97 +5599,65 @@ func (c *NotifyAlertChangedCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls NotifyAlertChangedCallback.destroy.
 func (c *NotifyAlertChangedCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodNotifyAlertChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.NotifyAlertChangedCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodNotifyAlertChangedCallbackDestroy)
 }
 
 // Call calls NotifyAlertChangedCallback.call.
 func (c *NotifyAlertChangedCallbackClient) Call(ctx context.Context) error {
-	return c.base.Call(ctx, &methodNotifyAlertChangedCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.NotifyAlertChangedCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNotifyAlertChangedCallbackCall, nil, nil)
 }
 
-// notifyAlertChangedCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func notifyAlertChangedCallbackToCapnp(conn *rt.Conn, v NotifyAlertChangedCallback) multiprocesscapnp.NotifyAlertChangedCallback {
+// notifyAlertChangedCallbackCap returns a capability to place into a message
+// for v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
+func notifyAlertChangedCallbackCap(v NotifyAlertChangedCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.NotifyAlertChangedCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.NotifyAlertChangedCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return NotifyAlertChangedCallbackServerToCapnp(v)
+	return NotifyAlertChangedCallbackServer(v)
 }
 
-// notifyAlertChangedCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func notifyAlertChangedCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.NotifyAlertChangedCallback) NotifyAlertChangedCallback {
-	if !c.IsValid() {
-		c.Release()
+// notifyAlertChangedCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func notifyAlertChangedCallbackFromCap(c *rt.Cap) NotifyAlertChangedCallback {
+	if c == nil {
 		return nil
 	}
-	return NewNotifyAlertChangedCallbackClient(conn, c)
+	return &NotifyAlertChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// NotifyAlertChangedCallbackServerToCapnp serves impl as a NotifyAlertChangedCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func NotifyAlertChangedCallbackServerToCapnp(impl NotifyAlertChangedCallback) multiprocesscapnp.NotifyAlertChangedCallback {
-	return multiprocesscapnp.NotifyAlertChangedCallback_ServerToClient(&notifyAlertChangedCallbackServer{impl: impl})
+// NotifyAlertChangedCallbackServer returns a capability that serves impl in
+// this process. Calls run on the threads named by their context.
+func NotifyAlertChangedCallbackServer(impl NotifyAlertChangedCallback) *rt.Cap {
+	return rt.Local(&notifyAlertChangedCallbackDesc, impl)
 }
 
-// notifyAlertChangedCallbackServer adapts a NotifyAlertChangedCallback to capnpc-go's NotifyAlertChangedCallback_Server.
-type notifyAlertChangedCallbackServer struct {
-	rt.ServerBase
-	impl NotifyAlertChangedCallback
+// notifyAlertChangedCallbackDesc describes NotifyAlertChangedCallback's methods, inherited ones included, to rt.
+var notifyAlertChangedCallbackDesc rt.ServerDesc
+
+func init() {
+	notifyAlertChangedCallbackDesc = rt.ServerDesc{
+		Name: "NotifyAlertChangedCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodNotifyAlertChangedCallbackDestroy},
+			{Method: &methodNotifyAlertChangedCallbackCall, Handler: notifyAlertChangedCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(NotifyAlertChangedCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *notifyAlertChangedCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves NotifyAlertChangedCallback.destroy.
-func (s *notifyAlertChangedCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.NotifyAlertChangedCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodNotifyAlertChangedCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves NotifyAlertChangedCallback.call.
-func (s *notifyAlertChangedCallbackServer) Call(ctx context.Context, call multiprocesscapnp.NotifyAlertChangedCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNotifyAlertChangedCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Call(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// notifyAlertChangedCallbackCall serves NotifyAlertChangedCallback.call.
+func notifyAlertChangedCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(NotifyAlertChangedCallback).Call(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedNotifyAlertChangedCallbackServer can be embedded in a NotifyAlertChangedCallback implementation: every method
@@ -6300,22 +5678,29 @@ func (UnimplementedNotifyAlertChangedCallbackServer) Call(ctx context.Context) e
 
 var (
 	methodBannedListChangedCallbackDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "BannedListChangedCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.BannedListChangedCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BannedListChangedCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BannedListChangedCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.BannedListChangedCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.BannedListChangedCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodBannedListChangedCallbackCall = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "BannedListChangedCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.BannedListChangedCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.BannedListChangedCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "BannedListChangedCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.BannedListChangedCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.BannedListChangedCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6342,7 +5727,8 @@ func (BannedListChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// BannedListChangedCallbackClient calls a remote BannedListChangedCallback over a *rt.Conn.
+// BannedListChangedCallbackClient calls a BannedListChangedCallback through a
+// capability (the peer's, or one served in this process).
 type BannedListChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6350,23 +5736,19 @@ type BannedListChangedCallbackClient struct {
 var _ BannedListChangedCallback = (*BannedListChangedCallbackClient)(nil)
 
 // NewBannedListChangedCallbackClient wraps capability c, which the client then owns.
-func NewBannedListChangedCallbackClient(conn *rt.Conn, c multiprocesscapnp.BannedListChangedCallback) *BannedListChangedCallbackClient {
-	return &BannedListChangedCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewBannedListChangedCallbackClient(c *rt.Cap) *BannedListChangedCallbackClient {
+	return &BannedListChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *BannedListChangedCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *BannedListChangedCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *BannedListChangedCallbackClient) Capnp() multiprocesscapnp.BannedListChangedCallback {
-	return multiprocesscapnp.BannedListChangedCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *BannedListChangedCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -6381,97 +5763,65 @@ func (c *BannedListChangedCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls BannedListChangedCallback.destroy.
 func (c *BannedListChangedCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodBannedListChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.BannedListChangedCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodBannedListChangedCallbackDestroy)
 }
 
 // Call calls BannedListChangedCallback.call.
 func (c *BannedListChangedCallbackClient) Call(ctx context.Context) error {
-	return c.base.Call(ctx, &methodBannedListChangedCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.BannedListChangedCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodBannedListChangedCallbackCall, nil, nil)
 }
 
-// bannedListChangedCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func bannedListChangedCallbackToCapnp(conn *rt.Conn, v BannedListChangedCallback) multiprocesscapnp.BannedListChangedCallback {
+// bannedListChangedCallbackCap returns a capability to place into a message
+// for v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
+func bannedListChangedCallbackCap(v BannedListChangedCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.BannedListChangedCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.BannedListChangedCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return BannedListChangedCallbackServerToCapnp(v)
+	return BannedListChangedCallbackServer(v)
 }
 
-// bannedListChangedCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func bannedListChangedCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.BannedListChangedCallback) BannedListChangedCallback {
-	if !c.IsValid() {
-		c.Release()
+// bannedListChangedCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func bannedListChangedCallbackFromCap(c *rt.Cap) BannedListChangedCallback {
+	if c == nil {
 		return nil
 	}
-	return NewBannedListChangedCallbackClient(conn, c)
+	return &BannedListChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// BannedListChangedCallbackServerToCapnp serves impl as a BannedListChangedCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func BannedListChangedCallbackServerToCapnp(impl BannedListChangedCallback) multiprocesscapnp.BannedListChangedCallback {
-	return multiprocesscapnp.BannedListChangedCallback_ServerToClient(&bannedListChangedCallbackServer{impl: impl})
+// BannedListChangedCallbackServer returns a capability that serves impl in
+// this process. Calls run on the threads named by their context.
+func BannedListChangedCallbackServer(impl BannedListChangedCallback) *rt.Cap {
+	return rt.Local(&bannedListChangedCallbackDesc, impl)
 }
 
-// bannedListChangedCallbackServer adapts a BannedListChangedCallback to capnpc-go's BannedListChangedCallback_Server.
-type bannedListChangedCallbackServer struct {
-	rt.ServerBase
-	impl BannedListChangedCallback
+// bannedListChangedCallbackDesc describes BannedListChangedCallback's methods, inherited ones included, to rt.
+var bannedListChangedCallbackDesc rt.ServerDesc
+
+func init() {
+	bannedListChangedCallbackDesc = rt.ServerDesc{
+		Name: "BannedListChangedCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodBannedListChangedCallbackDestroy},
+			{Method: &methodBannedListChangedCallbackCall, Handler: bannedListChangedCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(BannedListChangedCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *bannedListChangedCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves BannedListChangedCallback.destroy.
-func (s *bannedListChangedCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.BannedListChangedCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodBannedListChangedCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves BannedListChangedCallback.call.
-func (s *bannedListChangedCallbackServer) Call(ctx context.Context, call multiprocesscapnp.BannedListChangedCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBannedListChangedCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Call(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// bannedListChangedCallbackCall serves BannedListChangedCallback.call.
+func bannedListChangedCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(BannedListChangedCallback).Call(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedBannedListChangedCallbackServer can be embedded in a BannedListChangedCallback implementation: every method
@@ -6492,22 +5842,29 @@ func (UnimplementedBannedListChangedCallbackServer) Call(ctx context.Context) er
 
 var (
 	methodNotifyBlockTipCallbackDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "NotifyBlockTipCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.NotifyBlockTipCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.NotifyBlockTipCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "NotifyBlockTipCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.NotifyBlockTipCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.NotifyBlockTipCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNotifyBlockTipCallbackCall = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "NotifyBlockTipCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.NotifyBlockTipCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.NotifyBlockTipCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "NotifyBlockTipCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.NotifyBlockTipCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{DataSize: 16, PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.NotifyBlockTipCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6535,7 +5892,8 @@ func (NotifyBlockTipCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// NotifyBlockTipCallbackClient calls a remote NotifyBlockTipCallback over a *rt.Conn.
+// NotifyBlockTipCallbackClient calls a NotifyBlockTipCallback through a
+// capability (the peer's, or one served in this process).
 type NotifyBlockTipCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6543,23 +5901,19 @@ type NotifyBlockTipCallbackClient struct {
 var _ NotifyBlockTipCallback = (*NotifyBlockTipCallbackClient)(nil)
 
 // NewNotifyBlockTipCallbackClient wraps capability c, which the client then owns.
-func NewNotifyBlockTipCallbackClient(conn *rt.Conn, c multiprocesscapnp.NotifyBlockTipCallback) *NotifyBlockTipCallbackClient {
-	return &NotifyBlockTipCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewNotifyBlockTipCallbackClient(c *rt.Cap) *NotifyBlockTipCallbackClient {
+	return &NotifyBlockTipCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *NotifyBlockTipCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *NotifyBlockTipCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *NotifyBlockTipCallbackClient) Capnp() multiprocesscapnp.NotifyBlockTipCallback {
-	return multiprocesscapnp.NotifyBlockTipCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *NotifyBlockTipCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -6574,121 +5928,92 @@ func (c *NotifyBlockTipCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls NotifyBlockTipCallback.destroy.
 func (c *NotifyBlockTipCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodNotifyBlockTipCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.NotifyBlockTipCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodNotifyBlockTipCallbackDestroy)
 }
 
 // Call calls NotifyBlockTipCallback.call.
 func (c *NotifyBlockTipCallbackClient) Call(ctx context.Context, syncState int32, tip BlockTip, verificationProgress float64) error {
-	return c.base.Call(ctx, &methodNotifyBlockTipCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.NotifyBlockTipCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetSyncState(syncState)
-			e1, err := p.NewTip()
-			if err != nil {
-				return domain.Wrap("NotifyBlockTipCallback.call.tip", err)
-			}
-			if err := tip.ToCapnp(e1); err != nil {
-				return domain.Wrap("NotifyBlockTipCallback.call.tip", err)
-			}
-			p.SetVerificationProgress(verificationProgress)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNotifyBlockTipCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.NotifyBlockTipCallback_call_Params(p.Struct())
+		args.SetSyncState(syncState)
+		e1, err := args.NewTip()
+		if err != nil {
+			return domain.Wrap("NotifyBlockTipCallback.call.tip", err)
+		}
+		if err := tip.ToCapnp(e1); err != nil {
+			return domain.Wrap("NotifyBlockTipCallback.call.tip", err)
+		}
+		args.SetVerificationProgress(verificationProgress)
+		return nil
+	}, nil)
 }
 
-// notifyBlockTipCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func notifyBlockTipCallbackToCapnp(conn *rt.Conn, v NotifyBlockTipCallback) multiprocesscapnp.NotifyBlockTipCallback {
+// notifyBlockTipCallbackCap returns a capability to place into a message for
+// v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
+func notifyBlockTipCallbackCap(v NotifyBlockTipCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.NotifyBlockTipCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.NotifyBlockTipCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return NotifyBlockTipCallbackServerToCapnp(v)
+	return NotifyBlockTipCallbackServer(v)
 }
 
-// notifyBlockTipCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func notifyBlockTipCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.NotifyBlockTipCallback) NotifyBlockTipCallback {
-	if !c.IsValid() {
-		c.Release()
+// notifyBlockTipCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func notifyBlockTipCallbackFromCap(c *rt.Cap) NotifyBlockTipCallback {
+	if c == nil {
 		return nil
 	}
-	return NewNotifyBlockTipCallbackClient(conn, c)
+	return &NotifyBlockTipCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// NotifyBlockTipCallbackServerToCapnp serves impl as a NotifyBlockTipCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func NotifyBlockTipCallbackServerToCapnp(impl NotifyBlockTipCallback) multiprocesscapnp.NotifyBlockTipCallback {
-	return multiprocesscapnp.NotifyBlockTipCallback_ServerToClient(&notifyBlockTipCallbackServer{impl: impl})
+// NotifyBlockTipCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func NotifyBlockTipCallbackServer(impl NotifyBlockTipCallback) *rt.Cap {
+	return rt.Local(&notifyBlockTipCallbackDesc, impl)
 }
 
-// notifyBlockTipCallbackServer adapts a NotifyBlockTipCallback to capnpc-go's NotifyBlockTipCallback_Server.
-type notifyBlockTipCallbackServer struct {
-	rt.ServerBase
-	impl NotifyBlockTipCallback
+// notifyBlockTipCallbackDesc describes NotifyBlockTipCallback's methods, inherited ones included, to rt.
+var notifyBlockTipCallbackDesc rt.ServerDesc
+
+func init() {
+	notifyBlockTipCallbackDesc = rt.ServerDesc{
+		Name: "NotifyBlockTipCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodNotifyBlockTipCallbackDestroy},
+			{Method: &methodNotifyBlockTipCallbackCall, Handler: notifyBlockTipCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(NotifyBlockTipCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *notifyBlockTipCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves NotifyBlockTipCallback.destroy.
-func (s *notifyBlockTipCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.NotifyBlockTipCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodNotifyBlockTipCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves NotifyBlockTipCallback.call.
-func (s *notifyBlockTipCallbackServer) Call(ctx context.Context, call multiprocesscapnp.NotifyBlockTipCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNotifyBlockTipCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var syncState int32
-		var tip BlockTip
-		var verificationProgress float64
-		syncState = args.SyncState()
-		w1, err := args.Tip()
-		if err != nil {
-			return domain.Wrap("NotifyBlockTipCallback.call.tip", err)
-		}
-		v2, err := BlockTipFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("NotifyBlockTipCallback.call.tip", err)
-		}
-		tip = v2
-		verificationProgress = args.VerificationProgress()
-		if err := s.impl.Call(ctx, syncState, tip, verificationProgress); err != nil {
-			return err
-		}
-		return nil
-	})
+// notifyBlockTipCallbackCall serves NotifyBlockTipCallback.call.
+func notifyBlockTipCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.NotifyBlockTipCallback_call_Params(call.Args())
+	var syncState int32
+	var tip BlockTip
+	var verificationProgress float64
+	syncState = args.SyncState()
+	w1, err := args.Tip()
+	if err != nil {
+		return domain.Wrap("NotifyBlockTipCallback.call.tip", err)
+	}
+	v2, err := BlockTipFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("NotifyBlockTipCallback.call.tip", err)
+	}
+	tip = v2
+	verificationProgress = args.VerificationProgress()
+	if err := impl.(NotifyBlockTipCallback).Call(ctx, syncState, tip, verificationProgress); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedNotifyBlockTipCallbackServer can be embedded in a NotifyBlockTipCallback implementation: every method
@@ -6709,22 +6034,29 @@ func (UnimplementedNotifyBlockTipCallbackServer) Call(ctx context.Context, syncS
 
 var (
 	methodNotifyHeaderTipCallbackDestroy = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "NotifyHeaderTipCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.NotifyHeaderTipCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.NotifyHeaderTipCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "NotifyHeaderTipCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.NotifyHeaderTipCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.NotifyHeaderTipCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodNotifyHeaderTipCallbackCall = rt.Method{
-		File:       "node.capnp",
-		HasContext: true,
-		Interface:  "NotifyHeaderTipCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.NotifyHeaderTipCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.NotifyHeaderTipCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "NotifyHeaderTipCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.NotifyHeaderTipCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{DataSize: 16, PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.NotifyHeaderTipCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6752,7 +6084,8 @@ func (NotifyHeaderTipCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// NotifyHeaderTipCallbackClient calls a remote NotifyHeaderTipCallback over a *rt.Conn.
+// NotifyHeaderTipCallbackClient calls a NotifyHeaderTipCallback through a
+// capability (the peer's, or one served in this process).
 type NotifyHeaderTipCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6760,23 +6093,19 @@ type NotifyHeaderTipCallbackClient struct {
 var _ NotifyHeaderTipCallback = (*NotifyHeaderTipCallbackClient)(nil)
 
 // NewNotifyHeaderTipCallbackClient wraps capability c, which the client then owns.
-func NewNotifyHeaderTipCallbackClient(conn *rt.Conn, c multiprocesscapnp.NotifyHeaderTipCallback) *NotifyHeaderTipCallbackClient {
-	return &NotifyHeaderTipCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewNotifyHeaderTipCallbackClient(c *rt.Cap) *NotifyHeaderTipCallbackClient {
+	return &NotifyHeaderTipCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *NotifyHeaderTipCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *NotifyHeaderTipCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *NotifyHeaderTipCallbackClient) Capnp() multiprocesscapnp.NotifyHeaderTipCallback {
-	return multiprocesscapnp.NotifyHeaderTipCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *NotifyHeaderTipCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -6791,121 +6120,92 @@ func (c *NotifyHeaderTipCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls NotifyHeaderTipCallback.destroy.
 func (c *NotifyHeaderTipCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodNotifyHeaderTipCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.NotifyHeaderTipCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodNotifyHeaderTipCallbackDestroy)
 }
 
 // Call calls NotifyHeaderTipCallback.call.
 func (c *NotifyHeaderTipCallbackClient) Call(ctx context.Context, syncState int32, tip BlockTip, verificationProgress float64) error {
-	return c.base.Call(ctx, &methodNotifyHeaderTipCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.NotifyHeaderTipCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetSyncState(syncState)
-			e1, err := p.NewTip()
-			if err != nil {
-				return domain.Wrap("NotifyHeaderTipCallback.call.tip", err)
-			}
-			if err := tip.ToCapnp(e1); err != nil {
-				return domain.Wrap("NotifyHeaderTipCallback.call.tip", err)
-			}
-			p.SetVerificationProgress(verificationProgress)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodNotifyHeaderTipCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.NotifyHeaderTipCallback_call_Params(p.Struct())
+		args.SetSyncState(syncState)
+		e1, err := args.NewTip()
+		if err != nil {
+			return domain.Wrap("NotifyHeaderTipCallback.call.tip", err)
+		}
+		if err := tip.ToCapnp(e1); err != nil {
+			return domain.Wrap("NotifyHeaderTipCallback.call.tip", err)
+		}
+		args.SetVerificationProgress(verificationProgress)
+		return nil
+	}, nil)
 }
 
-// notifyHeaderTipCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func notifyHeaderTipCallbackToCapnp(conn *rt.Conn, v NotifyHeaderTipCallback) multiprocesscapnp.NotifyHeaderTipCallback {
+// notifyHeaderTipCallbackCap returns a capability to place into a message for
+// v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
+func notifyHeaderTipCallbackCap(v NotifyHeaderTipCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.NotifyHeaderTipCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.NotifyHeaderTipCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return NotifyHeaderTipCallbackServerToCapnp(v)
+	return NotifyHeaderTipCallbackServer(v)
 }
 
-// notifyHeaderTipCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func notifyHeaderTipCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.NotifyHeaderTipCallback) NotifyHeaderTipCallback {
-	if !c.IsValid() {
-		c.Release()
+// notifyHeaderTipCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func notifyHeaderTipCallbackFromCap(c *rt.Cap) NotifyHeaderTipCallback {
+	if c == nil {
 		return nil
 	}
-	return NewNotifyHeaderTipCallbackClient(conn, c)
+	return &NotifyHeaderTipCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// NotifyHeaderTipCallbackServerToCapnp serves impl as a NotifyHeaderTipCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func NotifyHeaderTipCallbackServerToCapnp(impl NotifyHeaderTipCallback) multiprocesscapnp.NotifyHeaderTipCallback {
-	return multiprocesscapnp.NotifyHeaderTipCallback_ServerToClient(&notifyHeaderTipCallbackServer{impl: impl})
+// NotifyHeaderTipCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func NotifyHeaderTipCallbackServer(impl NotifyHeaderTipCallback) *rt.Cap {
+	return rt.Local(&notifyHeaderTipCallbackDesc, impl)
 }
 
-// notifyHeaderTipCallbackServer adapts a NotifyHeaderTipCallback to capnpc-go's NotifyHeaderTipCallback_Server.
-type notifyHeaderTipCallbackServer struct {
-	rt.ServerBase
-	impl NotifyHeaderTipCallback
+// notifyHeaderTipCallbackDesc describes NotifyHeaderTipCallback's methods, inherited ones included, to rt.
+var notifyHeaderTipCallbackDesc rt.ServerDesc
+
+func init() {
+	notifyHeaderTipCallbackDesc = rt.ServerDesc{
+		Name: "NotifyHeaderTipCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodNotifyHeaderTipCallbackDestroy},
+			{Method: &methodNotifyHeaderTipCallbackCall, Handler: notifyHeaderTipCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(NotifyHeaderTipCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *notifyHeaderTipCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves NotifyHeaderTipCallback.destroy.
-func (s *notifyHeaderTipCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.NotifyHeaderTipCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodNotifyHeaderTipCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves NotifyHeaderTipCallback.call.
-func (s *notifyHeaderTipCallbackServer) Call(ctx context.Context, call multiprocesscapnp.NotifyHeaderTipCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodNotifyHeaderTipCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var syncState int32
-		var tip BlockTip
-		var verificationProgress float64
-		syncState = args.SyncState()
-		w1, err := args.Tip()
-		if err != nil {
-			return domain.Wrap("NotifyHeaderTipCallback.call.tip", err)
-		}
-		v2, err := BlockTipFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("NotifyHeaderTipCallback.call.tip", err)
-		}
-		tip = v2
-		verificationProgress = args.VerificationProgress()
-		if err := s.impl.Call(ctx, syncState, tip, verificationProgress); err != nil {
-			return err
-		}
-		return nil
-	})
+// notifyHeaderTipCallbackCall serves NotifyHeaderTipCallback.call.
+func notifyHeaderTipCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.NotifyHeaderTipCallback_call_Params(call.Args())
+	var syncState int32
+	var tip BlockTip
+	var verificationProgress float64
+	syncState = args.SyncState()
+	w1, err := args.Tip()
+	if err != nil {
+		return domain.Wrap("NotifyHeaderTipCallback.call.tip", err)
+	}
+	v2, err := BlockTipFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("NotifyHeaderTipCallback.call.tip", err)
+	}
+	tip = v2
+	verificationProgress = args.VerificationProgress()
+	if err := impl.(NotifyHeaderTipCallback).Call(ctx, syncState, tip, verificationProgress); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedNotifyHeaderTipCallbackServer can be embedded in a NotifyHeaderTipCallback implementation: every method

@@ -22,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
@@ -30,7 +29,6 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
 	mp "github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess/multiprocesscapnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -470,8 +468,8 @@ func TestRoundTrip(t *testing.T) {
 	rec := &gentest.Recorder{}
 	srv := &initImpl{rec: rec, echo: &echoImpl{}}
 	var sends gentest.Sends
-	conn, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client { return capnp.Client(mp.InitServerToCapnp(srv)) }, sends.Option())
-	init := mp.NewInitClient(conn, multiprocesscapnp.Init(conn.Bootstrap(ctx)))
+	conn, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap { return mp.InitServer(srv) }, sends.Option())
+	init := mp.NewInitClient(conn)
 	defer init.Release()
 
 	// Init's factories: each result must be a client for a capability
@@ -491,7 +489,7 @@ func TestRoundTrip(t *testing.T) {
 	gentest.Expect(t, rec, "Init.makeWalletLoader", globalArgs, "*multiprocess.ChainClient_", gentest.Hash(7), nil, int32(0), false, nil)
 	gentest.Expect(t, rec, "Chain.getBlockHash", int32(7))
 	// WalletLoader extends ChainClient: the same capability as a ChainClient.
-	chainClient := mp.NewChainClientClient(conn, multiprocesscapnp.ChainClient(loader.Client().AddRef()))
+	chainClient := mp.NewChainClientClient(loader.Cap().AddRef())
 	defer chainClient.Release()
 	tmpl := remote[*mp.BlockTemplateClient](t, conn)(mining.CreateNewBlock(ctx, mp.DefaultBlockCreateOptions(), true))
 	defer tmpl.Destroy(ctx)

@@ -19,13 +19,16 @@ const _ = rt.SupportPackageIsVersion1
 
 var (
 	methodRpcExecuteRpc = rt.Method{
-		File:       "rpc.capnp",
-		HasContext: true,
-		Interface:  "Rpc",
-		Name:       "executeRpc",
-		ParamsID:   multiprocesscapnp.Rpc_executeRpc_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Rpc_executeRpc_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Rpc",
+		Name:        "executeRpc",
+		InterfaceID: multiprocesscapnp.Rpc_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 4},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Rpc_executeRpc_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -37,7 +40,8 @@ type Rpc interface {
 	ExecuteRpc(ctx context.Context, request json.RawMessage, uri string, user string) (result json.RawMessage, err error)
 }
 
-// RpcClient calls a remote Rpc over a *rt.Conn.
+// RpcClient calls a Rpc through a capability (the peer's, or one served in
+// this process).
 type RpcClient struct {
 	base *rt.ClientBase
 }
@@ -45,23 +49,19 @@ type RpcClient struct {
 var _ Rpc = (*RpcClient)(nil)
 
 // NewRpcClient wraps capability c, which the client then owns.
-func NewRpcClient(conn *rt.Conn, c multiprocesscapnp.Rpc) *RpcClient {
-	return &RpcClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewRpcClient(c *rt.Cap) *RpcClient {
+	return &RpcClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *RpcClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *RpcClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *RpcClient) Capnp() multiprocesscapnp.Rpc {
-	return multiprocesscapnp.Rpc(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *RpcClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -76,31 +76,20 @@ func (c *RpcClient) AddCleanup(fn func()) {
 
 // ExecuteRpc calls Rpc.executeRpc.
 func (c *RpcClient) ExecuteRpc(ctx context.Context, request json.RawMessage, uri string, user string) (result json.RawMessage, err error) {
-	err = c.base.Call(ctx, &methodRpcExecuteRpc, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ExecuteRpc(ctx, func(p multiprocesscapnp.Rpc_executeRpc_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetRequest(domain.JSONText(request)); err != nil {
-				return domain.Wrap("Rpc.executeRpc.request", err)
-			}
-			if err := p.SetUri(uri); err != nil {
-				return domain.Wrap("Rpc.executeRpc.uri", err)
-			}
-			if err := p.SetUser(user); err != nil {
-				return domain.Wrap("Rpc.executeRpc.user", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodRpcExecuteRpc, func(p *rt.Params) error {
+		args := multiprocesscapnp.Rpc_executeRpc_Params(p.Struct())
+		if err := args.SetRequest(domain.JSONText(request)); err != nil {
+			return domain.Wrap("Rpc.executeRpc.request", err)
 		}
+		if err := args.SetUri(uri); err != nil {
+			return domain.Wrap("Rpc.executeRpc.uri", err)
+		}
+		if err := args.SetUser(user); err != nil {
+			return domain.Wrap("Rpc.executeRpc.user", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Rpc_executeRpc_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Rpc.executeRpc.result", err)
@@ -115,87 +104,84 @@ func (c *RpcClient) ExecuteRpc(ctx context.Context, request json.RawMessage, uri
 	return result, err
 }
 
-// rpcToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func rpcToCapnp(conn *rt.Conn, v Rpc) multiprocesscapnp.Rpc {
+// rpcCap returns a capability to place into a message for v: a new reference
+// to a client's own capability, else v served in this process; nil for nil.
+func rpcCap(v Rpc) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.Rpc{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.Rpc(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return RpcServerToCapnp(v)
+	return RpcServer(v)
 }
 
-// rpcFromCapnp wraps an owned capability received on conn; null gives nil.
-func rpcFromCapnp(conn *rt.Conn, c multiprocesscapnp.Rpc) Rpc {
-	if !c.IsValid() {
-		c.Release()
+// rpcFromCap wraps an owned capability received in a message; nil gives nil.
+func rpcFromCap(c *rt.Cap) Rpc {
+	if c == nil {
 		return nil
 	}
-	return NewRpcClient(conn, c)
+	return &RpcClient{base: rt.NewClientBase(c)}
 }
 
-// RpcServerToCapnp serves impl as a Rpc capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func RpcServerToCapnp(impl Rpc) multiprocesscapnp.Rpc {
-	return multiprocesscapnp.Rpc_ServerToClient(&rpcServer{impl: impl})
+// RpcServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
+func RpcServer(impl Rpc) *rt.Cap {
+	return rt.Local(&rpcDesc, impl)
 }
 
-// rpcServer adapts a Rpc to capnpc-go's Rpc_Server.
-type rpcServer struct {
-	rt.ServerBase
-	impl Rpc
+// rpcDesc describes Rpc's methods, inherited ones included, to rt.
+var rpcDesc rt.ServerDesc
+
+func init() {
+	rpcDesc = rt.ServerDesc{
+		Name: "Rpc",
+		Methods: []rt.MethodDesc{
+			{Method: &methodRpcExecuteRpc, Handler: rpcExecuteRpc},
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *rpcServer) Shutdown() {
-	s.ServerBase.Shutdown(nil)
-}
-
-// ExecuteRpc serves Rpc.executeRpc.
-func (s *rpcServer) ExecuteRpc(ctx context.Context, call multiprocesscapnp.Rpc_executeRpc) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodRpcExecuteRpc, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var request json.RawMessage
-		var uri string
-		var user string
-		w1, err := args.Request()
-		if err != nil {
-			return domain.Wrap("Rpc.executeRpc.request", err)
-		}
-		v2, err := domain.JSON("Rpc.executeRpc.request", w1)
-		if err != nil {
-			return domain.Wrap("Rpc.executeRpc.request", err)
-		}
-		request = v2
-		w3, err := args.Uri()
-		if err != nil {
-			return domain.Wrap("Rpc.executeRpc.uri", err)
-		}
-		uri = w3
-		w4, err := args.User()
-		if err != nil {
-			return domain.Wrap("Rpc.executeRpc.user", err)
-		}
-		user = w4
-		result, err := s.impl.ExecuteRpc(ctx, request, uri, user)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(domain.JSONText(result)); err != nil {
-			return domain.Wrap("Rpc.executeRpc.result", err)
-		}
-		return nil
-	})
+// rpcExecuteRpc serves Rpc.executeRpc.
+func rpcExecuteRpc(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Rpc_executeRpc_Params(call.Args())
+	var request json.RawMessage
+	var uri string
+	var user string
+	w1, err := args.Request()
+	if err != nil {
+		return domain.Wrap("Rpc.executeRpc.request", err)
+	}
+	v2, err := domain.JSON("Rpc.executeRpc.request", w1)
+	if err != nil {
+		return domain.Wrap("Rpc.executeRpc.request", err)
+	}
+	request = v2
+	w3, err := args.Uri()
+	if err != nil {
+		return domain.Wrap("Rpc.executeRpc.uri", err)
+	}
+	uri = w3
+	w4, err := args.User()
+	if err != nil {
+		return domain.Wrap("Rpc.executeRpc.user", err)
+	}
+	user = w4
+	result, err := impl.(Rpc).ExecuteRpc(ctx, request, uri, user)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Rpc_executeRpc_Results(s)
+	if err := res.SetResult(domain.JSONText(result)); err != nil {
+		return domain.Wrap("Rpc.executeRpc.result", err)
+	}
+	return nil
 }
 
 // UnimplementedRpcServer can be embedded in a Rpc implementation: every method

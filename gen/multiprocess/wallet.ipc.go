@@ -790,31 +790,39 @@ type WalletMigrationResult struct {
 }
 
 // WalletMigrationResultFromCapnp converts a wire WalletMigrationResult into its domain form.
-func WalletMigrationResultFromCapnp(conn *rt.Conn, s multiprocesscapnp.WalletMigrationResult) (WalletMigrationResult, error) {
+func WalletMigrationResultFromCapnp(caps rt.Caps, s multiprocesscapnp.WalletMigrationResult) (WalletMigrationResult, error) {
 	var v WalletMigrationResult
-	v.Wallet = walletFromCapnp(conn, s.Wallet().AddRef())
-	w1, err := s.WatchonlyWalletName()
+	w1, err := capnp.Struct(s).Ptr(0)
+	if err != nil {
+		return WalletMigrationResult{}, domain.Wrap("WalletMigrationResult.wallet", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		v.Wallet = walletFromCap(caps.Cap(q2.Capability()))
+	}
+	w3, err := s.WatchonlyWalletName()
 	if err != nil {
 		return WalletMigrationResult{}, domain.Wrap("WalletMigrationResult.watchonlyWalletName", err)
 	}
-	v.WatchonlyWalletName = w1
-	w2, err := s.SolvablesWalletName()
+	v.WatchonlyWalletName = w3
+	w4, err := s.SolvablesWalletName()
 	if err != nil {
 		return WalletMigrationResult{}, domain.Wrap("WalletMigrationResult.solvablesWalletName", err)
 	}
-	v.SolvablesWalletName = w2
-	w3, err := s.BackupPath()
+	v.SolvablesWalletName = w4
+	w5, err := s.BackupPath()
 	if err != nil {
 		return WalletMigrationResult{}, domain.Wrap("WalletMigrationResult.backupPath", err)
 	}
-	v.BackupPath = w3
+	v.BackupPath = w5
 	return v, nil
 }
 
 // ToCapnp writes v into the wire struct s.
-func (v WalletMigrationResult) ToCapnp(conn *rt.Conn, s multiprocesscapnp.WalletMigrationResult) error {
-	if err := s.SetWallet(walletToCapnp(conn, v.Wallet)); err != nil {
-		return domain.Wrap("WalletMigrationResult.wallet", err)
+func (v WalletMigrationResult) ToCapnp(caps rt.Caps, s multiprocesscapnp.WalletMigrationResult) error {
+	if c1 := walletCap(v.Wallet); c1 != nil {
+		if err := capnp.Struct(s).SetPtr(0, capnp.NewInterface(s.Segment(), caps.AddCap(c1)).ToPtr()); err != nil {
+			return domain.Wrap("WalletMigrationResult.wallet", err)
+		}
 	}
 	if err := s.SetWatchonlyWalletName(v.WatchonlyWalletName); err != nil {
 		return domain.Wrap("WalletMigrationResult.watchonlyWalletName", err)
@@ -830,598 +838,797 @@ func (v WalletMigrationResult) ToCapnp(conn *rt.Conn, s multiprocesscapnp.Wallet
 
 var (
 	methodWalletDestroy = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.Wallet_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.Wallet_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletEncryptWallet = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "encryptWallet",
-		ParamsID:   multiprocesscapnp.Wallet_encryptWallet_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_encryptWallet_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "encryptWallet",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_encryptWallet_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletIsCrypted = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "isCrypted",
-		ParamsID:   multiprocesscapnp.Wallet_isCrypted_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_isCrypted_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "isCrypted",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_isCrypted_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLock = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "lock",
-		ParamsID:   multiprocesscapnp.Wallet_lock_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_lock_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "lock",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          3,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_lock_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletUnlock = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "unlock",
-		ParamsID:   multiprocesscapnp.Wallet_unlock_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_unlock_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "unlock",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          4,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_unlock_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletIsLocked = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "isLocked",
-		ParamsID:   multiprocesscapnp.Wallet_isLocked_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_isLocked_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "isLocked",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          5,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_isLocked_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletChangeWalletPassphrase = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "changeWalletPassphrase",
-		ParamsID:   multiprocesscapnp.Wallet_changeWalletPassphrase_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_changeWalletPassphrase_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "changeWalletPassphrase",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          6,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_changeWalletPassphrase_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletAbortRescan = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "abortRescan",
-		ParamsID:   multiprocesscapnp.Wallet_abortRescan_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_abortRescan_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "abortRescan",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          7,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_abortRescan_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletBackupWallet = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "backupWallet",
-		ParamsID:   multiprocesscapnp.Wallet_backupWallet_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_backupWallet_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "backupWallet",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          8,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_backupWallet_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetWalletName = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getWalletName",
-		ParamsID:   multiprocesscapnp.Wallet_getWalletName_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getWalletName_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getWalletName",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          9,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getWalletName_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetNewDestination = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getNewDestination",
-		ParamsID:   multiprocesscapnp.Wallet_getNewDestination_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getNewDestination_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getNewDestination",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          10,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getNewDestination_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetPubKey = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getPubKey",
-		ParamsID:   multiprocesscapnp.Wallet_getPubKey_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getPubKey_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getPubKey",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          11,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getPubKey_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletSignMessage = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "signMessage",
-		ParamsID:   multiprocesscapnp.Wallet_signMessage_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_signMessage_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "signMessage",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          12,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_signMessage_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletIsSpendable = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "isSpendable",
-		ParamsID:   multiprocesscapnp.Wallet_isSpendable_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_isSpendable_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "isSpendable",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          13,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_isSpendable_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletSetAddressBook = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "setAddressBook",
-		ParamsID:   multiprocesscapnp.Wallet_setAddressBook_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_setAddressBook_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "setAddressBook",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          14,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_setAddressBook_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletDelAddressBook = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "delAddressBook",
-		ParamsID:   multiprocesscapnp.Wallet_delAddressBook_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_delAddressBook_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "delAddressBook",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          15,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_delAddressBook_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetAddress = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getAddress",
-		ParamsID:   multiprocesscapnp.Wallet_getAddress_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getAddress_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getAddress",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          16,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getAddress_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetAddresses = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getAddresses",
-		ParamsID:   multiprocesscapnp.Wallet_getAddresses_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getAddresses_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getAddresses",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          17,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getAddresses_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetAddressReceiveRequests = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getAddressReceiveRequests",
-		ParamsID:   multiprocesscapnp.Wallet_getAddressReceiveRequests_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getAddressReceiveRequests_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getAddressReceiveRequests",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          18,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getAddressReceiveRequests_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletSetAddressReceiveRequest = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "setAddressReceiveRequest",
-		ParamsID:   multiprocesscapnp.Wallet_setAddressReceiveRequest_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_setAddressReceiveRequest_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "setAddressReceiveRequest",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          19,
+		Params:      capnp.ObjectSize{PointerCount: 4},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_setAddressReceiveRequest_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletDisplayAddress = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "displayAddress",
-		ParamsID:   multiprocesscapnp.Wallet_displayAddress_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_displayAddress_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "displayAddress",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          20,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_displayAddress_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLockCoin = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "lockCoin",
-		ParamsID:   multiprocesscapnp.Wallet_lockCoin_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_lockCoin_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "lockCoin",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          21,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_lockCoin_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletUnlockCoin = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "unlockCoin",
-		ParamsID:   multiprocesscapnp.Wallet_unlockCoin_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_unlockCoin_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "unlockCoin",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          22,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_unlockCoin_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletIsLockedCoin = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "isLockedCoin",
-		ParamsID:   multiprocesscapnp.Wallet_isLockedCoin_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_isLockedCoin_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "isLockedCoin",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          23,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_isLockedCoin_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletListLockedCoins = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "listLockedCoins",
-		ParamsID:   multiprocesscapnp.Wallet_listLockedCoins_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_listLockedCoins_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "listLockedCoins",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          24,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_listLockedCoins_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletCreateTransaction = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "createTransaction",
-		ParamsID:   multiprocesscapnp.Wallet_createTransaction_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_createTransaction_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "createTransaction",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          25,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 16, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_createTransaction_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletCommitTransaction = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "commitTransaction",
-		ParamsID:   multiprocesscapnp.Wallet_commitTransaction_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_commitTransaction_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "commitTransaction",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          26,
+		Params:      capnp.ObjectSize{PointerCount: 4},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_commitTransaction_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTransactionCanBeAbandoned = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "transactionCanBeAbandoned",
-		ParamsID:   multiprocesscapnp.Wallet_transactionCanBeAbandoned_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_transactionCanBeAbandoned_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "transactionCanBeAbandoned",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          27,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_transactionCanBeAbandoned_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletAbandonTransaction = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "abandonTransaction",
-		ParamsID:   multiprocesscapnp.Wallet_abandonTransaction_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_abandonTransaction_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "abandonTransaction",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          28,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_abandonTransaction_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTransactionCanBeBumped = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "transactionCanBeBumped",
-		ParamsID:   multiprocesscapnp.Wallet_transactionCanBeBumped_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_transactionCanBeBumped_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "transactionCanBeBumped",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          29,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_transactionCanBeBumped_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletCreateBumpTransaction = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "createBumpTransaction",
-		ParamsID:   multiprocesscapnp.Wallet_createBumpTransaction_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_createBumpTransaction_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "createBumpTransaction",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          30,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 24, PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_createBumpTransaction_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletSignBumpTransaction = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "signBumpTransaction",
-		ParamsID:   multiprocesscapnp.Wallet_signBumpTransaction_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_signBumpTransaction_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "signBumpTransaction",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          31,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_signBumpTransaction_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletCommitBumpTransaction = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "commitBumpTransaction",
-		ParamsID:   multiprocesscapnp.Wallet_commitBumpTransaction_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_commitBumpTransaction_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "commitBumpTransaction",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          32,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_commitBumpTransaction_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetTx = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getTx",
-		ParamsID:   multiprocesscapnp.Wallet_getTx_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getTx_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getTx",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          33,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getTx_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetWalletTx = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getWalletTx",
-		ParamsID:   multiprocesscapnp.Wallet_getWalletTx_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getWalletTx_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getWalletTx",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          34,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getWalletTx_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetWalletTxs = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getWalletTxs",
-		ParamsID:   multiprocesscapnp.Wallet_getWalletTxs_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getWalletTxs_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getWalletTxs",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          35,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getWalletTxs_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTryGetTxStatus = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "tryGetTxStatus",
-		ParamsID:   multiprocesscapnp.Wallet_tryGetTxStatus_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_tryGetTxStatus_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "tryGetTxStatus",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          36,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 16, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_tryGetTxStatus_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetWalletTxDetails = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getWalletTxDetails",
-		ParamsID:   multiprocesscapnp.Wallet_getWalletTxDetails_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getWalletTxDetails_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getWalletTxDetails",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          37,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getWalletTxDetails_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetBalances = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getBalances",
-		ParamsID:   multiprocesscapnp.Wallet_getBalances_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getBalances_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getBalances",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          38,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getBalances_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletFillPSBT = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "fillPSBT",
-		ParamsID:   multiprocesscapnp.Wallet_fillPSBT_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_fillPSBT_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "fillPSBT",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          39,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 16, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_fillPSBT_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTryGetBalances = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "tryGetBalances",
-		ParamsID:   multiprocesscapnp.Wallet_tryGetBalances_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_tryGetBalances_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "tryGetBalances",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          40,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_tryGetBalances_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetBalance = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getBalance",
-		ParamsID:   multiprocesscapnp.Wallet_getBalance_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getBalance_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getBalance",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          41,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getBalance_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetAvailableBalance = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getAvailableBalance",
-		ParamsID:   multiprocesscapnp.Wallet_getAvailableBalance_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getAvailableBalance_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getAvailableBalance",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          42,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getAvailableBalance_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTxinIsMine = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "txinIsMine",
-		ParamsID:   multiprocesscapnp.Wallet_txinIsMine_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_txinIsMine_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "txinIsMine",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          43,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_txinIsMine_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTxoutIsMine = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "txoutIsMine",
-		ParamsID:   multiprocesscapnp.Wallet_txoutIsMine_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_txoutIsMine_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "txoutIsMine",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          44,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_txoutIsMine_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetDebit = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getDebit",
-		ParamsID:   multiprocesscapnp.Wallet_getDebit_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getDebit_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getDebit",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          45,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getDebit_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetCredit = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getCredit",
-		ParamsID:   multiprocesscapnp.Wallet_getCredit_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getCredit_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getCredit",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          46,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getCredit_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletListCoins = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "listCoins",
-		ParamsID:   multiprocesscapnp.Wallet_listCoins_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_listCoins_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "listCoins",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          47,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_listCoins_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetCoins = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getCoins",
-		ParamsID:   multiprocesscapnp.Wallet_getCoins_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getCoins_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getCoins",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          48,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getCoins_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetRequiredFee = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getRequiredFee",
-		ParamsID:   multiprocesscapnp.Wallet_getRequiredFee_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getRequiredFee_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getRequiredFee",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          49,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getRequiredFee_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetMinimumFee = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getMinimumFee",
-		ParamsID:   multiprocesscapnp.Wallet_getMinimumFee_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getMinimumFee_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getMinimumFee",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          50,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 16},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getMinimumFee_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetConfirmTarget = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getConfirmTarget",
-		ParamsID:   multiprocesscapnp.Wallet_getConfirmTarget_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getConfirmTarget_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getConfirmTarget",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          51,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getConfirmTarget_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHdEnabled = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "hdEnabled",
-		ParamsID:   multiprocesscapnp.Wallet_hdEnabled_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_hdEnabled_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "hdEnabled",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          52,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_hdEnabled_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletCanGetAddresses = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "canGetAddresses",
-		ParamsID:   multiprocesscapnp.Wallet_canGetAddresses_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_canGetAddresses_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "canGetAddresses",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          53,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_canGetAddresses_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletPrivateKeysDisabled = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "privateKeysDisabled",
-		ParamsID:   multiprocesscapnp.Wallet_privateKeysDisabled_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_privateKeysDisabled_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "privateKeysDisabled",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          54,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_privateKeysDisabled_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletTaprootEnabled = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "taprootEnabled",
-		ParamsID:   multiprocesscapnp.Wallet_taprootEnabled_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_taprootEnabled_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "taprootEnabled",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          55,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_taprootEnabled_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHasExternalSigner = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "hasExternalSigner",
-		ParamsID:   multiprocesscapnp.Wallet_hasExternalSigner_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_hasExternalSigner_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "hasExternalSigner",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          56,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_hasExternalSigner_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetDefaultAddressType = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getDefaultAddressType",
-		ParamsID:   multiprocesscapnp.Wallet_getDefaultAddressType_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getDefaultAddressType_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getDefaultAddressType",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          57,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getDefaultAddressType_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletGetDefaultMaxTxFee = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "getDefaultMaxTxFee",
-		ParamsID:   multiprocesscapnp.Wallet_getDefaultMaxTxFee_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_getDefaultMaxTxFee_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "getDefaultMaxTxFee",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          58,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_getDefaultMaxTxFee_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletRemove = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "remove",
-		ParamsID:   multiprocesscapnp.Wallet_remove_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_remove_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "remove",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          59,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_remove_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleUnload = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "handleUnload",
-		ParamsID:   multiprocesscapnp.Wallet_handleUnload_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_handleUnload_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "handleUnload",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          60,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_handleUnload_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleShowProgress = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "handleShowProgress",
-		ParamsID:   multiprocesscapnp.Wallet_handleShowProgress_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_handleShowProgress_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "handleShowProgress",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          61,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_handleShowProgress_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleStatusChanged = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "handleStatusChanged",
-		ParamsID:   multiprocesscapnp.Wallet_handleStatusChanged_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_handleStatusChanged_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "handleStatusChanged",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          62,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_handleStatusChanged_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleAddressBookChanged = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "handleAddressBookChanged",
-		ParamsID:   multiprocesscapnp.Wallet_handleAddressBookChanged_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_handleAddressBookChanged_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "handleAddressBookChanged",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          63,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_handleAddressBookChanged_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleTransactionChanged = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "handleTransactionChanged",
-		ParamsID:   multiprocesscapnp.Wallet_handleTransactionChanged_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_handleTransactionChanged_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "handleTransactionChanged",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          64,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_handleTransactionChanged_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletHandleCanGetAddressesChanged = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "Wallet",
-		Name:       "handleCanGetAddressesChanged",
-		ParamsID:   multiprocesscapnp.Wallet_handleCanGetAddressesChanged_Params_TypeID,
-		ResultsID:  multiprocesscapnp.Wallet_handleCanGetAddressesChanged_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "Wallet",
+		Name:        "handleCanGetAddressesChanged",
+		InterfaceID: multiprocesscapnp.Wallet_TypeID,
+		ID:          65,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.Wallet_handleCanGetAddressesChanged_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -1599,7 +1806,8 @@ type Wallet interface {
 	HandleCanGetAddressesChanged(ctx context.Context, callback CanGetAddressesChangedCallback) (result Handler, err error)
 }
 
-// WalletClient calls a remote Wallet over a *rt.Conn.
+// WalletClient calls a Wallet through a capability (the peer's, or one served
+// in this process).
 type WalletClient struct {
 	base *rt.ClientBase
 }
@@ -1607,23 +1815,19 @@ type WalletClient struct {
 var _ Wallet = (*WalletClient)(nil)
 
 // NewWalletClient wraps capability c, which the client then owns.
-func NewWalletClient(conn *rt.Conn, c multiprocesscapnp.Wallet) *WalletClient {
-	return &WalletClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewWalletClient(c *rt.Cap) *WalletClient {
+	return &WalletClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *WalletClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *WalletClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *WalletClient) Capnp() multiprocesscapnp.Wallet {
-	return multiprocesscapnp.Wallet(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *WalletClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -1638,44 +1842,19 @@ func (c *WalletClient) AddCleanup(fn func()) {
 
 // Destroy calls Wallet.destroy.
 func (c *WalletClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodWalletDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.Wallet_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodWalletDestroy)
 }
 
 // EncryptWallet calls Wallet.encryptWallet.
 func (c *WalletClient) EncryptWallet(ctx context.Context, walletPassphrase []byte) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletEncryptWallet, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().EncryptWallet(ctx, func(p multiprocesscapnp.Wallet_encryptWallet_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetWalletPassphrase(walletPassphrase); err != nil {
-				return domain.Wrap("Wallet.encryptWallet.walletPassphrase", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletEncryptWallet, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_encryptWallet_Params(p.Struct())
+		if err := args.SetWalletPassphrase(walletPassphrase); err != nil {
+			return domain.Wrap("Wallet.encryptWallet.walletPassphrase", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_encryptWallet_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1684,22 +1863,8 @@ func (c *WalletClient) EncryptWallet(ctx context.Context, walletPassphrase []byt
 
 // IsCrypted calls Wallet.isCrypted.
 func (c *WalletClient) IsCrypted(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletIsCrypted, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsCrypted(ctx, func(p multiprocesscapnp.Wallet_isCrypted_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletIsCrypted, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_isCrypted_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1708,22 +1873,8 @@ func (c *WalletClient) IsCrypted(ctx context.Context) (result bool, err error) {
 
 // Lock calls Wallet.lock.
 func (c *WalletClient) Lock(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletLock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Lock(ctx, func(p multiprocesscapnp.Wallet_lock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletLock, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_lock_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1732,25 +1883,14 @@ func (c *WalletClient) Lock(ctx context.Context) (result bool, err error) {
 
 // Unlock calls Wallet.unlock.
 func (c *WalletClient) Unlock(ctx context.Context, walletPassphrase []byte) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletUnlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Unlock(ctx, func(p multiprocesscapnp.Wallet_unlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetWalletPassphrase(walletPassphrase); err != nil {
-				return domain.Wrap("Wallet.unlock.walletPassphrase", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletUnlock, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_unlock_Params(p.Struct())
+		if err := args.SetWalletPassphrase(walletPassphrase); err != nil {
+			return domain.Wrap("Wallet.unlock.walletPassphrase", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_unlock_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1759,22 +1899,8 @@ func (c *WalletClient) Unlock(ctx context.Context, walletPassphrase []byte) (res
 
 // IsLocked calls Wallet.isLocked.
 func (c *WalletClient) IsLocked(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletIsLocked, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsLocked(ctx, func(p multiprocesscapnp.Wallet_isLocked_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletIsLocked, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_isLocked_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1783,28 +1909,17 @@ func (c *WalletClient) IsLocked(ctx context.Context) (result bool, err error) {
 
 // ChangeWalletPassphrase calls Wallet.changeWalletPassphrase.
 func (c *WalletClient) ChangeWalletPassphrase(ctx context.Context, oldWalletPassphrase []byte, newWalletPassphrase []byte) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletChangeWalletPassphrase, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ChangeWalletPassphrase(ctx, func(p multiprocesscapnp.Wallet_changeWalletPassphrase_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetOldWalletPassphrase(oldWalletPassphrase); err != nil {
-				return domain.Wrap("Wallet.changeWalletPassphrase.oldWalletPassphrase", err)
-			}
-			if err := p.SetNewWalletPassphrase(newWalletPassphrase); err != nil {
-				return domain.Wrap("Wallet.changeWalletPassphrase.newWalletPassphrase", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletChangeWalletPassphrase, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_changeWalletPassphrase_Params(p.Struct())
+		if err := args.SetOldWalletPassphrase(oldWalletPassphrase); err != nil {
+			return domain.Wrap("Wallet.changeWalletPassphrase.oldWalletPassphrase", err)
 		}
+		if err := args.SetNewWalletPassphrase(newWalletPassphrase); err != nil {
+			return domain.Wrap("Wallet.changeWalletPassphrase.newWalletPassphrase", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_changeWalletPassphrase_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1813,44 +1928,19 @@ func (c *WalletClient) ChangeWalletPassphrase(ctx context.Context, oldWalletPass
 
 // AbortRescan calls Wallet.abortRescan.
 func (c *WalletClient) AbortRescan(ctx context.Context) error {
-	return c.base.Call(ctx, &methodWalletAbortRescan, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().AbortRescan(ctx, func(p multiprocesscapnp.Wallet_abortRescan_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodWalletAbortRescan, nil, nil)
 }
 
 // BackupWallet calls Wallet.backupWallet.
 func (c *WalletClient) BackupWallet(ctx context.Context, filename string) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletBackupWallet, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().BackupWallet(ctx, func(p multiprocesscapnp.Wallet_backupWallet_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetFilename(filename); err != nil {
-				return domain.Wrap("Wallet.backupWallet.filename", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletBackupWallet, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_backupWallet_Params(p.Struct())
+		if err := args.SetFilename(filename); err != nil {
+			return domain.Wrap("Wallet.backupWallet.filename", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_backupWallet_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1859,22 +1949,8 @@ func (c *WalletClient) BackupWallet(ctx context.Context, filename string) (resul
 
 // GetWalletName calls Wallet.getWalletName.
 func (c *WalletClient) GetWalletName(ctx context.Context) (result string, err error) {
-	err = c.base.Call(ctx, &methodWalletGetWalletName, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetWalletName(ctx, func(p multiprocesscapnp.Wallet_getWalletName_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletGetWalletName, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getWalletName_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getWalletName.result", err)
@@ -1887,26 +1963,15 @@ func (c *WalletClient) GetWalletName(ctx context.Context) (result string, err er
 
 // GetNewDestination calls Wallet.getNewDestination.
 func (c *WalletClient) GetNewDestination(ctx context.Context, outputType int32, label string) (result *Result[TxDestination], err error) {
-	err = c.base.Call(ctx, &methodWalletGetNewDestination, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetNewDestination(ctx, func(p multiprocesscapnp.Wallet_getNewDestination_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetOutputType(outputType)
-			if err := p.SetLabel(label); err != nil {
-				return domain.Wrap("Wallet.getNewDestination.label", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletGetNewDestination, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getNewDestination_Params(p.Struct())
+		args.SetOutputType(outputType)
+		if err := args.SetLabel(label); err != nil {
+			return domain.Wrap("Wallet.getNewDestination.label", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getNewDestination_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getNewDestination.result", err)
@@ -1933,34 +1998,23 @@ func (c *WalletClient) GetNewDestination(ctx context.Context, outputType int32, 
 
 // GetPubKey calls Wallet.getPubKey.
 func (c *WalletClient) GetPubKey(ctx context.Context, script []byte, address []byte) (result bool, pubKey []byte, err error) {
-	err = c.base.Call(ctx, &methodWalletGetPubKey, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetPubKey(ctx, func(p multiprocesscapnp.Wallet_getPubKey_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetScript(script); err != nil {
-				return domain.Wrap("Wallet.getPubKey.script", err)
-			}
-			if err := p.SetAddress(address); err != nil {
-				return domain.Wrap("Wallet.getPubKey.address", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletGetPubKey, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getPubKey_Params(p.Struct())
+		if err := args.SetScript(script); err != nil {
+			return domain.Wrap("Wallet.getPubKey.script", err)
 		}
+		if err := args.SetAddress(address); err != nil {
+			return domain.Wrap("Wallet.getPubKey.address", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getPubKey_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.PubKey()
 		if err != nil {
 			return domain.Wrap("Wallet.getPubKey.pubKey", err)
 		}
-		pubKey = bytes.Clone(w1)
+		pubKey = r.Keep(w1)
 		return nil
 	})
 	return result, pubKey, err
@@ -1968,28 +2022,17 @@ func (c *WalletClient) GetPubKey(ctx context.Context, script []byte, address []b
 
 // SignMessage calls Wallet.signMessage.
 func (c *WalletClient) SignMessage(ctx context.Context, message string, pkhash []byte) (result int32, signature string, err error) {
-	err = c.base.Call(ctx, &methodWalletSignMessage, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SignMessage(ctx, func(p multiprocesscapnp.Wallet_signMessage_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetMessage_(message); err != nil {
-				return domain.Wrap("Wallet.signMessage.message", err)
-			}
-			if err := p.SetPkhash(pkhash); err != nil {
-				return domain.Wrap("Wallet.signMessage.pkhash", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletSignMessage, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_signMessage_Params(p.Struct())
+		if err := args.SetMessage_(message); err != nil {
+			return domain.Wrap("Wallet.signMessage.message", err)
 		}
+		if err := args.SetPkhash(pkhash); err != nil {
+			return domain.Wrap("Wallet.signMessage.pkhash", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_signMessage_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Signature()
 		if err != nil {
@@ -2003,29 +2046,18 @@ func (c *WalletClient) SignMessage(ctx context.Context, message string, pkhash [
 
 // IsSpendable calls Wallet.isSpendable.
 func (c *WalletClient) IsSpendable(ctx context.Context, dest TxDestination) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletIsSpendable, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsSpendable(ctx, func(p multiprocesscapnp.Wallet_isSpendable_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewDest()
-			if err != nil {
-				return domain.Wrap("Wallet.isSpendable.dest", err)
-			}
-			if err := dest.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.isSpendable.dest", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodWalletIsSpendable, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_isSpendable_Params(p.Struct())
+		e1, err := args.NewDest()
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.isSpendable.dest", err)
 		}
+		if err := dest.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.isSpendable.dest", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_isSpendable_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2034,33 +2066,22 @@ func (c *WalletClient) IsSpendable(ctx context.Context, dest TxDestination) (res
 
 // SetAddressBook calls Wallet.setAddressBook.
 func (c *WalletClient) SetAddressBook(ctx context.Context, dest TxDestination, name string, purpose int32) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletSetAddressBook, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SetAddressBook(ctx, func(p multiprocesscapnp.Wallet_setAddressBook_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewDest()
-			if err != nil {
-				return domain.Wrap("Wallet.setAddressBook.dest", err)
-			}
-			if err := dest.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.setAddressBook.dest", err)
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("Wallet.setAddressBook.name", err)
-			}
-			p.SetPurpose(purpose)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodWalletSetAddressBook, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_setAddressBook_Params(p.Struct())
+		e1, err := args.NewDest()
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.setAddressBook.dest", err)
 		}
+		if err := dest.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.setAddressBook.dest", err)
+		}
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("Wallet.setAddressBook.name", err)
+		}
+		args.SetPurpose(purpose)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_setAddressBook_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2069,29 +2090,18 @@ func (c *WalletClient) SetAddressBook(ctx context.Context, dest TxDestination, n
 
 // DelAddressBook calls Wallet.delAddressBook.
 func (c *WalletClient) DelAddressBook(ctx context.Context, dest TxDestination) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletDelAddressBook, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().DelAddressBook(ctx, func(p multiprocesscapnp.Wallet_delAddressBook_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewDest()
-			if err != nil {
-				return domain.Wrap("Wallet.delAddressBook.dest", err)
-			}
-			if err := dest.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.delAddressBook.dest", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodWalletDelAddressBook, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_delAddressBook_Params(p.Struct())
+		e1, err := args.NewDest()
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.delAddressBook.dest", err)
 		}
+		if err := dest.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.delAddressBook.dest", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_delAddressBook_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2100,31 +2110,20 @@ func (c *WalletClient) DelAddressBook(ctx context.Context, dest TxDestination) (
 
 // GetAddress calls Wallet.getAddress.
 func (c *WalletClient) GetAddress(ctx context.Context, dest TxDestination, wantName bool, wantPurpose bool) (result bool, name string, purpose int32, err error) {
-	err = c.base.Call(ctx, &methodWalletGetAddress, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetAddress(ctx, func(p multiprocesscapnp.Wallet_getAddress_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewDest()
-			if err != nil {
-				return domain.Wrap("Wallet.getAddress.dest", err)
-			}
-			if err := dest.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.getAddress.dest", err)
-			}
-			p.SetWantName(wantName)
-			p.SetWantPurpose(wantPurpose)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodWalletGetAddress, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getAddress_Params(p.Struct())
+		e1, err := args.NewDest()
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.getAddress.dest", err)
 		}
+		if err := dest.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.getAddress.dest", err)
+		}
+		args.SetWantName(wantName)
+		args.SetWantPurpose(wantPurpose)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getAddress_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Name()
 		if err != nil {
@@ -2139,22 +2138,8 @@ func (c *WalletClient) GetAddress(ctx context.Context, dest TxDestination, wantN
 
 // GetAddresses calls Wallet.getAddresses.
 func (c *WalletClient) GetAddresses(ctx context.Context) (result []WalletAddress, err error) {
-	err = c.base.Call(ctx, &methodWalletGetAddresses, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetAddresses(ctx, func(p multiprocesscapnp.Wallet_getAddresses_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletGetAddresses, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getAddresses_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getAddresses.result", err)
@@ -2176,22 +2161,8 @@ func (c *WalletClient) GetAddresses(ctx context.Context) (result []WalletAddress
 
 // GetAddressReceiveRequests calls Wallet.getAddressReceiveRequests.
 func (c *WalletClient) GetAddressReceiveRequests(ctx context.Context) (result [][]byte, err error) {
-	err = c.base.Call(ctx, &methodWalletGetAddressReceiveRequests, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetAddressReceiveRequests(ctx, func(p multiprocesscapnp.Wallet_getAddressReceiveRequests_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletGetAddressReceiveRequests, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getAddressReceiveRequests_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
@@ -2203,7 +2174,7 @@ func (c *WalletClient) GetAddressReceiveRequests(ctx context.Context) (result []
 				if err != nil {
 					return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
 				}
-				result[i3] = bytes.Clone(e4)
+				result[i3] = r.Keep(e4)
 			}
 		}
 		return nil
@@ -2213,35 +2184,24 @@ func (c *WalletClient) GetAddressReceiveRequests(ctx context.Context) (result []
 
 // SetAddressReceiveRequest calls Wallet.setAddressReceiveRequest.
 func (c *WalletClient) SetAddressReceiveRequest(ctx context.Context, dest TxDestination, id []byte, value []byte) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletSetAddressReceiveRequest, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SetAddressReceiveRequest(ctx, func(p multiprocesscapnp.Wallet_setAddressReceiveRequest_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewDest()
-			if err != nil {
-				return domain.Wrap("Wallet.setAddressReceiveRequest.dest", err)
-			}
-			if err := dest.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.setAddressReceiveRequest.dest", err)
-			}
-			if err := p.SetId(id); err != nil {
-				return domain.Wrap("Wallet.setAddressReceiveRequest.id", err)
-			}
-			if err := p.SetValue(value); err != nil {
-				return domain.Wrap("Wallet.setAddressReceiveRequest.value", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodWalletSetAddressReceiveRequest, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_setAddressReceiveRequest_Params(p.Struct())
+		e1, err := args.NewDest()
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.setAddressReceiveRequest.dest", err)
 		}
+		if err := dest.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.setAddressReceiveRequest.dest", err)
+		}
+		if err := args.SetId(id); err != nil {
+			return domain.Wrap("Wallet.setAddressReceiveRequest.id", err)
+		}
+		if err := args.SetValue(value); err != nil {
+			return domain.Wrap("Wallet.setAddressReceiveRequest.value", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_setAddressReceiveRequest_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2250,29 +2210,18 @@ func (c *WalletClient) SetAddressReceiveRequest(ctx context.Context, dest TxDest
 
 // DisplayAddress calls Wallet.displayAddress.
 func (c *WalletClient) DisplayAddress(ctx context.Context, dest TxDestination) (result *ResultVoid[struct{}], err error) {
-	err = c.base.Call(ctx, &methodWalletDisplayAddress, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().DisplayAddress(ctx, func(p multiprocesscapnp.Wallet_displayAddress_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewDest()
-			if err != nil {
-				return domain.Wrap("Wallet.displayAddress.dest", err)
-			}
-			if err := dest.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.displayAddress.dest", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodWalletDisplayAddress, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_displayAddress_Params(p.Struct())
+		e1, err := args.NewDest()
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.displayAddress.dest", err)
 		}
+		if err := dest.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.displayAddress.dest", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_displayAddress_Results(r.Struct())
 		w2, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.displayAddress.result", err)
@@ -2291,26 +2240,15 @@ func (c *WalletClient) DisplayAddress(ctx context.Context, dest TxDestination) (
 
 // LockCoin calls Wallet.lockCoin.
 func (c *WalletClient) LockCoin(ctx context.Context, output []byte, writeToDb bool) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletLockCoin, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().LockCoin(ctx, func(p multiprocesscapnp.Wallet_lockCoin_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetOutput(output); err != nil {
-				return domain.Wrap("Wallet.lockCoin.output", err)
-			}
-			p.SetWriteToDb(writeToDb)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletLockCoin, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_lockCoin_Params(p.Struct())
+		if err := args.SetOutput(output); err != nil {
+			return domain.Wrap("Wallet.lockCoin.output", err)
 		}
+		args.SetWriteToDb(writeToDb)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_lockCoin_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2319,25 +2257,14 @@ func (c *WalletClient) LockCoin(ctx context.Context, output []byte, writeToDb bo
 
 // UnlockCoin calls Wallet.unlockCoin.
 func (c *WalletClient) UnlockCoin(ctx context.Context, output []byte) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletUnlockCoin, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().UnlockCoin(ctx, func(p multiprocesscapnp.Wallet_unlockCoin_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetOutput(output); err != nil {
-				return domain.Wrap("Wallet.unlockCoin.output", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletUnlockCoin, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_unlockCoin_Params(p.Struct())
+		if err := args.SetOutput(output); err != nil {
+			return domain.Wrap("Wallet.unlockCoin.output", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_unlockCoin_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2346,25 +2273,14 @@ func (c *WalletClient) UnlockCoin(ctx context.Context, output []byte) (result bo
 
 // IsLockedCoin calls Wallet.isLockedCoin.
 func (c *WalletClient) IsLockedCoin(ctx context.Context, output []byte) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletIsLockedCoin, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsLockedCoin(ctx, func(p multiprocesscapnp.Wallet_isLockedCoin_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetOutput(output); err != nil {
-				return domain.Wrap("Wallet.isLockedCoin.output", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletIsLockedCoin, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_isLockedCoin_Params(p.Struct())
+		if err := args.SetOutput(output); err != nil {
+			return domain.Wrap("Wallet.isLockedCoin.output", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_isLockedCoin_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2373,22 +2289,8 @@ func (c *WalletClient) IsLockedCoin(ctx context.Context, output []byte) (result 
 
 // ListLockedCoins calls Wallet.listLockedCoins.
 func (c *WalletClient) ListLockedCoins(ctx context.Context) (outputs [][]byte, err error) {
-	err = c.base.Call(ctx, &methodWalletListLockedCoins, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ListLockedCoins(ctx, func(p multiprocesscapnp.Wallet_listLockedCoins_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletListLockedCoins, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_listLockedCoins_Results(r.Struct())
 		w1, err := res.Outputs()
 		if err != nil {
 			return domain.Wrap("Wallet.listLockedCoins.outputs", err)
@@ -2400,7 +2302,7 @@ func (c *WalletClient) ListLockedCoins(ctx context.Context) (outputs [][]byte, e
 				if err != nil {
 					return domain.Wrap("Wallet.listLockedCoins.outputs", err)
 				}
-				outputs[i3] = bytes.Clone(e4)
+				outputs[i3] = r.Keep(e4)
 			}
 		}
 		return nil
@@ -2410,42 +2312,31 @@ func (c *WalletClient) ListLockedCoins(ctx context.Context) (outputs [][]byte, e
 
 // CreateTransaction calls Wallet.createTransaction.
 func (c *WalletClient) CreateTransaction(ctx context.Context, recipients []Recipient, coinControl CoinControl, sign bool, changePos int32) (result *Result[[]byte], changePosOut int32, fee btcutil.Amount, err error) {
-	err = c.base.Call(ctx, &methodWalletCreateTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CreateTransaction(ctx, func(p multiprocesscapnp.Wallet_createTransaction_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodWalletCreateTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_createTransaction_Params(p.Struct())
+		if recipients != nil {
+			l1, err := args.NewRecipients(int32(len(recipients)))
 			if err != nil {
-				return err
+				return domain.Wrap("Wallet.createTransaction.recipients", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if recipients != nil {
-				l1, err := p.NewRecipients(int32(len(recipients)))
-				if err != nil {
+			for i2, x3 := range recipients {
+				if err := x3.ToCapnp(l1.At(i2)); err != nil {
 					return domain.Wrap("Wallet.createTransaction.recipients", err)
 				}
-				for i2, x3 := range recipients {
-					if err := x3.ToCapnp(l1.At(i2)); err != nil {
-						return domain.Wrap("Wallet.createTransaction.recipients", err)
-					}
-				}
 			}
-			e4, err := p.NewCoinControl()
-			if err != nil {
-				return domain.Wrap("Wallet.createTransaction.coinControl", err)
-			}
-			if err := coinControl.ToCapnp(e4); err != nil {
-				return domain.Wrap("Wallet.createTransaction.coinControl", err)
-			}
-			p.SetSign(sign)
-			p.SetChangePos(changePos)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		e4, err := args.NewCoinControl()
+		if err != nil {
+			return domain.Wrap("Wallet.createTransaction.coinControl", err)
+		}
+		if err := coinControl.ToCapnp(e4); err != nil {
+			return domain.Wrap("Wallet.createTransaction.coinControl", err)
+		}
+		args.SetSign(sign)
+		args.SetChangePos(changePos)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_createTransaction_Results(r.Struct())
 		w5, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.createTransaction.result", err)
@@ -2453,7 +2344,7 @@ func (c *WalletClient) CreateTransaction(ctx context.Context, recipients []Recip
 		if res.HasResult() {
 			v7, err := ResultFromCapnp[[]byte](w5, func(p capnp.Ptr) ([]byte, error) {
 				var v6 []byte
-				v6 = bytes.Clone(p.Data())
+				v6 = r.Keep(p.Data())
 				return v6, nil
 			})
 			if err != nil {
@@ -2470,82 +2361,71 @@ func (c *WalletClient) CreateTransaction(ctx context.Context, recipients []Recip
 
 // CommitTransaction calls Wallet.commitTransaction.
 func (c *WalletClient) CommitTransaction(ctx context.Context, tx *wire.MsgTx, valueMap []Pair[string, string], orderForm []Pair[string, string]) error {
-	return c.base.Call(ctx, &methodWalletCommitTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CommitTransaction(ctx, func(p multiprocesscapnp.Wallet_commitTransaction_Params) error {
-			cp, err := p.NewContext()
+	return c.base.Invoke(ctx, &methodWalletCommitTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_commitTransaction_Params(p.Struct())
+		b1, err := domain.TxBytes(tx)
+		if err != nil {
+			return domain.Wrap("Wallet.commitTransaction.tx", err)
+		}
+		if err := args.SetTx(b1); err != nil {
+			return domain.Wrap("Wallet.commitTransaction.tx", err)
+		}
+		if valueMap != nil {
+			l2, err := args.NewValueMap(int32(len(valueMap)))
 			if err != nil {
-				return err
+				return domain.Wrap("Wallet.commitTransaction.valueMap", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.TxBytes(tx)
-			if err != nil {
-				return domain.Wrap("Wallet.commitTransaction.tx", err)
-			}
-			if err := p.SetTx(b1); err != nil {
-				return domain.Wrap("Wallet.commitTransaction.tx", err)
-			}
-			if valueMap != nil {
-				l2, err := p.NewValueMap(int32(len(valueMap)))
-				if err != nil {
+			for i3, x4 := range valueMap {
+				if err := x4.ToCapnp(l2.At(i3), func(seg *capnp.Segment, x5 string) (capnp.Ptr, error) {
+					var p6 capnp.Ptr
+					x7, err := capnp.NewText(seg, x5)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p6 = x7.ToPtr()
+					return p6, nil
+				}, func(seg *capnp.Segment, x8 string) (capnp.Ptr, error) {
+					var p9 capnp.Ptr
+					x10, err := capnp.NewText(seg, x8)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p9 = x10.ToPtr()
+					return p9, nil
+				}); err != nil {
 					return domain.Wrap("Wallet.commitTransaction.valueMap", err)
 				}
-				for i3, x4 := range valueMap {
-					if err := x4.ToCapnp(l2.At(i3), func(seg *capnp.Segment, x5 string) (capnp.Ptr, error) {
-						var p6 capnp.Ptr
-						x7, err := capnp.NewText(seg, x5)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p6 = x7.ToPtr()
-						return p6, nil
-					}, func(seg *capnp.Segment, x8 string) (capnp.Ptr, error) {
-						var p9 capnp.Ptr
-						x10, err := capnp.NewText(seg, x8)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p9 = x10.ToPtr()
-						return p9, nil
-					}); err != nil {
-						return domain.Wrap("Wallet.commitTransaction.valueMap", err)
-					}
-				}
 			}
-			if orderForm != nil {
-				l11, err := p.NewOrderForm(int32(len(orderForm)))
-				if err != nil {
+		}
+		if orderForm != nil {
+			l11, err := args.NewOrderForm(int32(len(orderForm)))
+			if err != nil {
+				return domain.Wrap("Wallet.commitTransaction.orderForm", err)
+			}
+			for i12, x13 := range orderForm {
+				if err := x13.ToCapnp(l11.At(i12), func(seg *capnp.Segment, x14 string) (capnp.Ptr, error) {
+					var p15 capnp.Ptr
+					x16, err := capnp.NewText(seg, x14)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p15 = x16.ToPtr()
+					return p15, nil
+				}, func(seg *capnp.Segment, x17 string) (capnp.Ptr, error) {
+					var p18 capnp.Ptr
+					x19, err := capnp.NewText(seg, x17)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p18 = x19.ToPtr()
+					return p18, nil
+				}); err != nil {
 					return domain.Wrap("Wallet.commitTransaction.orderForm", err)
 				}
-				for i12, x13 := range orderForm {
-					if err := x13.ToCapnp(l11.At(i12), func(seg *capnp.Segment, x14 string) (capnp.Ptr, error) {
-						var p15 capnp.Ptr
-						x16, err := capnp.NewText(seg, x14)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p15 = x16.ToPtr()
-						return p15, nil
-					}, func(seg *capnp.Segment, x17 string) (capnp.Ptr, error) {
-						var p18 capnp.Ptr
-						x19, err := capnp.NewText(seg, x17)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p18 = x19.ToPtr()
-						return p18, nil
-					}); err != nil {
-						return domain.Wrap("Wallet.commitTransaction.orderForm", err)
-					}
-				}
 			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+		}
+		return nil
+	}, nil)
 }
 
 // CommitTransactionBytes calls Wallet.commitTransaction.
@@ -2555,101 +2435,79 @@ func (c *WalletClient) CommitTransaction(ctx context.Context, tx *wire.MsgTx, va
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
 func (c *WalletClient) CommitTransactionBytes(ctx context.Context, tx []byte, valueMap []Pair[string, string], orderForm []Pair[string, string]) error {
-	return c.base.Call(ctx, &methodWalletCommitTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CommitTransaction(ctx, func(p multiprocesscapnp.Wallet_commitTransaction_Params) error {
-			cp, err := p.NewContext()
+	return c.base.Invoke(ctx, &methodWalletCommitTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_commitTransaction_Params(p.Struct())
+		if err := args.SetTx(tx); err != nil {
+			return domain.Wrap("Wallet.commitTransaction.tx", err)
+		}
+		if valueMap != nil {
+			l1, err := args.NewValueMap(int32(len(valueMap)))
 			if err != nil {
-				return err
+				return domain.Wrap("Wallet.commitTransaction.valueMap", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTx(tx); err != nil {
-				return domain.Wrap("Wallet.commitTransaction.tx", err)
-			}
-			if valueMap != nil {
-				l1, err := p.NewValueMap(int32(len(valueMap)))
-				if err != nil {
+			for i2, x3 := range valueMap {
+				if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 string) (capnp.Ptr, error) {
+					var p5 capnp.Ptr
+					x6, err := capnp.NewText(seg, x4)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p5 = x6.ToPtr()
+					return p5, nil
+				}, func(seg *capnp.Segment, x7 string) (capnp.Ptr, error) {
+					var p8 capnp.Ptr
+					x9, err := capnp.NewText(seg, x7)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p8 = x9.ToPtr()
+					return p8, nil
+				}); err != nil {
 					return domain.Wrap("Wallet.commitTransaction.valueMap", err)
 				}
-				for i2, x3 := range valueMap {
-					if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 string) (capnp.Ptr, error) {
-						var p5 capnp.Ptr
-						x6, err := capnp.NewText(seg, x4)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p5 = x6.ToPtr()
-						return p5, nil
-					}, func(seg *capnp.Segment, x7 string) (capnp.Ptr, error) {
-						var p8 capnp.Ptr
-						x9, err := capnp.NewText(seg, x7)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p8 = x9.ToPtr()
-						return p8, nil
-					}); err != nil {
-						return domain.Wrap("Wallet.commitTransaction.valueMap", err)
-					}
-				}
 			}
-			if orderForm != nil {
-				l10, err := p.NewOrderForm(int32(len(orderForm)))
-				if err != nil {
+		}
+		if orderForm != nil {
+			l10, err := args.NewOrderForm(int32(len(orderForm)))
+			if err != nil {
+				return domain.Wrap("Wallet.commitTransaction.orderForm", err)
+			}
+			for i11, x12 := range orderForm {
+				if err := x12.ToCapnp(l10.At(i11), func(seg *capnp.Segment, x13 string) (capnp.Ptr, error) {
+					var p14 capnp.Ptr
+					x15, err := capnp.NewText(seg, x13)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p14 = x15.ToPtr()
+					return p14, nil
+				}, func(seg *capnp.Segment, x16 string) (capnp.Ptr, error) {
+					var p17 capnp.Ptr
+					x18, err := capnp.NewText(seg, x16)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p17 = x18.ToPtr()
+					return p17, nil
+				}); err != nil {
 					return domain.Wrap("Wallet.commitTransaction.orderForm", err)
 				}
-				for i11, x12 := range orderForm {
-					if err := x12.ToCapnp(l10.At(i11), func(seg *capnp.Segment, x13 string) (capnp.Ptr, error) {
-						var p14 capnp.Ptr
-						x15, err := capnp.NewText(seg, x13)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p14 = x15.ToPtr()
-						return p14, nil
-					}, func(seg *capnp.Segment, x16 string) (capnp.Ptr, error) {
-						var p17 capnp.Ptr
-						x18, err := capnp.NewText(seg, x16)
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p17 = x18.ToPtr()
-						return p17, nil
-					}); err != nil {
-						return domain.Wrap("Wallet.commitTransaction.orderForm", err)
-					}
-				}
 			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+		}
+		return nil
+	}, nil)
 }
 
 // TransactionCanBeAbandoned calls Wallet.transactionCanBeAbandoned.
 func (c *WalletClient) TransactionCanBeAbandoned(ctx context.Context, txid chainhash.Hash) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletTransactionCanBeAbandoned, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TransactionCanBeAbandoned(ctx, func(p multiprocesscapnp.Wallet_transactionCanBeAbandoned_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.transactionCanBeAbandoned.txid", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletTransactionCanBeAbandoned, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_transactionCanBeAbandoned_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.transactionCanBeAbandoned.txid", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_transactionCanBeAbandoned_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2658,25 +2516,14 @@ func (c *WalletClient) TransactionCanBeAbandoned(ctx context.Context, txid chain
 
 // AbandonTransaction calls Wallet.abandonTransaction.
 func (c *WalletClient) AbandonTransaction(ctx context.Context, txid chainhash.Hash) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletAbandonTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().AbandonTransaction(ctx, func(p multiprocesscapnp.Wallet_abandonTransaction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.abandonTransaction.txid", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletAbandonTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_abandonTransaction_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.abandonTransaction.txid", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_abandonTransaction_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2685,25 +2532,14 @@ func (c *WalletClient) AbandonTransaction(ctx context.Context, txid chainhash.Ha
 
 // TransactionCanBeBumped calls Wallet.transactionCanBeBumped.
 func (c *WalletClient) TransactionCanBeBumped(ctx context.Context, txid chainhash.Hash) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletTransactionCanBeBumped, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TransactionCanBeBumped(ctx, func(p multiprocesscapnp.Wallet_transactionCanBeBumped_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.transactionCanBeBumped.txid", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletTransactionCanBeBumped, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_transactionCanBeBumped_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.transactionCanBeBumped.txid", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_transactionCanBeBumped_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2712,32 +2548,21 @@ func (c *WalletClient) TransactionCanBeBumped(ctx context.Context, txid chainhas
 
 // CreateBumpTransaction calls Wallet.createBumpTransaction.
 func (c *WalletClient) CreateBumpTransaction(ctx context.Context, txid chainhash.Hash, coinControl CoinControl) (result bool, errors []BilingualStr, oldFee btcutil.Amount, newFee btcutil.Amount, mtx *wire.MsgTx, err error) {
-	err = c.base.Call(ctx, &methodWalletCreateBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CreateBumpTransaction(ctx, func(p multiprocesscapnp.Wallet_createBumpTransaction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.createBumpTransaction.txid", err)
-			}
-			e1, err := p.NewCoinControl()
-			if err != nil {
-				return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
-			}
-			if err := coinControl.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletCreateBumpTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_createBumpTransaction_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.createBumpTransaction.txid", err)
 		}
+		e1, err := args.NewCoinControl()
+		if err != nil {
+			return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
+		}
+		if err := coinControl.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_createBumpTransaction_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Errors()
 		if err != nil {
@@ -2776,32 +2601,21 @@ func (c *WalletClient) CreateBumpTransaction(ctx context.Context, txid chainhash
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
 func (c *WalletClient) CreateBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, coinControl CoinControl) (result bool, errors []BilingualStr, oldFee btcutil.Amount, newFee btcutil.Amount, mtx []byte, err error) {
-	err = c.base.Call(ctx, &methodWalletCreateBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CreateBumpTransaction(ctx, func(p multiprocesscapnp.Wallet_createBumpTransaction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.createBumpTransaction.txid", err)
-			}
-			e1, err := p.NewCoinControl()
-			if err != nil {
-				return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
-			}
-			if err := coinControl.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletCreateBumpTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_createBumpTransaction_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.createBumpTransaction.txid", err)
 		}
+		e1, err := args.NewCoinControl()
+		if err != nil {
+			return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
+		}
+		if err := coinControl.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_createBumpTransaction_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Errors()
 		if err != nil {
@@ -2823,7 +2637,7 @@ func (c *WalletClient) CreateBumpTransactionBytes(ctx context.Context, txid chai
 		if err != nil {
 			return domain.Wrap("Wallet.createBumpTransaction.mtx", err)
 		}
-		mtx = bytes.Clone(w6)
+		mtx = r.Keep(w6)
 		return nil
 	})
 	return result, errors, oldFee, newFee, mtx, err
@@ -2831,29 +2645,18 @@ func (c *WalletClient) CreateBumpTransactionBytes(ctx context.Context, txid chai
 
 // SignBumpTransaction calls Wallet.signBumpTransaction.
 func (c *WalletClient) SignBumpTransaction(ctx context.Context, mtx *wire.MsgTx) (result bool, mtxOut *wire.MsgTx, err error) {
-	err = c.base.Call(ctx, &methodWalletSignBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SignBumpTransaction(ctx, func(p multiprocesscapnp.Wallet_signBumpTransaction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.TxBytes(mtx)
-			if err != nil {
-				return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
-			}
-			if err := p.SetMtx(b1); err != nil {
-				return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodWalletSignBumpTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_signBumpTransaction_Params(p.Struct())
+		b1, err := domain.TxBytes(mtx)
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
 		}
+		if err := args.SetMtx(b1); err != nil {
+			return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_signBumpTransaction_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Mtx()
 		if err != nil {
@@ -2876,31 +2679,20 @@ func (c *WalletClient) SignBumpTransaction(ctx context.Context, mtx *wire.MsgTx)
 // skip a decode and re-encode). A nil slice is a null Data pointer, an empty
 // non-nil one is empty Data.
 func (c *WalletClient) SignBumpTransactionBytes(ctx context.Context, mtx []byte) (result bool, mtxOut []byte, err error) {
-	err = c.base.Call(ctx, &methodWalletSignBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SignBumpTransaction(ctx, func(p multiprocesscapnp.Wallet_signBumpTransaction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetMtx(mtx); err != nil {
-				return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletSignBumpTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_signBumpTransaction_Params(p.Struct())
+		if err := args.SetMtx(mtx); err != nil {
+			return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_signBumpTransaction_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Mtx()
 		if err != nil {
 			return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
 		}
-		mtxOut = bytes.Clone(w1)
+		mtxOut = r.Keep(w1)
 		return nil
 	})
 	return result, mtxOut, err
@@ -2908,32 +2700,21 @@ func (c *WalletClient) SignBumpTransactionBytes(ctx context.Context, mtx []byte)
 
 // CommitBumpTransaction calls Wallet.commitBumpTransaction.
 func (c *WalletClient) CommitBumpTransaction(ctx context.Context, txid chainhash.Hash, mtx *wire.MsgTx) (result bool, errors []BilingualStr, bumpedTxid chainhash.Hash, err error) {
-	err = c.base.Call(ctx, &methodWalletCommitBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CommitBumpTransaction(ctx, func(p multiprocesscapnp.Wallet_commitBumpTransaction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
-			}
-			b1, err := domain.TxBytes(mtx)
-			if err != nil {
-				return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
-			}
-			if err := p.SetMtx(b1); err != nil {
-				return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletCommitBumpTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_commitBumpTransaction_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
 		}
+		b1, err := domain.TxBytes(mtx)
+		if err != nil {
+			return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
+		}
+		if err := args.SetMtx(b1); err != nil {
+			return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_commitBumpTransaction_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Errors()
 		if err != nil {
@@ -2970,28 +2751,17 @@ func (c *WalletClient) CommitBumpTransaction(ctx context.Context, txid chainhash
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
 func (c *WalletClient) CommitBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, mtx []byte) (result bool, errors []BilingualStr, bumpedTxid chainhash.Hash, err error) {
-	err = c.base.Call(ctx, &methodWalletCommitBumpTransaction, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CommitBumpTransaction(ctx, func(p multiprocesscapnp.Wallet_commitBumpTransaction_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
-			}
-			if err := p.SetMtx(mtx); err != nil {
-				return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletCommitBumpTransaction, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_commitBumpTransaction_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
 		}
+		if err := args.SetMtx(mtx); err != nil {
+			return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_commitBumpTransaction_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Errors()
 		if err != nil {
@@ -3023,25 +2793,14 @@ func (c *WalletClient) CommitBumpTransactionBytes(ctx context.Context, txid chai
 
 // GetTx calls Wallet.getTx.
 func (c *WalletClient) GetTx(ctx context.Context, txid chainhash.Hash) (result *wire.MsgTx, err error) {
-	err = c.base.Call(ctx, &methodWalletGetTx, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTx(ctx, func(p multiprocesscapnp.Wallet_getTx_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.getTx.txid", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletGetTx, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getTx_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.getTx.txid", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getTx_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getTx.result", err)
@@ -3063,30 +2822,19 @@ func (c *WalletClient) GetTx(ctx context.Context, txid chainhash.Hash) (result *
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *WalletClient) GetTxBytes(ctx context.Context, txid chainhash.Hash) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodWalletGetTx, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTx(ctx, func(p multiprocesscapnp.Wallet_getTx_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.getTx.txid", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletGetTx, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getTx_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.getTx.txid", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getTx_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getTx.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -3094,25 +2842,14 @@ func (c *WalletClient) GetTxBytes(ctx context.Context, txid chainhash.Hash) (res
 
 // GetWalletTx calls Wallet.getWalletTx.
 func (c *WalletClient) GetWalletTx(ctx context.Context, txid chainhash.Hash) (result *WalletTx, err error) {
-	err = c.base.Call(ctx, &methodWalletGetWalletTx, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetWalletTx(ctx, func(p multiprocesscapnp.Wallet_getWalletTx_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.getWalletTx.txid", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletGetWalletTx, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getWalletTx_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.getWalletTx.txid", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getWalletTx_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getWalletTx.result", err)
@@ -3131,22 +2868,8 @@ func (c *WalletClient) GetWalletTx(ctx context.Context, txid chainhash.Hash) (re
 
 // GetWalletTxs calls Wallet.getWalletTxs.
 func (c *WalletClient) GetWalletTxs(ctx context.Context) (result []WalletTx, err error) {
-	err = c.base.Call(ctx, &methodWalletGetWalletTxs, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetWalletTxs(ctx, func(p multiprocesscapnp.Wallet_getWalletTxs_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletGetWalletTxs, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getWalletTxs_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getWalletTxs.result", err)
@@ -3168,25 +2891,14 @@ func (c *WalletClient) GetWalletTxs(ctx context.Context) (result []WalletTx, err
 
 // TryGetTxStatus calls Wallet.tryGetTxStatus.
 func (c *WalletClient) TryGetTxStatus(ctx context.Context, txid chainhash.Hash) (result bool, txStatus *WalletTxStatus, numBlocks int32, blockTime int64, err error) {
-	err = c.base.Call(ctx, &methodWalletTryGetTxStatus, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TryGetTxStatus(ctx, func(p multiprocesscapnp.Wallet_tryGetTxStatus_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.tryGetTxStatus.txid", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletTryGetTxStatus, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_tryGetTxStatus_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.tryGetTxStatus.txid", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_tryGetTxStatus_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.TxStatus()
 		if err != nil {
@@ -3208,25 +2920,14 @@ func (c *WalletClient) TryGetTxStatus(ctx context.Context, txid chainhash.Hash) 
 
 // GetWalletTxDetails calls Wallet.getWalletTxDetails.
 func (c *WalletClient) GetWalletTxDetails(ctx context.Context, txid chainhash.Hash) (result *WalletTx, txStatus *WalletTxStatus, orderForm []Pair[string, string], inMempool bool, numBlocks int32, err error) {
-	err = c.base.Call(ctx, &methodWalletGetWalletTxDetails, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetWalletTxDetails(ctx, func(p multiprocesscapnp.Wallet_getWalletTxDetails_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("Wallet.getWalletTxDetails.txid", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletGetWalletTxDetails, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getWalletTxDetails_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("Wallet.getWalletTxDetails.txid", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getWalletTxDetails_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getWalletTxDetails.result", err)
@@ -3280,22 +2981,8 @@ func (c *WalletClient) GetWalletTxDetails(ctx context.Context, txid chainhash.Ha
 
 // GetBalances calls Wallet.getBalances.
 func (c *WalletClient) GetBalances(ctx context.Context) (result *WalletBalances, err error) {
-	err = c.base.Call(ctx, &methodWalletGetBalances, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBalances(ctx, func(p multiprocesscapnp.Wallet_getBalances_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletGetBalances, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getBalances_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getBalances.result", err)
@@ -3314,33 +3001,22 @@ func (c *WalletClient) GetBalances(ctx context.Context) (result *WalletBalances,
 
 // FillPSBT calls Wallet.fillPSBT.
 func (c *WalletClient) FillPSBT(ctx context.Context, sighashType int32, sign bool, bip32derivs bool, wantNSigned bool) (result int32, nSigned uint64, psbt []byte, complete bool, err error) {
-	err = c.base.Call(ctx, &methodWalletFillPSBT, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().FillPSBT(ctx, func(p multiprocesscapnp.Wallet_fillPSBT_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetSighashType(sighashType)
-			p.SetSign(sign)
-			p.SetBip32derivs(bip32derivs)
-			p.SetWantNSigned(wantNSigned)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletFillPSBT, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_fillPSBT_Params(p.Struct())
+		args.SetSighashType(sighashType)
+		args.SetSign(sign)
+		args.SetBip32derivs(bip32derivs)
+		args.SetWantNSigned(wantNSigned)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_fillPSBT_Results(r.Struct())
 		result = res.Result()
 		nSigned = res.NSigned()
 		w1, err := res.Psbt()
 		if err != nil {
 			return domain.Wrap("Wallet.fillPSBT.psbt", err)
 		}
-		psbt = bytes.Clone(w1)
+		psbt = r.Keep(w1)
 		complete = res.Complete()
 		return nil
 	})
@@ -3349,22 +3025,8 @@ func (c *WalletClient) FillPSBT(ctx context.Context, sighashType int32, sign boo
 
 // TryGetBalances calls Wallet.tryGetBalances.
 func (c *WalletClient) TryGetBalances(ctx context.Context) (result bool, balances *WalletBalances, blockHash chainhash.Hash, err error) {
-	err = c.base.Call(ctx, &methodWalletTryGetBalances, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TryGetBalances(ctx, func(p multiprocesscapnp.Wallet_tryGetBalances_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletTryGetBalances, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_tryGetBalances_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Balances()
 		if err != nil {
@@ -3393,22 +3055,8 @@ func (c *WalletClient) TryGetBalances(ctx context.Context) (result bool, balance
 
 // GetBalance calls Wallet.getBalance.
 func (c *WalletClient) GetBalance(ctx context.Context) (result btcutil.Amount, err error) {
-	err = c.base.Call(ctx, &methodWalletGetBalance, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBalance(ctx, func(p multiprocesscapnp.Wallet_getBalance_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletGetBalance, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getBalance_Results(r.Struct())
 		result = btcutil.Amount(res.Result())
 		return nil
 	})
@@ -3417,29 +3065,18 @@ func (c *WalletClient) GetBalance(ctx context.Context) (result btcutil.Amount, e
 
 // GetAvailableBalance calls Wallet.getAvailableBalance.
 func (c *WalletClient) GetAvailableBalance(ctx context.Context, coinControl CoinControl) (result btcutil.Amount, err error) {
-	err = c.base.Call(ctx, &methodWalletGetAvailableBalance, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetAvailableBalance(ctx, func(p multiprocesscapnp.Wallet_getAvailableBalance_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewCoinControl()
-			if err != nil {
-				return domain.Wrap("Wallet.getAvailableBalance.coinControl", err)
-			}
-			if err := coinControl.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.getAvailableBalance.coinControl", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodWalletGetAvailableBalance, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getAvailableBalance_Params(p.Struct())
+		e1, err := args.NewCoinControl()
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.getAvailableBalance.coinControl", err)
 		}
+		if err := coinControl.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.getAvailableBalance.coinControl", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getAvailableBalance_Results(r.Struct())
 		result = btcutil.Amount(res.Result())
 		return nil
 	})
@@ -3448,25 +3085,14 @@ func (c *WalletClient) GetAvailableBalance(ctx context.Context, coinControl Coin
 
 // TxinIsMine calls Wallet.txinIsMine.
 func (c *WalletClient) TxinIsMine(ctx context.Context, txin []byte) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletTxinIsMine, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TxinIsMine(ctx, func(p multiprocesscapnp.Wallet_txinIsMine_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxin(txin); err != nil {
-				return domain.Wrap("Wallet.txinIsMine.txin", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletTxinIsMine, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_txinIsMine_Params(p.Struct())
+		if err := args.SetTxin(txin); err != nil {
+			return domain.Wrap("Wallet.txinIsMine.txin", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_txinIsMine_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -3475,29 +3101,18 @@ func (c *WalletClient) TxinIsMine(ctx context.Context, txin []byte) (result bool
 
 // TxoutIsMine calls Wallet.txoutIsMine.
 func (c *WalletClient) TxoutIsMine(ctx context.Context, txout *wire.TxOut) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletTxoutIsMine, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TxoutIsMine(ctx, func(p multiprocesscapnp.Wallet_txoutIsMine_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.TxOutBytes(txout)
-			if err != nil {
-				return domain.Wrap("Wallet.txoutIsMine.txout", err)
-			}
-			if err := p.SetTxout(b1); err != nil {
-				return domain.Wrap("Wallet.txoutIsMine.txout", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodWalletTxoutIsMine, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_txoutIsMine_Params(p.Struct())
+		b1, err := domain.TxOutBytes(txout)
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.txoutIsMine.txout", err)
 		}
+		if err := args.SetTxout(b1); err != nil {
+			return domain.Wrap("Wallet.txoutIsMine.txout", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_txoutIsMine_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -3511,25 +3126,14 @@ func (c *WalletClient) TxoutIsMine(ctx context.Context, txout *wire.TxOut) (resu
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *WalletClient) TxoutIsMineBytes(ctx context.Context, txout []byte) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletTxoutIsMine, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TxoutIsMine(ctx, func(p multiprocesscapnp.Wallet_txoutIsMine_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxout(txout); err != nil {
-				return domain.Wrap("Wallet.txoutIsMine.txout", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletTxoutIsMine, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_txoutIsMine_Params(p.Struct())
+		if err := args.SetTxout(txout); err != nil {
+			return domain.Wrap("Wallet.txoutIsMine.txout", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_txoutIsMine_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -3538,25 +3142,14 @@ func (c *WalletClient) TxoutIsMineBytes(ctx context.Context, txout []byte) (resu
 
 // GetDebit calls Wallet.getDebit.
 func (c *WalletClient) GetDebit(ctx context.Context, txin []byte) (result btcutil.Amount, err error) {
-	err = c.base.Call(ctx, &methodWalletGetDebit, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetDebit(ctx, func(p multiprocesscapnp.Wallet_getDebit_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxin(txin); err != nil {
-				return domain.Wrap("Wallet.getDebit.txin", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletGetDebit, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getDebit_Params(p.Struct())
+		if err := args.SetTxin(txin); err != nil {
+			return domain.Wrap("Wallet.getDebit.txin", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getDebit_Results(r.Struct())
 		result = btcutil.Amount(res.Result())
 		return nil
 	})
@@ -3565,29 +3158,18 @@ func (c *WalletClient) GetDebit(ctx context.Context, txin []byte) (result btcuti
 
 // GetCredit calls Wallet.getCredit.
 func (c *WalletClient) GetCredit(ctx context.Context, txout *wire.TxOut) (result btcutil.Amount, err error) {
-	err = c.base.Call(ctx, &methodWalletGetCredit, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetCredit(ctx, func(p multiprocesscapnp.Wallet_getCredit_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.TxOutBytes(txout)
-			if err != nil {
-				return domain.Wrap("Wallet.getCredit.txout", err)
-			}
-			if err := p.SetTxout(b1); err != nil {
-				return domain.Wrap("Wallet.getCredit.txout", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodWalletGetCredit, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getCredit_Params(p.Struct())
+		b1, err := domain.TxOutBytes(txout)
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.getCredit.txout", err)
 		}
+		if err := args.SetTxout(b1); err != nil {
+			return domain.Wrap("Wallet.getCredit.txout", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getCredit_Results(r.Struct())
 		result = btcutil.Amount(res.Result())
 		return nil
 	})
@@ -3601,25 +3183,14 @@ func (c *WalletClient) GetCredit(ctx context.Context, txout *wire.TxOut) (result
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *WalletClient) GetCreditBytes(ctx context.Context, txout []byte) (result btcutil.Amount, err error) {
-	err = c.base.Call(ctx, &methodWalletGetCredit, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetCredit(ctx, func(p multiprocesscapnp.Wallet_getCredit_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxout(txout); err != nil {
-				return domain.Wrap("Wallet.getCredit.txout", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletGetCredit, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getCredit_Params(p.Struct())
+		if err := args.SetTxout(txout); err != nil {
+			return domain.Wrap("Wallet.getCredit.txout", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getCredit_Results(r.Struct())
 		result = btcutil.Amount(res.Result())
 		return nil
 	})
@@ -3628,22 +3199,8 @@ func (c *WalletClient) GetCreditBytes(ctx context.Context, txout []byte) (result
 
 // ListCoins calls Wallet.listCoins.
 func (c *WalletClient) ListCoins(ctx context.Context) (result []Pair[TxDestination, []Pair[[]byte, WalletTxOut]], err error) {
-	err = c.base.Call(ctx, &methodWalletListCoins, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ListCoins(ctx, func(p multiprocesscapnp.Wallet_listCoins_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletListCoins, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_listCoins_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.listCoins.result", err)
@@ -3666,7 +3223,7 @@ func (c *WalletClient) ListCoins(ctx context.Context) (result []Pair[TxDestinati
 						for i8 := 0; i8 < l7.Len(); i8++ {
 							v12, err := PairFromCapnp[[]byte, WalletTxOut](l7.At(i8), func(p capnp.Ptr) ([]byte, error) {
 								var v9 []byte
-								v9 = bytes.Clone(p.Data())
+								v9 = r.Keep(p.Data())
 								return v9, nil
 							}, func(p capnp.Ptr) (WalletTxOut, error) {
 								var v10 WalletTxOut
@@ -3698,39 +3255,28 @@ func (c *WalletClient) ListCoins(ctx context.Context) (result []Pair[TxDestinati
 
 // GetCoins calls Wallet.getCoins.
 func (c *WalletClient) GetCoins(ctx context.Context, outputs [][]byte) (result []WalletTxOut, err error) {
-	err = c.base.Call(ctx, &methodWalletGetCoins, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetCoins(ctx, func(p multiprocesscapnp.Wallet_getCoins_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodWalletGetCoins, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getCoins_Params(p.Struct())
+		if outputs != nil {
+			l1, err := args.NewOutputs(int32(len(outputs)))
 			if err != nil {
-				return err
+				return domain.Wrap("Wallet.getCoins.outputs", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if outputs != nil {
-				l1, err := p.NewOutputs(int32(len(outputs)))
-				if err != nil {
-					return domain.Wrap("Wallet.getCoins.outputs", err)
-				}
-				for i2, x3 := range outputs {
-					if d4 := x3; d4 != nil {
-						x5, err := capnp.NewData(l1.Segment(), d4)
-						if err != nil {
-							return domain.Wrap("Wallet.getCoins.outputs", err)
-						}
-						if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
-							return domain.Wrap("Wallet.getCoins.outputs", err)
-						}
+			for i2, x3 := range outputs {
+				if d4 := x3; d4 != nil {
+					x5, err := capnp.NewData(l1.Segment(), d4)
+					if err != nil {
+						return domain.Wrap("Wallet.getCoins.outputs", err)
+					}
+					if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+						return domain.Wrap("Wallet.getCoins.outputs", err)
 					}
 				}
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getCoins_Results(r.Struct())
 		w6, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Wallet.getCoins.result", err)
@@ -3752,23 +3298,12 @@ func (c *WalletClient) GetCoins(ctx context.Context, outputs [][]byte) (result [
 
 // GetRequiredFee calls Wallet.getRequiredFee.
 func (c *WalletClient) GetRequiredFee(ctx context.Context, txBytes uint32) (result btcutil.Amount, err error) {
-	err = c.base.Call(ctx, &methodWalletGetRequiredFee, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetRequiredFee(ctx, func(p multiprocesscapnp.Wallet_getRequiredFee_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetTxBytes(txBytes)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletGetRequiredFee, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getRequiredFee_Params(p.Struct())
+		args.SetTxBytes(txBytes)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getRequiredFee_Results(r.Struct())
 		result = btcutil.Amount(res.Result())
 		return nil
 	})
@@ -3777,32 +3312,21 @@ func (c *WalletClient) GetRequiredFee(ctx context.Context, txBytes uint32) (resu
 
 // GetMinimumFee calls Wallet.getMinimumFee.
 func (c *WalletClient) GetMinimumFee(ctx context.Context, txBytes uint32, coinControl CoinControl, wantReturnedTarget bool, wantReason bool) (result btcutil.Amount, returnedTarget int32, reason int32, err error) {
-	err = c.base.Call(ctx, &methodWalletGetMinimumFee, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetMinimumFee(ctx, func(p multiprocesscapnp.Wallet_getMinimumFee_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetTxBytes(txBytes)
-			e1, err := p.NewCoinControl()
-			if err != nil {
-				return domain.Wrap("Wallet.getMinimumFee.coinControl", err)
-			}
-			if err := coinControl.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.getMinimumFee.coinControl", err)
-			}
-			p.SetWantReturnedTarget(wantReturnedTarget)
-			p.SetWantReason(wantReason)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodWalletGetMinimumFee, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_getMinimumFee_Params(p.Struct())
+		args.SetTxBytes(txBytes)
+		e1, err := args.NewCoinControl()
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.getMinimumFee.coinControl", err)
 		}
+		if err := coinControl.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.getMinimumFee.coinControl", err)
+		}
+		args.SetWantReturnedTarget(wantReturnedTarget)
+		args.SetWantReason(wantReason)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getMinimumFee_Results(r.Struct())
 		result = btcutil.Amount(res.Result())
 		returnedTarget = res.ReturnedTarget()
 		reason = res.Reason()
@@ -3813,22 +3337,8 @@ func (c *WalletClient) GetMinimumFee(ctx context.Context, txBytes uint32, coinCo
 
 // GetConfirmTarget calls Wallet.getConfirmTarget.
 func (c *WalletClient) GetConfirmTarget(ctx context.Context) (result uint32, err error) {
-	err = c.base.Call(ctx, &methodWalletGetConfirmTarget, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetConfirmTarget(ctx, func(p multiprocesscapnp.Wallet_getConfirmTarget_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletGetConfirmTarget, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getConfirmTarget_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -3837,22 +3347,8 @@ func (c *WalletClient) GetConfirmTarget(ctx context.Context) (result uint32, err
 
 // HdEnabled calls Wallet.hdEnabled.
 func (c *WalletClient) HdEnabled(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletHdEnabled, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().HdEnabled(ctx, func(p multiprocesscapnp.Wallet_hdEnabled_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletHdEnabled, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_hdEnabled_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -3861,22 +3357,8 @@ func (c *WalletClient) HdEnabled(ctx context.Context) (result bool, err error) {
 
 // CanGetAddresses calls Wallet.canGetAddresses.
 func (c *WalletClient) CanGetAddresses(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletCanGetAddresses, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CanGetAddresses(ctx, func(p multiprocesscapnp.Wallet_canGetAddresses_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletCanGetAddresses, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_canGetAddresses_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -3885,22 +3367,8 @@ func (c *WalletClient) CanGetAddresses(ctx context.Context) (result bool, err er
 
 // PrivateKeysDisabled calls Wallet.privateKeysDisabled.
 func (c *WalletClient) PrivateKeysDisabled(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletPrivateKeysDisabled, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().PrivateKeysDisabled(ctx, func(p multiprocesscapnp.Wallet_privateKeysDisabled_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletPrivateKeysDisabled, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_privateKeysDisabled_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -3909,22 +3377,8 @@ func (c *WalletClient) PrivateKeysDisabled(ctx context.Context) (result bool, er
 
 // TaprootEnabled calls Wallet.taprootEnabled.
 func (c *WalletClient) TaprootEnabled(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletTaprootEnabled, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().TaprootEnabled(ctx, func(p multiprocesscapnp.Wallet_taprootEnabled_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletTaprootEnabled, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_taprootEnabled_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -3933,22 +3387,8 @@ func (c *WalletClient) TaprootEnabled(ctx context.Context) (result bool, err err
 
 // HasExternalSigner calls Wallet.hasExternalSigner.
 func (c *WalletClient) HasExternalSigner(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletHasExternalSigner, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().HasExternalSigner(ctx, func(p multiprocesscapnp.Wallet_hasExternalSigner_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletHasExternalSigner, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_hasExternalSigner_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -3957,22 +3397,8 @@ func (c *WalletClient) HasExternalSigner(ctx context.Context) (result bool, err 
 
 // GetDefaultAddressType calls Wallet.getDefaultAddressType.
 func (c *WalletClient) GetDefaultAddressType(ctx context.Context) (result int32, err error) {
-	err = c.base.Call(ctx, &methodWalletGetDefaultAddressType, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetDefaultAddressType(ctx, func(p multiprocesscapnp.Wallet_getDefaultAddressType_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletGetDefaultAddressType, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getDefaultAddressType_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -3981,22 +3407,8 @@ func (c *WalletClient) GetDefaultAddressType(ctx context.Context) (result int32,
 
 // GetDefaultMaxTxFee calls Wallet.getDefaultMaxTxFee.
 func (c *WalletClient) GetDefaultMaxTxFee(ctx context.Context) (result btcutil.Amount, err error) {
-	err = c.base.Call(ctx, &methodWalletGetDefaultMaxTxFee, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetDefaultMaxTxFee(ctx, func(p multiprocesscapnp.Wallet_getDefaultMaxTxFee_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletGetDefaultMaxTxFee, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_getDefaultMaxTxFee_Results(r.Struct())
 		result = btcutil.Amount(res.Result())
 		return nil
 	})
@@ -4005,46 +3417,28 @@ func (c *WalletClient) GetDefaultMaxTxFee(ctx context.Context) (result btcutil.A
 
 // Remove calls Wallet.remove.
 func (c *WalletClient) Remove(ctx context.Context) error {
-	return c.base.Call(ctx, &methodWalletRemove, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Remove(ctx, func(p multiprocesscapnp.Wallet_remove_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodWalletRemove, nil, nil)
 }
 
 // HandleUnload calls Wallet.handleUnload.
 func (c *WalletClient) HandleUnload(ctx context.Context, callback UnloadWalletCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodWalletHandleUnload, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleUnload(ctx, func(p multiprocesscapnp.Wallet_handleUnload_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(unloadWalletCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodWalletHandleUnload, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_handleUnload_Params(p.Struct())
+		if c1 := unloadWalletCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Wallet.handleUnload.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_handleUnload_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Wallet.handleUnload.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -4052,27 +3446,23 @@ func (c *WalletClient) HandleUnload(ctx context.Context, callback UnloadWalletCa
 
 // HandleShowProgress calls Wallet.handleShowProgress.
 func (c *WalletClient) HandleShowProgress(ctx context.Context, callback ShowWalletProgressCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodWalletHandleShowProgress, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleShowProgress(ctx, func(p multiprocesscapnp.Wallet_handleShowProgress_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(showWalletProgressCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodWalletHandleShowProgress, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_handleShowProgress_Params(p.Struct())
+		if c1 := showWalletProgressCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Wallet.handleShowProgress.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_handleShowProgress_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Wallet.handleShowProgress.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -4080,27 +3470,23 @@ func (c *WalletClient) HandleShowProgress(ctx context.Context, callback ShowWall
 
 // HandleStatusChanged calls Wallet.handleStatusChanged.
 func (c *WalletClient) HandleStatusChanged(ctx context.Context, callback StatusChangedCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodWalletHandleStatusChanged, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleStatusChanged(ctx, func(p multiprocesscapnp.Wallet_handleStatusChanged_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(statusChangedCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodWalletHandleStatusChanged, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_handleStatusChanged_Params(p.Struct())
+		if c1 := statusChangedCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Wallet.handleStatusChanged.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_handleStatusChanged_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Wallet.handleStatusChanged.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -4108,27 +3494,23 @@ func (c *WalletClient) HandleStatusChanged(ctx context.Context, callback StatusC
 
 // HandleAddressBookChanged calls Wallet.handleAddressBookChanged.
 func (c *WalletClient) HandleAddressBookChanged(ctx context.Context, callback AddressBookChangedCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodWalletHandleAddressBookChanged, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleAddressBookChanged(ctx, func(p multiprocesscapnp.Wallet_handleAddressBookChanged_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(addressBookChangedCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodWalletHandleAddressBookChanged, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_handleAddressBookChanged_Params(p.Struct())
+		if c1 := addressBookChangedCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Wallet.handleAddressBookChanged.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_handleAddressBookChanged_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Wallet.handleAddressBookChanged.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -4136,27 +3518,23 @@ func (c *WalletClient) HandleAddressBookChanged(ctx context.Context, callback Ad
 
 // HandleTransactionChanged calls Wallet.handleTransactionChanged.
 func (c *WalletClient) HandleTransactionChanged(ctx context.Context, callback TransactionChangedCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodWalletHandleTransactionChanged, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleTransactionChanged(ctx, func(p multiprocesscapnp.Wallet_handleTransactionChanged_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(transactionChangedCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodWalletHandleTransactionChanged, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_handleTransactionChanged_Params(p.Struct())
+		if c1 := transactionChangedCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Wallet.handleTransactionChanged.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_handleTransactionChanged_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Wallet.handleTransactionChanged.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -4164,1048 +3542,1026 @@ func (c *WalletClient) HandleTransactionChanged(ctx context.Context, callback Tr
 
 // HandleCanGetAddressesChanged calls Wallet.handleCanGetAddressesChanged.
 func (c *WalletClient) HandleCanGetAddressesChanged(ctx context.Context, callback CanGetAddressesChangedCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodWalletHandleCanGetAddressesChanged, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleCanGetAddressesChanged(ctx, func(p multiprocesscapnp.Wallet_handleCanGetAddressesChanged_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(canGetAddressesChangedCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodWalletHandleCanGetAddressesChanged, func(p *rt.Params) error {
+		args := multiprocesscapnp.Wallet_handleCanGetAddressesChanged_Params(p.Struct())
+		if c1 := canGetAddressesChangedCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Wallet.handleCanGetAddressesChanged.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.Wallet_handleCanGetAddressesChanged_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Wallet.handleCanGetAddressesChanged.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
 }
 
-// walletToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func walletToCapnp(conn *rt.Conn, v Wallet) multiprocesscapnp.Wallet {
+// walletCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func walletCap(v Wallet) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.Wallet{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.Wallet(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return WalletServerToCapnp(v)
+	return WalletServer(v)
 }
 
-// walletFromCapnp wraps an owned capability received on conn; null gives nil.
-func walletFromCapnp(conn *rt.Conn, c multiprocesscapnp.Wallet) Wallet {
-	if !c.IsValid() {
-		c.Release()
+// walletFromCap wraps an owned capability received in a message; nil gives nil.
+func walletFromCap(c *rt.Cap) Wallet {
+	if c == nil {
 		return nil
 	}
-	return NewWalletClient(conn, c)
+	return &WalletClient{base: rt.NewClientBase(c)}
 }
 
-// WalletServerToCapnp serves impl as a Wallet capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func WalletServerToCapnp(impl Wallet) multiprocesscapnp.Wallet {
-	return multiprocesscapnp.Wallet_ServerToClient(&walletServer{impl: impl})
+// WalletServer returns a capability that serves impl in this process. Calls
+// run on the threads named by their context.
+func WalletServer(impl Wallet) *rt.Cap {
+	return rt.Local(&walletDesc, impl)
 }
 
-// walletServer adapts a Wallet to capnpc-go's Wallet_Server.
-type walletServer struct {
-	rt.ServerBase
-	impl Wallet
+// walletDesc describes Wallet's methods, inherited ones included, to rt.
+var walletDesc rt.ServerDesc
+
+func init() {
+	walletDesc = rt.ServerDesc{
+		Name: "Wallet",
+		Methods: []rt.MethodDesc{
+			{Method: &methodWalletDestroy},
+			{Method: &methodWalletEncryptWallet, Handler: walletEncryptWallet},
+			{Method: &methodWalletIsCrypted, Handler: walletIsCrypted},
+			{Method: &methodWalletLock, Handler: walletLock},
+			{Method: &methodWalletUnlock, Handler: walletUnlock},
+			{Method: &methodWalletIsLocked, Handler: walletIsLocked},
+			{Method: &methodWalletChangeWalletPassphrase, Handler: walletChangeWalletPassphrase},
+			{Method: &methodWalletAbortRescan, Handler: walletAbortRescan},
+			{Method: &methodWalletBackupWallet, Handler: walletBackupWallet},
+			{Method: &methodWalletGetWalletName, Handler: walletGetWalletName},
+			{Method: &methodWalletGetNewDestination, Handler: walletGetNewDestination},
+			{Method: &methodWalletGetPubKey, Handler: walletGetPubKey},
+			{Method: &methodWalletSignMessage, Handler: walletSignMessage},
+			{Method: &methodWalletIsSpendable, Handler: walletIsSpendable},
+			{Method: &methodWalletSetAddressBook, Handler: walletSetAddressBook},
+			{Method: &methodWalletDelAddressBook, Handler: walletDelAddressBook},
+			{Method: &methodWalletGetAddress, Handler: walletGetAddress},
+			{Method: &methodWalletGetAddresses, Handler: walletGetAddresses},
+			{Method: &methodWalletGetAddressReceiveRequests, Handler: walletGetAddressReceiveRequests},
+			{Method: &methodWalletSetAddressReceiveRequest, Handler: walletSetAddressReceiveRequest},
+			{Method: &methodWalletDisplayAddress, Handler: walletDisplayAddress},
+			{Method: &methodWalletLockCoin, Handler: walletLockCoin},
+			{Method: &methodWalletUnlockCoin, Handler: walletUnlockCoin},
+			{Method: &methodWalletIsLockedCoin, Handler: walletIsLockedCoin},
+			{Method: &methodWalletListLockedCoins, Handler: walletListLockedCoins},
+			{Method: &methodWalletCreateTransaction, Handler: walletCreateTransaction},
+			{Method: &methodWalletCommitTransaction, Handler: walletCommitTransaction},
+			{Method: &methodWalletTransactionCanBeAbandoned, Handler: walletTransactionCanBeAbandoned},
+			{Method: &methodWalletAbandonTransaction, Handler: walletAbandonTransaction},
+			{Method: &methodWalletTransactionCanBeBumped, Handler: walletTransactionCanBeBumped},
+			{Method: &methodWalletCreateBumpTransaction, Handler: walletCreateBumpTransaction},
+			{Method: &methodWalletSignBumpTransaction, Handler: walletSignBumpTransaction},
+			{Method: &methodWalletCommitBumpTransaction, Handler: walletCommitBumpTransaction},
+			{Method: &methodWalletGetTx, Handler: walletGetTx},
+			{Method: &methodWalletGetWalletTx, Handler: walletGetWalletTx},
+			{Method: &methodWalletGetWalletTxs, Handler: walletGetWalletTxs},
+			{Method: &methodWalletTryGetTxStatus, Handler: walletTryGetTxStatus},
+			{Method: &methodWalletGetWalletTxDetails, Handler: walletGetWalletTxDetails},
+			{Method: &methodWalletGetBalances, Handler: walletGetBalances},
+			{Method: &methodWalletFillPSBT, Handler: walletFillPSBT},
+			{Method: &methodWalletTryGetBalances, Handler: walletTryGetBalances},
+			{Method: &methodWalletGetBalance, Handler: walletGetBalance},
+			{Method: &methodWalletGetAvailableBalance, Handler: walletGetAvailableBalance},
+			{Method: &methodWalletTxinIsMine, Handler: walletTxinIsMine},
+			{Method: &methodWalletTxoutIsMine, Handler: walletTxoutIsMine},
+			{Method: &methodWalletGetDebit, Handler: walletGetDebit},
+			{Method: &methodWalletGetCredit, Handler: walletGetCredit},
+			{Method: &methodWalletListCoins, Handler: walletListCoins},
+			{Method: &methodWalletGetCoins, Handler: walletGetCoins},
+			{Method: &methodWalletGetRequiredFee, Handler: walletGetRequiredFee},
+			{Method: &methodWalletGetMinimumFee, Handler: walletGetMinimumFee},
+			{Method: &methodWalletGetConfirmTarget, Handler: walletGetConfirmTarget},
+			{Method: &methodWalletHdEnabled, Handler: walletHdEnabled},
+			{Method: &methodWalletCanGetAddresses, Handler: walletCanGetAddresses},
+			{Method: &methodWalletPrivateKeysDisabled, Handler: walletPrivateKeysDisabled},
+			{Method: &methodWalletTaprootEnabled, Handler: walletTaprootEnabled},
+			{Method: &methodWalletHasExternalSigner, Handler: walletHasExternalSigner},
+			{Method: &methodWalletGetDefaultAddressType, Handler: walletGetDefaultAddressType},
+			{Method: &methodWalletGetDefaultMaxTxFee, Handler: walletGetDefaultMaxTxFee},
+			{Method: &methodWalletRemove, Handler: walletRemove},
+			{Method: &methodWalletHandleUnload, Handler: walletHandleUnload},
+			{Method: &methodWalletHandleShowProgress, Handler: walletHandleShowProgress},
+			{Method: &methodWalletHandleStatusChanged, Handler: walletHandleStatusChanged},
+			{Method: &methodWalletHandleAddressBookChanged, Handler: walletHandleAddressBookChanged},
+			{Method: &methodWalletHandleTransactionChanged, Handler: walletHandleTransactionChanged},
+			{Method: &methodWalletHandleCanGetAddressesChanged, Handler: walletHandleCanGetAddressesChanged},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(Wallet).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *walletServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
+// walletEncryptWallet serves Wallet.encryptWallet.
+func walletEncryptWallet(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_encryptWallet_Params(call.Args())
+	var walletPassphrase []byte
+	w1, err := args.WalletPassphrase()
+	if err != nil {
+		return domain.Wrap("Wallet.encryptWallet.walletPassphrase", err)
+	}
+	walletPassphrase = bytes.Clone(w1)
+	result, err := impl.(Wallet).EncryptWallet(ctx, walletPassphrase)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_encryptWallet_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// Destroy serves Wallet.destroy.
-func (s *walletServer) Destroy(ctx context.Context, call multiprocesscapnp.Wallet_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodWalletDestroy, call.Args().Context, s.impl.Destroy)
+// walletIsCrypted serves Wallet.isCrypted.
+func walletIsCrypted(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).IsCrypted(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_isCrypted_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// EncryptWallet serves Wallet.encryptWallet.
-func (s *walletServer) EncryptWallet(ctx context.Context, call multiprocesscapnp.Wallet_encryptWallet) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletEncryptWallet, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var walletPassphrase []byte
-		w1, err := args.WalletPassphrase()
-		if err != nil {
-			return domain.Wrap("Wallet.encryptWallet.walletPassphrase", err)
-		}
-		walletPassphrase = bytes.Clone(w1)
-		result, err := s.impl.EncryptWallet(ctx, walletPassphrase)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletLock serves Wallet.lock.
+func walletLock(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).Lock(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_lock_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// IsCrypted serves Wallet.isCrypted.
-func (s *walletServer) IsCrypted(ctx context.Context, call multiprocesscapnp.Wallet_isCrypted) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletIsCrypted, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.IsCrypted(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletUnlock serves Wallet.unlock.
+func walletUnlock(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_unlock_Params(call.Args())
+	var walletPassphrase []byte
+	w1, err := args.WalletPassphrase()
+	if err != nil {
+		return domain.Wrap("Wallet.unlock.walletPassphrase", err)
+	}
+	walletPassphrase = bytes.Clone(w1)
+	result, err := impl.(Wallet).Unlock(ctx, walletPassphrase)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_unlock_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// Lock serves Wallet.lock.
-func (s *walletServer) Lock(ctx context.Context, call multiprocesscapnp.Wallet_lock) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletLock, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.Lock(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletIsLocked serves Wallet.isLocked.
+func walletIsLocked(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).IsLocked(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_isLocked_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// Unlock serves Wallet.unlock.
-func (s *walletServer) Unlock(ctx context.Context, call multiprocesscapnp.Wallet_unlock) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletUnlock, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var walletPassphrase []byte
-		w1, err := args.WalletPassphrase()
-		if err != nil {
-			return domain.Wrap("Wallet.unlock.walletPassphrase", err)
-		}
-		walletPassphrase = bytes.Clone(w1)
-		result, err := s.impl.Unlock(ctx, walletPassphrase)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletChangeWalletPassphrase serves Wallet.changeWalletPassphrase.
+func walletChangeWalletPassphrase(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_changeWalletPassphrase_Params(call.Args())
+	var oldWalletPassphrase []byte
+	var newWalletPassphrase []byte
+	w1, err := args.OldWalletPassphrase()
+	if err != nil {
+		return domain.Wrap("Wallet.changeWalletPassphrase.oldWalletPassphrase", err)
+	}
+	oldWalletPassphrase = bytes.Clone(w1)
+	w2, err := args.NewWalletPassphrase()
+	if err != nil {
+		return domain.Wrap("Wallet.changeWalletPassphrase.newWalletPassphrase", err)
+	}
+	newWalletPassphrase = bytes.Clone(w2)
+	result, err := impl.(Wallet).ChangeWalletPassphrase(ctx, oldWalletPassphrase, newWalletPassphrase)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_changeWalletPassphrase_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// IsLocked serves Wallet.isLocked.
-func (s *walletServer) IsLocked(ctx context.Context, call multiprocesscapnp.Wallet_isLocked) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletIsLocked, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.IsLocked(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletAbortRescan serves Wallet.abortRescan.
+func walletAbortRescan(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Wallet).AbortRescan(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// ChangeWalletPassphrase serves Wallet.changeWalletPassphrase.
-func (s *walletServer) ChangeWalletPassphrase(ctx context.Context, call multiprocesscapnp.Wallet_changeWalletPassphrase) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletChangeWalletPassphrase, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var oldWalletPassphrase []byte
-		var newWalletPassphrase []byte
-		w1, err := args.OldWalletPassphrase()
-		if err != nil {
-			return domain.Wrap("Wallet.changeWalletPassphrase.oldWalletPassphrase", err)
-		}
-		oldWalletPassphrase = bytes.Clone(w1)
-		w2, err := args.NewWalletPassphrase()
-		if err != nil {
-			return domain.Wrap("Wallet.changeWalletPassphrase.newWalletPassphrase", err)
-		}
-		newWalletPassphrase = bytes.Clone(w2)
-		result, err := s.impl.ChangeWalletPassphrase(ctx, oldWalletPassphrase, newWalletPassphrase)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletBackupWallet serves Wallet.backupWallet.
+func walletBackupWallet(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_backupWallet_Params(call.Args())
+	var filename string
+	w1, err := args.Filename()
+	if err != nil {
+		return domain.Wrap("Wallet.backupWallet.filename", err)
+	}
+	filename = w1
+	result, err := impl.(Wallet).BackupWallet(ctx, filename)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_backupWallet_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// AbortRescan serves Wallet.abortRescan.
-func (s *walletServer) AbortRescan(ctx context.Context, call multiprocesscapnp.Wallet_abortRescan) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletAbortRescan, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.AbortRescan(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// walletGetWalletName serves Wallet.getWalletName.
+func walletGetWalletName(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).GetWalletName(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getWalletName_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("Wallet.getWalletName.result", err)
+	}
+	return nil
 }
 
-// BackupWallet serves Wallet.backupWallet.
-func (s *walletServer) BackupWallet(ctx context.Context, call multiprocesscapnp.Wallet_backupWallet) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletBackupWallet, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var filename string
-		w1, err := args.Filename()
+// walletGetNewDestination serves Wallet.getNewDestination.
+func walletGetNewDestination(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_getNewDestination_Params(call.Args())
+	var outputType int32
+	var label string
+	outputType = args.OutputType()
+	w1, err := args.Label()
+	if err != nil {
+		return domain.Wrap("Wallet.getNewDestination.label", err)
+	}
+	label = w1
+	result, err := impl.(Wallet).GetNewDestination(ctx, outputType, label)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getNewDestination_Results(s)
+	if result != nil {
+		e2, err := res.NewResult()
 		if err != nil {
-			return domain.Wrap("Wallet.backupWallet.filename", err)
+			return domain.Wrap("Wallet.getNewDestination.result", err)
 		}
-		filename = w1
-		result, err := s.impl.BackupWallet(ctx, filename)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// GetWalletName serves Wallet.getWalletName.
-func (s *walletServer) GetWalletName(ctx context.Context, call multiprocesscapnp.Wallet_getWalletName) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetWalletName, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetWalletName(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Wallet.getWalletName.result", err)
-		}
-		return nil
-	})
-}
-
-// GetNewDestination serves Wallet.getNewDestination.
-func (s *walletServer) GetNewDestination(ctx context.Context, call multiprocesscapnp.Wallet_getNewDestination) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetNewDestination, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var outputType int32
-		var label string
-		outputType = args.OutputType()
-		w1, err := args.Label()
-		if err != nil {
-			return domain.Wrap("Wallet.getNewDestination.label", err)
-		}
-		label = w1
-		result, err := s.impl.GetNewDestination(ctx, outputType, label)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e2, err := res.NewResult()
+		if err := result.ToCapnp(e2, func(seg *capnp.Segment, x3 TxDestination) (capnp.Ptr, error) {
+			var p4 capnp.Ptr
+			e5, err := multiprocesscapnp.NewTxDestination(seg)
 			if err != nil {
-				return domain.Wrap("Wallet.getNewDestination.result", err)
+				return capnp.Ptr{}, domain.Wrap("", err)
 			}
-			if err := result.ToCapnp(e2, func(seg *capnp.Segment, x3 TxDestination) (capnp.Ptr, error) {
-				var p4 capnp.Ptr
-				e5, err := multiprocesscapnp.NewTxDestination(seg)
-				if err != nil {
-					return capnp.Ptr{}, domain.Wrap("", err)
-				}
-				p4 = capnp.Struct(e5).ToPtr()
-				if err := x3.ToCapnp(e5); err != nil {
-					return capnp.Ptr{}, domain.Wrap("", err)
-				}
-				return p4, nil
-			}); err != nil {
-				return domain.Wrap("Wallet.getNewDestination.result", err)
+			p4 = capnp.Struct(e5).ToPtr()
+			if err := x3.ToCapnp(e5); err != nil {
+				return capnp.Ptr{}, domain.Wrap("", err)
 			}
+			return p4, nil
+		}); err != nil {
+			return domain.Wrap("Wallet.getNewDestination.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetPubKey serves Wallet.getPubKey.
-func (s *walletServer) GetPubKey(ctx context.Context, call multiprocesscapnp.Wallet_getPubKey) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetPubKey, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var script []byte
-		var address []byte
-		w1, err := args.Script()
-		if err != nil {
-			return domain.Wrap("Wallet.getPubKey.script", err)
-		}
-		script = bytes.Clone(w1)
-		w2, err := args.Address()
-		if err != nil {
-			return domain.Wrap("Wallet.getPubKey.address", err)
-		}
-		address = bytes.Clone(w2)
-		result, pubKey, err := s.impl.GetPubKey(ctx, script, address)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if err := res.SetPubKey(pubKey); err != nil {
-			return domain.Wrap("Wallet.getPubKey.pubKey", err)
-		}
-		return nil
-	})
+// walletGetPubKey serves Wallet.getPubKey.
+func walletGetPubKey(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_getPubKey_Params(call.Args())
+	var script []byte
+	var address []byte
+	w1, err := args.Script()
+	if err != nil {
+		return domain.Wrap("Wallet.getPubKey.script", err)
+	}
+	script = bytes.Clone(w1)
+	w2, err := args.Address()
+	if err != nil {
+		return domain.Wrap("Wallet.getPubKey.address", err)
+	}
+	address = bytes.Clone(w2)
+	result, pubKey, err := impl.(Wallet).GetPubKey(ctx, script, address)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getPubKey_Results(s)
+	res.SetResult(result)
+	if err := res.SetPubKey(pubKey); err != nil {
+		return domain.Wrap("Wallet.getPubKey.pubKey", err)
+	}
+	return nil
 }
 
-// SignMessage serves Wallet.signMessage.
-func (s *walletServer) SignMessage(ctx context.Context, call multiprocesscapnp.Wallet_signMessage) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletSignMessage, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var message string
-		var pkhash []byte
-		w1, err := args.Message_()
-		if err != nil {
-			return domain.Wrap("Wallet.signMessage.message", err)
-		}
-		message = w1
-		w2, err := args.Pkhash()
-		if err != nil {
-			return domain.Wrap("Wallet.signMessage.pkhash", err)
-		}
-		pkhash = bytes.Clone(w2)
-		result, signature, err := s.impl.SignMessage(ctx, message, pkhash)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if err := res.SetSignature(signature); err != nil {
-			return domain.Wrap("Wallet.signMessage.signature", err)
-		}
-		return nil
-	})
+// walletSignMessage serves Wallet.signMessage.
+func walletSignMessage(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_signMessage_Params(call.Args())
+	var message string
+	var pkhash []byte
+	w1, err := args.Message_()
+	if err != nil {
+		return domain.Wrap("Wallet.signMessage.message", err)
+	}
+	message = w1
+	w2, err := args.Pkhash()
+	if err != nil {
+		return domain.Wrap("Wallet.signMessage.pkhash", err)
+	}
+	pkhash = bytes.Clone(w2)
+	result, signature, err := impl.(Wallet).SignMessage(ctx, message, pkhash)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_signMessage_Results(s)
+	res.SetResult(result)
+	if err := res.SetSignature(signature); err != nil {
+		return domain.Wrap("Wallet.signMessage.signature", err)
+	}
+	return nil
 }
 
-// IsSpendable serves Wallet.isSpendable.
-func (s *walletServer) IsSpendable(ctx context.Context, call multiprocesscapnp.Wallet_isSpendable) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletIsSpendable, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var dest TxDestination
-		w1, err := args.Dest()
-		if err != nil {
-			return domain.Wrap("Wallet.isSpendable.dest", err)
-		}
-		v2, err := TxDestinationFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Wallet.isSpendable.dest", err)
-		}
-		dest = v2
-		result, err := s.impl.IsSpendable(ctx, dest)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletIsSpendable serves Wallet.isSpendable.
+func walletIsSpendable(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_isSpendable_Params(call.Args())
+	var dest TxDestination
+	w1, err := args.Dest()
+	if err != nil {
+		return domain.Wrap("Wallet.isSpendable.dest", err)
+	}
+	v2, err := TxDestinationFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Wallet.isSpendable.dest", err)
+	}
+	dest = v2
+	result, err := impl.(Wallet).IsSpendable(ctx, dest)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_isSpendable_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// SetAddressBook serves Wallet.setAddressBook.
-func (s *walletServer) SetAddressBook(ctx context.Context, call multiprocesscapnp.Wallet_setAddressBook) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletSetAddressBook, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var dest TxDestination
-		var name string
-		var purpose int32
-		w1, err := args.Dest()
-		if err != nil {
-			return domain.Wrap("Wallet.setAddressBook.dest", err)
-		}
-		v2, err := TxDestinationFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Wallet.setAddressBook.dest", err)
-		}
-		dest = v2
-		w3, err := args.Name()
-		if err != nil {
-			return domain.Wrap("Wallet.setAddressBook.name", err)
-		}
-		name = w3
-		purpose = args.Purpose()
-		result, err := s.impl.SetAddressBook(ctx, dest, name, purpose)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletSetAddressBook serves Wallet.setAddressBook.
+func walletSetAddressBook(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_setAddressBook_Params(call.Args())
+	var dest TxDestination
+	var name string
+	var purpose int32
+	w1, err := args.Dest()
+	if err != nil {
+		return domain.Wrap("Wallet.setAddressBook.dest", err)
+	}
+	v2, err := TxDestinationFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Wallet.setAddressBook.dest", err)
+	}
+	dest = v2
+	w3, err := args.Name()
+	if err != nil {
+		return domain.Wrap("Wallet.setAddressBook.name", err)
+	}
+	name = w3
+	purpose = args.Purpose()
+	result, err := impl.(Wallet).SetAddressBook(ctx, dest, name, purpose)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_setAddressBook_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// DelAddressBook serves Wallet.delAddressBook.
-func (s *walletServer) DelAddressBook(ctx context.Context, call multiprocesscapnp.Wallet_delAddressBook) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletDelAddressBook, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var dest TxDestination
-		w1, err := args.Dest()
-		if err != nil {
-			return domain.Wrap("Wallet.delAddressBook.dest", err)
-		}
-		v2, err := TxDestinationFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Wallet.delAddressBook.dest", err)
-		}
-		dest = v2
-		result, err := s.impl.DelAddressBook(ctx, dest)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletDelAddressBook serves Wallet.delAddressBook.
+func walletDelAddressBook(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_delAddressBook_Params(call.Args())
+	var dest TxDestination
+	w1, err := args.Dest()
+	if err != nil {
+		return domain.Wrap("Wallet.delAddressBook.dest", err)
+	}
+	v2, err := TxDestinationFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Wallet.delAddressBook.dest", err)
+	}
+	dest = v2
+	result, err := impl.(Wallet).DelAddressBook(ctx, dest)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_delAddressBook_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetAddress serves Wallet.getAddress.
-func (s *walletServer) GetAddress(ctx context.Context, call multiprocesscapnp.Wallet_getAddress) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetAddress, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var dest TxDestination
-		wantName := args.WantName()
-		wantPurpose := args.WantPurpose()
-		w1, err := args.Dest()
-		if err != nil {
-			return domain.Wrap("Wallet.getAddress.dest", err)
-		}
-		v2, err := TxDestinationFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Wallet.getAddress.dest", err)
-		}
-		dest = v2
-		result, name, purpose, err := s.impl.GetAddress(ctx, dest, wantName, wantPurpose)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if err := res.SetName(name); err != nil {
-			return domain.Wrap("Wallet.getAddress.name", err)
-		}
-		res.SetPurpose(purpose)
-		return nil
-	})
+// walletGetAddress serves Wallet.getAddress.
+func walletGetAddress(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_getAddress_Params(call.Args())
+	var dest TxDestination
+	wantName := args.WantName()
+	wantPurpose := args.WantPurpose()
+	w1, err := args.Dest()
+	if err != nil {
+		return domain.Wrap("Wallet.getAddress.dest", err)
+	}
+	v2, err := TxDestinationFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Wallet.getAddress.dest", err)
+	}
+	dest = v2
+	result, name, purpose, err := impl.(Wallet).GetAddress(ctx, dest, wantName, wantPurpose)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getAddress_Results(s)
+	res.SetResult(result)
+	if err := res.SetName(name); err != nil {
+		return domain.Wrap("Wallet.getAddress.name", err)
+	}
+	res.SetPurpose(purpose)
+	return nil
 }
 
-// GetAddresses serves Wallet.getAddresses.
-func (s *walletServer) GetAddresses(ctx context.Context, call multiprocesscapnp.Wallet_getAddresses) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetAddresses, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetAddresses(ctx)
+// walletGetAddresses serves Wallet.getAddresses.
+func walletGetAddresses(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).GetAddresses(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getAddresses_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.getAddresses.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
+		for i2, x3 := range result {
+			if err := x3.ToCapnp(l1.At(i2)); err != nil {
 				return domain.Wrap("Wallet.getAddresses.result", err)
 			}
-			for i2, x3 := range result {
-				if err := x3.ToCapnp(l1.At(i2)); err != nil {
-					return domain.Wrap("Wallet.getAddresses.result", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetAddressReceiveRequests serves Wallet.getAddressReceiveRequests.
-func (s *walletServer) GetAddressReceiveRequests(ctx context.Context, call multiprocesscapnp.Wallet_getAddressReceiveRequests) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetAddressReceiveRequests, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetAddressReceiveRequests(ctx)
+// walletGetAddressReceiveRequests serves Wallet.getAddressReceiveRequests.
+func walletGetAddressReceiveRequests(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).GetAddressReceiveRequests(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getAddressReceiveRequests_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
-				return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
-			}
-			for i2, x3 := range result {
-				if d4 := x3; d4 != nil {
-					x5, err := capnp.NewData(l1.Segment(), d4)
-					if err != nil {
-						return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
-					}
-					if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
-						return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
-					}
-				}
-			}
-		}
-		return nil
-	})
-}
-
-// SetAddressReceiveRequest serves Wallet.setAddressReceiveRequest.
-func (s *walletServer) SetAddressReceiveRequest(ctx context.Context, call multiprocesscapnp.Wallet_setAddressReceiveRequest) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletSetAddressReceiveRequest, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var dest TxDestination
-		var id []byte
-		var value []byte
-		w1, err := args.Dest()
-		if err != nil {
-			return domain.Wrap("Wallet.setAddressReceiveRequest.dest", err)
-		}
-		v2, err := TxDestinationFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Wallet.setAddressReceiveRequest.dest", err)
-		}
-		dest = v2
-		w3, err := args.Id()
-		if err != nil {
-			return domain.Wrap("Wallet.setAddressReceiveRequest.id", err)
-		}
-		id = bytes.Clone(w3)
-		w4, err := args.Value()
-		if err != nil {
-			return domain.Wrap("Wallet.setAddressReceiveRequest.value", err)
-		}
-		value = bytes.Clone(w4)
-		result, err := s.impl.SetAddressReceiveRequest(ctx, dest, id, value)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// DisplayAddress serves Wallet.displayAddress.
-func (s *walletServer) DisplayAddress(ctx context.Context, call multiprocesscapnp.Wallet_displayAddress) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletDisplayAddress, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var dest TxDestination
-		w1, err := args.Dest()
-		if err != nil {
-			return domain.Wrap("Wallet.displayAddress.dest", err)
-		}
-		v2, err := TxDestinationFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Wallet.displayAddress.dest", err)
-		}
-		dest = v2
-		result, err := s.impl.DisplayAddress(ctx, dest)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e3, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Wallet.displayAddress.result", err)
-			}
-			if err := result.ToCapnp(e3); err != nil {
-				return domain.Wrap("Wallet.displayAddress.result", err)
-			}
-		}
-		return nil
-	})
-}
-
-// LockCoin serves Wallet.lockCoin.
-func (s *walletServer) LockCoin(ctx context.Context, call multiprocesscapnp.Wallet_lockCoin) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletLockCoin, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var output []byte
-		var writeToDb bool
-		w1, err := args.Output()
-		if err != nil {
-			return domain.Wrap("Wallet.lockCoin.output", err)
-		}
-		output = bytes.Clone(w1)
-		writeToDb = args.WriteToDb()
-		result, err := s.impl.LockCoin(ctx, output, writeToDb)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// UnlockCoin serves Wallet.unlockCoin.
-func (s *walletServer) UnlockCoin(ctx context.Context, call multiprocesscapnp.Wallet_unlockCoin) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletUnlockCoin, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var output []byte
-		w1, err := args.Output()
-		if err != nil {
-			return domain.Wrap("Wallet.unlockCoin.output", err)
-		}
-		output = bytes.Clone(w1)
-		result, err := s.impl.UnlockCoin(ctx, output)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// IsLockedCoin serves Wallet.isLockedCoin.
-func (s *walletServer) IsLockedCoin(ctx context.Context, call multiprocesscapnp.Wallet_isLockedCoin) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletIsLockedCoin, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var output []byte
-		w1, err := args.Output()
-		if err != nil {
-			return domain.Wrap("Wallet.isLockedCoin.output", err)
-		}
-		output = bytes.Clone(w1)
-		result, err := s.impl.IsLockedCoin(ctx, output)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// ListLockedCoins serves Wallet.listLockedCoins.
-func (s *walletServer) ListLockedCoins(ctx context.Context, call multiprocesscapnp.Wallet_listLockedCoins) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletListLockedCoins, call.Args().Context, func(ctx context.Context) error {
-		outputs, err := s.impl.ListLockedCoins(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if outputs != nil {
-			l1, err := res.NewOutputs(int32(len(outputs)))
-			if err != nil {
-				return domain.Wrap("Wallet.listLockedCoins.outputs", err)
-			}
-			for i2, x3 := range outputs {
-				if d4 := x3; d4 != nil {
-					x5, err := capnp.NewData(l1.Segment(), d4)
-					if err != nil {
-						return domain.Wrap("Wallet.listLockedCoins.outputs", err)
-					}
-					if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
-						return domain.Wrap("Wallet.listLockedCoins.outputs", err)
-					}
-				}
-			}
-		}
-		return nil
-	})
-}
-
-// CreateTransaction serves Wallet.createTransaction.
-func (s *walletServer) CreateTransaction(ctx context.Context, call multiprocesscapnp.Wallet_createTransaction) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletCreateTransaction, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var recipients []Recipient
-		var coinControl CoinControl
-		var sign bool
-		var changePos int32
-		w1, err := args.Recipients()
-		if err != nil {
-			return domain.Wrap("Wallet.createTransaction.recipients", err)
-		}
-		if l2 := w1; l2.IsValid() {
-			recipients = make([]Recipient, l2.Len())
-			for i3 := 0; i3 < l2.Len(); i3++ {
-				v4, err := RecipientFromCapnp(l2.At(i3))
+		for i2, x3 := range result {
+			if d4 := x3; d4 != nil {
+				x5, err := capnp.NewData(l1.Segment(), d4)
 				if err != nil {
-					return domain.Wrap("Wallet.createTransaction.recipients", err)
+					return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
 				}
-				recipients[i3] = v4
-			}
-		}
-		w5, err := args.CoinControl()
-		if err != nil {
-			return domain.Wrap("Wallet.createTransaction.coinControl", err)
-		}
-		v6, err := CoinControlFromCapnp(w5)
-		if err != nil {
-			return domain.Wrap("Wallet.createTransaction.coinControl", err)
-		}
-		coinControl = v6
-		sign = args.Sign()
-		changePos = args.ChangePos()
-		result, changePosOut, fee, err := s.impl.CreateTransaction(ctx, recipients, coinControl, sign, changePos)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e7, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Wallet.createTransaction.result", err)
-			}
-			if err := result.ToCapnp(e7, func(seg *capnp.Segment, x8 []byte) (capnp.Ptr, error) {
-				var p9 capnp.Ptr
-				if d10 := x8; d10 != nil {
-					x11, err := capnp.NewData(seg, d10)
-					if err != nil {
-						return capnp.Ptr{}, domain.Wrap("", err)
-					}
-					p9 = x11.ToPtr()
+				if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+					return domain.Wrap("Wallet.getAddressReceiveRequests.result", err)
 				}
-				return p9, nil
-			}); err != nil {
-				return domain.Wrap("Wallet.createTransaction.result", err)
 			}
 		}
-		res.SetChangePos(changePosOut)
-		res.SetFee(int64(fee))
-		return nil
-	})
+	}
+	return nil
 }
 
-// CommitTransaction serves Wallet.commitTransaction.
-func (s *walletServer) CommitTransaction(ctx context.Context, call multiprocesscapnp.Wallet_commitTransaction) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletCommitTransaction, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			CommitTransactionBytes(ctx context.Context, tx []byte, valueMap []Pair[string, string], orderForm []Pair[string, string]) error
-		}); ok {
-			args := call.Args()
-			var tx []byte
-			var valueMap []Pair[string, string]
-			var orderForm []Pair[string, string]
-			w1, err := args.Tx()
-			if err != nil {
-				return domain.Wrap("Wallet.commitTransaction.tx", err)
-			}
-			tx = bytes.Clone(w1)
-			w2, err := args.ValueMap()
-			if err != nil {
-				return domain.Wrap("Wallet.commitTransaction.valueMap", err)
-			}
-			if l3 := w2; l3.IsValid() {
-				valueMap = make([]Pair[string, string], l3.Len())
-				for i4 := 0; i4 < l3.Len(); i4++ {
-					v7, err := PairFromCapnp[string, string](l3.At(i4), func(p capnp.Ptr) (string, error) {
-						var v5 string
-						v5 = p.Text()
-						return v5, nil
-					}, func(p capnp.Ptr) (string, error) {
-						var v6 string
-						v6 = p.Text()
-						return v6, nil
-					})
-					if err != nil {
-						return domain.Wrap("Wallet.commitTransaction.valueMap", err)
-					}
-					valueMap[i4] = v7
-				}
-			}
-			w8, err := args.OrderForm()
-			if err != nil {
-				return domain.Wrap("Wallet.commitTransaction.orderForm", err)
-			}
-			if l9 := w8; l9.IsValid() {
-				orderForm = make([]Pair[string, string], l9.Len())
-				for i10 := 0; i10 < l9.Len(); i10++ {
-					v13, err := PairFromCapnp[string, string](l9.At(i10), func(p capnp.Ptr) (string, error) {
-						var v11 string
-						v11 = p.Text()
-						return v11, nil
-					}, func(p capnp.Ptr) (string, error) {
-						var v12 string
-						v12 = p.Text()
-						return v12, nil
-					})
-					if err != nil {
-						return domain.Wrap("Wallet.commitTransaction.orderForm", err)
-					}
-					orderForm[i10] = v13
-				}
-			}
-			if err := impl.CommitTransactionBytes(ctx, tx, valueMap, orderForm); err != nil {
-				return err
-			}
-			return nil
+// walletSetAddressReceiveRequest serves Wallet.setAddressReceiveRequest.
+func walletSetAddressReceiveRequest(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_setAddressReceiveRequest_Params(call.Args())
+	var dest TxDestination
+	var id []byte
+	var value []byte
+	w1, err := args.Dest()
+	if err != nil {
+		return domain.Wrap("Wallet.setAddressReceiveRequest.dest", err)
+	}
+	v2, err := TxDestinationFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Wallet.setAddressReceiveRequest.dest", err)
+	}
+	dest = v2
+	w3, err := args.Id()
+	if err != nil {
+		return domain.Wrap("Wallet.setAddressReceiveRequest.id", err)
+	}
+	id = bytes.Clone(w3)
+	w4, err := args.Value()
+	if err != nil {
+		return domain.Wrap("Wallet.setAddressReceiveRequest.value", err)
+	}
+	value = bytes.Clone(w4)
+	result, err := impl.(Wallet).SetAddressReceiveRequest(ctx, dest, id, value)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_setAddressReceiveRequest_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// walletDisplayAddress serves Wallet.displayAddress.
+func walletDisplayAddress(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_displayAddress_Params(call.Args())
+	var dest TxDestination
+	w1, err := args.Dest()
+	if err != nil {
+		return domain.Wrap("Wallet.displayAddress.dest", err)
+	}
+	v2, err := TxDestinationFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Wallet.displayAddress.dest", err)
+	}
+	dest = v2
+	result, err := impl.(Wallet).DisplayAddress(ctx, dest)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_displayAddress_Results(s)
+	if result != nil {
+		e3, err := res.NewResult()
+		if err != nil {
+			return domain.Wrap("Wallet.displayAddress.result", err)
 		}
-		args := call.Args()
-		var tx *wire.MsgTx
+		if err := result.ToCapnp(e3); err != nil {
+			return domain.Wrap("Wallet.displayAddress.result", err)
+		}
+	}
+	return nil
+}
+
+// walletLockCoin serves Wallet.lockCoin.
+func walletLockCoin(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_lockCoin_Params(call.Args())
+	var output []byte
+	var writeToDb bool
+	w1, err := args.Output()
+	if err != nil {
+		return domain.Wrap("Wallet.lockCoin.output", err)
+	}
+	output = bytes.Clone(w1)
+	writeToDb = args.WriteToDb()
+	result, err := impl.(Wallet).LockCoin(ctx, output, writeToDb)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_lockCoin_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// walletUnlockCoin serves Wallet.unlockCoin.
+func walletUnlockCoin(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_unlockCoin_Params(call.Args())
+	var output []byte
+	w1, err := args.Output()
+	if err != nil {
+		return domain.Wrap("Wallet.unlockCoin.output", err)
+	}
+	output = bytes.Clone(w1)
+	result, err := impl.(Wallet).UnlockCoin(ctx, output)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_unlockCoin_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// walletIsLockedCoin serves Wallet.isLockedCoin.
+func walletIsLockedCoin(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_isLockedCoin_Params(call.Args())
+	var output []byte
+	w1, err := args.Output()
+	if err != nil {
+		return domain.Wrap("Wallet.isLockedCoin.output", err)
+	}
+	output = bytes.Clone(w1)
+	result, err := impl.(Wallet).IsLockedCoin(ctx, output)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_isLockedCoin_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// walletListLockedCoins serves Wallet.listLockedCoins.
+func walletListLockedCoins(ctx context.Context, impl any, call *rt.Call) error {
+	outputs, err := impl.(Wallet).ListLockedCoins(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_listLockedCoins_Results(s)
+	if outputs != nil {
+		l1, err := res.NewOutputs(int32(len(outputs)))
+		if err != nil {
+			return domain.Wrap("Wallet.listLockedCoins.outputs", err)
+		}
+		for i2, x3 := range outputs {
+			if d4 := x3; d4 != nil {
+				x5, err := capnp.NewData(l1.Segment(), d4)
+				if err != nil {
+					return domain.Wrap("Wallet.listLockedCoins.outputs", err)
+				}
+				if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+					return domain.Wrap("Wallet.listLockedCoins.outputs", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// walletCreateTransaction serves Wallet.createTransaction.
+func walletCreateTransaction(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_createTransaction_Params(call.Args())
+	var recipients []Recipient
+	var coinControl CoinControl
+	var sign bool
+	var changePos int32
+	w1, err := args.Recipients()
+	if err != nil {
+		return domain.Wrap("Wallet.createTransaction.recipients", err)
+	}
+	if l2 := w1; l2.IsValid() {
+		recipients = make([]Recipient, l2.Len())
+		for i3 := 0; i3 < l2.Len(); i3++ {
+			v4, err := RecipientFromCapnp(l2.At(i3))
+			if err != nil {
+				return domain.Wrap("Wallet.createTransaction.recipients", err)
+			}
+			recipients[i3] = v4
+		}
+	}
+	w5, err := args.CoinControl()
+	if err != nil {
+		return domain.Wrap("Wallet.createTransaction.coinControl", err)
+	}
+	v6, err := CoinControlFromCapnp(w5)
+	if err != nil {
+		return domain.Wrap("Wallet.createTransaction.coinControl", err)
+	}
+	coinControl = v6
+	sign = args.Sign()
+	changePos = args.ChangePos()
+	result, changePosOut, fee, err := impl.(Wallet).CreateTransaction(ctx, recipients, coinControl, sign, changePos)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_createTransaction_Results(s)
+	if result != nil {
+		e7, err := res.NewResult()
+		if err != nil {
+			return domain.Wrap("Wallet.createTransaction.result", err)
+		}
+		if err := result.ToCapnp(e7, func(seg *capnp.Segment, x8 []byte) (capnp.Ptr, error) {
+			var p9 capnp.Ptr
+			if d10 := x8; d10 != nil {
+				x11, err := capnp.NewData(seg, d10)
+				if err != nil {
+					return capnp.Ptr{}, domain.Wrap("", err)
+				}
+				p9 = x11.ToPtr()
+			}
+			return p9, nil
+		}); err != nil {
+			return domain.Wrap("Wallet.createTransaction.result", err)
+		}
+	}
+	res.SetChangePos(changePosOut)
+	res.SetFee(int64(fee))
+	return nil
+}
+
+// walletCommitTransaction serves Wallet.commitTransaction.
+func walletCommitTransaction(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		CommitTransactionBytes(ctx context.Context, tx []byte, valueMap []Pair[string, string], orderForm []Pair[string, string]) error
+	}); ok {
+		args := multiprocesscapnp.Wallet_commitTransaction_Params(call.Args())
+		var tx []byte
 		var valueMap []Pair[string, string]
 		var orderForm []Pair[string, string]
 		w1, err := args.Tx()
 		if err != nil {
 			return domain.Wrap("Wallet.commitTransaction.tx", err)
 		}
-		v2, err := domain.Tx("Wallet.commitTransaction.tx", w1)
-		if err != nil {
-			return domain.Wrap("Wallet.commitTransaction.tx", err)
-		}
-		tx = v2
-		w3, err := args.ValueMap()
+		tx = bytes.Clone(w1)
+		w2, err := args.ValueMap()
 		if err != nil {
 			return domain.Wrap("Wallet.commitTransaction.valueMap", err)
 		}
-		if l4 := w3; l4.IsValid() {
-			valueMap = make([]Pair[string, string], l4.Len())
-			for i5 := 0; i5 < l4.Len(); i5++ {
-				v8, err := PairFromCapnp[string, string](l4.At(i5), func(p capnp.Ptr) (string, error) {
+		if l3 := w2; l3.IsValid() {
+			valueMap = make([]Pair[string, string], l3.Len())
+			for i4 := 0; i4 < l3.Len(); i4++ {
+				v7, err := PairFromCapnp[string, string](l3.At(i4), func(p capnp.Ptr) (string, error) {
+					var v5 string
+					v5 = p.Text()
+					return v5, nil
+				}, func(p capnp.Ptr) (string, error) {
 					var v6 string
 					v6 = p.Text()
 					return v6, nil
-				}, func(p capnp.Ptr) (string, error) {
-					var v7 string
-					v7 = p.Text()
-					return v7, nil
 				})
 				if err != nil {
 					return domain.Wrap("Wallet.commitTransaction.valueMap", err)
 				}
-				valueMap[i5] = v8
+				valueMap[i4] = v7
 			}
 		}
-		w9, err := args.OrderForm()
+		w8, err := args.OrderForm()
 		if err != nil {
 			return domain.Wrap("Wallet.commitTransaction.orderForm", err)
 		}
-		if l10 := w9; l10.IsValid() {
-			orderForm = make([]Pair[string, string], l10.Len())
-			for i11 := 0; i11 < l10.Len(); i11++ {
-				v14, err := PairFromCapnp[string, string](l10.At(i11), func(p capnp.Ptr) (string, error) {
+		if l9 := w8; l9.IsValid() {
+			orderForm = make([]Pair[string, string], l9.Len())
+			for i10 := 0; i10 < l9.Len(); i10++ {
+				v13, err := PairFromCapnp[string, string](l9.At(i10), func(p capnp.Ptr) (string, error) {
+					var v11 string
+					v11 = p.Text()
+					return v11, nil
+				}, func(p capnp.Ptr) (string, error) {
 					var v12 string
 					v12 = p.Text()
 					return v12, nil
-				}, func(p capnp.Ptr) (string, error) {
-					var v13 string
-					v13 = p.Text()
-					return v13, nil
 				})
 				if err != nil {
 					return domain.Wrap("Wallet.commitTransaction.orderForm", err)
 				}
-				orderForm[i11] = v14
+				orderForm[i10] = v13
 			}
 		}
-		if err := s.impl.CommitTransaction(ctx, tx, valueMap, orderForm); err != nil {
+		if err := impl.CommitTransactionBytes(ctx, tx, valueMap, orderForm); err != nil {
 			return err
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Wallet_commitTransaction_Params(call.Args())
+	var tx *wire.MsgTx
+	var valueMap []Pair[string, string]
+	var orderForm []Pair[string, string]
+	w1, err := args.Tx()
+	if err != nil {
+		return domain.Wrap("Wallet.commitTransaction.tx", err)
+	}
+	v2, err := domain.Tx("Wallet.commitTransaction.tx", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.commitTransaction.tx", err)
+	}
+	tx = v2
+	w3, err := args.ValueMap()
+	if err != nil {
+		return domain.Wrap("Wallet.commitTransaction.valueMap", err)
+	}
+	if l4 := w3; l4.IsValid() {
+		valueMap = make([]Pair[string, string], l4.Len())
+		for i5 := 0; i5 < l4.Len(); i5++ {
+			v8, err := PairFromCapnp[string, string](l4.At(i5), func(p capnp.Ptr) (string, error) {
+				var v6 string
+				v6 = p.Text()
+				return v6, nil
+			}, func(p capnp.Ptr) (string, error) {
+				var v7 string
+				v7 = p.Text()
+				return v7, nil
+			})
+			if err != nil {
+				return domain.Wrap("Wallet.commitTransaction.valueMap", err)
+			}
+			valueMap[i5] = v8
+		}
+	}
+	w9, err := args.OrderForm()
+	if err != nil {
+		return domain.Wrap("Wallet.commitTransaction.orderForm", err)
+	}
+	if l10 := w9; l10.IsValid() {
+		orderForm = make([]Pair[string, string], l10.Len())
+		for i11 := 0; i11 < l10.Len(); i11++ {
+			v14, err := PairFromCapnp[string, string](l10.At(i11), func(p capnp.Ptr) (string, error) {
+				var v12 string
+				v12 = p.Text()
+				return v12, nil
+			}, func(p capnp.Ptr) (string, error) {
+				var v13 string
+				v13 = p.Text()
+				return v13, nil
+			})
+			if err != nil {
+				return domain.Wrap("Wallet.commitTransaction.orderForm", err)
+			}
+			orderForm[i11] = v14
+		}
+	}
+	if err := impl.(Wallet).CommitTransaction(ctx, tx, valueMap, orderForm); err != nil {
+		return err
+	}
+	return nil
 }
 
-// TransactionCanBeAbandoned serves Wallet.transactionCanBeAbandoned.
-func (s *walletServer) TransactionCanBeAbandoned(ctx context.Context, call multiprocesscapnp.Wallet_transactionCanBeAbandoned) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletTransactionCanBeAbandoned, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txid chainhash.Hash
-		w1, err := args.Txid()
-		if err != nil {
-			return domain.Wrap("Wallet.transactionCanBeAbandoned.txid", err)
-		}
-		v2, err := domain.Hash("Wallet.transactionCanBeAbandoned.txid", w1)
-		if err != nil {
-			return domain.Wrap("Wallet.transactionCanBeAbandoned.txid", err)
-		}
-		txid = v2
-		result, err := s.impl.TransactionCanBeAbandoned(ctx, txid)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletTransactionCanBeAbandoned serves Wallet.transactionCanBeAbandoned.
+func walletTransactionCanBeAbandoned(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_transactionCanBeAbandoned_Params(call.Args())
+	var txid chainhash.Hash
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Wallet.transactionCanBeAbandoned.txid", err)
+	}
+	v2, err := domain.Hash("Wallet.transactionCanBeAbandoned.txid", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.transactionCanBeAbandoned.txid", err)
+	}
+	txid = v2
+	result, err := impl.(Wallet).TransactionCanBeAbandoned(ctx, txid)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_transactionCanBeAbandoned_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// AbandonTransaction serves Wallet.abandonTransaction.
-func (s *walletServer) AbandonTransaction(ctx context.Context, call multiprocesscapnp.Wallet_abandonTransaction) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletAbandonTransaction, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txid chainhash.Hash
-		w1, err := args.Txid()
-		if err != nil {
-			return domain.Wrap("Wallet.abandonTransaction.txid", err)
-		}
-		v2, err := domain.Hash("Wallet.abandonTransaction.txid", w1)
-		if err != nil {
-			return domain.Wrap("Wallet.abandonTransaction.txid", err)
-		}
-		txid = v2
-		result, err := s.impl.AbandonTransaction(ctx, txid)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletAbandonTransaction serves Wallet.abandonTransaction.
+func walletAbandonTransaction(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_abandonTransaction_Params(call.Args())
+	var txid chainhash.Hash
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Wallet.abandonTransaction.txid", err)
+	}
+	v2, err := domain.Hash("Wallet.abandonTransaction.txid", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.abandonTransaction.txid", err)
+	}
+	txid = v2
+	result, err := impl.(Wallet).AbandonTransaction(ctx, txid)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_abandonTransaction_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// TransactionCanBeBumped serves Wallet.transactionCanBeBumped.
-func (s *walletServer) TransactionCanBeBumped(ctx context.Context, call multiprocesscapnp.Wallet_transactionCanBeBumped) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletTransactionCanBeBumped, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txid chainhash.Hash
-		w1, err := args.Txid()
-		if err != nil {
-			return domain.Wrap("Wallet.transactionCanBeBumped.txid", err)
-		}
-		v2, err := domain.Hash("Wallet.transactionCanBeBumped.txid", w1)
-		if err != nil {
-			return domain.Wrap("Wallet.transactionCanBeBumped.txid", err)
-		}
-		txid = v2
-		result, err := s.impl.TransactionCanBeBumped(ctx, txid)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletTransactionCanBeBumped serves Wallet.transactionCanBeBumped.
+func walletTransactionCanBeBumped(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_transactionCanBeBumped_Params(call.Args())
+	var txid chainhash.Hash
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Wallet.transactionCanBeBumped.txid", err)
+	}
+	v2, err := domain.Hash("Wallet.transactionCanBeBumped.txid", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.transactionCanBeBumped.txid", err)
+	}
+	txid = v2
+	result, err := impl.(Wallet).TransactionCanBeBumped(ctx, txid)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_transactionCanBeBumped_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// CreateBumpTransaction serves Wallet.createBumpTransaction.
-func (s *walletServer) CreateBumpTransaction(ctx context.Context, call multiprocesscapnp.Wallet_createBumpTransaction) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletCreateBumpTransaction, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			CreateBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, coinControl CoinControl) (result bool, errors []BilingualStr, oldFee btcutil.Amount, newFee btcutil.Amount, mtx []byte, err error)
-		}); ok {
-			args := call.Args()
-			var txid chainhash.Hash
-			var coinControl CoinControl
-			w1, err := args.Txid()
-			if err != nil {
-				return domain.Wrap("Wallet.createBumpTransaction.txid", err)
-			}
-			v2, err := domain.Hash("Wallet.createBumpTransaction.txid", w1)
-			if err != nil {
-				return domain.Wrap("Wallet.createBumpTransaction.txid", err)
-			}
-			txid = v2
-			w3, err := args.CoinControl()
-			if err != nil {
-				return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
-			}
-			v4, err := CoinControlFromCapnp(w3)
-			if err != nil {
-				return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
-			}
-			coinControl = v4
-			result, errors, oldFee, newFee, mtx, err := impl.CreateBumpTransactionBytes(ctx, txid, coinControl)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			if errors != nil {
-				l5, err := res.NewErrors(int32(len(errors)))
-				if err != nil {
-					return domain.Wrap("Wallet.createBumpTransaction.errors", err)
-				}
-				for i6, x7 := range errors {
-					if err := x7.ToCapnp(l5.At(i6)); err != nil {
-						return domain.Wrap("Wallet.createBumpTransaction.errors", err)
-					}
-				}
-			}
-			res.SetOldFee(int64(oldFee))
-			res.SetNewFee(int64(newFee))
-			if err := res.SetMtx(mtx); err != nil {
-				return domain.Wrap("Wallet.createBumpTransaction.mtx", err)
-			}
-			return nil
-		}
-		args := call.Args()
+// walletCreateBumpTransaction serves Wallet.createBumpTransaction.
+func walletCreateBumpTransaction(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		CreateBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, coinControl CoinControl) (result bool, errors []BilingualStr, oldFee btcutil.Amount, newFee btcutil.Amount, mtx []byte, err error)
+	}); ok {
+		args := multiprocesscapnp.Wallet_createBumpTransaction_Params(call.Args())
 		var txid chainhash.Hash
 		var coinControl CoinControl
 		w1, err := args.Txid()
@@ -5226,14 +4582,15 @@ func (s *walletServer) CreateBumpTransaction(ctx context.Context, call multiproc
 			return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
 		}
 		coinControl = v4
-		result, errors, oldFee, newFee, mtx, err := s.impl.CreateBumpTransaction(ctx, txid, coinControl)
+		result, errors, oldFee, newFee, mtx, err := impl.CreateBumpTransactionBytes(ctx, txid, coinControl)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.Wallet_createBumpTransaction_Results(s)
 		res.SetResult(result)
 		if errors != nil {
 			l5, err := res.NewErrors(int32(len(errors)))
@@ -5248,126 +4605,131 @@ func (s *walletServer) CreateBumpTransaction(ctx context.Context, call multiproc
 		}
 		res.SetOldFee(int64(oldFee))
 		res.SetNewFee(int64(newFee))
-		b8, err := domain.TxBytes(mtx)
-		if err != nil {
-			return domain.Wrap("Wallet.createBumpTransaction.mtx", err)
-		}
-		if err := res.SetMtx(b8); err != nil {
+		if err := res.SetMtx(mtx); err != nil {
 			return domain.Wrap("Wallet.createBumpTransaction.mtx", err)
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Wallet_createBumpTransaction_Params(call.Args())
+	var txid chainhash.Hash
+	var coinControl CoinControl
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Wallet.createBumpTransaction.txid", err)
+	}
+	v2, err := domain.Hash("Wallet.createBumpTransaction.txid", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.createBumpTransaction.txid", err)
+	}
+	txid = v2
+	w3, err := args.CoinControl()
+	if err != nil {
+		return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
+	}
+	v4, err := CoinControlFromCapnp(w3)
+	if err != nil {
+		return domain.Wrap("Wallet.createBumpTransaction.coinControl", err)
+	}
+	coinControl = v4
+	result, errors, oldFee, newFee, mtx, err := impl.(Wallet).CreateBumpTransaction(ctx, txid, coinControl)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_createBumpTransaction_Results(s)
+	res.SetResult(result)
+	if errors != nil {
+		l5, err := res.NewErrors(int32(len(errors)))
+		if err != nil {
+			return domain.Wrap("Wallet.createBumpTransaction.errors", err)
+		}
+		for i6, x7 := range errors {
+			if err := x7.ToCapnp(l5.At(i6)); err != nil {
+				return domain.Wrap("Wallet.createBumpTransaction.errors", err)
+			}
+		}
+	}
+	res.SetOldFee(int64(oldFee))
+	res.SetNewFee(int64(newFee))
+	b8, err := domain.TxBytes(mtx)
+	if err != nil {
+		return domain.Wrap("Wallet.createBumpTransaction.mtx", err)
+	}
+	if err := res.SetMtx(b8); err != nil {
+		return domain.Wrap("Wallet.createBumpTransaction.mtx", err)
+	}
+	return nil
 }
 
-// SignBumpTransaction serves Wallet.signBumpTransaction.
-func (s *walletServer) SignBumpTransaction(ctx context.Context, call multiprocesscapnp.Wallet_signBumpTransaction) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletSignBumpTransaction, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			SignBumpTransactionBytes(ctx context.Context, mtx []byte) (result bool, mtxOut []byte, err error)
-		}); ok {
-			args := call.Args()
-			var mtx []byte
-			w1, err := args.Mtx()
-			if err != nil {
-				return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
-			}
-			mtx = bytes.Clone(w1)
-			result, mtxOut, err := impl.SignBumpTransactionBytes(ctx, mtx)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			if err := res.SetMtx(mtxOut); err != nil {
-				return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
-			}
-			return nil
-		}
-		args := call.Args()
-		var mtx *wire.MsgTx
+// walletSignBumpTransaction serves Wallet.signBumpTransaction.
+func walletSignBumpTransaction(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		SignBumpTransactionBytes(ctx context.Context, mtx []byte) (result bool, mtxOut []byte, err error)
+	}); ok {
+		args := multiprocesscapnp.Wallet_signBumpTransaction_Params(call.Args())
+		var mtx []byte
 		w1, err := args.Mtx()
 		if err != nil {
 			return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
 		}
-		v2, err := domain.Tx("Wallet.signBumpTransaction.mtx", w1)
-		if err != nil {
-			return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
-		}
-		mtx = v2
-		result, mtxOut, err := s.impl.SignBumpTransaction(ctx, mtx)
+		mtx = bytes.Clone(w1)
+		result, mtxOut, err := impl.SignBumpTransactionBytes(ctx, mtx)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.Wallet_signBumpTransaction_Results(s)
 		res.SetResult(result)
-		b3, err := domain.TxBytes(mtxOut)
-		if err != nil {
-			return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
-		}
-		if err := res.SetMtx(b3); err != nil {
+		if err := res.SetMtx(mtxOut); err != nil {
 			return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Wallet_signBumpTransaction_Params(call.Args())
+	var mtx *wire.MsgTx
+	w1, err := args.Mtx()
+	if err != nil {
+		return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
+	}
+	v2, err := domain.Tx("Wallet.signBumpTransaction.mtx", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
+	}
+	mtx = v2
+	result, mtxOut, err := impl.(Wallet).SignBumpTransaction(ctx, mtx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_signBumpTransaction_Results(s)
+	res.SetResult(result)
+	b3, err := domain.TxBytes(mtxOut)
+	if err != nil {
+		return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
+	}
+	if err := res.SetMtx(b3); err != nil {
+		return domain.Wrap("Wallet.signBumpTransaction.mtx", err)
+	}
+	return nil
 }
 
-// CommitBumpTransaction serves Wallet.commitBumpTransaction.
-func (s *walletServer) CommitBumpTransaction(ctx context.Context, call multiprocesscapnp.Wallet_commitBumpTransaction) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletCommitBumpTransaction, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			CommitBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, mtx []byte) (result bool, errors []BilingualStr, bumpedTxid chainhash.Hash, err error)
-		}); ok {
-			args := call.Args()
-			var txid chainhash.Hash
-			var mtx []byte
-			w1, err := args.Txid()
-			if err != nil {
-				return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
-			}
-			v2, err := domain.Hash("Wallet.commitBumpTransaction.txid", w1)
-			if err != nil {
-				return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
-			}
-			txid = v2
-			w3, err := args.Mtx()
-			if err != nil {
-				return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
-			}
-			mtx = bytes.Clone(w3)
-			result, errors, bumpedTxid, err := impl.CommitBumpTransactionBytes(ctx, txid, mtx)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			if errors != nil {
-				l4, err := res.NewErrors(int32(len(errors)))
-				if err != nil {
-					return domain.Wrap("Wallet.commitBumpTransaction.errors", err)
-				}
-				for i5, x6 := range errors {
-					if err := x6.ToCapnp(l4.At(i5)); err != nil {
-						return domain.Wrap("Wallet.commitBumpTransaction.errors", err)
-					}
-				}
-			}
-			if err := res.SetBumpedTxid(domain.HashBytes(bumpedTxid)); err != nil {
-				return domain.Wrap("Wallet.commitBumpTransaction.bumpedTxid", err)
-			}
-			return nil
-		}
-		args := call.Args()
+// walletCommitBumpTransaction serves Wallet.commitBumpTransaction.
+func walletCommitBumpTransaction(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		CommitBumpTransactionBytes(ctx context.Context, txid chainhash.Hash, mtx []byte) (result bool, errors []BilingualStr, bumpedTxid chainhash.Hash, err error)
+	}); ok {
+		args := multiprocesscapnp.Wallet_commitBumpTransaction_Params(call.Args())
 		var txid chainhash.Hash
-		var mtx *wire.MsgTx
+		var mtx []byte
 		w1, err := args.Txid()
 		if err != nil {
 			return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
@@ -5381,27 +4743,24 @@ func (s *walletServer) CommitBumpTransaction(ctx context.Context, call multiproc
 		if err != nil {
 			return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
 		}
-		v4, err := domain.Tx("Wallet.commitBumpTransaction.mtx", w3)
-		if err != nil {
-			return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
-		}
-		mtx = v4
-		result, errors, bumpedTxid, err := s.impl.CommitBumpTransaction(ctx, txid, mtx)
+		mtx = bytes.Clone(w3)
+		result, errors, bumpedTxid, err := impl.CommitBumpTransactionBytes(ctx, txid, mtx)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := multiprocesscapnp.Wallet_commitBumpTransaction_Results(s)
 		res.SetResult(result)
 		if errors != nil {
-			l5, err := res.NewErrors(int32(len(errors)))
+			l4, err := res.NewErrors(int32(len(errors)))
 			if err != nil {
 				return domain.Wrap("Wallet.commitBumpTransaction.errors", err)
 			}
-			for i6, x7 := range errors {
-				if err := x7.ToCapnp(l5.At(i6)); err != nil {
+			for i5, x6 := range errors {
+				if err := x6.ToCapnp(l4.At(i5)); err != nil {
 					return domain.Wrap("Wallet.commitBumpTransaction.errors", err)
 				}
 			}
@@ -5410,40 +4769,61 @@ func (s *walletServer) CommitBumpTransaction(ctx context.Context, call multiproc
 			return domain.Wrap("Wallet.commitBumpTransaction.bumpedTxid", err)
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Wallet_commitBumpTransaction_Params(call.Args())
+	var txid chainhash.Hash
+	var mtx *wire.MsgTx
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
+	}
+	v2, err := domain.Hash("Wallet.commitBumpTransaction.txid", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.commitBumpTransaction.txid", err)
+	}
+	txid = v2
+	w3, err := args.Mtx()
+	if err != nil {
+		return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
+	}
+	v4, err := domain.Tx("Wallet.commitBumpTransaction.mtx", w3)
+	if err != nil {
+		return domain.Wrap("Wallet.commitBumpTransaction.mtx", err)
+	}
+	mtx = v4
+	result, errors, bumpedTxid, err := impl.(Wallet).CommitBumpTransaction(ctx, txid, mtx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_commitBumpTransaction_Results(s)
+	res.SetResult(result)
+	if errors != nil {
+		l5, err := res.NewErrors(int32(len(errors)))
+		if err != nil {
+			return domain.Wrap("Wallet.commitBumpTransaction.errors", err)
+		}
+		for i6, x7 := range errors {
+			if err := x7.ToCapnp(l5.At(i6)); err != nil {
+				return domain.Wrap("Wallet.commitBumpTransaction.errors", err)
+			}
+		}
+	}
+	if err := res.SetBumpedTxid(domain.HashBytes(bumpedTxid)); err != nil {
+		return domain.Wrap("Wallet.commitBumpTransaction.bumpedTxid", err)
+	}
+	return nil
 }
 
-// GetTx serves Wallet.getTx.
-func (s *walletServer) GetTx(ctx context.Context, call multiprocesscapnp.Wallet_getTx) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetTx, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			GetTxBytes(ctx context.Context, txid chainhash.Hash) (result []byte, err error)
-		}); ok {
-			args := call.Args()
-			var txid chainhash.Hash
-			w1, err := args.Txid()
-			if err != nil {
-				return domain.Wrap("Wallet.getTx.txid", err)
-			}
-			v2, err := domain.Hash("Wallet.getTx.txid", w1)
-			if err != nil {
-				return domain.Wrap("Wallet.getTx.txid", err)
-			}
-			txid = v2
-			result, err := impl.GetTxBytes(ctx, txid)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			if err := res.SetResult(result); err != nil {
-				return domain.Wrap("Wallet.getTx.result", err)
-			}
-			return nil
-		}
-		args := call.Args()
+// walletGetTx serves Wallet.getTx.
+func walletGetTx(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		GetTxBytes(ctx context.Context, txid chainhash.Hash) (result []byte, err error)
+	}); ok {
+		args := multiprocesscapnp.Wallet_getTx_Params(call.Args())
 		var txid chainhash.Hash
 		w1, err := args.Txid()
 		if err != nil {
@@ -5454,898 +4834,934 @@ func (s *walletServer) GetTx(ctx context.Context, call multiprocesscapnp.Wallet_
 			return domain.Wrap("Wallet.getTx.txid", err)
 		}
 		txid = v2
-		result, err := s.impl.GetTx(ctx, txid)
+		result, err := impl.GetTxBytes(ctx, txid)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
-		b3, err := domain.TxBytes(result)
-		if err != nil {
-			return domain.Wrap("Wallet.getTx.result", err)
-		}
-		if err := res.SetResult(b3); err != nil {
+		res := multiprocesscapnp.Wallet_getTx_Results(s)
+		if err := res.SetResult(result); err != nil {
 			return domain.Wrap("Wallet.getTx.result", err)
 		}
 		return nil
-	})
+	}
+	args := multiprocesscapnp.Wallet_getTx_Params(call.Args())
+	var txid chainhash.Hash
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Wallet.getTx.txid", err)
+	}
+	v2, err := domain.Hash("Wallet.getTx.txid", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.getTx.txid", err)
+	}
+	txid = v2
+	result, err := impl.(Wallet).GetTx(ctx, txid)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getTx_Results(s)
+	b3, err := domain.TxBytes(result)
+	if err != nil {
+		return domain.Wrap("Wallet.getTx.result", err)
+	}
+	if err := res.SetResult(b3); err != nil {
+		return domain.Wrap("Wallet.getTx.result", err)
+	}
+	return nil
 }
 
-// GetWalletTx serves Wallet.getWalletTx.
-func (s *walletServer) GetWalletTx(ctx context.Context, call multiprocesscapnp.Wallet_getWalletTx) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetWalletTx, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txid chainhash.Hash
-		w1, err := args.Txid()
+// walletGetWalletTx serves Wallet.getWalletTx.
+func walletGetWalletTx(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_getWalletTx_Params(call.Args())
+	var txid chainhash.Hash
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Wallet.getWalletTx.txid", err)
+	}
+	v2, err := domain.Hash("Wallet.getWalletTx.txid", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.getWalletTx.txid", err)
+	}
+	txid = v2
+	result, err := impl.(Wallet).GetWalletTx(ctx, txid)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getWalletTx_Results(s)
+	if result != nil {
+		e3, err := res.NewResult()
 		if err != nil {
-			return domain.Wrap("Wallet.getWalletTx.txid", err)
+			return domain.Wrap("Wallet.getWalletTx.result", err)
 		}
-		v2, err := domain.Hash("Wallet.getWalletTx.txid", w1)
-		if err != nil {
-			return domain.Wrap("Wallet.getWalletTx.txid", err)
+		if err := result.ToCapnp(e3); err != nil {
+			return domain.Wrap("Wallet.getWalletTx.result", err)
 		}
-		txid = v2
-		result, err := s.impl.GetWalletTx(ctx, txid)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e3, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Wallet.getWalletTx.result", err)
-			}
-			if err := result.ToCapnp(e3); err != nil {
-				return domain.Wrap("Wallet.getWalletTx.result", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetWalletTxs serves Wallet.getWalletTxs.
-func (s *walletServer) GetWalletTxs(ctx context.Context, call multiprocesscapnp.Wallet_getWalletTxs) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetWalletTxs, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetWalletTxs(ctx)
+// walletGetWalletTxs serves Wallet.getWalletTxs.
+func walletGetWalletTxs(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).GetWalletTxs(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getWalletTxs_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return err
+			return domain.Wrap("Wallet.getWalletTxs.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
+		for i2, x3 := range result {
+			if err := x3.ToCapnp(l1.At(i2)); err != nil {
 				return domain.Wrap("Wallet.getWalletTxs.result", err)
 			}
-			for i2, x3 := range result {
-				if err := x3.ToCapnp(l1.At(i2)); err != nil {
-					return domain.Wrap("Wallet.getWalletTxs.result", err)
+		}
+	}
+	return nil
+}
+
+// walletTryGetTxStatus serves Wallet.tryGetTxStatus.
+func walletTryGetTxStatus(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_tryGetTxStatus_Params(call.Args())
+	var txid chainhash.Hash
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Wallet.tryGetTxStatus.txid", err)
+	}
+	v2, err := domain.Hash("Wallet.tryGetTxStatus.txid", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.tryGetTxStatus.txid", err)
+	}
+	txid = v2
+	result, txStatus, numBlocks, blockTime, err := impl.(Wallet).TryGetTxStatus(ctx, txid)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_tryGetTxStatus_Results(s)
+	res.SetResult(result)
+	if txStatus != nil {
+		e3, err := res.NewTxStatus()
+		if err != nil {
+			return domain.Wrap("Wallet.tryGetTxStatus.txStatus", err)
+		}
+		if err := txStatus.ToCapnp(e3); err != nil {
+			return domain.Wrap("Wallet.tryGetTxStatus.txStatus", err)
+		}
+	}
+	res.SetNumBlocks(numBlocks)
+	res.SetBlockTime(blockTime)
+	return nil
+}
+
+// walletGetWalletTxDetails serves Wallet.getWalletTxDetails.
+func walletGetWalletTxDetails(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_getWalletTxDetails_Params(call.Args())
+	var txid chainhash.Hash
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("Wallet.getWalletTxDetails.txid", err)
+	}
+	v2, err := domain.Hash("Wallet.getWalletTxDetails.txid", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.getWalletTxDetails.txid", err)
+	}
+	txid = v2
+	result, txStatus, orderForm, inMempool, numBlocks, err := impl.(Wallet).GetWalletTxDetails(ctx, txid)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getWalletTxDetails_Results(s)
+	if result != nil {
+		e3, err := res.NewResult()
+		if err != nil {
+			return domain.Wrap("Wallet.getWalletTxDetails.result", err)
+		}
+		if err := result.ToCapnp(e3); err != nil {
+			return domain.Wrap("Wallet.getWalletTxDetails.result", err)
+		}
+	}
+	if txStatus != nil {
+		e4, err := res.NewTxStatus()
+		if err != nil {
+			return domain.Wrap("Wallet.getWalletTxDetails.txStatus", err)
+		}
+		if err := txStatus.ToCapnp(e4); err != nil {
+			return domain.Wrap("Wallet.getWalletTxDetails.txStatus", err)
+		}
+	}
+	if orderForm != nil {
+		l5, err := res.NewOrderForm(int32(len(orderForm)))
+		if err != nil {
+			return domain.Wrap("Wallet.getWalletTxDetails.orderForm", err)
+		}
+		for i6, x7 := range orderForm {
+			if err := x7.ToCapnp(l5.At(i6), func(seg *capnp.Segment, x8 string) (capnp.Ptr, error) {
+				var p9 capnp.Ptr
+				x10, err := capnp.NewText(seg, x8)
+				if err != nil {
+					return capnp.Ptr{}, domain.Wrap("", err)
 				}
-			}
-		}
-		return nil
-	})
-}
-
-// TryGetTxStatus serves Wallet.tryGetTxStatus.
-func (s *walletServer) TryGetTxStatus(ctx context.Context, call multiprocesscapnp.Wallet_tryGetTxStatus) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletTryGetTxStatus, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txid chainhash.Hash
-		w1, err := args.Txid()
-		if err != nil {
-			return domain.Wrap("Wallet.tryGetTxStatus.txid", err)
-		}
-		v2, err := domain.Hash("Wallet.tryGetTxStatus.txid", w1)
-		if err != nil {
-			return domain.Wrap("Wallet.tryGetTxStatus.txid", err)
-		}
-		txid = v2
-		result, txStatus, numBlocks, blockTime, err := s.impl.TryGetTxStatus(ctx, txid)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if txStatus != nil {
-			e3, err := res.NewTxStatus()
-			if err != nil {
-				return domain.Wrap("Wallet.tryGetTxStatus.txStatus", err)
-			}
-			if err := txStatus.ToCapnp(e3); err != nil {
-				return domain.Wrap("Wallet.tryGetTxStatus.txStatus", err)
-			}
-		}
-		res.SetNumBlocks(numBlocks)
-		res.SetBlockTime(blockTime)
-		return nil
-	})
-}
-
-// GetWalletTxDetails serves Wallet.getWalletTxDetails.
-func (s *walletServer) GetWalletTxDetails(ctx context.Context, call multiprocesscapnp.Wallet_getWalletTxDetails) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetWalletTxDetails, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txid chainhash.Hash
-		w1, err := args.Txid()
-		if err != nil {
-			return domain.Wrap("Wallet.getWalletTxDetails.txid", err)
-		}
-		v2, err := domain.Hash("Wallet.getWalletTxDetails.txid", w1)
-		if err != nil {
-			return domain.Wrap("Wallet.getWalletTxDetails.txid", err)
-		}
-		txid = v2
-		result, txStatus, orderForm, inMempool, numBlocks, err := s.impl.GetWalletTxDetails(ctx, txid)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e3, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Wallet.getWalletTxDetails.result", err)
-			}
-			if err := result.ToCapnp(e3); err != nil {
-				return domain.Wrap("Wallet.getWalletTxDetails.result", err)
-			}
-		}
-		if txStatus != nil {
-			e4, err := res.NewTxStatus()
-			if err != nil {
-				return domain.Wrap("Wallet.getWalletTxDetails.txStatus", err)
-			}
-			if err := txStatus.ToCapnp(e4); err != nil {
-				return domain.Wrap("Wallet.getWalletTxDetails.txStatus", err)
-			}
-		}
-		if orderForm != nil {
-			l5, err := res.NewOrderForm(int32(len(orderForm)))
-			if err != nil {
+				p9 = x10.ToPtr()
+				return p9, nil
+			}, func(seg *capnp.Segment, x11 string) (capnp.Ptr, error) {
+				var p12 capnp.Ptr
+				x13, err := capnp.NewText(seg, x11)
+				if err != nil {
+					return capnp.Ptr{}, domain.Wrap("", err)
+				}
+				p12 = x13.ToPtr()
+				return p12, nil
+			}); err != nil {
 				return domain.Wrap("Wallet.getWalletTxDetails.orderForm", err)
 			}
-			for i6, x7 := range orderForm {
-				if err := x7.ToCapnp(l5.At(i6), func(seg *capnp.Segment, x8 string) (capnp.Ptr, error) {
-					var p9 capnp.Ptr
-					x10, err := capnp.NewText(seg, x8)
-					if err != nil {
-						return capnp.Ptr{}, domain.Wrap("", err)
-					}
-					p9 = x10.ToPtr()
-					return p9, nil
-				}, func(seg *capnp.Segment, x11 string) (capnp.Ptr, error) {
-					var p12 capnp.Ptr
-					x13, err := capnp.NewText(seg, x11)
-					if err != nil {
-						return capnp.Ptr{}, domain.Wrap("", err)
-					}
-					p12 = x13.ToPtr()
-					return p12, nil
-				}); err != nil {
-					return domain.Wrap("Wallet.getWalletTxDetails.orderForm", err)
+		}
+	}
+	res.SetInMempool(inMempool)
+	res.SetNumBlocks(numBlocks)
+	return nil
+}
+
+// walletGetBalances serves Wallet.getBalances.
+func walletGetBalances(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).GetBalances(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getBalances_Results(s)
+	if result != nil {
+		e1, err := res.NewResult()
+		if err != nil {
+			return domain.Wrap("Wallet.getBalances.result", err)
+		}
+		if err := result.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.getBalances.result", err)
+		}
+	}
+	return nil
+}
+
+// walletFillPSBT serves Wallet.fillPSBT.
+func walletFillPSBT(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_fillPSBT_Params(call.Args())
+	var sighashType int32
+	var sign bool
+	var bip32derivs bool
+	wantNSigned := args.WantNSigned()
+	sighashType = args.SighashType()
+	sign = args.Sign()
+	bip32derivs = args.Bip32derivs()
+	result, nSigned, psbt, complete, err := impl.(Wallet).FillPSBT(ctx, sighashType, sign, bip32derivs, wantNSigned)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_fillPSBT_Results(s)
+	res.SetResult(result)
+	res.SetNSigned(nSigned)
+	if err := res.SetPsbt(psbt); err != nil {
+		return domain.Wrap("Wallet.fillPSBT.psbt", err)
+	}
+	res.SetComplete(complete)
+	return nil
+}
+
+// walletTryGetBalances serves Wallet.tryGetBalances.
+func walletTryGetBalances(ctx context.Context, impl any, call *rt.Call) error {
+	result, balances, blockHash, err := impl.(Wallet).TryGetBalances(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_tryGetBalances_Results(s)
+	res.SetResult(result)
+	if balances != nil {
+		e1, err := res.NewBalances()
+		if err != nil {
+			return domain.Wrap("Wallet.tryGetBalances.balances", err)
+		}
+		if err := balances.ToCapnp(e1); err != nil {
+			return domain.Wrap("Wallet.tryGetBalances.balances", err)
+		}
+	}
+	if err := res.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
+		return domain.Wrap("Wallet.tryGetBalances.blockHash", err)
+	}
+	return nil
+}
+
+// walletGetBalance serves Wallet.getBalance.
+func walletGetBalance(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).GetBalance(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getBalance_Results(s)
+	res.SetResult(int64(result))
+	return nil
+}
+
+// walletGetAvailableBalance serves Wallet.getAvailableBalance.
+func walletGetAvailableBalance(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_getAvailableBalance_Params(call.Args())
+	var coinControl CoinControl
+	w1, err := args.CoinControl()
+	if err != nil {
+		return domain.Wrap("Wallet.getAvailableBalance.coinControl", err)
+	}
+	v2, err := CoinControlFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Wallet.getAvailableBalance.coinControl", err)
+	}
+	coinControl = v2
+	result, err := impl.(Wallet).GetAvailableBalance(ctx, coinControl)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getAvailableBalance_Results(s)
+	res.SetResult(int64(result))
+	return nil
+}
+
+// walletTxinIsMine serves Wallet.txinIsMine.
+func walletTxinIsMine(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_txinIsMine_Params(call.Args())
+	var txin []byte
+	w1, err := args.Txin()
+	if err != nil {
+		return domain.Wrap("Wallet.txinIsMine.txin", err)
+	}
+	txin = bytes.Clone(w1)
+	result, err := impl.(Wallet).TxinIsMine(ctx, txin)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_txinIsMine_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// walletTxoutIsMine serves Wallet.txoutIsMine.
+func walletTxoutIsMine(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		TxoutIsMineBytes(ctx context.Context, txout []byte) (result bool, err error)
+	}); ok {
+		args := multiprocesscapnp.Wallet_txoutIsMine_Params(call.Args())
+		var txout []byte
+		w1, err := args.Txout()
+		if err != nil {
+			return domain.Wrap("Wallet.txoutIsMine.txout", err)
+		}
+		txout = bytes.Clone(w1)
+		result, err := impl.TxoutIsMineBytes(ctx, txout)
+		if err != nil {
+			return err
+		}
+		s, err := call.AllocResults()
+		if err != nil {
+			return err
+		}
+		res := multiprocesscapnp.Wallet_txoutIsMine_Results(s)
+		res.SetResult(result)
+		return nil
+	}
+	args := multiprocesscapnp.Wallet_txoutIsMine_Params(call.Args())
+	var txout *wire.TxOut
+	w1, err := args.Txout()
+	if err != nil {
+		return domain.Wrap("Wallet.txoutIsMine.txout", err)
+	}
+	v2, err := domain.TxOut("Wallet.txoutIsMine.txout", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.txoutIsMine.txout", err)
+	}
+	txout = v2
+	result, err := impl.(Wallet).TxoutIsMine(ctx, txout)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_txoutIsMine_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// walletGetDebit serves Wallet.getDebit.
+func walletGetDebit(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_getDebit_Params(call.Args())
+	var txin []byte
+	w1, err := args.Txin()
+	if err != nil {
+		return domain.Wrap("Wallet.getDebit.txin", err)
+	}
+	txin = bytes.Clone(w1)
+	result, err := impl.(Wallet).GetDebit(ctx, txin)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getDebit_Results(s)
+	res.SetResult(int64(result))
+	return nil
+}
+
+// walletGetCredit serves Wallet.getCredit.
+func walletGetCredit(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		GetCreditBytes(ctx context.Context, txout []byte) (result btcutil.Amount, err error)
+	}); ok {
+		args := multiprocesscapnp.Wallet_getCredit_Params(call.Args())
+		var txout []byte
+		w1, err := args.Txout()
+		if err != nil {
+			return domain.Wrap("Wallet.getCredit.txout", err)
+		}
+		txout = bytes.Clone(w1)
+		result, err := impl.GetCreditBytes(ctx, txout)
+		if err != nil {
+			return err
+		}
+		s, err := call.AllocResults()
+		if err != nil {
+			return err
+		}
+		res := multiprocesscapnp.Wallet_getCredit_Results(s)
+		res.SetResult(int64(result))
+		return nil
+	}
+	args := multiprocesscapnp.Wallet_getCredit_Params(call.Args())
+	var txout *wire.TxOut
+	w1, err := args.Txout()
+	if err != nil {
+		return domain.Wrap("Wallet.getCredit.txout", err)
+	}
+	v2, err := domain.TxOut("Wallet.getCredit.txout", w1)
+	if err != nil {
+		return domain.Wrap("Wallet.getCredit.txout", err)
+	}
+	txout = v2
+	result, err := impl.(Wallet).GetCredit(ctx, txout)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getCredit_Results(s)
+	res.SetResult(int64(result))
+	return nil
+}
+
+// walletListCoins serves Wallet.listCoins.
+func walletListCoins(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).ListCoins(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_listCoins_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
+		if err != nil {
+			return domain.Wrap("Wallet.listCoins.result", err)
+		}
+		for i2, x3 := range result {
+			if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 TxDestination) (capnp.Ptr, error) {
+				var p5 capnp.Ptr
+				e6, err := multiprocesscapnp.NewTxDestination(seg)
+				if err != nil {
+					return capnp.Ptr{}, domain.Wrap("", err)
 				}
-			}
-		}
-		res.SetInMempool(inMempool)
-		res.SetNumBlocks(numBlocks)
-		return nil
-	})
-}
-
-// GetBalances serves Wallet.getBalances.
-func (s *walletServer) GetBalances(ctx context.Context, call multiprocesscapnp.Wallet_getBalances) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetBalances, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetBalances(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e1, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Wallet.getBalances.result", err)
-			}
-			if err := result.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.getBalances.result", err)
-			}
-		}
-		return nil
-	})
-}
-
-// FillPSBT serves Wallet.fillPSBT.
-func (s *walletServer) FillPSBT(ctx context.Context, call multiprocesscapnp.Wallet_fillPSBT) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletFillPSBT, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var sighashType int32
-		var sign bool
-		var bip32derivs bool
-		wantNSigned := args.WantNSigned()
-		sighashType = args.SighashType()
-		sign = args.Sign()
-		bip32derivs = args.Bip32derivs()
-		result, nSigned, psbt, complete, err := s.impl.FillPSBT(ctx, sighashType, sign, bip32derivs, wantNSigned)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		res.SetNSigned(nSigned)
-		if err := res.SetPsbt(psbt); err != nil {
-			return domain.Wrap("Wallet.fillPSBT.psbt", err)
-		}
-		res.SetComplete(complete)
-		return nil
-	})
-}
-
-// TryGetBalances serves Wallet.tryGetBalances.
-func (s *walletServer) TryGetBalances(ctx context.Context, call multiprocesscapnp.Wallet_tryGetBalances) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletTryGetBalances, call.Args().Context, func(ctx context.Context) error {
-		result, balances, blockHash, err := s.impl.TryGetBalances(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if balances != nil {
-			e1, err := res.NewBalances()
-			if err != nil {
-				return domain.Wrap("Wallet.tryGetBalances.balances", err)
-			}
-			if err := balances.ToCapnp(e1); err != nil {
-				return domain.Wrap("Wallet.tryGetBalances.balances", err)
-			}
-		}
-		if err := res.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
-			return domain.Wrap("Wallet.tryGetBalances.blockHash", err)
-		}
-		return nil
-	})
-}
-
-// GetBalance serves Wallet.getBalance.
-func (s *walletServer) GetBalance(ctx context.Context, call multiprocesscapnp.Wallet_getBalance) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetBalance, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetBalance(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(int64(result))
-		return nil
-	})
-}
-
-// GetAvailableBalance serves Wallet.getAvailableBalance.
-func (s *walletServer) GetAvailableBalance(ctx context.Context, call multiprocesscapnp.Wallet_getAvailableBalance) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetAvailableBalance, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var coinControl CoinControl
-		w1, err := args.CoinControl()
-		if err != nil {
-			return domain.Wrap("Wallet.getAvailableBalance.coinControl", err)
-		}
-		v2, err := CoinControlFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Wallet.getAvailableBalance.coinControl", err)
-		}
-		coinControl = v2
-		result, err := s.impl.GetAvailableBalance(ctx, coinControl)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(int64(result))
-		return nil
-	})
-}
-
-// TxinIsMine serves Wallet.txinIsMine.
-func (s *walletServer) TxinIsMine(ctx context.Context, call multiprocesscapnp.Wallet_txinIsMine) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletTxinIsMine, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txin []byte
-		w1, err := args.Txin()
-		if err != nil {
-			return domain.Wrap("Wallet.txinIsMine.txin", err)
-		}
-		txin = bytes.Clone(w1)
-		result, err := s.impl.TxinIsMine(ctx, txin)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// TxoutIsMine serves Wallet.txoutIsMine.
-func (s *walletServer) TxoutIsMine(ctx context.Context, call multiprocesscapnp.Wallet_txoutIsMine) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletTxoutIsMine, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			TxoutIsMineBytes(ctx context.Context, txout []byte) (result bool, err error)
-		}); ok {
-			args := call.Args()
-			var txout []byte
-			w1, err := args.Txout()
-			if err != nil {
-				return domain.Wrap("Wallet.txoutIsMine.txout", err)
-			}
-			txout = bytes.Clone(w1)
-			result, err := impl.TxoutIsMineBytes(ctx, txout)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			return nil
-		}
-		args := call.Args()
-		var txout *wire.TxOut
-		w1, err := args.Txout()
-		if err != nil {
-			return domain.Wrap("Wallet.txoutIsMine.txout", err)
-		}
-		v2, err := domain.TxOut("Wallet.txoutIsMine.txout", w1)
-		if err != nil {
-			return domain.Wrap("Wallet.txoutIsMine.txout", err)
-		}
-		txout = v2
-		result, err := s.impl.TxoutIsMine(ctx, txout)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// GetDebit serves Wallet.getDebit.
-func (s *walletServer) GetDebit(ctx context.Context, call multiprocesscapnp.Wallet_getDebit) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetDebit, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txin []byte
-		w1, err := args.Txin()
-		if err != nil {
-			return domain.Wrap("Wallet.getDebit.txin", err)
-		}
-		txin = bytes.Clone(w1)
-		result, err := s.impl.GetDebit(ctx, txin)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(int64(result))
-		return nil
-	})
-}
-
-// GetCredit serves Wallet.getCredit.
-func (s *walletServer) GetCredit(ctx context.Context, call multiprocesscapnp.Wallet_getCredit) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetCredit, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			GetCreditBytes(ctx context.Context, txout []byte) (result btcutil.Amount, err error)
-		}); ok {
-			args := call.Args()
-			var txout []byte
-			w1, err := args.Txout()
-			if err != nil {
-				return domain.Wrap("Wallet.getCredit.txout", err)
-			}
-			txout = bytes.Clone(w1)
-			result, err := impl.GetCreditBytes(ctx, txout)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(int64(result))
-			return nil
-		}
-		args := call.Args()
-		var txout *wire.TxOut
-		w1, err := args.Txout()
-		if err != nil {
-			return domain.Wrap("Wallet.getCredit.txout", err)
-		}
-		v2, err := domain.TxOut("Wallet.getCredit.txout", w1)
-		if err != nil {
-			return domain.Wrap("Wallet.getCredit.txout", err)
-		}
-		txout = v2
-		result, err := s.impl.GetCredit(ctx, txout)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(int64(result))
-		return nil
-	})
-}
-
-// ListCoins serves Wallet.listCoins.
-func (s *walletServer) ListCoins(ctx context.Context, call multiprocesscapnp.Wallet_listCoins) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletListCoins, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.ListCoins(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
-				return domain.Wrap("Wallet.listCoins.result", err)
-			}
-			for i2, x3 := range result {
-				if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 TxDestination) (capnp.Ptr, error) {
-					var p5 capnp.Ptr
-					e6, err := multiprocesscapnp.NewTxDestination(seg)
+				p5 = capnp.Struct(e6).ToPtr()
+				if err := x4.ToCapnp(e6); err != nil {
+					return capnp.Ptr{}, domain.Wrap("", err)
+				}
+				return p5, nil
+			}, func(seg *capnp.Segment, x7 []Pair[[]byte, WalletTxOut]) (capnp.Ptr, error) {
+				var p8 capnp.Ptr
+				if x7 != nil {
+					l9, err := multiprocesscapnp.NewPair_List(seg, int32(len(x7)))
 					if err != nil {
 						return capnp.Ptr{}, domain.Wrap("", err)
 					}
-					p5 = capnp.Struct(e6).ToPtr()
-					if err := x4.ToCapnp(e6); err != nil {
-						return capnp.Ptr{}, domain.Wrap("", err)
-					}
-					return p5, nil
-				}, func(seg *capnp.Segment, x7 []Pair[[]byte, WalletTxOut]) (capnp.Ptr, error) {
-					var p8 capnp.Ptr
-					if x7 != nil {
-						l9, err := multiprocesscapnp.NewPair_List(seg, int32(len(x7)))
-						if err != nil {
-							return capnp.Ptr{}, domain.Wrap("", err)
-						}
-						p8 = l9.ToPtr()
-						for i10, x11 := range x7 {
-							if err := x11.ToCapnp(l9.At(i10), func(seg *capnp.Segment, x12 []byte) (capnp.Ptr, error) {
-								var p13 capnp.Ptr
-								if d14 := x12; d14 != nil {
-									x15, err := capnp.NewData(seg, d14)
-									if err != nil {
-										return capnp.Ptr{}, domain.Wrap("", err)
-									}
-									p13 = x15.ToPtr()
-								}
-								return p13, nil
-							}, func(seg *capnp.Segment, x16 WalletTxOut) (capnp.Ptr, error) {
-								var p17 capnp.Ptr
-								e18, err := multiprocesscapnp.NewWalletTxOut(seg)
+					p8 = l9.ToPtr()
+					for i10, x11 := range x7 {
+						if err := x11.ToCapnp(l9.At(i10), func(seg *capnp.Segment, x12 []byte) (capnp.Ptr, error) {
+							var p13 capnp.Ptr
+							if d14 := x12; d14 != nil {
+								x15, err := capnp.NewData(seg, d14)
 								if err != nil {
 									return capnp.Ptr{}, domain.Wrap("", err)
 								}
-								p17 = capnp.Struct(e18).ToPtr()
-								if err := x16.ToCapnp(e18); err != nil {
-									return capnp.Ptr{}, domain.Wrap("", err)
-								}
-								return p17, nil
-							}); err != nil {
+								p13 = x15.ToPtr()
+							}
+							return p13, nil
+						}, func(seg *capnp.Segment, x16 WalletTxOut) (capnp.Ptr, error) {
+							var p17 capnp.Ptr
+							e18, err := multiprocesscapnp.NewWalletTxOut(seg)
+							if err != nil {
 								return capnp.Ptr{}, domain.Wrap("", err)
 							}
+							p17 = capnp.Struct(e18).ToPtr()
+							if err := x16.ToCapnp(e18); err != nil {
+								return capnp.Ptr{}, domain.Wrap("", err)
+							}
+							return p17, nil
+						}); err != nil {
+							return capnp.Ptr{}, domain.Wrap("", err)
 						}
 					}
-					return p8, nil
-				}); err != nil {
-					return domain.Wrap("Wallet.listCoins.result", err)
 				}
+				return p8, nil
+			}); err != nil {
+				return domain.Wrap("Wallet.listCoins.result", err)
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetCoins serves Wallet.getCoins.
-func (s *walletServer) GetCoins(ctx context.Context, call multiprocesscapnp.Wallet_getCoins) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetCoins, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var outputs [][]byte
-		w1, err := args.Outputs()
-		if err != nil {
-			return domain.Wrap("Wallet.getCoins.outputs", err)
-		}
-		if l2 := w1; l2.IsValid() {
-			outputs = make([][]byte, l2.Len())
-			for i3 := 0; i3 < l2.Len(); i3++ {
-				e4, err := l2.At(i3)
-				if err != nil {
-					return domain.Wrap("Wallet.getCoins.outputs", err)
-				}
-				outputs[i3] = bytes.Clone(e4)
-			}
-		}
-		result, err := s.impl.GetCoins(ctx, outputs)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l5, err := res.NewResult(int32(len(result)))
+// walletGetCoins serves Wallet.getCoins.
+func walletGetCoins(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_getCoins_Params(call.Args())
+	var outputs [][]byte
+	w1, err := args.Outputs()
+	if err != nil {
+		return domain.Wrap("Wallet.getCoins.outputs", err)
+	}
+	if l2 := w1; l2.IsValid() {
+		outputs = make([][]byte, l2.Len())
+		for i3 := 0; i3 < l2.Len(); i3++ {
+			e4, err := l2.At(i3)
 			if err != nil {
+				return domain.Wrap("Wallet.getCoins.outputs", err)
+			}
+			outputs[i3] = bytes.Clone(e4)
+		}
+	}
+	result, err := impl.(Wallet).GetCoins(ctx, outputs)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getCoins_Results(s)
+	if result != nil {
+		l5, err := res.NewResult(int32(len(result)))
+		if err != nil {
+			return domain.Wrap("Wallet.getCoins.result", err)
+		}
+		for i6, x7 := range result {
+			if err := x7.ToCapnp(l5.At(i6)); err != nil {
 				return domain.Wrap("Wallet.getCoins.result", err)
 			}
-			for i6, x7 := range result {
-				if err := x7.ToCapnp(l5.At(i6)); err != nil {
-					return domain.Wrap("Wallet.getCoins.result", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetRequiredFee serves Wallet.getRequiredFee.
-func (s *walletServer) GetRequiredFee(ctx context.Context, call multiprocesscapnp.Wallet_getRequiredFee) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetRequiredFee, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txBytes uint32
-		txBytes = args.TxBytes()
-		result, err := s.impl.GetRequiredFee(ctx, txBytes)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(int64(result))
-		return nil
-	})
+// walletGetRequiredFee serves Wallet.getRequiredFee.
+func walletGetRequiredFee(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_getRequiredFee_Params(call.Args())
+	var txBytes uint32
+	txBytes = args.TxBytes()
+	result, err := impl.(Wallet).GetRequiredFee(ctx, txBytes)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getRequiredFee_Results(s)
+	res.SetResult(int64(result))
+	return nil
 }
 
-// GetMinimumFee serves Wallet.getMinimumFee.
-func (s *walletServer) GetMinimumFee(ctx context.Context, call multiprocesscapnp.Wallet_getMinimumFee) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetMinimumFee, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txBytes uint32
-		var coinControl CoinControl
-		wantReturnedTarget := args.WantReturnedTarget()
-		wantReason := args.WantReason()
-		txBytes = args.TxBytes()
-		w1, err := args.CoinControl()
-		if err != nil {
-			return domain.Wrap("Wallet.getMinimumFee.coinControl", err)
-		}
-		v2, err := CoinControlFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Wallet.getMinimumFee.coinControl", err)
-		}
-		coinControl = v2
-		result, returnedTarget, reason, err := s.impl.GetMinimumFee(ctx, txBytes, coinControl, wantReturnedTarget, wantReason)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(int64(result))
-		res.SetReturnedTarget(returnedTarget)
-		res.SetReason(reason)
-		return nil
-	})
+// walletGetMinimumFee serves Wallet.getMinimumFee.
+func walletGetMinimumFee(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_getMinimumFee_Params(call.Args())
+	var txBytes uint32
+	var coinControl CoinControl
+	wantReturnedTarget := args.WantReturnedTarget()
+	wantReason := args.WantReason()
+	txBytes = args.TxBytes()
+	w1, err := args.CoinControl()
+	if err != nil {
+		return domain.Wrap("Wallet.getMinimumFee.coinControl", err)
+	}
+	v2, err := CoinControlFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Wallet.getMinimumFee.coinControl", err)
+	}
+	coinControl = v2
+	result, returnedTarget, reason, err := impl.(Wallet).GetMinimumFee(ctx, txBytes, coinControl, wantReturnedTarget, wantReason)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getMinimumFee_Results(s)
+	res.SetResult(int64(result))
+	res.SetReturnedTarget(returnedTarget)
+	res.SetReason(reason)
+	return nil
 }
 
-// GetConfirmTarget serves Wallet.getConfirmTarget.
-func (s *walletServer) GetConfirmTarget(ctx context.Context, call multiprocesscapnp.Wallet_getConfirmTarget) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetConfirmTarget, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetConfirmTarget(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletGetConfirmTarget serves Wallet.getConfirmTarget.
+func walletGetConfirmTarget(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).GetConfirmTarget(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getConfirmTarget_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// HdEnabled serves Wallet.hdEnabled.
-func (s *walletServer) HdEnabled(ctx context.Context, call multiprocesscapnp.Wallet_hdEnabled) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletHdEnabled, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.HdEnabled(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletHdEnabled serves Wallet.hdEnabled.
+func walletHdEnabled(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).HdEnabled(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_hdEnabled_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// CanGetAddresses serves Wallet.canGetAddresses.
-func (s *walletServer) CanGetAddresses(ctx context.Context, call multiprocesscapnp.Wallet_canGetAddresses) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletCanGetAddresses, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.CanGetAddresses(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletCanGetAddresses serves Wallet.canGetAddresses.
+func walletCanGetAddresses(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).CanGetAddresses(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_canGetAddresses_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// PrivateKeysDisabled serves Wallet.privateKeysDisabled.
-func (s *walletServer) PrivateKeysDisabled(ctx context.Context, call multiprocesscapnp.Wallet_privateKeysDisabled) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletPrivateKeysDisabled, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.PrivateKeysDisabled(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletPrivateKeysDisabled serves Wallet.privateKeysDisabled.
+func walletPrivateKeysDisabled(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).PrivateKeysDisabled(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_privateKeysDisabled_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// TaprootEnabled serves Wallet.taprootEnabled.
-func (s *walletServer) TaprootEnabled(ctx context.Context, call multiprocesscapnp.Wallet_taprootEnabled) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletTaprootEnabled, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.TaprootEnabled(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletTaprootEnabled serves Wallet.taprootEnabled.
+func walletTaprootEnabled(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).TaprootEnabled(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_taprootEnabled_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// HasExternalSigner serves Wallet.hasExternalSigner.
-func (s *walletServer) HasExternalSigner(ctx context.Context, call multiprocesscapnp.Wallet_hasExternalSigner) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletHasExternalSigner, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.HasExternalSigner(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletHasExternalSigner serves Wallet.hasExternalSigner.
+func walletHasExternalSigner(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).HasExternalSigner(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_hasExternalSigner_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetDefaultAddressType serves Wallet.getDefaultAddressType.
-func (s *walletServer) GetDefaultAddressType(ctx context.Context, call multiprocesscapnp.Wallet_getDefaultAddressType) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetDefaultAddressType, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetDefaultAddressType(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// walletGetDefaultAddressType serves Wallet.getDefaultAddressType.
+func walletGetDefaultAddressType(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).GetDefaultAddressType(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getDefaultAddressType_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// GetDefaultMaxTxFee serves Wallet.getDefaultMaxTxFee.
-func (s *walletServer) GetDefaultMaxTxFee(ctx context.Context, call multiprocesscapnp.Wallet_getDefaultMaxTxFee) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletGetDefaultMaxTxFee, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetDefaultMaxTxFee(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(int64(result))
-		return nil
-	})
+// walletGetDefaultMaxTxFee serves Wallet.getDefaultMaxTxFee.
+func walletGetDefaultMaxTxFee(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Wallet).GetDefaultMaxTxFee(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_getDefaultMaxTxFee_Results(s)
+	res.SetResult(int64(result))
+	return nil
 }
 
-// Remove serves Wallet.remove.
-func (s *walletServer) Remove(ctx context.Context, call multiprocesscapnp.Wallet_remove) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletRemove, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Remove(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// walletRemove serves Wallet.remove.
+func walletRemove(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Wallet).Remove(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// HandleUnload serves Wallet.handleUnload.
-func (s *walletServer) HandleUnload(ctx context.Context, call multiprocesscapnp.Wallet_handleUnload) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletHandleUnload, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback UnloadWalletCallback
-		callback = unloadWalletCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleUnload(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// walletHandleUnload serves Wallet.handleUnload.
+func walletHandleUnload(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_handleUnload_Params(call.Args())
+	var callback UnloadWalletCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Wallet.handleUnload.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = unloadWalletCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Wallet).HandleUnload(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_handleUnload_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Wallet.handleUnload.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleShowProgress serves Wallet.handleShowProgress.
-func (s *walletServer) HandleShowProgress(ctx context.Context, call multiprocesscapnp.Wallet_handleShowProgress) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletHandleShowProgress, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback ShowWalletProgressCallback
-		callback = showWalletProgressCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleShowProgress(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// walletHandleShowProgress serves Wallet.handleShowProgress.
+func walletHandleShowProgress(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_handleShowProgress_Params(call.Args())
+	var callback ShowWalletProgressCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Wallet.handleShowProgress.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = showWalletProgressCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Wallet).HandleShowProgress(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_handleShowProgress_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Wallet.handleShowProgress.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleStatusChanged serves Wallet.handleStatusChanged.
-func (s *walletServer) HandleStatusChanged(ctx context.Context, call multiprocesscapnp.Wallet_handleStatusChanged) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletHandleStatusChanged, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback StatusChangedCallback
-		callback = statusChangedCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleStatusChanged(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// walletHandleStatusChanged serves Wallet.handleStatusChanged.
+func walletHandleStatusChanged(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_handleStatusChanged_Params(call.Args())
+	var callback StatusChangedCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Wallet.handleStatusChanged.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = statusChangedCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Wallet).HandleStatusChanged(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_handleStatusChanged_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Wallet.handleStatusChanged.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleAddressBookChanged serves Wallet.handleAddressBookChanged.
-func (s *walletServer) HandleAddressBookChanged(ctx context.Context, call multiprocesscapnp.Wallet_handleAddressBookChanged) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletHandleAddressBookChanged, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback AddressBookChangedCallback
-		callback = addressBookChangedCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleAddressBookChanged(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// walletHandleAddressBookChanged serves Wallet.handleAddressBookChanged.
+func walletHandleAddressBookChanged(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_handleAddressBookChanged_Params(call.Args())
+	var callback AddressBookChangedCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Wallet.handleAddressBookChanged.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = addressBookChangedCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Wallet).HandleAddressBookChanged(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_handleAddressBookChanged_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Wallet.handleAddressBookChanged.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleTransactionChanged serves Wallet.handleTransactionChanged.
-func (s *walletServer) HandleTransactionChanged(ctx context.Context, call multiprocesscapnp.Wallet_handleTransactionChanged) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletHandleTransactionChanged, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback TransactionChangedCallback
-		callback = transactionChangedCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleTransactionChanged(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// walletHandleTransactionChanged serves Wallet.handleTransactionChanged.
+func walletHandleTransactionChanged(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_handleTransactionChanged_Params(call.Args())
+	var callback TransactionChangedCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Wallet.handleTransactionChanged.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = transactionChangedCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Wallet).HandleTransactionChanged(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_handleTransactionChanged_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Wallet.handleTransactionChanged.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleCanGetAddressesChanged serves Wallet.handleCanGetAddressesChanged.
-func (s *walletServer) HandleCanGetAddressesChanged(ctx context.Context, call multiprocesscapnp.Wallet_handleCanGetAddressesChanged) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletHandleCanGetAddressesChanged, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback CanGetAddressesChangedCallback
-		callback = canGetAddressesChangedCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleCanGetAddressesChanged(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// walletHandleCanGetAddressesChanged serves Wallet.handleCanGetAddressesChanged.
+func walletHandleCanGetAddressesChanged(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.Wallet_handleCanGetAddressesChanged_Params(call.Args())
+	var callback CanGetAddressesChangedCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Wallet.handleCanGetAddressesChanged.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = canGetAddressesChangedCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Wallet).HandleCanGetAddressesChanged(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.Wallet_handleCanGetAddressesChanged_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Wallet.handleCanGetAddressesChanged.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // UnimplementedWalletServer can be embedded in a Wallet implementation: every method
@@ -6748,22 +6164,29 @@ func (UnimplementedWalletServer) HandleCanGetAddressesChanged(ctx context.Contex
 
 var (
 	methodUnloadWalletCallbackDestroy = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "UnloadWalletCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.UnloadWalletCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.UnloadWalletCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "UnloadWalletCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.UnloadWalletCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.UnloadWalletCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodUnloadWalletCallbackCall = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "UnloadWalletCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.UnloadWalletCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.UnloadWalletCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "UnloadWalletCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.UnloadWalletCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.UnloadWalletCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6790,7 +6213,8 @@ func (UnloadWalletCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// UnloadWalletCallbackClient calls a remote UnloadWalletCallback over a *rt.Conn.
+// UnloadWalletCallbackClient calls a UnloadWalletCallback through a capability
+// (the peer's, or one served in this process).
 type UnloadWalletCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6798,23 +6222,19 @@ type UnloadWalletCallbackClient struct {
 var _ UnloadWalletCallback = (*UnloadWalletCallbackClient)(nil)
 
 // NewUnloadWalletCallbackClient wraps capability c, which the client then owns.
-func NewUnloadWalletCallbackClient(conn *rt.Conn, c multiprocesscapnp.UnloadWalletCallback) *UnloadWalletCallbackClient {
-	return &UnloadWalletCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewUnloadWalletCallbackClient(c *rt.Cap) *UnloadWalletCallbackClient {
+	return &UnloadWalletCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *UnloadWalletCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *UnloadWalletCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *UnloadWalletCallbackClient) Capnp() multiprocesscapnp.UnloadWalletCallback {
-	return multiprocesscapnp.UnloadWalletCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *UnloadWalletCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -6829,97 +6249,65 @@ func (c *UnloadWalletCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls UnloadWalletCallback.destroy.
 func (c *UnloadWalletCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodUnloadWalletCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.UnloadWalletCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodUnloadWalletCallbackDestroy)
 }
 
 // Call calls UnloadWalletCallback.call.
 func (c *UnloadWalletCallbackClient) Call(ctx context.Context) error {
-	return c.base.Call(ctx, &methodUnloadWalletCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.UnloadWalletCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodUnloadWalletCallbackCall, nil, nil)
 }
 
-// unloadWalletCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func unloadWalletCallbackToCapnp(conn *rt.Conn, v UnloadWalletCallback) multiprocesscapnp.UnloadWalletCallback {
+// unloadWalletCallbackCap returns a capability to place into a message for v:
+// a new reference to a client's own capability, else v served in this process;
+// nil for nil.
+func unloadWalletCallbackCap(v UnloadWalletCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.UnloadWalletCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.UnloadWalletCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return UnloadWalletCallbackServerToCapnp(v)
+	return UnloadWalletCallbackServer(v)
 }
 
-// unloadWalletCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func unloadWalletCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.UnloadWalletCallback) UnloadWalletCallback {
-	if !c.IsValid() {
-		c.Release()
+// unloadWalletCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func unloadWalletCallbackFromCap(c *rt.Cap) UnloadWalletCallback {
+	if c == nil {
 		return nil
 	}
-	return NewUnloadWalletCallbackClient(conn, c)
+	return &UnloadWalletCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// UnloadWalletCallbackServerToCapnp serves impl as a UnloadWalletCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func UnloadWalletCallbackServerToCapnp(impl UnloadWalletCallback) multiprocesscapnp.UnloadWalletCallback {
-	return multiprocesscapnp.UnloadWalletCallback_ServerToClient(&unloadWalletCallbackServer{impl: impl})
+// UnloadWalletCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func UnloadWalletCallbackServer(impl UnloadWalletCallback) *rt.Cap {
+	return rt.Local(&unloadWalletCallbackDesc, impl)
 }
 
-// unloadWalletCallbackServer adapts a UnloadWalletCallback to capnpc-go's UnloadWalletCallback_Server.
-type unloadWalletCallbackServer struct {
-	rt.ServerBase
-	impl UnloadWalletCallback
+// unloadWalletCallbackDesc describes UnloadWalletCallback's methods, inherited ones included, to rt.
+var unloadWalletCallbackDesc rt.ServerDesc
+
+func init() {
+	unloadWalletCallbackDesc = rt.ServerDesc{
+		Name: "UnloadWalletCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodUnloadWalletCallbackDestroy},
+			{Method: &methodUnloadWalletCallbackCall, Handler: unloadWalletCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(UnloadWalletCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *unloadWalletCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves UnloadWalletCallback.destroy.
-func (s *unloadWalletCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.UnloadWalletCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodUnloadWalletCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves UnloadWalletCallback.call.
-func (s *unloadWalletCallbackServer) Call(ctx context.Context, call multiprocesscapnp.UnloadWalletCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodUnloadWalletCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Call(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// unloadWalletCallbackCall serves UnloadWalletCallback.call.
+func unloadWalletCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(UnloadWalletCallback).Call(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedUnloadWalletCallbackServer can be embedded in a UnloadWalletCallback implementation: every method
@@ -6940,22 +6328,29 @@ func (UnimplementedUnloadWalletCallbackServer) Call(ctx context.Context) error {
 
 var (
 	methodShowWalletProgressCallbackDestroy = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "ShowWalletProgressCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.ShowWalletProgressCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ShowWalletProgressCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ShowWalletProgressCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.ShowWalletProgressCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.ShowWalletProgressCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodShowWalletProgressCallbackCall = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "ShowWalletProgressCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.ShowWalletProgressCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.ShowWalletProgressCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "ShowWalletProgressCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.ShowWalletProgressCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.ShowWalletProgressCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -6982,7 +6377,8 @@ func (ShowWalletProgressCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// ShowWalletProgressCallbackClient calls a remote ShowWalletProgressCallback over a *rt.Conn.
+// ShowWalletProgressCallbackClient calls a ShowWalletProgressCallback through
+// a capability (the peer's, or one served in this process).
 type ShowWalletProgressCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -6990,23 +6386,19 @@ type ShowWalletProgressCallbackClient struct {
 var _ ShowWalletProgressCallback = (*ShowWalletProgressCallbackClient)(nil)
 
 // NewShowWalletProgressCallbackClient wraps capability c, which the client then owns.
-func NewShowWalletProgressCallbackClient(conn *rt.Conn, c multiprocesscapnp.ShowWalletProgressCallback) *ShowWalletProgressCallbackClient {
-	return &ShowWalletProgressCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewShowWalletProgressCallbackClient(c *rt.Cap) *ShowWalletProgressCallbackClient {
+	return &ShowWalletProgressCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *ShowWalletProgressCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *ShowWalletProgressCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *ShowWalletProgressCallbackClient) Capnp() multiprocesscapnp.ShowWalletProgressCallback {
-	return multiprocesscapnp.ShowWalletProgressCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *ShowWalletProgressCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -7021,110 +6413,81 @@ func (c *ShowWalletProgressCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls ShowWalletProgressCallback.destroy.
 func (c *ShowWalletProgressCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodShowWalletProgressCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.ShowWalletProgressCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodShowWalletProgressCallbackDestroy)
 }
 
 // Call calls ShowWalletProgressCallback.call.
 func (c *ShowWalletProgressCallbackClient) Call(ctx context.Context, title string, progress int32) error {
-	return c.base.Call(ctx, &methodShowWalletProgressCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.ShowWalletProgressCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTitle(title); err != nil {
-				return domain.Wrap("ShowWalletProgressCallback.call.title", err)
-			}
-			p.SetProgress(progress)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
-}
-
-// showWalletProgressCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func showWalletProgressCallbackToCapnp(conn *rt.Conn, v ShowWalletProgressCallback) multiprocesscapnp.ShowWalletProgressCallback {
-	if v == nil {
-		return multiprocesscapnp.ShowWalletProgressCallback{}
-	}
-	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.ShowWalletProgressCallback(c.Client().AddRef())
-	}
-	return ShowWalletProgressCallbackServerToCapnp(v)
-}
-
-// showWalletProgressCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func showWalletProgressCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.ShowWalletProgressCallback) ShowWalletProgressCallback {
-	if !c.IsValid() {
-		c.Release()
-		return nil
-	}
-	return NewShowWalletProgressCallbackClient(conn, c)
-}
-
-// ShowWalletProgressCallbackServerToCapnp serves impl as a ShowWalletProgressCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func ShowWalletProgressCallbackServerToCapnp(impl ShowWalletProgressCallback) multiprocesscapnp.ShowWalletProgressCallback {
-	return multiprocesscapnp.ShowWalletProgressCallback_ServerToClient(&showWalletProgressCallbackServer{impl: impl})
-}
-
-// showWalletProgressCallbackServer adapts a ShowWalletProgressCallback to capnpc-go's ShowWalletProgressCallback_Server.
-type showWalletProgressCallbackServer struct {
-	rt.ServerBase
-	impl ShowWalletProgressCallback
-}
-
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *showWalletProgressCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves ShowWalletProgressCallback.destroy.
-func (s *showWalletProgressCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.ShowWalletProgressCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodShowWalletProgressCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves ShowWalletProgressCallback.call.
-func (s *showWalletProgressCallbackServer) Call(ctx context.Context, call multiprocesscapnp.ShowWalletProgressCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodShowWalletProgressCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var title string
-		var progress int32
-		w1, err := args.Title()
-		if err != nil {
+	return c.base.Invoke(ctx, &methodShowWalletProgressCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.ShowWalletProgressCallback_call_Params(p.Struct())
+		if err := args.SetTitle(title); err != nil {
 			return domain.Wrap("ShowWalletProgressCallback.call.title", err)
 		}
-		title = w1
-		progress = args.Progress()
-		if err := s.impl.Call(ctx, title, progress); err != nil {
-			return err
-		}
+		args.SetProgress(progress)
 		return nil
-	})
+	}, nil)
+}
+
+// showWalletProgressCallbackCap returns a capability to place into a message
+// for v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
+func showWalletProgressCallbackCap(v ShowWalletProgressCallback) *rt.Cap {
+	if v == nil {
+		return nil
+	}
+	if c, ok := v.(interface {
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
+	}
+	return ShowWalletProgressCallbackServer(v)
+}
+
+// showWalletProgressCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func showWalletProgressCallbackFromCap(c *rt.Cap) ShowWalletProgressCallback {
+	if c == nil {
+		return nil
+	}
+	return &ShowWalletProgressCallbackClient{base: rt.NewClientBase(c)}
+}
+
+// ShowWalletProgressCallbackServer returns a capability that serves impl in
+// this process. Calls run on the threads named by their context.
+func ShowWalletProgressCallbackServer(impl ShowWalletProgressCallback) *rt.Cap {
+	return rt.Local(&showWalletProgressCallbackDesc, impl)
+}
+
+// showWalletProgressCallbackDesc describes ShowWalletProgressCallback's methods, inherited ones included, to rt.
+var showWalletProgressCallbackDesc rt.ServerDesc
+
+func init() {
+	showWalletProgressCallbackDesc = rt.ServerDesc{
+		Name: "ShowWalletProgressCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodShowWalletProgressCallbackDestroy},
+			{Method: &methodShowWalletProgressCallbackCall, Handler: showWalletProgressCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(ShowWalletProgressCallback).Destroy(ctx)
+		},
+	}
+}
+
+// showWalletProgressCallbackCall serves ShowWalletProgressCallback.call.
+func showWalletProgressCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.ShowWalletProgressCallback_call_Params(call.Args())
+	var title string
+	var progress int32
+	w1, err := args.Title()
+	if err != nil {
+		return domain.Wrap("ShowWalletProgressCallback.call.title", err)
+	}
+	title = w1
+	progress = args.Progress()
+	if err := impl.(ShowWalletProgressCallback).Call(ctx, title, progress); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedShowWalletProgressCallbackServer can be embedded in a ShowWalletProgressCallback implementation: every method
@@ -7145,22 +6508,29 @@ func (UnimplementedShowWalletProgressCallbackServer) Call(ctx context.Context, t
 
 var (
 	methodStatusChangedCallbackDestroy = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "StatusChangedCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.StatusChangedCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.StatusChangedCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "StatusChangedCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.StatusChangedCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.StatusChangedCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodStatusChangedCallbackCall = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "StatusChangedCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.StatusChangedCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.StatusChangedCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "StatusChangedCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.StatusChangedCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.StatusChangedCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -7187,7 +6557,8 @@ func (StatusChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// StatusChangedCallbackClient calls a remote StatusChangedCallback over a *rt.Conn.
+// StatusChangedCallbackClient calls a StatusChangedCallback through a
+// capability (the peer's, or one served in this process).
 type StatusChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -7195,23 +6566,19 @@ type StatusChangedCallbackClient struct {
 var _ StatusChangedCallback = (*StatusChangedCallbackClient)(nil)
 
 // NewStatusChangedCallbackClient wraps capability c, which the client then owns.
-func NewStatusChangedCallbackClient(conn *rt.Conn, c multiprocesscapnp.StatusChangedCallback) *StatusChangedCallbackClient {
-	return &StatusChangedCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewStatusChangedCallbackClient(c *rt.Cap) *StatusChangedCallbackClient {
+	return &StatusChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *StatusChangedCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *StatusChangedCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *StatusChangedCallbackClient) Capnp() multiprocesscapnp.StatusChangedCallback {
-	return multiprocesscapnp.StatusChangedCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *StatusChangedCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -7226,97 +6593,65 @@ func (c *StatusChangedCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls StatusChangedCallback.destroy.
 func (c *StatusChangedCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodStatusChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.StatusChangedCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodStatusChangedCallbackDestroy)
 }
 
 // Call calls StatusChangedCallback.call.
 func (c *StatusChangedCallbackClient) Call(ctx context.Context) error {
-	return c.base.Call(ctx, &methodStatusChangedCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.StatusChangedCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodStatusChangedCallbackCall, nil, nil)
 }
 
-// statusChangedCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func statusChangedCallbackToCapnp(conn *rt.Conn, v StatusChangedCallback) multiprocesscapnp.StatusChangedCallback {
+// statusChangedCallbackCap returns a capability to place into a message for v:
+// a new reference to a client's own capability, else v served in this process;
+// nil for nil.
+func statusChangedCallbackCap(v StatusChangedCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.StatusChangedCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.StatusChangedCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return StatusChangedCallbackServerToCapnp(v)
+	return StatusChangedCallbackServer(v)
 }
 
-// statusChangedCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func statusChangedCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.StatusChangedCallback) StatusChangedCallback {
-	if !c.IsValid() {
-		c.Release()
+// statusChangedCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func statusChangedCallbackFromCap(c *rt.Cap) StatusChangedCallback {
+	if c == nil {
 		return nil
 	}
-	return NewStatusChangedCallbackClient(conn, c)
+	return &StatusChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// StatusChangedCallbackServerToCapnp serves impl as a StatusChangedCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func StatusChangedCallbackServerToCapnp(impl StatusChangedCallback) multiprocesscapnp.StatusChangedCallback {
-	return multiprocesscapnp.StatusChangedCallback_ServerToClient(&statusChangedCallbackServer{impl: impl})
+// StatusChangedCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func StatusChangedCallbackServer(impl StatusChangedCallback) *rt.Cap {
+	return rt.Local(&statusChangedCallbackDesc, impl)
 }
 
-// statusChangedCallbackServer adapts a StatusChangedCallback to capnpc-go's StatusChangedCallback_Server.
-type statusChangedCallbackServer struct {
-	rt.ServerBase
-	impl StatusChangedCallback
+// statusChangedCallbackDesc describes StatusChangedCallback's methods, inherited ones included, to rt.
+var statusChangedCallbackDesc rt.ServerDesc
+
+func init() {
+	statusChangedCallbackDesc = rt.ServerDesc{
+		Name: "StatusChangedCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodStatusChangedCallbackDestroy},
+			{Method: &methodStatusChangedCallbackCall, Handler: statusChangedCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(StatusChangedCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *statusChangedCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves StatusChangedCallback.destroy.
-func (s *statusChangedCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.StatusChangedCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodStatusChangedCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves StatusChangedCallback.call.
-func (s *statusChangedCallbackServer) Call(ctx context.Context, call multiprocesscapnp.StatusChangedCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodStatusChangedCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Call(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// statusChangedCallbackCall serves StatusChangedCallback.call.
+func statusChangedCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(StatusChangedCallback).Call(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedStatusChangedCallbackServer can be embedded in a StatusChangedCallback implementation: every method
@@ -7337,22 +6672,29 @@ func (UnimplementedStatusChangedCallbackServer) Call(ctx context.Context) error 
 
 var (
 	methodAddressBookChangedCallbackDestroy = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "AddressBookChangedCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.AddressBookChangedCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.AddressBookChangedCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "AddressBookChangedCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.AddressBookChangedCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.AddressBookChangedCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodAddressBookChangedCallbackCall = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "AddressBookChangedCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.AddressBookChangedCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.AddressBookChangedCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "AddressBookChangedCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.AddressBookChangedCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{DataSize: 16, PointerCount: 3},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.AddressBookChangedCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -7380,7 +6722,8 @@ func (AddressBookChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// AddressBookChangedCallbackClient calls a remote AddressBookChangedCallback over a *rt.Conn.
+// AddressBookChangedCallbackClient calls a AddressBookChangedCallback through
+// a capability (the peer's, or one served in this process).
 type AddressBookChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -7388,23 +6731,19 @@ type AddressBookChangedCallbackClient struct {
 var _ AddressBookChangedCallback = (*AddressBookChangedCallbackClient)(nil)
 
 // NewAddressBookChangedCallbackClient wraps capability c, which the client then owns.
-func NewAddressBookChangedCallbackClient(conn *rt.Conn, c multiprocesscapnp.AddressBookChangedCallback) *AddressBookChangedCallbackClient {
-	return &AddressBookChangedCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewAddressBookChangedCallbackClient(c *rt.Cap) *AddressBookChangedCallbackClient {
+	return &AddressBookChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *AddressBookChangedCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *AddressBookChangedCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *AddressBookChangedCallbackClient) Capnp() multiprocesscapnp.AddressBookChangedCallback {
-	return multiprocesscapnp.AddressBookChangedCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *AddressBookChangedCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -7419,133 +6758,104 @@ func (c *AddressBookChangedCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls AddressBookChangedCallback.destroy.
 func (c *AddressBookChangedCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodAddressBookChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.AddressBookChangedCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodAddressBookChangedCallbackDestroy)
 }
 
 // Call calls AddressBookChangedCallback.call.
 func (c *AddressBookChangedCallbackClient) Call(ctx context.Context, address TxDestination, label string, isMine bool, purpose int32, status int32) error {
-	return c.base.Call(ctx, &methodAddressBookChangedCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.AddressBookChangedCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewAddress()
-			if err != nil {
-				return domain.Wrap("AddressBookChangedCallback.call.address", err)
-			}
-			if err := address.ToCapnp(e1); err != nil {
-				return domain.Wrap("AddressBookChangedCallback.call.address", err)
-			}
-			if err := p.SetLabel(label); err != nil {
-				return domain.Wrap("AddressBookChangedCallback.call.label", err)
-			}
-			p.SetIsMine(isMine)
-			p.SetPurpose(purpose)
-			p.SetStatus(status)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
-}
-
-// addressBookChangedCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func addressBookChangedCallbackToCapnp(conn *rt.Conn, v AddressBookChangedCallback) multiprocesscapnp.AddressBookChangedCallback {
-	if v == nil {
-		return multiprocesscapnp.AddressBookChangedCallback{}
-	}
-	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.AddressBookChangedCallback(c.Client().AddRef())
-	}
-	return AddressBookChangedCallbackServerToCapnp(v)
-}
-
-// addressBookChangedCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func addressBookChangedCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.AddressBookChangedCallback) AddressBookChangedCallback {
-	if !c.IsValid() {
-		c.Release()
-		return nil
-	}
-	return NewAddressBookChangedCallbackClient(conn, c)
-}
-
-// AddressBookChangedCallbackServerToCapnp serves impl as a AddressBookChangedCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func AddressBookChangedCallbackServerToCapnp(impl AddressBookChangedCallback) multiprocesscapnp.AddressBookChangedCallback {
-	return multiprocesscapnp.AddressBookChangedCallback_ServerToClient(&addressBookChangedCallbackServer{impl: impl})
-}
-
-// addressBookChangedCallbackServer adapts a AddressBookChangedCallback to capnpc-go's AddressBookChangedCallback_Server.
-type addressBookChangedCallbackServer struct {
-	rt.ServerBase
-	impl AddressBookChangedCallback
-}
-
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *addressBookChangedCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves AddressBookChangedCallback.destroy.
-func (s *addressBookChangedCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.AddressBookChangedCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodAddressBookChangedCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves AddressBookChangedCallback.call.
-func (s *addressBookChangedCallbackServer) Call(ctx context.Context, call multiprocesscapnp.AddressBookChangedCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodAddressBookChangedCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var address TxDestination
-		var label string
-		var isMine bool
-		var purpose int32
-		var status int32
-		w1, err := args.Address()
+	return c.base.Invoke(ctx, &methodAddressBookChangedCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.AddressBookChangedCallback_call_Params(p.Struct())
+		e1, err := args.NewAddress()
 		if err != nil {
 			return domain.Wrap("AddressBookChangedCallback.call.address", err)
 		}
-		v2, err := TxDestinationFromCapnp(w1)
-		if err != nil {
+		if err := address.ToCapnp(e1); err != nil {
 			return domain.Wrap("AddressBookChangedCallback.call.address", err)
 		}
-		address = v2
-		w3, err := args.Label()
-		if err != nil {
+		if err := args.SetLabel(label); err != nil {
 			return domain.Wrap("AddressBookChangedCallback.call.label", err)
 		}
-		label = w3
-		isMine = args.IsMine()
-		purpose = args.Purpose()
-		status = args.Status()
-		if err := s.impl.Call(ctx, address, label, isMine, purpose, status); err != nil {
-			return err
-		}
+		args.SetIsMine(isMine)
+		args.SetPurpose(purpose)
+		args.SetStatus(status)
 		return nil
-	})
+	}, nil)
+}
+
+// addressBookChangedCallbackCap returns a capability to place into a message
+// for v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
+func addressBookChangedCallbackCap(v AddressBookChangedCallback) *rt.Cap {
+	if v == nil {
+		return nil
+	}
+	if c, ok := v.(interface {
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
+	}
+	return AddressBookChangedCallbackServer(v)
+}
+
+// addressBookChangedCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func addressBookChangedCallbackFromCap(c *rt.Cap) AddressBookChangedCallback {
+	if c == nil {
+		return nil
+	}
+	return &AddressBookChangedCallbackClient{base: rt.NewClientBase(c)}
+}
+
+// AddressBookChangedCallbackServer returns a capability that serves impl in
+// this process. Calls run on the threads named by their context.
+func AddressBookChangedCallbackServer(impl AddressBookChangedCallback) *rt.Cap {
+	return rt.Local(&addressBookChangedCallbackDesc, impl)
+}
+
+// addressBookChangedCallbackDesc describes AddressBookChangedCallback's methods, inherited ones included, to rt.
+var addressBookChangedCallbackDesc rt.ServerDesc
+
+func init() {
+	addressBookChangedCallbackDesc = rt.ServerDesc{
+		Name: "AddressBookChangedCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodAddressBookChangedCallbackDestroy},
+			{Method: &methodAddressBookChangedCallbackCall, Handler: addressBookChangedCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(AddressBookChangedCallback).Destroy(ctx)
+		},
+	}
+}
+
+// addressBookChangedCallbackCall serves AddressBookChangedCallback.call.
+func addressBookChangedCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.AddressBookChangedCallback_call_Params(call.Args())
+	var address TxDestination
+	var label string
+	var isMine bool
+	var purpose int32
+	var status int32
+	w1, err := args.Address()
+	if err != nil {
+		return domain.Wrap("AddressBookChangedCallback.call.address", err)
+	}
+	v2, err := TxDestinationFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("AddressBookChangedCallback.call.address", err)
+	}
+	address = v2
+	w3, err := args.Label()
+	if err != nil {
+		return domain.Wrap("AddressBookChangedCallback.call.label", err)
+	}
+	label = w3
+	isMine = args.IsMine()
+	purpose = args.Purpose()
+	status = args.Status()
+	if err := impl.(AddressBookChangedCallback).Call(ctx, address, label, isMine, purpose, status); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedAddressBookChangedCallbackServer can be embedded in a AddressBookChangedCallback implementation: every method
@@ -7566,22 +6876,29 @@ func (UnimplementedAddressBookChangedCallbackServer) Call(ctx context.Context, a
 
 var (
 	methodTransactionChangedCallbackDestroy = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "TransactionChangedCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.TransactionChangedCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.TransactionChangedCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "TransactionChangedCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.TransactionChangedCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.TransactionChangedCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodTransactionChangedCallbackCall = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "TransactionChangedCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.TransactionChangedCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.TransactionChangedCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "TransactionChangedCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.TransactionChangedCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.TransactionChangedCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -7609,7 +6926,8 @@ func (TransactionChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// TransactionChangedCallbackClient calls a remote TransactionChangedCallback over a *rt.Conn.
+// TransactionChangedCallbackClient calls a TransactionChangedCallback through
+// a capability (the peer's, or one served in this process).
 type TransactionChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -7617,23 +6935,19 @@ type TransactionChangedCallbackClient struct {
 var _ TransactionChangedCallback = (*TransactionChangedCallbackClient)(nil)
 
 // NewTransactionChangedCallbackClient wraps capability c, which the client then owns.
-func NewTransactionChangedCallbackClient(conn *rt.Conn, c multiprocesscapnp.TransactionChangedCallback) *TransactionChangedCallbackClient {
-	return &TransactionChangedCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewTransactionChangedCallbackClient(c *rt.Cap) *TransactionChangedCallbackClient {
+	return &TransactionChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *TransactionChangedCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *TransactionChangedCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *TransactionChangedCallbackClient) Capnp() multiprocesscapnp.TransactionChangedCallback {
-	return multiprocesscapnp.TransactionChangedCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *TransactionChangedCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -7648,114 +6962,85 @@ func (c *TransactionChangedCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls TransactionChangedCallback.destroy.
 func (c *TransactionChangedCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodTransactionChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.TransactionChangedCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodTransactionChangedCallbackDestroy)
 }
 
 // Call calls TransactionChangedCallback.call.
 func (c *TransactionChangedCallbackClient) Call(ctx context.Context, txid chainhash.Hash, status int32) error {
-	return c.base.Call(ctx, &methodTransactionChangedCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.TransactionChangedCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetTxid(domain.HashBytes(txid)); err != nil {
-				return domain.Wrap("TransactionChangedCallback.call.txid", err)
-			}
-			p.SetStatus(status)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodTransactionChangedCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.TransactionChangedCallback_call_Params(p.Struct())
+		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
+			return domain.Wrap("TransactionChangedCallback.call.txid", err)
+		}
+		args.SetStatus(status)
+		return nil
+	}, nil)
 }
 
-// transactionChangedCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func transactionChangedCallbackToCapnp(conn *rt.Conn, v TransactionChangedCallback) multiprocesscapnp.TransactionChangedCallback {
+// transactionChangedCallbackCap returns a capability to place into a message
+// for v: a new reference to a client's own capability, else v served in this
+// process; nil for nil.
+func transactionChangedCallbackCap(v TransactionChangedCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.TransactionChangedCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.TransactionChangedCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return TransactionChangedCallbackServerToCapnp(v)
+	return TransactionChangedCallbackServer(v)
 }
 
-// transactionChangedCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func transactionChangedCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.TransactionChangedCallback) TransactionChangedCallback {
-	if !c.IsValid() {
-		c.Release()
+// transactionChangedCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func transactionChangedCallbackFromCap(c *rt.Cap) TransactionChangedCallback {
+	if c == nil {
 		return nil
 	}
-	return NewTransactionChangedCallbackClient(conn, c)
+	return &TransactionChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// TransactionChangedCallbackServerToCapnp serves impl as a TransactionChangedCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func TransactionChangedCallbackServerToCapnp(impl TransactionChangedCallback) multiprocesscapnp.TransactionChangedCallback {
-	return multiprocesscapnp.TransactionChangedCallback_ServerToClient(&transactionChangedCallbackServer{impl: impl})
+// TransactionChangedCallbackServer returns a capability that serves impl in
+// this process. Calls run on the threads named by their context.
+func TransactionChangedCallbackServer(impl TransactionChangedCallback) *rt.Cap {
+	return rt.Local(&transactionChangedCallbackDesc, impl)
 }
 
-// transactionChangedCallbackServer adapts a TransactionChangedCallback to capnpc-go's TransactionChangedCallback_Server.
-type transactionChangedCallbackServer struct {
-	rt.ServerBase
-	impl TransactionChangedCallback
+// transactionChangedCallbackDesc describes TransactionChangedCallback's methods, inherited ones included, to rt.
+var transactionChangedCallbackDesc rt.ServerDesc
+
+func init() {
+	transactionChangedCallbackDesc = rt.ServerDesc{
+		Name: "TransactionChangedCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodTransactionChangedCallbackDestroy},
+			{Method: &methodTransactionChangedCallbackCall, Handler: transactionChangedCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(TransactionChangedCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *transactionChangedCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves TransactionChangedCallback.destroy.
-func (s *transactionChangedCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.TransactionChangedCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodTransactionChangedCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves TransactionChangedCallback.call.
-func (s *transactionChangedCallbackServer) Call(ctx context.Context, call multiprocesscapnp.TransactionChangedCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodTransactionChangedCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var txid chainhash.Hash
-		var status int32
-		w1, err := args.Txid()
-		if err != nil {
-			return domain.Wrap("TransactionChangedCallback.call.txid", err)
-		}
-		v2, err := domain.Hash("TransactionChangedCallback.call.txid", w1)
-		if err != nil {
-			return domain.Wrap("TransactionChangedCallback.call.txid", err)
-		}
-		txid = v2
-		status = args.Status()
-		if err := s.impl.Call(ctx, txid, status); err != nil {
-			return err
-		}
-		return nil
-	})
+// transactionChangedCallbackCall serves TransactionChangedCallback.call.
+func transactionChangedCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.TransactionChangedCallback_call_Params(call.Args())
+	var txid chainhash.Hash
+	var status int32
+	w1, err := args.Txid()
+	if err != nil {
+		return domain.Wrap("TransactionChangedCallback.call.txid", err)
+	}
+	v2, err := domain.Hash("TransactionChangedCallback.call.txid", w1)
+	if err != nil {
+		return domain.Wrap("TransactionChangedCallback.call.txid", err)
+	}
+	txid = v2
+	status = args.Status()
+	if err := impl.(TransactionChangedCallback).Call(ctx, txid, status); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedTransactionChangedCallbackServer can be embedded in a TransactionChangedCallback implementation: every method
@@ -7776,22 +7061,29 @@ func (UnimplementedTransactionChangedCallbackServer) Call(ctx context.Context, t
 
 var (
 	methodCanGetAddressesChangedCallbackDestroy = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "CanGetAddressesChangedCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.CanGetAddressesChangedCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.CanGetAddressesChangedCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "CanGetAddressesChangedCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.CanGetAddressesChangedCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.CanGetAddressesChangedCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodCanGetAddressesChangedCallbackCall = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "CanGetAddressesChangedCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.CanGetAddressesChangedCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.CanGetAddressesChangedCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "CanGetAddressesChangedCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.CanGetAddressesChangedCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.CanGetAddressesChangedCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -7819,7 +7111,8 @@ func (CanGetAddressesChangedCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// CanGetAddressesChangedCallbackClient calls a remote CanGetAddressesChangedCallback over a *rt.Conn.
+// CanGetAddressesChangedCallbackClient calls a CanGetAddressesChangedCallback
+// through a capability (the peer's, or one served in this process).
 type CanGetAddressesChangedCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -7827,23 +7120,19 @@ type CanGetAddressesChangedCallbackClient struct {
 var _ CanGetAddressesChangedCallback = (*CanGetAddressesChangedCallbackClient)(nil)
 
 // NewCanGetAddressesChangedCallbackClient wraps capability c, which the client then owns.
-func NewCanGetAddressesChangedCallbackClient(conn *rt.Conn, c multiprocesscapnp.CanGetAddressesChangedCallback) *CanGetAddressesChangedCallbackClient {
-	return &CanGetAddressesChangedCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewCanGetAddressesChangedCallbackClient(c *rt.Cap) *CanGetAddressesChangedCallbackClient {
+	return &CanGetAddressesChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *CanGetAddressesChangedCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *CanGetAddressesChangedCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *CanGetAddressesChangedCallbackClient) Capnp() multiprocesscapnp.CanGetAddressesChangedCallback {
-	return multiprocesscapnp.CanGetAddressesChangedCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *CanGetAddressesChangedCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -7858,97 +7147,65 @@ func (c *CanGetAddressesChangedCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls CanGetAddressesChangedCallback.destroy.
 func (c *CanGetAddressesChangedCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodCanGetAddressesChangedCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.CanGetAddressesChangedCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodCanGetAddressesChangedCallbackDestroy)
 }
 
 // Call calls CanGetAddressesChangedCallback.call.
 func (c *CanGetAddressesChangedCallbackClient) Call(ctx context.Context) error {
-	return c.base.Call(ctx, &methodCanGetAddressesChangedCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.CanGetAddressesChangedCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodCanGetAddressesChangedCallbackCall, nil, nil)
 }
 
-// canGetAddressesChangedCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func canGetAddressesChangedCallbackToCapnp(conn *rt.Conn, v CanGetAddressesChangedCallback) multiprocesscapnp.CanGetAddressesChangedCallback {
+// canGetAddressesChangedCallbackCap returns a capability to place into a
+// message for v: a new reference to a client's own capability, else v served
+// in this process; nil for nil.
+func canGetAddressesChangedCallbackCap(v CanGetAddressesChangedCallback) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.CanGetAddressesChangedCallback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.CanGetAddressesChangedCallback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return CanGetAddressesChangedCallbackServerToCapnp(v)
+	return CanGetAddressesChangedCallbackServer(v)
 }
 
-// canGetAddressesChangedCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func canGetAddressesChangedCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.CanGetAddressesChangedCallback) CanGetAddressesChangedCallback {
-	if !c.IsValid() {
-		c.Release()
+// canGetAddressesChangedCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func canGetAddressesChangedCallbackFromCap(c *rt.Cap) CanGetAddressesChangedCallback {
+	if c == nil {
 		return nil
 	}
-	return NewCanGetAddressesChangedCallbackClient(conn, c)
+	return &CanGetAddressesChangedCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// CanGetAddressesChangedCallbackServerToCapnp serves impl as a CanGetAddressesChangedCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func CanGetAddressesChangedCallbackServerToCapnp(impl CanGetAddressesChangedCallback) multiprocesscapnp.CanGetAddressesChangedCallback {
-	return multiprocesscapnp.CanGetAddressesChangedCallback_ServerToClient(&canGetAddressesChangedCallbackServer{impl: impl})
+// CanGetAddressesChangedCallbackServer returns a capability that serves impl
+// in this process. Calls run on the threads named by their context.
+func CanGetAddressesChangedCallbackServer(impl CanGetAddressesChangedCallback) *rt.Cap {
+	return rt.Local(&canGetAddressesChangedCallbackDesc, impl)
 }
 
-// canGetAddressesChangedCallbackServer adapts a CanGetAddressesChangedCallback to capnpc-go's CanGetAddressesChangedCallback_Server.
-type canGetAddressesChangedCallbackServer struct {
-	rt.ServerBase
-	impl CanGetAddressesChangedCallback
+// canGetAddressesChangedCallbackDesc describes CanGetAddressesChangedCallback's methods, inherited ones included, to rt.
+var canGetAddressesChangedCallbackDesc rt.ServerDesc
+
+func init() {
+	canGetAddressesChangedCallbackDesc = rt.ServerDesc{
+		Name: "CanGetAddressesChangedCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodCanGetAddressesChangedCallbackDestroy},
+			{Method: &methodCanGetAddressesChangedCallbackCall, Handler: canGetAddressesChangedCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(CanGetAddressesChangedCallback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *canGetAddressesChangedCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves CanGetAddressesChangedCallback.destroy.
-func (s *canGetAddressesChangedCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.CanGetAddressesChangedCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodCanGetAddressesChangedCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves CanGetAddressesChangedCallback.call.
-func (s *canGetAddressesChangedCallbackServer) Call(ctx context.Context, call multiprocesscapnp.CanGetAddressesChangedCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodCanGetAddressesChangedCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Call(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// canGetAddressesChangedCallbackCall serves CanGetAddressesChangedCallback.call.
+func canGetAddressesChangedCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(CanGetAddressesChangedCallback).Call(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedCanGetAddressesChangedCallbackServer can be embedded in a CanGetAddressesChangedCallback implementation: every method
@@ -7969,85 +7226,112 @@ func (UnimplementedCanGetAddressesChangedCallbackServer) Call(ctx context.Contex
 
 var (
 	methodWalletLoaderCreateWallet = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "WalletLoader",
-		Name:       "createWallet",
-		ParamsID:   multiprocesscapnp.WalletLoader_createWallet_Params_TypeID,
-		ResultsID:  multiprocesscapnp.WalletLoader_createWallet_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "WalletLoader",
+		Name:        "createWallet",
+		InterfaceID: multiprocesscapnp.WalletLoader_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		Results:     capnp.ObjectSize{PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.WalletLoader_createWallet_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderLoadWallet = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "WalletLoader",
-		Name:       "loadWallet",
-		ParamsID:   multiprocesscapnp.WalletLoader_loadWallet_Params_TypeID,
-		ResultsID:  multiprocesscapnp.WalletLoader_loadWallet_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "WalletLoader",
+		Name:        "loadWallet",
+		InterfaceID: multiprocesscapnp.WalletLoader_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.WalletLoader_loadWallet_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderGetWalletDir = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "WalletLoader",
-		Name:       "getWalletDir",
-		ParamsID:   multiprocesscapnp.WalletLoader_getWalletDir_Params_TypeID,
-		ResultsID:  multiprocesscapnp.WalletLoader_getWalletDir_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "WalletLoader",
+		Name:        "getWalletDir",
+		InterfaceID: multiprocesscapnp.WalletLoader_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.WalletLoader_getWalletDir_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderRestoreWallet = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "WalletLoader",
-		Name:       "restoreWallet",
-		ParamsID:   multiprocesscapnp.WalletLoader_restoreWallet_Params_TypeID,
-		ResultsID:  multiprocesscapnp.WalletLoader_restoreWallet_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "WalletLoader",
+		Name:        "restoreWallet",
+		InterfaceID: multiprocesscapnp.WalletLoader_TypeID,
+		ID:          3,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		Results:     capnp.ObjectSize{PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.WalletLoader_restoreWallet_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderMigrateWallet = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "WalletLoader",
-		Name:       "migrateWallet",
-		ParamsID:   multiprocesscapnp.WalletLoader_migrateWallet_Params_TypeID,
-		ResultsID:  multiprocesscapnp.WalletLoader_migrateWallet_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "WalletLoader",
+		Name:        "migrateWallet",
+		InterfaceID: multiprocesscapnp.WalletLoader_TypeID,
+		ID:          4,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.WalletLoader_migrateWallet_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderIsEncrypted = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "WalletLoader",
-		Name:       "isEncrypted",
-		ParamsID:   multiprocesscapnp.WalletLoader_isEncrypted_Params_TypeID,
-		ResultsID:  multiprocesscapnp.WalletLoader_isEncrypted_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "WalletLoader",
+		Name:        "isEncrypted",
+		InterfaceID: multiprocesscapnp.WalletLoader_TypeID,
+		ID:          5,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.WalletLoader_isEncrypted_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderListWalletDir = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "WalletLoader",
-		Name:       "listWalletDir",
-		ParamsID:   multiprocesscapnp.WalletLoader_listWalletDir_Params_TypeID,
-		ResultsID:  multiprocesscapnp.WalletLoader_listWalletDir_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "WalletLoader",
+		Name:        "listWalletDir",
+		InterfaceID: multiprocesscapnp.WalletLoader_TypeID,
+		ID:          6,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.WalletLoader_listWalletDir_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderGetWallets = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "WalletLoader",
-		Name:       "getWallets",
-		ParamsID:   multiprocesscapnp.WalletLoader_getWallets_Params_TypeID,
-		ResultsID:  multiprocesscapnp.WalletLoader_getWallets_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "WalletLoader",
+		Name:        "getWallets",
+		InterfaceID: multiprocesscapnp.WalletLoader_TypeID,
+		ID:          7,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.WalletLoader_getWallets_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodWalletLoaderHandleLoadWallet = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "WalletLoader",
-		Name:       "handleLoadWallet",
-		ParamsID:   multiprocesscapnp.WalletLoader_handleLoadWallet_Params_TypeID,
-		ResultsID:  multiprocesscapnp.WalletLoader_handleLoadWallet_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "WalletLoader",
+		Name:        "handleLoadWallet",
+		InterfaceID: multiprocesscapnp.WalletLoader_TypeID,
+		ID:          8,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.WalletLoader_handleLoadWallet_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -8076,7 +7360,8 @@ type WalletLoader interface {
 	HandleLoadWallet(ctx context.Context, callback LoadWalletCallback) (result Handler, err error)
 }
 
-// WalletLoaderClient calls a remote WalletLoader over a *rt.Conn.
+// WalletLoaderClient calls a WalletLoader through a capability (the peer's, or
+// one served in this process).
 type WalletLoaderClient struct {
 	base *rt.ClientBase
 }
@@ -8084,23 +7369,19 @@ type WalletLoaderClient struct {
 var _ WalletLoader = (*WalletLoaderClient)(nil)
 
 // NewWalletLoaderClient wraps capability c, which the client then owns.
-func NewWalletLoaderClient(conn *rt.Conn, c multiprocesscapnp.WalletLoader) *WalletLoaderClient {
-	return &WalletLoaderClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewWalletLoaderClient(c *rt.Cap) *WalletLoaderClient {
+	return &WalletLoaderClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *WalletLoaderClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *WalletLoaderClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *WalletLoaderClient) Capnp() multiprocesscapnp.WalletLoader {
-	return multiprocesscapnp.WalletLoader(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *WalletLoaderClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -8115,57 +7396,47 @@ func (c *WalletLoaderClient) AddCleanup(fn func()) {
 
 // CreateWallet calls WalletLoader.createWallet.
 func (c *WalletLoaderClient) CreateWallet(ctx context.Context, name string, passphrase string, flags uint64) (result *Result[Wallet], warning []BilingualStr, err error) {
-	err = c.base.Call(ctx, &methodWalletLoaderCreateWallet, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().CreateWallet(ctx, func(p multiprocesscapnp.WalletLoader_createWallet_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("WalletLoader.createWallet.name", err)
-			}
-			if err := p.SetPassphrase(passphrase); err != nil {
-				return domain.Wrap("WalletLoader.createWallet.passphrase", err)
-			}
-			p.SetFlags(flags)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletLoaderCreateWallet, func(p *rt.Params) error {
+		args := multiprocesscapnp.WalletLoader_createWallet_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("WalletLoader.createWallet.name", err)
 		}
+		if err := args.SetPassphrase(passphrase); err != nil {
+			return domain.Wrap("WalletLoader.createWallet.passphrase", err)
+		}
+		args.SetFlags(flags)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.WalletLoader_createWallet_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("WalletLoader.createWallet.result", err)
 		}
 		if res.HasResult() {
-			v3, err := ResultFromCapnp[Wallet](w1, func(p capnp.Ptr) (Wallet, error) {
+			v4, err := ResultFromCapnp[Wallet](w1, func(p capnp.Ptr) (Wallet, error) {
 				var v2 Wallet
-				v2 = walletFromCapnp(conn, multiprocesscapnp.Wallet(p.Interface().Client()).AddRef())
+				if q3 := p.Interface(); q3.IsValid() {
+					v2 = walletFromCap(r.Cap(q3.Capability()))
+				}
 				return v2, nil
 			})
 			if err != nil {
 				return domain.Wrap("WalletLoader.createWallet.result", err)
 			}
-			result = &v3
+			result = &v4
 		}
-		w4, err := res.Warning()
+		w5, err := res.Warning()
 		if err != nil {
 			return domain.Wrap("WalletLoader.createWallet.warning", err)
 		}
-		if l5 := w4; l5.IsValid() {
-			warning = make([]BilingualStr, l5.Len())
-			for i6 := 0; i6 < l5.Len(); i6++ {
-				v7, err := BilingualStrFromCapnp(l5.At(i6))
+		if l6 := w5; l6.IsValid() {
+			warning = make([]BilingualStr, l6.Len())
+			for i7 := 0; i7 < l6.Len(); i7++ {
+				v8, err := BilingualStrFromCapnp(l6.At(i7))
 				if err != nil {
 					return domain.Wrap("WalletLoader.createWallet.warning", err)
 				}
-				warning[i6] = v7
+				warning[i7] = v8
 			}
 		}
 		return nil
@@ -8175,53 +7446,43 @@ func (c *WalletLoaderClient) CreateWallet(ctx context.Context, name string, pass
 
 // LoadWallet calls WalletLoader.loadWallet.
 func (c *WalletLoaderClient) LoadWallet(ctx context.Context, name string) (result *Result[Wallet], warning []BilingualStr, err error) {
-	err = c.base.Call(ctx, &methodWalletLoaderLoadWallet, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().LoadWallet(ctx, func(p multiprocesscapnp.WalletLoader_loadWallet_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("WalletLoader.loadWallet.name", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletLoaderLoadWallet, func(p *rt.Params) error {
+		args := multiprocesscapnp.WalletLoader_loadWallet_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("WalletLoader.loadWallet.name", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.WalletLoader_loadWallet_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("WalletLoader.loadWallet.result", err)
 		}
 		if res.HasResult() {
-			v3, err := ResultFromCapnp[Wallet](w1, func(p capnp.Ptr) (Wallet, error) {
+			v4, err := ResultFromCapnp[Wallet](w1, func(p capnp.Ptr) (Wallet, error) {
 				var v2 Wallet
-				v2 = walletFromCapnp(conn, multiprocesscapnp.Wallet(p.Interface().Client()).AddRef())
+				if q3 := p.Interface(); q3.IsValid() {
+					v2 = walletFromCap(r.Cap(q3.Capability()))
+				}
 				return v2, nil
 			})
 			if err != nil {
 				return domain.Wrap("WalletLoader.loadWallet.result", err)
 			}
-			result = &v3
+			result = &v4
 		}
-		w4, err := res.Warning()
+		w5, err := res.Warning()
 		if err != nil {
 			return domain.Wrap("WalletLoader.loadWallet.warning", err)
 		}
-		if l5 := w4; l5.IsValid() {
-			warning = make([]BilingualStr, l5.Len())
-			for i6 := 0; i6 < l5.Len(); i6++ {
-				v7, err := BilingualStrFromCapnp(l5.At(i6))
+		if l6 := w5; l6.IsValid() {
+			warning = make([]BilingualStr, l6.Len())
+			for i7 := 0; i7 < l6.Len(); i7++ {
+				v8, err := BilingualStrFromCapnp(l6.At(i7))
 				if err != nil {
 					return domain.Wrap("WalletLoader.loadWallet.warning", err)
 				}
-				warning[i6] = v7
+				warning[i7] = v8
 			}
 		}
 		return nil
@@ -8231,22 +7492,8 @@ func (c *WalletLoaderClient) LoadWallet(ctx context.Context, name string) (resul
 
 // GetWalletDir calls WalletLoader.getWalletDir.
 func (c *WalletLoaderClient) GetWalletDir(ctx context.Context) (result string, err error) {
-	err = c.base.Call(ctx, &methodWalletLoaderGetWalletDir, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetWalletDir(ctx, func(p multiprocesscapnp.WalletLoader_getWalletDir_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletLoaderGetWalletDir, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.WalletLoader_getWalletDir_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("WalletLoader.getWalletDir.result", err)
@@ -8259,57 +7506,47 @@ func (c *WalletLoaderClient) GetWalletDir(ctx context.Context) (result string, e
 
 // RestoreWallet calls WalletLoader.restoreWallet.
 func (c *WalletLoaderClient) RestoreWallet(ctx context.Context, backupFile []byte, name string, loadAfterRestore bool) (result *Result[Wallet], warning []BilingualStr, err error) {
-	err = c.base.Call(ctx, &methodWalletLoaderRestoreWallet, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().RestoreWallet(ctx, func(p multiprocesscapnp.WalletLoader_restoreWallet_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBackupFile(backupFile); err != nil {
-				return domain.Wrap("WalletLoader.restoreWallet.backupFile", err)
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("WalletLoader.restoreWallet.name", err)
-			}
-			p.SetLoadAfterRestore(loadAfterRestore)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletLoaderRestoreWallet, func(p *rt.Params) error {
+		args := multiprocesscapnp.WalletLoader_restoreWallet_Params(p.Struct())
+		if err := args.SetBackupFile(backupFile); err != nil {
+			return domain.Wrap("WalletLoader.restoreWallet.backupFile", err)
 		}
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("WalletLoader.restoreWallet.name", err)
+		}
+		args.SetLoadAfterRestore(loadAfterRestore)
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.WalletLoader_restoreWallet_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("WalletLoader.restoreWallet.result", err)
 		}
 		if res.HasResult() {
-			v3, err := ResultFromCapnp[Wallet](w1, func(p capnp.Ptr) (Wallet, error) {
+			v4, err := ResultFromCapnp[Wallet](w1, func(p capnp.Ptr) (Wallet, error) {
 				var v2 Wallet
-				v2 = walletFromCapnp(conn, multiprocesscapnp.Wallet(p.Interface().Client()).AddRef())
+				if q3 := p.Interface(); q3.IsValid() {
+					v2 = walletFromCap(r.Cap(q3.Capability()))
+				}
 				return v2, nil
 			})
 			if err != nil {
 				return domain.Wrap("WalletLoader.restoreWallet.result", err)
 			}
-			result = &v3
+			result = &v4
 		}
-		w4, err := res.Warning()
+		w5, err := res.Warning()
 		if err != nil {
 			return domain.Wrap("WalletLoader.restoreWallet.warning", err)
 		}
-		if l5 := w4; l5.IsValid() {
-			warning = make([]BilingualStr, l5.Len())
-			for i6 := 0; i6 < l5.Len(); i6++ {
-				v7, err := BilingualStrFromCapnp(l5.At(i6))
+		if l6 := w5; l6.IsValid() {
+			warning = make([]BilingualStr, l6.Len())
+			for i7 := 0; i7 < l6.Len(); i7++ {
+				v8, err := BilingualStrFromCapnp(l6.At(i7))
 				if err != nil {
 					return domain.Wrap("WalletLoader.restoreWallet.warning", err)
 				}
-				warning[i6] = v7
+				warning[i7] = v8
 			}
 		}
 		return nil
@@ -8319,29 +7556,17 @@ func (c *WalletLoaderClient) RestoreWallet(ctx context.Context, backupFile []byt
 
 // MigrateWallet calls WalletLoader.migrateWallet.
 func (c *WalletLoaderClient) MigrateWallet(ctx context.Context, name string, passphrase string) (result *Result[WalletMigrationResult], err error) {
-	err = c.base.Call(ctx, &methodWalletLoaderMigrateWallet, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().MigrateWallet(ctx, func(p multiprocesscapnp.WalletLoader_migrateWallet_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("WalletLoader.migrateWallet.name", err)
-			}
-			if err := p.SetPassphrase(passphrase); err != nil {
-				return domain.Wrap("WalletLoader.migrateWallet.passphrase", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletLoaderMigrateWallet, func(p *rt.Params) error {
+		args := multiprocesscapnp.WalletLoader_migrateWallet_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("WalletLoader.migrateWallet.name", err)
 		}
+		if err := args.SetPassphrase(passphrase); err != nil {
+			return domain.Wrap("WalletLoader.migrateWallet.passphrase", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.WalletLoader_migrateWallet_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("WalletLoader.migrateWallet.result", err)
@@ -8349,7 +7574,7 @@ func (c *WalletLoaderClient) MigrateWallet(ctx context.Context, name string, pas
 		if res.HasResult() {
 			v4, err := ResultFromCapnp[WalletMigrationResult](w1, func(p capnp.Ptr) (WalletMigrationResult, error) {
 				var v2 WalletMigrationResult
-				v3, err := WalletMigrationResultFromCapnp(conn, multiprocesscapnp.WalletMigrationResult(p.Struct()))
+				v3, err := WalletMigrationResultFromCapnp(r, multiprocesscapnp.WalletMigrationResult(p.Struct()))
 				if err != nil {
 					return v2, domain.Wrap("", err)
 				}
@@ -8368,25 +7593,14 @@ func (c *WalletLoaderClient) MigrateWallet(ctx context.Context, name string, pas
 
 // IsEncrypted calls WalletLoader.isEncrypted.
 func (c *WalletLoaderClient) IsEncrypted(ctx context.Context, name string) (result bool, err error) {
-	err = c.base.Call(ctx, &methodWalletLoaderIsEncrypted, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsEncrypted(ctx, func(p multiprocesscapnp.WalletLoader_isEncrypted_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetName(name); err != nil {
-				return domain.Wrap("WalletLoader.isEncrypted.name", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodWalletLoaderIsEncrypted, func(p *rt.Params) error {
+		args := multiprocesscapnp.WalletLoader_isEncrypted_Params(p.Struct())
+		if err := args.SetName(name); err != nil {
+			return domain.Wrap("WalletLoader.isEncrypted.name", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.WalletLoader_isEncrypted_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -8395,22 +7609,8 @@ func (c *WalletLoaderClient) IsEncrypted(ctx context.Context, name string) (resu
 
 // ListWalletDir calls WalletLoader.listWalletDir.
 func (c *WalletLoaderClient) ListWalletDir(ctx context.Context) (result []Pair[string, string], err error) {
-	err = c.base.Call(ctx, &methodWalletLoaderListWalletDir, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().ListWalletDir(ctx, func(p multiprocesscapnp.WalletLoader_listWalletDir_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletLoaderListWalletDir, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.WalletLoader_listWalletDir_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("WalletLoader.listWalletDir.result", err)
@@ -8440,23 +7640,8 @@ func (c *WalletLoaderClient) ListWalletDir(ctx context.Context) (result []Pair[s
 
 // GetWallets calls WalletLoader.getWallets.
 func (c *WalletLoaderClient) GetWallets(ctx context.Context) (result []Wallet, err error) {
-	err = c.base.Call(ctx, &methodWalletLoaderGetWallets, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().GetWallets(ctx, func(p multiprocesscapnp.WalletLoader_getWallets_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodWalletLoaderGetWallets, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.WalletLoader_getWallets_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("WalletLoader.getWallets.result", err)
@@ -8464,11 +7649,13 @@ func (c *WalletLoaderClient) GetWallets(ctx context.Context) (result []Wallet, e
 		if l2 := w1; l2.IsValid() {
 			result = make([]Wallet, l2.Len())
 			for i3 := 0; i3 < l2.Len(); i3++ {
-				e4, err := l2.At(i3)
+				e4, err := capnp.PointerList(l2).At(i3)
 				if err != nil {
 					return domain.Wrap("WalletLoader.getWallets.result", err)
 				}
-				result[i3] = walletFromCapnp(conn, e4.AddRef())
+				if q5 := e4.Interface(); q5.IsValid() {
+					result[i3] = walletFromCap(r.Cap(q5.Capability()))
+				}
 			}
 		}
 		return nil
@@ -8478,27 +7665,23 @@ func (c *WalletLoaderClient) GetWallets(ctx context.Context) (result []Wallet, e
 
 // HandleLoadWallet calls WalletLoader.handleLoadWallet.
 func (c *WalletLoaderClient) HandleLoadWallet(ctx context.Context, callback LoadWalletCallback) (result Handler, err error) {
-	err = c.base.Call(ctx, &methodWalletLoaderHandleLoadWallet, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().HandleLoadWallet(ctx, func(p multiprocesscapnp.WalletLoader_handleLoadWallet_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCallback(loadWalletCallbackToCapnp(conn, callback)); err != nil {
+	err = c.base.Invoke(ctx, &methodWalletLoaderHandleLoadWallet, func(p *rt.Params) error {
+		args := multiprocesscapnp.WalletLoader_handleLoadWallet_Params(p.Struct())
+		if c1 := loadWalletCallbackCap(callback); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("WalletLoader.handleLoadWallet.callback", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = handlerFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := multiprocesscapnp.WalletLoader_handleLoadWallet_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("WalletLoader.handleLoadWallet.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = handlerFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -8506,60 +7689,18 @@ func (c *WalletLoaderClient) HandleLoadWallet(ctx context.Context, callback Load
 
 // Destroy calls ChainClient.destroy.
 func (c *WalletLoaderClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodChainClientDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.ChainClient_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodChainClientDestroy)
 }
 
 // RegisterRpcs calls ChainClient.registerRpcs.
 func (c *WalletLoaderClient) RegisterRpcs(ctx context.Context) error {
-	return c.base.Call(ctx, &methodChainClientRegisterRpcs, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().RegisterRpcs(ctx, func(p multiprocesscapnp.ChainClient_registerRpcs_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainClientRegisterRpcs, nil, nil)
 }
 
 // Verify calls ChainClient.verify.
 func (c *WalletLoaderClient) Verify(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainClientVerify, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Verify(ctx, func(p multiprocesscapnp.ChainClient_verify_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainClientVerify, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.ChainClient_verify_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -8568,22 +7709,8 @@ func (c *WalletLoaderClient) Verify(ctx context.Context) (result bool, err error
 
 // Load calls ChainClient.load.
 func (c *WalletLoaderClient) Load(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodChainClientLoad, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Load(ctx, func(p multiprocesscapnp.ChainClient_load_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodChainClientLoad, nil, func(r *rt.Results) error {
+		res := multiprocesscapnp.ChainClient_load_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -8592,559 +7719,429 @@ func (c *WalletLoaderClient) Load(ctx context.Context) (result bool, err error) 
 
 // Start calls ChainClient.start.
 func (c *WalletLoaderClient) Start(ctx context.Context) error {
-	return c.base.Call(ctx, &methodChainClientStart, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Start(ctx, func(p multiprocesscapnp.ChainClient_start_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainClientStart, nil, nil)
 }
 
 // Stop calls ChainClient.stop.
 func (c *WalletLoaderClient) Stop(ctx context.Context) error {
-	return c.base.Call(ctx, &methodChainClientStop, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Stop(ctx, func(p multiprocesscapnp.ChainClient_stop_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainClientStop, nil, nil)
 }
 
 // SetMockTime calls ChainClient.setMockTime.
 func (c *WalletLoaderClient) SetMockTime(ctx context.Context, time_ int64) error {
-	return c.base.Call(ctx, &methodChainClientSetMockTime, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SetMockTime(ctx, func(p multiprocesscapnp.ChainClient_setMockTime_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetTime(time_)
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainClientSetMockTime, func(p *rt.Params) error {
+		args := multiprocesscapnp.ChainClient_setMockTime_Params(p.Struct())
+		args.SetTime(time_)
+		return nil
+	}, nil)
 }
 
 // SchedulerMockForward calls ChainClient.schedulerMockForward.
 func (c *WalletLoaderClient) SchedulerMockForward(ctx context.Context, deltaSeconds time.Duration) error {
-	return c.base.Call(ctx, &methodChainClientSchedulerMockForward, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SchedulerMockForward(ctx, func(p multiprocesscapnp.ChainClient_schedulerMockForward_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetDeltaSeconds(domain.SecondsInt(deltaSeconds))
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodChainClientSchedulerMockForward, func(p *rt.Params) error {
+		args := multiprocesscapnp.ChainClient_schedulerMockForward_Params(p.Struct())
+		args.SetDeltaSeconds(domain.SecondsInt(deltaSeconds))
+		return nil
+	}, nil)
 }
 
-// walletLoaderToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func walletLoaderToCapnp(conn *rt.Conn, v WalletLoader) multiprocesscapnp.WalletLoader {
+// walletLoaderCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func walletLoaderCap(v WalletLoader) *rt.Cap {
 	if v == nil {
-		return multiprocesscapnp.WalletLoader{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.WalletLoader(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return WalletLoaderServerToCapnp(v)
+	return WalletLoaderServer(v)
 }
 
-// walletLoaderFromCapnp wraps an owned capability received on conn; null gives nil.
-func walletLoaderFromCapnp(conn *rt.Conn, c multiprocesscapnp.WalletLoader) WalletLoader {
-	if !c.IsValid() {
-		c.Release()
+// walletLoaderFromCap wraps an owned capability received in a message; nil gives nil.
+func walletLoaderFromCap(c *rt.Cap) WalletLoader {
+	if c == nil {
 		return nil
 	}
-	return NewWalletLoaderClient(conn, c)
+	return &WalletLoaderClient{base: rt.NewClientBase(c)}
 }
 
-// WalletLoaderServerToCapnp serves impl as a WalletLoader capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func WalletLoaderServerToCapnp(impl WalletLoader) multiprocesscapnp.WalletLoader {
-	return multiprocesscapnp.WalletLoader_ServerToClient(&walletLoaderServer{impl: impl})
+// WalletLoaderServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
+func WalletLoaderServer(impl WalletLoader) *rt.Cap {
+	return rt.Local(&walletLoaderDesc, impl)
 }
 
-// walletLoaderServer adapts a WalletLoader to capnpc-go's WalletLoader_Server.
-type walletLoaderServer struct {
-	rt.ServerBase
-	impl WalletLoader
+// walletLoaderDesc describes WalletLoader's methods, inherited ones included, to rt.
+var walletLoaderDesc rt.ServerDesc
+
+func init() {
+	walletLoaderDesc = rt.ServerDesc{
+		Name: "WalletLoader",
+		Methods: []rt.MethodDesc{
+			{Method: &methodWalletLoaderCreateWallet, Handler: walletLoaderCreateWallet},
+			{Method: &methodWalletLoaderLoadWallet, Handler: walletLoaderLoadWallet},
+			{Method: &methodWalletLoaderGetWalletDir, Handler: walletLoaderGetWalletDir},
+			{Method: &methodWalletLoaderRestoreWallet, Handler: walletLoaderRestoreWallet},
+			{Method: &methodWalletLoaderMigrateWallet, Handler: walletLoaderMigrateWallet},
+			{Method: &methodWalletLoaderIsEncrypted, Handler: walletLoaderIsEncrypted},
+			{Method: &methodWalletLoaderListWalletDir, Handler: walletLoaderListWalletDir},
+			{Method: &methodWalletLoaderGetWallets, Handler: walletLoaderGetWallets},
+			{Method: &methodWalletLoaderHandleLoadWallet, Handler: walletLoaderHandleLoadWallet},
+			{Method: &methodChainClientDestroy},
+			{Method: &methodChainClientRegisterRpcs, Handler: chainClientRegisterRpcs},
+			{Method: &methodChainClientVerify, Handler: chainClientVerify},
+			{Method: &methodChainClientLoad, Handler: chainClientLoad},
+			{Method: &methodChainClientStart, Handler: chainClientStart},
+			{Method: &methodChainClientStop, Handler: chainClientStop},
+			{Method: &methodChainClientSetMockTime, Handler: chainClientSetMockTime},
+			{Method: &methodChainClientSchedulerMockForward, Handler: chainClientSchedulerMockForward},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(WalletLoader).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *walletLoaderServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// CreateWallet serves WalletLoader.createWallet.
-func (s *walletLoaderServer) CreateWallet(ctx context.Context, call multiprocesscapnp.WalletLoader_createWallet) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletLoaderCreateWallet, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var name string
-		var passphrase string
-		var flags uint64
-		w1, err := args.Name()
+// walletLoaderCreateWallet serves WalletLoader.createWallet.
+func walletLoaderCreateWallet(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.WalletLoader_createWallet_Params(call.Args())
+	var name string
+	var passphrase string
+	var flags uint64
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("WalletLoader.createWallet.name", err)
+	}
+	name = w1
+	w2, err := args.Passphrase()
+	if err != nil {
+		return domain.Wrap("WalletLoader.createWallet.passphrase", err)
+	}
+	passphrase = w2
+	flags = args.Flags()
+	result, warning, err := impl.(WalletLoader).CreateWallet(ctx, name, passphrase, flags)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.WalletLoader_createWallet_Results(s)
+	if result != nil {
+		e3, err := res.NewResult()
 		if err != nil {
-			return domain.Wrap("WalletLoader.createWallet.name", err)
+			return domain.Wrap("WalletLoader.createWallet.result", err)
 		}
-		name = w1
-		w2, err := args.Passphrase()
-		if err != nil {
-			return domain.Wrap("WalletLoader.createWallet.passphrase", err)
-		}
-		passphrase = w2
-		flags = args.Flags()
-		result, warning, err := s.impl.CreateWallet(ctx, name, passphrase, flags)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e3, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("WalletLoader.createWallet.result", err)
+		if err := result.ToCapnp(e3, func(seg *capnp.Segment, x4 Wallet) (capnp.Ptr, error) {
+			var p5 capnp.Ptr
+			if c6 := walletCap(x4); c6 != nil {
+				p5 = capnp.NewInterface(seg, call.AddCap(c6)).ToPtr()
 			}
-			if err := result.ToCapnp(e3, func(seg *capnp.Segment, x4 Wallet) (capnp.Ptr, error) {
-				var p5 capnp.Ptr
-				if c6 := walletToCapnp(conn, x4); c6.IsValid() {
-					p5 = capnp.NewInterface(seg, seg.Message().CapTable().Add(capnp.Client(c6))).ToPtr()
-				}
-				return p5, nil
-			}); err != nil {
-				return domain.Wrap("WalletLoader.createWallet.result", err)
-			}
+			return p5, nil
+		}); err != nil {
+			return domain.Wrap("WalletLoader.createWallet.result", err)
 		}
-		if warning != nil {
-			l7, err := res.NewWarning(int32(len(warning)))
-			if err != nil {
+	}
+	if warning != nil {
+		l7, err := res.NewWarning(int32(len(warning)))
+		if err != nil {
+			return domain.Wrap("WalletLoader.createWallet.warning", err)
+		}
+		for i8, x9 := range warning {
+			if err := x9.ToCapnp(l7.At(i8)); err != nil {
 				return domain.Wrap("WalletLoader.createWallet.warning", err)
 			}
-			for i8, x9 := range warning {
-				if err := x9.ToCapnp(l7.At(i8)); err != nil {
-					return domain.Wrap("WalletLoader.createWallet.warning", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// LoadWallet serves WalletLoader.loadWallet.
-func (s *walletLoaderServer) LoadWallet(ctx context.Context, call multiprocesscapnp.WalletLoader_loadWallet) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletLoaderLoadWallet, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var name string
-		w1, err := args.Name()
+// walletLoaderLoadWallet serves WalletLoader.loadWallet.
+func walletLoaderLoadWallet(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.WalletLoader_loadWallet_Params(call.Args())
+	var name string
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("WalletLoader.loadWallet.name", err)
+	}
+	name = w1
+	result, warning, err := impl.(WalletLoader).LoadWallet(ctx, name)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.WalletLoader_loadWallet_Results(s)
+	if result != nil {
+		e2, err := res.NewResult()
 		if err != nil {
-			return domain.Wrap("WalletLoader.loadWallet.name", err)
+			return domain.Wrap("WalletLoader.loadWallet.result", err)
 		}
-		name = w1
-		result, warning, err := s.impl.LoadWallet(ctx, name)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e2, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("WalletLoader.loadWallet.result", err)
+		if err := result.ToCapnp(e2, func(seg *capnp.Segment, x3 Wallet) (capnp.Ptr, error) {
+			var p4 capnp.Ptr
+			if c5 := walletCap(x3); c5 != nil {
+				p4 = capnp.NewInterface(seg, call.AddCap(c5)).ToPtr()
 			}
-			if err := result.ToCapnp(e2, func(seg *capnp.Segment, x3 Wallet) (capnp.Ptr, error) {
-				var p4 capnp.Ptr
-				if c5 := walletToCapnp(conn, x3); c5.IsValid() {
-					p4 = capnp.NewInterface(seg, seg.Message().CapTable().Add(capnp.Client(c5))).ToPtr()
-				}
-				return p4, nil
-			}); err != nil {
-				return domain.Wrap("WalletLoader.loadWallet.result", err)
-			}
+			return p4, nil
+		}); err != nil {
+			return domain.Wrap("WalletLoader.loadWallet.result", err)
 		}
-		if warning != nil {
-			l6, err := res.NewWarning(int32(len(warning)))
-			if err != nil {
+	}
+	if warning != nil {
+		l6, err := res.NewWarning(int32(len(warning)))
+		if err != nil {
+			return domain.Wrap("WalletLoader.loadWallet.warning", err)
+		}
+		for i7, x8 := range warning {
+			if err := x8.ToCapnp(l6.At(i7)); err != nil {
 				return domain.Wrap("WalletLoader.loadWallet.warning", err)
 			}
-			for i7, x8 := range warning {
-				if err := x8.ToCapnp(l6.At(i7)); err != nil {
-					return domain.Wrap("WalletLoader.loadWallet.warning", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetWalletDir serves WalletLoader.getWalletDir.
-func (s *walletLoaderServer) GetWalletDir(ctx context.Context, call multiprocesscapnp.WalletLoader_getWalletDir) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletLoaderGetWalletDir, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetWalletDir(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("WalletLoader.getWalletDir.result", err)
-		}
-		return nil
-	})
+// walletLoaderGetWalletDir serves WalletLoader.getWalletDir.
+func walletLoaderGetWalletDir(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(WalletLoader).GetWalletDir(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.WalletLoader_getWalletDir_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("WalletLoader.getWalletDir.result", err)
+	}
+	return nil
 }
 
-// RestoreWallet serves WalletLoader.restoreWallet.
-func (s *walletLoaderServer) RestoreWallet(ctx context.Context, call multiprocesscapnp.WalletLoader_restoreWallet) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletLoaderRestoreWallet, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var backupFile []byte
-		var name string
-		var loadAfterRestore bool
-		w1, err := args.BackupFile()
+// walletLoaderRestoreWallet serves WalletLoader.restoreWallet.
+func walletLoaderRestoreWallet(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.WalletLoader_restoreWallet_Params(call.Args())
+	var backupFile []byte
+	var name string
+	var loadAfterRestore bool
+	w1, err := args.BackupFile()
+	if err != nil {
+		return domain.Wrap("WalletLoader.restoreWallet.backupFile", err)
+	}
+	backupFile = bytes.Clone(w1)
+	w2, err := args.Name()
+	if err != nil {
+		return domain.Wrap("WalletLoader.restoreWallet.name", err)
+	}
+	name = w2
+	loadAfterRestore = args.LoadAfterRestore()
+	result, warning, err := impl.(WalletLoader).RestoreWallet(ctx, backupFile, name, loadAfterRestore)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.WalletLoader_restoreWallet_Results(s)
+	if result != nil {
+		e3, err := res.NewResult()
 		if err != nil {
-			return domain.Wrap("WalletLoader.restoreWallet.backupFile", err)
+			return domain.Wrap("WalletLoader.restoreWallet.result", err)
 		}
-		backupFile = bytes.Clone(w1)
-		w2, err := args.Name()
-		if err != nil {
-			return domain.Wrap("WalletLoader.restoreWallet.name", err)
-		}
-		name = w2
-		loadAfterRestore = args.LoadAfterRestore()
-		result, warning, err := s.impl.RestoreWallet(ctx, backupFile, name, loadAfterRestore)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e3, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("WalletLoader.restoreWallet.result", err)
+		if err := result.ToCapnp(e3, func(seg *capnp.Segment, x4 Wallet) (capnp.Ptr, error) {
+			var p5 capnp.Ptr
+			if c6 := walletCap(x4); c6 != nil {
+				p5 = capnp.NewInterface(seg, call.AddCap(c6)).ToPtr()
 			}
-			if err := result.ToCapnp(e3, func(seg *capnp.Segment, x4 Wallet) (capnp.Ptr, error) {
-				var p5 capnp.Ptr
-				if c6 := walletToCapnp(conn, x4); c6.IsValid() {
-					p5 = capnp.NewInterface(seg, seg.Message().CapTable().Add(capnp.Client(c6))).ToPtr()
-				}
-				return p5, nil
-			}); err != nil {
-				return domain.Wrap("WalletLoader.restoreWallet.result", err)
-			}
+			return p5, nil
+		}); err != nil {
+			return domain.Wrap("WalletLoader.restoreWallet.result", err)
 		}
-		if warning != nil {
-			l7, err := res.NewWarning(int32(len(warning)))
-			if err != nil {
+	}
+	if warning != nil {
+		l7, err := res.NewWarning(int32(len(warning)))
+		if err != nil {
+			return domain.Wrap("WalletLoader.restoreWallet.warning", err)
+		}
+		for i8, x9 := range warning {
+			if err := x9.ToCapnp(l7.At(i8)); err != nil {
 				return domain.Wrap("WalletLoader.restoreWallet.warning", err)
 			}
-			for i8, x9 := range warning {
-				if err := x9.ToCapnp(l7.At(i8)); err != nil {
-					return domain.Wrap("WalletLoader.restoreWallet.warning", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// MigrateWallet serves WalletLoader.migrateWallet.
-func (s *walletLoaderServer) MigrateWallet(ctx context.Context, call multiprocesscapnp.WalletLoader_migrateWallet) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletLoaderMigrateWallet, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var name string
-		var passphrase string
-		w1, err := args.Name()
+// walletLoaderMigrateWallet serves WalletLoader.migrateWallet.
+func walletLoaderMigrateWallet(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.WalletLoader_migrateWallet_Params(call.Args())
+	var name string
+	var passphrase string
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("WalletLoader.migrateWallet.name", err)
+	}
+	name = w1
+	w2, err := args.Passphrase()
+	if err != nil {
+		return domain.Wrap("WalletLoader.migrateWallet.passphrase", err)
+	}
+	passphrase = w2
+	result, err := impl.(WalletLoader).MigrateWallet(ctx, name, passphrase)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.WalletLoader_migrateWallet_Results(s)
+	if result != nil {
+		e3, err := res.NewResult()
 		if err != nil {
-			return domain.Wrap("WalletLoader.migrateWallet.name", err)
+			return domain.Wrap("WalletLoader.migrateWallet.result", err)
 		}
-		name = w1
-		w2, err := args.Passphrase()
-		if err != nil {
-			return domain.Wrap("WalletLoader.migrateWallet.passphrase", err)
-		}
-		passphrase = w2
-		result, err := s.impl.MigrateWallet(ctx, name, passphrase)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e3, err := res.NewResult()
+		if err := result.ToCapnp(e3, func(seg *capnp.Segment, x4 WalletMigrationResult) (capnp.Ptr, error) {
+			var p5 capnp.Ptr
+			e6, err := multiprocesscapnp.NewWalletMigrationResult(seg)
 			if err != nil {
-				return domain.Wrap("WalletLoader.migrateWallet.result", err)
+				return capnp.Ptr{}, domain.Wrap("", err)
 			}
-			if err := result.ToCapnp(e3, func(seg *capnp.Segment, x4 WalletMigrationResult) (capnp.Ptr, error) {
+			p5 = capnp.Struct(e6).ToPtr()
+			if err := x4.ToCapnp(call, e6); err != nil {
+				return capnp.Ptr{}, domain.Wrap("", err)
+			}
+			return p5, nil
+		}); err != nil {
+			return domain.Wrap("WalletLoader.migrateWallet.result", err)
+		}
+	}
+	return nil
+}
+
+// walletLoaderIsEncrypted serves WalletLoader.isEncrypted.
+func walletLoaderIsEncrypted(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.WalletLoader_isEncrypted_Params(call.Args())
+	var name string
+	w1, err := args.Name()
+	if err != nil {
+		return domain.Wrap("WalletLoader.isEncrypted.name", err)
+	}
+	name = w1
+	result, err := impl.(WalletLoader).IsEncrypted(ctx, name)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.WalletLoader_isEncrypted_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// walletLoaderListWalletDir serves WalletLoader.listWalletDir.
+func walletLoaderListWalletDir(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(WalletLoader).ListWalletDir(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.WalletLoader_listWalletDir_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
+		if err != nil {
+			return domain.Wrap("WalletLoader.listWalletDir.result", err)
+		}
+		for i2, x3 := range result {
+			if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 string) (capnp.Ptr, error) {
 				var p5 capnp.Ptr
-				e6, err := multiprocesscapnp.NewWalletMigrationResult(seg)
+				x6, err := capnp.NewText(seg, x4)
 				if err != nil {
 					return capnp.Ptr{}, domain.Wrap("", err)
 				}
-				p5 = capnp.Struct(e6).ToPtr()
-				if err := x4.ToCapnp(conn, e6); err != nil {
+				p5 = x6.ToPtr()
+				return p5, nil
+			}, func(seg *capnp.Segment, x7 string) (capnp.Ptr, error) {
+				var p8 capnp.Ptr
+				x9, err := capnp.NewText(seg, x7)
+				if err != nil {
 					return capnp.Ptr{}, domain.Wrap("", err)
 				}
-				return p5, nil
+				p8 = x9.ToPtr()
+				return p8, nil
 			}); err != nil {
-				return domain.Wrap("WalletLoader.migrateWallet.result", err)
-			}
-		}
-		return nil
-	})
-}
-
-// IsEncrypted serves WalletLoader.isEncrypted.
-func (s *walletLoaderServer) IsEncrypted(ctx context.Context, call multiprocesscapnp.WalletLoader_isEncrypted) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletLoaderIsEncrypted, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var name string
-		w1, err := args.Name()
-		if err != nil {
-			return domain.Wrap("WalletLoader.isEncrypted.name", err)
-		}
-		name = w1
-		result, err := s.impl.IsEncrypted(ctx, name)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// ListWalletDir serves WalletLoader.listWalletDir.
-func (s *walletLoaderServer) ListWalletDir(ctx context.Context, call multiprocesscapnp.WalletLoader_listWalletDir) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletLoaderListWalletDir, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.ListWalletDir(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
 				return domain.Wrap("WalletLoader.listWalletDir.result", err)
 			}
-			for i2, x3 := range result {
-				if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 string) (capnp.Ptr, error) {
-					var p5 capnp.Ptr
-					x6, err := capnp.NewText(seg, x4)
-					if err != nil {
-						return capnp.Ptr{}, domain.Wrap("", err)
-					}
-					p5 = x6.ToPtr()
-					return p5, nil
-				}, func(seg *capnp.Segment, x7 string) (capnp.Ptr, error) {
-					var p8 capnp.Ptr
-					x9, err := capnp.NewText(seg, x7)
-					if err != nil {
-						return capnp.Ptr{}, domain.Wrap("", err)
-					}
-					p8 = x9.ToPtr()
-					return p8, nil
-				}); err != nil {
-					return domain.Wrap("WalletLoader.listWalletDir.result", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetWallets serves WalletLoader.getWallets.
-func (s *walletLoaderServer) GetWallets(ctx context.Context, call multiprocesscapnp.WalletLoader_getWallets) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletLoaderGetWallets, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		result, err := s.impl.GetWallets(ctx)
+// walletLoaderGetWallets serves WalletLoader.getWallets.
+func walletLoaderGetWallets(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(WalletLoader).GetWallets(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.WalletLoader_getWallets_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return err
+			return domain.Wrap("WalletLoader.getWallets.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
-				return domain.Wrap("WalletLoader.getWallets.result", err)
-			}
-			for i2, x3 := range result {
-				if err := l1.Set(i2, walletToCapnp(conn, x3)); err != nil {
+		for i2, x3 := range result {
+			if c4 := walletCap(x3); c4 != nil {
+				if err := capnp.PointerList(l1).Set(i2, capnp.NewInterface(l1.Segment(), call.AddCap(c4)).ToPtr()); err != nil {
 					return domain.Wrap("WalletLoader.getWallets.result", err)
 				}
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// HandleLoadWallet serves WalletLoader.handleLoadWallet.
-func (s *walletLoaderServer) HandleLoadWallet(ctx context.Context, call multiprocesscapnp.WalletLoader_handleLoadWallet) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodWalletLoaderHandleLoadWallet, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var callback LoadWalletCallback
-		callback = loadWalletCallbackFromCapnp(conn, args.Callback().AddRef())
-		result, err := s.impl.HandleLoadWallet(ctx, callback)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(handlerToCapnp(conn, result)); err != nil {
+// walletLoaderHandleLoadWallet serves WalletLoader.handleLoadWallet.
+func walletLoaderHandleLoadWallet(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.WalletLoader_handleLoadWallet_Params(call.Args())
+	var callback LoadWalletCallback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("WalletLoader.handleLoadWallet.callback", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		callback = loadWalletCallbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(WalletLoader).HandleLoadWallet(ctx, callback)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := multiprocesscapnp.WalletLoader_handleLoadWallet_Results(s)
+	if c3 := handlerCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("WalletLoader.handleLoadWallet.result", err)
 		}
-		return nil
-	})
-}
-
-// Destroy serves ChainClient.destroy.
-func (s *walletLoaderServer) Destroy(ctx context.Context, call multiprocesscapnp.ChainClient_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodChainClientDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// RegisterRpcs serves ChainClient.registerRpcs.
-func (s *walletLoaderServer) RegisterRpcs(ctx context.Context, call multiprocesscapnp.ChainClient_registerRpcs) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientRegisterRpcs, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.RegisterRpcs(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// Verify serves ChainClient.verify.
-func (s *walletLoaderServer) Verify(ctx context.Context, call multiprocesscapnp.ChainClient_verify) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientVerify, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.Verify(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// Load serves ChainClient.load.
-func (s *walletLoaderServer) Load(ctx context.Context, call multiprocesscapnp.ChainClient_load) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientLoad, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.Load(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// Start serves ChainClient.start.
-func (s *walletLoaderServer) Start(ctx context.Context, call multiprocesscapnp.ChainClient_start) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientStart, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Start(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// Stop serves ChainClient.stop.
-func (s *walletLoaderServer) Stop(ctx context.Context, call multiprocesscapnp.ChainClient_stop) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientStop, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Stop(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// SetMockTime serves ChainClient.setMockTime.
-func (s *walletLoaderServer) SetMockTime(ctx context.Context, call multiprocesscapnp.ChainClient_setMockTime) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientSetMockTime, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var time_ int64
-		time_ = args.Time()
-		if err := s.impl.SetMockTime(ctx, time_); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// SchedulerMockForward serves ChainClient.schedulerMockForward.
-func (s *walletLoaderServer) SchedulerMockForward(ctx context.Context, call multiprocesscapnp.ChainClient_schedulerMockForward) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodChainClientSchedulerMockForward, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var deltaSeconds time.Duration
-		deltaSeconds = domain.Seconds(args.DeltaSeconds())
-		if err := s.impl.SchedulerMockForward(ctx, deltaSeconds); err != nil {
-			return err
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // UnimplementedWalletLoaderServer can be embedded in a WalletLoader implementation: every method
@@ -9251,22 +8248,29 @@ func (UnimplementedWalletLoaderServer) SchedulerMockForward(ctx context.Context,
 
 var (
 	methodLoadWalletCallbackDestroy = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "LoadWalletCallback",
-		Name:       "destroy",
-		ParamsID:   multiprocesscapnp.LoadWalletCallback_destroy_Params_TypeID,
-		ResultsID:  multiprocesscapnp.LoadWalletCallback_destroy_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "LoadWalletCallback",
+		Name:        "destroy",
+		InterfaceID: multiprocesscapnp.LoadWalletCallback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    multiprocesscapnp.LoadWalletCallback_destroy_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 	methodLoadWalletCallbackCall = rt.Method{
-		File:       "wallet.capnp",
-		HasContext: true,
-		Interface:  "LoadWalletCallback",
-		Name:       "call",
-		ParamsID:   multiprocesscapnp.LoadWalletCallback_call_Params_TypeID,
-		ResultsID:  multiprocesscapnp.LoadWalletCallback_call_Results_TypeID,
-		Schema:     multiprocesscapnp.RegisterSchema,
+		Interface:   "LoadWalletCallback",
+		Name:        "call",
+		InterfaceID: multiprocesscapnp.LoadWalletCallback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    multiprocesscapnp.LoadWalletCallback_call_Params_TypeID,
+		Schema:      multiprocesscapnp.RegisterSchema,
 	}
 )
 
@@ -9293,7 +8297,8 @@ func (LoadWalletCallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// LoadWalletCallbackClient calls a remote LoadWalletCallback over a *rt.Conn.
+// LoadWalletCallbackClient calls a LoadWalletCallback through a capability
+// (the peer's, or one served in this process).
 type LoadWalletCallbackClient struct {
 	base *rt.ClientBase
 }
@@ -9301,23 +8306,19 @@ type LoadWalletCallbackClient struct {
 var _ LoadWalletCallback = (*LoadWalletCallbackClient)(nil)
 
 // NewLoadWalletCallbackClient wraps capability c, which the client then owns.
-func NewLoadWalletCallbackClient(conn *rt.Conn, c multiprocesscapnp.LoadWalletCallback) *LoadWalletCallbackClient {
-	return &LoadWalletCallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewLoadWalletCallbackClient(c *rt.Cap) *LoadWalletCallbackClient {
+	return &LoadWalletCallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *LoadWalletCallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *LoadWalletCallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *LoadWalletCallbackClient) Capnp() multiprocesscapnp.LoadWalletCallback {
-	return multiprocesscapnp.LoadWalletCallback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *LoadWalletCallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -9332,105 +8333,82 @@ func (c *LoadWalletCallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls LoadWalletCallback.destroy.
 func (c *LoadWalletCallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodLoadWalletCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p multiprocesscapnp.LoadWalletCallback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodLoadWalletCallbackDestroy)
 }
 
 // Call calls LoadWalletCallback.call.
 func (c *LoadWalletCallbackClient) Call(ctx context.Context, wallet Wallet) error {
-	return c.base.Call(ctx, &methodLoadWalletCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().Call(ctx, func(p multiprocesscapnp.LoadWalletCallback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetWallet(walletToCapnp(conn, wallet)); err != nil {
+	return c.base.Invoke(ctx, &methodLoadWalletCallbackCall, func(p *rt.Params) error {
+		args := multiprocesscapnp.LoadWalletCallback_call_Params(p.Struct())
+		if c1 := walletCap(wallet); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("LoadWalletCallback.call.wallet", err)
 			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
-}
-
-// loadWalletCallbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func loadWalletCallbackToCapnp(conn *rt.Conn, v LoadWalletCallback) multiprocesscapnp.LoadWalletCallback {
-	if v == nil {
-		return multiprocesscapnp.LoadWalletCallback{}
-	}
-	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return multiprocesscapnp.LoadWalletCallback(c.Client().AddRef())
-	}
-	return LoadWalletCallbackServerToCapnp(v)
-}
-
-// loadWalletCallbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func loadWalletCallbackFromCapnp(conn *rt.Conn, c multiprocesscapnp.LoadWalletCallback) LoadWalletCallback {
-	if !c.IsValid() {
-		c.Release()
-		return nil
-	}
-	return NewLoadWalletCallbackClient(conn, c)
-}
-
-// LoadWalletCallbackServerToCapnp serves impl as a LoadWalletCallback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func LoadWalletCallbackServerToCapnp(impl LoadWalletCallback) multiprocesscapnp.LoadWalletCallback {
-	return multiprocesscapnp.LoadWalletCallback_ServerToClient(&loadWalletCallbackServer{impl: impl})
-}
-
-// loadWalletCallbackServer adapts a LoadWalletCallback to capnpc-go's LoadWalletCallback_Server.
-type loadWalletCallbackServer struct {
-	rt.ServerBase
-	impl LoadWalletCallback
-}
-
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *loadWalletCallbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves LoadWalletCallback.destroy.
-func (s *loadWalletCallbackServer) Destroy(ctx context.Context, call multiprocesscapnp.LoadWalletCallback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodLoadWalletCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves LoadWalletCallback.call.
-func (s *loadWalletCallbackServer) Call(ctx context.Context, call multiprocesscapnp.LoadWalletCallback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodLoadWalletCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var wallet Wallet
-		wallet = walletFromCapnp(conn, args.Wallet().AddRef())
-		if err := s.impl.Call(ctx, wallet); err != nil {
-			return err
 		}
 		return nil
-	})
+	}, nil)
+}
+
+// loadWalletCallbackCap returns a capability to place into a message for v: a
+// new reference to a client's own capability, else v served in this process;
+// nil for nil.
+func loadWalletCallbackCap(v LoadWalletCallback) *rt.Cap {
+	if v == nil {
+		return nil
+	}
+	if c, ok := v.(interface {
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
+	}
+	return LoadWalletCallbackServer(v)
+}
+
+// loadWalletCallbackFromCap wraps an owned capability received in a message; nil gives nil.
+func loadWalletCallbackFromCap(c *rt.Cap) LoadWalletCallback {
+	if c == nil {
+		return nil
+	}
+	return &LoadWalletCallbackClient{base: rt.NewClientBase(c)}
+}
+
+// LoadWalletCallbackServer returns a capability that serves impl in this
+// process. Calls run on the threads named by their context.
+func LoadWalletCallbackServer(impl LoadWalletCallback) *rt.Cap {
+	return rt.Local(&loadWalletCallbackDesc, impl)
+}
+
+// loadWalletCallbackDesc describes LoadWalletCallback's methods, inherited ones included, to rt.
+var loadWalletCallbackDesc rt.ServerDesc
+
+func init() {
+	loadWalletCallbackDesc = rt.ServerDesc{
+		Name: "LoadWalletCallback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodLoadWalletCallbackDestroy},
+			{Method: &methodLoadWalletCallbackCall, Handler: loadWalletCallbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(LoadWalletCallback).Destroy(ctx)
+		},
+	}
+}
+
+// loadWalletCallbackCall serves LoadWalletCallback.call.
+func loadWalletCallbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := multiprocesscapnp.LoadWalletCallback_call_Params(call.Args())
+	var wallet Wallet
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("LoadWalletCallback.call.wallet", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		wallet = walletFromCap(call.Cap(q2.Capability()))
+	}
+	if err := impl.(LoadWalletCallback).Call(ctx, wallet); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedLoadWalletCallbackServer can be embedded in a LoadWalletCallback implementation: every method

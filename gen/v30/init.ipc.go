@@ -10,7 +10,6 @@ import (
 	"capnproto.org/go/capnp/v3"
 	"context"
 	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v30/v30capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
@@ -19,31 +18,39 @@ const _ = rt.SupportPackageIsVersion1
 
 var (
 	methodInitConstruct = rt.Method{
-		File:       "init.capnp",
-		HasContext: false,
-		Interface:  "Init",
-		Name:       "construct",
-		ParamsID:   v30capnp.Init_construct_Params_TypeID,
-		ResultsID:  v30capnp.Init_construct_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "Init",
+		Name:        "construct",
+		InterfaceID: v30capnp.Init_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		Kind:        rt.MethodConstruct,
+		ParamsID:    v30capnp.Init_construct_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodInitMakeEcho = rt.Method{
-		File:       "init.capnp",
-		HasContext: true,
-		Interface:  "Init",
-		Name:       "makeEcho",
-		ParamsID:   v30capnp.Init_makeEcho_Params_TypeID,
-		ResultsID:  v30capnp.Init_makeEcho_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "Init",
+		Name:        "makeEcho",
+		InterfaceID: v30capnp.Init_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.Init_makeEcho_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodInitMakeMining = rt.Method{
-		File:       "init.capnp",
-		HasContext: true,
-		Interface:  "Init",
-		Name:       "makeMining",
-		ParamsID:   v30capnp.Init_makeMining_Params_TypeID,
-		ResultsID:  v30capnp.Init_makeMining_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "Init",
+		Name:        "makeMining",
+		InterfaceID: v30capnp.Init_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.Init_makeMining_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 )
 
@@ -55,31 +62,30 @@ type Init interface {
 	MakeMining(ctx context.Context) (result Mining, err error)
 }
 
-// InitClient calls a remote Init over a *rt.Conn.
+// InitClient calls a Init through a capability (the peer's, or one served in
+// this process).
 type InitClient struct {
 	base *rt.ClientBase
 }
 
 var _ Init = (*InitClient)(nil)
 
-// NewInitClient wraps capability c, which the client then owns.
-func NewInitClient(conn *rt.Conn, c v30capnp.Init) *InitClient {
-	return &InitClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+// NewInitClient returns a client of the Init that conn's peer serves (its
+// bootstrap capability). conn must have been made with WithInitBootstrap (rt's
+// default is Bitcoin Core's Init).
+func NewInitClient(conn *rt.Conn) *InitClient {
+	return &InitClient{base: rt.NewClientBase(conn.Bootstrap())}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *InitClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *InitClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *InitClient) Capnp() v30capnp.Init {
-	return v30capnp.Init(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *InitClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -94,24 +100,15 @@ func (c *InitClient) AddCleanup(fn func()) {
 
 // MakeEcho calls Init.makeEcho.
 func (c *InitClient) MakeEcho(ctx context.Context) (result Echo, err error) {
-	err = c.base.Call(ctx, &methodInitMakeEcho, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().MakeEcho(ctx, func(p v30capnp.Init_makeEcho_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodInitMakeEcho, nil, func(r *rt.Results) error {
+		res := v30capnp.Init_makeEcho_Results(r.Struct())
+		w1, err := capnp.Struct(res).Ptr(0)
 		if err != nil {
-			return err
+			return domain.Wrap("Init.makeEcho.result", err)
 		}
-		result = echoFromCapnp(conn, res.Result().AddRef())
+		if q2 := w1.Interface(); q2.IsValid() {
+			result = echoFromCap(r.Cap(q2.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -119,51 +116,40 @@ func (c *InitClient) MakeEcho(ctx context.Context) (result Echo, err error) {
 
 // MakeMining calls Init.makeMining.
 func (c *InitClient) MakeMining(ctx context.Context) (result Mining, err error) {
-	err = c.base.Call(ctx, &methodInitMakeMining, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().MakeMining(ctx, func(p v30capnp.Init_makeMining_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodInitMakeMining, nil, func(r *rt.Results) error {
+		res := v30capnp.Init_makeMining_Results(r.Struct())
+		w1, err := capnp.Struct(res).Ptr(0)
 		if err != nil {
-			return err
+			return domain.Wrap("Init.makeMining.result", err)
 		}
-		result = miningFromCapnp(conn, res.Result().AddRef())
+		if q2 := w1.Interface(); q2.IsValid() {
+			result = miningFromCap(r.Cap(q2.Capability()))
+		}
 		return nil
 	})
 	return result, err
 }
 
-// initToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func initToCapnp(conn *rt.Conn, v Init) v30capnp.Init {
+// initCap returns a capability to place into a message for v: a new reference
+// to a client's own capability, else v served in this process; nil for nil.
+func initCap(v Init) *rt.Cap {
 	if v == nil {
-		return v30capnp.Init{}
-	}
-	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return v30capnp.Init(c.Client().AddRef())
-	}
-	return InitServerToCapnp(v)
-}
-
-// initFromCapnp wraps an owned capability received on conn; null gives nil.
-func initFromCapnp(conn *rt.Conn, c v30capnp.Init) Init {
-	if !c.IsValid() {
-		c.Release()
 		return nil
 	}
-	return NewInitClient(conn, c)
+	if c, ok := v.(interface {
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
+	}
+	return InitServer(v)
+}
+
+// initFromCap wraps an owned capability received in a message; nil gives nil.
+func initFromCap(c *rt.Cap) Init {
+	if c == nil {
+		return nil
+	}
+	return &InitClient{base: rt.NewClientBase(c)}
 }
 
 // WithInitBootstrap makes Init the bootstrap interface of a
@@ -173,78 +159,62 @@ func WithInitBootstrap() rt.Option {
 	return rt.WithInitInterfaceID(v30capnp.Init_TypeID)
 }
 
-// NewInitClientFromConn returns a client of the Init that conn's peer
-// serves (its bootstrap capability). conn must have been made with WithInitBootstrap
-// (rt's default is Bitcoin Core's Init).
-func NewInitClientFromConn(ctx context.Context, conn *rt.Conn) *InitClient {
-	return NewInitClient(conn, v30capnp.Init(conn.Bootstrap(ctx)))
+// InitServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
+func InitServer(impl Init) *rt.Cap {
+	return rt.Local(&initDesc, impl)
 }
 
-// InitServerToCapnp serves impl as a Init capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func InitServerToCapnp(impl Init) v30capnp.Init {
-	return v30capnp.Init_ServerToClient(&initServer{impl: impl})
+// initDesc describes Init's methods, inherited ones included, to rt.
+var initDesc rt.ServerDesc
+
+func init() {
+	initDesc = rt.ServerDesc{
+		Name: "Init",
+		Methods: []rt.MethodDesc{
+			{Method: &methodInitConstruct},
+			{Method: &methodInitMakeEcho, Handler: initMakeEcho},
+			{Method: &methodInitMakeMining, Handler: initMakeMining},
+		},
+	}
 }
 
-// initServer adapts a Init to capnpc-go's Init_Server.
-type initServer struct {
-	rt.ServerBase
-	impl Init
-}
-
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *initServer) Shutdown() {
-	s.ServerBase.Shutdown(nil)
-}
-
-// Construct serves Init.construct.
-func (s *initServer) Construct(ctx context.Context, call v30capnp.Init_construct) error {
-	return s.ServerBase.HandleConstruct(ctx, call.Call, call.Args().ThreadMap(), func(tm mp.ThreadMap) error {
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		return res.SetThreadMap(tm)
-	})
-}
-
-// MakeEcho serves Init.makeEcho.
-func (s *initServer) MakeEcho(ctx context.Context, call v30capnp.Init_makeEcho) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodInitMakeEcho, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		result, err := s.impl.MakeEcho(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(echoToCapnp(conn, result)); err != nil {
+// initMakeEcho serves Init.makeEcho.
+func initMakeEcho(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Init).MakeEcho(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.Init_makeEcho_Results(s)
+	if c1 := echoCap(result); c1 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c1)).ToPtr()); err != nil {
 			return domain.Wrap("Init.makeEcho.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// MakeMining serves Init.makeMining.
-func (s *initServer) MakeMining(ctx context.Context, call v30capnp.Init_makeMining) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodInitMakeMining, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		result, err := s.impl.MakeMining(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(miningToCapnp(conn, result)); err != nil {
+// initMakeMining serves Init.makeMining.
+func initMakeMining(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Init).MakeMining(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.Init_makeMining_Results(s)
+	if c1 := miningCap(result); c1 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c1)).ToPtr()); err != nil {
 			return domain.Wrap("Init.makeMining.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // UnimplementedInitServer can be embedded in a Init implementation: every method

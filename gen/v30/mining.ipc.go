@@ -96,58 +96,72 @@ func (v BlockCheckOptions) ToCapnp(s v30capnp.BlockCheckOptions) error {
 
 var (
 	methodMiningIsTestChain = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "isTestChain",
-		ParamsID:   v30capnp.Mining_isTestChain_Params_TypeID,
-		ResultsID:  v30capnp.Mining_isTestChain_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "isTestChain",
+		InterfaceID: v30capnp.Mining_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.Mining_isTestChain_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodMiningIsInitialBlockDownload = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "isInitialBlockDownload",
-		ParamsID:   v30capnp.Mining_isInitialBlockDownload_Params_TypeID,
-		ResultsID:  v30capnp.Mining_isInitialBlockDownload_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "isInitialBlockDownload",
+		InterfaceID: v30capnp.Mining_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.Mining_isInitialBlockDownload_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodMiningGetTip = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "getTip",
-		ParamsID:   v30capnp.Mining_getTip_Params_TypeID,
-		ResultsID:  v30capnp.Mining_getTip_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "getTip",
+		InterfaceID: v30capnp.Mining_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.Mining_getTip_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodMiningWaitTipChanged = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "Mining",
-		Name:       "waitTipChanged",
-		ParamsID:   v30capnp.Mining_waitTipChanged_Params_TypeID,
-		ResultsID:  v30capnp.Mining_waitTipChanged_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "waitTipChanged",
+		InterfaceID: v30capnp.Mining_TypeID,
+		ID:          3,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.Mining_waitTipChanged_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodMiningCreateNewBlock = rt.Method{
-		File:       "mining.capnp",
-		HasContext: false,
-		Interface:  "Mining",
-		Name:       "createNewBlock",
-		ParamsID:   v30capnp.Mining_createNewBlock_Params_TypeID,
-		ResultsID:  v30capnp.Mining_createNewBlock_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "createNewBlock",
+		InterfaceID: v30capnp.Mining_TypeID,
+		ID:          4,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		ParamsID:    v30capnp.Mining_createNewBlock_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodMiningCheckBlock = rt.Method{
-		File:       "mining.capnp",
-		HasContext: false,
-		Interface:  "Mining",
-		Name:       "checkBlock",
-		ParamsID:   v30capnp.Mining_checkBlock_Params_TypeID,
-		ResultsID:  v30capnp.Mining_checkBlock_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "Mining",
+		Name:        "checkBlock",
+		InterfaceID: v30capnp.Mining_TypeID,
+		ID:          5,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		ParamsID:    v30capnp.Mining_checkBlock_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 )
 
@@ -173,7 +187,8 @@ type Mining interface {
 	CheckBlock(ctx context.Context, block *wire.MsgBlock, options BlockCheckOptions) (result bool, reason string, debug string, err error)
 }
 
-// MiningClient calls a remote Mining over a *rt.Conn.
+// MiningClient calls a Mining through a capability (the peer's, or one served
+// in this process).
 type MiningClient struct {
 	base *rt.ClientBase
 }
@@ -181,23 +196,19 @@ type MiningClient struct {
 var _ Mining = (*MiningClient)(nil)
 
 // NewMiningClient wraps capability c, which the client then owns.
-func NewMiningClient(conn *rt.Conn, c v30capnp.Mining) *MiningClient {
-	return &MiningClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewMiningClient(c *rt.Cap) *MiningClient {
+	return &MiningClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *MiningClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *MiningClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *MiningClient) Capnp() v30capnp.Mining {
-	return v30capnp.Mining(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *MiningClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -212,22 +223,8 @@ func (c *MiningClient) AddCleanup(fn func()) {
 
 // IsTestChain calls Mining.isTestChain.
 func (c *MiningClient) IsTestChain(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodMiningIsTestChain, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsTestChain(ctx, func(p v30capnp.Mining_isTestChain_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodMiningIsTestChain, nil, func(r *rt.Results) error {
+		res := v30capnp.Mining_isTestChain_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -236,22 +233,8 @@ func (c *MiningClient) IsTestChain(ctx context.Context) (result bool, err error)
 
 // IsInitialBlockDownload calls Mining.isInitialBlockDownload.
 func (c *MiningClient) IsInitialBlockDownload(ctx context.Context) (result bool, err error) {
-	err = c.base.Call(ctx, &methodMiningIsInitialBlockDownload, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().IsInitialBlockDownload(ctx, func(p v30capnp.Mining_isInitialBlockDownload_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodMiningIsInitialBlockDownload, nil, func(r *rt.Results) error {
+		res := v30capnp.Mining_isInitialBlockDownload_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -260,22 +243,8 @@ func (c *MiningClient) IsInitialBlockDownload(ctx context.Context) (result bool,
 
 // GetTip calls Mining.getTip.
 func (c *MiningClient) GetTip(ctx context.Context) (result BlockRef, hasResult bool, err error) {
-	err = c.base.Call(ctx, &methodMiningGetTip, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTip(ctx, func(p v30capnp.Mining_getTip_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodMiningGetTip, nil, func(r *rt.Results) error {
+		res := v30capnp.Mining_getTip_Results(r.Struct())
 		hasResult = res.HasResultFlag()
 		if hasResult {
 			w1, err := res.Result()
@@ -295,26 +264,15 @@ func (c *MiningClient) GetTip(ctx context.Context) (result BlockRef, hasResult b
 
 // WaitTipChanged calls Mining.waitTipChanged.
 func (c *MiningClient) WaitTipChanged(ctx context.Context, currentTip chainhash.Hash, timeout time.Duration) (result *BlockRef, err error) {
-	err = c.base.Call(ctx, &methodMiningWaitTipChanged, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().WaitTipChanged(ctx, func(p v30capnp.Mining_waitTipChanged_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetCurrentTip(domain.HashBytes(currentTip)); err != nil {
-				return domain.Wrap("Mining.waitTipChanged.currentTip", err)
-			}
-			p.SetTimeout(domain.MillisFloat(timeout))
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodMiningWaitTipChanged, func(p *rt.Params) error {
+		args := v30capnp.Mining_waitTipChanged_Params(p.Struct())
+		if err := args.SetCurrentTip(domain.HashBytes(currentTip)); err != nil {
+			return domain.Wrap("Mining.waitTipChanged.currentTip", err)
 		}
+		args.SetTimeout(domain.MillisFloat(timeout))
+		return nil
+	}, func(r *rt.Results) error {
+		res := v30capnp.Mining_waitTipChanged_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Mining.waitTipChanged.result", err)
@@ -333,24 +291,25 @@ func (c *MiningClient) WaitTipChanged(ctx context.Context, currentTip chainhash.
 
 // CreateNewBlock calls Mining.createNewBlock.
 func (c *MiningClient) CreateNewBlock(ctx context.Context, options BlockCreateOptions) (result BlockTemplate, err error) {
-	err = c.base.Call(ctx, &methodMiningCreateNewBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().CreateNewBlock(ctx, func(p v30capnp.Mining_createNewBlock_Params) error {
-			e1, err := p.NewOptions()
-			if err != nil {
-				return domain.Wrap("Mining.createNewBlock.options", err)
-			}
-			if err := options.ToCapnp(e1); err != nil {
-				return domain.Wrap("Mining.createNewBlock.options", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodMiningCreateNewBlock, func(p *rt.Params) error {
+		args := v30capnp.Mining_createNewBlock_Params(p.Struct())
+		e1, err := args.NewOptions()
 		if err != nil {
-			return err
+			return domain.Wrap("Mining.createNewBlock.options", err)
 		}
-		result = blockTemplateFromCapnp(conn, res.Result().AddRef())
+		if err := options.ToCapnp(e1); err != nil {
+			return domain.Wrap("Mining.createNewBlock.options", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := v30capnp.Mining_createNewBlock_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Mining.createNewBlock.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = blockTemplateFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -358,29 +317,25 @@ func (c *MiningClient) CreateNewBlock(ctx context.Context, options BlockCreateOp
 
 // CheckBlock calls Mining.checkBlock.
 func (c *MiningClient) CheckBlock(ctx context.Context, block *wire.MsgBlock, options BlockCheckOptions) (result bool, reason string, debug string, err error) {
-	err = c.base.Call(ctx, &methodMiningCheckBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CheckBlock(ctx, func(p v30capnp.Mining_checkBlock_Params) error {
-			b1, err := domain.BlockBytes(block)
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.block", err)
-			}
-			if err := p.SetBlock(b1); err != nil {
-				return domain.Wrap("Mining.checkBlock.block", err)
-			}
-			e2, err := p.NewOptions()
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			if err := options.ToCapnp(e2); err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodMiningCheckBlock, func(p *rt.Params) error {
+		args := v30capnp.Mining_checkBlock_Params(p.Struct())
+		b1, err := domain.BlockBytes(block)
 		if err != nil {
-			return err
+			return domain.Wrap("Mining.checkBlock.block", err)
 		}
+		if err := args.SetBlock(b1); err != nil {
+			return domain.Wrap("Mining.checkBlock.block", err)
+		}
+		e2, err := args.NewOptions()
+		if err != nil {
+			return domain.Wrap("Mining.checkBlock.options", err)
+		}
+		if err := options.ToCapnp(e2); err != nil {
+			return domain.Wrap("Mining.checkBlock.options", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := v30capnp.Mining_checkBlock_Results(r.Struct())
 		result = res.Result()
 		w3, err := res.Reason()
 		if err != nil {
@@ -404,25 +359,21 @@ func (c *MiningClient) CheckBlock(ctx context.Context, block *wire.MsgBlock, opt
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *MiningClient) CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error) {
-	err = c.base.Call(ctx, &methodMiningCheckBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().CheckBlock(ctx, func(p v30capnp.Mining_checkBlock_Params) error {
-			if err := p.SetBlock(block); err != nil {
-				return domain.Wrap("Mining.checkBlock.block", err)
-			}
-			e1, err := p.NewOptions()
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			if err := options.ToCapnp(e1); err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodMiningCheckBlock, func(p *rt.Params) error {
+		args := v30capnp.Mining_checkBlock_Params(p.Struct())
+		if err := args.SetBlock(block); err != nil {
+			return domain.Wrap("Mining.checkBlock.block", err)
 		}
+		e1, err := args.NewOptions()
+		if err != nil {
+			return domain.Wrap("Mining.checkBlock.options", err)
+		}
+		if err := options.ToCapnp(e1); err != nil {
+			return domain.Wrap("Mining.checkBlock.options", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := v30capnp.Mining_checkBlock_Results(r.Struct())
 		result = res.Result()
 		w2, err := res.Reason()
 		if err != nil {
@@ -439,241 +390,203 @@ func (c *MiningClient) CheckBlockBytes(ctx context.Context, block []byte, option
 	return result, reason, debug, err
 }
 
-// miningToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func miningToCapnp(conn *rt.Conn, v Mining) v30capnp.Mining {
+// miningCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func miningCap(v Mining) *rt.Cap {
 	if v == nil {
-		return v30capnp.Mining{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return v30capnp.Mining(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return MiningServerToCapnp(v)
+	return MiningServer(v)
 }
 
-// miningFromCapnp wraps an owned capability received on conn; null gives nil.
-func miningFromCapnp(conn *rt.Conn, c v30capnp.Mining) Mining {
-	if !c.IsValid() {
-		c.Release()
+// miningFromCap wraps an owned capability received in a message; nil gives nil.
+func miningFromCap(c *rt.Cap) Mining {
+	if c == nil {
 		return nil
 	}
-	return NewMiningClient(conn, c)
+	return &MiningClient{base: rt.NewClientBase(c)}
 }
 
-// MiningServerToCapnp serves impl as a Mining capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func MiningServerToCapnp(impl Mining) v30capnp.Mining {
-	return v30capnp.Mining_ServerToClient(&miningServer{impl: impl})
+// MiningServer returns a capability that serves impl in this process. Calls
+// run on the threads named by their context.
+func MiningServer(impl Mining) *rt.Cap {
+	return rt.Local(&miningDesc, impl)
 }
 
-// miningServer adapts a Mining to capnpc-go's Mining_Server.
-type miningServer struct {
-	rt.ServerBase
-	impl Mining
+// miningDesc describes Mining's methods, inherited ones included, to rt.
+var miningDesc rt.ServerDesc
+
+func init() {
+	miningDesc = rt.ServerDesc{
+		Name: "Mining",
+		Methods: []rt.MethodDesc{
+			{Method: &methodMiningIsTestChain, Handler: miningIsTestChain},
+			{Method: &methodMiningIsInitialBlockDownload, Handler: miningIsInitialBlockDownload},
+			{Method: &methodMiningGetTip, Handler: miningGetTip},
+			{Method: &methodMiningWaitTipChanged, Handler: miningWaitTipChanged},
+			{Method: &methodMiningCreateNewBlock, Handler: miningCreateNewBlock},
+			{Method: &methodMiningCheckBlock, Handler: miningCheckBlock},
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *miningServer) Shutdown() {
-	s.ServerBase.Shutdown(nil)
+// miningIsTestChain serves Mining.isTestChain.
+func miningIsTestChain(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Mining).IsTestChain(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.Mining_isTestChain_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// IsTestChain serves Mining.isTestChain.
-func (s *miningServer) IsTestChain(ctx context.Context, call v30capnp.Mining_isTestChain) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningIsTestChain, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.IsTestChain(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// miningIsInitialBlockDownload serves Mining.isInitialBlockDownload.
+func miningIsInitialBlockDownload(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Mining).IsInitialBlockDownload(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.Mining_isInitialBlockDownload_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// IsInitialBlockDownload serves Mining.isInitialBlockDownload.
-func (s *miningServer) IsInitialBlockDownload(ctx context.Context, call v30capnp.Mining_isInitialBlockDownload) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningIsInitialBlockDownload, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.IsInitialBlockDownload(ctx)
+// miningGetTip serves Mining.getTip.
+func miningGetTip(ctx context.Context, impl any, call *rt.Call) error {
+	result, hasResult, err := impl.(Mining).GetTip(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.Mining_getTip_Results(s)
+	res.SetHasResultFlag(hasResult)
+	if hasResult {
+		e1, err := res.NewResult()
 		if err != nil {
-			return err
+			return domain.Wrap("Mining.getTip.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
+		if err := result.ToCapnp(e1); err != nil {
+			return domain.Wrap("Mining.getTip.result", err)
 		}
-		res.SetResult(result)
-		return nil
-	})
+	}
+	return nil
 }
 
-// GetTip serves Mining.getTip.
-func (s *miningServer) GetTip(ctx context.Context, call v30capnp.Mining_getTip) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningGetTip, call.Args().Context, func(ctx context.Context) error {
-		result, hasResult, err := s.impl.GetTip(ctx)
+// miningWaitTipChanged serves Mining.waitTipChanged.
+func miningWaitTipChanged(ctx context.Context, impl any, call *rt.Call) error {
+	args := v30capnp.Mining_waitTipChanged_Params(call.Args())
+	var currentTip chainhash.Hash
+	var timeout time.Duration
+	w1, err := args.CurrentTip()
+	if err != nil {
+		return domain.Wrap("Mining.waitTipChanged.currentTip", err)
+	}
+	v2, err := domain.Hash("Mining.waitTipChanged.currentTip", w1)
+	if err != nil {
+		return domain.Wrap("Mining.waitTipChanged.currentTip", err)
+	}
+	currentTip = v2
+	timeout = domain.Millis(args.Timeout())
+	result, err := impl.(Mining).WaitTipChanged(ctx, currentTip, timeout)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.Mining_waitTipChanged_Results(s)
+	if result != nil {
+		e3, err := res.NewResult()
 		if err != nil {
-			return err
+			return domain.Wrap("Mining.waitTipChanged.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
+		if err := result.ToCapnp(e3); err != nil {
+			return domain.Wrap("Mining.waitTipChanged.result", err)
 		}
-		res.SetHasResultFlag(hasResult)
-		if hasResult {
-			e1, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Mining.getTip.result", err)
-			}
-			if err := result.ToCapnp(e1); err != nil {
-				return domain.Wrap("Mining.getTip.result", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// WaitTipChanged serves Mining.waitTipChanged.
-func (s *miningServer) WaitTipChanged(ctx context.Context, call v30capnp.Mining_waitTipChanged) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningWaitTipChanged, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var currentTip chainhash.Hash
-		var timeout time.Duration
-		w1, err := args.CurrentTip()
-		if err != nil {
-			return domain.Wrap("Mining.waitTipChanged.currentTip", err)
-		}
-		v2, err := domain.Hash("Mining.waitTipChanged.currentTip", w1)
-		if err != nil {
-			return domain.Wrap("Mining.waitTipChanged.currentTip", err)
-		}
-		currentTip = v2
-		timeout = domain.Millis(args.Timeout())
-		result, err := s.impl.WaitTipChanged(ctx, currentTip, timeout)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e3, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Mining.waitTipChanged.result", err)
-			}
-			if err := result.ToCapnp(e3); err != nil {
-				return domain.Wrap("Mining.waitTipChanged.result", err)
-			}
-		}
-		return nil
-	})
-}
-
-// CreateNewBlock serves Mining.createNewBlock.
-func (s *miningServer) CreateNewBlock(ctx context.Context, call v30capnp.Mining_createNewBlock) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningCreateNewBlock, nil, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var options BlockCreateOptions
-		w1, err := args.Options()
-		if err != nil {
-			return domain.Wrap("Mining.createNewBlock.options", err)
-		}
-		v2, err := BlockCreateOptionsFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("Mining.createNewBlock.options", err)
-		}
-		options = v2
-		result, err := s.impl.CreateNewBlock(ctx, options)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(blockTemplateToCapnp(conn, result)); err != nil {
+// miningCreateNewBlock serves Mining.createNewBlock.
+func miningCreateNewBlock(ctx context.Context, impl any, call *rt.Call) error {
+	args := v30capnp.Mining_createNewBlock_Params(call.Args())
+	var options BlockCreateOptions
+	w1, err := args.Options()
+	if err != nil {
+		return domain.Wrap("Mining.createNewBlock.options", err)
+	}
+	v2, err := BlockCreateOptionsFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("Mining.createNewBlock.options", err)
+	}
+	options = v2
+	result, err := impl.(Mining).CreateNewBlock(ctx, options)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.Mining_createNewBlock_Results(s)
+	if c3 := blockTemplateCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Mining.createNewBlock.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// CheckBlock serves Mining.checkBlock.
-func (s *miningServer) CheckBlock(ctx context.Context, call v30capnp.Mining_checkBlock) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodMiningCheckBlock, nil, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error)
-		}); ok {
-			args := call.Args()
-			var block []byte
-			var options BlockCheckOptions
-			w1, err := args.Block()
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.block", err)
-			}
-			block = bytes.Clone(w1)
-			w2, err := args.Options()
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			v3, err := BlockCheckOptionsFromCapnp(w2)
-			if err != nil {
-				return domain.Wrap("Mining.checkBlock.options", err)
-			}
-			options = v3
-			result, reason, debug, err := impl.CheckBlockBytes(ctx, block, options)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			if err := res.SetReason(reason); err != nil {
-				return domain.Wrap("Mining.checkBlock.reason", err)
-			}
-			if err := res.SetDebug(debug); err != nil {
-				return domain.Wrap("Mining.checkBlock.debug", err)
-			}
-			return nil
-		}
-		args := call.Args()
-		var block *wire.MsgBlock
+// miningCheckBlock serves Mining.checkBlock.
+func miningCheckBlock(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		CheckBlockBytes(ctx context.Context, block []byte, options BlockCheckOptions) (result bool, reason string, debug string, err error)
+	}); ok {
+		args := v30capnp.Mining_checkBlock_Params(call.Args())
+		var block []byte
 		var options BlockCheckOptions
 		w1, err := args.Block()
 		if err != nil {
 			return domain.Wrap("Mining.checkBlock.block", err)
 		}
-		v2, err := domain.Block("Mining.checkBlock.block", w1)
-		if err != nil {
-			return domain.Wrap("Mining.checkBlock.block", err)
-		}
-		block = v2
-		w3, err := args.Options()
+		block = bytes.Clone(w1)
+		w2, err := args.Options()
 		if err != nil {
 			return domain.Wrap("Mining.checkBlock.options", err)
 		}
-		v4, err := BlockCheckOptionsFromCapnp(w3)
+		v3, err := BlockCheckOptionsFromCapnp(w2)
 		if err != nil {
 			return domain.Wrap("Mining.checkBlock.options", err)
 		}
-		options = v4
-		result, reason, debug, err := s.impl.CheckBlock(ctx, block, options)
+		options = v3
+		result, reason, debug, err := impl.CheckBlockBytes(ctx, block, options)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := v30capnp.Mining_checkBlock_Results(s)
 		res.SetResult(result)
 		if err := res.SetReason(reason); err != nil {
 			return domain.Wrap("Mining.checkBlock.reason", err)
@@ -682,7 +595,45 @@ func (s *miningServer) CheckBlock(ctx context.Context, call v30capnp.Mining_chec
 			return domain.Wrap("Mining.checkBlock.debug", err)
 		}
 		return nil
-	})
+	}
+	args := v30capnp.Mining_checkBlock_Params(call.Args())
+	var block *wire.MsgBlock
+	var options BlockCheckOptions
+	w1, err := args.Block()
+	if err != nil {
+		return domain.Wrap("Mining.checkBlock.block", err)
+	}
+	v2, err := domain.Block("Mining.checkBlock.block", w1)
+	if err != nil {
+		return domain.Wrap("Mining.checkBlock.block", err)
+	}
+	block = v2
+	w3, err := args.Options()
+	if err != nil {
+		return domain.Wrap("Mining.checkBlock.options", err)
+	}
+	v4, err := BlockCheckOptionsFromCapnp(w3)
+	if err != nil {
+		return domain.Wrap("Mining.checkBlock.options", err)
+	}
+	options = v4
+	result, reason, debug, err := impl.(Mining).CheckBlock(ctx, block, options)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.Mining_checkBlock_Results(s)
+	res.SetResult(result)
+	if err := res.SetReason(reason); err != nil {
+		return domain.Wrap("Mining.checkBlock.reason", err)
+	}
+	if err := res.SetDebug(debug); err != nil {
+		return domain.Wrap("Mining.checkBlock.debug", err)
+	}
+	return nil
 }
 
 // UnimplementedMiningServer can be embedded in a Mining implementation: every method
@@ -729,103 +680,137 @@ func (UnimplementedMiningServer) CheckBlock(ctx context.Context, block *wire.Msg
 
 var (
 	methodBlockTemplateDestroy = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "destroy",
-		ParamsID:   v30capnp.BlockTemplate_destroy_Params_TypeID,
-		ResultsID:  v30capnp.BlockTemplate_destroy_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "destroy",
+		InterfaceID: v30capnp.BlockTemplate_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    v30capnp.BlockTemplate_destroy_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlockHeader = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getBlockHeader",
-		ParamsID:   v30capnp.BlockTemplate_getBlockHeader_Params_TypeID,
-		ResultsID:  v30capnp.BlockTemplate_getBlockHeader_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getBlockHeader",
+		InterfaceID: v30capnp.BlockTemplate_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.BlockTemplate_getBlockHeader_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetBlock = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getBlock",
-		ParamsID:   v30capnp.BlockTemplate_getBlock_Params_TypeID,
-		ResultsID:  v30capnp.BlockTemplate_getBlock_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getBlock",
+		InterfaceID: v30capnp.BlockTemplate_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.BlockTemplate_getBlock_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxFees = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getTxFees",
-		ParamsID:   v30capnp.BlockTemplate_getTxFees_Params_TypeID,
-		ResultsID:  v30capnp.BlockTemplate_getTxFees_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getTxFees",
+		InterfaceID: v30capnp.BlockTemplate_TypeID,
+		ID:          3,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.BlockTemplate_getTxFees_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetTxSigops = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getTxSigops",
-		ParamsID:   v30capnp.BlockTemplate_getTxSigops_Params_TypeID,
-		ResultsID:  v30capnp.BlockTemplate_getTxSigops_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getTxSigops",
+		InterfaceID: v30capnp.BlockTemplate_TypeID,
+		ID:          4,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.BlockTemplate_getTxSigops_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseTx = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getCoinbaseTx",
-		ParamsID:   v30capnp.BlockTemplate_getCoinbaseTx_Params_TypeID,
-		ResultsID:  v30capnp.BlockTemplate_getCoinbaseTx_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getCoinbaseTx",
+		InterfaceID: v30capnp.BlockTemplate_TypeID,
+		ID:          5,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.BlockTemplate_getCoinbaseTx_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseCommitment = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getCoinbaseCommitment",
-		ParamsID:   v30capnp.BlockTemplate_getCoinbaseCommitment_Params_TypeID,
-		ResultsID:  v30capnp.BlockTemplate_getCoinbaseCommitment_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getCoinbaseCommitment",
+		InterfaceID: v30capnp.BlockTemplate_TypeID,
+		ID:          6,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.BlockTemplate_getCoinbaseCommitment_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetWitnessCommitmentIndex = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getWitnessCommitmentIndex",
-		ParamsID:   v30capnp.BlockTemplate_getWitnessCommitmentIndex_Params_TypeID,
-		ResultsID:  v30capnp.BlockTemplate_getWitnessCommitmentIndex_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getWitnessCommitmentIndex",
+		InterfaceID: v30capnp.BlockTemplate_TypeID,
+		ID:          7,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.BlockTemplate_getWitnessCommitmentIndex_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateGetCoinbaseMerklePath = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "getCoinbaseMerklePath",
-		ParamsID:   v30capnp.BlockTemplate_getCoinbaseMerklePath_Params_TypeID,
-		ResultsID:  v30capnp.BlockTemplate_getCoinbaseMerklePath_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "getCoinbaseMerklePath",
+		InterfaceID: v30capnp.BlockTemplate_TypeID,
+		ID:          8,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.BlockTemplate_getCoinbaseMerklePath_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateSubmitSolution = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "submitSolution",
-		ParamsID:   v30capnp.BlockTemplate_submitSolution_Params_TypeID,
-		ResultsID:  v30capnp.BlockTemplate_submitSolution_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "submitSolution",
+		InterfaceID: v30capnp.BlockTemplate_TypeID,
+		ID:          9,
+		Params:      capnp.ObjectSize{DataSize: 16, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.BlockTemplate_submitSolution_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 	methodBlockTemplateWaitNext = rt.Method{
-		File:       "mining.capnp",
-		HasContext: true,
-		Interface:  "BlockTemplate",
-		Name:       "waitNext",
-		ParamsID:   v30capnp.BlockTemplate_waitNext_Params_TypeID,
-		ResultsID:  v30capnp.BlockTemplate_waitNext_Results_TypeID,
-		Schema:     v30capnp.RegisterSchema,
+		Interface:   "BlockTemplate",
+		Name:        "waitNext",
+		InterfaceID: v30capnp.BlockTemplate_TypeID,
+		ID:          10,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v30capnp.BlockTemplate_waitNext_Params_TypeID,
+		Schema:      v30capnp.RegisterSchema,
 	}
 )
 
@@ -869,7 +854,8 @@ type BlockTemplate interface {
 	WaitNext(ctx context.Context, options BlockWaitOptions) (result BlockTemplate, err error)
 }
 
-// BlockTemplateClient calls a remote BlockTemplate over a *rt.Conn.
+// BlockTemplateClient calls a BlockTemplate through a capability (the peer's,
+// or one served in this process).
 type BlockTemplateClient struct {
 	base *rt.ClientBase
 }
@@ -877,23 +863,19 @@ type BlockTemplateClient struct {
 var _ BlockTemplate = (*BlockTemplateClient)(nil)
 
 // NewBlockTemplateClient wraps capability c, which the client then owns.
-func NewBlockTemplateClient(conn *rt.Conn, c v30capnp.BlockTemplate) *BlockTemplateClient {
-	return &BlockTemplateClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewBlockTemplateClient(c *rt.Cap) *BlockTemplateClient {
+	return &BlockTemplateClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *BlockTemplateClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *BlockTemplateClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *BlockTemplateClient) Capnp() v30capnp.BlockTemplate {
-	return v30capnp.BlockTemplate(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *BlockTemplateClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -908,41 +890,13 @@ func (c *BlockTemplateClient) AddCleanup(fn func()) {
 
 // Destroy calls BlockTemplate.destroy.
 func (c *BlockTemplateClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodBlockTemplateDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p v30capnp.BlockTemplate_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodBlockTemplateDestroy)
 }
 
 // GetBlockHeader calls BlockTemplate.getBlockHeader.
 func (c *BlockTemplateClient) GetBlockHeader(ctx context.Context) (result wire.BlockHeader, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetBlockHeader, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBlockHeader(ctx, func(p v30capnp.BlockTemplate_getBlockHeader_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetBlockHeader, nil, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_getBlockHeader_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
@@ -964,27 +918,13 @@ func (c *BlockTemplateClient) GetBlockHeader(ctx context.Context) (result wire.B
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *BlockTemplateClient) GetBlockHeaderBytes(ctx context.Context) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetBlockHeader, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBlockHeader(ctx, func(p v30capnp.BlockTemplate_getBlockHeader_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetBlockHeader, nil, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_getBlockHeader_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -992,22 +932,8 @@ func (c *BlockTemplateClient) GetBlockHeaderBytes(ctx context.Context) (result [
 
 // GetBlock calls BlockTemplate.getBlock.
 func (c *BlockTemplateClient) GetBlock(ctx context.Context) (result *wire.MsgBlock, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBlock(ctx, func(p v30capnp.BlockTemplate_getBlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetBlock, nil, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_getBlock_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlock.result", err)
@@ -1029,27 +955,13 @@ func (c *BlockTemplateClient) GetBlock(ctx context.Context) (result *wire.MsgBlo
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *BlockTemplateClient) GetBlockBytes(ctx context.Context) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetBlock, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetBlock(ctx, func(p v30capnp.BlockTemplate_getBlock_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetBlock, nil, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_getBlock_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getBlock.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -1057,22 +969,8 @@ func (c *BlockTemplateClient) GetBlockBytes(ctx context.Context) (result []byte,
 
 // GetTxFees calls BlockTemplate.getTxFees.
 func (c *BlockTemplateClient) GetTxFees(ctx context.Context) (result []btcutil.Amount, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetTxFees, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTxFees(ctx, func(p v30capnp.BlockTemplate_getTxFees_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetTxFees, nil, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_getTxFees_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getTxFees.result", err)
@@ -1090,22 +988,8 @@ func (c *BlockTemplateClient) GetTxFees(ctx context.Context) (result []btcutil.A
 
 // GetTxSigops calls BlockTemplate.getTxSigops.
 func (c *BlockTemplateClient) GetTxSigops(ctx context.Context) (result []int64, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetTxSigops, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetTxSigops(ctx, func(p v30capnp.BlockTemplate_getTxSigops_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetTxSigops, nil, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_getTxSigops_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getTxSigops.result", err)
@@ -1123,22 +1007,8 @@ func (c *BlockTemplateClient) GetTxSigops(ctx context.Context) (result []int64, 
 
 // GetCoinbaseTx calls BlockTemplate.getCoinbaseTx.
 func (c *BlockTemplateClient) GetCoinbaseTx(ctx context.Context) (result *wire.MsgTx, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetCoinbaseTx, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetCoinbaseTx(ctx, func(p v30capnp.BlockTemplate_getCoinbaseTx_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetCoinbaseTx, nil, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_getCoinbaseTx_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
@@ -1160,27 +1030,13 @@ func (c *BlockTemplateClient) GetCoinbaseTx(ctx context.Context) (result *wire.M
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *BlockTemplateClient) GetCoinbaseTxBytes(ctx context.Context) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetCoinbaseTx, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetCoinbaseTx(ctx, func(p v30capnp.BlockTemplate_getCoinbaseTx_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetCoinbaseTx, nil, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_getCoinbaseTx_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -1188,27 +1044,13 @@ func (c *BlockTemplateClient) GetCoinbaseTxBytes(ctx context.Context) (result []
 
 // GetCoinbaseCommitment calls BlockTemplate.getCoinbaseCommitment.
 func (c *BlockTemplateClient) GetCoinbaseCommitment(ctx context.Context) (result []byte, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetCoinbaseCommitment, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetCoinbaseCommitment(ctx, func(p v30capnp.BlockTemplate_getCoinbaseCommitment_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetCoinbaseCommitment, nil, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_getCoinbaseCommitment_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getCoinbaseCommitment.result", err)
 		}
-		result = bytes.Clone(w1)
+		result = r.Keep(w1)
 		return nil
 	})
 	return result, err
@@ -1216,22 +1058,8 @@ func (c *BlockTemplateClient) GetCoinbaseCommitment(ctx context.Context) (result
 
 // GetWitnessCommitmentIndex calls BlockTemplate.getWitnessCommitmentIndex.
 func (c *BlockTemplateClient) GetWitnessCommitmentIndex(ctx context.Context) (result int32, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetWitnessCommitmentIndex, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetWitnessCommitmentIndex(ctx, func(p v30capnp.BlockTemplate_getWitnessCommitmentIndex_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetWitnessCommitmentIndex, nil, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_getWitnessCommitmentIndex_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1240,22 +1068,8 @@ func (c *BlockTemplateClient) GetWitnessCommitmentIndex(ctx context.Context) (re
 
 // GetCoinbaseMerklePath calls BlockTemplate.getCoinbaseMerklePath.
 func (c *BlockTemplateClient) GetCoinbaseMerklePath(ctx context.Context) (result []chainhash.Hash, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateGetCoinbaseMerklePath, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().GetCoinbaseMerklePath(ctx, func(p v30capnp.BlockTemplate_getCoinbaseMerklePath_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBlockTemplateGetCoinbaseMerklePath, nil, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_getCoinbaseMerklePath_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("BlockTemplate.getCoinbaseMerklePath.result", err)
@@ -1281,32 +1095,21 @@ func (c *BlockTemplateClient) GetCoinbaseMerklePath(ctx context.Context) (result
 
 // SubmitSolution calls BlockTemplate.submitSolution.
 func (c *BlockTemplateClient) SubmitSolution(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase *wire.MsgTx) (result bool, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateSubmitSolution, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SubmitSolution(ctx, func(p v30capnp.BlockTemplate_submitSolution_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetVersion(version)
-			p.SetTimestamp(timestamp)
-			p.SetNonce(nonce)
-			b1, err := domain.TxBytes(coinbase)
-			if err != nil {
-				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
-			}
-			if err := p.SetCoinbase(b1); err != nil {
-				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodBlockTemplateSubmitSolution, func(p *rt.Params) error {
+		args := v30capnp.BlockTemplate_submitSolution_Params(p.Struct())
+		args.SetVersion(version)
+		args.SetTimestamp(timestamp)
+		args.SetNonce(nonce)
+		b1, err := domain.TxBytes(coinbase)
 		if err != nil {
-			return err
+			return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
 		}
+		if err := args.SetCoinbase(b1); err != nil {
+			return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_submitSolution_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1320,28 +1123,17 @@ func (c *BlockTemplateClient) SubmitSolution(ctx context.Context, version uint32
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *BlockTemplateClient) SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateSubmitSolution, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().SubmitSolution(ctx, func(p v30capnp.BlockTemplate_submitSolution_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetVersion(version)
-			p.SetTimestamp(timestamp)
-			p.SetNonce(nonce)
-			if err := p.SetCoinbase(coinbase); err != nil {
-				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodBlockTemplateSubmitSolution, func(p *rt.Params) error {
+		args := v30capnp.BlockTemplate_submitSolution_Params(p.Struct())
+		args.SetVersion(version)
+		args.SetTimestamp(timestamp)
+		args.SetNonce(nonce)
+		if err := args.SetCoinbase(coinbase); err != nil {
+			return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_submitSolution_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1350,340 +1142,311 @@ func (c *BlockTemplateClient) SubmitSolutionBytes(ctx context.Context, version u
 
 // WaitNext calls BlockTemplate.waitNext.
 func (c *BlockTemplateClient) WaitNext(ctx context.Context, options BlockWaitOptions) (result BlockTemplate, err error) {
-	err = c.base.Call(ctx, &methodBlockTemplateWaitNext, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().WaitNext(ctx, func(p v30capnp.BlockTemplate_waitNext_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewOptions()
-			if err != nil {
-				return domain.Wrap("BlockTemplate.waitNext.options", err)
-			}
-			if err := options.ToCapnp(e1); err != nil {
-				return domain.Wrap("BlockTemplate.waitNext.options", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodBlockTemplateWaitNext, func(p *rt.Params) error {
+		args := v30capnp.BlockTemplate_waitNext_Params(p.Struct())
+		e1, err := args.NewOptions()
 		if err != nil {
-			return err
+			return domain.Wrap("BlockTemplate.waitNext.options", err)
 		}
-		result = blockTemplateFromCapnp(conn, res.Result().AddRef())
+		if err := options.ToCapnp(e1); err != nil {
+			return domain.Wrap("BlockTemplate.waitNext.options", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := v30capnp.BlockTemplate_waitNext_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("BlockTemplate.waitNext.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = blockTemplateFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
 }
 
-// blockTemplateToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func blockTemplateToCapnp(conn *rt.Conn, v BlockTemplate) v30capnp.BlockTemplate {
+// blockTemplateCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func blockTemplateCap(v BlockTemplate) *rt.Cap {
 	if v == nil {
-		return v30capnp.BlockTemplate{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return v30capnp.BlockTemplate(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return BlockTemplateServerToCapnp(v)
+	return BlockTemplateServer(v)
 }
 
-// blockTemplateFromCapnp wraps an owned capability received on conn; null gives nil.
-func blockTemplateFromCapnp(conn *rt.Conn, c v30capnp.BlockTemplate) BlockTemplate {
-	if !c.IsValid() {
-		c.Release()
+// blockTemplateFromCap wraps an owned capability received in a message; nil gives nil.
+func blockTemplateFromCap(c *rt.Cap) BlockTemplate {
+	if c == nil {
 		return nil
 	}
-	return NewBlockTemplateClient(conn, c)
+	return &BlockTemplateClient{base: rt.NewClientBase(c)}
 }
 
-// BlockTemplateServerToCapnp serves impl as a BlockTemplate capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func BlockTemplateServerToCapnp(impl BlockTemplate) v30capnp.BlockTemplate {
-	return v30capnp.BlockTemplate_ServerToClient(&blockTemplateServer{impl: impl})
+// BlockTemplateServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
+func BlockTemplateServer(impl BlockTemplate) *rt.Cap {
+	return rt.Local(&blockTemplateDesc, impl)
 }
 
-// blockTemplateServer adapts a BlockTemplate to capnpc-go's BlockTemplate_Server.
-type blockTemplateServer struct {
-	rt.ServerBase
-	impl BlockTemplate
+// blockTemplateDesc describes BlockTemplate's methods, inherited ones included, to rt.
+var blockTemplateDesc rt.ServerDesc
+
+func init() {
+	blockTemplateDesc = rt.ServerDesc{
+		Name: "BlockTemplate",
+		Methods: []rt.MethodDesc{
+			{Method: &methodBlockTemplateDestroy},
+			{Method: &methodBlockTemplateGetBlockHeader, Handler: blockTemplateGetBlockHeader},
+			{Method: &methodBlockTemplateGetBlock, Handler: blockTemplateGetBlock},
+			{Method: &methodBlockTemplateGetTxFees, Handler: blockTemplateGetTxFees},
+			{Method: &methodBlockTemplateGetTxSigops, Handler: blockTemplateGetTxSigops},
+			{Method: &methodBlockTemplateGetCoinbaseTx, Handler: blockTemplateGetCoinbaseTx},
+			{Method: &methodBlockTemplateGetCoinbaseCommitment, Handler: blockTemplateGetCoinbaseCommitment},
+			{Method: &methodBlockTemplateGetWitnessCommitmentIndex, Handler: blockTemplateGetWitnessCommitmentIndex},
+			{Method: &methodBlockTemplateGetCoinbaseMerklePath, Handler: blockTemplateGetCoinbaseMerklePath},
+			{Method: &methodBlockTemplateSubmitSolution, Handler: blockTemplateSubmitSolution},
+			{Method: &methodBlockTemplateWaitNext, Handler: blockTemplateWaitNext},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(BlockTemplate).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *blockTemplateServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves BlockTemplate.destroy.
-func (s *blockTemplateServer) Destroy(ctx context.Context, call v30capnp.BlockTemplate_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodBlockTemplateDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// GetBlockHeader serves BlockTemplate.getBlockHeader.
-func (s *blockTemplateServer) GetBlockHeader(ctx context.Context, call v30capnp.BlockTemplate_getBlockHeader) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetBlockHeader, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			GetBlockHeaderBytes(ctx context.Context) (result []byte, err error)
-		}); ok {
-			result, err := impl.GetBlockHeaderBytes(ctx)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			if err := res.SetResult(result); err != nil {
-				return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
-			}
-			return nil
-		}
-		result, err := s.impl.GetBlockHeader(ctx)
+// blockTemplateGetBlockHeader serves BlockTemplate.getBlockHeader.
+func blockTemplateGetBlockHeader(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		GetBlockHeaderBytes(ctx context.Context) (result []byte, err error)
+	}); ok {
+		result, err := impl.GetBlockHeaderBytes(ctx)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
-		b1, err := domain.HeaderBytes(result)
-		if err != nil {
-			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
-		}
-		if err := res.SetResult(b1); err != nil {
-			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
-		}
-		return nil
-	})
-}
-
-// GetBlock serves BlockTemplate.getBlock.
-func (s *blockTemplateServer) GetBlock(ctx context.Context, call v30capnp.BlockTemplate_getBlock) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetBlock, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			GetBlockBytes(ctx context.Context) (result []byte, err error)
-		}); ok {
-			result, err := impl.GetBlockBytes(ctx)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			if err := res.SetResult(result); err != nil {
-				return domain.Wrap("BlockTemplate.getBlock.result", err)
-			}
-			return nil
-		}
-		result, err := s.impl.GetBlock(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		b1, err := domain.BlockBytes(result)
-		if err != nil {
-			return domain.Wrap("BlockTemplate.getBlock.result", err)
-		}
-		if err := res.SetResult(b1); err != nil {
-			return domain.Wrap("BlockTemplate.getBlock.result", err)
-		}
-		return nil
-	})
-}
-
-// GetTxFees serves BlockTemplate.getTxFees.
-func (s *blockTemplateServer) GetTxFees(ctx context.Context, call v30capnp.BlockTemplate_getTxFees) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetTxFees, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetTxFees(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
-				return domain.Wrap("BlockTemplate.getTxFees.result", err)
-			}
-			for i2, x3 := range result {
-				l1.Set(i2, int64(x3))
-			}
-		}
-		return nil
-	})
-}
-
-// GetTxSigops serves BlockTemplate.getTxSigops.
-func (s *blockTemplateServer) GetTxSigops(ctx context.Context, call v30capnp.BlockTemplate_getTxSigops) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetTxSigops, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetTxSigops(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
-				return domain.Wrap("BlockTemplate.getTxSigops.result", err)
-			}
-			for i2, x3 := range result {
-				l1.Set(i2, x3)
-			}
-		}
-		return nil
-	})
-}
-
-// GetCoinbaseTx serves BlockTemplate.getCoinbaseTx.
-func (s *blockTemplateServer) GetCoinbaseTx(ctx context.Context, call v30capnp.BlockTemplate_getCoinbaseTx) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetCoinbaseTx, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			GetCoinbaseTxBytes(ctx context.Context) (result []byte, err error)
-		}); ok {
-			result, err := impl.GetCoinbaseTxBytes(ctx)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			if err := res.SetResult(result); err != nil {
-				return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
-			}
-			return nil
-		}
-		result, err := s.impl.GetCoinbaseTx(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		b1, err := domain.TxBytes(result)
-		if err != nil {
-			return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
-		}
-		if err := res.SetResult(b1); err != nil {
-			return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
-		}
-		return nil
-	})
-}
-
-// GetCoinbaseCommitment serves BlockTemplate.getCoinbaseCommitment.
-func (s *blockTemplateServer) GetCoinbaseCommitment(ctx context.Context, call v30capnp.BlockTemplate_getCoinbaseCommitment) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetCoinbaseCommitment, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetCoinbaseCommitment(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
+		res := v30capnp.BlockTemplate_getBlockHeader_Results(s)
 		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("BlockTemplate.getCoinbaseCommitment.result", err)
+			return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
 		}
 		return nil
-	})
+	}
+	result, err := impl.(BlockTemplate).GetBlockHeader(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.BlockTemplate_getBlockHeader_Results(s)
+	b1, err := domain.HeaderBytes(result)
+	if err != nil {
+		return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
+	}
+	if err := res.SetResult(b1); err != nil {
+		return domain.Wrap("BlockTemplate.getBlockHeader.result", err)
+	}
+	return nil
 }
 
-// GetWitnessCommitmentIndex serves BlockTemplate.getWitnessCommitmentIndex.
-func (s *blockTemplateServer) GetWitnessCommitmentIndex(ctx context.Context, call v30capnp.BlockTemplate_getWitnessCommitmentIndex) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetWitnessCommitmentIndex, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetWitnessCommitmentIndex(ctx)
+// blockTemplateGetBlock serves BlockTemplate.getBlock.
+func blockTemplateGetBlock(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		GetBlockBytes(ctx context.Context) (result []byte, err error)
+	}); ok {
+		result, err := impl.GetBlockBytes(ctx)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
-		res.SetResult(result)
+		res := v30capnp.BlockTemplate_getBlock_Results(s)
+		if err := res.SetResult(result); err != nil {
+			return domain.Wrap("BlockTemplate.getBlock.result", err)
+		}
 		return nil
-	})
+	}
+	result, err := impl.(BlockTemplate).GetBlock(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.BlockTemplate_getBlock_Results(s)
+	b1, err := domain.BlockBytes(result)
+	if err != nil {
+		return domain.Wrap("BlockTemplate.getBlock.result", err)
+	}
+	if err := res.SetResult(b1); err != nil {
+		return domain.Wrap("BlockTemplate.getBlock.result", err)
+	}
+	return nil
 }
 
-// GetCoinbaseMerklePath serves BlockTemplate.getCoinbaseMerklePath.
-func (s *blockTemplateServer) GetCoinbaseMerklePath(ctx context.Context, call v30capnp.BlockTemplate_getCoinbaseMerklePath) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateGetCoinbaseMerklePath, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.GetCoinbaseMerklePath(ctx)
+// blockTemplateGetTxFees serves BlockTemplate.getTxFees.
+func blockTemplateGetTxFees(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(BlockTemplate).GetTxFees(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.BlockTemplate_getTxFees_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
+		if err != nil {
+			return domain.Wrap("BlockTemplate.getTxFees.result", err)
+		}
+		for i2, x3 := range result {
+			l1.Set(i2, int64(x3))
+		}
+	}
+	return nil
+}
+
+// blockTemplateGetTxSigops serves BlockTemplate.getTxSigops.
+func blockTemplateGetTxSigops(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(BlockTemplate).GetTxSigops(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.BlockTemplate_getTxSigops_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
+		if err != nil {
+			return domain.Wrap("BlockTemplate.getTxSigops.result", err)
+		}
+		for i2, x3 := range result {
+			l1.Set(i2, x3)
+		}
+	}
+	return nil
+}
+
+// blockTemplateGetCoinbaseTx serves BlockTemplate.getCoinbaseTx.
+func blockTemplateGetCoinbaseTx(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		GetCoinbaseTxBytes(ctx context.Context) (result []byte, err error)
+	}); ok {
+		result, err := impl.GetCoinbaseTxBytes(ctx)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
-		if result != nil {
-			l1, err := res.NewResult(int32(len(result)))
-			if err != nil {
+		res := v30capnp.BlockTemplate_getCoinbaseTx_Results(s)
+		if err := res.SetResult(result); err != nil {
+			return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
+		}
+		return nil
+	}
+	result, err := impl.(BlockTemplate).GetCoinbaseTx(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.BlockTemplate_getCoinbaseTx_Results(s)
+	b1, err := domain.TxBytes(result)
+	if err != nil {
+		return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
+	}
+	if err := res.SetResult(b1); err != nil {
+		return domain.Wrap("BlockTemplate.getCoinbaseTx.result", err)
+	}
+	return nil
+}
+
+// blockTemplateGetCoinbaseCommitment serves BlockTemplate.getCoinbaseCommitment.
+func blockTemplateGetCoinbaseCommitment(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(BlockTemplate).GetCoinbaseCommitment(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.BlockTemplate_getCoinbaseCommitment_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("BlockTemplate.getCoinbaseCommitment.result", err)
+	}
+	return nil
+}
+
+// blockTemplateGetWitnessCommitmentIndex serves BlockTemplate.getWitnessCommitmentIndex.
+func blockTemplateGetWitnessCommitmentIndex(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(BlockTemplate).GetWitnessCommitmentIndex(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.BlockTemplate_getWitnessCommitmentIndex_Results(s)
+	res.SetResult(result)
+	return nil
+}
+
+// blockTemplateGetCoinbaseMerklePath serves BlockTemplate.getCoinbaseMerklePath.
+func blockTemplateGetCoinbaseMerklePath(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(BlockTemplate).GetCoinbaseMerklePath(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.BlockTemplate_getCoinbaseMerklePath_Results(s)
+	if result != nil {
+		l1, err := res.NewResult(int32(len(result)))
+		if err != nil {
+			return domain.Wrap("BlockTemplate.getCoinbaseMerklePath.result", err)
+		}
+		for i2, x3 := range result {
+			if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
 				return domain.Wrap("BlockTemplate.getCoinbaseMerklePath.result", err)
 			}
-			for i2, x3 := range result {
-				if err := l1.Set(i2, domain.HashBytes(x3)); err != nil {
-					return domain.Wrap("BlockTemplate.getCoinbaseMerklePath.result", err)
-				}
-			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// SubmitSolution serves BlockTemplate.submitSolution.
-func (s *blockTemplateServer) SubmitSolution(ctx context.Context, call v30capnp.BlockTemplate_submitSolution) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateSubmitSolution, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, err error)
-		}); ok {
-			args := call.Args()
-			var version uint32
-			var timestamp uint32
-			var nonce uint32
-			var coinbase []byte
-			version = args.Version()
-			timestamp = args.Timestamp()
-			nonce = args.Nonce()
-			w1, err := args.Coinbase()
-			if err != nil {
-				return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
-			}
-			coinbase = bytes.Clone(w1)
-			result, err := impl.SubmitSolutionBytes(ctx, version, timestamp, nonce, coinbase)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			res.SetResult(result)
-			return nil
-		}
-		args := call.Args()
+// blockTemplateSubmitSolution serves BlockTemplate.submitSolution.
+func blockTemplateSubmitSolution(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		SubmitSolutionBytes(ctx context.Context, version uint32, timestamp uint32, nonce uint32, coinbase []byte) (result bool, err error)
+	}); ok {
+		args := v30capnp.BlockTemplate_submitSolution_Params(call.Args())
 		var version uint32
 		var timestamp uint32
 		var nonce uint32
-		var coinbase *wire.MsgTx
+		var coinbase []byte
 		version = args.Version()
 		timestamp = args.Timestamp()
 		nonce = args.Nonce()
@@ -1691,52 +1454,77 @@ func (s *blockTemplateServer) SubmitSolution(ctx context.Context, call v30capnp.
 		if err != nil {
 			return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
 		}
-		v2, err := domain.Tx("BlockTemplate.submitSolution.coinbase", w1)
-		if err != nil {
-			return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
-		}
-		coinbase = v2
-		result, err := s.impl.SubmitSolution(ctx, version, timestamp, nonce, coinbase)
+		coinbase = bytes.Clone(w1)
+		result, err := impl.SubmitSolutionBytes(ctx, version, timestamp, nonce, coinbase)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := v30capnp.BlockTemplate_submitSolution_Results(s)
 		res.SetResult(result)
 		return nil
-	})
+	}
+	args := v30capnp.BlockTemplate_submitSolution_Params(call.Args())
+	var version uint32
+	var timestamp uint32
+	var nonce uint32
+	var coinbase *wire.MsgTx
+	version = args.Version()
+	timestamp = args.Timestamp()
+	nonce = args.Nonce()
+	w1, err := args.Coinbase()
+	if err != nil {
+		return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
+	}
+	v2, err := domain.Tx("BlockTemplate.submitSolution.coinbase", w1)
+	if err != nil {
+		return domain.Wrap("BlockTemplate.submitSolution.coinbase", err)
+	}
+	coinbase = v2
+	result, err := impl.(BlockTemplate).SubmitSolution(ctx, version, timestamp, nonce, coinbase)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.BlockTemplate_submitSolution_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// WaitNext serves BlockTemplate.waitNext.
-func (s *blockTemplateServer) WaitNext(ctx context.Context, call v30capnp.BlockTemplate_waitNext) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBlockTemplateWaitNext, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var options BlockWaitOptions
-		w1, err := args.Options()
-		if err != nil {
-			return domain.Wrap("BlockTemplate.waitNext.options", err)
-		}
-		v2, err := BlockWaitOptionsFromCapnp(w1)
-		if err != nil {
-			return domain.Wrap("BlockTemplate.waitNext.options", err)
-		}
-		options = v2
-		result, err := s.impl.WaitNext(ctx, options)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(blockTemplateToCapnp(conn, result)); err != nil {
+// blockTemplateWaitNext serves BlockTemplate.waitNext.
+func blockTemplateWaitNext(ctx context.Context, impl any, call *rt.Call) error {
+	args := v30capnp.BlockTemplate_waitNext_Params(call.Args())
+	var options BlockWaitOptions
+	w1, err := args.Options()
+	if err != nil {
+		return domain.Wrap("BlockTemplate.waitNext.options", err)
+	}
+	v2, err := BlockWaitOptionsFromCapnp(w1)
+	if err != nil {
+		return domain.Wrap("BlockTemplate.waitNext.options", err)
+	}
+	options = v2
+	result, err := impl.(BlockTemplate).WaitNext(ctx, options)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v30capnp.BlockTemplate_waitNext_Results(s)
+	if c3 := blockTemplateCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("BlockTemplate.waitNext.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // UnimplementedBlockTemplateServer can be embedded in a BlockTemplate implementation: every method

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
@@ -23,7 +22,6 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
 	v30 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v30"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v30/v30capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -120,8 +118,8 @@ func TestRoundTrip(t *testing.T) {
 	rec := &gentest.Recorder{}
 	srv := &initImpl{rec: rec, echo: &echoImpl{}}
 	var sends gentest.Sends
-	conn, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client { return capnp.Client(v30.InitServerToCapnp(srv)) }, sends.Option())
-	init := v30.NewInitClient(conn, v30capnp.Init(conn.Bootstrap(ctx)))
+	conn, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap { return v30.InitServer(srv) }, sends.Option())
+	init := v30.NewInitClient(conn)
 	defer init.Release()
 
 	// Init: every factory returns a client for a capability received over conn.

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
@@ -22,7 +21,6 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
 	v31 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v31"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v31/v31capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -127,8 +125,8 @@ func TestRoundTrip(t *testing.T) {
 	rec := &gentest.Recorder{}
 	srv := &initImpl{rec: rec, echo: &echoImpl{}}
 	var sends gentest.Sends
-	conn, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client { return capnp.Client(v31.InitServerToCapnp(srv)) }, sends.Option())
-	init := v31.NewInitClient(conn, v31capnp.Init(conn.Bootstrap(ctx)))
+	conn, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap { return v31.InitServer(srv) }, sends.Option())
+	init := v31.NewInitClient(conn)
 	defer init.Release()
 
 	// Init: every factory returns a client for a capability received over conn.

@@ -18,22 +18,29 @@ const _ = rt.SupportPackageIsVersion1
 
 var (
 	methodEchoDestroy = rt.Method{
-		File:       "echo.capnp",
-		HasContext: true,
-		Interface:  "Echo",
-		Name:       "destroy",
-		ParamsID:   v32capnp.Echo_destroy_Params_TypeID,
-		ResultsID:  v32capnp.Echo_destroy_Results_TypeID,
-		Schema:     v32capnp.RegisterSchema,
+		Interface:   "Echo",
+		Name:        "destroy",
+		InterfaceID: v32capnp.Echo_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    v32capnp.Echo_destroy_Params_TypeID,
+		Schema:      v32capnp.RegisterSchema,
 	}
 	methodEchoEcho = rt.Method{
-		File:       "echo.capnp",
-		HasContext: true,
-		Interface:  "Echo",
-		Name:       "echo",
-		ParamsID:   v32capnp.Echo_echo_Params_TypeID,
-		ResultsID:  v32capnp.Echo_echo_Results_TypeID,
-		Schema:     v32capnp.RegisterSchema,
+		Interface:   "Echo",
+		Name:        "echo",
+		InterfaceID: v32capnp.Echo_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    v32capnp.Echo_echo_Params_TypeID,
+		Schema:      v32capnp.RegisterSchema,
 	}
 )
 
@@ -45,7 +52,8 @@ type Echo interface {
 	Echo(ctx context.Context, echo string) (result string, err error)
 }
 
-// EchoClient calls a remote Echo over a *rt.Conn.
+// EchoClient calls a Echo through a capability (the peer's, or one served in
+// this process).
 type EchoClient struct {
 	base *rt.ClientBase
 }
@@ -53,23 +61,19 @@ type EchoClient struct {
 var _ Echo = (*EchoClient)(nil)
 
 // NewEchoClient wraps capability c, which the client then owns.
-func NewEchoClient(conn *rt.Conn, c v32capnp.Echo) *EchoClient {
-	return &EchoClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewEchoClient(c *rt.Cap) *EchoClient {
+	return &EchoClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *EchoClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *EchoClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *EchoClient) Capnp() v32capnp.Echo {
-	return v32capnp.Echo(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *EchoClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -84,44 +88,19 @@ func (c *EchoClient) AddCleanup(fn func()) {
 
 // Destroy calls Echo.destroy.
 func (c *EchoClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodEchoDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p v32capnp.Echo_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodEchoDestroy)
 }
 
 // Echo calls Echo.echo.
 func (c *EchoClient) Echo(ctx context.Context, echo string) (result string, err error) {
-	err = c.base.Call(ctx, &methodEchoEcho, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Echo(ctx, func(p v32capnp.Echo_echo_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetEcho(echo); err != nil {
-				return domain.Wrap("Echo.echo.echo", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodEchoEcho, func(p *rt.Params) error {
+		args := v32capnp.Echo_echo_Params(p.Struct())
+		if err := args.SetEcho(echo); err != nil {
+			return domain.Wrap("Echo.echo.echo", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := v32capnp.Echo_echo_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Echo.echo.result", err)
@@ -132,76 +111,72 @@ func (c *EchoClient) Echo(ctx context.Context, echo string) (result string, err 
 	return result, err
 }
 
-// echoToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func echoToCapnp(conn *rt.Conn, v Echo) v32capnp.Echo {
+// echoCap returns a capability to place into a message for v: a new reference
+// to a client's own capability, else v served in this process; nil for nil.
+func echoCap(v Echo) *rt.Cap {
 	if v == nil {
-		return v32capnp.Echo{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return v32capnp.Echo(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return EchoServerToCapnp(v)
+	return EchoServer(v)
 }
 
-// echoFromCapnp wraps an owned capability received on conn; null gives nil.
-func echoFromCapnp(conn *rt.Conn, c v32capnp.Echo) Echo {
-	if !c.IsValid() {
-		c.Release()
+// echoFromCap wraps an owned capability received in a message; nil gives nil.
+func echoFromCap(c *rt.Cap) Echo {
+	if c == nil {
 		return nil
 	}
-	return NewEchoClient(conn, c)
+	return &EchoClient{base: rt.NewClientBase(c)}
 }
 
-// EchoServerToCapnp serves impl as a Echo capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func EchoServerToCapnp(impl Echo) v32capnp.Echo {
-	return v32capnp.Echo_ServerToClient(&echoServer{impl: impl})
+// EchoServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
+func EchoServer(impl Echo) *rt.Cap {
+	return rt.Local(&echoDesc, impl)
 }
 
-// echoServer adapts a Echo to capnpc-go's Echo_Server.
-type echoServer struct {
-	rt.ServerBase
-	impl Echo
+// echoDesc describes Echo's methods, inherited ones included, to rt.
+var echoDesc rt.ServerDesc
+
+func init() {
+	echoDesc = rt.ServerDesc{
+		Name: "Echo",
+		Methods: []rt.MethodDesc{
+			{Method: &methodEchoDestroy},
+			{Method: &methodEchoEcho, Handler: echoEcho},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(Echo).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *echoServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves Echo.destroy.
-func (s *echoServer) Destroy(ctx context.Context, call v32capnp.Echo_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodEchoDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Echo serves Echo.echo.
-func (s *echoServer) Echo(ctx context.Context, call v32capnp.Echo_echo) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodEchoEcho, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var echo string
-		w1, err := args.Echo()
-		if err != nil {
-			return domain.Wrap("Echo.echo.echo", err)
-		}
-		echo = w1
-		result, err := s.impl.Echo(ctx, echo)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Echo.echo.result", err)
-		}
-		return nil
-	})
+// echoEcho serves Echo.echo.
+func echoEcho(ctx context.Context, impl any, call *rt.Call) error {
+	args := v32capnp.Echo_echo_Params(call.Args())
+	var echo string
+	w1, err := args.Echo()
+	if err != nil {
+		return domain.Wrap("Echo.echo.echo", err)
+	}
+	echo = w1
+	result, err := impl.(Echo).Echo(ctx, echo)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := v32capnp.Echo_echo_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("Echo.echo.result", err)
+	}
+	return nil
 }
 
 // UnimplementedEchoServer can be embedded in a Echo implementation: every method

@@ -7,10 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
-	"capnproto.org/go/capnp/v3/server"
-
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -22,7 +18,15 @@ type fwdInit struct{ UnimplementedInitServer }
 
 func (fwdInit) MakeEcho(context.Context) (Echo, error) { return fwdEcho{}, nil }
 
-func connectPair(t *testing.T) *rt.Conn {
+// proxyInit hands out the Echo it holds (a client of another connection).
+type proxyInit struct {
+	UnimplementedInitServer
+	e Echo
+}
+
+func (i proxyInit) MakeEcho(context.Context) (Echo, error) { return i.e, nil }
+
+func connectPair(t *testing.T, boot func(*rt.Conn) *rt.Cap) *rt.Conn {
 	t.Helper()
 	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
 	if err != nil {
@@ -32,7 +36,8 @@ func connectPair(t *testing.T) *rt.Conn {
 	go func() {
 		c, err := ln.Accept()
 		if err == nil {
-			rt.Serve(c, func(*rt.Conn) capnp.Client { return capnp.Client(InitServerToCapnp(fwdInit{})) })
+			sc := rt.Serve(c, boot)
+			t.Cleanup(func() { sc.Close() })
 		}
 	}()
 	nc, err := net.Dial("unix", ln.Addr().String())
@@ -49,36 +54,73 @@ func connectPair(t *testing.T) *rt.Conn {
 	return conn
 }
 
-// A proxy received on one connection is never forwarded raw into another:
-// there it is served as a local object, so that calls through it carry
-// that connection's threads (libmultiprocess does the same).
-func TestCapabilityNotForwardedAcrossConnections(t *testing.T) {
+// The capability helpers: a local implementation is served in this
+// process (no connection), a client passes a reference to its own
+// capability, and a received capability becomes a client.
+func TestCapabilityHelpers(t *testing.T) {
 	ctx := context.Background()
-	connA, connB := connectPair(t), connectPair(t)
-	init := NewInitClient(connA, v32capnp.Init(connA.Bootstrap(ctx)))
+	if echoCap(nil) != nil || echoFromCap(nil) != nil {
+		t.Fatal("nil must map to the null capability and back")
+	}
+	local := echoCap(fwdEcho{})
+	if !local.IsValid() || local.Conn() != nil {
+		t.Fatalf("a local implementation: valid %v, conn %p; want a local capability", local.IsValid(), local.Conn())
+	}
+	lc := echoFromCap(local)
+	r, err := lc.Echo(ctx, "x")
+	rt.Release(lc)
+	if err != nil || r != "A:x" {
+		t.Fatalf("through a local capability: %q %v", r, err)
+	}
+
+	conn := connectPair(t, func(*rt.Conn) *rt.Cap { return InitServer(fwdInit{}) })
+	init := NewInitClient(conn)
 	defer init.Release()
 	e, err := init.MakeEcho(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	same := echoToCapnp(connA, e)
-	defer same.Release()
-	if !capnp.Client(same).IsSame(e.(*EchoClient).Client()) {
-		t.Error("on its own connection a client must pass its own capability")
+	defer rt.Release(e)
+	c := echoCap(e)
+	if c.Conn() != conn {
+		t.Fatalf("a client's capability lives on %p, want its connection %p", c.Conn(), conn)
 	}
-	other := echoToCapnp(connB, e)
-	defer other.Release()
-	snap := capnp.Client(other).Snapshot()
-	_, local := server.IsServer(snap.Brand())
-	snap.Release()
-	if !local {
-		t.Fatal("a client of connection A was forwarded raw into connection B")
+	again := echoFromCap(c)
+	r, err = again.Echo(ctx, "y")
+	rt.Release(again)
+	if err != nil || r != "A:y" {
+		t.Fatalf("through a second reference: %q %v", r, err)
 	}
-	// The local wrapper still reaches the object on A.
-	wrapped := NewEchoClient(connB, other.AddRef())
-	r, err := wrapped.Echo(ctx, "x")
-	wrapped.Release()
-	if err != nil || r != "A:x" {
-		t.Fatalf("through the wrapper: %q %v", r, err)
+	// The first client still works after the second is released.
+	if r, err := e.Echo(ctx, "z"); err != nil || r != "A:z" {
+		t.Fatalf("after releasing another reference: %q %v", r, err)
+	}
+}
+
+// A client of connection A returned on connection B reaches the object on
+// A: rt forwards it (libmultiprocess serves it as a local object too).
+func TestCapabilityForwardedAcrossConnections(t *testing.T) {
+	ctx := context.Background()
+	connA := connectPair(t, func(*rt.Conn) *rt.Cap { return InitServer(fwdInit{}) })
+	initA := NewInitClient(connA)
+	defer initA.Release()
+	e, err := initA.MakeEcho(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Release(e)
+	connB := connectPair(t, func(*rt.Conn) *rt.Cap { return InitServer(proxyInit{e: e}) })
+	initB := NewInitClient(connB)
+	defer initB.Release()
+	wrapped, err := initB.MakeEcho(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Release(wrapped)
+	if wc, ok := wrapped.(*EchoClient); !ok || wc.Conn() != connB {
+		t.Fatalf("got %T, want a client on connection B", wrapped)
+	}
+	if r, err := wrapped.Echo(ctx, "x"); err != nil || r != "A:x" {
+		t.Fatalf("through connection B: %q %v", r, err)
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
@@ -26,7 +25,6 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -157,8 +155,8 @@ func TestRoundTrip(t *testing.T) {
 	rec := &gentest.Recorder{}
 	srv := &initImpl{rec: rec, echo: &echoImpl{}}
 	var sends gentest.Sends
-	conn, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client { return capnp.Client(v32.InitServerToCapnp(srv)) }, sends.Option())
-	init := v32.NewInitClient(conn, v32capnp.Init(conn.Bootstrap(ctx)))
+	conn, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap { return v32.InitServer(srv) }, sends.Option())
+	init := v32.NewInitClient(conn)
 	defer init.Release()
 
 	// Init: every factory returns a client for a capability received over conn.
@@ -346,8 +344,8 @@ func TestRawServer(t *testing.T) {
 	ctx := gentest.Context(t)
 	rec := &gentest.Recorder{}
 	srv := rawInit{m: &rawMining{miningImpl{rec: rec}}}
-	conn, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client { return capnp.Client(v32.InitServerToCapnp(srv)) })
-	init := v32.NewInitClientFromConn(ctx, conn)
+	conn, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap { return v32.InitServer(srv) })
+	init := v32.NewInitClient(conn)
 	defer init.Release()
 	mining := remote[*v32.MiningClient](t, conn)(init.MakeMining(ctx))
 	defer mining.Release()
@@ -390,17 +388,17 @@ func (i proxyInit) MakeMining(context.Context) (v32.Mining, error) { return i.m,
 func TestRawForwarding(t *testing.T) {
 	ctx := gentest.Context(t)
 	rec := &gentest.Recorder{}
-	back, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client {
-		return capnp.Client(v32.InitServerToCapnp(rawInit{m: &rawMining{miningImpl{rec: rec}}}))
+	back, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap {
+		return v32.InitServer(rawInit{m: &rawMining{miningImpl{rec: rec}}})
 	})
-	backInit := v32.NewInitClientFromConn(ctx, back)
+	backInit := v32.NewInitClient(back)
 	defer backInit.Release()
 	backMining := remote[*v32.MiningClient](t, back)(backInit.MakeMining(ctx))
 	defer backMining.Release()
-	front, _ := gentest.Connect(t, func(*rt.Conn) capnp.Client {
-		return capnp.Client(v32.InitServerToCapnp(proxyInit{m: backMining}))
+	front, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap {
+		return v32.InitServer(proxyInit{m: backMining})
 	})
-	frontInit := v32.NewInitClientFromConn(ctx, front)
+	frontInit := v32.NewInitClient(front)
 	defer frontInit.Release()
 	mining := remote[*v32.MiningClient](t, front)(frontInit.MakeMining(ctx))
 	defer mining.Release()

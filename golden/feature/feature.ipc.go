@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/golden/feature/featurecapnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 	"github.com/btcsuite/btcd/btcutil"
@@ -304,10 +303,12 @@ type Everything struct {
 	String string
 	// Recursive: struct fields are pointers.
 	Self *Everything
+	// Capabilities as generic arguments.
+	Named []Pair[string, Callback]
 }
 
 // EverythingFromCapnp converts a wire Everything into its domain form.
-func EverythingFromCapnp(conn *rt.Conn, s featurecapnp.Everything) (Everything, error) {
+func EverythingFromCapnp(caps rt.Caps, s featurecapnp.Everything) (Everything, error) {
 	var v Everything
 	w1, err := s.Hash()
 	if err != nil {
@@ -568,28 +569,58 @@ func EverythingFromCapnp(conn *rt.Conn, s featurecapnp.Everything) (Everything, 
 		}
 		v.Unused = &v66
 	}
-	v.Callback = callbackFromCapnp(conn, s.Callback().AddRef())
-	w67, err := s.String_()
+	w67, err := capnp.Struct(s).Ptr(19)
+	if err != nil {
+		return Everything{}, domain.Wrap("Everything.callback", err)
+	}
+	if q68 := w67.Interface(); q68.IsValid() {
+		v.Callback = callbackFromCap(caps.Cap(q68.Capability()))
+	}
+	w69, err := s.String_()
 	if err != nil {
 		return Everything{}, domain.Wrap("Everything.string", err)
 	}
-	v.String = w67
-	w68, err := s.Self()
+	v.String = w69
+	w70, err := s.Self()
 	if err != nil {
 		return Everything{}, domain.Wrap("Everything.self", err)
 	}
 	if s.HasSelf() {
-		v69, err := EverythingFromCapnp(conn, w68)
+		v71, err := EverythingFromCapnp(caps, w70)
 		if err != nil {
 			return Everything{}, domain.Wrap("Everything.self", err)
 		}
-		v.Self = &v69
+		v.Self = &v71
+	}
+	w72, err := s.Named()
+	if err != nil {
+		return Everything{}, domain.Wrap("Everything.named", err)
+	}
+	if l73 := w72; l73.IsValid() {
+		v.Named = make([]Pair[string, Callback], l73.Len())
+		for i74 := 0; i74 < l73.Len(); i74++ {
+			v78, err := PairFromCapnp[string, Callback](l73.At(i74), func(p capnp.Ptr) (string, error) {
+				var v75 string
+				v75 = p.Text()
+				return v75, nil
+			}, func(p capnp.Ptr) (Callback, error) {
+				var v76 Callback
+				if q77 := p.Interface(); q77.IsValid() {
+					v76 = callbackFromCap(caps.Cap(q77.Capability()))
+				}
+				return v76, nil
+			})
+			if err != nil {
+				return Everything{}, domain.Wrap("Everything.named", err)
+			}
+			v.Named[i74] = v78
+		}
 	}
 	return v, nil
 }
 
 // ToCapnp writes v into the wire struct s.
-func (v Everything) ToCapnp(conn *rt.Conn, s featurecapnp.Everything) error {
+func (v Everything) ToCapnp(caps rt.Caps, s featurecapnp.Everything) error {
 	if err := s.SetHash(domain.HashBytes(v.Hash)); err != nil {
 		return domain.Wrap("Everything.hash", err)
 	}
@@ -825,19 +856,46 @@ func (v Everything) ToCapnp(conn *rt.Conn, s featurecapnp.Everything) error {
 			return domain.Wrap("Everything.unused", err)
 		}
 	}
-	if err := s.SetCallback(callbackToCapnp(conn, v.Callback)); err != nil {
-		return domain.Wrap("Everything.callback", err)
+	if c61 := callbackCap(v.Callback); c61 != nil {
+		if err := capnp.Struct(s).SetPtr(19, capnp.NewInterface(s.Segment(), caps.AddCap(c61)).ToPtr()); err != nil {
+			return domain.Wrap("Everything.callback", err)
+		}
 	}
 	if err := s.SetString_(v.String); err != nil {
 		return domain.Wrap("Everything.string", err)
 	}
 	if v.Self != nil {
-		e61, err := s.NewSelf()
+		e62, err := s.NewSelf()
 		if err != nil {
 			return domain.Wrap("Everything.self", err)
 		}
-		if err := v.Self.ToCapnp(conn, e61); err != nil {
+		if err := v.Self.ToCapnp(caps, e62); err != nil {
 			return domain.Wrap("Everything.self", err)
+		}
+	}
+	if v.Named != nil {
+		l63, err := s.NewNamed(int32(len(v.Named)))
+		if err != nil {
+			return domain.Wrap("Everything.named", err)
+		}
+		for i64, x65 := range v.Named {
+			if err := x65.ToCapnp(l63.At(i64), func(seg *capnp.Segment, x66 string) (capnp.Ptr, error) {
+				var p67 capnp.Ptr
+				x68, err := capnp.NewText(seg, x66)
+				if err != nil {
+					return capnp.Ptr{}, domain.Wrap("", err)
+				}
+				p67 = x68.ToPtr()
+				return p67, nil
+			}, func(seg *capnp.Segment, x69 Callback) (capnp.Ptr, error) {
+				var p70 capnp.Ptr
+				if c71 := callbackCap(x69); c71 != nil {
+					p70 = capnp.NewInterface(seg, caps.AddCap(c71)).ToPtr()
+				}
+				return p70, nil
+			}); err != nil {
+				return domain.Wrap("Everything.named", err)
+			}
 		}
 	}
 	return nil
@@ -969,22 +1027,29 @@ func (v Choice) ToCapnp(s featurecapnp.Choice) error {
 
 var (
 	methodCallbackDestroy = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Callback",
-		Name:       "destroy",
-		ParamsID:   featurecapnp.Callback_destroy_Params_TypeID,
-		ResultsID:  featurecapnp.Callback_destroy_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Callback",
+		Name:        "destroy",
+		InterfaceID: featurecapnp.Callback_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    featurecapnp.Callback_destroy_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodCallbackCall = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Callback",
-		Name:       "call",
-		ParamsID:   featurecapnp.Callback_call_Params_TypeID,
-		ResultsID:  featurecapnp.Callback_call_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Callback",
+		Name:        "call",
+		InterfaceID: featurecapnp.Callback_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Callback_call_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 )
 
@@ -1009,7 +1074,8 @@ func (CallbackFunc) Destroy(ctx context.Context) error {
 	return nil
 }
 
-// CallbackClient calls a remote Callback over a *rt.Conn.
+// CallbackClient calls a Callback through a capability (the peer's, or one
+// served in this process).
 type CallbackClient struct {
 	base *rt.ClientBase
 }
@@ -1017,23 +1083,19 @@ type CallbackClient struct {
 var _ Callback = (*CallbackClient)(nil)
 
 // NewCallbackClient wraps capability c, which the client then owns.
-func NewCallbackClient(conn *rt.Conn, c featurecapnp.Callback) *CallbackClient {
-	return &CallbackClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewCallbackClient(c *rt.Cap) *CallbackClient {
+	return &CallbackClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *CallbackClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *CallbackClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *CallbackClient) Capnp() featurecapnp.Callback {
-	return featurecapnp.Callback(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *CallbackClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -1048,112 +1110,84 @@ func (c *CallbackClient) AddCleanup(fn func()) {
 
 // Destroy calls Callback.destroy.
 func (c *CallbackClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodCallbackDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p featurecapnp.Callback_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodCallbackDestroy)
 }
 
 // Call calls Callback.call.
 func (c *CallbackClient) Call(ctx context.Context, arg int32) (result int32, err error) {
-	err = c.base.Call(ctx, &methodCallbackCall, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Call(ctx, func(p featurecapnp.Callback_call_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetArg(arg)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodCallbackCall, func(p *rt.Params) error {
+		args := featurecapnp.Callback_call_Params(p.Struct())
+		args.SetArg(arg)
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Callback_call_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
 	return result, err
 }
 
-// callbackToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func callbackToCapnp(conn *rt.Conn, v Callback) featurecapnp.Callback {
+// callbackCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func callbackCap(v Callback) *rt.Cap {
 	if v == nil {
-		return featurecapnp.Callback{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return featurecapnp.Callback(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return CallbackServerToCapnp(v)
+	return CallbackServer(v)
 }
 
-// callbackFromCapnp wraps an owned capability received on conn; null gives nil.
-func callbackFromCapnp(conn *rt.Conn, c featurecapnp.Callback) Callback {
-	if !c.IsValid() {
-		c.Release()
+// callbackFromCap wraps an owned capability received in a message; nil gives nil.
+func callbackFromCap(c *rt.Cap) Callback {
+	if c == nil {
 		return nil
 	}
-	return NewCallbackClient(conn, c)
+	return &CallbackClient{base: rt.NewClientBase(c)}
 }
 
-// CallbackServerToCapnp serves impl as a Callback capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func CallbackServerToCapnp(impl Callback) featurecapnp.Callback {
-	return featurecapnp.Callback_ServerToClient(&callbackServer{impl: impl})
+// CallbackServer returns a capability that serves impl in this process. Calls
+// run on the threads named by their context.
+func CallbackServer(impl Callback) *rt.Cap {
+	return rt.Local(&callbackDesc, impl)
 }
 
-// callbackServer adapts a Callback to capnpc-go's Callback_Server.
-type callbackServer struct {
-	rt.ServerBase
-	impl Callback
+// callbackDesc describes Callback's methods, inherited ones included, to rt.
+var callbackDesc rt.ServerDesc
+
+func init() {
+	callbackDesc = rt.ServerDesc{
+		Name: "Callback",
+		Methods: []rt.MethodDesc{
+			{Method: &methodCallbackDestroy},
+			{Method: &methodCallbackCall, Handler: callbackCall},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(Callback).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *callbackServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves Callback.destroy.
-func (s *callbackServer) Destroy(ctx context.Context, call featurecapnp.Callback_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodCallbackDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Call serves Callback.call.
-func (s *callbackServer) Call(ctx context.Context, call featurecapnp.Callback_call) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodCallbackCall, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var arg int32
-		arg = args.Arg()
-		result, err := s.impl.Call(ctx, arg)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// callbackCall serves Callback.call.
+func callbackCall(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Callback_call_Params(call.Args())
+	var arg int32
+	arg = args.Arg()
+	result, err := impl.(Callback).Call(ctx, arg)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Callback_call_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
 // UnimplementedCallbackServer can be embedded in a Callback implementation: every method
@@ -1175,22 +1209,29 @@ func (UnimplementedCallbackServer) Call(ctx context.Context, arg int32) (result 
 
 var (
 	methodBaseDestroy = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Base",
-		Name:       "destroy",
-		ParamsID:   featurecapnp.Base_destroy_Params_TypeID,
-		ResultsID:  featurecapnp.Base_destroy_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Base",
+		Name:        "destroy",
+		InterfaceID: featurecapnp.Base_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    featurecapnp.Base_destroy_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodBasePing = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Base",
-		Name:       "ping",
-		ParamsID:   featurecapnp.Base_ping_Params_TypeID,
-		ResultsID:  featurecapnp.Base_ping_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Base",
+		Name:        "ping",
+		InterfaceID: featurecapnp.Base_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Base_ping_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 )
 
@@ -1200,7 +1241,8 @@ type Base interface {
 	Ping(ctx context.Context) (result string, err error)
 }
 
-// BaseClient calls a remote Base over a *rt.Conn.
+// BaseClient calls a Base through a capability (the peer's, or one served in
+// this process).
 type BaseClient struct {
 	base *rt.ClientBase
 }
@@ -1208,23 +1250,19 @@ type BaseClient struct {
 var _ Base = (*BaseClient)(nil)
 
 // NewBaseClient wraps capability c, which the client then owns.
-func NewBaseClient(conn *rt.Conn, c featurecapnp.Base) *BaseClient {
-	return &BaseClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewBaseClient(c *rt.Cap) *BaseClient {
+	return &BaseClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *BaseClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *BaseClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *BaseClient) Capnp() featurecapnp.Base {
-	return featurecapnp.Base(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *BaseClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -1239,41 +1277,13 @@ func (c *BaseClient) AddCleanup(fn func()) {
 
 // Destroy calls Base.destroy.
 func (c *BaseClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodBaseDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p featurecapnp.Base_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodBaseDestroy)
 }
 
 // Ping calls Base.ping.
 func (c *BaseClient) Ping(ctx context.Context) (result string, err error) {
-	err = c.base.Call(ctx, &methodBasePing, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Ping(ctx, func(p featurecapnp.Base_ping_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBasePing, nil, func(r *rt.Results) error {
+		res := featurecapnp.Base_ping_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Base.ping.result", err)
@@ -1284,69 +1294,65 @@ func (c *BaseClient) Ping(ctx context.Context) (result string, err error) {
 	return result, err
 }
 
-// baseToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func baseToCapnp(conn *rt.Conn, v Base) featurecapnp.Base {
+// baseCap returns a capability to place into a message for v: a new reference
+// to a client's own capability, else v served in this process; nil for nil.
+func baseCap(v Base) *rt.Cap {
 	if v == nil {
-		return featurecapnp.Base{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return featurecapnp.Base(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return BaseServerToCapnp(v)
+	return BaseServer(v)
 }
 
-// baseFromCapnp wraps an owned capability received on conn; null gives nil.
-func baseFromCapnp(conn *rt.Conn, c featurecapnp.Base) Base {
-	if !c.IsValid() {
-		c.Release()
+// baseFromCap wraps an owned capability received in a message; nil gives nil.
+func baseFromCap(c *rt.Cap) Base {
+	if c == nil {
 		return nil
 	}
-	return NewBaseClient(conn, c)
+	return &BaseClient{base: rt.NewClientBase(c)}
 }
 
-// BaseServerToCapnp serves impl as a Base capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func BaseServerToCapnp(impl Base) featurecapnp.Base {
-	return featurecapnp.Base_ServerToClient(&baseServer{impl: impl})
+// BaseServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
+func BaseServer(impl Base) *rt.Cap {
+	return rt.Local(&baseDesc, impl)
 }
 
-// baseServer adapts a Base to capnpc-go's Base_Server.
-type baseServer struct {
-	rt.ServerBase
-	impl Base
+// baseDesc describes Base's methods, inherited ones included, to rt.
+var baseDesc rt.ServerDesc
+
+func init() {
+	baseDesc = rt.ServerDesc{
+		Name: "Base",
+		Methods: []rt.MethodDesc{
+			{Method: &methodBaseDestroy},
+			{Method: &methodBasePing, Handler: basePing},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(Base).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *baseServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves Base.destroy.
-func (s *baseServer) Destroy(ctx context.Context, call featurecapnp.Base_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodBaseDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Ping serves Base.ping.
-func (s *baseServer) Ping(ctx context.Context, call featurecapnp.Base_ping) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBasePing, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.Ping(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Base.ping.result", err)
-		}
-		return nil
-	})
+// basePing serves Base.ping.
+func basePing(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Base).Ping(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Base_ping_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("Base.ping.result", err)
+	}
+	return nil
 }
 
 // UnimplementedBaseServer can be embedded in a Base implementation: every method
@@ -1368,13 +1374,16 @@ func (UnimplementedBaseServer) Ping(ctx context.Context) (result string, err err
 
 var (
 	methodDerivedPong = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Derived",
-		Name:       "pong",
-		ParamsID:   featurecapnp.Derived_pong_Params_TypeID,
-		ResultsID:  featurecapnp.Derived_pong_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Derived",
+		Name:        "pong",
+		InterfaceID: featurecapnp.Derived_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Derived_pong_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 )
 
@@ -1384,7 +1393,8 @@ type Derived interface {
 	Pong(ctx context.Context, value int32) (result int32, err error)
 }
 
-// DerivedClient calls a remote Derived over a *rt.Conn.
+// DerivedClient calls a Derived through a capability (the peer's, or one
+// served in this process).
 type DerivedClient struct {
 	base *rt.ClientBase
 }
@@ -1392,23 +1402,19 @@ type DerivedClient struct {
 var _ Derived = (*DerivedClient)(nil)
 
 // NewDerivedClient wraps capability c, which the client then owns.
-func NewDerivedClient(conn *rt.Conn, c featurecapnp.Derived) *DerivedClient {
-	return &DerivedClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewDerivedClient(c *rt.Cap) *DerivedClient {
+	return &DerivedClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *DerivedClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *DerivedClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *DerivedClient) Capnp() featurecapnp.Derived {
-	return featurecapnp.Derived(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *DerivedClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -1423,23 +1429,12 @@ func (c *DerivedClient) AddCleanup(fn func()) {
 
 // Pong calls Derived.pong.
 func (c *DerivedClient) Pong(ctx context.Context, value int32) (result int32, err error) {
-	err = c.base.Call(ctx, &methodDerivedPong, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Pong(ctx, func(p featurecapnp.Derived_pong_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetValue(value)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodDerivedPong, func(p *rt.Params) error {
+		args := featurecapnp.Derived_pong_Params(p.Struct())
+		args.SetValue(value)
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Derived_pong_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1448,41 +1443,13 @@ func (c *DerivedClient) Pong(ctx context.Context, value int32) (result int32, er
 
 // Destroy calls Base.destroy.
 func (c *DerivedClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodBaseDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p featurecapnp.Base_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodBaseDestroy)
 }
 
 // Ping calls Base.ping.
 func (c *DerivedClient) Ping(ctx context.Context) (result string, err error) {
-	err = c.base.Call(ctx, &methodBasePing, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Ping(ctx, func(p featurecapnp.Base_ping_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodBasePing, nil, func(r *rt.Results) error {
+		res := featurecapnp.Base_ping_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Base.ping.result", err)
@@ -1493,88 +1460,68 @@ func (c *DerivedClient) Ping(ctx context.Context) (result string, err error) {
 	return result, err
 }
 
-// derivedToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func derivedToCapnp(conn *rt.Conn, v Derived) featurecapnp.Derived {
+// derivedCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func derivedCap(v Derived) *rt.Cap {
 	if v == nil {
-		return featurecapnp.Derived{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return featurecapnp.Derived(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return DerivedServerToCapnp(v)
+	return DerivedServer(v)
 }
 
-// derivedFromCapnp wraps an owned capability received on conn; null gives nil.
-func derivedFromCapnp(conn *rt.Conn, c featurecapnp.Derived) Derived {
-	if !c.IsValid() {
-		c.Release()
+// derivedFromCap wraps an owned capability received in a message; nil gives nil.
+func derivedFromCap(c *rt.Cap) Derived {
+	if c == nil {
 		return nil
 	}
-	return NewDerivedClient(conn, c)
+	return &DerivedClient{base: rt.NewClientBase(c)}
 }
 
-// DerivedServerToCapnp serves impl as a Derived capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func DerivedServerToCapnp(impl Derived) featurecapnp.Derived {
-	return featurecapnp.Derived_ServerToClient(&derivedServer{impl: impl})
+// DerivedServer returns a capability that serves impl in this process. Calls
+// run on the threads named by their context.
+func DerivedServer(impl Derived) *rt.Cap {
+	return rt.Local(&derivedDesc, impl)
 }
 
-// derivedServer adapts a Derived to capnpc-go's Derived_Server.
-type derivedServer struct {
-	rt.ServerBase
-	impl Derived
+// derivedDesc describes Derived's methods, inherited ones included, to rt.
+var derivedDesc rt.ServerDesc
+
+func init() {
+	derivedDesc = rt.ServerDesc{
+		Name: "Derived",
+		Methods: []rt.MethodDesc{
+			{Method: &methodDerivedPong, Handler: derivedPong},
+			{Method: &methodBaseDestroy},
+			{Method: &methodBasePing, Handler: basePing},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(Derived).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *derivedServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Pong serves Derived.pong.
-func (s *derivedServer) Pong(ctx context.Context, call featurecapnp.Derived_pong) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodDerivedPong, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var value int32
-		value = args.Value()
-		result, err := s.impl.Pong(ctx, value)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
-}
-
-// Destroy serves Base.destroy.
-func (s *derivedServer) Destroy(ctx context.Context, call featurecapnp.Base_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodBaseDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Ping serves Base.ping.
-func (s *derivedServer) Ping(ctx context.Context, call featurecapnp.Base_ping) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodBasePing, call.Args().Context, func(ctx context.Context) error {
-		result, err := s.impl.Ping(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Base.ping.result", err)
-		}
-		return nil
-	})
+// derivedPong serves Derived.pong.
+func derivedPong(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Derived_pong_Params(call.Args())
+	var value int32
+	value = args.Value()
+	result, err := impl.(Derived).Pong(ctx, value)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Derived_pong_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
 // UnimplementedDerivedServer can be embedded in a Derived implementation: every method
@@ -1602,220 +1549,290 @@ func (UnimplementedDerivedServer) Ping(ctx context.Context) (result string, err 
 
 var (
 	methodFeatureConstruct = rt.Method{
-		File:       "feature.capnp",
-		HasContext: false,
-		Interface:  "Feature",
-		Name:       "construct",
-		ParamsID:   featurecapnp.Feature_construct_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_construct_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "construct",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		Kind:        rt.MethodConstruct,
+		ParamsID:    featurecapnp.Feature_construct_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureDestroy = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "destroy",
-		ParamsID:   featurecapnp.Feature_destroy_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_destroy_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "destroy",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    featurecapnp.Feature_destroy_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureNoContext = rt.Method{
-		File:       "feature.capnp",
-		HasContext: false,
-		Interface:  "Feature",
-		Name:       "noContext",
-		ParamsID:   featurecapnp.Feature_noContext_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_noContext_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "noContext",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{DataSize: 8},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		ParamsID:    featurecapnp.Feature_noContext_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureMulti = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "multi",
-		ParamsID:   featurecapnp.Feature_multi_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_multi_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "multi",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          3,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 16, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_multi_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureOptionalScalar = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "optionalScalar",
-		ParamsID:   featurecapnp.Feature_optionalScalar_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_optionalScalar_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "optionalScalar",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          4,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 16},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_optionalScalar_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureOptionalPointer = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "optionalPointer",
-		ParamsID:   featurecapnp.Feature_optionalPointer_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_optionalPointer_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "optionalPointer",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          5,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_optionalPointer_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeaturePresence = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "presence",
-		ParamsID:   featurecapnp.Feature_presence_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_presence_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "presence",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          6,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 4},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_presence_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureWant = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "want",
-		ParamsID:   featurecapnp.Feature_want_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_want_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "want",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          7,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_want_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureInOut = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "inOut",
-		ParamsID:   featurecapnp.Feature_inOut_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_inOut_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "inOut",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          8,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_inOut_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureNamed = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "named",
-		ParamsID:   featurecapnp.Feature_named_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_named_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "named",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          9,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_named_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureCount = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "count",
-		ParamsID:   featurecapnp.Feature_count_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_count_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "count",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          10,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_count_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureFails = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "fails",
-		ParamsID:   featurecapnp.Feature_fails_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_fails_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "fails",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          11,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 1},
+		Results:     capnp.ObjectSize{DataSize: 8, PointerCount: 2},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_fails_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureMakeDerived = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "makeDerived",
-		ParamsID:   featurecapnp.Feature_makeDerived_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_makeDerived_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "makeDerived",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          12,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_makeDerived_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureUseBase = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "useBase",
-		ParamsID:   featurecapnp.Feature_useBase_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_useBase_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "useBase",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          13,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_useBase_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureWithCallback = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "withCallback",
-		ParamsID:   featurecapnp.Feature_withCallback_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_withCallback_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "withCallback",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          14,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_withCallback_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureEverything = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "everything",
-		ParamsID:   featurecapnp.Feature_everything_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_everything_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "everything",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          15,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_everything_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureDoStuffOld3 = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "doStuffOld3",
-		ParamsID:   featurecapnp.Feature_doStuffOld3_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_doStuffOld3_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "doStuffOld3",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          16,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_doStuffOld3_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureDoStuff = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "doStuff",
-		ParamsID:   featurecapnp.Feature_doStuff_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_doStuff_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "doStuff",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          17,
+		Params:      capnp.ObjectSize{DataSize: 16, PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_doStuff_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureGeneric = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "generic",
-		ParamsID:   featurecapnp.Feature_generic_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_generic_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "generic",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          18,
+		Params:      capnp.ObjectSize{PointerCount: 3},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_generic_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureVoidParam = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "voidParam",
-		ParamsID:   featurecapnp.Feature_voidParam_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_voidParam_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "voidParam",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          19,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_voidParam_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureReserved = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "reserved",
-		ParamsID:   featurecapnp.Feature_reserved_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_reserved_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "reserved",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          20,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 3},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_reserved_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureCallbacks = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "callbacks",
-		ParamsID:   featurecapnp.Feature_callbacks_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_callbacks_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "callbacks",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          21,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_callbacks_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureRawForms = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "rawForms",
-		ParamsID:   featurecapnp.Feature_rawForms_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_rawForms_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "rawForms",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          22,
+		Params:      capnp.ObjectSize{DataSize: 8, PointerCount: 5},
+		Results:     capnp.ObjectSize{PointerCount: 3},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_rawForms_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 	methodFeatureRawFormsBytes = rt.Method{
-		File:       "feature.capnp",
-		HasContext: true,
-		Interface:  "Feature",
-		Name:       "rawFormsBytes",
-		ParamsID:   featurecapnp.Feature_rawFormsBytes_Params_TypeID,
-		ResultsID:  featurecapnp.Feature_rawFormsBytes_Results_TypeID,
-		Schema:     featurecapnp.RegisterSchema,
+		Interface:   "Feature",
+		Name:        "rawFormsBytes",
+		InterfaceID: featurecapnp.Feature_TypeID,
+		ID:          23,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    featurecapnp.Feature_rawFormsBytes_Params_TypeID,
+		Schema:      featurecapnp.RegisterSchema,
 	}
 )
 
@@ -1865,31 +1882,30 @@ type Feature interface {
 	RawFormsBytes(ctx context.Context) error
 }
 
-// FeatureClient calls a remote Feature over a *rt.Conn.
+// FeatureClient calls a Feature through a capability (the peer's, or one
+// served in this process).
 type FeatureClient struct {
 	base *rt.ClientBase
 }
 
 var _ Feature = (*FeatureClient)(nil)
 
-// NewFeatureClient wraps capability c, which the client then owns.
-func NewFeatureClient(conn *rt.Conn, c featurecapnp.Feature) *FeatureClient {
-	return &FeatureClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+// NewFeatureClient returns a client of the Feature that conn's peer serves
+// (its bootstrap capability). conn must have been made with
+// WithFeatureBootstrap (rt's default is Bitcoin Core's Init).
+func NewFeatureClient(conn *rt.Conn) *FeatureClient {
+	return &FeatureClient{base: rt.NewClientBase(conn.Bootstrap())}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *FeatureClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *FeatureClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *FeatureClient) Capnp() featurecapnp.Feature {
-	return featurecapnp.Feature(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *FeatureClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -1904,35 +1920,17 @@ func (c *FeatureClient) AddCleanup(fn func()) {
 
 // Destroy calls Feature.destroy.
 func (c *FeatureClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodFeatureDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p featurecapnp.Feature_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodFeatureDestroy)
 }
 
 // NoContext calls Feature.noContext.
 func (c *FeatureClient) NoContext(ctx context.Context, value int32) (result int32, err error) {
-	err = c.base.Call(ctx, &methodFeatureNoContext, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().NoContext(ctx, func(p featurecapnp.Feature_noContext_Params) error {
-			p.SetValue(value)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodFeatureNoContext, func(p *rt.Params) error {
+		args := featurecapnp.Feature_noContext_Params(p.Struct())
+		args.SetValue(value)
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_noContext_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -1941,26 +1939,15 @@ func (c *FeatureClient) NoContext(ctx context.Context, value int32) (result int3
 
 // Multi calls Feature.multi.
 func (c *FeatureClient) Multi(ctx context.Context, a int32, b string) (result bool, other string, extra uint64, err error) {
-	err = c.base.Call(ctx, &methodFeatureMulti, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Multi(ctx, func(p featurecapnp.Feature_multi_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetA(a)
-			if err := p.SetB(b); err != nil {
-				return domain.Wrap("Feature.multi.b", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodFeatureMulti, func(p *rt.Params) error {
+		args := featurecapnp.Feature_multi_Params(p.Struct())
+		args.SetA(a)
+		if err := args.SetB(b); err != nil {
+			return domain.Wrap("Feature.multi.b", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_multi_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Other()
 		if err != nil {
@@ -1975,26 +1962,15 @@ func (c *FeatureClient) Multi(ctx context.Context, a int32, b string) (result bo
 
 // OptionalScalar calls Feature.optionalScalar.
 func (c *FeatureClient) OptionalScalar(ctx context.Context, x int32, hasX bool) (result int64, hasResult bool, err error) {
-	err = c.base.Call(ctx, &methodFeatureOptionalScalar, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().OptionalScalar(ctx, func(p featurecapnp.Feature_optionalScalar_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if hasX {
-				p.SetX(x)
-			}
-			p.SetHasX(hasX)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodFeatureOptionalScalar, func(p *rt.Params) error {
+		args := featurecapnp.Feature_optionalScalar_Params(p.Struct())
+		if hasX {
+			args.SetX(x)
 		}
+		args.SetHasX(hasX)
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_optionalScalar_Results(r.Struct())
 		hasResult = res.HasResult()
 		if hasResult {
 			result = res.Result()
@@ -2006,22 +1982,8 @@ func (c *FeatureClient) OptionalScalar(ctx context.Context, x int32, hasX bool) 
 
 // OptionalPointer calls Feature.optionalPointer.
 func (c *FeatureClient) OptionalPointer(ctx context.Context) (result Options, hasResult bool, err error) {
-	err = c.base.Call(ctx, &methodFeatureOptionalPointer, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().OptionalPointer(ctx, func(p featurecapnp.Feature_optionalPointer_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodFeatureOptionalPointer, nil, func(r *rt.Results) error {
+		res := featurecapnp.Feature_optionalPointer_Results(r.Struct())
 		hasResult = res.HasResultFlag()
 		if hasResult {
 			w1, err := res.Result()
@@ -2041,23 +2003,8 @@ func (c *FeatureClient) OptionalPointer(ctx context.Context) (result Options, ha
 
 // Presence calls Feature.presence.
 func (c *FeatureClient) Presence(ctx context.Context) (result *Options, data []byte, names []string, cb Callback, err error) {
-	err = c.base.Call(ctx, &methodFeaturePresence, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().Presence(ctx, func(p featurecapnp.Feature_presence_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodFeaturePresence, nil, func(r *rt.Results) error {
+		res := featurecapnp.Feature_presence_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Feature.presence.result", err)
@@ -2073,7 +2020,7 @@ func (c *FeatureClient) Presence(ctx context.Context) (result *Options, data []b
 		if err != nil {
 			return domain.Wrap("Feature.presence.data", err)
 		}
-		data = bytes.Clone(w3)
+		data = r.Keep(w3)
 		w4, err := res.Names()
 		if err != nil {
 			return domain.Wrap("Feature.presence.names", err)
@@ -2088,7 +2035,13 @@ func (c *FeatureClient) Presence(ctx context.Context) (result *Options, data []b
 				names[i6] = e7
 			}
 		}
-		cb = callbackFromCapnp(conn, res.Cb().AddRef())
+		w8, err := capnp.Struct(res).Ptr(3)
+		if err != nil {
+			return domain.Wrap("Feature.presence.cb", err)
+		}
+		if q9 := w8.Interface(); q9.IsValid() {
+			cb = callbackFromCap(r.Cap(q9.Capability()))
+		}
 		return nil
 	})
 	return result, data, names, cb, err
@@ -2096,31 +2049,19 @@ func (c *FeatureClient) Presence(ctx context.Context) (result *Options, data []b
 
 // Want calls Feature.want.
 func (c *FeatureClient) Want(ctx context.Context, wantDetail bool) (result bool, detail *Everything, err error) {
-	err = c.base.Call(ctx, &methodFeatureWant, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().Want(ctx, func(p featurecapnp.Feature_want_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetWantDetail(wantDetail)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodFeatureWant, func(p *rt.Params) error {
+		args := featurecapnp.Feature_want_Params(p.Struct())
+		args.SetWantDetail(wantDetail)
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_want_Results(r.Struct())
 		result = res.Result()
 		w1, err := res.Detail()
 		if err != nil {
 			return domain.Wrap("Feature.want.detail", err)
 		}
 		if res.HasDetail() {
-			v2, err := EverythingFromCapnp(conn, w1)
+			v2, err := EverythingFromCapnp(r, w1)
 			if err != nil {
 				return domain.Wrap("Feature.want.detail", err)
 			}
@@ -2133,24 +2074,13 @@ func (c *FeatureClient) Want(ctx context.Context, wantDetail bool) (result bool,
 
 // InOut calls Feature.inOut.
 func (c *FeatureClient) InOut(ctx context.Context, x int32, sum int32) (sumOut int32, err error) {
-	err = c.base.Call(ctx, &methodFeatureInOut, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().InOut(ctx, func(p featurecapnp.Feature_inOut_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetX(x)
-			p.SetSum(sum)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodFeatureInOut, func(p *rt.Params) error {
+		args := featurecapnp.Feature_inOut_Params(p.Struct())
+		args.SetX(x)
+		args.SetSum(sum)
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_inOut_Results(r.Struct())
 		sumOut = res.Sum()
 		return nil
 	})
@@ -2159,50 +2089,25 @@ func (c *FeatureClient) InOut(ctx context.Context, x int32, sum int32) (sumOut i
 
 // Named calls Feature.named.
 func (c *FeatureClient) Named(ctx context.Context) error {
-	return c.base.Call(ctx, &methodFeatureNamed, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Named(ctx, func(p featurecapnp.Feature_named_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodFeatureNamed, nil, nil)
 }
 
 // Count calls Feature.count.
 func (c *FeatureClient) Count(ctx context.Context, items []int32) (result int32, err error) {
-	err = c.base.Call(ctx, &methodFeatureCount, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Count(ctx, func(p featurecapnp.Feature_count_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodFeatureCount, func(p *rt.Params) error {
+		args := featurecapnp.Feature_count_Params(p.Struct())
+		if items != nil {
+			l1, err := args.NewItems(int32(len(items)))
 			if err != nil {
-				return err
+				return domain.Wrap("Feature.count.items", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
+			for i2, x3 := range items {
+				l1.Set(i2, x3)
 			}
-			if items != nil {
-				l1, err := p.NewItems(int32(len(items)))
-				if err != nil {
-					return domain.Wrap("Feature.count.items", err)
-				}
-				for i2, x3 := range items {
-					l1.Set(i2, x3)
-				}
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_count_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2211,23 +2116,12 @@ func (c *FeatureClient) Count(ctx context.Context, items []int32) (result int32,
 
 // Fails calls Feature.fails.
 func (c *FeatureClient) Fails(ctx context.Context, arg int32) (result int32, err error) {
-	err = c.base.Call(ctx, &methodFeatureFails, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Fails(ctx, func(p featurecapnp.Feature_fails_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetArg(arg)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
-		}
+	err = c.base.Invoke(ctx, &methodFeatureFails, func(p *rt.Params) error {
+		args := featurecapnp.Feature_fails_Params(p.Struct())
+		args.SetArg(arg)
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_fails_Results(r.Struct())
 		if res.HasError() {
 			x1, err := res.Error()
 			if err != nil {
@@ -2250,24 +2144,15 @@ func (c *FeatureClient) Fails(ctx context.Context, arg int32) (result int32, err
 
 // MakeDerived calls Feature.makeDerived.
 func (c *FeatureClient) MakeDerived(ctx context.Context) (result Derived, err error) {
-	err = c.base.Call(ctx, &methodFeatureMakeDerived, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().MakeDerived(ctx, func(p featurecapnp.Feature_makeDerived_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodFeatureMakeDerived, nil, func(r *rt.Results) error {
+		res := featurecapnp.Feature_makeDerived_Results(r.Struct())
+		w1, err := capnp.Struct(res).Ptr(0)
 		if err != nil {
-			return err
+			return domain.Wrap("Feature.makeDerived.result", err)
 		}
-		result = derivedFromCapnp(conn, res.Result().AddRef())
+		if q2 := w1.Interface(); q2.IsValid() {
+			result = derivedFromCap(r.Cap(q2.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -2275,49 +2160,29 @@ func (c *FeatureClient) MakeDerived(ctx context.Context) (result Derived, err er
 
 // UseBase calls Feature.useBase.
 func (c *FeatureClient) UseBase(ctx context.Context, base Base) error {
-	return c.base.Call(ctx, &methodFeatureUseBase, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().UseBase(ctx, func(p featurecapnp.Feature_useBase_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBase(baseToCapnp(conn, base)); err != nil {
+	return c.base.Invoke(ctx, &methodFeatureUseBase, func(p *rt.Params) error {
+		args := featurecapnp.Feature_useBase_Params(p.Struct())
+		if c1 := baseCap(base); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Feature.useBase.base", err)
 			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+		}
+		return nil
+	}, nil)
 }
 
 // WithCallback calls Feature.withCallback.
 func (c *FeatureClient) WithCallback(ctx context.Context, fn_ Callback) (result int32, err error) {
-	err = c.base.Call(ctx, &methodFeatureWithCallback, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().WithCallback(ctx, func(p featurecapnp.Feature_withCallback_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetFn(callbackToCapnp(conn, fn_)); err != nil {
+	err = c.base.Invoke(ctx, &methodFeatureWithCallback, func(p *rt.Params) error {
+		args := featurecapnp.Feature_withCallback_Params(p.Struct())
+		if c1 := callbackCap(fn_); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Feature.withCallback.fn", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_withCallback_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
@@ -2326,43 +2191,31 @@ func (c *FeatureClient) WithCallback(ctx context.Context, fn_ Callback) (result 
 
 // Everything calls Feature.everything.
 func (c *FeatureClient) Everything(ctx context.Context, input Everything, choice Choice) (result *Everything, err error) {
-	err = c.base.Call(ctx, &methodFeatureEverything, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().Everything(ctx, func(p featurecapnp.Feature_everything_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			e1, err := p.NewInput()
-			if err != nil {
-				return domain.Wrap("Feature.everything.input", err)
-			}
-			if err := input.ToCapnp(conn, e1); err != nil {
-				return domain.Wrap("Feature.everything.input", err)
-			}
-			e2, err := p.NewChoice()
-			if err != nil {
-				return domain.Wrap("Feature.everything.choice", err)
-			}
-			if err := choice.ToCapnp(e2); err != nil {
-				return domain.Wrap("Feature.everything.choice", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodFeatureEverything, func(p *rt.Params) error {
+		args := featurecapnp.Feature_everything_Params(p.Struct())
+		e1, err := args.NewInput()
 		if err != nil {
-			return err
+			return domain.Wrap("Feature.everything.input", err)
 		}
+		if err := input.ToCapnp(p, e1); err != nil {
+			return domain.Wrap("Feature.everything.input", err)
+		}
+		e2, err := args.NewChoice()
+		if err != nil {
+			return domain.Wrap("Feature.everything.choice", err)
+		}
+		if err := choice.ToCapnp(e2); err != nil {
+			return domain.Wrap("Feature.everything.choice", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_everything_Results(r.Struct())
 		w3, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Feature.everything.result", err)
 		}
 		if res.HasResult() {
-			v4, err := EverythingFromCapnp(conn, w3)
+			v4, err := EverythingFromCapnp(r, w3)
 			if err != nil {
 				return domain.Wrap("Feature.everything.result", err)
 			}
@@ -2377,46 +2230,21 @@ func (c *FeatureClient) Everything(ctx context.Context, input Everything, choice
 //
 // Deprecated: DoStuffOld3 is kept for wire compatibility with older peers (superseded by DoStuff); it is never called implicitly.
 func (c *FeatureClient) DoStuffOld3(ctx context.Context) error {
-	return c.base.Call(ctx, &methodFeatureDoStuffOld3, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().DoStuffOld3(ctx, func(p featurecapnp.Feature_doStuffOld3_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodFeatureDoStuffOld3, nil, nil)
 }
 
 // DoStuff calls Feature.doStuff.
 func (c *FeatureClient) DoStuff(ctx context.Context, blockHash chainhash.Hash, wait time.Duration, mode Color) (result []*wire.MsgTx, err error) {
-	err = c.base.Call(ctx, &methodFeatureDoStuff, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().DoStuff(ctx, func(p featurecapnp.Feature_doStuff_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
-				return domain.Wrap("Feature.doStuff.blockHash", err)
-			}
-			p.SetWait(domain.MillisFloat(wait))
-			p.SetMode(mode)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodFeatureDoStuff, func(p *rt.Params) error {
+		args := featurecapnp.Feature_doStuff_Params(p.Struct())
+		if err := args.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
+			return domain.Wrap("Feature.doStuff.blockHash", err)
 		}
+		args.SetWait(domain.MillisFloat(wait))
+		args.SetMode(mode)
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_doStuff_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Feature.doStuff.result", err)
@@ -2447,27 +2275,16 @@ func (c *FeatureClient) DoStuff(ctx context.Context, blockHash chainhash.Hash, w
 // decode and re-encode). A nil slice is a null Data pointer, an empty non-nil
 // one is empty Data.
 func (c *FeatureClient) DoStuffBytes(ctx context.Context, blockHash chainhash.Hash, wait time.Duration, mode Color) (result [][]byte, err error) {
-	err = c.base.Call(ctx, &methodFeatureDoStuff, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().DoStuff(ctx, func(p featurecapnp.Feature_doStuff_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
-				return domain.Wrap("Feature.doStuff.blockHash", err)
-			}
-			p.SetWait(domain.MillisFloat(wait))
-			p.SetMode(mode)
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodFeatureDoStuff, func(p *rt.Params) error {
+		args := featurecapnp.Feature_doStuff_Params(p.Struct())
+		if err := args.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
+			return domain.Wrap("Feature.doStuff.blockHash", err)
 		}
+		args.SetWait(domain.MillisFloat(wait))
+		args.SetMode(mode)
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_doStuff_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Feature.doStuff.result", err)
@@ -2479,7 +2296,7 @@ func (c *FeatureClient) DoStuffBytes(ctx context.Context, blockHash chainhash.Ha
 				if err != nil {
 					return domain.Wrap("Feature.doStuff.result", err)
 				}
-				result[i3] = bytes.Clone(e4)
+				result[i3] = r.Keep(e4)
 			}
 		}
 		return nil
@@ -2489,58 +2306,47 @@ func (c *FeatureClient) DoStuffBytes(ctx context.Context, blockHash chainhash.Ha
 
 // Generic calls Feature.generic.
 func (c *FeatureClient) Generic(ctx context.Context, pairs []Pair[string, []byte], unused Unused[string]) (result *Wrapper[string], err error) {
-	err = c.base.Call(ctx, &methodFeatureGeneric, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Generic(ctx, func(p featurecapnp.Feature_generic_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodFeatureGeneric, func(p *rt.Params) error {
+		args := featurecapnp.Feature_generic_Params(p.Struct())
+		if pairs != nil {
+			l1, err := args.NewPairs(int32(len(pairs)))
 			if err != nil {
-				return err
+				return domain.Wrap("Feature.generic.pairs", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if pairs != nil {
-				l1, err := p.NewPairs(int32(len(pairs)))
-				if err != nil {
-					return domain.Wrap("Feature.generic.pairs", err)
-				}
-				for i2, x3 := range pairs {
-					if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 string) (capnp.Ptr, error) {
-						var p5 capnp.Ptr
-						x6, err := capnp.NewText(seg, x4)
+			for i2, x3 := range pairs {
+				if err := x3.ToCapnp(l1.At(i2), func(seg *capnp.Segment, x4 string) (capnp.Ptr, error) {
+					var p5 capnp.Ptr
+					x6, err := capnp.NewText(seg, x4)
+					if err != nil {
+						return capnp.Ptr{}, domain.Wrap("", err)
+					}
+					p5 = x6.ToPtr()
+					return p5, nil
+				}, func(seg *capnp.Segment, x7 []byte) (capnp.Ptr, error) {
+					var p8 capnp.Ptr
+					if d9 := x7; d9 != nil {
+						x10, err := capnp.NewData(seg, d9)
 						if err != nil {
 							return capnp.Ptr{}, domain.Wrap("", err)
 						}
-						p5 = x6.ToPtr()
-						return p5, nil
-					}, func(seg *capnp.Segment, x7 []byte) (capnp.Ptr, error) {
-						var p8 capnp.Ptr
-						if d9 := x7; d9 != nil {
-							x10, err := capnp.NewData(seg, d9)
-							if err != nil {
-								return capnp.Ptr{}, domain.Wrap("", err)
-							}
-							p8 = x10.ToPtr()
-						}
-						return p8, nil
-					}); err != nil {
-						return domain.Wrap("Feature.generic.pairs", err)
+						p8 = x10.ToPtr()
 					}
+					return p8, nil
+				}); err != nil {
+					return domain.Wrap("Feature.generic.pairs", err)
 				}
 			}
-			e11, err := p.NewUnused()
-			if err != nil {
-				return domain.Wrap("Feature.generic.unused", err)
-			}
-			if err := unused.ToCapnp(e11); err != nil {
-				return domain.Wrap("Feature.generic.unused", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		e11, err := args.NewUnused()
+		if err != nil {
+			return domain.Wrap("Feature.generic.unused", err)
+		}
+		if err := unused.ToCapnp(e11); err != nil {
+			return domain.Wrap("Feature.generic.unused", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_generic_Results(r.Struct())
 		w12, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Feature.generic.result", err)
@@ -2563,48 +2369,23 @@ func (c *FeatureClient) Generic(ctx context.Context, pairs []Pair[string, []byte
 
 // VoidParam calls Feature.voidParam.
 func (c *FeatureClient) VoidParam(ctx context.Context) error {
-	return c.base.Call(ctx, &methodFeatureVoidParam, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().VoidParam(ctx, func(p featurecapnp.Feature_voidParam_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodFeatureVoidParam, nil, nil)
 }
 
 // Reserved calls Feature.reserved.
 func (c *FeatureClient) Reserved(ctx context.Context, len_ int32, err_ string, string_ string) (result string, err error) {
-	err = c.base.Call(ctx, &methodFeatureReserved, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Reserved(ctx, func(p featurecapnp.Feature_reserved_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			p.SetLen(len_)
-			if err := p.SetErr(err_); err != nil {
-				return domain.Wrap("Feature.reserved.err", err)
-			}
-			if err := p.SetString_(string_); err != nil {
-				return domain.Wrap("Feature.reserved.string", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodFeatureReserved, func(p *rt.Params) error {
+		args := featurecapnp.Feature_reserved_Params(p.Struct())
+		args.SetLen(len_)
+		if err := args.SetErr(err_); err != nil {
+			return domain.Wrap("Feature.reserved.err", err)
 		}
+		if err := args.SetString_(string_); err != nil {
+			return domain.Wrap("Feature.reserved.string", err)
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_reserved_Results(r.Struct())
 		w1, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Feature.reserved.result", err)
@@ -2617,46 +2398,38 @@ func (c *FeatureClient) Reserved(ctx context.Context, len_ int32, err_ string, s
 
 // Callbacks calls Feature.callbacks.
 func (c *FeatureClient) Callbacks(ctx context.Context, cbs []Callback) (result []Base, err error) {
-	err = c.base.Call(ctx, &methodFeatureCallbacks, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().Callbacks(ctx, func(p featurecapnp.Feature_callbacks_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodFeatureCallbacks, func(p *rt.Params) error {
+		args := featurecapnp.Feature_callbacks_Params(p.Struct())
+		if cbs != nil {
+			l1, err := args.NewCbs(int32(len(cbs)))
 			if err != nil {
-				return err
+				return domain.Wrap("Feature.callbacks.cbs", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if cbs != nil {
-				l1, err := p.NewCbs(int32(len(cbs)))
-				if err != nil {
-					return domain.Wrap("Feature.callbacks.cbs", err)
-				}
-				for i2, x3 := range cbs {
-					if err := l1.Set(i2, callbackToCapnp(conn, x3)); err != nil {
+			for i2, x3 := range cbs {
+				if c4 := callbackCap(x3); c4 != nil {
+					if err := capnp.PointerList(l1).Set(i2, capnp.NewInterface(l1.Segment(), p.AddCap(c4)).ToPtr()); err != nil {
 						return domain.Wrap("Feature.callbacks.cbs", err)
 					}
 				}
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		w4, err := res.Result()
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_callbacks_Results(r.Struct())
+		w5, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Feature.callbacks.result", err)
 		}
-		if l5 := w4; l5.IsValid() {
-			result = make([]Base, l5.Len())
-			for i6 := 0; i6 < l5.Len(); i6++ {
-				e7, err := l5.At(i6)
+		if l6 := w5; l6.IsValid() {
+			result = make([]Base, l6.Len())
+			for i7 := 0; i7 < l6.Len(); i7++ {
+				e8, err := capnp.PointerList(l6).At(i7)
 				if err != nil {
 					return domain.Wrap("Feature.callbacks.result", err)
 				}
-				result[i6] = baseFromCapnp(conn, e7.AddRef())
+				if q9 := e8.Interface(); q9.IsValid() {
+					result[i7] = baseFromCap(r.Cap(q9.Capability()))
+				}
 			}
 		}
 		return nil
@@ -2666,71 +2439,60 @@ func (c *FeatureClient) Callbacks(ctx context.Context, cbs []Callback) (result [
 
 // RawForms calls Feature.rawForms.
 func (c *FeatureClient) RawForms(ctx context.Context, block *wire.MsgBlock, txs []*wire.MsgTx, header wire.BlockHeader, hasHeader bool, blobs [][]byte) (result *wire.MsgBlock, out *wire.TxOut, seen string, err error) {
-	err = c.base.Call(ctx, &methodFeatureRawForms, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().RawForms(ctx, func(p featurecapnp.Feature_rawForms_Params) error {
-			cp, err := p.NewContext()
+	err = c.base.Invoke(ctx, &methodFeatureRawForms, func(p *rt.Params) error {
+		args := featurecapnp.Feature_rawForms_Params(p.Struct())
+		b1, err := domain.BlockBytes(block)
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.block", err)
+		}
+		if err := args.SetBlock(b1); err != nil {
+			return domain.Wrap("Feature.rawForms.block", err)
+		}
+		if txs != nil {
+			l2, err := args.NewTxs(int32(len(txs)))
 			if err != nil {
-				return err
+				return domain.Wrap("Feature.rawForms.txs", err)
 			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			b1, err := domain.BlockBytes(block)
-			if err != nil {
-				return domain.Wrap("Feature.rawForms.block", err)
-			}
-			if err := p.SetBlock(b1); err != nil {
-				return domain.Wrap("Feature.rawForms.block", err)
-			}
-			if txs != nil {
-				l2, err := p.NewTxs(int32(len(txs)))
+			for i3, x4 := range txs {
+				b5, err := domain.TxBytes(x4)
 				if err != nil {
 					return domain.Wrap("Feature.rawForms.txs", err)
 				}
-				for i3, x4 := range txs {
-					b5, err := domain.TxBytes(x4)
-					if err != nil {
-						return domain.Wrap("Feature.rawForms.txs", err)
-					}
-					if err := l2.Set(i3, b5); err != nil {
-						return domain.Wrap("Feature.rawForms.txs", err)
-					}
+				if err := l2.Set(i3, b5); err != nil {
+					return domain.Wrap("Feature.rawForms.txs", err)
 				}
 			}
-			if hasHeader {
-				b6, err := domain.HeaderBytes(header)
-				if err != nil {
-					return domain.Wrap("Feature.rawForms.header", err)
-				}
-				if err := p.SetHeader(b6); err != nil {
-					return domain.Wrap("Feature.rawForms.header", err)
-				}
-			}
-			p.SetHasHeaderFlag(hasHeader)
-			if blobs != nil {
-				l7, err := p.NewBlobs(int32(len(blobs)))
-				if err != nil {
-					return domain.Wrap("Feature.rawForms.blobs", err)
-				}
-				for i8, x9 := range blobs {
-					if d10 := x9; d10 != nil {
-						x11, err := capnp.NewData(l7.Segment(), d10)
-						if err != nil {
-							return domain.Wrap("Feature.rawForms.blobs", err)
-						}
-						if err := capnp.PointerList(l7).Set(i8, x11.ToPtr()); err != nil {
-							return domain.Wrap("Feature.rawForms.blobs", err)
-						}
-					}
-				}
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
+		if hasHeader {
+			b6, err := domain.HeaderBytes(header)
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.header", err)
+			}
+			if err := args.SetHeader(b6); err != nil {
+				return domain.Wrap("Feature.rawForms.header", err)
+			}
+		}
+		args.SetHasHeaderFlag(hasHeader)
+		if blobs != nil {
+			l7, err := args.NewBlobs(int32(len(blobs)))
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.blobs", err)
+			}
+			for i8, x9 := range blobs {
+				if d10 := x9; d10 != nil {
+					x11, err := capnp.NewData(l7.Segment(), d10)
+					if err != nil {
+						return domain.Wrap("Feature.rawForms.blobs", err)
+					}
+					if err := capnp.PointerList(l7).Set(i8, x11.ToPtr()); err != nil {
+						return domain.Wrap("Feature.rawForms.blobs", err)
+					}
+				}
+			}
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_rawForms_Results(r.Struct())
 		w12, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Feature.rawForms.result", err)
@@ -2766,75 +2528,64 @@ func (c *FeatureClient) RawForms(ctx context.Context, block *wire.MsgBlock, txs 
 // error; valid bytes skip a decode and re-encode). A nil slice is a null Data
 // pointer, an empty non-nil one is empty Data.
 func (c *FeatureClient) RawFormsBytes_(ctx context.Context, block []byte, txs [][]byte, header []byte, hasHeader bool, blobs [][]byte) (result []byte, out []byte, seen string, err error) {
-	err = c.base.Call(ctx, &methodFeatureRawForms, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().RawForms(ctx, func(p featurecapnp.Feature_rawForms_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetBlock(block); err != nil {
-				return domain.Wrap("Feature.rawForms.block", err)
-			}
-			if txs != nil {
-				l1, err := p.NewTxs(int32(len(txs)))
-				if err != nil {
-					return domain.Wrap("Feature.rawForms.txs", err)
-				}
-				for i2, x3 := range txs {
-					if d4 := x3; d4 != nil {
-						x5, err := capnp.NewData(l1.Segment(), d4)
-						if err != nil {
-							return domain.Wrap("Feature.rawForms.txs", err)
-						}
-						if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
-							return domain.Wrap("Feature.rawForms.txs", err)
-						}
-					}
-				}
-			}
-			if hasHeader {
-				if err := p.SetHeader(header); err != nil {
-					return domain.Wrap("Feature.rawForms.header", err)
-				}
-			}
-			p.SetHasHeaderFlag(hasHeader)
-			if blobs != nil {
-				l6, err := p.NewBlobs(int32(len(blobs)))
-				if err != nil {
-					return domain.Wrap("Feature.rawForms.blobs", err)
-				}
-				for i7, x8 := range blobs {
-					if d9 := x8; d9 != nil {
-						x10, err := capnp.NewData(l6.Segment(), d9)
-						if err != nil {
-							return domain.Wrap("Feature.rawForms.blobs", err)
-						}
-						if err := capnp.PointerList(l6).Set(i7, x10.ToPtr()); err != nil {
-							return domain.Wrap("Feature.rawForms.blobs", err)
-						}
-					}
-				}
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodFeatureRawForms, func(p *rt.Params) error {
+		args := featurecapnp.Feature_rawForms_Params(p.Struct())
+		if err := args.SetBlock(block); err != nil {
+			return domain.Wrap("Feature.rawForms.block", err)
 		}
+		if txs != nil {
+			l1, err := args.NewTxs(int32(len(txs)))
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.txs", err)
+			}
+			for i2, x3 := range txs {
+				if d4 := x3; d4 != nil {
+					x5, err := capnp.NewData(l1.Segment(), d4)
+					if err != nil {
+						return domain.Wrap("Feature.rawForms.txs", err)
+					}
+					if err := capnp.PointerList(l1).Set(i2, x5.ToPtr()); err != nil {
+						return domain.Wrap("Feature.rawForms.txs", err)
+					}
+				}
+			}
+		}
+		if hasHeader {
+			if err := args.SetHeader(header); err != nil {
+				return domain.Wrap("Feature.rawForms.header", err)
+			}
+		}
+		args.SetHasHeaderFlag(hasHeader)
+		if blobs != nil {
+			l6, err := args.NewBlobs(int32(len(blobs)))
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.blobs", err)
+			}
+			for i7, x8 := range blobs {
+				if d9 := x8; d9 != nil {
+					x10, err := capnp.NewData(l6.Segment(), d9)
+					if err != nil {
+						return domain.Wrap("Feature.rawForms.blobs", err)
+					}
+					if err := capnp.PointerList(l6).Set(i7, x10.ToPtr()); err != nil {
+						return domain.Wrap("Feature.rawForms.blobs", err)
+					}
+				}
+			}
+		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := featurecapnp.Feature_rawForms_Results(r.Struct())
 		w11, err := res.Result()
 		if err != nil {
 			return domain.Wrap("Feature.rawForms.result", err)
 		}
-		result = bytes.Clone(w11)
+		result = r.Keep(w11)
 		w12, err := res.Out()
 		if err != nil {
 			return domain.Wrap("Feature.rawForms.out", err)
 		}
-		out = bytes.Clone(w12)
+		out = r.Keep(w12)
 		w13, err := res.Seen()
 		if err != nil {
 			return domain.Wrap("Feature.rawForms.seen", err)
@@ -2847,45 +2598,30 @@ func (c *FeatureClient) RawFormsBytes_(ctx context.Context, block []byte, txs []
 
 // RawFormsBytes calls Feature.rawFormsBytes.
 func (c *FeatureClient) RawFormsBytes(ctx context.Context) error {
-	return c.base.Call(ctx, &methodFeatureRawFormsBytes, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().RawFormsBytes(ctx, func(p featurecapnp.Feature_rawFormsBytes_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Invoke(ctx, &methodFeatureRawFormsBytes, nil, nil)
 }
 
-// featureToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func featureToCapnp(conn *rt.Conn, v Feature) featurecapnp.Feature {
+// featureCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func featureCap(v Feature) *rt.Cap {
 	if v == nil {
-		return featurecapnp.Feature{}
-	}
-	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return featurecapnp.Feature(c.Client().AddRef())
-	}
-	return FeatureServerToCapnp(v)
-}
-
-// featureFromCapnp wraps an owned capability received on conn; null gives nil.
-func featureFromCapnp(conn *rt.Conn, c featurecapnp.Feature) Feature {
-	if !c.IsValid() {
-		c.Release()
 		return nil
 	}
-	return NewFeatureClient(conn, c)
+	if c, ok := v.(interface {
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
+	}
+	return FeatureServer(v)
+}
+
+// featureFromCap wraps an owned capability received in a message; nil gives nil.
+func featureFromCap(c *rt.Cap) Feature {
+	if c == nil {
+		return nil
+	}
+	return &FeatureClient{base: rt.NewClientBase(c)}
 }
 
 // WithFeatureBootstrap makes Feature the bootstrap interface of a
@@ -2895,455 +2631,407 @@ func WithFeatureBootstrap() rt.Option {
 	return rt.WithInitInterfaceID(featurecapnp.Feature_TypeID)
 }
 
-// NewFeatureClientFromConn returns a client of the Feature that conn's peer
-// serves (its bootstrap capability). conn must have been made with WithFeatureBootstrap
-// (rt's default is Bitcoin Core's Init).
-func NewFeatureClientFromConn(ctx context.Context, conn *rt.Conn) *FeatureClient {
-	return NewFeatureClient(conn, featurecapnp.Feature(conn.Bootstrap(ctx)))
+// FeatureServer returns a capability that serves impl in this process. Calls
+// run on the threads named by their context.
+func FeatureServer(impl Feature) *rt.Cap {
+	return rt.Local(&featureDesc, impl)
 }
 
-// FeatureServerToCapnp serves impl as a Feature capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func FeatureServerToCapnp(impl Feature) featurecapnp.Feature {
-	return featurecapnp.Feature_ServerToClient(&featureServer{impl: impl})
+// featureDesc describes Feature's methods, inherited ones included, to rt.
+var featureDesc rt.ServerDesc
+
+func init() {
+	featureDesc = rt.ServerDesc{
+		Name: "Feature",
+		Methods: []rt.MethodDesc{
+			{Method: &methodFeatureConstruct},
+			{Method: &methodFeatureDestroy},
+			{Method: &methodFeatureNoContext, Handler: featureNoContext},
+			{Method: &methodFeatureMulti, Handler: featureMulti},
+			{Method: &methodFeatureOptionalScalar, Handler: featureOptionalScalar},
+			{Method: &methodFeatureOptionalPointer, Handler: featureOptionalPointer},
+			{Method: &methodFeaturePresence, Handler: featurePresence},
+			{Method: &methodFeatureWant, Handler: featureWant},
+			{Method: &methodFeatureInOut, Handler: featureInOut},
+			{Method: &methodFeatureNamed, Handler: featureNamed},
+			{Method: &methodFeatureCount, Handler: featureCount},
+			{Method: &methodFeatureFails, Handler: featureFails},
+			{Method: &methodFeatureMakeDerived, Handler: featureMakeDerived},
+			{Method: &methodFeatureUseBase, Handler: featureUseBase},
+			{Method: &methodFeatureWithCallback, Handler: featureWithCallback},
+			{Method: &methodFeatureEverything, Handler: featureEverything},
+			{Method: &methodFeatureDoStuffOld3, Handler: featureDoStuffOld3},
+			{Method: &methodFeatureDoStuff, Handler: featureDoStuff},
+			{Method: &methodFeatureGeneric, Handler: featureGeneric},
+			{Method: &methodFeatureVoidParam, Handler: featureVoidParam},
+			{Method: &methodFeatureReserved, Handler: featureReserved},
+			{Method: &methodFeatureCallbacks, Handler: featureCallbacks},
+			{Method: &methodFeatureRawForms, Handler: featureRawForms},
+			{Method: &methodFeatureRawFormsBytes, Handler: featureRawFormsBytes},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(Feature).Destroy(ctx)
+		},
+	}
 }
 
-// featureServer adapts a Feature to capnpc-go's Feature_Server.
-type featureServer struct {
-	rt.ServerBase
-	impl Feature
+// featureNoContext serves Feature.noContext.
+func featureNoContext(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_noContext_Params(call.Args())
+	var value int32
+	value = args.Value()
+	result, err := impl.(Feature).NoContext(ctx, value)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_noContext_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *featureServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
+// featureMulti serves Feature.multi.
+func featureMulti(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_multi_Params(call.Args())
+	var a int32
+	var b string
+	a = args.A()
+	w1, err := args.B()
+	if err != nil {
+		return domain.Wrap("Feature.multi.b", err)
+	}
+	b = w1
+	result, other, extra, err := impl.(Feature).Multi(ctx, a, b)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_multi_Results(s)
+	res.SetResult(result)
+	if err := res.SetOther(other); err != nil {
+		return domain.Wrap("Feature.multi.other", err)
+	}
+	res.SetExtra(extra)
+	return nil
 }
 
-// Construct serves Feature.construct.
-func (s *featureServer) Construct(ctx context.Context, call featurecapnp.Feature_construct) error {
-	return s.ServerBase.HandleConstruct(ctx, call.Call, call.Args().ThreadMap(), func(tm mp.ThreadMap) error {
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		return res.SetThreadMap(tm)
-	})
-}
-
-// Destroy serves Feature.destroy.
-func (s *featureServer) Destroy(ctx context.Context, call featurecapnp.Feature_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodFeatureDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// NoContext serves Feature.noContext.
-func (s *featureServer) NoContext(ctx context.Context, call featurecapnp.Feature_noContext) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureNoContext, nil, func(ctx context.Context) error {
-		args := call.Args()
-		var value int32
-		value = args.Value()
-		result, err := s.impl.NoContext(ctx, value)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
+// featureOptionalScalar serves Feature.optionalScalar.
+func featureOptionalScalar(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_optionalScalar_Params(call.Args())
+	var x int32
+	hasX := args.HasX()
+	if hasX {
+		x = args.X()
+	}
+	result, hasResult, err := impl.(Feature).OptionalScalar(ctx, x, hasX)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_optionalScalar_Results(s)
+	res.SetHasResult(hasResult)
+	if hasResult {
 		res.SetResult(result)
-		return nil
-	})
+	}
+	return nil
 }
 
-// Multi serves Feature.multi.
-func (s *featureServer) Multi(ctx context.Context, call featurecapnp.Feature_multi) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureMulti, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var a int32
-		var b string
-		a = args.A()
-		w1, err := args.B()
+// featureOptionalPointer serves Feature.optionalPointer.
+func featureOptionalPointer(ctx context.Context, impl any, call *rt.Call) error {
+	result, hasResult, err := impl.(Feature).OptionalPointer(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_optionalPointer_Results(s)
+	res.SetHasResultFlag(hasResult)
+	if hasResult {
+		e1, err := res.NewResult()
 		if err != nil {
-			return domain.Wrap("Feature.multi.b", err)
+			return domain.Wrap("Feature.optionalPointer.result", err)
 		}
-		b = w1
-		result, other, extra, err := s.impl.Multi(ctx, a, b)
-		if err != nil {
-			return err
+		if err := result.ToCapnp(e1); err != nil {
+			return domain.Wrap("Feature.optionalPointer.result", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		if err := res.SetOther(other); err != nil {
-			return domain.Wrap("Feature.multi.other", err)
-		}
-		res.SetExtra(extra)
-		return nil
-	})
+	}
+	return nil
 }
 
-// OptionalScalar serves Feature.optionalScalar.
-func (s *featureServer) OptionalScalar(ctx context.Context, call featurecapnp.Feature_optionalScalar) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureOptionalScalar, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var x int32
-		hasX := args.HasX()
-		if hasX {
-			x = args.X()
-		}
-		result, hasResult, err := s.impl.OptionalScalar(ctx, x, hasX)
+// featurePresence serves Feature.presence.
+func featurePresence(ctx context.Context, impl any, call *rt.Call) error {
+	result, data, names, cb, err := impl.(Feature).Presence(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_presence_Results(s)
+	if result != nil {
+		e1, err := res.NewResult()
 		if err != nil {
-			return err
+			return domain.Wrap("Feature.presence.result", err)
 		}
-		res, err := call.AllocResults()
+		if err := result.ToCapnp(e1); err != nil {
+			return domain.Wrap("Feature.presence.result", err)
+		}
+	}
+	if err := res.SetData(data); err != nil {
+		return domain.Wrap("Feature.presence.data", err)
+	}
+	if names != nil {
+		l2, err := res.NewNames(int32(len(names)))
 		if err != nil {
-			return err
+			return domain.Wrap("Feature.presence.names", err)
 		}
-		res.SetHasResult(hasResult)
-		if hasResult {
-			res.SetResult(result)
-		}
-		return nil
-	})
-}
-
-// OptionalPointer serves Feature.optionalPointer.
-func (s *featureServer) OptionalPointer(ctx context.Context, call featurecapnp.Feature_optionalPointer) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureOptionalPointer, call.Args().Context, func(ctx context.Context) error {
-		result, hasResult, err := s.impl.OptionalPointer(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetHasResultFlag(hasResult)
-		if hasResult {
-			e1, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Feature.optionalPointer.result", err)
-			}
-			if err := result.ToCapnp(e1); err != nil {
-				return domain.Wrap("Feature.optionalPointer.result", err)
-			}
-		}
-		return nil
-	})
-}
-
-// Presence serves Feature.presence.
-func (s *featureServer) Presence(ctx context.Context, call featurecapnp.Feature_presence) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeaturePresence, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		result, data, names, cb, err := s.impl.Presence(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e1, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Feature.presence.result", err)
-			}
-			if err := result.ToCapnp(e1); err != nil {
-				return domain.Wrap("Feature.presence.result", err)
-			}
-		}
-		if err := res.SetData(data); err != nil {
-			return domain.Wrap("Feature.presence.data", err)
-		}
-		if names != nil {
-			l2, err := res.NewNames(int32(len(names)))
-			if err != nil {
+		for i3, x4 := range names {
+			if err := l2.Set(i3, x4); err != nil {
 				return domain.Wrap("Feature.presence.names", err)
 			}
-			for i3, x4 := range names {
-				if err := l2.Set(i3, x4); err != nil {
-					return domain.Wrap("Feature.presence.names", err)
-				}
-			}
 		}
-		if err := res.SetCb(callbackToCapnp(conn, cb)); err != nil {
+	}
+	if c5 := callbackCap(cb); c5 != nil {
+		if err := capnp.Struct(res).SetPtr(3, capnp.NewInterface(res.Segment(), call.AddCap(c5)).ToPtr()); err != nil {
 			return domain.Wrap("Feature.presence.cb", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// Want serves Feature.want.
-func (s *featureServer) Want(ctx context.Context, call featurecapnp.Feature_want) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureWant, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		wantDetail := args.WantDetail()
-		result, detail, err := s.impl.Want(ctx, wantDetail)
+// featureWant serves Feature.want.
+func featureWant(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_want_Params(call.Args())
+	wantDetail := args.WantDetail()
+	result, detail, err := impl.(Feature).Want(ctx, wantDetail)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_want_Results(s)
+	res.SetResult(result)
+	if detail != nil {
+		e1, err := res.NewDetail()
 		if err != nil {
-			return err
+			return domain.Wrap("Feature.want.detail", err)
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
+		if err := detail.ToCapnp(call, e1); err != nil {
+			return domain.Wrap("Feature.want.detail", err)
 		}
-		res.SetResult(result)
-		if detail != nil {
-			e1, err := res.NewDetail()
-			if err != nil {
-				return domain.Wrap("Feature.want.detail", err)
-			}
-			if err := detail.ToCapnp(conn, e1); err != nil {
-				return domain.Wrap("Feature.want.detail", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// InOut serves Feature.inOut.
-func (s *featureServer) InOut(ctx context.Context, call featurecapnp.Feature_inOut) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureInOut, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var x int32
-		var sum int32
-		x = args.X()
-		sum = args.Sum()
-		sumOut, err := s.impl.InOut(ctx, x, sum)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetSum(sumOut)
-		return nil
-	})
+// featureInOut serves Feature.inOut.
+func featureInOut(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_inOut_Params(call.Args())
+	var x int32
+	var sum int32
+	x = args.X()
+	sum = args.Sum()
+	sumOut, err := impl.(Feature).InOut(ctx, x, sum)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_inOut_Results(s)
+	res.SetSum(sumOut)
+	return nil
 }
 
-// Named serves Feature.named.
-func (s *featureServer) Named(ctx context.Context, call featurecapnp.Feature_named) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureNamed, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.Named(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// featureNamed serves Feature.named.
+func featureNamed(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Feature).Named(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// Count serves Feature.count.
-func (s *featureServer) Count(ctx context.Context, call featurecapnp.Feature_count) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureCount, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var items []int32
-		w1, err := args.Items()
-		if err != nil {
-			return domain.Wrap("Feature.count.items", err)
+// featureCount serves Feature.count.
+func featureCount(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_count_Params(call.Args())
+	var items []int32
+	w1, err := args.Items()
+	if err != nil {
+		return domain.Wrap("Feature.count.items", err)
+	}
+	if l2 := w1; l2.IsValid() {
+		items = make([]int32, l2.Len())
+		for i3 := 0; i3 < l2.Len(); i3++ {
+			items[i3] = l2.At(i3)
 		}
-		if l2 := w1; l2.IsValid() {
-			items = make([]int32, l2.Len())
-			for i3 := 0; i3 < l2.Len(); i3++ {
-				items[i3] = l2.At(i3)
-			}
-		}
-		result, err := s.impl.Count(ctx, items)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+	}
+	result, err := impl.(Feature).Count(ctx, items)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_count_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// Fails serves Feature.fails.
-func (s *featureServer) Fails(ctx context.Context, call featurecapnp.Feature_fails) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureFails, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var arg int32
-		arg = args.Arg()
-		result, err := s.impl.Fails(ctx, arg)
-		if err != nil {
-			res, aerr := call.AllocResults()
-			if aerr != nil {
-				return aerr
-			}
-			return res.SetError(err.Error())
+// featureFails serves Feature.fails.
+func featureFails(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_fails_Params(call.Args())
+	var arg int32
+	arg = args.Arg()
+	result, err := impl.(Feature).Fails(ctx, arg)
+	if err != nil {
+		s, aerr := call.AllocResults()
+		if aerr != nil {
+			return aerr
 		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+		return featurecapnp.Feature_fails_Results(s).SetError(err.Error())
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_fails_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// MakeDerived serves Feature.makeDerived.
-func (s *featureServer) MakeDerived(ctx context.Context, call featurecapnp.Feature_makeDerived) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureMakeDerived, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		result, err := s.impl.MakeDerived(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(derivedToCapnp(conn, result)); err != nil {
+// featureMakeDerived serves Feature.makeDerived.
+func featureMakeDerived(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Feature).MakeDerived(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_makeDerived_Results(s)
+	if c1 := derivedCap(result); c1 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c1)).ToPtr()); err != nil {
 			return domain.Wrap("Feature.makeDerived.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// UseBase serves Feature.useBase.
-func (s *featureServer) UseBase(ctx context.Context, call featurecapnp.Feature_useBase) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureUseBase, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var base Base
-		base = baseFromCapnp(conn, args.Base().AddRef())
-		if err := s.impl.UseBase(ctx, base); err != nil {
-			return err
-		}
-		return nil
-	})
+// featureUseBase serves Feature.useBase.
+func featureUseBase(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_useBase_Params(call.Args())
+	var base Base
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Feature.useBase.base", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		base = baseFromCap(call.Cap(q2.Capability()))
+	}
+	if err := impl.(Feature).UseBase(ctx, base); err != nil {
+		return err
+	}
+	return nil
 }
 
-// WithCallback serves Feature.withCallback.
-func (s *featureServer) WithCallback(ctx context.Context, call featurecapnp.Feature_withCallback) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureWithCallback, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var fn_ Callback
-		fn_ = callbackFromCapnp(conn, args.Fn().AddRef())
-		result, err := s.impl.WithCallback(ctx, fn_)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// featureWithCallback serves Feature.withCallback.
+func featureWithCallback(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_withCallback_Params(call.Args())
+	var fn_ Callback
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Feature.withCallback.fn", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		fn_ = callbackFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Feature).WithCallback(ctx, fn_)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_withCallback_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
-// Everything serves Feature.everything.
-func (s *featureServer) Everything(ctx context.Context, call featurecapnp.Feature_everything) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureEverything, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var input Everything
-		var choice Choice
-		w1, err := args.Input()
+// featureEverything serves Feature.everything.
+func featureEverything(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_everything_Params(call.Args())
+	var input Everything
+	var choice Choice
+	w1, err := args.Input()
+	if err != nil {
+		return domain.Wrap("Feature.everything.input", err)
+	}
+	v2, err := EverythingFromCapnp(call, w1)
+	if err != nil {
+		return domain.Wrap("Feature.everything.input", err)
+	}
+	input = v2
+	w3, err := args.Choice()
+	if err != nil {
+		return domain.Wrap("Feature.everything.choice", err)
+	}
+	v4, err := ChoiceFromCapnp(w3)
+	if err != nil {
+		return domain.Wrap("Feature.everything.choice", err)
+	}
+	choice = v4
+	result, err := impl.(Feature).Everything(ctx, input, choice)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_everything_Results(s)
+	if result != nil {
+		e5, err := res.NewResult()
 		if err != nil {
-			return domain.Wrap("Feature.everything.input", err)
+			return domain.Wrap("Feature.everything.result", err)
 		}
-		v2, err := EverythingFromCapnp(conn, w1)
-		if err != nil {
-			return domain.Wrap("Feature.everything.input", err)
+		if err := result.ToCapnp(call, e5); err != nil {
+			return domain.Wrap("Feature.everything.result", err)
 		}
-		input = v2
-		w3, err := args.Choice()
-		if err != nil {
-			return domain.Wrap("Feature.everything.choice", err)
-		}
-		v4, err := ChoiceFromCapnp(w3)
-		if err != nil {
-			return domain.Wrap("Feature.everything.choice", err)
-		}
-		choice = v4
-		result, err := s.impl.Everything(ctx, input, choice)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e5, err := res.NewResult()
-			if err != nil {
-				return domain.Wrap("Feature.everything.result", err)
-			}
-			if err := result.ToCapnp(conn, e5); err != nil {
-				return domain.Wrap("Feature.everything.result", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// DoStuffOld3 serves Feature.doStuffOld3.
-func (s *featureServer) DoStuffOld3(ctx context.Context, call featurecapnp.Feature_doStuffOld3) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureDoStuffOld3, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.DoStuffOld3(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// featureDoStuffOld3 serves Feature.doStuffOld3.
+func featureDoStuffOld3(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Feature).DoStuffOld3(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
-// DoStuff serves Feature.doStuff.
-func (s *featureServer) DoStuff(ctx context.Context, call featurecapnp.Feature_doStuff) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureDoStuff, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			DoStuffBytes(ctx context.Context, blockHash chainhash.Hash, wait time.Duration, mode Color) (result [][]byte, err error)
-		}); ok {
-			args := call.Args()
-			var blockHash chainhash.Hash
-			var wait time.Duration
-			var mode Color
-			w1, err := args.BlockHash()
-			if err != nil {
-				return domain.Wrap("Feature.doStuff.blockHash", err)
-			}
-			v2, err := domain.Hash("Feature.doStuff.blockHash", w1)
-			if err != nil {
-				return domain.Wrap("Feature.doStuff.blockHash", err)
-			}
-			blockHash = v2
-			wait = domain.Millis(args.Wait())
-			mode = args.Mode()
-			result, err := impl.DoStuffBytes(ctx, blockHash, wait, mode)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			if result != nil {
-				l3, err := res.NewResult(int32(len(result)))
-				if err != nil {
-					return domain.Wrap("Feature.doStuff.result", err)
-				}
-				for i4, x5 := range result {
-					if d6 := x5; d6 != nil {
-						x7, err := capnp.NewData(l3.Segment(), d6)
-						if err != nil {
-							return domain.Wrap("Feature.doStuff.result", err)
-						}
-						if err := capnp.PointerList(l3).Set(i4, x7.ToPtr()); err != nil {
-							return domain.Wrap("Feature.doStuff.result", err)
-						}
-					}
-				}
-			}
-			return nil
-		}
-		args := call.Args()
+// featureDoStuff serves Feature.doStuff.
+func featureDoStuff(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		DoStuffBytes(ctx context.Context, blockHash chainhash.Hash, wait time.Duration, mode Color) (result [][]byte, err error)
+	}); ok {
+		args := featurecapnp.Feature_doStuff_Params(call.Args())
 		var blockHash chainhash.Hash
 		var wait time.Duration
 		var mode Color
@@ -3358,351 +3046,390 @@ func (s *featureServer) DoStuff(ctx context.Context, call featurecapnp.Feature_d
 		blockHash = v2
 		wait = domain.Millis(args.Wait())
 		mode = args.Mode()
-		result, err := s.impl.DoStuff(ctx, blockHash, wait, mode)
+		result, err := impl.DoStuffBytes(ctx, blockHash, wait, mode)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
+		res := featurecapnp.Feature_doStuff_Results(s)
 		if result != nil {
 			l3, err := res.NewResult(int32(len(result)))
 			if err != nil {
 				return domain.Wrap("Feature.doStuff.result", err)
 			}
 			for i4, x5 := range result {
-				b6, err := domain.TxBytes(x5)
-				if err != nil {
-					return domain.Wrap("Feature.doStuff.result", err)
-				}
-				if err := l3.Set(i4, b6); err != nil {
-					return domain.Wrap("Feature.doStuff.result", err)
+				if d6 := x5; d6 != nil {
+					x7, err := capnp.NewData(l3.Segment(), d6)
+					if err != nil {
+						return domain.Wrap("Feature.doStuff.result", err)
+					}
+					if err := capnp.PointerList(l3).Set(i4, x7.ToPtr()); err != nil {
+						return domain.Wrap("Feature.doStuff.result", err)
+					}
 				}
 			}
 		}
 		return nil
-	})
-}
-
-// Generic serves Feature.generic.
-func (s *featureServer) Generic(ctx context.Context, call featurecapnp.Feature_generic) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureGeneric, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var pairs []Pair[string, []byte]
-		var unused Unused[string]
-		w1, err := args.Pairs()
+	}
+	args := featurecapnp.Feature_doStuff_Params(call.Args())
+	var blockHash chainhash.Hash
+	var wait time.Duration
+	var mode Color
+	w1, err := args.BlockHash()
+	if err != nil {
+		return domain.Wrap("Feature.doStuff.blockHash", err)
+	}
+	v2, err := domain.Hash("Feature.doStuff.blockHash", w1)
+	if err != nil {
+		return domain.Wrap("Feature.doStuff.blockHash", err)
+	}
+	blockHash = v2
+	wait = domain.Millis(args.Wait())
+	mode = args.Mode()
+	result, err := impl.(Feature).DoStuff(ctx, blockHash, wait, mode)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_doStuff_Results(s)
+	if result != nil {
+		l3, err := res.NewResult(int32(len(result)))
 		if err != nil {
-			return domain.Wrap("Feature.generic.pairs", err)
+			return domain.Wrap("Feature.doStuff.result", err)
 		}
-		if l2 := w1; l2.IsValid() {
-			pairs = make([]Pair[string, []byte], l2.Len())
-			for i3 := 0; i3 < l2.Len(); i3++ {
-				v6, err := PairFromCapnp[string, []byte](l2.At(i3), func(p capnp.Ptr) (string, error) {
-					var v4 string
-					v4 = p.Text()
-					return v4, nil
-				}, func(p capnp.Ptr) ([]byte, error) {
-					var v5 []byte
-					v5 = bytes.Clone(p.Data())
-					return v5, nil
-				})
-				if err != nil {
-					return domain.Wrap("Feature.generic.pairs", err)
-				}
-				pairs[i3] = v6
-			}
-		}
-		w7, err := args.Unused()
-		if err != nil {
-			return domain.Wrap("Feature.generic.unused", err)
-		}
-		v8, err := UnusedFromCapnp[string](w7)
-		if err != nil {
-			return domain.Wrap("Feature.generic.unused", err)
-		}
-		unused = v8
-		result, err := s.impl.Generic(ctx, pairs, unused)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			e9, err := res.NewResult()
+		for i4, x5 := range result {
+			b6, err := domain.TxBytes(x5)
 			if err != nil {
-				return domain.Wrap("Feature.generic.result", err)
+				return domain.Wrap("Feature.doStuff.result", err)
 			}
-			if err := result.ToCapnp(e9, func(seg *capnp.Segment, x10 string) (capnp.Ptr, error) {
-				var p11 capnp.Ptr
-				x12, err := capnp.NewText(seg, x10)
-				if err != nil {
-					return capnp.Ptr{}, domain.Wrap("", err)
-				}
-				p11 = x12.ToPtr()
-				return p11, nil
-			}); err != nil {
-				return domain.Wrap("Feature.generic.result", err)
+			if err := l3.Set(i4, b6); err != nil {
+				return domain.Wrap("Feature.doStuff.result", err)
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// VoidParam serves Feature.voidParam.
-func (s *featureServer) VoidParam(ctx context.Context, call featurecapnp.Feature_voidParam) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureVoidParam, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.VoidParam(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
-}
-
-// Reserved serves Feature.reserved.
-func (s *featureServer) Reserved(ctx context.Context, call featurecapnp.Feature_reserved) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureReserved, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var len_ int32
-		var err_ string
-		var string_ string
-		len_ = args.Len()
-		w1, err := args.Err()
-		if err != nil {
-			return domain.Wrap("Feature.reserved.err", err)
-		}
-		err_ = w1
-		w2, err := args.String_()
-		if err != nil {
-			return domain.Wrap("Feature.reserved.string", err)
-		}
-		string_ = w2
-		result, err := s.impl.Reserved(ctx, len_, err_, string_)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(result); err != nil {
-			return domain.Wrap("Feature.reserved.result", err)
-		}
-		return nil
-	})
-}
-
-// Callbacks serves Feature.callbacks.
-func (s *featureServer) Callbacks(ctx context.Context, call featurecapnp.Feature_callbacks) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureCallbacks, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var cbs []Callback
-		w1, err := args.Cbs()
-		if err != nil {
-			return domain.Wrap("Feature.callbacks.cbs", err)
-		}
-		if l2 := w1; l2.IsValid() {
-			cbs = make([]Callback, l2.Len())
-			for i3 := 0; i3 < l2.Len(); i3++ {
-				e4, err := l2.At(i3)
-				if err != nil {
-					return domain.Wrap("Feature.callbacks.cbs", err)
-				}
-				cbs[i3] = callbackFromCapnp(conn, e4.AddRef())
-			}
-		}
-		result, err := s.impl.Callbacks(ctx, cbs)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if result != nil {
-			l5, err := res.NewResult(int32(len(result)))
+// featureGeneric serves Feature.generic.
+func featureGeneric(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_generic_Params(call.Args())
+	var pairs []Pair[string, []byte]
+	var unused Unused[string]
+	w1, err := args.Pairs()
+	if err != nil {
+		return domain.Wrap("Feature.generic.pairs", err)
+	}
+	if l2 := w1; l2.IsValid() {
+		pairs = make([]Pair[string, []byte], l2.Len())
+		for i3 := 0; i3 < l2.Len(); i3++ {
+			v6, err := PairFromCapnp[string, []byte](l2.At(i3), func(p capnp.Ptr) (string, error) {
+				var v4 string
+				v4 = p.Text()
+				return v4, nil
+			}, func(p capnp.Ptr) ([]byte, error) {
+				var v5 []byte
+				v5 = bytes.Clone(p.Data())
+				return v5, nil
+			})
 			if err != nil {
-				return domain.Wrap("Feature.callbacks.result", err)
+				return domain.Wrap("Feature.generic.pairs", err)
 			}
-			for i6, x7 := range result {
-				if err := l5.Set(i6, baseToCapnp(conn, x7)); err != nil {
+			pairs[i3] = v6
+		}
+	}
+	w7, err := args.Unused()
+	if err != nil {
+		return domain.Wrap("Feature.generic.unused", err)
+	}
+	v8, err := UnusedFromCapnp[string](w7)
+	if err != nil {
+		return domain.Wrap("Feature.generic.unused", err)
+	}
+	unused = v8
+	result, err := impl.(Feature).Generic(ctx, pairs, unused)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_generic_Results(s)
+	if result != nil {
+		e9, err := res.NewResult()
+		if err != nil {
+			return domain.Wrap("Feature.generic.result", err)
+		}
+		if err := result.ToCapnp(e9, func(seg *capnp.Segment, x10 string) (capnp.Ptr, error) {
+			var p11 capnp.Ptr
+			x12, err := capnp.NewText(seg, x10)
+			if err != nil {
+				return capnp.Ptr{}, domain.Wrap("", err)
+			}
+			p11 = x12.ToPtr()
+			return p11, nil
+		}); err != nil {
+			return domain.Wrap("Feature.generic.result", err)
+		}
+	}
+	return nil
+}
+
+// featureVoidParam serves Feature.voidParam.
+func featureVoidParam(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Feature).VoidParam(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// featureReserved serves Feature.reserved.
+func featureReserved(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_reserved_Params(call.Args())
+	var len_ int32
+	var err_ string
+	var string_ string
+	len_ = args.Len()
+	w1, err := args.Err()
+	if err != nil {
+		return domain.Wrap("Feature.reserved.err", err)
+	}
+	err_ = w1
+	w2, err := args.String_()
+	if err != nil {
+		return domain.Wrap("Feature.reserved.string", err)
+	}
+	string_ = w2
+	result, err := impl.(Feature).Reserved(ctx, len_, err_, string_)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_reserved_Results(s)
+	if err := res.SetResult(result); err != nil {
+		return domain.Wrap("Feature.reserved.result", err)
+	}
+	return nil
+}
+
+// featureCallbacks serves Feature.callbacks.
+func featureCallbacks(ctx context.Context, impl any, call *rt.Call) error {
+	args := featurecapnp.Feature_callbacks_Params(call.Args())
+	var cbs []Callback
+	w1, err := args.Cbs()
+	if err != nil {
+		return domain.Wrap("Feature.callbacks.cbs", err)
+	}
+	if l2 := w1; l2.IsValid() {
+		cbs = make([]Callback, l2.Len())
+		for i3 := 0; i3 < l2.Len(); i3++ {
+			e4, err := capnp.PointerList(l2).At(i3)
+			if err != nil {
+				return domain.Wrap("Feature.callbacks.cbs", err)
+			}
+			if q5 := e4.Interface(); q5.IsValid() {
+				cbs[i3] = callbackFromCap(call.Cap(q5.Capability()))
+			}
+		}
+	}
+	result, err := impl.(Feature).Callbacks(ctx, cbs)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_callbacks_Results(s)
+	if result != nil {
+		l6, err := res.NewResult(int32(len(result)))
+		if err != nil {
+			return domain.Wrap("Feature.callbacks.result", err)
+		}
+		for i7, x8 := range result {
+			if c9 := baseCap(x8); c9 != nil {
+				if err := capnp.PointerList(l6).Set(i7, capnp.NewInterface(l6.Segment(), call.AddCap(c9)).ToPtr()); err != nil {
 					return domain.Wrap("Feature.callbacks.result", err)
 				}
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// RawForms serves Feature.rawForms.
-func (s *featureServer) RawForms(ctx context.Context, call featurecapnp.Feature_rawForms) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureRawForms, call.Args().Context, func(ctx context.Context) error {
-		if impl, ok := s.impl.(interface {
-			RawFormsBytes_(ctx context.Context, block []byte, txs [][]byte, header []byte, hasHeader bool, blobs [][]byte) (result []byte, out []byte, seen string, err error)
-		}); ok {
-			args := call.Args()
-			var block []byte
-			var txs [][]byte
-			var header []byte
-			hasHeader := args.HasHeaderFlag()
-			var blobs [][]byte
-			w1, err := args.Block()
-			if err != nil {
-				return domain.Wrap("Feature.rawForms.block", err)
-			}
-			block = bytes.Clone(w1)
-			w2, err := args.Txs()
-			if err != nil {
-				return domain.Wrap("Feature.rawForms.txs", err)
-			}
-			if l3 := w2; l3.IsValid() {
-				txs = make([][]byte, l3.Len())
-				for i4 := 0; i4 < l3.Len(); i4++ {
-					e5, err := l3.At(i4)
-					if err != nil {
-						return domain.Wrap("Feature.rawForms.txs", err)
-					}
-					txs[i4] = bytes.Clone(e5)
-				}
-			}
-			if hasHeader {
-				w6, err := args.Header()
-				if err != nil {
-					return domain.Wrap("Feature.rawForms.header", err)
-				}
-				header = bytes.Clone(w6)
-			}
-			w7, err := args.Blobs()
-			if err != nil {
-				return domain.Wrap("Feature.rawForms.blobs", err)
-			}
-			if l8 := w7; l8.IsValid() {
-				blobs = make([][]byte, l8.Len())
-				for i9 := 0; i9 < l8.Len(); i9++ {
-					e10, err := l8.At(i9)
-					if err != nil {
-						return domain.Wrap("Feature.rawForms.blobs", err)
-					}
-					blobs[i9] = bytes.Clone(e10)
-				}
-			}
-			result, out, seen, err := impl.RawFormsBytes_(ctx, block, txs, header, hasHeader, blobs)
-			if err != nil {
-				return err
-			}
-			res, err := call.AllocResults()
-			if err != nil {
-				return err
-			}
-			if err := res.SetResult(result); err != nil {
-				return domain.Wrap("Feature.rawForms.result", err)
-			}
-			if err := res.SetOut(out); err != nil {
-				return domain.Wrap("Feature.rawForms.out", err)
-			}
-			if err := res.SetSeen(seen); err != nil {
-				return domain.Wrap("Feature.rawForms.seen", err)
-			}
-			return nil
-		}
-		args := call.Args()
-		var block *wire.MsgBlock
-		var txs []*wire.MsgTx
-		var header wire.BlockHeader
+// featureRawForms serves Feature.rawForms.
+func featureRawForms(ctx context.Context, impl any, call *rt.Call) error {
+	if impl, ok := impl.(interface {
+		RawFormsBytes_(ctx context.Context, block []byte, txs [][]byte, header []byte, hasHeader bool, blobs [][]byte) (result []byte, out []byte, seen string, err error)
+	}); ok {
+		args := featurecapnp.Feature_rawForms_Params(call.Args())
+		var block []byte
+		var txs [][]byte
+		var header []byte
 		hasHeader := args.HasHeaderFlag()
 		var blobs [][]byte
 		w1, err := args.Block()
 		if err != nil {
 			return domain.Wrap("Feature.rawForms.block", err)
 		}
-		v2, err := domain.Block("Feature.rawForms.block", w1)
-		if err != nil {
-			return domain.Wrap("Feature.rawForms.block", err)
-		}
-		block = v2
-		w3, err := args.Txs()
+		block = bytes.Clone(w1)
+		w2, err := args.Txs()
 		if err != nil {
 			return domain.Wrap("Feature.rawForms.txs", err)
 		}
-		if l4 := w3; l4.IsValid() {
-			txs = make([]*wire.MsgTx, l4.Len())
-			for i5 := 0; i5 < l4.Len(); i5++ {
-				e6, err := l4.At(i5)
+		if l3 := w2; l3.IsValid() {
+			txs = make([][]byte, l3.Len())
+			for i4 := 0; i4 < l3.Len(); i4++ {
+				e5, err := l3.At(i4)
 				if err != nil {
 					return domain.Wrap("Feature.rawForms.txs", err)
 				}
-				v7, err := domain.Tx("Feature.rawForms.txs", e6)
-				if err != nil {
-					return domain.Wrap("Feature.rawForms.txs", err)
-				}
-				txs[i5] = v7
+				txs[i4] = bytes.Clone(e5)
 			}
 		}
 		if hasHeader {
-			w8, err := args.Header()
+			w6, err := args.Header()
 			if err != nil {
 				return domain.Wrap("Feature.rawForms.header", err)
 			}
-			v9, err := domain.Header("Feature.rawForms.header", w8)
-			if err != nil {
-				return domain.Wrap("Feature.rawForms.header", err)
-			}
-			header = v9
+			header = bytes.Clone(w6)
 		}
-		w10, err := args.Blobs()
+		w7, err := args.Blobs()
 		if err != nil {
 			return domain.Wrap("Feature.rawForms.blobs", err)
 		}
-		if l11 := w10; l11.IsValid() {
-			blobs = make([][]byte, l11.Len())
-			for i12 := 0; i12 < l11.Len(); i12++ {
-				e13, err := l11.At(i12)
+		if l8 := w7; l8.IsValid() {
+			blobs = make([][]byte, l8.Len())
+			for i9 := 0; i9 < l8.Len(); i9++ {
+				e10, err := l8.At(i9)
 				if err != nil {
 					return domain.Wrap("Feature.rawForms.blobs", err)
 				}
-				blobs[i12] = bytes.Clone(e13)
+				blobs[i9] = bytes.Clone(e10)
 			}
 		}
-		result, out, seen, err := s.impl.RawForms(ctx, block, txs, header, hasHeader, blobs)
+		result, out, seen, err := impl.RawFormsBytes_(ctx, block, txs, header, hasHeader, blobs)
 		if err != nil {
 			return err
 		}
-		res, err := call.AllocResults()
+		s, err := call.AllocResults()
 		if err != nil {
 			return err
 		}
-		b14, err := domain.BlockBytes(result)
-		if err != nil {
+		res := featurecapnp.Feature_rawForms_Results(s)
+		if err := res.SetResult(result); err != nil {
 			return domain.Wrap("Feature.rawForms.result", err)
 		}
-		if err := res.SetResult(b14); err != nil {
-			return domain.Wrap("Feature.rawForms.result", err)
-		}
-		b15, err := domain.TxOutBytes(out)
-		if err != nil {
-			return domain.Wrap("Feature.rawForms.out", err)
-		}
-		if err := res.SetOut(b15); err != nil {
+		if err := res.SetOut(out); err != nil {
 			return domain.Wrap("Feature.rawForms.out", err)
 		}
 		if err := res.SetSeen(seen); err != nil {
 			return domain.Wrap("Feature.rawForms.seen", err)
 		}
 		return nil
-	})
+	}
+	args := featurecapnp.Feature_rawForms_Params(call.Args())
+	var block *wire.MsgBlock
+	var txs []*wire.MsgTx
+	var header wire.BlockHeader
+	hasHeader := args.HasHeaderFlag()
+	var blobs [][]byte
+	w1, err := args.Block()
+	if err != nil {
+		return domain.Wrap("Feature.rawForms.block", err)
+	}
+	v2, err := domain.Block("Feature.rawForms.block", w1)
+	if err != nil {
+		return domain.Wrap("Feature.rawForms.block", err)
+	}
+	block = v2
+	w3, err := args.Txs()
+	if err != nil {
+		return domain.Wrap("Feature.rawForms.txs", err)
+	}
+	if l4 := w3; l4.IsValid() {
+		txs = make([]*wire.MsgTx, l4.Len())
+		for i5 := 0; i5 < l4.Len(); i5++ {
+			e6, err := l4.At(i5)
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.txs", err)
+			}
+			v7, err := domain.Tx("Feature.rawForms.txs", e6)
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.txs", err)
+			}
+			txs[i5] = v7
+		}
+	}
+	if hasHeader {
+		w8, err := args.Header()
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.header", err)
+		}
+		v9, err := domain.Header("Feature.rawForms.header", w8)
+		if err != nil {
+			return domain.Wrap("Feature.rawForms.header", err)
+		}
+		header = v9
+	}
+	w10, err := args.Blobs()
+	if err != nil {
+		return domain.Wrap("Feature.rawForms.blobs", err)
+	}
+	if l11 := w10; l11.IsValid() {
+		blobs = make([][]byte, l11.Len())
+		for i12 := 0; i12 < l11.Len(); i12++ {
+			e13, err := l11.At(i12)
+			if err != nil {
+				return domain.Wrap("Feature.rawForms.blobs", err)
+			}
+			blobs[i12] = bytes.Clone(e13)
+		}
+	}
+	result, out, seen, err := impl.(Feature).RawForms(ctx, block, txs, header, hasHeader, blobs)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := featurecapnp.Feature_rawForms_Results(s)
+	b14, err := domain.BlockBytes(result)
+	if err != nil {
+		return domain.Wrap("Feature.rawForms.result", err)
+	}
+	if err := res.SetResult(b14); err != nil {
+		return domain.Wrap("Feature.rawForms.result", err)
+	}
+	b15, err := domain.TxOutBytes(out)
+	if err != nil {
+		return domain.Wrap("Feature.rawForms.out", err)
+	}
+	if err := res.SetOut(b15); err != nil {
+		return domain.Wrap("Feature.rawForms.out", err)
+	}
+	if err := res.SetSeen(seen); err != nil {
+		return domain.Wrap("Feature.rawForms.seen", err)
+	}
+	return nil
 }
 
-// RawFormsBytes serves Feature.rawFormsBytes.
-func (s *featureServer) RawFormsBytes(ctx context.Context, call featurecapnp.Feature_rawFormsBytes) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodFeatureRawFormsBytes, call.Args().Context, func(ctx context.Context) error {
-		if err := s.impl.RawFormsBytes(ctx); err != nil {
-			return err
-		}
-		return nil
-	})
+// featureRawFormsBytes serves Feature.rawFormsBytes.
+func featureRawFormsBytes(ctx context.Context, impl any, call *rt.Call) error {
+	if err := impl.(Feature).RawFormsBytes(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedFeatureServer can be embedded in a Feature implementation: every method

@@ -212,7 +212,7 @@ func TestLoopback(t *testing.T) {
 	defer cancel()
 	a, b := net.Pipe()
 	srv := impl{destroyed: make(chan struct{})}
-	sconn := rt.Serve(b, func(*rt.Conn) capnp.Client { return capnp.Client(FeatureServerToCapnp(srv)) },
+	sconn := rt.Serve(b, func(*rt.Conn) *rt.Cap { return FeatureServer(srv) },
 		WithFeatureBootstrap())
 	defer sconn.Close()
 	conn, err := rt.Connect(ctx, a, WithFeatureBootstrap())
@@ -220,7 +220,7 @@ func TestLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	c := NewFeatureClientFromConn(ctx, conn)
+	c := NewFeatureClient(conn)
 
 	if r, o, x, err := c.Multi(ctx, 3, "b"); err != nil || !r || o != "b!" || x != 6 {
 		t.Errorf("Multi = %v %q %d %v", r, o, x, err)
@@ -356,14 +356,14 @@ func (rawImpl) RawFormsBytes_(ctx context.Context, block []byte, txs [][]byte, h
 func featureClient(t *testing.T, ctx context.Context, srv Feature) *FeatureClient {
 	t.Helper()
 	a, b := net.Pipe()
-	sconn := rt.Serve(b, func(*rt.Conn) capnp.Client { return capnp.Client(FeatureServerToCapnp(srv)) }, WithFeatureBootstrap())
+	sconn := rt.Serve(b, func(*rt.Conn) *rt.Cap { return FeatureServer(srv) }, WithFeatureBootstrap())
 	t.Cleanup(func() { sconn.Close() })
 	conn, err := rt.Connect(ctx, a, WithFeatureBootstrap())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	c := NewFeatureClientFromConn(ctx, conn)
+	c := NewFeatureClient(conn)
 	t.Cleanup(c.Release)
 	return c
 }
@@ -439,5 +439,87 @@ func TestRawForms(t *testing.T) {
 	}
 	if _, _, _, err := raw.RawForms(ctx, nil, nil, wire.BlockHeader{}, false, nil); err == nil || !strings.Contains(err.Error(), "Feature.rawForms.result") || !errors.Is(err, io.EOF) {
 		t.Errorf("typed client, empty block result: err = %v, want io.EOF naming Feature.rawForms.result", err)
+	}
+}
+
+// capsImpl serves the methods whose params and results hold interfaces.
+type capsImpl struct{ UnimplementedFeatureServer }
+
+// Callbacks calls each callback with its index and returns, per element, a
+// Base whose Ping reports the result, or nil for a null element.
+func (capsImpl) Callbacks(ctx context.Context, cbs []Callback) ([]Base, error) {
+	out := make([]Base, len(cbs))
+	for i, cb := range cbs {
+		if cb == nil {
+			continue
+		}
+		r, err := cb.Call(ctx, int32(i))
+		rt.Release(cb)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = pingBase(fmt.Sprint(r))
+	}
+	return out, nil
+}
+
+func (capsImpl) Everything(ctx context.Context, input Everything, choice Choice) (*Everything, error) {
+	return &input, nil
+}
+
+type pingBase string
+
+func (b pingBase) Ping(context.Context) (string, error) { return string(b), nil }
+func (pingBase) Destroy(context.Context) error          { return nil }
+
+// TestInterfaceFields: capabilities in list elements (null ones stay nil)
+// and inside structs cross in both directions and stay callable.
+func TestInterfaceFields(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := featureClient(t, ctx, capsImpl{})
+
+	times := func(k int32) Callback {
+		return CallbackFunc(func(_ context.Context, arg int32) (int32, error) { return arg * k, nil })
+	}
+	bases, err := c.Callbacks(ctx, []Callback{times(10), nil, times(100)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bases) != 3 || bases[1] != nil {
+		t.Fatalf("Callbacks = %v, want 3 elements with a nil in the middle", bases)
+	}
+	for i, want := range map[int]string{0: "0", 2: "200"} {
+		if bases[i] == nil {
+			t.Errorf("result[%d] is nil", i)
+			continue
+		}
+		if s, err := bases[i].Ping(ctx); err != nil || s != want {
+			t.Errorf("result[%d].Ping = %q %v, want %q", i, s, err, want)
+		}
+		rt.Release(bases[i])
+	}
+
+	in := Everything{Callback: times(3), Named: []Pair[string, Callback]{{Key: "x4", Value: times(4)}, {Key: "null"}}}
+	out, err := c.Everything(ctx, in, Choice{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out == nil || out.Callback == nil {
+		t.Fatalf("Everything.callback did not come back: %+v", out)
+	}
+	if r, err := out.Callback.Call(ctx, 7); err != nil || r != 21 {
+		t.Errorf("Everything.callback.Call(7) = %d %v, want 21", r, err)
+	}
+	rt.Release(out.Callback)
+	if len(out.Named) != 2 || out.Named[0].Key != "x4" || out.Named[0].Value == nil || out.Named[1].Value != nil {
+		t.Fatalf("Everything.named = %+v, want x4 with a callback and null without", out.Named)
+	}
+	if r, err := out.Named[0].Value.Call(ctx, 5); err != nil || r != 20 {
+		t.Errorf("Everything.named[0].value.Call(5) = %d %v, want 20", r, err)
+	}
+	rt.Release(out.Named[0].Value)
+	if out, err := c.Everything(ctx, Everything{}, Choice{}); err != nil || out.Callback != nil {
+		t.Errorf("a nil callback came back as %v (%v)", out.Callback, err)
 	}
 }

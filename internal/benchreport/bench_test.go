@@ -43,7 +43,7 @@ samples/count cpu/nanoseconds
 Locations
      1: 0x1 M=1 runtime.futex /go/src/runtime/sys_linux_amd64.s:557:0 s=0
      2: 0x2 M=1 runtime.futexwakeup /go/src/runtime/os_linux.go:1:0 s=0
-     3: 0x3 M=1 capnproto.org/go/capnp/v3/rpc.(*Conn).send /m/capnproto.org/go/capnp/v3@v3.1.0-alpha.2/rpc/rpc.go:1:0 s=0
+     3: 0x3 M=1 github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine.(*writer).flush /r/rt/internal/engine/transport.go:1:0 s=0
      4: 0x4 M=1 capnproto.org/go/capnp/v3.(*Segment).writePtr /m/capnproto.org/go/capnp/v3@v3.1.0-alpha.2/segment.go:1:0 s=0
      5: 0x5 M=1 github.com/bitcoin-ipc/bitcoin-ipc/rt.(*Conn).call /r/rt/client.go:1:0 s=0
      6: 0x6 M=1 runtime.findRunnable /go/src/runtime/proc.go:1:0 s=0

@@ -25,13 +25,13 @@ import (
 	"syscall"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode/chain"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -522,22 +522,20 @@ func fillChain(c *chain.Chain, fill string) error {
 func ipcServer(nc net.Conn, s spec) error {
 	m := &marker{profile: s.Profile, hz: s.ProfHz, allocs: s.AllocProfile}
 	var (
-		boot func(*rt.Conn) capnp.Client
+		boot func(*rt.Conn) *rt.Cap
 		opts []rt.Option
 	)
 	switch s.Schema {
 	case "rttest":
 		boot = rttestBootstrap(m)
-		opts = append(opts, rt.WithInitInterfaceID(testInitID))
+		opts = append(opts, rttest.WithTestInitBootstrap())
 	case "v32":
 		n := demonode.New()
 		defer n.Chain().Close()
 		if err := fillChain(n.Chain(), s.Fill); err != nil {
 			return err
 		}
-		boot = func(*rt.Conn) capnp.Client {
-			return capnp.Client(v32.InitServerToCapnp(&benchInit{Init: n.Init(), marks: m}))
-		}
+		boot = func(*rt.Conn) *rt.Cap { return v32.InitServer(&benchInit{Init: n.Init(), marks: m}) }
 	default:
 		return fmt.Errorf("unknown schema %q", s.Schema)
 	}
@@ -584,7 +582,7 @@ type caller struct {
 func ipcConnect(ctx context.Context, nc net.Conn, schema string) (*rt.Conn, error) {
 	var opts []rt.Option
 	if schema == "rttest" {
-		opts = append(opts, rt.WithInitInterfaceID(testInitID))
+		opts = append(opts, rttest.WithTestInitBootstrap())
 	}
 	return rt.Connect(ctx, nc, opts...)
 }
@@ -627,7 +625,7 @@ func newCaller(ctx context.Context, conn *rt.Conn, s spec) (*caller, error) {
 		}
 		return c, nil
 	case "v32":
-		init := v32.NewInitClientFromConn(ctx, conn)
+		init := v32.NewInitClient(conn)
 		echo, err := init.MakeEcho(ctx)
 		if err != nil {
 			init.Release()
@@ -656,7 +654,7 @@ func newCaller(ctx context.Context, conn *rt.Conn, s spec) (*caller, error) {
 // (the whole block, decoded into a *wire.MsgBlock) on it; marks go
 // through an Echo.
 func newBlockCaller(ctx context.Context, conn *rt.Conn) (*caller, error) {
-	init := v32.NewInitClientFromConn(ctx, conn)
+	init := v32.NewInitClient(conn)
 	mining, err := init.MakeMining(ctx)
 	if err != nil {
 		init.Release()
@@ -686,6 +684,7 @@ func newBlockCaller(ctx context.Context, conn *rt.Conn) (*caller, error) {
 		close: func() {
 			_ = tmpl.Destroy(ctx)
 			_ = echo.Destroy(ctx)
+			rt.Release(mining)
 			init.Release()
 		},
 	}, nil

@@ -3,8 +3,8 @@ package main
 // Breaking a CPU profile down by who spends the time. Each sample's stack
 // is read leaf first (from `go tool pprof -raw`, which needs nothing but
 // the go command) and charged to its owner, the first frame outside the
-// Go runtime and the standard library: go-capnp's RPC dispatch, Cap'n
-// Proto encoding, rt, generated code, ... Stacks with no such frame are
+// Go runtime and the standard library: the RPC engine, Cap'n Proto
+// encoding, rt, generated code, ... Stacks with no such frame are
 // the runtime's own (scheduler, netpoller, background GC). Each sample is
 // also sorted by what its leaf does: a system call or futex (kernel), the
 // scheduler and channels (runtime), allocation and GC, or the owner's own
@@ -26,9 +26,9 @@ import (
 // Owners.
 const (
 	ownIO       = "socket reads and writes (the system calls)"
-	ownDispatch = "go-capnp RPC dispatch (rpc, server, capabilities, answers)"
-	ownEncoding = "Cap'n Proto encoding (messages, segments, framing)"
-	ownRT       = "rt (our runtime: threads, leases, executor, limit codec)"
+	ownDispatch = "RPC engine (rt/internal/engine: questions, answers, capabilities, framing)"
+	ownEncoding = "Cap'n Proto encoding (go-capnp: messages, segments, structs)"
+	ownRT       = "rt (our runtime: threads, leases, executor, dispatch)"
 	ownGen      = "generated code (gen/, rttest)"
 	ownDomain   = "domain conversions, exceptions"
 	ownBtcd     = "btcd (block and transaction (de)serialisation)"
@@ -63,19 +63,18 @@ type Breakdown struct {
 
 // watched are functions whose cumulative share the report quotes.
 var watched = []string{
-	fnFill, fnEncode, fnDecode, fnFlatten, fnNewData, fnCapnpDecode, fnExecLoop,
+	fnFill, fnWrite, fnRead, fnNewData, fnExecLoop,
 }
 
 const (
-	fnFill   = "github.com/bitcoin-ipc/bitcoin-ipc/rt.(*CallContext).Fill"
-	fnEncode = "github.com/bitcoin-ipc/bitcoin-ipc/rt.(*limitCodec).Encode"
-	fnDecode = "github.com/bitcoin-ipc/bitcoin-ipc/rt.(*limitCodec).Decode"
-	// rt's copy of what the socket did not take at once
-	fnFlatten = "github.com/bitcoin-ipc/bitcoin-ipc/rt.flatten"
+	// a call's context struct: context.thread and callbackThread
+	fnFill = "github.com/bitcoin-ipc/bitcoin-ipc/rt.fillContext"
+	// the engine writing the queued frames (writev)
+	fnWrite = "github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine.(*writer).flush"
+	// the engine reading a frame into one buffer
+	fnRead = "github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine.readMessage"
 	// a Data field set from a []byte: a zeroed allocation and a copy
 	fnNewData = "capnproto.org/go/capnp/v3.NewData"
-	// reading a message: a fresh buffer per message
-	fnCapnpDecode = "capnproto.org/go/capnp/v3.(*Decoder).Decode"
 	// a context call running on a Thread's own goroutine
 	fnExecLoop = "github.com/bitcoin-ipc/bitcoin-ipc/rt.(*executor).loop"
 )
@@ -327,47 +326,15 @@ func parseRaw(raw string, col int) (*Breakdown, error) {
 	return b, nil
 }
 
-// capnpFile is a file's path inside the go-capnp module, or "".
-func capnpFile(file string) string {
-	const mod = "capnproto.org/go/capnp/v3@"
-	i := strings.Index(file, mod)
-	if i < 0 {
-		return ""
-	}
-	rest := file[i+len(mod):]
-	if j := strings.Index(rest, "/"); j >= 0 {
-		return rest[j+1:]
-	}
-	return ""
-}
-
-// encodingFiles are the go-capnp root package's message-encoding files;
-// the rest of that package (capability.go, answer.go, localpromise.go,
-// request.go, ...) is capability dispatch.
-var encodingFiles = map[string]bool{
-	"address.go": true, "arena.go": true, "canonical.go": true, "codec.go": true,
-	"list.go": true, "list-gen.go": true, "message.go": true, "pointer.go": true,
-	"rawpointer.go": true, "segment.go": true, "struct.go": true, "typeparam.go": true,
-}
-
 // ownerOf returns the owner of a frame, or "" for the runtime and the
 // standard library.
 func ownerOf(f frame) string {
-	if cf := capnpFile(f.file); cf != "" {
-		switch {
-		case strings.HasPrefix(cf, "rpc/transport/"), strings.HasPrefix(cf, "packed/"),
-			strings.HasPrefix(cf, "encoding/"), strings.HasPrefix(cf, "std/"),
-			strings.HasPrefix(cf, "internal/str"), encodingFiles[cf]:
-			return ownEncoding
-		}
-		return ownDispatch
-	}
 	fn := f.fn
 	switch {
-	case strings.HasPrefix(fn, "capnproto.org/go/capnp/v3"):
-		return ownDispatch
-	case strings.HasPrefix(fn, "github.com/colega/zeropool"):
+	case strings.HasPrefix(fn, "capnproto.org/go/capnp/v3"), strings.HasPrefix(fn, "github.com/colega/zeropool"):
 		return ownEncoding
+	case strings.HasPrefix(fn, "github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine."):
+		return ownDispatch
 	case strings.HasPrefix(fn, "github.com/bitcoin-ipc/bitcoin-ipc/rt."),
 		strings.HasPrefix(fn, "github.com/bitcoin-ipc/bitcoin-ipc/gen/mp."):
 		if strings.HasPrefix(fn, "github.com/bitcoin-ipc/bitcoin-ipc/gen/mp.") {
@@ -443,8 +410,8 @@ func isSchedLeaf(f frame) bool {
 		strings.HasPrefix(fn, "internal/sync.") || strings.HasPrefix(fn, "gogo")
 }
 
-// ioFrames are the socket read and write system calls (whoever makes
-// them: go-capnp reads, rt's codec writes).
+// ioFrames are the socket read and write system calls (the engine makes
+// them).
 var ioFrames = []string{
 	"syscall.read", "syscall.write", "golang.org/x/sys/unix.writev", "golang.org/x/sys/unix.Writev",
 	"internal/poll.(*FD).Read", "internal/poll.(*FD).Write", "internal/poll.(*FD).Writev",

@@ -302,7 +302,7 @@ func Render(r *Results, m Machine) string {
 		"dominates a round trip here), so read the ratios: each compares figures measured side by side in this run "+
 		"(latency ratios are the median over %d interleaved rounds of the per-round ratio). "+
 		"Every figure is between two processes on a unix socketpair; the Go ends run in processes of their own, "+
-		"so the client's CPU time and allocations are its own. Go %s, go-capnp %s, %s, %s, Linux %s.\n\n",
+		"so the client's CPU time and allocations are its own. Go %s, go-capnp %s (the codec), %s, %s, Linux %s.\n\n",
 		m.CPUs, orUnknown(m.Model), m.GOMAXPROCS, orUnknown(m.LoadAvg), cfg.Rounds, m.Go, m.GoCapnp, m.Capnp, m.Gxx, m.Kernel)
 
 	if len(r.Errors) > 0 {
@@ -488,7 +488,7 @@ func renderAllocs(b *strings.Builder, r *Results) {
 	fmt.Fprintf(b, "## Allocations per call\n\n")
 	b.WriteString("runtime.MemStats deltas (Mallocs, TotalAlloc) over the sequential loop, divided by the calls: " +
 		"the client in its own process, the server in its own between the client's marks. Everything " +
-		"the process allocates counts (go-capnp's goroutines, rt, generated code, encoding). " +
+		"the process allocates counts (the RPC engine, rt, generated code, encoding). " +
 		"Every call here is a context call.\n\n")
 	t := table{head: []string{"pairing", "client allocs", "client bytes", "server allocs", "server bytes", "target", "client", "server"}}
 	for _, p := range pairings {
@@ -673,14 +673,13 @@ func whereTheTimeGoes(r *Results) string {
 		futex := func(bd *Breakdown) float64 { return bd.flatShare("runtime.futex") }
 		lat := r.field(pEchoGoGo, always(p50))
 		lat1 := r.field(pEchoGoGo1P, always(p50))
-		fmt.Fprintf(&b, "**Round-trip latency is hand-offs, not work.** A sequential v32 echo takes %s (p50) and "+
-			"costs the client %s and the server %s of CPU. Each message crosses goroutines: in the client, "+
-			"the caller → go-capnp's send goroutine, and go-capnp's reader → a goroutine per Return → the "+
-			"caller; in the server, go-capnp's reader → the capability's call-queue goroutine (call.Go() starts a "+
-			"fresh one) → rt's executor goroutine for the Thread → back → go-capnp's send goroutine. A hand-off "+
-			"to a parked OS thread is a futex wake-up (`runtime.futex` is %s of the client's CPU and %s of the "+
-			"server's) and on this 2-vCPU VM often the wake-up of a halted vCPU; the scheduler looking for work, "+
-			"with no caller of ours on the stack, is %s / %s. The floor has none of these hand-offs. ",
+		fmt.Fprintf(&b, "**Round-trip latency.** A sequential v32 echo takes %s (p50) and "+
+			"costs the client %s and the server %s of CPU. Each call crosses goroutines: in the client, "+
+			"the caller writes its call and the connection's reader wakes it with the answer; in the server, "+
+			"the reader posts the call to the Thread's executor goroutine, which runs it and writes the reply. "+
+			"A hand-off to a parked OS thread is a futex wake-up (`runtime.futex` is %s of the client's CPU and %s "+
+			"of the server's) and on this 2-vCPU VM often the wake-up of a halted vCPU; the scheduler looking for "+
+			"work, with no caller of ours on the stack, is %s / %s. The floor has none of these hand-offs. ",
 			fmtUs(lat), fmtUs(echo.ClientCPU), fmtUs(echo.ServerCPU), pct(futex(c)), pct(futex(sv)),
 			pct(c.ownerShare(ownSched)), pct(sv.ownerShare(ownSched)))
 		if !math.IsNaN(lat1) {
@@ -688,20 +687,14 @@ func whereTheTimeGoes(r *Results) string {
 				"same thread, the same echo takes %s (%s of the default), which locates the cost in thread "+
 				"wake-ups. ", fmtUs(lat1), fmtX(lat1/lat))
 		}
-		if sv.Under[fnExecLoop] > 0 {
-			b.WriteString("Of these hand-offs rt adds one, on the server: go-capnp's handler goroutine passes each " +
-				"context call to the Thread's executor goroutine (`rt.(*executor).loop`) and waits for it; " +
-				"the others are go-capnp's.\n\n")
-		} else {
-			b.WriteString("These hand-offs are go-capnp's: rt runs context calls on go-capnp's handler goroutine " +
-				"(no executor goroutine in the server's profile).\n\n")
-		}
+		fmt.Fprintf(&b, "The server's executor goroutines (`rt.(*executor).loop`) carry %s of its CPU.\n\n",
+			pct(sv.underShare(fnExecLoop)))
 
 		fmt.Fprintf(&b, "**Go against C++.** The C++ peer speaks the same protocol from one kj event loop per "+
 			"process, with no hand-offs: Go client → C++ server is %s of C++↔C++ and C++ client → Go server %s. "+
 			"The Go client spends %s of CPU per call against the C++ client's %s (same C++ server). "+
 			"Of the Go client's CPU (echo profile): socket read and write system calls %s (the floor pays these too), "+
-			"go-capnp's dispatch %s (its reader, send and Return goroutines: bookkeeping, channels, futex wake-ups), "+
+			"the RPC engine %s (questions, answers, capability tables, framing), "+
 			"the Go scheduler with no caller %s, Cap'n Proto encoding and framing %s, rt %s, background GC %s.\n\n",
 			fmtX(r.ratio(pAddGoCpp, pAddCppCpp, p50)), fmtX(r.ratio(pAddCppGo, pAddCppCpp, p50)),
 			fmtUs(r.field(pAddGoCpp, always(cpu))), fmtUs(r.field(pAddCppCpp, always(cpu))),
@@ -713,27 +706,26 @@ func whereTheTimeGoes(r *Results) string {
 	c1, c4 := r.field(pAddCppCpp, tputAt(1)), r.field(pAddCppCpp, tputAt(4))
 	fmt.Fprintf(&b, "**Throughput.** 4 callers give %s the calls of 1 Go↔Go (v32 echo) and %s C++↔C++. "+
 		"With %d vCPUs there is no room for parallelism: the C++ gain comes from its event loop batching the "+
-		"concurrent calls (several messages per read and write, one wake-up for many calls); go-capnp handles "+
-		"each message on its own goroutines, so concurrent calls add hand-offs as well as work.\n\n",
+		"concurrent calls (several messages per read and write, one wake-up for many calls); the engine batches "+
+		"the frames that queue behind a write in flight into one writev, and its reader handles each message "+
+		"it reads without a hand-off.\n\n",
 		fmtX(g4/g1), fmtX(c4/c1), runtime.NumCPU())
 
 	if gb := p.run("getBlock"); gb != nil {
 		if bl := r.block(fill4MB); bl != nil {
 			c, sv := gb.Client, gb.Server
 			mem := func(bd *Breakdown) float64 { return bd.flatShare("runtime.memclrNoHeapPointers", "runtime.memmove") }
-			fmt.Fprintf(&b, "**getBlock is copying, not the socket.** The %.1f MB block takes %s per getBlock "+
+			fmt.Fprintf(&b, "**getBlock.** The %.1f MB block takes %s per getBlock "+
 				"against %s for the same bytes over the socket; the server spends %s of CPU on it and the client %s, "+
 				"one after the other. Zeroing and copying memory (`memclrNoHeapPointers`, `memmove`) is %s of "+
 				"the server's CPU and %s of the client's. On the server, btcd copies the template's block (the demo "+
 				"node's getBlock) and serialises it into a buffer (btcd: %s of its CPU), `capnp.NewData` zeroes a "+
-				"segment and copies the bytes in (%s), and rt's "+
-				"transport codec copies what the socket did not take at once into its own queue (`rt.flatten`, %s). "+
-				"On the client, go-capnp's Decoder allocates, zeroes and fills a fresh buffer per message (%s), "+
-				"then btcd decodes the transactions out of it (%s). The cost is in the copies (go-capnp's and rt's) "+
-				"and btcd's (de)serialisation, not in Cap'n Proto's own encoding.\n\n",
+				"segment and copies the bytes in (%s), and the engine writes the frame from its segments "+
+				"(`(*writer).flush`, %s). On the client, the engine reads the frame into one buffer "+
+				"(`readMessage`, %s), then btcd decodes the transactions out of it (%s).\n\n",
 				float64(bl.Bytes)/1e6, fmtUs(bl.GetBlock.P50us), fmtUs(bl.Socket.P50us), fmtUs(gb.ServerCPU), fmtUs(gb.ClientCPU),
 				pct(mem(sv)), pct(mem(c)), pct(sv.ownerShare(ownBtcd)), pct(sv.underShare(fnNewData)),
-				pct(sv.underShare(fnFlatten)), pct(c.underShare(fnCapnpDecode)), pct(c.ownerShare(ownBtcd)))
+				pct(sv.underShare(fnWrite)), pct(c.underShare(fnRead)), pct(c.ownerShare(ownBtcd)))
 		}
 	}
 
@@ -748,27 +740,20 @@ func whereTheTimeGoes(r *Results) string {
 		dc, ds := per(a.Client, ownDispatch, a.Calls), per(a.Server, ownDispatch, a.ServerCalls)
 		ec, es := per(a.Client, ownEncoding, a.Calls), per(a.Server, ownEncoding, a.ServerCalls)
 		rc, rs := per(a.Client, ownRT, a.Calls), per(a.Server, ownRT, a.ServerCalls)
-		fmt.Fprintf(&b, "**Allocations.** Per echo call, go-capnp's dispatch allocates %s in the client and "+
-			"%s in the server (questions, answers, promises, capability references, a timer per Return for the "+
-			"delayed Finish), Cap'n Proto encoding %s / %s (messages and arenas), rt %s / %s, generated code %s / %s. "+
-			"Passing context.thread and callbackThread costs %s allocations per call in the client "+
-			"(rt's CallContext.Fill AddRefs both capabilities into the message's cap table; go-capnp allocates "+
-			"a counted reference each).",
+		fmt.Fprintf(&b, "**Allocations.** Per echo call, the RPC engine allocates %s in the client and "+
+			"%s in the server, Cap'n Proto encoding %s / %s (messages and arenas), rt %s / %s, generated code %s / %s. "+
+			"Filling the context struct (context.thread and callbackThread, `rt.fillContext`) costs %s "+
+			"allocations per call in the client.",
 			fmtNum(dc, ""), fmtNum(ds, ""), fmtNum(ec, ""), fmtNum(es, ""), fmtNum(rc, ""), fmtNum(rs, ""),
 			fmtNum(per(a.Client, ownGen, a.Calls), ""), fmtNum(per(a.Server, ownGen, a.ServerCalls), ""),
 			fmtNum(float64(a.Client.Under[fnFill])/float64(max(a.Calls, 1)), ""))
-		if min(dc+ec, ds+es) > goalAlloc {
-			fmt.Fprintf(&b, " go-capnp alone is above the target of %g on both sides, so no change to rt "+
-				"reaches it.", goalAlloc)
-		}
 		b.WriteString("\n\n")
 	}
 	if echo != nil {
-		fmt.Fprintf(&b, "**In short:** small calls are bound by go-capnp's dispatch structure (goroutines and "+
-			"hand-offs per message) meeting the Go scheduler on a small VM; rt's own share of CPU is %s in the "+
-			"client and %s in the server, encoding's %s / %s. Large payloads pay for copies in go-capnp and rt's "+
-			"codec and for btcd's (de)serialisation.\n\n",
+		fmt.Fprintf(&b, "**In short:** of the echo's CPU, rt's own share is %s in the client and %s in the "+
+			"server, the RPC engine's %s / %s, encoding's %s / %s.\n\n",
 			pct(echo.Client.ownerShare(ownRT)), pct(echo.Server.ownerShare(ownRT)),
+			pct(echo.Client.ownerShare(ownDispatch)), pct(echo.Server.ownerShare(ownDispatch)),
 			pct(echo.Client.ownerShare(ownEncoding)), pct(echo.Server.ownerShare(ownEncoding)))
 	}
 	return b.String()
@@ -782,9 +767,9 @@ func renderMethod(b *strings.Builder, r *Results) {
 		"every pairing in %d interleaved rounds, getBlock, the generator, and the profiled loops. Each measurement "+
 		"is a fresh pair of processes on a socketpair (fd 3): the program re-executes itself for the Go ends, and "+
 		"runs the C++ peer in its `bench-server`, `bench-client <N>` and `bench-client-mt <N> <T,...>` modes. "+
-		"Clients warm up (min(N/10+1, 200) calls) before timing. Go servers are the generated v32 server adapter "+
-		"(the demo node's Init, with an Echo and a getBlock that count calls and answer marks) and a hand-written "+
-		"rttest server on rt.ServerBase, as generated code would be. Go children run with Go's default GOMAXPROCS "+
+		"Clients warm up (min(N/10+1, 200) calls) before timing. Go servers are generated servers "+
+		"(v32: the demo node's Init, with an Echo and a getBlock that count calls and answer marks; rttest: a Calc "+
+		"implementation), and Go clients the generated clients. Go children run with Go's default GOMAXPROCS "+
 		"(the environment's is not passed on), except in the GOMAXPROCS=1 row. "+
 		"Options: `go run ./internal/benchreport -h`; `-quick` for a smoke run, `-only` for some areas.\n", cfg.Rounds)
 }

@@ -53,7 +53,7 @@ func demo(ctx context.Context, o *options, env Env) error {
 		return err
 	}
 	step("probe: the node speaks the %s schema", v)
-	h, err := nodeapi.NewVersion(ctx, conn, v)
+	h, err := nodeapi.NewVersion(conn, v)
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func withNode(ctx context.Context, o *options, env Env, fn func(*node) error) er
 	if err != nil {
 		return timedOut(ctx, fmt.Errorf("%s: %w", canonical, err), canonical, o.rpcclienttimeout, "-rpcclienttimeout")
 	}
-	if n.h, err = nodeapi.NewVersion(ctx, conn, n.version); err != nil {
+	if n.h, err = nodeapi.NewVersion(conn, n.version); err != nil {
 		return err
 	}
 	return timedOut(ctx, fn(n), canonical, o.rpcclienttimeout, "-rpcclienttimeout")

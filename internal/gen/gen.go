@@ -1,6 +1,6 @@
 // Package gen is capnpc-go-ipc as a library: it turns a Cap'n Proto
 // CodeGeneratorRequest into the Go companion files described in
-// docs/generated-code.md (domain interfaces, clients, server adapters and
+// docs/generated-code.md (domain interfaces, clients, server tables and
 // struct glue next to capnpc-go's wire package).
 //
 // Generation runs in two steps: model.Build resolves every name and IPC

@@ -48,18 +48,16 @@ func run() error {
 	}
 
 	// The runtime's test schema, shared by rt's tests, the C++ peer and
-	// the benchmarks.
-	rttestDir := filepath.Join(c.Root, "internal", "rttest")
-	if err := resetDir(rttestDir, "*.capnp.go"); err != nil {
-		return err
-	}
-	if _, err := c.RunArgs(filepath.Join("..", "internal", "rttest"), "master", capnpcGo+":"+rttestDir, nil, "rttest.capnp"); err != nil {
-		return err
+	// the benchmarks: the wire package rttest/rttestcapnp and the domain
+	// package rttest, next to the schema (the C++ peer builds from it too).
+	if err := generatePackages(c, capnpcGo, filepath.Join("internal", "rttest"), filepath.Join("internal", "rttest"), "rttest"); err != nil {
+		return fmt.Errorf("internal/rttest: %w", err)
 	}
 
 	// The calculator example: a schema of someone else's, through both
 	// plugins exactly as docs/custom-schemas.md tells its users.
-	if err := generateExample(c, capnpcGo, filepath.Join("examples", "calculator"), "calc"); err != nil {
+	example := filepath.Join("examples", "calculator")
+	if err := generatePackages(c, capnpcGo, filepath.Join(example, "schema"), filepath.Join(example, "calc"), "calc"); err != nil {
 		return fmt.Errorf("examples/calculator: %w", err)
 	}
 
@@ -93,12 +91,11 @@ func run() error {
 	return nil
 }
 
-// generateExample compiles every .capnp file in <example>/schema into the
-// wire package <example>/<pkg>/<pkg>capnp and the companion package
-// <example>/<pkg>.
-func generateExample(c *schemaset.Compiler, capnpcGo, example, pkg string) error {
-	schemaDir := filepath.Join(c.Root, example, "schema")
-	paths, err := filepath.Glob(filepath.Join(schemaDir, "*.capnp"))
+// generatePackages compiles every .capnp file in schemaDir into the wire
+// package <domainDir>/<pkg>capnp and the companion (domain) package
+// domainDir, named pkg. Both directories are relative to the repository.
+func generatePackages(c *schemaset.Compiler, capnpcGo, schemaDir, domainDir, pkg string) error {
+	paths, err := filepath.Glob(filepath.Join(c.Root, schemaDir, "*.capnp"))
 	if err != nil {
 		return err
 	}
@@ -109,15 +106,15 @@ func generateExample(c *schemaset.Compiler, capnpcGo, example, pkg string) error
 	for i, p := range paths {
 		files[i] = filepath.Base(p)
 	}
-	domainDir := filepath.Join(c.Root, example, pkg)
-	wireDir := filepath.Join(domainDir, pkg+"capnp")
+	out := filepath.Join(c.Root, domainDir)
+	wireDir := filepath.Join(out, pkg+"capnp")
 	if err := resetDir(wireDir, "*.capnp.go"); err != nil {
 		return err
 	}
-	if err := resetDir(domainDir, "*.ipc.go"); err != nil {
+	if err := resetDir(out, "*.ipc.go"); err != nil {
 		return err
 	}
-	rel := filepath.Join("..", example, "schema") // Run's directories are relative to schemas/
+	rel := filepath.Join("..", schemaDir) // Run's directories are relative to schemas/
 	if _, err := c.Run(rel, "master", capnpcGo+":"+wireDir, files...); err != nil {
 		return err
 	}
@@ -125,7 +122,7 @@ func generateExample(c *schemaset.Compiler, capnpcGo, example, pkg string) error
 	if err != nil {
 		return err
 	}
-	return generateIPC(req, domainDir)
+	return generateIPC(req, out)
 }
 
 // resetDir creates dir and removes files matching pattern from it, so that

@@ -192,7 +192,7 @@ func TestEveryMethodAnswers(t *testing.T) {
 				t.Fatalf("set %d target %d: no methods found", si, tg.kind)
 			}
 			for _, m := range tg.methods {
-				if m.m.MethodName == "destroy" {
+				if m.Name == "destroy" {
 					continue // would end the object for the others
 				}
 				for _, flags := range []uint8{0, flagContext} {

@@ -3,17 +3,15 @@ package hostile
 // A peer to fuzz: a Go client connected over a socketpair to generated
 // servers (v32 Init, Echo, Mining, BlockTemplate, Rpc; multiprocess Init
 // and Chain) whose implementations embed the Unimplemented servers. The
-// method tables come from the wire clients themselves: every method of a
-// capnpc-go client type is called once on a recording capability.
+// method tables come from the schemas that the wire packages embed.
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +20,8 @@ import (
 	"time"
 
 	"capnproto.org/go/capnp/v3"
+	"capnproto.org/go/capnp/v3/schemas"
+	"capnproto.org/go/capnp/v3/std/capnp/schema"
 
 	mpset "github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess/multiprocesscapnp"
@@ -67,56 +67,66 @@ type mpChain struct{ mpset.UnimplementedChainServer }
 
 // ---- method tables ----
 
-type method struct {
-	m    capnp.Method
-	size capnp.ObjectSize
-}
+// method is one schema method, called raw: rt sends the params as the
+// fuzzer fills them (the Method declares no context, so rt adds none).
+type method struct{ rt.Method }
 
-func (m method) String() string { return m.m.InterfaceName + "." + m.m.MethodName }
-
-// recorder is a capability that records the calls made on it.
-type recorder struct {
-	mu    sync.Mutex
-	calls []method
-}
-
-func (r *recorder) Send(_ context.Context, s capnp.Send) (*capnp.Answer, capnp.ReleaseFunc) {
-	r.mu.Lock()
-	r.calls = append(r.calls, method{m: s.Method, size: s.ArgsSize})
-	r.mu.Unlock()
-	return capnp.ErrorAnswer(s.Method, errors.New("recorded")), func() {}
-}
-func (r *recorder) Recv(_ context.Context, c capnp.Recv) capnp.PipelineCaller {
-	c.Reject(errors.New("recorder"))
-	return nil
-}
-func (r *recorder) Brand() capnp.Brand { return capnp.Brand{} }
-func (r *recorder) Shutdown()          {}
-func (r *recorder) String() string     { return "recorder" }
-
-var (
-	ctxType     = reflect.TypeOf((*context.Context)(nil)).Elem()
-	releaseType = reflect.TypeOf(capnp.ReleaseFunc(nil))
-)
-
-// methodsOf calls every RPC method of the capnpc-go client type of
-// example once, and returns what they sent.
-func methodsOf(example any) []method {
-	rec := &recorder{}
-	c := capnp.NewClient(rec)
-	defer c.Release()
-	v := reflect.ValueOf(c).Convert(reflect.TypeOf(example))
-	t := v.Type()
-	for i := 0; i < t.NumMethod(); i++ {
-		mt := t.Method(i).Type // receiver first
-		if mt.NumIn() != 3 || mt.In(1) != ctxType || mt.In(2).Kind() != reflect.Func ||
-			mt.NumOut() != 2 || mt.Out(1) != releaseType {
-			continue
+// methodsOf lists the methods of interface id, from the schema that
+// register (capnpc-go's RegisterSchema) holds, sorted by name.
+func methodsOf(register func(*schemas.Registry), id uint64) []method {
+	reg := &schemas.Registry{}
+	register(reg)
+	node := func(id uint64) schema.Node {
+		b, err := reg.Find(id)
+		if err != nil {
+			panic(fmt.Sprintf("schema node %#x: %v", id, err))
 		}
-		out := v.Method(i).Call([]reflect.Value{reflect.ValueOf(context.Background()), reflect.Zero(mt.In(2))})
-		out[1].Interface().(capnp.ReleaseFunc)()
+		msg, err := capnp.Unmarshal(b)
+		if err != nil {
+			panic(err)
+		}
+		req, err := schema.ReadRootCodeGeneratorRequest(msg)
+		if err != nil {
+			panic(err)
+		}
+		nodes, err := req.Nodes()
+		if err != nil {
+			panic(err)
+		}
+		for i := 0; i < nodes.Len(); i++ {
+			if nodes.At(i).Id() == id {
+				return nodes.At(i)
+			}
+		}
+		panic(fmt.Sprintf("schema node %#x not in its registry", id))
 	}
-	return rec.calls
+	iface := node(id)
+	full, err := iface.DisplayName()
+	if err != nil {
+		panic(err)
+	}
+	name := full[iface.DisplayNamePrefixLength():]
+	ms, err := iface.Interface().Methods()
+	if err != nil {
+		panic(err)
+	}
+	var out []method
+	for i := 0; i < ms.Len(); i++ {
+		mname, err := ms.At(i).Name()
+		if err != nil {
+			panic(err)
+		}
+		params := node(ms.At(i).ParamStructType()).StructNode()
+		out = append(out, method{rt.Method{
+			Interface:   name,
+			Name:        mname,
+			InterfaceID: id,
+			ID:          uint16(i),
+			Params:      capnp.ObjectSize{DataSize: capnp.Size(params.DataWordCount()) * 8, PointerCount: params.PointerCount()},
+		}})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 type targetKind int
@@ -136,16 +146,16 @@ var sets = [][]struct {
 	methods []method
 }{
 	{ // v32
-		{tInit, methodsOf(v32capnp.Init{})},
-		{tEcho, methodsOf(v32capnp.Echo{})},
-		{tMining, methodsOf(v32capnp.Mining{})},
-		{tTemplate, methodsOf(v32capnp.BlockTemplate{})},
-		{tRpc, methodsOf(v32capnp.Rpc{})},
+		{tInit, methodsOf(v32capnp.RegisterSchema, v32capnp.Init_TypeID)},
+		{tEcho, methodsOf(v32capnp.RegisterSchema, v32capnp.Echo_TypeID)},
+		{tMining, methodsOf(v32capnp.RegisterSchema, v32capnp.Mining_TypeID)},
+		{tTemplate, methodsOf(v32capnp.RegisterSchema, v32capnp.BlockTemplate_TypeID)},
+		{tRpc, methodsOf(v32capnp.RegisterSchema, v32capnp.Rpc_TypeID)},
 	},
 	{ // multiprocess
-		{tInit, methodsOf(multiprocesscapnp.Init{})},
-		{tEcho, methodsOf(multiprocesscapnp.Echo{})},
-		{tChain, methodsOf(multiprocesscapnp.Chain{})},
+		{tInit, methodsOf(multiprocesscapnp.RegisterSchema, multiprocesscapnp.Init_TypeID)},
+		{tEcho, methodsOf(multiprocesscapnp.RegisterSchema, multiprocesscapnp.Echo_TypeID)},
+		{tChain, methodsOf(multiprocesscapnp.RegisterSchema, multiprocesscapnp.Chain_TypeID)},
 	},
 }
 
@@ -196,7 +206,7 @@ type peer struct {
 	set     int
 	client  *rt.Conn
 	server  *rt.Conn
-	caps    map[targetKind]capnp.Client
+	caps    map[targetKind]*rt.ClientBase
 	ping    func(ctx context.Context, s string) (string, error)
 	log     *panicLog
 	release []func()
@@ -226,8 +236,9 @@ func socketPair() (net.Conn, net.Conn, error) {
 	return a, b, nil
 }
 
-func capOf(v any) capnp.Client {
-	return v.(interface{ Client() capnp.Client }).Client().AddRef()
+// baseOf is a raw client of the capability behind v, a generated client.
+func baseOf(v any) *rt.ClientBase {
+	return rt.NewClientBase(v.(interface{ Cap() *rt.Cap }).Cap().AddRef())
 }
 
 // newPeer connects a client to the servers of set (0: v32, 1:
@@ -238,13 +249,13 @@ func newPeer(set int, serverOpts ...rt.Option) (*peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{set: set, caps: map[targetKind]capnp.Client{}, log: &panicLog{}}
+	p := &peer{set: set, caps: map[targetKind]*rt.ClientBase{}, log: &panicLog{}}
 	opts := append([]rt.Option{rt.WithLogger(slog.New(p.log))}, serverOpts...)
-	p.server = rt.Serve(b, func(*rt.Conn) capnp.Client {
+	p.server = rt.Serve(b, func(*rt.Conn) *rt.Cap {
 		if set == 0 {
-			return capnp.Client(v32.InitServerToCapnp(v32Init{}))
+			return v32.InitServer(v32Init{})
 		}
-		return capnp.Client(mpset.InitServerToCapnp(mpInit{}))
+		return mpset.InitServer(mpInit{})
 	}, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), callWait)
 	defer cancel()
@@ -257,53 +268,52 @@ func newPeer(set int, serverOpts ...rt.Option) (*peer, error) {
 		p.close()
 		return nil, err
 	}
-	boot := p.client.Bootstrap(ctx)
-	p.caps[tInit] = boot
+	p.caps[tInit] = rt.NewClientBase(p.client.Bootstrap())
 	if set == 0 {
-		init := v32.NewInitClient(p.client, v32capnp.Init(boot.AddRef()))
+		init := v32.NewInitClient(p.client)
 		p.release = append(p.release, init.Release)
 		echo, err := init.MakeEcho(ctx)
 		if err != nil {
 			return fail(err)
 		}
 		p.ping = echo.Echo
-		p.caps[tEcho] = capOf(echo)
-		p.release = append(p.release, echo.(*v32.EchoClient).Release)
+		p.caps[tEcho] = baseOf(echo)
+		p.release = append(p.release, func() { rt.Release(echo) })
 		mining, err := init.MakeMining(ctx)
 		if err != nil {
 			return fail(err)
 		}
-		p.caps[tMining] = capOf(mining)
-		p.release = append(p.release, mining.(*v32.MiningClient).Release)
+		p.caps[tMining] = baseOf(mining)
+		p.release = append(p.release, func() { rt.Release(mining) })
 		tmpl, err := mining.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
 		if err != nil {
 			return fail(err)
 		}
-		p.caps[tTemplate] = capOf(tmpl)
-		p.release = append(p.release, tmpl.(*v32.BlockTemplateClient).Release)
+		p.caps[tTemplate] = baseOf(tmpl)
+		p.release = append(p.release, func() { rt.Release(tmpl) })
 		rpc, err := init.MakeRpc(ctx)
 		if err != nil {
 			return fail(err)
 		}
-		p.caps[tRpc] = capOf(rpc)
-		p.release = append(p.release, rpc.(*v32.RpcClient).Release)
+		p.caps[tRpc] = baseOf(rpc)
+		p.release = append(p.release, func() { rt.Release(rpc) })
 		return p, nil
 	}
-	init := mpset.NewInitClient(p.client, multiprocesscapnp.Init(boot.AddRef()))
+	init := mpset.NewInitClient(p.client)
 	p.release = append(p.release, init.Release)
 	echo, err := init.MakeEcho(ctx)
 	if err != nil {
 		return fail(err)
 	}
 	p.ping = echo.Echo
-	p.caps[tEcho] = capOf(echo)
-	p.release = append(p.release, echo.(*mpset.EchoClient).Release)
+	p.caps[tEcho] = baseOf(echo)
+	p.release = append(p.release, func() { rt.Release(echo) })
 	chain, err := init.MakeChain(ctx)
 	if err != nil {
 		return fail(err)
 	}
-	p.caps[tChain] = capOf(chain)
-	p.release = append(p.release, chain.(*mpset.ChainClient_).Release)
+	p.caps[tChain] = baseOf(chain)
+	p.release = append(p.release, func() { rt.Release(chain) })
 	return p, nil
 }
 
@@ -323,13 +333,11 @@ func (p *peer) close() {
 func (p *peer) call(t testing.TB, k targetKind, m method, fill func(capnp.Struct) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), callWait)
 	defer cancel()
-	ans, rel := p.caps[k].SendCall(ctx, capnp.Send{Method: m.m, ArgsSize: m.size, PlaceArgs: fill})
-	_, err := ans.Struct()
-	rel()
+	err := p.caps[k].Invoke(ctx, &m.Method, func(params *rt.Params) error { return fill(params.Struct()) }, nil)
 	if ctx.Err() != nil && p.server.Err() == nil {
 		t.Fatalf("%v: no answer in %v", m, callWait)
 	}
-	if strings.Contains(m.m.MethodName, "destroy") {
+	if m.Name == "destroy" {
 		p.stale = true // later calls would only be refused
 	}
 	return err

@@ -10,10 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"capnproto.org/go/capnp/v3"
-
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -97,9 +94,7 @@ func TestRpcRequestNotLoggedAtDebug(t *testing.T) {
 	}
 	serverLog := &logCapture{level: slog.LevelDebug}
 	clientLog := &logCapture{level: slog.LevelDebug}
-	server := rt.Serve(b, func(*rt.Conn) capnp.Client {
-		return capnp.Client(v32.InitServerToCapnp(rpcInit{}))
-	}, rt.WithLogger(slog.New(serverLog)))
+	server := rt.Serve(b, func(*rt.Conn) *rt.Cap { return v32.InitServer(rpcInit{}) }, rt.WithLogger(slog.New(serverLog)))
 	defer server.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), callWait)
 	defer cancel()
@@ -108,13 +103,13 @@ func TestRpcRequestNotLoggedAtDebug(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	init := v32.NewInitClient(client, v32capnp.Init(client.Bootstrap(ctx)))
+	init := v32.NewInitClient(client)
 	defer init.Release()
 	rpc, err := init.MakeRpc(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rpc.(*v32.RpcClient).Release()
+	defer rt.Release(rpc)
 	for _, method := range []string{"walletpassphrase", "fail"} {
 		req := json.RawMessage(fmt.Sprintf(`{"jsonrpc":"1.0","id":1,"method":%q,"params":[%q,60]}`, method, secret))
 		_, err := rpc.ExecuteRpc(ctx, req, "/wallet/w1", "user")

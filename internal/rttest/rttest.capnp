@@ -9,8 +9,8 @@ using Go = import "/go.capnp";
 using Proxy = import "/mp/proxy.capnp";
 
 $Cxx.namespace("rttest");
-$Go.package("rttest");
-$Go.import("github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest");
+$Go.package("rttestcapnp");
+$Go.import("github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp");
 
 interface TestInit $Proxy.wrap("TestInit") {
   # Bootstrap interface of the test peers.

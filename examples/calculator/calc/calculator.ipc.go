@@ -18,22 +18,29 @@ const _ = rt.SupportPackageIsVersion1
 
 var (
 	methodCalculatorDestroy = rt.Method{
-		File:       "calculator.capnp",
-		HasContext: true,
-		Interface:  "Calculator",
-		Name:       "destroy",
-		ParamsID:   calccapnp.Calculator_destroy_Params_TypeID,
-		ResultsID:  calccapnp.Calculator_destroy_Results_TypeID,
-		Schema:     calccapnp.RegisterSchema,
+		Interface:   "Calculator",
+		Name:        "destroy",
+		InterfaceID: calccapnp.Calculator_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    calccapnp.Calculator_destroy_Params_TypeID,
+		Schema:      calccapnp.RegisterSchema,
 	}
 	methodCalculatorEvaluate = rt.Method{
-		File:       "calculator.capnp",
-		HasContext: true,
-		Interface:  "Calculator",
-		Name:       "evaluate",
-		ParamsID:   calccapnp.Calculator_evaluate_Params_TypeID,
-		ResultsID:  calccapnp.Calculator_evaluate_Results_TypeID,
-		Schema:     calccapnp.RegisterSchema,
+		Interface:   "Calculator",
+		Name:        "evaluate",
+		InterfaceID: calccapnp.Calculator_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{DataSize: 8},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    calccapnp.Calculator_evaluate_Params_TypeID,
+		Schema:      calccapnp.RegisterSchema,
 	}
 )
 
@@ -46,7 +53,8 @@ type Calculator interface {
 	Evaluate(ctx context.Context, expression string) (result int64, err error)
 }
 
-// CalculatorClient calls a remote Calculator over a *rt.Conn.
+// CalculatorClient calls a Calculator through a capability (the peer's, or one
+// served in this process).
 type CalculatorClient struct {
 	base *rt.ClientBase
 }
@@ -54,23 +62,19 @@ type CalculatorClient struct {
 var _ Calculator = (*CalculatorClient)(nil)
 
 // NewCalculatorClient wraps capability c, which the client then owns.
-func NewCalculatorClient(conn *rt.Conn, c calccapnp.Calculator) *CalculatorClient {
-	return &CalculatorClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewCalculatorClient(c *rt.Cap) *CalculatorClient {
+	return &CalculatorClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *CalculatorClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *CalculatorClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *CalculatorClient) Capnp() calccapnp.Calculator {
-	return calccapnp.Calculator(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *CalculatorClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -85,118 +89,90 @@ func (c *CalculatorClient) AddCleanup(fn func()) {
 
 // Destroy calls Calculator.destroy.
 func (c *CalculatorClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodCalculatorDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p calccapnp.Calculator_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodCalculatorDestroy)
 }
 
 // Evaluate calls Calculator.evaluate.
 func (c *CalculatorClient) Evaluate(ctx context.Context, expression string) (result int64, err error) {
-	err = c.base.Call(ctx, &methodCalculatorEvaluate, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Evaluate(ctx, func(p calccapnp.Calculator_evaluate_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetExpression(expression); err != nil {
-				return domain.Wrap("Calculator.evaluate.expression", err)
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
+	err = c.base.Invoke(ctx, &methodCalculatorEvaluate, func(p *rt.Params) error {
+		args := calccapnp.Calculator_evaluate_Params(p.Struct())
+		if err := args.SetExpression(expression); err != nil {
+			return domain.Wrap("Calculator.evaluate.expression", err)
 		}
+		return nil
+	}, func(r *rt.Results) error {
+		res := calccapnp.Calculator_evaluate_Results(r.Struct())
 		result = res.Result()
 		return nil
 	})
 	return result, err
 }
 
-// calculatorToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func calculatorToCapnp(conn *rt.Conn, v Calculator) calccapnp.Calculator {
+// calculatorCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func calculatorCap(v Calculator) *rt.Cap {
 	if v == nil {
-		return calccapnp.Calculator{}
+		return nil
 	}
 	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return calccapnp.Calculator(c.Client().AddRef())
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
 	}
-	return CalculatorServerToCapnp(v)
+	return CalculatorServer(v)
 }
 
-// calculatorFromCapnp wraps an owned capability received on conn; null gives nil.
-func calculatorFromCapnp(conn *rt.Conn, c calccapnp.Calculator) Calculator {
-	if !c.IsValid() {
-		c.Release()
+// calculatorFromCap wraps an owned capability received in a message; nil gives nil.
+func calculatorFromCap(c *rt.Cap) Calculator {
+	if c == nil {
 		return nil
 	}
-	return NewCalculatorClient(conn, c)
+	return &CalculatorClient{base: rt.NewClientBase(c)}
 }
 
-// CalculatorServerToCapnp serves impl as a Calculator capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func CalculatorServerToCapnp(impl Calculator) calccapnp.Calculator {
-	return calccapnp.Calculator_ServerToClient(&calculatorServer{impl: impl})
+// CalculatorServer returns a capability that serves impl in this process.
+// Calls run on the threads named by their context.
+func CalculatorServer(impl Calculator) *rt.Cap {
+	return rt.Local(&calculatorDesc, impl)
 }
 
-// calculatorServer adapts a Calculator to capnpc-go's Calculator_Server.
-type calculatorServer struct {
-	rt.ServerBase
-	impl Calculator
+// calculatorDesc describes Calculator's methods, inherited ones included, to rt.
+var calculatorDesc rt.ServerDesc
+
+func init() {
+	calculatorDesc = rt.ServerDesc{
+		Name: "Calculator",
+		Methods: []rt.MethodDesc{
+			{Method: &methodCalculatorDestroy},
+			{Method: &methodCalculatorEvaluate, Handler: calculatorEvaluate},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(Calculator).Destroy(ctx)
+		},
+	}
 }
 
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *calculatorServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves Calculator.destroy.
-func (s *calculatorServer) Destroy(ctx context.Context, call calccapnp.Calculator_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodCalculatorDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Evaluate serves Calculator.evaluate.
-func (s *calculatorServer) Evaluate(ctx context.Context, call calccapnp.Calculator_evaluate) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodCalculatorEvaluate, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var expression string
-		w1, err := args.Expression()
-		if err != nil {
-			return domain.Wrap("Calculator.evaluate.expression", err)
-		}
-		expression = w1
-		result, err := s.impl.Evaluate(ctx, expression)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		res.SetResult(result)
-		return nil
-	})
+// calculatorEvaluate serves Calculator.evaluate.
+func calculatorEvaluate(ctx context.Context, impl any, call *rt.Call) error {
+	args := calccapnp.Calculator_evaluate_Params(call.Args())
+	var expression string
+	w1, err := args.Expression()
+	if err != nil {
+		return domain.Wrap("Calculator.evaluate.expression", err)
+	}
+	expression = w1
+	result, err := impl.(Calculator).Evaluate(ctx, expression)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := calccapnp.Calculator_evaluate_Results(s)
+	res.SetResult(result)
+	return nil
 }
 
 // UnimplementedCalculatorServer can be embedded in a Calculator implementation: every method

@@ -11,7 +11,6 @@ import (
 	"context"
 	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
 	"github.com/bitcoin-ipc/bitcoin-ipc/examples/calculator/calc/calccapnp"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -19,31 +18,39 @@ const _ = rt.SupportPackageIsVersion1
 
 var (
 	methodInitConstruct = rt.Method{
-		File:       "init.capnp",
-		HasContext: false,
-		Interface:  "Init",
-		Name:       "construct",
-		ParamsID:   calccapnp.Init_construct_Params_TypeID,
-		ResultsID:  calccapnp.Init_construct_Results_TypeID,
-		Schema:     calccapnp.RegisterSchema,
+		Interface:   "Init",
+		Name:        "construct",
+		InterfaceID: calccapnp.Init_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		Kind:        rt.MethodConstruct,
+		ParamsID:    calccapnp.Init_construct_Params_TypeID,
+		Schema:      calccapnp.RegisterSchema,
 	}
 	methodInitMakePrinter = rt.Method{
-		File:       "init.capnp",
-		HasContext: true,
-		Interface:  "Init",
-		Name:       "makePrinter",
-		ParamsID:   calccapnp.Init_makePrinter_Params_TypeID,
-		ResultsID:  calccapnp.Init_makePrinter_Results_TypeID,
-		Schema:     calccapnp.RegisterSchema,
+		Interface:   "Init",
+		Name:        "makePrinter",
+		InterfaceID: calccapnp.Init_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    calccapnp.Init_makePrinter_Params_TypeID,
+		Schema:      calccapnp.RegisterSchema,
 	}
 	methodInitMakeCalculator = rt.Method{
-		File:       "init.capnp",
-		HasContext: true,
-		Interface:  "Init",
-		Name:       "makeCalculator",
-		ParamsID:   calccapnp.Init_makeCalculator_Params_TypeID,
-		ResultsID:  calccapnp.Init_makeCalculator_Results_TypeID,
-		Schema:     calccapnp.RegisterSchema,
+		Interface:   "Init",
+		Name:        "makeCalculator",
+		InterfaceID: calccapnp.Init_TypeID,
+		ID:          2,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{PointerCount: 1},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    calccapnp.Init_makeCalculator_Params_TypeID,
+		Schema:      calccapnp.RegisterSchema,
 	}
 )
 
@@ -55,31 +62,30 @@ type Init interface {
 	MakeCalculator(ctx context.Context, printer Printer) (result Calculator, err error)
 }
 
-// InitClient calls a remote Init over a *rt.Conn.
+// InitClient calls a Init through a capability (the peer's, or one served in
+// this process).
 type InitClient struct {
 	base *rt.ClientBase
 }
 
 var _ Init = (*InitClient)(nil)
 
-// NewInitClient wraps capability c, which the client then owns.
-func NewInitClient(conn *rt.Conn, c calccapnp.Init) *InitClient {
-	return &InitClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+// NewInitClient returns a client of the Init that conn's peer serves (its
+// bootstrap capability). conn must have been made with WithInitBootstrap (rt's
+// default is Bitcoin Core's Init).
+func NewInitClient(conn *rt.Conn) *InitClient {
+	return &InitClient{base: rt.NewClientBase(conn.Bootstrap())}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *InitClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *InitClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *InitClient) Capnp() calccapnp.Init {
-	return calccapnp.Init(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *InitClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -94,24 +100,15 @@ func (c *InitClient) AddCleanup(fn func()) {
 
 // MakePrinter calls Init.makePrinter.
 func (c *InitClient) MakePrinter(ctx context.Context) (result Printer, err error) {
-	err = c.base.Call(ctx, &methodInitMakePrinter, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().MakePrinter(ctx, func(p calccapnp.Init_makePrinter_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
+	err = c.base.Invoke(ctx, &methodInitMakePrinter, nil, func(r *rt.Results) error {
+		res := calccapnp.Init_makePrinter_Results(r.Struct())
+		w1, err := capnp.Struct(res).Ptr(0)
 		if err != nil {
-			return err
+			return domain.Wrap("Init.makePrinter.result", err)
 		}
-		result = printerFromCapnp(conn, res.Result().AddRef())
+		if q2 := w1.Interface(); q2.IsValid() {
+			result = printerFromCap(r.Cap(q2.Capability()))
+		}
 		return nil
 	})
 	return result, err
@@ -119,54 +116,48 @@ func (c *InitClient) MakePrinter(ctx context.Context) (result Printer, err error
 
 // MakeCalculator calls Init.makeCalculator.
 func (c *InitClient) MakeCalculator(ctx context.Context, printer Printer) (result Calculator, err error) {
-	err = c.base.Call(ctx, &methodInitMakeCalculator, func(ctx context.Context, tc *rt.CallContext) error {
-		conn := c.base.Conn()
-		fut, release := c.Capnp().MakeCalculator(ctx, func(p calccapnp.Init_makeCalculator_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetPrinter(printerToCapnp(conn, printer)); err != nil {
+	err = c.base.Invoke(ctx, &methodInitMakeCalculator, func(p *rt.Params) error {
+		args := calccapnp.Init_makeCalculator_Params(p.Struct())
+		if c1 := printerCap(printer); c1 != nil {
+			if err := capnp.Struct(args).SetPtr(1, capnp.NewInterface(args.Segment(), p.AddCap(c1)).ToPtr()); err != nil {
 				return domain.Wrap("Init.makeCalculator.printer", err)
 			}
-			return nil
-		})
-		defer release()
-		res, err := fut.Struct()
-		if err != nil {
-			return err
 		}
-		result = calculatorFromCapnp(conn, res.Result().AddRef())
+		return nil
+	}, func(r *rt.Results) error {
+		res := calccapnp.Init_makeCalculator_Results(r.Struct())
+		w2, err := capnp.Struct(res).Ptr(0)
+		if err != nil {
+			return domain.Wrap("Init.makeCalculator.result", err)
+		}
+		if q3 := w2.Interface(); q3.IsValid() {
+			result = calculatorFromCap(r.Cap(q3.Capability()))
+		}
 		return nil
 	})
 	return result, err
 }
 
-// initToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func initToCapnp(conn *rt.Conn, v Init) calccapnp.Init {
+// initCap returns a capability to place into a message for v: a new reference
+// to a client's own capability, else v served in this process; nil for nil.
+func initCap(v Init) *rt.Cap {
 	if v == nil {
-		return calccapnp.Init{}
-	}
-	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return calccapnp.Init(c.Client().AddRef())
-	}
-	return InitServerToCapnp(v)
-}
-
-// initFromCapnp wraps an owned capability received on conn; null gives nil.
-func initFromCapnp(conn *rt.Conn, c calccapnp.Init) Init {
-	if !c.IsValid() {
-		c.Release()
 		return nil
 	}
-	return NewInitClient(conn, c)
+	if c, ok := v.(interface {
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
+	}
+	return InitServer(v)
+}
+
+// initFromCap wraps an owned capability received in a message; nil gives nil.
+func initFromCap(c *rt.Cap) Init {
+	if c == nil {
+		return nil
+	}
+	return &InitClient{base: rt.NewClientBase(c)}
 }
 
 // WithInitBootstrap makes Init the bootstrap interface of a
@@ -176,81 +167,71 @@ func WithInitBootstrap() rt.Option {
 	return rt.WithInitInterfaceID(calccapnp.Init_TypeID)
 }
 
-// NewInitClientFromConn returns a client of the Init that conn's peer
-// serves (its bootstrap capability). conn must have been made with WithInitBootstrap
-// (rt's default is Bitcoin Core's Init).
-func NewInitClientFromConn(ctx context.Context, conn *rt.Conn) *InitClient {
-	return NewInitClient(conn, calccapnp.Init(conn.Bootstrap(ctx)))
+// InitServer returns a capability that serves impl in this process. Calls run
+// on the threads named by their context.
+func InitServer(impl Init) *rt.Cap {
+	return rt.Local(&initDesc, impl)
 }
 
-// InitServerToCapnp serves impl as a Init capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func InitServerToCapnp(impl Init) calccapnp.Init {
-	return calccapnp.Init_ServerToClient(&initServer{impl: impl})
+// initDesc describes Init's methods, inherited ones included, to rt.
+var initDesc rt.ServerDesc
+
+func init() {
+	initDesc = rt.ServerDesc{
+		Name: "Init",
+		Methods: []rt.MethodDesc{
+			{Method: &methodInitConstruct},
+			{Method: &methodInitMakePrinter, Handler: initMakePrinter},
+			{Method: &methodInitMakeCalculator, Handler: initMakeCalculator},
+		},
+	}
 }
 
-// initServer adapts a Init to capnpc-go's Init_Server.
-type initServer struct {
-	rt.ServerBase
-	impl Init
-}
-
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *initServer) Shutdown() {
-	s.ServerBase.Shutdown(nil)
-}
-
-// Construct serves Init.construct.
-func (s *initServer) Construct(ctx context.Context, call calccapnp.Init_construct) error {
-	return s.ServerBase.HandleConstruct(ctx, call.Call, call.Args().ThreadMap(), func(tm mp.ThreadMap) error {
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		return res.SetThreadMap(tm)
-	})
-}
-
-// MakePrinter serves Init.makePrinter.
-func (s *initServer) MakePrinter(ctx context.Context, call calccapnp.Init_makePrinter) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodInitMakePrinter, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		result, err := s.impl.MakePrinter(ctx)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(printerToCapnp(conn, result)); err != nil {
+// initMakePrinter serves Init.makePrinter.
+func initMakePrinter(ctx context.Context, impl any, call *rt.Call) error {
+	result, err := impl.(Init).MakePrinter(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := calccapnp.Init_makePrinter_Results(s)
+	if c1 := printerCap(result); c1 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c1)).ToPtr()); err != nil {
 			return domain.Wrap("Init.makePrinter.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
-// MakeCalculator serves Init.makeCalculator.
-func (s *initServer) MakeCalculator(ctx context.Context, call calccapnp.Init_makeCalculator) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodInitMakeCalculator, call.Args().Context, func(ctx context.Context) error {
-		conn := rt.ConnFromContext(ctx)
-		args := call.Args()
-		var printer Printer
-		printer = printerFromCapnp(conn, args.Printer().AddRef())
-		result, err := s.impl.MakeCalculator(ctx, printer)
-		if err != nil {
-			return err
-		}
-		res, err := call.AllocResults()
-		if err != nil {
-			return err
-		}
-		if err := res.SetResult(calculatorToCapnp(conn, result)); err != nil {
+// initMakeCalculator serves Init.makeCalculator.
+func initMakeCalculator(ctx context.Context, impl any, call *rt.Call) error {
+	args := calccapnp.Init_makeCalculator_Params(call.Args())
+	var printer Printer
+	w1, err := capnp.Struct(args).Ptr(1)
+	if err != nil {
+		return domain.Wrap("Init.makeCalculator.printer", err)
+	}
+	if q2 := w1.Interface(); q2.IsValid() {
+		printer = printerFromCap(call.Cap(q2.Capability()))
+	}
+	result, err := impl.(Init).MakeCalculator(ctx, printer)
+	if err != nil {
+		return err
+	}
+	s, err := call.AllocResults()
+	if err != nil {
+		return err
+	}
+	res := calccapnp.Init_makeCalculator_Results(s)
+	if c3 := calculatorCap(result); c3 != nil {
+		if err := capnp.Struct(res).SetPtr(0, capnp.NewInterface(res.Segment(), call.AddCap(c3)).ToPtr()); err != nil {
 			return domain.Wrap("Init.makeCalculator.result", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // UnimplementedInitServer can be embedded in a Init implementation: every method

@@ -18,22 +18,29 @@ const _ = rt.SupportPackageIsVersion1
 
 var (
 	methodPrinterDestroy = rt.Method{
-		File:       "printer.capnp",
-		HasContext: true,
-		Interface:  "Printer",
-		Name:       "destroy",
-		ParamsID:   calccapnp.Printer_destroy_Params_TypeID,
-		ResultsID:  calccapnp.Printer_destroy_Results_TypeID,
-		Schema:     calccapnp.RegisterSchema,
+		Interface:   "Printer",
+		Name:        "destroy",
+		InterfaceID: calccapnp.Printer_TypeID,
+		ID:          0,
+		Params:      capnp.ObjectSize{PointerCount: 1},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		Kind:        rt.MethodDestroy,
+		ParamsID:    calccapnp.Printer_destroy_Params_TypeID,
+		Schema:      calccapnp.RegisterSchema,
 	}
 	methodPrinterPrint = rt.Method{
-		File:       "printer.capnp",
-		HasContext: true,
-		Interface:  "Printer",
-		Name:       "print",
-		ParamsID:   calccapnp.Printer_print_Params_TypeID,
-		ResultsID:  calccapnp.Printer_print_Results_TypeID,
-		Schema:     calccapnp.RegisterSchema,
+		Interface:   "Printer",
+		Name:        "print",
+		InterfaceID: calccapnp.Printer_TypeID,
+		ID:          1,
+		Params:      capnp.ObjectSize{PointerCount: 2},
+		Results:     capnp.ObjectSize{},
+		HasContext:  true,
+		ContextPtr:  0,
+		ParamsID:    calccapnp.Printer_print_Params_TypeID,
+		Schema:      calccapnp.RegisterSchema,
 	}
 )
 
@@ -45,7 +52,8 @@ type Printer interface {
 	Print(ctx context.Context, line string) error
 }
 
-// PrinterClient calls a remote Printer over a *rt.Conn.
+// PrinterClient calls a Printer through a capability (the peer's, or one
+// served in this process).
 type PrinterClient struct {
 	base *rt.ClientBase
 }
@@ -53,23 +61,19 @@ type PrinterClient struct {
 var _ Printer = (*PrinterClient)(nil)
 
 // NewPrinterClient wraps capability c, which the client then owns.
-func NewPrinterClient(conn *rt.Conn, c calccapnp.Printer) *PrinterClient {
-	return &PrinterClient{base: rt.NewClientBase(conn, capnp.Client(c))}
+func NewPrinterClient(c *rt.Cap) *PrinterClient {
+	return &PrinterClient{base: rt.NewClientBase(c)}
 }
 
-// Conn returns the connection the client calls over.
+// Conn returns the connection the capability lives on (nil for one served in
+// this process).
 func (c *PrinterClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
-// Client returns the capability (borrowed: do not release it).
-func (c *PrinterClient) Client() capnp.Client {
-	return c.base.Client()
-}
-
-// Capnp returns the typed wire capability (borrowed: do not release it).
-func (c *PrinterClient) Capnp() calccapnp.Printer {
-	return calccapnp.Printer(c.base.Client())
+// Cap returns the capability (borrowed: AddRef it to keep it).
+func (c *PrinterClient) Cap() *rt.Cap {
+	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
@@ -84,107 +88,78 @@ func (c *PrinterClient) AddCleanup(fn func()) {
 
 // Destroy calls Printer.destroy.
 func (c *PrinterClient) Destroy(ctx context.Context) error {
-	return c.base.Destroy(ctx, &methodPrinterDestroy, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Destroy(ctx, func(p calccapnp.Printer_destroy_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
+	return c.base.Destroy(ctx, &methodPrinterDestroy)
 }
 
 // Print calls Printer.print.
 func (c *PrinterClient) Print(ctx context.Context, line string) error {
-	return c.base.Call(ctx, &methodPrinterPrint, func(ctx context.Context, tc *rt.CallContext) error {
-		fut, release := c.Capnp().Print(ctx, func(p calccapnp.Printer_print_Params) error {
-			cp, err := p.NewContext()
-			if err != nil {
-				return err
-			}
-			if err := tc.Fill(cp); err != nil {
-				return err
-			}
-			if err := p.SetLine(line); err != nil {
-				return domain.Wrap("Printer.print.line", err)
-			}
-			return nil
-		})
-		defer release()
-		_, err := fut.Struct()
-		return err
-	})
-}
-
-// printerToCapnp returns a capability for v to place into a message on conn: a client on
-// the same connection passes its own capability (AddRef'd), anything else is served.
-func printerToCapnp(conn *rt.Conn, v Printer) calccapnp.Printer {
-	if v == nil {
-		return calccapnp.Printer{}
-	}
-	if c, ok := v.(interface {
-		Conn() *rt.Conn
-		Client() capnp.Client
-	}); ok && c.Conn() == conn {
-		return calccapnp.Printer(c.Client().AddRef())
-	}
-	return PrinterServerToCapnp(v)
-}
-
-// printerFromCapnp wraps an owned capability received on conn; null gives nil.
-func printerFromCapnp(conn *rt.Conn, c calccapnp.Printer) Printer {
-	if !c.IsValid() {
-		c.Release()
-		return nil
-	}
-	return NewPrinterClient(conn, c)
-}
-
-// PrinterServerToCapnp serves impl as a Printer capability. Calls run on the
-// threads named by their context (see rt.ServerBase.Handle).
-func PrinterServerToCapnp(impl Printer) calccapnp.Printer {
-	return calccapnp.Printer_ServerToClient(&printerServer{impl: impl})
-}
-
-// printerServer adapts a Printer to capnpc-go's Printer_Server.
-type printerServer struct {
-	rt.ServerBase
-	impl Printer
-}
-
-// Shutdown runs when the capability is released; it destroys impl if
-// the peer did not.
-func (s *printerServer) Shutdown() {
-	s.ServerBase.Shutdown(s.impl.Destroy)
-}
-
-// Destroy serves Printer.destroy.
-func (s *printerServer) Destroy(ctx context.Context, call calccapnp.Printer_destroy) error {
-	return s.ServerBase.HandleDestroy(ctx, call.Call, &methodPrinterDestroy, call.Args().Context, s.impl.Destroy)
-}
-
-// Print serves Printer.print.
-func (s *printerServer) Print(ctx context.Context, call calccapnp.Printer_print) error {
-	return s.ServerBase.Handle(ctx, call.Call, &methodPrinterPrint, call.Args().Context, func(ctx context.Context) error {
-		args := call.Args()
-		var line string
-		w1, err := args.Line()
-		if err != nil {
+	return c.base.Invoke(ctx, &methodPrinterPrint, func(p *rt.Params) error {
+		args := calccapnp.Printer_print_Params(p.Struct())
+		if err := args.SetLine(line); err != nil {
 			return domain.Wrap("Printer.print.line", err)
 		}
-		line = w1
-		if err := s.impl.Print(ctx, line); err != nil {
-			return err
-		}
 		return nil
-	})
+	}, nil)
+}
+
+// printerCap returns a capability to place into a message for v: a new
+// reference to a client's own capability, else v served in this process; nil
+// for nil.
+func printerCap(v Printer) *rt.Cap {
+	if v == nil {
+		return nil
+	}
+	if c, ok := v.(interface {
+		Cap() *rt.Cap
+	}); ok {
+		return c.Cap().AddRef()
+	}
+	return PrinterServer(v)
+}
+
+// printerFromCap wraps an owned capability received in a message; nil gives nil.
+func printerFromCap(c *rt.Cap) Printer {
+	if c == nil {
+		return nil
+	}
+	return &PrinterClient{base: rt.NewClientBase(c)}
+}
+
+// PrinterServer returns a capability that serves impl in this process. Calls
+// run on the threads named by their context.
+func PrinterServer(impl Printer) *rt.Cap {
+	return rt.Local(&printerDesc, impl)
+}
+
+// printerDesc describes Printer's methods, inherited ones included, to rt.
+var printerDesc rt.ServerDesc
+
+func init() {
+	printerDesc = rt.ServerDesc{
+		Name: "Printer",
+		Methods: []rt.MethodDesc{
+			{Method: &methodPrinterDestroy},
+			{Method: &methodPrinterPrint, Handler: printerPrint},
+		},
+		Destroy: func(ctx context.Context, impl any) error {
+			return impl.(Printer).Destroy(ctx)
+		},
+	}
+}
+
+// printerPrint serves Printer.print.
+func printerPrint(ctx context.Context, impl any, call *rt.Call) error {
+	args := calccapnp.Printer_print_Params(call.Args())
+	var line string
+	w1, err := args.Line()
+	if err != nil {
+		return domain.Wrap("Printer.print.line", err)
+	}
+	line = w1
+	if err := impl.(Printer).Print(ctx, line); err != nil {
+		return err
+	}
+	return nil
 }
 
 // UnimplementedPrinterServer can be embedded in a Printer implementation: every method

@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"capnproto.org/go/capnp/v3"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
@@ -35,7 +34,7 @@ func Context(t testing.TB) context.Context {
 // Connect serves boot (the set's Init) on one end of an AF_UNIX socketpair
 // and connects (rt.Connect: bootstrap + Init.construct) from the other.
 // Both connections are closed when the test ends.
-func Connect(t testing.TB, boot func(*rt.Conn) capnp.Client, clientOpts ...rt.Option) (client, server *rt.Conn) {
+func Connect(t testing.TB, boot func(*rt.Conn) *rt.Cap, clientOpts ...rt.Option) (client, server *rt.Conn) {
 	t.Helper()
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {

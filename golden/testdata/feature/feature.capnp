@@ -87,6 +87,8 @@ struct Everything @0x9a7c5e3b1d2f4860 {
   # capnpc-go renames this accessor to String_.
   self @24 :Everything;
   # Recursive: struct fields are pointers.
+  named @25 :List(Pair(Text, Callback));
+  # Capabilities as generic arguments.
 
   struct Nested @0xb2c4d6e8f0a1b3c5 {
     inner @0 :Inner;

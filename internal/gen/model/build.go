@@ -464,16 +464,15 @@ func (b *builder) declareInterface(f *SchemaFile, n *node) {
 	i := &Interface{
 		ID: n.Id(), Name: n.name, Loc: n.display, Doc: n.doc, File: f,
 		Wire:          b.wireIdent(n, ""),
-		WireToCli:     b.wireIdent(n, "_ServerToClient"),
 		GoName:        g,
 		ClientName:    g + "Client",
 		NewClient:     "New" + g + "Client",
-		ServerToCapnp: g + "ServerToCapnp",
-		ServerType:    lowerFirst(g) + "Server",
+		Server:        g + "Server",
+		Desc:          lowerFirst(g) + "Desc",
 		Unimplemented: "Unimplemented" + g + "Server",
 		FuncName:      g + "Func",
-		ToCapnp:       lowerFirst(g) + "ToCapnp",
-		FromCapnp:     lowerFirst(g) + "FromCapnp",
+		CapFn:         lowerFirst(g) + "Cap",
+		FromCapFn:     lowerFirst(g) + "FromCap",
 	}
 	anns, _ := n.Annotations()
 	i.Wrap = annText(anns, proxyWrapAnn)
@@ -508,7 +507,7 @@ func (b *builder) deriveNames(files []*SchemaFile) {
 			}
 		}
 		for _, i := range f.Interfaces {
-			for _, p := range []*string{&i.ClientName, &i.NewClient, &i.ServerToCapnp, &i.ServerType, &i.Unimplemented, &i.ToCapnp, &i.FromCapnp} {
+			for _, p := range []*string{&i.ClientName, &i.NewClient, &i.Server, &i.Desc, &i.Unimplemented, &i.CapFn, &i.FromCapFn} {
 				*p = b.derive(d, *p, i.Loc)
 			}
 			if i.Callback {
@@ -516,6 +515,9 @@ func (b *builder) deriveNames(files []*SchemaFile) {
 			}
 			for _, m := range i.Methods {
 				m.Var = b.derive(d, m.Var, m.Loc)
+				if m.Kind == MethodPlain {
+					m.Handler = b.derive(d, m.Handler, m.Loc)
+				}
 			}
 		}
 	}
@@ -625,6 +627,9 @@ func (b *builder) field(parent *node, sf schema.Field, index int, pathPrefix, lo
 		}
 	}
 	f.Type = t
+	if f.IsPointer() {
+		f.Ptr = uint16(sf.Slot().Offset())
+	}
 	if sf.Slot().HadExplicitDefault() {
 		dv, _ := sf.Slot().DefaultValue()
 		v, err := b.defaultValue(t, dv)
@@ -635,6 +640,12 @@ func (b *builder) field(parent *node, sf schema.Field, index int, pathPrefix, lo
 		f.Default = v
 	}
 	return f
+}
+
+// objectSize is the wire size of struct node n.
+func objectSize(n *node) ObjectSize {
+	sn := n.StructNode()
+	return ObjectSize{DataSize: sn.DataWordCount() * 8, PointerCount: sn.PointerCount()}
 }
 
 // goFieldName is the exported Go name of a domain struct field.
@@ -905,8 +916,8 @@ func (b *builder) defineInterface(i *Interface) {
 		}
 	}
 	if len(i.Methods) > 0 && i.Methods[0].Index == 0 && i.Methods[0].Kind == MethodConstruct {
+		i.Bootstrap = true
 		i.BootstrapOption = "With" + i.GoName + "Bootstrap"
-		i.ClientFromConn = i.NewClient + "FromConn"
 	}
 	supers, _ := n.Interface().Superclasses()
 	for k := 0; k < supers.Len(); k++ {
@@ -924,23 +935,17 @@ func (b *builder) defineInterface(i *Interface) {
 	}
 }
 
-var reservedClientMethods = map[string]bool{"Conn": true, "Client": true, "Release": true, "Capnp": true, "AddCleanup": true}
+var reservedClientMethods = map[string]bool{"Conn": true, "Cap": true, "Release": true, "AddCleanup": true}
 
 func (b *builder) method(i *Interface, n *node, sm schema.Method, index int) *Method {
 	name, _ := sm.Name()
 	manns, _ := sm.Annotations()
-	wname := name
-	if r := annText(manns, goNameAnn); r != "" {
-		wname = r
-	}
 	m := &Method{
 		Interface: i,
 		Name:      name,
 		Index:     index,
 		Loc:       i.Loc + "." + name,
 		GoName:    title(name),
-		WireName:  title(wname),
-		WireCall:  GoIdent{Path: i.Wire.Path, Name: n.wireName + "_" + wname},
 		Var:       "method" + i.GoName + title(name),
 		ProxyName: annText(manns, proxyNameAnn),
 	}
@@ -952,16 +957,14 @@ func (b *builder) method(i *Interface, n *node, sm schema.Method, index int) *Me
 		m.Kind = MethodDestroy
 	case "construct":
 		m.Kind = MethodConstruct
+	default:
+		m.Handler = lowerFirst(i.GoName) + title(name)
 	}
 	if sm := oldRe.FindStringSubmatch(name); sm != nil {
 		m.Deprecated = fmt.Sprintf("Deprecated: %s is kept for wire compatibility with older peers (superseded by %s); it is never called implicitly.", m.GoName, title(sm[1]))
 	}
 	if reservedClientMethods[m.GoName] {
 		b.fail(errAt(m.Loc, "method name %s collides with a method of %s", m.GoName, i.ClientName))
-		return nil
-	}
-	if m.WireName == "Shutdown" {
-		b.fail(errAt(m.Loc, "a method named shutdown would collide with server.Shutdowner in capnpc-go's server"))
 		return nil
 	}
 	if l, _ := sm.ImplicitParameters(); l.Len() > 0 {
@@ -978,13 +981,14 @@ func (b *builder) method(i *Interface, n *node, sm schema.Method, index int) *Me
 		return nil
 	}
 	m.WireParams, m.WireResults = b.wireIdent(pn, ""), b.wireIdent(rn, "")
+	m.ParamsSize, m.ResultsSize = objectSize(pn), objectSize(rn)
 	params := b.methodFields(m, pn, "params")
 	results := b.methodFields(m, rn, "results")
 	if params == nil || results == nil {
 		return nil
 	}
 	b.mapMethod(m, params, results)
-	if m.Kind == MethodNormal && m.Deprecated == "" {
+	if m.Kind == MethodPlain && m.Deprecated == "" {
 		m.Bytes = bytesSibling(m)
 	}
 	return m
@@ -1092,8 +1096,8 @@ var reservedArgNames = func() map[string]bool {
 		any append bool byte cap clear close comparable complex complex64 complex128 copy delete error false
 		float32 float64 imag int int8 int16 int32 int64 iota len make max min new nil panic print println real
 		recover rune string true uint uint8 uint16 uint32 uint64 uintptr
-		ctx err call args res conn s c f p fut release tc impl v seg cp aerr tm ok fn
-		capnp server rt mp domain wire chainhash btcutil bytes time json context`) {
+		ctx err call args res s c f p r impl v seg aerr ok fn
+		capnp rt domain wire chainhash btcutil bytes time json context`) {
 		m[s] = true
 	}
 	return m
@@ -1318,17 +1322,17 @@ func (b *builder) finish(files []*SchemaFile) {
 			}
 		}
 	}
-	// NeedsConn: fixed point over struct fields.
+	// NeedsCaps: fixed point over struct fields.
 	for changed := true; changed; {
 		changed = false
 		for _, f := range files {
 			for _, s := range f.Structs {
-				if s.NeedsConn {
+				if s.NeedsCaps {
 					continue
 				}
 				for _, fl := range s.Fields {
-					if needsConn(fl.Type) {
-						s.NeedsConn, changed = true, true
+					if needsCaps(fl.Type) {
+						s.NeedsCaps, changed = true, true
 						break
 					}
 				}
@@ -1414,21 +1418,21 @@ func (b *builder) methodSet(root, i *Interface, seen map[*Interface]bool) {
 	}
 }
 
-func needsConn(t *Type) bool {
+func needsCaps(t *Type) bool {
 	switch t.Kind {
 	case KindInterface:
 		return true
 	case KindList:
-		return needsConn(t.Elem)
+		return needsCaps(t.Elem)
 	case KindStruct:
 		if t.Struct == nil {
 			return false
 		}
-		if t.Struct.NeedsConn {
+		if t.Struct.NeedsCaps {
 			return true
 		}
 		for _, a := range t.Args {
-			if a != nil && needsConn(a) {
+			if a != nil && needsCaps(a) {
 				return true
 			}
 		}

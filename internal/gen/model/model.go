@@ -180,7 +180,7 @@ type Struct struct {
 	TypeParams []*TypeParam
 	Fields     []*Field // ordinal order; $Proxy.skip fields are kept (see doc)
 	HasDefault bool
-	NeedsConn  bool    // some field (transitively) holds an interface
+	NeedsCaps  bool    // some field (transitively) holds an interface: converters take an rt.Caps
 	Union      bool    // has an unnamed union
 	WireWhich  GoIdent // v32capnp.Expected_Which
 }
@@ -200,6 +200,7 @@ type Field struct {
 	ProxyName  string
 	Exception  string // $Proxy.exception type, "" if none
 	Count      int    // $Proxy.count, -1 when absent
+	Ptr        uint16 // pointer index in the wire struct, for pointer fields
 	InUnion    bool
 	WhichConst GoIdent // v32capnp.Expected_Which_value
 }
@@ -209,30 +210,31 @@ func (f *Field) IsPointer() bool { return !f.Type.Kind.IsScalar() && f.Type.Kind
 
 // Interface is a schema interface and everything generated for it.
 type Interface struct {
-	ID        uint64
-	Name      string
-	Loc       string
-	Doc       string
-	File      *SchemaFile
-	Wrap      string
-	Wire      GoIdent // v32capnp.Mining
-	WireToCli GoIdent // v32capnp.Mining_ServerToClient
+	ID   uint64
+	Name string
+	Loc  string
+	Doc  string
+	File *SchemaFile
+	Wrap string
+	Wire GoIdent // v32capnp.Mining (its _TypeID names the interface)
 
 	GoName        string // Mining: the domain interface
 	ClientName    string // MiningClient
-	NewClient     string // NewMiningClient
-	ServerToCapnp string // MiningServerToCapnp
-	ServerType    string // miningServer (unexported adapter)
+	NewClient     string // NewMiningClient: NewMiningClient(c *rt.Cap), or (conn *rt.Conn) for the bootstrap interface
+	Server        string // MiningServer: MiningServer(impl) *rt.Cap
+	Desc          string // miningDesc: the rt.ServerDesc
 	Unimplemented string // UnimplementedMiningServer
 	FuncName      string // MiningFunc, callbacks only
-	ToCapnp       string // miningToCapnp(conn, v)
-	FromCapnp     string // miningFromCapnp(conn, c)
+	CapFn         string // miningCap(v Mining) *rt.Cap: a capability to place in a message
+	FromCapFn     string // miningFromCap(c *rt.Cap) Mining: a received capability as a Mining
 
-	// An interface whose method @0 is construct is a connection's Init
-	// (libmultiprocess's bootstrap convention); it gets these two, and
-	// they are empty for every other interface.
-	BootstrapOption string // WithInitBootstrap: the rt.Option naming it the bootstrap
-	ClientFromConn  string // NewInitClientFromConn: a client of the peer's bootstrap
+	// Bootstrap is set for an interface whose method @0 is construct: a
+	// connection's Init (libmultiprocess's bootstrap convention). Its
+	// NewClient takes the *rt.Conn and bootstraps by itself, and it gets
+	// BootstrapOption (WithInitBootstrap), the rt.Option naming it the
+	// bootstrap interface; BootstrapOption is empty for every other one.
+	Bootstrap       bool
+	BootstrapOption string
 
 	Supers   []*Interface
 	Methods  []*Method // own methods, in declaration order
@@ -241,12 +243,12 @@ type Interface struct {
 	Destroy  *Method   // nil when the interface has no destroy (own or inherited)
 }
 
-// MethodKind tells the runtime-handled methods apart.
+// MethodKind tells the runtime-handled methods apart (rt.MethodKind).
 type MethodKind int
 
 // Method kinds.
 const (
-	MethodNormal MethodKind = iota
+	MethodPlain MethodKind = iota
 	MethodDestroy
 	MethodConstruct
 )
@@ -264,13 +266,14 @@ type Method struct {
 	HasContext bool
 
 	GoName      string  // GetTip
-	WireName    string  // capnpc-go client method: GetTip
-	WireCall    GoIdent // v32capnp.Mining_getTip (server call type)
-	WireParams  GoIdent
+	WireParams  GoIdent // v32capnp.Mining_getTip_Params
 	WireResults GoIdent
-	Var         string // package-level rt.Method var: methodMiningGetTip
+	ParamsSize  ObjectSize // of the params struct
+	ResultsSize ObjectSize // of the results struct
+	Var         string     // package-level rt.Method var: methodMiningGetTip
+	Handler     string     // rt.Handler func serving it: miningGetTip (none for construct and destroy)
 
-	ContextField *Field // params.context, when HasContext
+	ContextField *Field // params.context, when HasContext (its Ptr is rt.Method.ContextPtr)
 	Params       []*Arg // Go parameters after ctx
 	Results      []*Arg // Go results before err
 	Exceptions   []*Field
@@ -283,10 +286,16 @@ type Method struct {
 	// on the wire. Its GoName is GoName+"Bytes" (underscores added on a
 	// collision); every other field is shared with this method. Clients
 	// have it as a method; a server implementation may have it too, and
-	// the adapter then calls it instead of the typed method. It is not
+	// its handler then calls it instead of the typed method. It is not
 	// part of the domain interface, nor of UnimplementedXServer. Nil for
 	// other methods, destroy, construct and deprecated methods.
 	Bytes *Method
+}
+
+// ObjectSize is the size of a wire struct (capnp.ObjectSize).
+type ObjectSize struct {
+	DataSize     uint16 // bytes
+	PointerCount uint16
 }
 
 // ArgRole is what a Go parameter or result stands for.

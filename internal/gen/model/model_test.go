@@ -104,21 +104,29 @@ func TestInterfaceNames(t *testing.T) {
 	eq(t, "GoName", i.GoName, "Feature")
 	eq(t, "ClientName", i.ClientName, "FeatureClient")
 	eq(t, "NewClient", i.NewClient, "NewFeatureClient")
-	eq(t, "ServerToCapnp", i.ServerToCapnp, "FeatureServerToCapnp")
+	eq(t, "Server", i.Server, "FeatureServer")
+	eq(t, "Desc", i.Desc, "featureDesc")
+	eq(t, "CapFn", i.CapFn, "featureCap")
+	eq(t, "FromCapFn", i.FromCapFn, "featureFromCap")
 	eq(t, "Unimplemented", i.Unimplemented, "UnimplementedFeatureServer")
 	eq(t, "Wire", i.Wire.Name, "Feature")
-	eq(t, "WireToCli", i.WireToCli.Name, "Feature_ServerToClient")
 	eq(t, "Wrap", i.Wrap, "feature::Feature")
 	eq(t, "Callback", i.Callback, false)
 	eq(t, "Destroy", i.Destroy.Name, "destroy")
 
 	op := method(t, i, "optionalPointer")
 	eq(t, "GoName", op.GoName, "OptionalPointer")
-	eq(t, "WireName", op.WireName, "OptionalPointer")
-	eq(t, "WireCall", op.WireCall.Name, "Feature_optionalPointer")
 	eq(t, "WireParams", op.WireParams.Name, "Feature_optionalPointer_Params")
 	eq(t, "WireResults", op.WireResults.Name, "Feature_optionalPointer_Results")
 	eq(t, "Var", op.Var, "methodFeatureOptionalPointer")
+	eq(t, "Handler", op.Handler, "featureOptionalPointer")
+	eq(t, "Index", op.Index, 5)
+	eq(t, "ParamsSize", op.ParamsSize, model.ObjectSize{PointerCount: 1})
+	eq(t, "ResultsSize", op.ResultsSize, model.ObjectSize{DataSize: 8, PointerCount: 1})
+	eq(t, "ContextPtr", op.ContextField.Ptr, uint16(0))
+	pr := method(t, i, "presence")
+	eq(t, "interface result ptr", pr.Results[3].Field.Ptr, uint16(3))
+	eq(t, "destroy Handler", method(t, i, "destroy").Handler, "")
 	eq(t, "HasContext", op.HasContext, true)
 	eq(t, "Loc", op.Loc, "feature.capnp:Feature.optionalPointer")
 }
@@ -129,8 +137,9 @@ func TestConventions(t *testing.T) {
 
 	eq(t, "construct kind", method(t, i, "construct").Kind, model.MethodConstruct)
 	eq(t, "BootstrapOption", i.BootstrapOption, "WithFeatureBootstrap")
-	eq(t, "ClientFromConn", i.ClientFromConn, "NewFeatureClientFromConn")
+	eq(t, "Bootstrap", i.Bootstrap, true)
 	eq(t, "Derived BootstrapOption", iface(t, m, "Derived").BootstrapOption, "")
+	eq(t, "Derived Bootstrap", iface(t, m, "Derived").Bootstrap, false)
 	eq(t, "destroy kind", method(t, i, "destroy").Kind, model.MethodDestroy)
 	eq(t, "noContext", method(t, i, "noContext").HasContext, false)
 
@@ -233,7 +242,7 @@ func TestInheritanceAndCallbacks(t *testing.T) {
 func TestStructs(t *testing.T) {
 	m := mustBuild(t, featureReq)
 	e := strct(t, m, "Everything")
-	eq(t, "NeedsConn", e.NeedsConn, true)
+	eq(t, "NeedsCaps", e.NeedsCaps, true)
 	byName := map[string]*model.Field{}
 	for _, f := range e.Fields {
 		byName[f.Name] = f
@@ -251,7 +260,7 @@ func TestStructs(t *testing.T) {
 	o := strct(t, m, "Options")
 	eq(t, "HasDefault", o.HasDefault, true)
 	eq(t, "Default", o.Default, "DefaultOptions")
-	eq(t, "NeedsConn", o.NeedsConn, false)
+	eq(t, "NeedsCaps", o.NeedsCaps, false)
 	for _, f := range o.Fields {
 		if f.Name == "ignored" {
 			eq(t, "skip kept in struct", f.Skip, true)

@@ -3,10 +3,15 @@
 // libmultiprocess's wire conventions in both roles. The Go interop tests
 // in rt/interop_test.go build and run it.
 //
-//   peer serve <fd>                  serve TestInit on the connected socket fd
+//   peer serve <fd>                  serve TestInit on the connected socket fd;
+//                                    a line "counts" on stdin prints a COUNTS
+//                                    line (see printCounts), as does the end
+//                                    of the connection
 //   peer bench-server <fd>           the same
 //   peer client <fd> <scenario>      drive a TestInit server: basic, errors,
-//                                    callback, threads, pipeline, bench N
+//                                    callback, threads, pipeline, unreturned,
+//                                    promise, bench N (the client serves a
+//                                    TestInit of its own as its bootstrap)
 //   peer bench-client <fd> <N>       = client <fd> bench <N>
 //   peer bench-client-mt <fd> <N> <T[,T...]>
 //                                    = client <fd> bench-mt <N> <T,...>:
@@ -37,6 +42,7 @@
 #include <rttest.capnp.h>
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +58,23 @@
 namespace {
 
 kj::Timer* g_timer = nullptr;
+
+// Live objects of each kind this process serves, for COUNTS lines: what
+// the peer still holds (or we hold ourselves) of ours.
+struct Counts {
+  int calcs = 0;
+  int threads = 0;
+  int callbacks = 0;
+} g_counts;
+
+void printCounts(const char* when) {
+  printf("COUNTS %s calcs=%d threads=%d callbacks=%d\n", when, g_counts.calcs, g_counts.threads, g_counts.callbacks);
+  fflush(stdout);
+}
+
+// kRelease, as Calc.ping's argument, tells a Go server under test that
+// the calls sent before it have arrived (it then releases a call it held).
+constexpr uint64_t kRelease = 0x52454c45415345;
 
 [[noreturn]] void fatal(const std::string& msg) {
   fprintf(stdout, "FAIL %s\n", msg.c_str());
@@ -78,7 +101,8 @@ class Hold {
 
 class ThreadImpl final : public mp::Thread::Server {
  public:
-  explicit ThreadImpl(std::string name) : name(kj::mv(name)) {}
+  explicit ThreadImpl(std::string name) : name(kj::mv(name)) { g_counts.threads++; }
+  ~ThreadImpl() noexcept(false) { g_counts.threads--; }
 
   kj::Promise<void> getName(GetNameContext c) override {
     c.getResults().setResult(name);
@@ -208,8 +232,22 @@ class ThreadMapImpl final : public mp::ThreadMap::Server {
 
 // ---- server objects ----
 
+class CalcImpl;
+CalcImpl* g_lastCalc = nullptr;  // the Calc makeCalc made last (while it lives)
+
 class CalcImpl final : public rttest::Calc::Server {
  public:
+  CalcImpl() {
+    g_counts.calcs++;
+    g_lastCalc = this;
+  }
+  ~CalcImpl() noexcept(false) {
+    g_counts.calcs--;
+    if (g_lastCalc == this) g_lastCalc = nullptr;
+  }
+
+  std::vector<int64_t> adds;  // the first argument of each add, in order
+
   kj::Promise<void> destroy(DestroyContext c) override {
     return onThread(c.getParams().getContext(), [this](Running) {
       m_destroyed = true;
@@ -219,8 +257,9 @@ class CalcImpl final : public rttest::Calc::Server {
 
   kj::Promise<void> add(AddContext c) override {
     check();
-    return onThread(c.getParams().getContext(), [c](Running) mutable {
+    return onThread(c.getParams().getContext(), [this, c](Running) mutable {
       auto p = c.getParams();
+      adds.push_back(p.getA());
       c.getResults().setResult(p.getA() + p.getB());
       return kj::Promise<void>(kj::READY_NOW);
     });
@@ -335,15 +374,50 @@ class InitImpl final : public rttest::TestInit::Server {
   }
 };
 
+// readCommands answers the lines of in: "counts" prints a COUNTS line.
+kj::Promise<void> readCommands(kj::AsyncInputStream& in, kj::Own<std::string> line) {
+  auto buf = kj::heapArray<char>(256);
+  auto ptr = buf.begin();
+  return in.tryRead(ptr, 1, buf.size())
+      .then([&in, line = kj::mv(line), buf = kj::mv(buf)](size_t n) mutable -> kj::Promise<void> {
+        if (n == 0) return kj::READY_NOW;  // stdin closed
+        for (size_t i = 0; i < n; i++) {
+          if (buf[i] != '\n') {
+            line->push_back(buf[i]);
+            continue;
+          }
+          if (*line == "counts") printCounts("now");
+          line->clear();
+        }
+        return readCommands(in, kj::mv(line));
+      });
+}
+
 int serve(int fd) {
   auto io = kj::setupAsyncIo();
   g_timer = &io.provider->getTimer();
   Peer peer;
   g_peer = &peer;
-  auto stream = io.lowLevelProvider->wrapSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
-  capnp::TwoPartyVatNetwork network(*stream, capnp::rpc::twoparty::Side::SERVER);
-  auto rpc = capnp::makeRpcServer(network, capnp::Capability::Client(kj::heap<InitImpl>()));
-  network.onDisconnect().wait(io.waitScope);
+  {
+    auto stream = io.lowLevelProvider->wrapSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+    capnp::TwoPartyVatNetwork network(*stream, capnp::rpc::twoparty::Side::SERVER);
+    auto rpc = capnp::makeRpcServer(network, capnp::Capability::Client(kj::heap<InitImpl>()));
+    // Commands come on a pipe; a stdin that epoll cannot watch (a file,
+    // /dev/null) has none.
+    struct stat st;
+    kj::Own<kj::AsyncInputStream> in;
+    kj::Promise<void> commands = kj::READY_NOW;
+    if (fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+      in = io.lowLevelProvider->wrapInputFd(0);
+      commands = readCommands(*in, kj::heap<std::string>()).eagerlyEvaluate([](kj::Exception&&) {});
+    }
+    network.onDisconnect().wait(io.waitScope);
+  }
+  // The connection and everything it held are gone; the pool and the
+  // peer's ThreadMap are ours to drop.
+  peer.pool.clear();
+  peer.peerThreadMap = nullptr;
+  printCounts("end");
   return 0;
 }
 
@@ -351,7 +425,8 @@ int serve(int fd) {
 
 class CallbackImpl final : public rttest::Callback::Server {
  public:
-  explicit CallbackImpl(rttest::Calc::Client calc) : m_calc(kj::mv(calc)) {}
+  explicit CallbackImpl(rttest::Calc::Client calc) : m_calc(kj::mv(calc)) { g_counts.callbacks++; }
+  ~CallbackImpl() noexcept(false) { g_counts.callbacks--; }
 
   kj::Promise<void> destroy(DestroyContext c) override {
     return onThread(c.getParams().getContext(), [](Running) { return kj::Promise<void>(kj::READY_NOW); });
@@ -619,6 +694,125 @@ void scenarioPipeline(Client& cl) {
   printf("OK pipelined calls on an unreturned thread\n");
 }
 
+// An incoming call (at the Go server) whose target and whose
+// context.thread are both unreturned answers: threadName on the Calc of a
+// makeCalc, on the Thread of a makeThread, the three sent together. The Go
+// server under test holds makeCalc until ping(kRelease), sent after the
+// call, arrives: the target is unreturned when the call arrives, and the
+// thread was sent unreturned.
+void scenarioUnreturned(Client& cl) {
+  auto& ws = cl.io.waitScope;
+  auto treq = cl.serverThreadMap.makeThreadRequest();
+  treq.setName("cpppeer-unreturned");
+  auto tprom = treq.send();
+  auto mreq = cl.init.makeCalcRequest();
+  cl.fill(mreq.initContext());
+  auto mprom = mreq.send();
+  auto nreq = mprom.getResult().threadNameRequest();
+  auto ctx = nreq.initContext();
+  ctx.setThread(tprom.getResult());
+  ctx.setCallbackThread(cl.local);
+  auto nprom = nreq.send();
+  auto areq = mprom.getResult().addRequest();
+  auto actx = areq.initContext();
+  actx.setThread(tprom.getResult());
+  actx.setCallbackThread(cl.local);
+  areq.setA(40);
+  areq.setB(2);
+  auto aprom = areq.send();
+  auto preq = cl.calc.pingRequest();
+  preq.setX(kRelease);
+  auto pprom = preq.send();
+  std::string name = nprom.wait(ws).getResult();
+  if (name.find("(from cpppeer-unreturned)") == std::string::npos) fatal("threadName on the unreturned thread ran on " + name);
+  if (auto r = aprom.wait(ws).getResult(); r != 42) fatal("add on the unreturned Calc = " + std::to_string(r));
+  pprom.wait(ws);
+  auto calc2 = mprom.wait(ws).getResult();
+  tprom.wait(ws);
+  auto dreq = calc2.destroyRequest();
+  cl.fill(dreq.initContext());
+  dreq.send().wait(ws);
+  printf("OK call on an unreturned Calc and Thread ran on %s\n", name.c_str());
+}
+
+// PromiseCallback is called by the Go server with a context.thread that
+// is a promise of Go's (see scenarioPromise). It calls add(1) on the
+// promise, as a Calc, then releases the Go server's makeCalc; once add(1)
+// returned (the promise has resolved by then), it calls add(2) on it.
+class PromiseCallback final : public rttest::Callback::Server {
+ public:
+  explicit PromiseCallback(Client& cl) : m_cl(cl) { g_counts.callbacks++; }
+  ~PromiseCallback() noexcept(false) { g_counts.callbacks--; }
+
+  kj::Promise<void> call(CallContext c) override {
+    auto promised = c.getParams().getContext().getThread().castAs<rttest::Calc>();
+    auto local = m_cl.local;
+    auto add = [promised, local](int64_t a) mutable {
+      auto req = promised.addRequest();
+      auto ctx = req.initContext();
+      ctx.setThread(local);
+      ctx.setCallbackThread(local);
+      req.setA(a);
+      req.setB(100);
+      return req.send();
+    };
+    auto first = add(1);
+    auto preq = m_cl.calc.pingRequest();
+    preq.setX(kRelease);
+    auto ping = preq.send();
+    return first.then([add, ping = kj::mv(ping)](capnp::Response<rttest::Calc::AddResults> r) mutable {
+             if (r.getResult() != 101) fatal("add(1) through the promise = " + std::to_string(r.getResult()));
+             return ping.then([add](capnp::Response<rttest::Calc::PingResults>) mutable {
+               return kj::Promise<capnp::Response<rttest::Calc::AddResults>>(add(2));
+             });
+           })
+        .then([c](capnp::Response<rttest::Calc::AddResults> r) mutable {
+          if (r.getResult() != 102) fatal("add(2) on the resolved promise = " + std::to_string(r.getResult()));
+          c.getResults().setResult(c.getParams().getDepth());
+        });
+  }
+
+ private:
+  Client& m_cl;
+};
+
+// Go passes us a promise that resolves later to a capability we host.
+// The Go server holds makeCalc (its answer A unreturned) until released;
+// we name A's pipelined result as the callbackThread of a callBack call,
+// so Go's handler, calling back, sends it as context.thread: a
+// senderPromise. PromiseCallback calls add(1) on it (through Go, which
+// holds the call), then releases makeCalc: the Go server answers it with a
+// Calc of ours (from this client's bootstrap), sends Resolve, forwards the
+// held add(1) to us, and we, having called the promise, embargo it
+// (Disembargo to Go and back) before add(2) goes straight to our Calc.
+void scenarioPromise(Client& cl) {
+  auto& ws = cl.io.waitScope;
+  // makeCalc waits on a Thread of its own.
+  auto treq = cl.serverThreadMap.makeThreadRequest();
+  treq.setName("cpppeer-promise");
+  auto held = treq.send().wait(ws).getResult();
+  auto mreq = cl.init.makeCalcRequest();
+  auto mctx = mreq.initContext();
+  mctx.setThread(held);
+  mctx.setCallbackThread(cl.local);
+  auto mprom = mreq.send();
+  auto creq = cl.calc.callBackRequest();
+  auto ctx = creq.initContext();
+  ctx.setThread(cl.remote);
+  ctx.setCallbackThread(mprom.getResult().castAs<mp::Thread>());
+  creq.setCb(kj::heap<PromiseCallback>(cl));
+  creq.setDepth(7);
+  if (auto r = creq.send().wait(ws).getResult(); r != 8) fatal("callBack = " + std::to_string(r));
+  auto ours = mprom.wait(ws).getResult();
+  if (g_lastCalc == nullptr) fatal("the Go server's makeCalc did not return our Calc");
+  if (g_lastCalc->adds != std::vector<int64_t>{1, 2}) {
+    std::string got;
+    for (auto a : g_lastCalc->adds) got += " " + std::to_string(a);
+    fatal("our Calc got adds" + got + ", want 1 2");
+  }
+  printf("OK promise resolved to our own Calc; calls arrived in order\n");
+}
+
 void scenarioBench(Client& cl, long n) {
   if (n <= 0) fatal("bench needs N > 0");
   for (long i = 0; i < std::min(n / 10 + 1, 200L); i++) add(cl, i, 1);  // warm up
@@ -720,7 +914,9 @@ int client(int fd, const std::string& scenario, const std::string& arg, const st
   g_peer = &peer;
   auto stream = io.lowLevelProvider->wrapSocketFd(fd, kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
   capnp::TwoPartyVatNetwork network(*stream, capnp::rpc::twoparty::Side::CLIENT);
-  auto rpc = capnp::makeRpcClient(network);
+  // Our bootstrap, for a Go server that calls back into its client's
+  // objects (scenario promise).
+  auto rpc = capnp::makeRpcServer(network, capnp::Capability::Client(kj::heap<InitImpl>()));
   capnp::MallocMessageBuilder vatMsg;
   auto vatId = vatMsg.initRoot<capnp::rpc::twoparty::VatId>();
   vatId.setSide(capnp::rpc::twoparty::Side::SERVER);
@@ -757,6 +953,10 @@ int client(int fd, const std::string& scenario, const std::string& arg, const st
     scenarioThreads(cl);
   } else if (scenario == "pipeline") {
     scenarioPipeline(cl);
+  } else if (scenario == "unreturned") {
+    scenarioUnreturned(cl);
+  } else if (scenario == "promise") {
+    scenarioPromise(cl);
   } else if (scenario == "bench") {
     scenarioBench(cl, atol(arg.c_str()));
   } else if (scenario == "bench-mt") {

@@ -67,6 +67,11 @@ func (c *Conn) handleCall(msg *capnp.Message, rc rpccp.Call) error {
 	if terr == nil {
 		c.inFlight++
 		call.inFlight = true
+		if n != nil {
+			// Held until delivered: a promise the call targets may be let
+			// go (drain) as soon as the lock is released.
+			c.addRefLocked(n)
+		}
 	}
 	c.mu.Unlock()
 	if terr != nil {
@@ -74,6 +79,7 @@ func (c *Conn) handleCall(msg *capnp.Message, rc rpccp.Call) error {
 		return nil
 	}
 	deliverCall(n, call)
+	n.release()
 	return nil
 }
 
@@ -116,10 +122,12 @@ func (c *Conn) targetLocked(t rpccp.MessageTarget) (*node, error) {
 
 // answerCapLocked is the capability at path of an answer: the result
 // itself once returned (and no promise on it still holds calls), else
-// the promise node for that path.
+// the promise node for that path. A promise that has delivered its held
+// calls stays in ans.promises until returnAnswer is done with it, and
+// may have been let go already: calls then go to the result.
 func (c *Conn) answerCapLocked(ans *answer, path []uint16) (*node, error) {
 	for _, p := range ans.promises {
-		if equalPath(p.path, path) {
+		if equalPath(p.path, path) && (!ans.returned || p.holding) {
 			return p, nil
 		}
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -157,11 +158,25 @@ func (c *Client) Server() Server {
 	if c == nil {
 		return nil
 	}
-	if n := c.n.final(); n != nil && n.kind == kindLocal {
+	// Only a node of no connection can be local, and only its kind is
+	// fixed: a connection's node changes under its lock.
+	if n := c.n.final(); n != nil && n.conn == nil && n.kind == kindLocal {
 		if _, ok := n.server.(*pipe); ok {
 			return nil // not resolved yet
 		}
 		return n.server
+	}
+	return nil
+}
+
+// Conn is the connection c's capability lives on, following resolved
+// promises; nil for a capability of this process (or a local promise).
+func (c *Client) Conn() *Conn {
+	if c == nil {
+		return nil
+	}
+	if n := c.n.final(); n != nil {
+		return n.conn
 	}
 	return nil
 }
@@ -255,7 +270,8 @@ type Request struct {
 	msg    *capnp.Message
 	call   rpccp.Call
 	params capnp.Struct
-	caps   []*node // the params' cap table; each holds a reference
+	caps   []*node  // the params' cap table; each holds a reference
+	capBuf [2]*node // room for caps (a context's thread and callbackThread)
 	sent   bool
 	owned  bool // msg is the Request's own (not a received call forwarded)
 }
@@ -288,7 +304,9 @@ func (c *Client) NewRequest(interfaceID uint64, method uint16, sz capnp.ObjectSi
 		n = c.n
 		n.addRef()
 	}
-	return &Request{target: n, msg: msg, call: call, params: params, owned: true}, nil
+	r := &Request{target: n, msg: msg, call: call, params: params, owned: true}
+	r.caps = r.capBuf[:0]
+	return r, nil
 }
 
 // Params is the params struct to fill.
@@ -318,12 +336,18 @@ func (r *Request) SetCap(s capnp.Struct, i uint16, cl *Client) error {
 
 // Send sends the call. The Request must not be used afterwards. The
 // Answer must be released.
-func (r *Request) Send() *Answer {
+func (r *Request) Send() *Answer { return r.SendContext(context.Background()) }
+
+// SendContext is Send, except that while the call waits for room in its
+// connection's send queue (the peer reads too slowly, Limits.MaxQueuedBytes)
+// it gives up when ctx ends: the call is not sent and its Answer fails
+// with ctx's error.
+func (r *Request) SendContext(ctx context.Context) *Answer {
 	a := &Answer{done: make(chan struct{}), refs: 1}
 	r.sent = true
 	target := r.target
 	r.target = nil
-	deliverRequest(target, r, a)
+	deliverRequest(ctx, target, r, a)
 	target.release()
 	return a
 }
@@ -365,6 +389,8 @@ type Answer struct {
 	results capnp.Struct
 	caps    []*node // result cap table; the Answer holds a reference to each
 	err     error
+	// received: the results were read from the peer (see Received).
+	received bool
 
 	localMu     sync.Mutex // guards returned and onDone of a local call
 	releaseOnce sync.Once
@@ -388,6 +414,13 @@ func (a *Answer) Wait(ctx context.Context) (capnp.Struct, error) {
 		return capnp.Struct{}, ctx.Err()
 	}
 }
+
+// Received reports whether the results were read from the peer: then
+// they live in a frame buffer of their own that nothing reuses, so slices
+// of their data stay valid after Release. Results of a call in this
+// process live in a message that is reused. Call it only after Done is
+// closed.
+func (a *Answer) Received() bool { return a.received }
 
 // Results returns the results; call it only after Done is closed.
 func (a *Answer) Results() (capnp.Struct, error) { return a.results, a.err }
@@ -589,8 +622,17 @@ func capAt(p capnp.Ptr, caps []*node, path []uint16) (*node, error) {
 	return caps[id], nil
 }
 
+// frameSize is about the bytes msg's frame takes in the send queue.
+func frameSize(msg *capnp.Message) int {
+	n, err := msg.TotalSize()
+	if err != nil {
+		return 0
+	}
+	return int(n) + 8*int(msg.NumSegments())
+}
+
 // deliverRequest routes an outgoing call to where n points now.
-func deliverRequest(n *node, r *Request, a *Answer) {
+func deliverRequest(ctx context.Context, n *node, r *Request, a *Answer) {
 	for {
 		if n == nil {
 			r.release()
@@ -607,7 +649,15 @@ func deliverRequest(n *node, r *Request, a *Answer) {
 			dispatch(n.server, localCall(r, a))
 			return
 		}
-		c.w.waitRoom()
+		if err := c.w.waitRoom(ctx, frameSize(r.msg)); err != nil {
+			r.release()
+			if errors.Is(err, ErrSendQueue) {
+				c.shutdown(err)
+				err = c.Err()
+			}
+			a.fail(err)
+			return
+		}
 		c.mu.Lock()
 		if c.closed {
 			err := c.err

@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
+	"sync/atomic"
 
 	"capnproto.org/go/capnp/v3"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
@@ -18,6 +21,9 @@ type Options struct {
 	Bootstrap *Client
 	// Limits bound what the peer can make the Conn read and queue.
 	Limits Limits
+	// Owner is free for the user of the Conn (rt keeps its own connection
+	// here); Conn.Owner returns it.
+	Owner any
 }
 
 // Conn is one two-party Cap'n Proto RPC connection.
@@ -25,7 +31,12 @@ type Conn struct {
 	rwc     io.ReadWriteCloser
 	w       *writer
 	handled chan struct{} // see changed
-	lim     Limits
+	// handling is set while the reader handles a message: frames queued
+	// meanwhile, by the reader or by anyone, are written by the writer
+	// goroutine (afterUnlock), so that the reader never waits on the peer.
+	handling atomic.Bool
+	lim      Limits
+	owner    any
 
 	bootstrap *node
 	done      chan struct{}
@@ -73,9 +84,11 @@ type exportEntry struct {
 	refs uint32
 }
 
-// Stats counts a Conn's table entries.
+// Stats counts a Conn's table entries, and the calls from the peer
+// being served (InFlight: delivered and not yet returned).
 type Stats struct {
 	Questions, Answers, Imports, Exports, Embargoes int
+	InFlight                                        int
 }
 
 // New starts serving the protocol on rwc with one reader goroutine.
@@ -83,13 +96,14 @@ func New(rwc io.ReadWriteCloser, opts Options) *Conn {
 	c := &Conn{
 		rwc:      rwc,
 		lim:      opts.Limits.withDefaults(),
+		owner:    opts.Owner,
 		done:     make(chan struct{}),
 		handled:  make(chan struct{}, 1),
 		answers:  make(map[uint32]*answer),
 		imports:  make(map[uint32]*importEntry),
 		exportOf: make(map[*node]uint32),
 	}
-	c.w = newWriter(rwc, c.lim.MaxQueuedBytes, c.lim.MaxSendQueue)
+	c.w = newWriter(rwc, c.lim.MaxQueuedBytes, c.lim.MaxSendQueue, c.shutdown)
 	if opts.Bootstrap != nil {
 		c.bootstrap = opts.Bootstrap.n
 		c.bootstrap.addRef()
@@ -102,7 +116,7 @@ func New(rwc io.ReadWriteCloser, opts Options) *Conn {
 func (c *Conn) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := Stats{Answers: len(c.answers), Imports: len(c.imports)}
+	s := Stats{Answers: len(c.answers), Imports: len(c.imports), InFlight: c.inFlight}
 	for _, q := range c.questions {
 		if q != nil {
 			s.Questions++
@@ -121,6 +135,9 @@ func (c *Conn) Stats() Stats {
 	return s
 }
 
+// Owner returns Options.Owner.
+func (c *Conn) Owner() any { return c.owner }
+
 // Done is closed when the connection has ended.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 
@@ -133,7 +150,7 @@ func (c *Conn) Err() error {
 
 // Close sends Abort, ends the connection and fails what is pending.
 func (c *Conn) Close() error {
-	c.abort(&Exception{Type: rpccp.Exception_Type_disconnected, Reason: "connection closed"})
+	c.abort(&Exception{Type: rpccp.Exception_Type_disconnected, Reason: "connection closed"}, false)
 	<-c.done
 	return nil
 }
@@ -203,9 +220,15 @@ func (c *Conn) sendOwnedLocked(msg *capnp.Message, release bool) bool {
 	return flush
 }
 
-// afterUnlock writes the queue if sendLocked said so.
+// afterUnlock writes the queue if sendLocked said so: in this goroutine,
+// or, while the reader handles a message (it may be the caller), on the
+// writer goroutine.
 func (c *Conn) afterUnlock(flush bool) {
 	if !flush {
+		return
+	}
+	if c.handling.Load() {
+		c.w.flushAsync()
 		return
 	}
 	if err := c.w.flush(); err != nil {
@@ -224,27 +247,35 @@ func (c *Conn) changed() {
 
 // ---- reading ----
 
+// readBufferSize is the reader's buffer: the frames that arrived together
+// are read with one read. A frame larger than what is buffered is read
+// straight into its own buffer.
+const readBufferSize = 32 << 10
+
 func (c *Conn) readLoop() {
 	var scratch [smallFrameSize]byte
+	r := bufio.NewReaderSize(c.rwc, readBufferSize)
 	for {
-		msg, small, err := readMessage(c.rwc, &c.lim, &scratch)
+		msg, small, err := readMessage(r, &c.lim, &scratch)
 		if err != nil {
 			if errors.Is(err, ErrFrame) {
-				c.abort(fmt.Errorf("%w: %v", ErrProtocol, err))
+				c.abort(fmt.Errorf("%w: %v", ErrProtocol, err), true)
 			} else {
 				c.shutdown(err)
 			}
 			return
 		}
+		c.handling.Store(true)
 		if small {
 			err = c.handleSmall(smallFields(&scratch))
 		} else {
 			err = c.handle(msg)
 		}
 		if err != nil {
-			c.abort(err)
+			c.abort(err, true)
 			return
 		}
+		c.handling.Store(false)
 		c.changed()
 		select {
 		case <-c.done:
@@ -329,16 +360,22 @@ func (c *Conn) handle(msg *capnp.Message) error {
 	}
 }
 
-// sendUnimplemented echoes a message of a kind the engine does not know.
+// sendUnimplemented echoes a message of a kind the engine does not know:
+// its kind only, not its content. Copying the content follows pointers
+// without the read limits, and the peer's bytes may point back into
+// themselves (through a far pointer): the copy would never end. No peer
+// needs more than the kind of a message of these kinds back.
 func (c *Conn) sendUnimplemented(m rpccp.Message) error {
 	msg, root, err := newMessage()
 	if err != nil {
 		return err
 	}
-	if err := root.SetUnimplemented(m); err != nil {
-		// A copy that breaks the limits: echo what is left of it.
-		root.SetUnimplemented(rpccp.Message{})
+	echo, err := root.NewUnimplemented()
+	if err != nil {
+		recycle(msg)
+		return err
 	}
+	capnp.Struct(echo).SetUint16(0, uint16(m.Which()))
 	c.mu.Lock()
 	flush := c.sendOwnedLocked(msg, true)
 	c.mu.Unlock()
@@ -373,8 +410,10 @@ func (c *Conn) handleUnimplemented(root rpccp.Message) error {
 
 // ---- ending ----
 
-// abort sends Abort with err and ends the connection.
-func (c *Conn) abort(err error) {
+// abort sends Abort with err and ends the connection. From the reader,
+// it returns at once: the connection ends once the Abort is written
+// (writer.endAfterFlush), and the reader reads no more.
+func (c *Conn) abort(err error, reader bool) {
 	c.mu.Lock()
 	if !c.closed {
 		if msg, root, merr := newMessage(); merr == nil {
@@ -382,6 +421,10 @@ func (c *Conn) abort(err error) {
 				setException(ex, err)
 				flush := c.sendOwnedLocked(msg, true)
 				c.mu.Unlock()
+				if reader {
+					c.w.endAfterFlush(err, flush)
+					return
+				}
 				c.afterUnlock(flush)
 				c.shutdown(err)
 				return
@@ -390,6 +433,17 @@ func (c *Conn) abort(err error) {
 	}
 	c.mu.Unlock()
 	c.shutdown(err)
+}
+
+// causeText describes why the transport ended without the socket's
+// addresses: a *net.OpError's text names them, and the layers above name
+// the socket once already.
+func causeText(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return err.Error()
 }
 
 // shutdown ends the connection: pending questions fail, every import is
@@ -404,7 +458,7 @@ func (c *Conn) shutdown(cause error) {
 	c.closed = true
 	var e *Exception
 	if !errors.As(cause, &e) || e.Type != rpccp.Exception_Type_disconnected {
-		e = &Exception{Type: rpccp.Exception_Type_disconnected, Reason: "connection closed: " + cause.Error(), cause: cause}
+		e = &Exception{Type: rpccp.Exception_Type_disconnected, Reason: "connection closed: " + causeText(cause), cause: cause}
 	}
 	c.err = e
 	var after []func()

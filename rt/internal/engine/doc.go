@@ -18,14 +18,30 @@
 // in an Unimplemented message; a call on an export or answer that does
 // not exist gets an exception Return. No input makes the engine panic.
 //
-// Writing. A message is written by the goroutine that produced it. While
-// one goroutine writes, others queue their frames (without copying the
-// segments) and return; the writing goroutine writes what queued in one
-// writev before it leaves. There is no send goroutine. The queue is
-// bounded in bytes for new calls (Request.Send waits for room before it
-// queues); replies and control messages are not held back, so the reader
-// never waits on the peer. Past a hard bound (Limits.MaxSendQueue) the
-// peer is taken as not reading and the connection ends. Finish and
+// Writing. A message is written by the goroutine that produced it (a
+// caller's Send, an executor's Return), except while the connection's
+// reader handles a message: what is queued then, by the reader or by any
+// goroutine, is written by the connection's writer goroutine, started
+// with the first such frame and parked until the next. So the reader
+// never waits on the peer: two peers whose readers both produce frames
+// at once (a Finish, a Release, a Return of a call served inline, a
+// Resolve, a Disembargo, an Unimplemented, an exception for a bad
+// target) do not deadlock, whatever room the transport buffers
+// (net.Pipe has none). While one goroutine writes, others queue their
+// frames (without copying the segments) and return; the writing
+// goroutine writes what queued in one writev before it leaves. The queue
+// is bounded in bytes for new calls (Request.Send waits for room before
+// it queues, even in a callback the reader runs, until a peer that reads
+// drains it; SendContext gives up when its context ends); replies and
+// control messages are not held back. Past a
+// hard bound (Limits.MaxSendQueue), counting the calls that gave up
+// waiting since the peer last read, the peer is taken as not reading and
+// the connection ends (which frees the goroutine whose write the peer
+// does not read). An Abort the reader sends (the peer broke the
+// protocol) ends the connection once it is written; the reader reads no
+// more meanwhile, and frames queued after it are dropped. Code the
+// reader runs (an inline Dispatch, OnDone, OnResolved) that writes on
+// another connection writes there as any goroutine does. Finish and
 // Release frames are built without a capnp.Message, and read without one
 // when they come in capnp's layout; outgoing messages are reused once
 // written, and a Return's once the peer finished it.
@@ -94,9 +110,12 @@
 // local capability do not wait for that call: they queue and are
 // delivered, in order, when it returns.
 //
-// # Not yet (step 2, when rt moves onto the engine)
+// # Left to rt
 //
 // Passing a capability of one connection over another is refused (the
-// call fails). Threads per connection are rt's to bound. The results kept
-// for unfinished answers are bounded in number, not in bytes.
+// call fails): rt passes a local Server that forwards each call instead
+// (Client.Conn tells which connection a capability lives on, Call.Conn
+// where a call came from, and Options.Owner maps a Conn back to rt's).
+// Threads per connection are rt's to bound. The results kept for
+// unfinished answers are bounded in number, not in bytes.
 package engine

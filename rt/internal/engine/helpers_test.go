@@ -16,7 +16,7 @@ import (
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
 )
 
 // testWait bounds every wait in these tests; it only catches hangs.
@@ -60,9 +60,9 @@ var (
 )
 
 const (
-	calcID     uint64 = rttest.Calc_TypeID
-	initID     uint64 = rttest.TestInit_TypeID
-	callbackID uint64 = rttest.Callback_TypeID
+	calcID     uint64 = rttestcapnp.Calc_TypeID
+	initID     uint64 = rttestcapnp.TestInit_TypeID
+	callbackID uint64 = rttestcapnp.Callback_TypeID
 	tmID       uint64 = mp.ThreadMap_TypeID
 	threadID   uint64 = mp.Thread_TypeID
 )

@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,4 +177,58 @@ func TestMaxSendQueue(t *testing.T) {
 	if !errors.Is(conn.Err(), ErrSendQueue) {
 		t.Fatalf("connection ended with %v, want ErrSendQueue", conn.Err())
 	}
+}
+
+// A peer that stops reading while this side keeps calling, each call
+// given up after a short deadline: the calls waiting for room give up
+// with their context, and once what they would have queued passes
+// MaxSendQueue the connection ends with ErrSendQueue, which also frees
+// the caller whose write the peer never reads (it would wait for ever).
+func TestStalledPeerCallersGiveUp(t *testing.T) {
+	p, conn := newRawPeer(t, Options{Limits: Limits{MaxQueuedBytes: 256 << 10, MaxSendQueue: 1 << 20}})
+	boot := conn.Bootstrap()
+	defer boot.Release()
+	p.bootstrapAnswer(7)
+	// The peer reads nothing more.
+	var wg sync.WaitGroup
+	var gaveUp atomic.Int32
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for conn.Err() == nil {
+				req, err := boot.NewRequest(1, 0, szPtr1)
+				if err != nil {
+					return
+				}
+				req.Params().SetData(0, make([]byte, 64<<10))
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+				a := req.SendContext(ctx)
+				if _, err := a.Wait(ctx); errors.Is(err, context.DeadlineExceeded) {
+					gaveUp.Add(1)
+				}
+				a.Release()
+				cancel()
+			}
+		}()
+	}
+	select {
+	case <-conn.Done():
+	case <-time.After(testWait):
+		t.Fatal("the connection outlived a peer that does not read")
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(testWait):
+		t.Fatal("a caller is still held by a peer that does not read")
+	}
+	if !errors.Is(conn.Err(), ErrSendQueue) {
+		t.Fatalf("connection ended with %v, want ErrSendQueue", conn.Err())
+	}
+	t.Logf("%d calls gave up before the connection ended", gaveUp.Load())
 }

@@ -755,3 +755,65 @@ func TestForwardAndEmbargoGoToGo(t *testing.T) {
 	waitStats(t, client, Stats{})
 	waitStats(t, server, Stats{})
 }
+
+// A message of a kind the engine does not know is echoed in an
+// Unimplemented message. Its content may point back into itself through
+// a far pointer: copying it whole recursed without end and killed the
+// process with a stack overflow (found by rt's FuzzRawReplies).
+func TestUnimplementedEchoOfCyclicMessage(t *testing.T) {
+	p, conn := newRawPeer(t, Options{})
+	// One segment of 11 words. Root: a Message whose union member is
+	// unknown (0x3030), whose pointer leads to a struct whose pointer leads
+	// to a struct of two pointers: a capability and a list of one struct,
+	// whose pointer is a far pointer back to the struct of two pointers.
+	frame := []byte("\x00\x00\x00\x00\v\x00\x00\x00" +
+		"\x00\x00\x00\x00\x01\x00\x01\x00" + "00000000" +
+		"\x00\x00\x00\x00\x02\x00\x01\x00" + "0000000000000000" +
+		"\x00\x00\x00\x00\x00\x00\x02\x00" +
+		"\x03\x00\x00\x001000" + "\x01\x00\x00\x00\x17\x00\x00\x00" +
+		"\x04\x00\x00\x00\x01\x00\x01\x00" + "00000000" +
+		"*\x00\x00\x00\x00\x00\x00\x00")
+	if _, err := p.c.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	u, err := p.expect(rpccp.Message_Which_unimplemented).Unimplemented()
+	if err != nil || u.Which() != 0x3030 {
+		t.Fatalf("unimplemented echoes %v (%v)", u.Which(), err)
+	}
+	// Still serving.
+	p.send(func(m rpccp.Message) error { bs, err := m.NewBootstrap(); bs.SetQuestionId(0); return err })
+	p.expect(rpccp.Message_Which_return)
+	if conn.Err() != nil {
+		t.Fatal(conn.Err())
+	}
+}
+
+// Client.Server on a promise of the peer's answer while the answer comes
+// back: the promise's node changes under its connection's lock, which
+// Server read without (a data race under -race, found by rt's
+// FuzzRawReplies through rt.Cap's forwarding check).
+func TestServerOfPromiseWhileItResolves(t *testing.T) {
+	p, conn := newRawPeer(t, Options{})
+	boot := conn.Bootstrap()
+	defer boot.Release()
+	p.bootstrapAnswer(7)
+	req, err := boot.NewRequest(1, 0, szPtr1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := req.Send()
+	defer a.Release()
+	pl := a.Pipeline(0)
+	defer pl.Release()
+	c, _ := p.expect(rpccp.Message_Which_call).Call()
+	if pl.Server() != nil {
+		t.Fatal("a promise of the peer's has a local server")
+	}
+	p.returnCap(c.QuestionId(), func(d rpccp.CapDescriptor) { d.SetSenderHosted(8) })
+	if _, err := a.Wait(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if pl.Server() != nil {
+		t.Fatal("a capability of the peer's has a local server")
+	}
+}

@@ -80,7 +80,7 @@ func (c *Conn) handleReturn(msg *capnp.Message, ret rpccp.Return) error {
 				caps[i] = c.importLocked(descs.At(i))
 			}
 		}
-		a.msg = msg
+		a.msg, a.received = msg, true
 	case rpccp.Return_Which_exception:
 		ex, xerr := ret.Exception()
 		if xerr != nil {

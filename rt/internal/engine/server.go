@@ -60,6 +60,10 @@ func localCall(r *Request, a *Answer) *Call {
 	return c
 }
 
+// Conn is the connection the call came from; nil for a call made in this
+// process.
+func (c *Call) Conn() *Conn { return c.conn }
+
 // Args is the params struct. It stays valid until Return.
 func (c *Call) Args() capnp.Struct { return c.args }
 
@@ -82,6 +86,26 @@ func (c *Call) ArgPtrCap(s capnp.Struct, i uint16) *Client {
 		return nil
 	}
 	return c.ArgCap(p.Interface().Capability())
+}
+
+// ArgPtrCapTo is ArgPtrCap into dst, a Client the caller provides (one
+// never used, or released), so that taking the reference allocates
+// nothing. It reports false, leaving dst alone, when there is no
+// capability.
+func (c *Call) ArgPtrCapTo(dst *Client, s capnp.Struct, i uint16) bool {
+	p, err := s.Ptr(i)
+	if err != nil || !p.Interface().IsValid() {
+		return false
+	}
+	id := p.Interface().Capability()
+	if int(id) >= len(c.argCaps) || c.argCaps[id] == nil {
+		return false
+	}
+	n := c.argCaps[id]
+	n.addRef()
+	dst.n = n
+	dst.released.Store(false)
+	return true
 }
 
 // Context is canceled when the caller no longer waits for the results

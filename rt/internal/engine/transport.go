@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -207,23 +208,37 @@ func unexpectedEOF(err error) error {
 	return err
 }
 
-// writer writes frames from the goroutine that produced them. While one
-// goroutine writes, others append their frames to a queue and return;
-// the writing goroutine writes the queue in one writev before it leaves.
-// No goroutine is dedicated to sending.
+// writer writes frames from the goroutine that produced them, except
+// the connection's reader's. While one goroutine writes, others append
+// their frames to a queue and return; the writing goroutine writes the
+// queue in one writev before it leaves. A frame the reader queues while
+// no write is in flight is written by the writer's own goroutine
+// (flushAsync), started with the first such frame and parked until the
+// next one, so that the reader never waits on the peer.
 type writer struct {
 	w       io.Writer
 	max     int // senders other than the reader wait above it
 	hardMax int // a frame past it fails the writer
 
-	mu       sync.Mutex
-	room     sync.Cond // signalled when queued shrinks or err is set
-	writing  bool
-	queue    batch
-	spare    batch
-	queued   int
-	err      error
-	inflight net.Buffers // the flusher's batch (a field, so that it does not escape per write)
+	kick  chan struct{} // wakes the writer goroutine to flush
+	quit  chan struct{} // closed by fail: the writer goroutine ends
+	ended func(error)   // ends the connection (a failed write, or end)
+
+	mu      sync.Mutex
+	room    sync.Cond // signalled when queued shrinks or err is set
+	writing bool
+	queue   batch
+	spare   batch
+	queued  int
+	// abandoned is the bytes of calls that gave up waiting for room since
+	// the last write: what they would have queued.
+	abandoned int
+	err       error
+	inflight  net.Buffers // the flusher's batch (a field, so that it does not escape per write)
+	started   bool        // the writer goroutine runs
+	// end, once set, is why the connection ends once the queue is
+	// written (see endAfterFlush); frames queued later are dropped.
+	end error
 }
 
 // batch is frames queued for one writev: the buffers (headers and
@@ -235,10 +250,44 @@ type batch struct {
 	owned []*capnp.Message
 }
 
-func newWriter(w io.Writer, maxQueued, hardMax int) *writer {
-	wr := &writer{w: w, max: maxQueued, hardMax: hardMax}
+// newWriter makes a writer on w; ended is called, once, from the
+// goroutine that finds the writer failed or ending (see endAfterFlush).
+func newWriter(w io.Writer, maxQueued, hardMax int, ended func(error)) *writer {
+	wr := &writer{w: w, max: maxQueued, hardMax: hardMax, ended: ended,
+		kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	wr.room.L = &wr.mu
 	return wr
+}
+
+// flushAsync does the flush enqueue asked for on the writer goroutine,
+// starting it the first time.
+func (w *writer) flushAsync() {
+	w.mu.Lock()
+	if !w.started {
+		w.started = true
+		go w.run()
+	}
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default: // a kick is pending: that flush writes this frame too
+	}
+}
+
+// run is the writer goroutine: it flushes when kicked, until the writer
+// fails.
+func (w *writer) run() {
+	for {
+		select {
+		case <-w.kick:
+			if err := w.flush(); err != nil {
+				w.ended(err)
+				return
+			}
+		case <-w.quit:
+			return
+		}
+	}
 }
 
 // appendFrame appends msg's frame to b: its header, stored in hdrs, and
@@ -269,13 +318,43 @@ func appendFrame(b net.Buffers, hdrs []byte, msg *capnp.Message) (net.Buffers, [
 // waitRoom waits while a write is in flight and the queue is over its
 // bound. Senders other than the connection's reader call it before they
 // take the connection's lock, so that the reader never waits on the peer.
-func (w *writer) waitRoom() {
+// It gives up when ctx ends (a peer that stops reading must not hold a
+// caller past its deadline) and returns ctx's error then, counting the
+// frame of size bytes the caller would have queued: once the queue and
+// the calls that gave up meanwhile pass the hard bound, the peer is taken
+// as not reading and the writer fails with ErrSendQueue, as if they had
+// queued (otherwise the writing goroutine would wait on the peer for
+// ever).
+func (w *writer) waitRoom(ctx context.Context, size int) error {
 	w.mu.Lock()
-	for w.writing && w.queued > w.max && w.err == nil {
+	defer w.mu.Unlock()
+	if !w.full() {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		w.room.Broadcast()
+		w.mu.Unlock()
+	})
+	defer stop()
+	for w.full() {
+		if err := ctx.Err(); err != nil {
+			w.abandoned += size
+			if over(w.queued+w.abandoned, w.hardMax) {
+				w.err = fmt.Errorf("%w: over %d bytes wait for the peer to read", ErrSendQueue, w.hardMax)
+				w.queue = batch{}
+				w.room.Broadcast()
+				return w.err
+			}
+			return err
+		}
 		w.room.Wait()
 	}
-	w.mu.Unlock()
+	return nil
 }
+
+// full reports whether a sender must wait for room (w.mu held).
+func (w *writer) full() bool { return w.writing && w.queued > w.max && w.err == nil }
 
 // enqueue appends msg's frame to the queue. It reports whether the caller
 // must call flush (no write was in flight). The caller holds the
@@ -288,6 +367,13 @@ func (w *writer) enqueue(msg *capnp.Message, release bool) (bool, error) {
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return false, w.err
+	}
+	if w.end != nil {
+		// The connection ends after the Abort queued: nothing follows it.
+		if release {
+			recycle(msg)
+		}
+		return false, nil
 	}
 	var size int
 	var err error
@@ -330,6 +416,9 @@ func (w *writer) enqueueSmall(which rpccp.Message_Which, lo, hi uint32) (bool, e
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return false, w.err
+	}
+	if w.end != nil {
+		return false, nil
 	}
 	start := len(w.queue.hdrs)
 	w.queue.hdrs = append(w.queue.hdrs, make([]byte, smallFrameSize)...)
@@ -381,12 +470,41 @@ func (w *writer) flush() error {
 		if err != nil && w.err == nil {
 			w.err = err
 		}
+		if err == nil {
+			w.abandoned = 0 // the peer reads
+		}
 	}
 	w.writing = false
 	err := w.err
+	if err == nil && w.end != nil {
+		// Everything up to the Abort is written: the connection ends.
+		err = w.end
+		w.err = err
+	}
 	w.room.Broadcast()
 	w.mu.Unlock()
 	return err
+}
+
+// endAfterFlush ends the connection with err once the frames queued so
+// far (an Abort last) are written, without waiting for that: frames
+// queued after it are dropped, and the goroutine that writes the last
+// frame calls ended(err). flush reports whether the caller must flush
+// (as enqueue); if nothing is queued or in flight, ended runs at once.
+func (w *writer) endAfterFlush(err error, flush bool) {
+	w.mu.Lock()
+	if w.err != nil || w.end != nil {
+		w.mu.Unlock()
+		return
+	}
+	w.end = err
+	idle := !w.writing
+	w.mu.Unlock()
+	if flush {
+		w.flushAsync()
+	} else if idle {
+		w.ended(err)
+	}
 }
 
 // fail makes every later send fail with err and wakes waiting senders.
@@ -397,5 +515,10 @@ func (w *writer) fail(err error) {
 	}
 	w.queue = batch{}
 	w.room.Broadcast()
+	select {
+	case <-w.quit:
+	default:
+		close(w.quit)
+	}
 	w.mu.Unlock()
 }

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"sync"
 	"testing"
@@ -57,7 +59,7 @@ func textMessage(t *testing.T, s string) *capnp.Message {
 // bound and a write is in flight.
 func TestWriterQueuesBehindWriteInFlight(t *testing.T) {
 	g := &gateWriter{entered: make(chan struct{}), gate: make(chan struct{})}
-	w := newWriter(g, 1, -1) // any queued frame is over the bound
+	w := newWriter(g, 1, -1, func(error) {}) // any queued frame is over the bound
 	flushed := make(chan error)
 	go func() {
 		flush, err := w.enqueue(textMessage(t, "first"), true)
@@ -76,13 +78,22 @@ func TestWriterQueuesBehindWriteInFlight(t *testing.T) {
 	}
 	roomed := make(chan struct{})
 	go func() {
-		w.waitRoom()
+		w.waitRoom(context.Background(), 0)
 		close(roomed)
 	}()
 	select {
 	case <-roomed:
 		t.Fatal("waitRoom returned while the queue is over its bound and the write is blocked")
 	default:
+	}
+	// A sender whose context ends stops waiting (the write is still
+	// blocked).
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan error)
+	go func() { gaveUp <- w.waitRoom(ctx, 0) }()
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("waitRoom with an ended context: %v", err)
 	}
 	close(g.gate)
 	if err := <-flushed; err != nil {
@@ -172,7 +183,7 @@ func TestSmallFrames(t *testing.T) {
 		}})
 	}
 	for _, f := range frames {
-		w := newWriter(io.Discard, 1, -1)
+		w := newWriter(io.Discard, 1, -1, func(error) {})
 		if _, err := w.enqueueSmall(f.which, f.lo, f.hi); err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +225,7 @@ func TestSmallFrames(t *testing.T) {
 // is written, and at once when nothing is queued.
 func TestReleaseWritten(t *testing.T) {
 	g := &gateWriter{entered: make(chan struct{}), gate: make(chan struct{})}
-	w := newWriter(g, 1<<20, -1)
+	w := newWriter(g, 1<<20, -1, func(error) {})
 	flushed := make(chan error)
 	go func() {
 		flush, err := w.enqueue(textMessage(t, "first"), true)
@@ -265,7 +276,7 @@ func TestReadSmallFrames(t *testing.T) {
 	lim := Limits{}.withDefaults()
 	var s [smallFrameSize]byte
 	frame := func(which rpccp.Message_Which, lo, hi uint32) []byte {
-		w := newWriter(io.Discard, 1, -1)
+		w := newWriter(io.Discard, 1, -1, func(error) {})
 		if _, err := w.enqueueSmall(which, lo, hi); err != nil {
 			t.Fatal(err)
 		}
@@ -301,5 +312,55 @@ func TestReadSmallFrames(t *testing.T) {
 	// And the stream goes on with the next frame.
 	if _, small, err := readMessage(r, &lim, &s); err != nil || !small {
 		t.Fatalf("frame after: small %v, %v", small, err)
+	}
+}
+
+// A frame handed to the writer goroutine (flushAsync) is written there:
+// the goroutine that queued it goes on while the write is blocked, frames
+// queued meanwhile follow it, and endAfterFlush ends the writer only
+// once everything queued before it is written, dropping what comes
+// after.
+func TestWriterGoroutine(t *testing.T) {
+	g := &gateWriter{entered: make(chan struct{}), gate: make(chan struct{})}
+	ended := make(chan error, 1)
+	w := newWriter(g, 1<<20, -1, func(err error) { ended <- err })
+	flush, err := w.enqueue(textMessage(t, "first"), true)
+	if err != nil || !flush {
+		t.Fatalf("enqueue with no write in flight: flush %v, %v", flush, err)
+	}
+	w.flushAsync() // returns although the write blocks
+	<-g.entered
+	if flush, err := w.enqueue(textMessage(t, "second"), true); err != nil || flush {
+		t.Fatalf("enqueue behind the writer goroutine: flush %v, %v", flush, err)
+	}
+	end := errors.New("the end")
+	w.endAfterFlush(end, false)
+	if flush, err := w.enqueue(textMessage(t, "dropped"), true); err != nil || flush {
+		t.Fatalf("enqueue after endAfterFlush: flush %v, %v", flush, err)
+	}
+	select {
+	case err := <-ended:
+		t.Fatalf("ended (%v) before the queue was written", err)
+	default:
+	}
+	close(g.gate)
+	if err := <-ended; err != end {
+		t.Fatalf("ended with %v, want %v", err, end)
+	}
+	w.fail(end) // as the connection's shutdown does: nothing is left running
+	lim := Limits{}.withDefaults()
+	var hdr [8]byte
+	for _, want := range []string{"first", "second"} {
+		msg, err := readFrame(&g.buf, &lim, &hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root, _ := msg.Root()
+		if got, _ := root.Struct().Ptr(0); got.Text() != want {
+			t.Fatalf("frame %q, want %q", got.Text(), want)
+		}
+	}
+	if g.buf.Len() != 0 {
+		t.Fatalf("%d bytes written after the frames before the end", g.buf.Len())
 	}
 }

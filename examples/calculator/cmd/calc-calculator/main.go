@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 
-	"capnproto.org/go/capnp/v3"
-
 	"github.com/bitcoin-ipc/bitcoin-ipc/examples/calculator/calc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
@@ -46,9 +44,7 @@ func (c *calculator) Evaluate(ctx context.Context, expression string) (int64, er
 
 // Destroy releases the Printer; destroying it is its owner's business.
 func (c *calculator) Destroy(context.Context) error {
-	if r, ok := c.printer.(interface{ Release() }); ok {
-		r.Release()
-	}
+	rt.Release(c.printer)
 	return nil
 }
 
@@ -83,7 +79,7 @@ func evaluate(expression string) (int64, error) {
 
 func main() {
 	i := ipc.New("calc-calculator", os.Args[0],
-		func(*rt.Conn) capnp.Client { return capnp.Client(calc.InitServerToCapnp(initServer{})) },
+		func(*rt.Conn) *rt.Cap { return calc.InitServer(initServer{}) },
 		ipc.WithArgv(process.ArgvFD), ipc.WithConnOptions(calc.WithInitBootstrap()))
 	handled, status, err := i.StartSpawnedProcess(os.Args)
 	if !handled {

@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"os"
 
-	"capnproto.org/go/capnp/v3"
-
 	"github.com/bitcoin-ipc/bitcoin-ipc/examples/calculator/calc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
@@ -33,7 +31,7 @@ func (printer) Destroy(context.Context) error { return nil }
 
 func main() {
 	i := ipc.New("calc-printer", os.Args[0],
-		func(*rt.Conn) capnp.Client { return capnp.Client(calc.InitServerToCapnp(initServer{})) },
+		func(*rt.Conn) *rt.Cap { return calc.InitServer(initServer{}) },
 		ipc.WithArgv(process.ArgvFD), ipc.WithConnOptions(calc.WithInitBootstrap()))
 	handled, status, err := i.StartSpawnedProcess(os.Args)
 	if !handled {

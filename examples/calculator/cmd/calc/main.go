@@ -40,7 +40,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pconn.Close()
-	pinit := calc.NewInitClientFromConn(ctx, pconn)
+	pinit := calc.NewInitClient(pconn)
 	defer pinit.Release()
 	printer, err := pinit.MakePrinter(ctx)
 	if err != nil {
@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer cconn.Close()
 	fmt.Printf("calc: spawned calc-printer (pid %d) and calc-calculator (pid %d)\n", pchild.Pid, cchild.Pid)
-	cinit := calc.NewInitClientFromConn(ctx, cconn)
+	cinit := calc.NewInitClient(cconn)
 	defer cinit.Release()
 	calculator, err := cinit.MakeCalculator(ctx, printer)
 	if err != nil {
