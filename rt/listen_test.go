@@ -4,8 +4,8 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
-	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
@@ -13,12 +13,22 @@ import (
 
 func listenTest(t *testing.T, opts ...rt.ListenOption) (*rt.Server, string) {
 	t.Helper()
+	srv, path, _ := listenWatched(t, opts...)
+	return srv, path
+}
+
+// listenWatched is listenTest with the server's listener wrapped in an
+// acceptWatch.
+func listenWatched(t *testing.T, opts ...rt.ListenOption) (*rt.Server, string, *acceptWatch) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "node.sock")
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := rt.NewServer(ln, newInit(nil, nil).bootstrap(),
+	var srv *rt.Server
+	w := &acceptWatch{Listener: ln, open: func() int { return srv.Conns() }}
+	srv = rt.NewServer(w, newInit(nil, nil).bootstrap(),
 		append([]rt.ListenOption{rt.ConnOptions(rt.WithInitInterfaceID(testInitID))}, opts...)...)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
@@ -28,7 +38,36 @@ func listenTest(t *testing.T, opts ...rt.ListenOption) (*rt.Server, string) {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return srv, path
+	return srv, path, w
+}
+
+// acceptWatch is a listener that, each time Serve asks for the next
+// connection, records how many connections the server had open then.
+type acceptWatch struct {
+	net.Listener
+	open func() int
+	mu   sync.Mutex
+	seen []int
+}
+
+func (w *acceptWatch) Accept() (net.Conn, error) {
+	w.mu.Lock()
+	w.seen = append(w.seen, w.open())
+	w.mu.Unlock()
+	return w.Listener.Accept()
+}
+
+// checkLimit fails t if Serve asked for a connection while limit or
+// more were open.
+func (w *acceptWatch) checkLimit(t *testing.T, limit int) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, n := range w.seen {
+		if n >= limit {
+			t.Fatalf("Accept %d asked for while %d connections were open, limit %d", i+1, n, limit)
+		}
+	}
 }
 
 func dialCalc(t *testing.T, ctx context.Context, path string) (*rt.Conn, *rttest.CalcClient, error) {
@@ -76,42 +115,44 @@ func TestListenServesEachConnection(t *testing.T) {
 	}
 }
 
+// With MaxConnections(1) the server does not accept a second connection
+// while the first is open: it asks its listener for the next connection
+// only once the first has closed, and then serves the waiting one.
 func TestListenMaxConnections(t *testing.T) {
-	srv, path := listenTest(t, rt.MaxConnections(1))
+	_, path, w := listenWatched(t, rt.MaxConnections(1))
 	ctx := ctxT(t)
-	c1, _, err := dialCalc(t, ctx, path)
+	c1, calc1, err := dialCalc(t, ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The second connection is not served while the first is open.
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
+	if _, err := calc1.Add(ctx, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	// The second connection is made (it waits in the listener's backlog)
+	// while the first is open; it is served once the first closes.
+	nc, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	second := make(chan error, 1)
 	go func() {
-		conn, calc, err := dialCalc(t, ctx, path)
+		conn, err := rt.Connect(ctx, nc, rt.WithInitInterfaceID(testInitID))
+		if err != nil {
+			second <- err
+			return
+		}
+		defer conn.Close()
+		calc, err := makeCalc(ctx, conn)
 		if err == nil {
 			_, err = calc.Add(ctx, 1, 1)
-			conn.Close()
 		}
 		second <- err
 	}()
-	select {
-	case err := <-second:
-		t.Fatalf("second connection served while the first is open (err %v)", err)
-	case <-short.Done():
-	}
-	if srv.Conns() != 1 {
-		t.Fatalf("%d connections open, want 1", srv.Conns())
-	}
 	c1.Close()
-	select {
-	case err := <-second:
-		if err != nil {
-			t.Fatalf("second connection after the first closed: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("second connection not served after the first closed")
+	if err := recv(t, second, "second connection"); err != nil {
+		t.Fatalf("second connection after the first closed: %v", err)
 	}
+	w.checkLimit(t, 1)
 }
 
 // Shutdown stops accepting at once, leaves open connections working until
