@@ -338,7 +338,3 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	}
 }
 
-// maxDisconnectLatency is how soon after a connection ends (its peer
-// killed or closed) every pending call must fail: the bound. The
-// engine fails pending calls as its reader sees the end of the stream.
-const maxDisconnectLatency = 100 * time.Millisecond
