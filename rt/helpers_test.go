@@ -337,4 +337,3 @@ func recv[T any](t testing.TB, ch <-chan T, what string) T {
 		return zero
 	}
 }
-

@@ -11,7 +11,9 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"capnproto.org/go/capnp/v3"
 
@@ -379,5 +381,45 @@ func TestPipelinedCallOnNullResult(t *testing.T) {
 	p.write(t, rawCallImport(t, 6, calc, rttestcapnp.Calc_TypeID, 6, capnp.ObjectSize{DataSize: 8}, nil))
 	if r := p.exception(t, 6); r != "" || p.server.Err() != nil {
 		t.Fatalf("ping after the refused call: %q, %v", r, p.server.Err())
+	}
+}
+
+// WithClientThreads(1): while a call holds the connection's only Thread,
+// the next call waits for it (and gives up when its context ends) instead
+// of asking the peer for another Thread; once the first call returns, the
+// next call runs on the same Thread.
+func TestClientThreadsBound(t *testing.T) {
+	var started atomic.Int32
+	entered := make(chan struct{}, 2)
+	p := newPairHooks(t, &hooks{onSleep: func(context.Context) {
+		started.Add(1)
+		entered <- struct{}{}
+	}}, nil, rt.WithClientThreads(1))
+	ctx := ctxT(t)
+	firstCtx, cancelFirst := context.WithCancel(ctx)
+	first := make(chan error, 1)
+	go func() {
+		_, err := p.calc.Sleep(firstCtx, hour)
+		first <- err
+	}()
+	recv(t, entered, "first call")
+	// The deadline only decides how long the second call waits; it cannot
+	// reach the server whatever it is.
+	waitCtx, cancelWait := context.WithTimeout(ctx, 50*time.Millisecond)
+	_, err := p.calc.Sleep(waitCtx, hour)
+	cancelWait()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second call while the only Thread is busy: %v, want DeadlineExceeded", err)
+	}
+	cancelFirst()
+	recv(t, first, "first call after cancel")
+	if r, err := p.calc.Add(ctx, 1, 2); err != nil || r != 3 {
+		t.Fatalf("Add after the first call returned: %d %v", r, err)
+	}
+	if n := started.Load(); n != 1 {
+		t.Fatalf("%d Sleep calls reached the server, want 1", n)
+	}
+	if n := rt.ThreadsForTest(p.server); n != 1 {
+		t.Fatalf("the peer made %d Threads for this client, want 1", n)
 	}
 }
