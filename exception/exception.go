@@ -208,21 +208,3 @@ func trimCallName(text, iface, method string) string {
 	}
 	return text
 }
-
-// ToCapnp converts a handler's error into what go-capnp sends back: an
-// *Error keeps its Type; context errors from an abandoned call become
-// disconnected or failed; anything else is failed with err.Error() as text.
-func ToCapnp(err error) error {
-	if err == nil {
-		return nil
-	}
-	var ce *exc.Exception
-	if errors.As(err, &ce) && errors.Unwrap(err) == nil {
-		return ce
-	}
-	var e *Error
-	if errors.As(err, &e) {
-		return exc.New(exc.Type(e.Type), "", e.Description)
-	}
-	return exc.New(exc.Failed, "", err.Error())
-}

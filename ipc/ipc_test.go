@@ -252,6 +252,10 @@ func TestListenConnectAddress(t *testing.T) {
 	defer n.Chain().Close()
 	server := ipc.New("bitcoin-node", "", n.Bootstrap)
 	defer server.Close()
+	// The application Context reaches every accepted connection.
+	accepted := make(chan *rt.Conn, 2)
+	server.Context().Value = n
+	server.Context().OnConnect = func(c *rt.Conn) { accepted <- c }
 	addr, err := server.ListenAddress(dir, "unix")
 	if err != nil {
 		t.Fatal(err)
@@ -263,6 +267,14 @@ func TestListenConnectAddress(t *testing.T) {
 	conn, canonical, err := client.ConnectAddress(ctx, dir, "unix")
 	if err != nil || canonical != addr {
 		t.Fatalf("connect: %v %s", err, canonical)
+	}
+	select {
+	case c := <-accepted:
+		if c.Context() != server.Context() || c.Context().Value != n {
+			t.Fatal("the accepted connection does not share the server's Context")
+		}
+	case <-time.After(testWait):
+		t.Fatal("OnConnect did not run for the accepted connection")
 	}
 	init := v32.NewInitClient(conn)
 	e, err := init.MakeEcho(ctx)

@@ -325,3 +325,52 @@ func TestUnsupported(t *testing.T) {
 		}
 	})
 }
+
+// A Node that Dial made knows its address, and Close closes its
+// connection; a Node made by New on a caller's connection has no address
+// and leaves the connection to the caller.
+func TestDialAddressAndConn(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "regtest")
+	d := demonode.New()
+	t.Cleanup(d.Chain().Close)
+	_, stop, err := d.ListenAndServe(dir, "unix", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := node.Dial(ctx, dir, "unix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "unix:" + filepath.Join(dir, "node.sock"); n.Address() != want {
+		t.Errorf("Address() = %q, want %q", n.Address(), want)
+	}
+	conn := n.Conn()
+	other, err := node.New(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Address() != "" || other.Conn() != conn {
+		t.Errorf("New: Address() = %q, Conn() %p, want \"\" and %p", other.Address(), other.Conn(), conn)
+	}
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := n.Echo(ctx)
+	if err != nil {
+		t.Fatalf("Echo after closing the Node made by New: %v", err)
+	}
+	if err := e.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-conn.Done():
+	case <-ctx.Done():
+		t.Fatal("Close left Dial's connection open")
+	}
+}
