@@ -3,8 +3,6 @@ package probe_test
 import (
 	"context"
 	"errors"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	v30 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v30"
 	v31 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v31"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
@@ -70,33 +69,11 @@ func (mpInit) MakeChain(context.Context) (multiprocess.Chain, error) {
 	return multiprocess.UnimplementedChainServer{}, nil
 }
 
-// connect serves boot on one end of a unix socket and returns an rt
-// client connected to it.
+// connect serves boot over a socketpair and returns an rt client
+// connected to it.
 func connect(t *testing.T, boot func() *rt.Cap) *rt.Conn {
 	t.Helper()
-	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "node.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	nc, err := net.Dial("unix", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := rt.Serve(<-accepted, func(*rt.Conn) *rt.Cap { return boot() })
-	t.Cleanup(func() { server.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := rt.Connect(ctx, nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return boot() }, nil)
 	return conn
 }
 

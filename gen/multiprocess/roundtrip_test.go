@@ -29,6 +29,7 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
 	mp "github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -464,11 +465,11 @@ func (n *notificationsImpl) BlockConnected(_ context.Context, role mp.Chainstate
 // ---- test ----
 
 func TestRoundTrip(t *testing.T) {
-	ctx := gentest.Context(t)
+	ctx := testutil.Context(t)
 	rec := &gentest.Recorder{}
 	srv := &initImpl{rec: rec, echo: &echoImpl{}}
 	var sends gentest.Sends
-	conn, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap { return mp.InitServer(srv) }, sends.Option())
+	conn, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return mp.InitServer(srv) }, nil, sends.Option())
 	init := mp.NewInitClient(conn)
 	defer init.Release()
 

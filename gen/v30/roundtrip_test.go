@@ -22,6 +22,7 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
 	v30 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v30"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -114,11 +115,11 @@ func (b *templateImpl) WaitNext(_ context.Context, o v30.BlockWaitOptions) (v30.
 // ---- test ----
 
 func TestRoundTrip(t *testing.T) {
-	ctx := gentest.Context(t)
+	ctx := testutil.Context(t)
 	rec := &gentest.Recorder{}
 	srv := &initImpl{rec: rec, echo: &echoImpl{}}
 	var sends gentest.Sends
-	conn, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap { return v30.InitServer(srv) }, sends.Option())
+	conn, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return v30.InitServer(srv) }, nil, sends.Option())
 	init := v30.NewInitClient(conn)
 	defer init.Release()
 

@@ -21,6 +21,7 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
 	v31 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v31"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -121,11 +122,11 @@ func sampleCoinbase() *v31.CoinbaseTx {
 // ---- test ----
 
 func TestRoundTrip(t *testing.T) {
-	ctx := gentest.Context(t)
+	ctx := testutil.Context(t)
 	rec := &gentest.Recorder{}
 	srv := &initImpl{rec: rec, echo: &echoImpl{}}
 	var sends gentest.Sends
-	conn, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap { return v31.InitServer(srv) }, sends.Option())
+	conn, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return v31.InitServer(srv) }, nil, sends.Option())
 	init := v31.NewInitClient(conn)
 	defer init.Release()
 

@@ -2,11 +2,9 @@ package v32
 
 import (
 	"context"
-	"net"
-	"path/filepath"
 	"testing"
-	"time"
 
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -25,34 +23,6 @@ type proxyInit struct {
 }
 
 func (i proxyInit) MakeEcho(context.Context) (Echo, error) { return i.e, nil }
-
-func connectPair(t *testing.T, boot func(*rt.Conn) *rt.Cap) *rt.Conn {
-	t.Helper()
-	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			sc := rt.Serve(c, boot)
-			t.Cleanup(func() { sc.Close() })
-		}
-	}()
-	nc, err := net.Dial("unix", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := rt.Connect(ctx, nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
 
 // The capability helpers: a local implementation is served in this
 // process (no connection), a client passes a reference to its own
@@ -73,7 +43,7 @@ func TestCapabilityHelpers(t *testing.T) {
 		t.Fatalf("through a local capability: %q %v", r, err)
 	}
 
-	conn := connectPair(t, func(*rt.Conn) *rt.Cap { return InitServer(fwdInit{}) })
+	conn, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return InitServer(fwdInit{}) }, nil)
 	init := NewInitClient(conn)
 	defer init.Release()
 	e, err := init.MakeEcho(ctx)
@@ -101,7 +71,7 @@ func TestCapabilityHelpers(t *testing.T) {
 // A: rt forwards it (libmultiprocess serves it as a local object too).
 func TestCapabilityForwardedAcrossConnections(t *testing.T) {
 	ctx := context.Background()
-	connA := connectPair(t, func(*rt.Conn) *rt.Cap { return InitServer(fwdInit{}) })
+	connA, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return InitServer(fwdInit{}) }, nil)
 	initA := NewInitClient(connA)
 	defer initA.Release()
 	e, err := initA.MakeEcho(ctx)
@@ -109,7 +79,7 @@ func TestCapabilityForwardedAcrossConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rt.Release(e)
-	connB := connectPair(t, func(*rt.Conn) *rt.Cap { return InitServer(proxyInit{e: e}) })
+	connB, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return InitServer(proxyInit{e: e}) }, nil)
 	initB := NewInitClient(connB)
 	defer initB.Release()
 	wrapped, err := initB.MakeEcho(ctx)

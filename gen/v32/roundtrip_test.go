@@ -25,6 +25,7 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -151,11 +152,11 @@ func (r *rpcImpl) ExecuteRpc(_ context.Context, req json.RawMessage, uri, user s
 // ---- test ----
 
 func TestRoundTrip(t *testing.T) {
-	ctx := gentest.Context(t)
+	ctx := testutil.Context(t)
 	rec := &gentest.Recorder{}
 	srv := &initImpl{rec: rec, echo: &echoImpl{}}
 	var sends gentest.Sends
-	conn, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap { return v32.InitServer(srv) }, sends.Option())
+	conn, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return v32.InitServer(srv) }, nil, sends.Option())
 	init := v32.NewInitClient(conn)
 	defer init.Release()
 
@@ -341,10 +342,10 @@ func (i rawInit) MakeMining(context.Context) (v32.Mining, error) { return i.m, n
 // as the client sent them (nil and empty apart) and answers bytes that the
 // typed client decodes.
 func TestRawServer(t *testing.T) {
-	ctx := gentest.Context(t)
+	ctx := testutil.Context(t)
 	rec := &gentest.Recorder{}
 	srv := rawInit{m: &rawMining{miningImpl{rec: rec}}}
-	conn, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap { return v32.InitServer(srv) })
+	conn, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return v32.InitServer(srv) }, nil)
 	init := v32.NewInitClient(conn)
 	defer init.Release()
 	mining := remote[*v32.MiningClient](t, conn)(init.MakeMining(ctx))
@@ -386,18 +387,18 @@ func (i proxyInit) MakeMining(context.Context) (v32.Mining, error) { return i.m,
 // connection forwards raw bytes untouched, bytes it could not decode
 // included.
 func TestRawForwarding(t *testing.T) {
-	ctx := gentest.Context(t)
+	ctx := testutil.Context(t)
 	rec := &gentest.Recorder{}
-	back, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap {
+	back, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap {
 		return v32.InitServer(rawInit{m: &rawMining{miningImpl{rec: rec}}})
-	})
+	}, nil)
 	backInit := v32.NewInitClient(back)
 	defer backInit.Release()
 	backMining := remote[*v32.MiningClient](t, back)(backInit.MakeMining(ctx))
 	defer backMining.Release()
-	front, _ := gentest.Connect(t, func(*rt.Conn) *rt.Cap {
+	front, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap {
 		return v32.InitServer(proxyInit{m: backMining})
-	})
+	}, nil)
 	frontInit := v32.NewInitClient(front)
 	defer frontInit.Release()
 	mining := remote[*v32.MiningClient](t, front)(frontInit.MakeMining(ctx))

@@ -1,8 +1,8 @@
 // Package gentest holds what the round-trip tests of the generated packages
-// (gen/v30, gen/v31, gen/v32, gen/multiprocess) share: a Go client and a Go
-// server connected over a unix socketpair, sample Bitcoin values, a counter
-// of the requests a connection sends, and a table runner that compares what
-// the client got and what the server saw.
+// (gen/v30, gen/v31, gen/v32, gen/multiprocess) share: sample Bitcoin
+// values, a counter of the requests a connection sends, and a table runner
+// that compares what the client got and what the server saw. The
+// connection itself comes from testutil.Connect.
 package gentest
 
 import (
@@ -10,11 +10,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"reflect"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,46 +20,6 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
-
-// Context is a context that ends with the test (or after 30 s).
-func Context(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// Connect serves boot (the set's Init) on one end of an AF_UNIX socketpair
-// and connects (rt.Connect: bootstrap + Init.construct) from the other.
-// Both connections are closed when the test ends.
-func Connect(t testing.TB, boot func(*rt.Conn) *rt.Cap, clientOpts ...rt.Option) (client, server *rt.Conn) {
-	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := fileConn(t, fds[0], "client"), fileConn(t, fds[1], "server")
-	server = rt.Serve(b, boot, rt.WithName("gentest-server"))
-	t.Cleanup(func() { server.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	client, err = rt.Connect(ctx, a, append([]rt.Option{rt.WithName("gentest-client")}, clientOpts...)...)
-	if err != nil {
-		t.Fatalf("rt.Connect: %v", err)
-	}
-	t.Cleanup(func() { client.Close() })
-	return client, server
-}
-
-func fileConn(t testing.TB, fd int, name string) net.Conn {
-	t.Helper()
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	nc, err := net.FileConn(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nc
-}
 
 // Hash is a hash whose bytes are seed, seed+1, ...
 func Hash(seed byte) chainhash.Hash {
@@ -99,7 +56,7 @@ func Block(seed byte, ntx int) *wire.MsgBlock {
 func ptr[T any](v T) *T { return &v }
 
 // Sends counts, per method ("Echo.destroy"), the requests a connection
-// sends, from the connection's debug log. Pass Sends.Option() to Connect.
+// sends, from the connection's debug log. Pass Sends.Option() to testutil.Connect.
 type Sends struct {
 	mu sync.Mutex
 	n  map[string]int
