@@ -1,7 +1,6 @@
 package ipc_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,13 +8,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/process"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
@@ -47,23 +46,6 @@ func TestMain(m *testing.M) {
 	}
 	n.Chain().Close()
 	os.Exit(m.Run())
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // testWait bounds every wait in these tests. It only has to catch a hang:
@@ -102,7 +84,7 @@ func TestSpawnCallExit(t *testing.T) {
 		t.Run("exit"+status, func(t *testing.T) {
 			ctx := ctxT(t)
 			t.Setenv("IPC_TEST_EXIT", status)
-			var logs syncBuffer
+			var logs testutil.Buffer
 			i := ipc.New("bitcoin-gui", os.Args[0], nil, ipc.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 			child := spawnEcho(ctx, t, i, "spawned")
 			st, err := child.Wait()

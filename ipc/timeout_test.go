@@ -9,39 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 )
-
-// listenSilent accepts connections on a socket in a fresh directory and
-// never reads or answers (as a stopped node does, once the kernel has
-// accepted). It returns the directory and the socket path.
-func listenSilent(t *testing.T) (dir, sock string) {
-	t.Helper()
-	dir = t.TempDir()
-	sock = filepath.Join(dir, "silent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				close(conns)
-				return
-			}
-			conns <- c
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		for c := range conns {
-			c.Close()
-		}
-	})
-	return dir, sock
-}
 
 // connectResult runs ConnectAddress on its own goroutine, so that a hang
 // fails the test instead of stalling it.
@@ -67,7 +37,7 @@ func connectResult(t *testing.T, i *ipc.Ipc, dir, address string) error {
 // WithTimeout bounds the handshake with a peer that never answers; the
 // error names the socket and the call once each.
 func TestConnectAddressTimeout(t *testing.T) {
-	dir, sock := listenSilent(t)
+	dir, sock := testutil.SilentSocket(t)
 	err := connectResult(t, ipc.New("test", "", nil, ipc.WithTimeout(100*time.Millisecond)), dir, "unix:"+sock)
 	want := "ipc: connect unix:" + sock + ": Init.construct: failed: context deadline exceeded"
 	if !errors.Is(err, context.DeadlineExceeded) || err == nil || err.Error() != want {

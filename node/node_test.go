@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,33 +17,16 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
 	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/ipc"
 	"github.com/bitcoin-ipc/bitcoin-ipc/miner"
 	"github.com/bitcoin-ipc/bitcoin-ipc/node"
 	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 )
 
-// syncBuffer collects the debug log of a connection.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // dial serves a demo node speaking schema with 3 mempool transactions in
 // <tmp>/regtest and dials it; the log holds every IPC call of the client.
-func dial(t *testing.T, schema probe.Version) (*node.Node, *demonode.Node, *syncBuffer) {
+func dial(t *testing.T, schema probe.Version) (*node.Node, *demonode.Node, *testutil.Buffer) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "regtest")
 	d := demonode.New()
@@ -60,7 +42,7 @@ func dial(t *testing.T, schema probe.Version) (*node.Node, *demonode.Node, *sync
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	log := &syncBuffer{}
+	log := &testutil.Buffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n, err := node.Dial(ctx, dir, "unix", ipc.WithLogger(slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
@@ -74,7 +56,7 @@ func dial(t *testing.T, schema probe.Version) (*node.Node, *demonode.Node, *sync
 var opTrue = []byte{0x51}
 
 // forEachVersion runs body against a demo node of every release.
-func forEachVersion(t *testing.T, body func(t *testing.T, n *node.Node, d *demonode.Node, log *syncBuffer)) {
+func forEachVersion(t *testing.T, body func(t *testing.T, n *node.Node, d *demonode.Node, log *testutil.Buffer)) {
 	for _, v := range demonode.Schemas {
 		t.Run(string(v), func(t *testing.T) {
 			n, d, log := dial(t, v)
@@ -90,7 +72,7 @@ func forEachVersion(t *testing.T, body func(t *testing.T, n *node.Node, d *demon
 // mean the same on every release, the coinbase constraints, checking,
 // mining, submitting and waiting.
 func TestSameBodyEveryVersion(t *testing.T) {
-	forEachVersion(t, func(t *testing.T, n *node.Node, d *demonode.Node, _ *syncBuffer) {
+	forEachVersion(t, func(t *testing.T, n *node.Node, d *demonode.Node, _ *testutil.Buffer) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		e, err := n.Echo(ctx)
@@ -292,7 +274,7 @@ func TestUnsupported(t *testing.T) {
 		},
 		probe.V32: {"BlockTemplate.getCoinbaseCommitment": "v30", "BlockTemplate.getWitnessCommitmentIndex": "v30"},
 	}
-	forEachVersion(t, func(t *testing.T, n *node.Node, _ *demonode.Node, log *syncBuffer) {
+	forEachVersion(t, func(t *testing.T, n *node.Node, _ *demonode.Node, log *testutil.Buffer) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		m, err := n.Mining(ctx)

@@ -10,6 +10,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/node"
 	"github.com/bitcoin-ipc/bitcoin-ipc/zmqnotify"
 )
@@ -34,7 +35,7 @@ func nextTip(t *testing.T, ctx context.Context, tips <-chan node.TipEvent, via s
 // Tips over IPC and over ZMQ give the same tips, one by one, as blocks
 // are mined, on every release.
 func TestTipsIPCAndZMQ(t *testing.T) {
-	forEachVersion(t, func(t *testing.T, n *node.Node, d *demonode.Node, _ *syncBuffer) {
+	forEachVersion(t, func(t *testing.T, n *node.Node, d *demonode.Node, _ *testutil.Buffer) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard only
 		defer cancel()
 		pub, err := d.PublishZMQ([]demonode.ZMQOption{{Topic: zmqnotify.HashBlock, Address: "tcp://127.0.0.1:0"}})
@@ -43,7 +44,7 @@ func TestTipsIPCAndZMQ(t *testing.T) {
 		}
 		defer pub.Close()
 
-		var debug syncBuffer
+		var debug testutil.Buffer
 		log := slog.New(slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		viaIPC, err := node.Tips(ctx, n, node.TipsOptions{Logger: log})
 		if err != nil {

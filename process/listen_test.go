@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 )
 
 func mustListen(t *testing.T, path string, opts ...ListenOption) *Listener {
@@ -107,7 +110,7 @@ func TestListenRefusesLiveSocket(t *testing.T) {
 func TestListenReplacesStaleSocket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "node.sock")
 	staleSocket(t, path)
-	log, buf := captureLogger()
+	log, buf := testutil.Logger(slog.LevelDebug)
 	l, err := ListenAt(Address{Path: path}, WithLogger(log))
 	if err != nil {
 		t.Fatalf("Listen over stale socket: %v", err)
@@ -227,7 +230,7 @@ func TestListenWarnsOpenDirectory(t *testing.T) {
 		if err := os.Chmod(dir, tc.mode); err != nil {
 			t.Fatal(err)
 		}
-		log, buf := captureLogger()
+		log, buf := testutil.Logger(slog.LevelDebug)
 		l, err := Listen(dir, "bitcoin-node", "unix", WithLogger(log))
 		if err != nil {
 			t.Fatal(err)
@@ -296,7 +299,7 @@ func TestListenerCloseKeepsReplacedFile(t *testing.T) {
 func TestListenerPeerCheckRejectsAndContinues(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "node.sock")
 	var n atomic.Int32
-	log, buf := captureLogger()
+	log, buf := testutil.Logger(slog.LevelDebug)
 	l := mustListen(t, path, WithLogger(log), WithPeerCheck(func(c Ucred) error {
 		if n.Add(1) == 1 {
 			return fmt.Errorf("%w: first one is unlucky", ErrPeerRejected)
@@ -366,7 +369,7 @@ func TestListenerRejectsOtherUID(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "node.sock")
-	log, buf := captureLogger()
+	log, buf := testutil.Logger(slog.LevelDebug)
 	l := mustListen(t, path, WithLogger(log))
 	// Let the other uid connect at all, so the peer check is what stops it.
 	if err := os.Chmod(path, 0o666); err != nil {
@@ -460,7 +463,7 @@ func copyFile(src, dst string, mode os.FileMode) error {
 // WithBacklog sets the listen(2) backlog (the listener logs it); the
 // listener works as usual.
 func TestListenWithBacklog(t *testing.T) {
-	log, logs := captureLogger()
+	log, logs := testutil.Logger(slog.LevelDebug)
 	l, err := Listen(t.TempDir(), "bitcoin-node", "unix", WithLogger(log), WithBacklog(3))
 	if err != nil {
 		t.Fatal(err)

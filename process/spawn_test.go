@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,10 +16,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 )
 
 func TestSpawnEchoRoundTrip(t *testing.T) {
-	log, logs := captureLogger()
+	log, logs := testutil.Logger(slog.LevelDebug)
 	c := spawnChild(t, "echo", WithLogger(log))
 	if c.Pid <= 0 {
 		t.Fatalf("Pid = %d", c.Pid)
@@ -210,7 +213,7 @@ func TestSpawnCanceledContext(t *testing.T) {
 
 // The spawned child ignores SIGINT (the parent controls shutdown) and logs it.
 func TestSpawnChildIgnoresSIGINT(t *testing.T) {
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	c := spawnChild(t, "echo", WithStderr(stderr))
 	roundTrip := func() {
 		t.Helper()
@@ -507,7 +510,7 @@ func TestSpawnDirAndStdout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testutil.Buffer
 	c := spawnChild(t, "where", WithDir(dir), WithStdout(&out))
 	c.Conn.SetReadDeadline(time.Now().Add(testWait))
 	b, err := io.ReadAll(c.Conn)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -92,7 +93,7 @@ func TestCallTimeout(t *testing.T) {
 // The peer's orderly close (the stream ends, as when a C++ client or a
 // process exits) is no error: it is logged at Debug, not ERROR or WARN.
 func TestOrderlyCloseNotLoggedAsError(t *testing.T) {
-	var buf lockedBuf
+	var buf testutil.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, b := socketPair(t)
 	server := rt.Serve(b, newInit(nil, nil).bootstrap(), rt.WithLogger(log), rt.WithInitInterfaceID(testInitID))

@@ -1,37 +1,19 @@
 package rt_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Debug logs name the request, method and thread, like -debug=ipc; only
 // LevelTrace adds the arguments.
 func TestServerLogLevels(t *testing.T) {
 	for _, level := range []slog.Level{slog.LevelDebug, rt.LevelTrace} {
-		var buf lockedBuf
+		var buf testutil.Buffer
 		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
 		p := newPair(t, []rt.Option{rt.WithLogger(log)})
 		if _, err := p.calc.Add(ctxT(t), 1234567, 1); err != nil {

@@ -9,10 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 )
 
 const usageHead = "Usage: bitcoin-ipc [options] <command> [args]\n"
@@ -161,40 +162,11 @@ func TestWaitBound(t *testing.T) {
 	}
 }
 
-// silentSocket accepts connections and never reads or answers them, as a
-// stopped node does once the kernel has accepted.
-func silentSocket(t *testing.T) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "silent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make(chan net.Conn, 16)
-	go func() {
-		defer close(conns)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns <- c
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		for c := range conns {
-			c.Close()
-		}
-	})
-	return sock
-}
-
 // Against a node that never answers, the command gives up after
 // -rpcclienttimeout and says where and how long it waited. (run's own
 // deadline is a minute: reaching it would give another message.)
 func TestNeverHangs(t *testing.T) {
-	sock := silentSocket(t)
+	_, sock := testutil.SilentSocket(t)
 	for _, args := range [][]string{{"probe"}, {"echo", "x"}, {"rpc", "getblockcount"}, {"mining", "tip"}} {
 		r := run(t, append([]string{"-rpcclienttimeout=1", "-ipcconnect=unix:" + sock}, args...)...)
 		want := "error: no answer from the node at unix:" + sock + " within 1s (-rpcclienttimeout): Init.construct: failed: context deadline exceeded\n"
@@ -214,7 +186,7 @@ func TestStoppedNode(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envServeDatadir+"="+dir)
-	var out lockedBuffer
+	var out testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -278,24 +250,6 @@ func waitStopped(t *testing.T, pid int) {
 			t.Fatalf("process %d not stopped: %s", pid, b)
 		}
 	}
-}
-
-// lockedBuffer is a bytes.Buffer for a child's output, read while written.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // A peer that closes the connection at once: one prefix per layer.

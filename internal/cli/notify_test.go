@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/zmqnotify"
 )
 
@@ -24,9 +25,9 @@ type running struct {
 
 // background runs the command until stop is called, which returns its
 // exit code.
-func (r *running) background(args ...string) (out, errb *lockedBuffer, stop func() int) {
+func (r *running) background(args ...string) (out, errb *testutil.Buffer, stop func() int) {
 	r.t.Helper()
-	out, errb = &lockedBuffer{}, &lockedBuffer{}
+	out, errb = &testutil.Buffer{}, &testutil.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/demonode"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/miner"
 	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 )
@@ -26,7 +27,7 @@ func startServe(t *testing.T, schema probe.Version, extra ...string) (dir, port 
 	t.Helper()
 	dir = t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb lockedBuffer
+	var out, errb testutil.Buffer
 	done := make(chan int, 1)
 	go func() {
 		args := append([]string{"-datadir=" + dir, "serve", "-schema=" + string(schema), "-rpcport=0"}, extra...)
