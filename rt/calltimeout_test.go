@@ -16,7 +16,7 @@ import (
 // test instead of stalling it.
 func connectResult(t *testing.T, ctx context.Context, opts ...rt.Option) error {
 	t.Helper()
-	a, b := socketPair(t)
+	a, b := testutil.SocketPair(t)
 	t.Cleanup(func() { b.Close() })
 	done := make(chan error, 1)
 	go func() {
@@ -29,7 +29,7 @@ func connectResult(t *testing.T, ctx context.Context, opts ...rt.Option) error {
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(hangGuard):
+	case <-time.After(testutil.HangGuard):
 		t.Fatal("Connect did not return")
 		return nil
 	}
@@ -53,9 +53,9 @@ func TestConnectSilentPeer(t *testing.T) {
 // A peer that closes at once: the error names construct once, without a
 // layer prefix of its own (callers add theirs).
 func TestConnectClosedPeerError(t *testing.T) {
-	a, b := socketPair(t)
+	a, b := testutil.SocketPair(t)
 	b.Close()
-	_, err := rt.Connect(ctxT(t), a, rt.WithInitInterfaceID(testInitID))
+	_, err := rt.Connect(testutil.Context(t), a, rt.WithInitInterfaceID(testInitID))
 	if err == nil || !strings.HasPrefix(err.Error(), "Init.construct: disconnected: ") || strings.Count(err.Error(), "construct") != 1 || strings.Contains(err.Error(), "@0x") {
 		t.Fatalf("got %v", err)
 	}
@@ -73,7 +73,7 @@ func TestCallTimeout(t *testing.T) {
 	var err error
 	select {
 	case err = <-done:
-	case <-time.After(hangGuard):
+	case <-time.After(testutil.HangGuard):
 		t.Fatal("the bounded call did not return")
 	}
 	if !errors.Is(err, context.DeadlineExceeded) || err.Error() != "Calc.sleep: failed: context deadline exceeded" {
@@ -95,10 +95,10 @@ func TestCallTimeout(t *testing.T) {
 func TestOrderlyCloseNotLoggedAsError(t *testing.T) {
 	var buf testutil.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, b := socketPair(t)
+	a, b := testutil.SocketPair(t)
 	server := rt.Serve(b, newInit(nil, nil).bootstrap(), rt.WithLogger(log), rt.WithInitInterfaceID(testInitID))
 	defer server.Close()
-	client, err := rt.Connect(ctxT(t), a, rt.WithInitInterfaceID(testInitID))
+	client, err := rt.Connect(testutil.Context(t), a, rt.WithInitInterfaceID(testInitID))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -143,7 +144,7 @@ func startChild(t *testing.T, role string) (*child, net.Conn) {
 // expect waits for n lines equal to want from the child.
 func (c *child) expect(t *testing.T, want string, n int) {
 	t.Helper()
-	deadline := time.After(hangGuard)
+	deadline := time.After(testutil.HangGuard)
 	for n > 0 {
 		select {
 		case l, ok := <-c.lines:
@@ -166,7 +167,7 @@ func (c *child) expect(t *testing.T, want string, n int) {
 func TestPeerKilledServerSide(t *testing.T) {
 	ch, nc := startChild(t, "serve")
 	ch.expect(t, "ready", 1)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	conn, err := rt.Connect(ctx, nc, rt.WithInitInterfaceID(testInitID))
 	if err != nil {
 		t.Fatal(err)
@@ -203,7 +204,7 @@ func TestPeerKilledServerSide(t *testing.T) {
 	ch.expect(t, "sleep", sleeps)
 	select {
 	case <-cb.entered:
-	case <-time.After(hangGuard):
+	case <-time.After(testutil.HangGuard):
 		t.Fatal("callback not called")
 	}
 	// Our callback is now a pending call in the other direction, and the
@@ -222,7 +223,7 @@ func TestPeerKilledServerSide(t *testing.T) {
 				t.Errorf("pending call: %v, want ErrDisconnected", r.err)
 			}
 			worst = max(worst, r.at.Sub(killed))
-		case <-time.After(hangGuard):
+		case <-time.After(testutil.HangGuard):
 			t.Fatal("pending call did not fail after the peer was killed")
 		}
 	}
@@ -233,11 +234,11 @@ func TestPeerKilledServerSide(t *testing.T) {
 	}
 	// The callback the dead server held is destroyed, and its blocked
 	// call was cancelled.
-	waitFor(t, func() bool { return cb.destroyed.Load() == 1 })
-	waitFor(t, func() bool { return rt.InFlightForTest(conn) == 0 })
+	testutil.WaitFor(t, func() bool { return cb.destroyed.Load() == 1 })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(conn) == 0 })
 	select {
 	case <-conn.Done():
-	case <-time.After(hangGuard):
+	case <-time.After(testutil.HangGuard):
 		t.Fatal("connection not done")
 	}
 }
@@ -263,7 +264,7 @@ func TestPeerKilledClientSide(t *testing.T) {
 	defer conn.Close()
 	ch.expect(t, "callback", 1)
 	// Three Sleeps and the CallBack are in flight on the server.
-	waitFor(t, func() bool { return rt.InFlightForTest(conn) == 4 })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(conn) == 4 })
 
 	killed := time.Now()
 	if err := ch.cmd.Process.Kill(); err != nil {
@@ -276,18 +277,18 @@ func TestPeerKilledClientSide(t *testing.T) {
 		if !errors.Is(r.err, exception.ErrDisconnected) {
 			t.Errorf("callback call: %v, want ErrDisconnected", r.err)
 		}
-	case <-time.After(hangGuard):
+	case <-time.After(testutil.HangGuard):
 		t.Fatal("callback call did not fail")
 	}
 	select {
 	case <-conn.Done():
-	case <-time.After(hangGuard):
+	case <-time.After(testutil.HangGuard):
 		t.Fatal("server connection not done")
 	}
 	// Every handler returned (their contexts were cancelled) and the Calc
 	// the client held was destroyed.
-	waitFor(t, func() bool { return rt.InFlightForTest(conn) == 0 })
-	waitFor(t, func() bool { return destroyed.Load() == 1 })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(conn) == 0 })
+	testutil.WaitFor(t, func() bool { return destroyed.Load() == 1 })
 }
 
 // Closing a connection while one of its handlers waits on a call back into
@@ -298,13 +299,13 @@ func TestPeerKilledClientSide(t *testing.T) {
 func TestCloseWhileHandlerCallsBack(t *testing.T) {
 	for _, side := range []string{"server", "client"} {
 		t.Run(side, func(t *testing.T) {
-			a, b := socketPair(t)
+			a, b := testutil.SocketPair(t)
 			var destroyed atomic.Int32
 			cbErr := make(chan error, 1)
 			init := newInit(&destroyed, &hooks{cbDone: func(err error, _ time.Time) { cbErr <- err }})
 			server := rt.Serve(b, init.bootstrap(), rt.WithInitInterfaceID(testInitID))
 			defer server.Close()
-			ctx := ctxT(t)
+			ctx := testutil.Context(t)
 			client, err := rt.Connect(ctx, a, rt.WithInitInterfaceID(testInitID))
 			if err != nil {
 				t.Fatal(err)
@@ -337,7 +338,7 @@ func TestCloseWhileHandlerCallsBack(t *testing.T) {
 			select {
 			case d := <-closed:
 				t.Logf("%s Close returned after %v", side, d)
-			case <-time.After(hangGuard):
+			case <-time.After(testutil.HangGuard):
 				t.Fatalf("%s Close hangs while a handler waits on a callback", side)
 			}
 			for _, ch := range []chan error{cbErr, callErr} {
@@ -346,18 +347,18 @@ func TestCloseWhileHandlerCallsBack(t *testing.T) {
 					if !errors.Is(err, exception.ErrDisconnected) {
 						t.Errorf("pending call: %v, want ErrDisconnected", err)
 					}
-				case <-time.After(hangGuard):
+				case <-time.After(testutil.HangGuard):
 					t.Fatal("a pending call survived Close")
 				}
 			}
 			for _, c := range []*rt.Conn{client, server} {
 				select {
 				case <-c.Done():
-				case <-time.After(hangGuard):
+				case <-time.After(testutil.HangGuard):
 					t.Fatal("connection not done after Close")
 				}
 			}
-			waitFor(t, func() bool { return destroyed.Load() == 1 })
+			testutil.WaitFor(t, func() bool { return destroyed.Load() == 1 })
 		})
 	}
 }
@@ -369,11 +370,11 @@ func TestCloseWhileHandlerCallsBack(t *testing.T) {
 func TestHalfClosedSocket(t *testing.T) {
 	for _, side := range []string{"client", "server"} {
 		t.Run(side, func(t *testing.T) {
-			a, b := socketPair(t)
+			a, b := testutil.SocketPair(t)
 			var destroyed atomic.Int32
 			server := rt.Serve(b, newInit(&destroyed, nil).bootstrap(), rt.WithInitInterfaceID(testInitID))
 			defer server.Close()
-			ctx := ctxT(t)
+			ctx := testutil.Context(t)
 			client, err := rt.Connect(ctx, a, rt.WithInitInterfaceID(testInitID))
 			if err != nil {
 				t.Fatal(err)
@@ -389,7 +390,7 @@ func TestHalfClosedSocket(t *testing.T) {
 				_, err := calc.Sleep(ctx, hour)
 				errc <- err
 			}()
-			waitFor(t, func() bool { return rt.InFlightForTest(server) == 1 })
+			testutil.WaitFor(t, func() bool { return rt.InFlightForTest(server) == 1 })
 			half := a
 			if side == "server" {
 				half = b
@@ -402,18 +403,18 @@ func TestHalfClosedSocket(t *testing.T) {
 				if !errors.Is(err, exception.ErrDisconnected) {
 					t.Fatalf("pending call: %v", err)
 				}
-			case <-time.After(hangGuard):
+			case <-time.After(testutil.HangGuard):
 				t.Fatal("pending call survived a half-closed socket")
 			}
 			for _, c := range []*rt.Conn{client, server} {
 				select {
 				case <-c.Done():
-				case <-time.After(hangGuard):
+				case <-time.After(testutil.HangGuard):
 					t.Fatal("connection still open after a half-close")
 				}
 			}
-			waitFor(t, func() bool { return destroyed.Load() == 1 })
-			waitFor(t, func() bool { return rt.InFlightForTest(server) == 0 })
+			testutil.WaitFor(t, func() bool { return destroyed.Load() == 1 })
+			testutil.WaitFor(t, func() bool { return rt.InFlightForTest(server) == 0 })
 		})
 	}
 }
@@ -423,7 +424,7 @@ func TestHalfClosedSocket(t *testing.T) {
 // its context end, and the thread serves the next call.
 func TestLongWaitCancelled(t *testing.T) {
 	p := newPair(t, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	th, err := p.client.NewThread()
 	if err != nil {
 		t.Fatal(err)
@@ -440,7 +441,7 @@ func TestLongWaitCancelled(t *testing.T) {
 		_, err := p.calc.Sleep(cctx, hour)
 		errc <- err
 	}()
-	waitFor(t, func() bool { return rt.InFlightForTest(p.server) == 1 })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(p.server) == 1 })
 	start := time.Now()
 	cancel()
 	select {
@@ -449,11 +450,11 @@ func TestLongWaitCancelled(t *testing.T) {
 			t.Fatalf("cancelled wait: %v", err)
 		}
 		t.Logf("cancelled wait returned after %v", time.Since(start))
-	case <-time.After(hangGuard):
+	case <-time.After(testutil.HangGuard):
 		t.Fatal("cancelled wait did not return")
 	}
 	// go-capnp sends Finish; the handler's context ends and it returns.
-	waitFor(t, func() bool { return rt.InFlightForTest(p.server) == 0 })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(p.server) == 0 })
 	again, err := p.calc.ThreadName(pctx)
 	if err != nil || again != name {
 		t.Fatalf("reserved thread after the cancelled wait: %q, %v (was %q)", again, err, name)
@@ -468,13 +469,13 @@ func TestLongWaitCancelled(t *testing.T) {
 // server object is destroyed.
 func TestLongWaitClientDisconnects(t *testing.T) {
 	p := newPair(t, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := p.calc.Sleep(ctx, hour)
 		errc <- err
 	}()
-	waitFor(t, func() bool { return rt.InFlightForTest(p.server) == 1 })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(p.server) == 1 })
 	p.client.Close()
 	// The wait is an hour long and ctx has not ended: only Close can end
 	// it, with ErrDisconnected.
@@ -483,18 +484,18 @@ func TestLongWaitClientDisconnects(t *testing.T) {
 		if !errors.Is(err, exception.ErrDisconnected) {
 			t.Fatalf("wait: %v", err)
 		}
-	case <-time.After(hangGuard):
+	case <-time.After(testutil.HangGuard):
 		t.Fatal("wait survived Close")
 	}
-	waitFor(t, func() bool { return rt.InFlightForTest(p.server) == 0 })
-	waitFor(t, func() bool { return p.destroyed.Load() == 1 })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(p.server) == 0 })
+	testutil.WaitFor(t, func() bool { return p.destroyed.Load() == 1 })
 }
 
 // A handler that panics fails its call with a failed exception; the
 // process, the connection, the object and the thread all survive.
 func TestPanicKeepsObjectAndThread(t *testing.T) {
 	p := newPair(t, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	th, err := p.client.NewThread()
 	if err != nil {
 		t.Fatal(err)
@@ -594,11 +595,11 @@ func hammerEcho(calc *rttest.CalcClient, payload []byte, n int, stop <-chan stru
 // connection and calls fail with ErrDisconnected.
 func TestStalledServerBoundsClientMemory(t *testing.T) {
 	const limit = 1 << 20
-	a, b := socketPair(t)
+	a, b := testutil.SocketPair(t)
 	sb := newStallConn(b)
 	server := rt.Serve(sb, newInit(nil, nil).bootstrap(), rt.WithInitInterfaceID(testInitID))
 	defer server.Close()
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	client, err := rt.Connect(ctx, a, rt.WithInitInterfaceID(testInitID), rt.WithSendQueueLimit(limit))
 	if err != nil {
 		t.Fatal(err)
@@ -617,14 +618,14 @@ func TestStalledServerBoundsClientMemory(t *testing.T) {
 	sb.stalled.Store(true)
 	stop := make(chan struct{})
 	wg, timedOut := hammerEcho(calc, payload, 8, stop)
-	recv(t, client.Done(), "client connected to a peer that stopped reading")
+	testutil.Recv(t, client.Done(), "client connected to a peer that stopped reading")
 	close(stop)
 	done := make(chan struct{})
 	go func() {
 		wg.Wait()
 		close(done)
 	}()
-	recv(t, done, "callers of a peer that stopped reading")
+	testutil.Recv(t, done, "callers of a peer that stopped reading")
 	after := heapInUse()
 	t.Logf("%d calls timed out before the client dropped the connection; heap in use %d -> %d", timedOut.Load(), before, after)
 	if _, err := calc.Echo(ctx, payload); !errors.Is(err, exception.ErrDisconnected) {
@@ -637,12 +638,12 @@ func TestStalledServerBoundsClientMemory(t *testing.T) {
 // connection and releases the client's objects.
 func TestNonReadingClientBoundsServerMemory(t *testing.T) {
 	const limit = 1 << 20
-	a, b := socketPair(t)
+	a, b := testutil.SocketPair(t)
 	sa := newStallConn(a)
 	var destroyed atomic.Int32
 	server := rt.Serve(b, newInit(&destroyed, nil).bootstrap(), rt.WithSendQueueLimit(limit), rt.WithInitInterfaceID(testInitID))
 	defer server.Close()
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	client, err := rt.Connect(ctx, sa, rt.WithInitInterfaceID(testInitID))
 	if err != nil {
 		t.Fatal(err)
@@ -662,21 +663,21 @@ func TestNonReadingClientBoundsServerMemory(t *testing.T) {
 	wg, _ := hammerEcho(calc, payload, 8, stop)
 	select {
 	case <-server.Done():
-	case <-time.After(hangGuard):
+	case <-time.After(testutil.HangGuard):
 		close(stop)
 		wg.Wait()
 		t.Fatal("server still serving a client that stopped reading")
 	}
 	close(stop)
 	wg.Wait()
-	waitFor(t, func() bool { return destroyed.Load() == 1 })
+	testutil.WaitFor(t, func() bool { return destroyed.Load() == 1 })
 }
 
 // A call that cannot be sent because the peer has gone (here it shut
 // down its reading side, so writes fail with EPIPE while nothing is read)
 // fails with ErrDisconnected, not as a failure raised by the peer.
 func TestSendToGonePeerIsDisconnected(t *testing.T) {
-	a, b := socketPair(t)
+	a, b := testutil.SocketPair(t)
 	defer b.Close()
 	if err := b.(*net.UnixConn).CloseRead(); err != nil {
 		t.Fatal(err)

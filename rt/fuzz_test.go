@@ -20,6 +20,7 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -173,8 +174,8 @@ func serveRaw(t testing.TB, data []byte) {
 	a.CloseWrite()
 	select {
 	case <-server.Done():
-	case <-time.After(hangGuard):
-		t.Fatalf("server still running %v after the peer's EOF (input %x)", hangGuard, data)
+	case <-time.After(testutil.HangGuard):
+		t.Fatalf("server still running %v after the peer's EOF (input %x)", testutil.HangGuard, data)
 	}
 	a.Close()
 	<-drained
@@ -364,7 +365,7 @@ func connectRaw(t testing.TB, data []byte) {
 		go func() { conn.Close(); close(closed) }()
 		select {
 		case <-closed:
-		case <-time.After(hangGuard):
+		case <-time.After(testutil.HangGuard):
 			t.Fatalf("Close hangs (input %x)", data)
 		}
 	} else if ctx.Err() != nil {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -262,17 +262,12 @@ func newPair(t testing.TB, serverOpts []rt.Option, clientOpts ...rt.Option) *pai
 // newPairHooks is newPair with a server whose objects call h.
 func newPairHooks(t testing.TB, h *hooks, serverOpts []rt.Option, clientOpts ...rt.Option) *pair {
 	t.Helper()
-	a, b := socketPair(t)
 	p := &pair{}
-	p.server = rt.Serve(b, newInit(&p.destroyed, h).bootstrap(),
-		append([]rt.Option{rt.WithInitInterfaceID(testInitID)}, serverOpts...)...)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	p.client, p.server = testutil.Connect(t, newInit(&p.destroyed, h).bootstrap(),
+		append([]rt.Option{rt.WithInitInterfaceID(testInitID)}, serverOpts...),
+		append([]rt.Option{rt.WithInitInterfaceID(testInitID)}, clientOpts...)...)
+	ctx := testutil.Context(t)
 	var err error
-	p.client, err = rt.Connect(ctx, a, append([]rt.Option{rt.WithInitInterfaceID(testInitID)}, clientOpts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p.calc, err = makeCalc(ctx, p.client)
 	if err != nil {
 		t.Fatal(err)
@@ -283,57 +278,4 @@ func newPairHooks(t testing.TB, h *hooks, serverOpts []rt.Option, clientOpts ...
 		p.server.Close()
 	})
 	return p
-}
-
-func socketPair(t testing.TB) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("unix", fmt.Sprintf("%s/s.sock", t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ch := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		ch <- c
-	}()
-	a, err := net.Dial("unix", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, <-ch
-}
-
-// hangGuard bounds every wait in these tests: it only catches a hang.
-const hangGuard = 2 * time.Minute
-
-func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// waitFor polls cond until it holds; it fails the test after hangGuard.
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(hangGuard)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not reached in %v", hangGuard)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// recv waits for a value on ch, failing the test after hangGuard.
-func recv[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(hangGuard):
-		t.Fatalf("%s: nothing after %v", what, hangGuard)
-		var zero T
-		return zero
-	}
 }

@@ -23,6 +23,7 @@ import (
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine"
 )
@@ -189,11 +190,11 @@ func runCppClientOn(t *testing.T, init *initImpl, goCalcs *atomic.Int32, args ..
 	if err := proc.wait(interopWait); err != nil {
 		t.Fatalf("C++ client %v: %v\n%s\nmessages: %q", args, err, proc.out.String(), tap.messages())
 	}
-	recv(t, conn.Done(), "Go server connection after the C++ client exited")
+	testutil.Recv(t, conn.Done(), "Go server connection after the C++ client exited")
 	if st := rt.StatsForTest(conn); st != (engine.Stats{}) {
 		t.Errorf("tables after the C++ client left: %+v", st)
 	}
-	waitFor(t, func() bool { return init.destroyed.Load() == goCalcs.Load() })
+	testutil.WaitFor(t, func() bool { return init.destroyed.Load() == goCalcs.Load() })
 	return proc.out.String(), tap
 }
 
@@ -269,7 +270,7 @@ var countsLine = regexp.MustCompile(`COUNTS (\w+) calcs=(-?\d+) threads=(-?\d+) 
 func countsAfter(t *testing.T, proc *cppProc, when string, n int) cppCounts {
 	t.Helper()
 	var got cppCounts
-	waitFor(t, func() bool {
+	testutil.WaitFor(t, func() bool {
 		k := 0
 		for _, m := range countsLine.FindAllStringSubmatch(proc.out.String(), -1) {
 			if m[1] != when {
@@ -391,7 +392,7 @@ func TestInteropReleaseCounts(t *testing.T) {
 		t.Errorf("Go imports %d, want %d (3 Calcs, 2 Threads more)", go1.Imports, go0.Imports+5)
 	}
 	// The server released each callback once its call returned.
-	waitFor(t, func() bool { return cbDestroyed.Load() == 3 })
+	testutil.WaitFor(t, func() bool { return cbDestroyed.Load() == 3 })
 	if go1.Exports != go0.Exports {
 		t.Errorf("Go exports %d, want %d: the server keeps a callback or a thread of ours", go1.Exports, go0.Exports)
 	}
@@ -458,10 +459,10 @@ func TestInteropThreeCallsOnPinnedThread(t *testing.T) {
 			errs <- err
 		}()
 	}
-	waitFor(t, func() bool { return rt.StatsForTest(conn).Questions == base+3 })
+	testutil.WaitFor(t, func() bool { return rt.StatsForTest(conn).Questions == base+3 })
 	cancel()
 	for i := 0; i < 3; i++ {
-		if err := recv(t, errs, "cancelled sleep"); !errors.Is(err, context.Canceled) {
+		if err := testutil.Recv(t, errs, "cancelled sleep"); !errors.Is(err, context.Canceled) {
 			t.Fatalf("sleep: %v", err)
 		}
 	}

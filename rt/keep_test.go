@@ -9,6 +9,7 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -43,7 +44,7 @@ func echoKeep(ctx context.Context, t *testing.T, base *rt.ClientBase, data strin
 // message is reused.
 func TestResultsKeep(t *testing.T) {
 	p := newPair(t, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	base := rt.NewClientBase(p.calc.Cap().AddRef())
 	defer base.Release()
 	kept, shared := echoKeep(ctx, t, base, "the first payload")

@@ -20,6 +20,7 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -27,7 +28,7 @@ import (
 // with and without a context; the connection recovers when calls end.
 func TestMaxInFlight(t *testing.T) {
 	p := newPair(t, []rt.Option{rt.WithMaxInFlight(4)})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	sctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
@@ -37,7 +38,7 @@ func TestMaxInFlight(t *testing.T) {
 			p.calc.Sleep(sctx, hour)
 		}()
 	}
-	waitFor(t, func() bool { return rt.InFlightForTest(p.server) == 4 })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(p.server) == 4 })
 	_, err := p.calc.Add(ctx, 1, 1)
 	var e *exception.Error
 	if !errors.Is(err, exception.ErrOverloaded) || !errors.As(err, &e) || !strings.Contains(e.Description, "too many calls in flight") {
@@ -48,7 +49,7 @@ func TestMaxInFlight(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
-	waitFor(t, func() bool { return rt.InFlightForTest(p.server) == 0 })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(p.server) == 0 })
 	if r, err := p.calc.Add(ctx, 1, 1); err != nil || r != 2 {
 		t.Fatalf("after the calls ended: %d, %v", r, err)
 	}
@@ -60,7 +61,7 @@ func TestMaxInFlight(t *testing.T) {
 // calls are all pinned to one Thread.
 func TestCallFloodOnOneThread(t *testing.T) {
 	p := newPair(t, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	th, err := p.client.NewThread()
 	if err != nil {
 		t.Fatal(err)
@@ -81,18 +82,18 @@ func TestCallFloodOnOneThread(t *testing.T) {
 	}
 	// The overflow is refused at once while the rest wait their turn.
 	for i := 0; i < n-rt.DefaultMaxInFlight; i++ {
-		if err := recv(t, errs, "refused call"); !errors.Is(err, exception.ErrOverloaded) {
+		if err := testutil.Recv(t, errs, "refused call"); !errors.Is(err, exception.ErrOverloaded) {
 			t.Fatalf("call finished with %v, want overloaded", err)
 		}
 	}
-	waitFor(t, func() bool { return rt.InFlightForTest(p.server) == rt.DefaultMaxInFlight })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(p.server) == rt.DefaultMaxInFlight })
 	cancel()
 	for i := 0; i < rt.DefaultMaxInFlight; i++ {
-		if err := recv(t, errs, "cancelled call"); !errors.Is(err, context.Canceled) {
+		if err := testutil.Recv(t, errs, "cancelled call"); !errors.Is(err, context.Canceled) {
 			t.Fatalf("queued call finished with %v, want context.Canceled", err)
 		}
 	}
-	waitFor(t, func() bool { return rt.InFlightForTest(p.server) == 0 })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(p.server) == 0 })
 }
 
 // A peer asks for threads without end (a raw peer: makeThread calls
@@ -201,10 +202,10 @@ func TestMessageOverSizeLimit(t *testing.T) {
 	// The server stops reading at the header: the rest of the write may
 	// fail with a broken pipe.
 	p.write(t, rawBootstrap(t, 0), big)
-	if !p.waitServerDone(t, hangGuard) {
+	if !p.waitServerDone(t, testutil.HangGuard) {
 		t.Fatal("server kept the connection after an oversized message")
 	}
-	waitFor(t, func() bool { return len(p.abortReasons()) > 0 })
+	testutil.WaitFor(t, func() bool { return len(p.abortReasons()) > 0 })
 	if r := p.abortReasons()[0]; !strings.Contains(r, "frame larger than 1048576 bytes") {
 		t.Fatalf("abort reason %q", r)
 	}
@@ -222,10 +223,10 @@ func TestMaxOpenCalls(t *testing.T) {
 			frames = append(frames, rawCall(t, q, 0, rttestcapnp.TestInit_TypeID, 99, capnp.ObjectSize{}, nil))
 		}
 		p.write(t, frames...)
-		if !p.waitServerDone(t, hangGuard) {
+		if !p.waitServerDone(t, testutil.HangGuard) {
 			t.Fatalf("server keeps %d unfinished calls", rt.StatsForTest(p.server).Answers)
 		}
-		waitFor(t, func() bool { return len(p.abortReasons()) > 0 })
+		testutil.WaitFor(t, func() bool { return len(p.abortReasons()) > 0 })
 		if r := p.abortReasons()[0]; !strings.Contains(r, "the peer keeps more than 64 calls open") {
 			t.Fatalf("abort reason %q", r)
 		}
@@ -272,7 +273,7 @@ func TestMaxConnectionsFlood(t *testing.T) {
 	}
 	// A served connection's goroutines start before Conns counts it, and
 	// these peers send nothing that would start more.
-	waitFor(t, func() bool { return srv.Conns() == limit })
+	testutil.WaitFor(t, func() bool { return srv.Conns() == limit })
 	g1 := runtime.NumGoroutine()
 	t.Logf("%d dialled, %d served, goroutines %d -> %d", len(conns), srv.Conns(), g0, g1)
 	w.checkLimit(t, limit)
@@ -284,13 +285,13 @@ func TestMaxConnectionsFlood(t *testing.T) {
 		c.Close()
 	}
 	conns = conns[limit:]
-	waitFor(t, func() bool { return srv.Conns() == limit })
-	ctx := ctxT(t)
+	testutil.WaitFor(t, func() bool { return srv.Conns() == limit })
+	ctx := testutil.Context(t)
 	for _, c := range conns {
 		c.Close()
 	}
 	conns = nil
-	waitFor(t, func() bool { return srv.Conns() == 0 })
+	testutil.WaitFor(t, func() bool { return srv.Conns() == 0 })
 	conn, calc, err := dialCalc(t, ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -335,7 +336,7 @@ func TestPipelinedThreadReferencedTwice(t *testing.T) {
 			p.server.Close()
 			close(done)
 		}()
-		recv(t, done, "Close")
+		testutil.Recv(t, done, "Close")
 	}
 }
 
@@ -395,14 +396,14 @@ func TestClientThreadsBound(t *testing.T) {
 		started.Add(1)
 		entered <- struct{}{}
 	}}, nil, rt.WithClientThreads(1))
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	firstCtx, cancelFirst := context.WithCancel(ctx)
 	first := make(chan error, 1)
 	go func() {
 		_, err := p.calc.Sleep(firstCtx, hour)
 		first <- err
 	}()
-	recv(t, entered, "first call")
+	testutil.Recv(t, entered, "first call")
 	// The deadline only decides how long the second call waits; it cannot
 	// reach the server whatever it is.
 	waitCtx, cancelWait := context.WithTimeout(ctx, 50*time.Millisecond)
@@ -412,7 +413,7 @@ func TestClientThreadsBound(t *testing.T) {
 		t.Fatalf("second call while the only Thread is busy: %v, want DeadlineExceeded", err)
 	}
 	cancelFirst()
-	recv(t, first, "first call after cancel")
+	testutil.Recv(t, first, "first call after cancel")
 	if r, err := p.calc.Add(ctx, 1, 2); err != nil || r != 3 {
 		t.Fatalf("Add after the first call returned: %d %v", r, err)
 	}

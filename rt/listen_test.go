@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -90,7 +91,7 @@ func dialCalc(t *testing.T, ctx context.Context, path string) (*rt.Conn, *rttest
 
 func TestListenServesEachConnection(t *testing.T) {
 	srv, path := listenTest(t)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	for i := 0; i < 3; i++ {
 		conn, calc, err := dialCalc(t, ctx, path)
 		if err != nil {
@@ -101,9 +102,9 @@ func TestListenServesEachConnection(t *testing.T) {
 		}
 		defer conn.Close()
 	}
-	waitFor(t, func() bool { return srv.Conns() == 3 })
+	testutil.WaitFor(t, func() bool { return srv.Conns() == 3 })
 	srv.DisconnectIncoming()
-	waitFor(t, func() bool { return srv.Conns() == 0 })
+	testutil.WaitFor(t, func() bool { return srv.Conns() == 0 })
 	// Still accepting after DisconnectIncoming.
 	conn, calc, err := dialCalc(t, ctx, path)
 	if err != nil {
@@ -120,7 +121,7 @@ func TestListenServesEachConnection(t *testing.T) {
 // only once the first has closed, and then serves the waiting one.
 func TestListenMaxConnections(t *testing.T) {
 	_, path, w := listenWatched(t, rt.MaxConnections(1))
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	c1, calc1, err := dialCalc(t, ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +150,7 @@ func TestListenMaxConnections(t *testing.T) {
 		second <- err
 	}()
 	c1.Close()
-	if err := recv(t, second, "second connection"); err != nil {
+	if err := testutil.Recv(t, second, "second connection"); err != nil {
 		t.Fatalf("second connection after the first closed: %v", err)
 	}
 	w.checkLimit(t, 1)
@@ -159,7 +160,7 @@ func TestListenMaxConnections(t *testing.T) {
 // their clients close them, and closes the rest when its ctx is done.
 func TestListenShutdown(t *testing.T) {
 	srv, path := listenTest(t)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	conn1, calc1, err := dialCalc(t, ctx, path)
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ func TestServerLogLevels(t *testing.T) {
 		var buf testutil.Buffer
 		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
 		p := newPair(t, []rt.Option{rt.WithLogger(log)})
-		if _, err := p.calc.Add(ctxT(t), 1234567, 1); err != nil {
+		if _, err := p.calc.Add(testutil.Context(t), 1234567, 1); err != nil {
 			t.Fatal(err)
 		}
 		out := buf.String()

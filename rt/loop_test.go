@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -57,7 +58,7 @@ func TestLoopRunsCallsWhileOneWaits(t *testing.T) {
 		srv.calcImpl.hooks = &hooks{}
 		return srv, nil
 	}}, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	cb := rttest.NewCallbackClient(rttest.CallbackServer(&pingCallback{calc: p.calc}))
 	if _, err := p.calc.CallBack(ctx, cb, 0); err != nil {
 		t.Fatal(err)

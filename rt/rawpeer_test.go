@@ -13,6 +13,7 @@ import (
 	"capnproto.org/go/capnp/v3"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -226,7 +227,7 @@ type rawPeer struct {
 // returns the other end, whose incoming messages it reads and records.
 func newRawPeer(t testing.TB, opts ...rt.Option) *rawPeer {
 	t.Helper()
-	a, b := socketPair(t)
+	a, b := testutil.SocketPair(t)
 	p := &rawPeer{nc: a, readDone: make(chan struct{})}
 	p.server = rt.Serve(b, newInit(nil, nil).bootstrap(), append([]rt.Option{rt.WithInitInterfaceID(testInitID)}, opts...)...)
 	go p.read()
@@ -324,8 +325,8 @@ func (p *rawPeer) waitReturns(t testing.TB, n int) {
 		}
 		if got, _ = p.returnCounts(); got != last {
 			last, since = got, time.Now()
-		} else if time.Since(since) > hangGuard {
-			t.Fatalf("%d of %d returns, none for %v", got, n, hangGuard)
+		} else if time.Since(since) > testutil.HangGuard {
+			t.Fatalf("%d of %d returns, none for %v", got, n, testutil.HangGuard)
 		}
 	}
 }
@@ -334,7 +335,7 @@ func (p *rawPeer) waitReturns(t testing.TB, n int) {
 // exported in it.
 func (p *rawPeer) export(t testing.TB, q uint32) uint32 {
 	t.Helper()
-	deadline := time.Now().Add(hangGuard)
+	deadline := time.Now().Add(testutil.HangGuard)
 	for time.Now().Before(deadline) {
 		p.mu.Lock()
 		id, ok := p.exports[q]
@@ -352,7 +353,7 @@ func (p *rawPeer) export(t testing.TB, q uint32) uint32 {
 // exception's reason ("" for results).
 func (p *rawPeer) exception(t testing.TB, q uint32) string {
 	t.Helper()
-	deadline := time.Now().Add(hangGuard)
+	deadline := time.Now().Add(testutil.HangGuard)
 	for time.Now().Before(deadline) {
 		p.mu.Lock()
 		r, done := p.reasons[q], p.answered[q]

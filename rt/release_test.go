@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -30,17 +31,17 @@ func (m *mute) Write(b []byte) (int, error) {
 // once (the release completes when the answer comes or the connection
 // ends): a node that stops answering cannot hang its client.
 func TestReleaseUnansweredThread(t *testing.T) {
-	a, b := socketPair(t)
+	a, b := testutil.SocketPair(t)
 	m := &mute{Conn: b, resume: make(chan struct{})}
 	server := rt.Serve(m, newInit(nil, nil).bootstrap(), rt.WithInitInterfaceID(testInitID))
 	defer server.Close()
 	defer close(m.resume)
-	client, err := rt.Connect(ctxT(t), a, rt.WithInitInterfaceID(testInitID))
+	client, err := rt.Connect(testutil.Context(t), a, rt.WithInitInterfaceID(testInitID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	calc, err := makeCalc(ctxT(t), client)
+	calc, err := makeCalc(testutil.Context(t), client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestReleaseUnansweredThread(t *testing.T) {
 	}()
 	select {
 	case <-released:
-	case <-time.After(hangGuard):
+	case <-time.After(testutil.HangGuard):
 		t.Fatal("Release of a Thread the peer never made did not return")
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -18,7 +19,7 @@ const hour = int64(time.Hour / time.Millisecond)
 
 func TestCallRoundTrip(t *testing.T) {
 	p := newPair(t, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	r, err := p.calc.Add(ctx, 2, 40)
 	if err != nil || r != 42 {
 		t.Fatalf("Add = %d, %v", r, err)
@@ -38,7 +39,7 @@ func TestCallRoundTrip(t *testing.T) {
 
 func TestErrorsAreTyped(t *testing.T) {
 	p := newPair(t, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	cases := []struct {
 		kind int32
 		is   error
@@ -76,7 +77,7 @@ func TestErrorsAreTyped(t *testing.T) {
 
 func TestDestroy(t *testing.T) {
 	p := newPair(t, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	if err := p.calc.Destroy(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestDestroy(t *testing.T) {
 
 func TestReleaseDestroysServerObject(t *testing.T) {
 	p := newPair(t, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	calc2, err := makeCalc(ctx, p.client)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +107,7 @@ func TestReleaseDestroysServerObject(t *testing.T) {
 	if _, err := calc2.Add(ctx, 1, 2); !errors.Is(err, exception.ErrReleased) {
 		t.Fatalf("call after release: %v", err)
 	}
-	waitFor(t, func() bool { return p.destroyed.Load() == 1 })
+	testutil.WaitFor(t, func() bool { return p.destroyed.Load() == 1 })
 	// rt.Release and rt.Destroy take any value a client returned, and do
 	// nothing for a local implementation.
 	calc3, err := makeCalc(ctx, p.client)
@@ -117,7 +118,7 @@ func TestReleaseDestroysServerObject(t *testing.T) {
 	if err := rt.Destroy(ctx, v); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return p.destroyed.Load() == 2 })
+	testutil.WaitFor(t, func() bool { return p.destroyed.Load() == 2 })
 	rt.Release(v)
 	local := &calcImpl{destroyed: new(atomic.Int32), hooks: &hooks{}}
 	rt.Release(local)
@@ -141,7 +142,7 @@ func TestConcurrentCallsUseSeparateThreads(t *testing.T) {
 		entered <- struct{}{}
 	}}
 	p := newPairHooks(t, h, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	sctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
@@ -154,7 +155,7 @@ func TestConcurrentCallsUseSeparateThreads(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 4; i++ {
-		recv(t, entered, "sleep started")
+		testutil.Recv(t, entered, "sleep started")
 	}
 	mu.Lock()
 	if len(names) != 4 {
@@ -185,7 +186,7 @@ func TestPinnedThreadQueuesCalls(t *testing.T) {
 		<-gate // each sleep holds the thread until the test lets it go
 	}}
 	p := newPairHooks(t, h, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	th, err := p.client.NewThread()
 	if err != nil {
 		t.Fatal(err)
@@ -210,9 +211,9 @@ func TestPinnedThreadQueuesCalls(t *testing.T) {
 			done <- err
 		}()
 	}
-	first := recv(t, entered, "first pinned sleep")
+	first := testutil.Recv(t, entered, "first pinned sleep")
 	// All three reached the server while the first holds the thread.
-	waitFor(t, func() bool { return rt.InFlightForTest(p.server) == base+n })
+	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(p.server) == base+n })
 	select {
 	case e := <-entered:
 		t.Fatalf("a second call ran on the pinned thread (%q) while the first held it", e.name)
@@ -221,11 +222,11 @@ func TestPinnedThreadQueuesCalls(t *testing.T) {
 	names := []string{first.name}
 	for i := 1; i < n; i++ {
 		gate <- struct{}{}
-		names = append(names, recv(t, entered, "next pinned sleep").name)
+		names = append(names, testutil.Recv(t, entered, "next pinned sleep").name)
 	}
 	gate <- struct{}{}
 	for i := 0; i < n; i++ {
-		if err := recv(t, done, "pinned sleep"); err != nil {
+		if err := testutil.Recv(t, done, "pinned sleep"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -239,7 +240,7 @@ func TestPinnedThreadQueuesCalls(t *testing.T) {
 // A callback chain Go→Go→Go… re-enters the same objects at every level.
 func TestNestedCallbacks(t *testing.T) {
 	p := newPair(t, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	cb := &callbackImpl{calc: p.calc}
 	cbCap := rttest.CallbackServer(cb)
 	cb.self = rttest.NewCallbackClient(cbCap.AddRef())
@@ -259,7 +260,7 @@ func TestNestedCallbacks(t *testing.T) {
 func TestDisconnectFailsPendingCalls(t *testing.T) {
 	entered := make(chan struct{}, 1)
 	p := newPairHooks(t, &hooks{onSleep: func(context.Context) { entered <- struct{}{} }}, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	type result struct {
 		err error
 		at  time.Time
@@ -269,10 +270,10 @@ func TestDisconnectFailsPendingCalls(t *testing.T) {
 		_, err := p.calc.Sleep(ctx, hour)
 		errc <- result{err, time.Now()}
 	}()
-	recv(t, entered, "sleep started")
+	testutil.Recv(t, entered, "sleep started")
 	start := time.Now()
 	p.server.Close()
-	r := recv(t, errc, "pending call after Close")
+	r := testutil.Recv(t, errc, "pending call after Close")
 	if !errors.Is(r.err, exception.ErrDisconnected) {
 		t.Fatalf("pending call: %v", r.err)
 	}
@@ -281,13 +282,13 @@ func TestDisconnectFailsPendingCalls(t *testing.T) {
 	if !errors.Is(err, exception.ErrDisconnected) {
 		t.Fatalf("call after disconnect: %v", err)
 	}
-	waitFor(t, func() bool { return p.destroyed.Load() == 1 })
+	testutil.WaitFor(t, func() bool { return p.destroyed.Load() == 1 })
 }
 
 func TestCancelAbandonsCall(t *testing.T) {
 	entered := make(chan struct{}, 1)
 	p := newPairHooks(t, &hooks{onSleep: func(context.Context) { entered <- struct{}{} }}, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	cctx, cancel := context.WithCancel(ctx)
 	go func() {
 		<-entered
@@ -305,7 +306,7 @@ func TestCancelAbandonsCall(t *testing.T) {
 // Server-side thread checks, as libmultiprocess makes them.
 func TestThreadChecks(t *testing.T) {
 	p := newPair(t, nil)
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 
 	// No thread and no pool.
 	_, err := addWithThread(ctx, p.calc, nil, 1, 2)
@@ -356,7 +357,7 @@ func TestThreadChecks(t *testing.T) {
 
 func TestServerPool(t *testing.T) {
 	p := newPair(t, nil, rt.WithServerPool(2))
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	name, err := p.calc.ThreadName(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -373,7 +374,7 @@ func TestServerPool(t *testing.T) {
 // pinned to such a thread fails, and the connection goes on.
 func TestThreadLimit(t *testing.T) {
 	p := newPair(t, []rt.Option{rt.WithMaxThreads(3)})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	var ok, refused int
 	for i := 0; i < 10; i++ {
 		th, err := p.client.NewThread()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine"
 )
 
@@ -131,7 +132,7 @@ func BenchmarkRTVsEngine(b *testing.B) {
 		}
 	})
 	b.Run("engine", func(b *testing.B) {
-		x, y := socketPair(b)
+		x, y := testutil.SocketPair(b)
 		boot := engine.NewLocal(benchBoot{})
 		server := engine.New(y, engine.Options{Bootstrap: boot})
 		boot.Release()

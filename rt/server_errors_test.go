@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -22,7 +23,7 @@ func TestServerErrors(t *testing.T) {
 		return exception.Std("mapped " + err.Error())
 	}
 	p := newPair(t, []rt.Option{rt.WithServerErrors(mapErr)})
-	ctx := ctxT(t)
+	ctx := testutil.Context(t)
 	err := p.calc.Fail(ctx, 0, "boom")
 	var e *exception.Error
 	if !errors.As(err, &e) || e.Type != exception.Failed || e.Description != "std::exception: mapped boom" || e.What() != "mapped boom" {

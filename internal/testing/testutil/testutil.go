@@ -127,9 +127,9 @@ func fileConn(tb testing.TB, fd int, name string) net.Conn {
 func Connect(tb testing.TB, boot func(*rt.Conn) *rt.Cap, serverOpts []rt.Option, clientOpts ...rt.Option) (client, server *rt.Conn) {
 	tb.Helper()
 	a, b := SocketPair(tb)
-	server = rt.Serve(b, boot, append([]rt.Option{rt.WithName("test-server")}, serverOpts...)...)
+	server = rt.Serve(b, boot, serverOpts...)
 	tb.Cleanup(func() { server.Close() })
-	client, err := rt.Connect(Context(tb), a, append([]rt.Option{rt.WithName("test-client")}, clientOpts...)...)
+	client, err := rt.Connect(Context(tb), a, clientOpts...)
 	if err != nil {
 		tb.Fatalf("rt.Connect: %v", err)
 	}
