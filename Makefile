@@ -25,7 +25,7 @@ lint:
 	$(GO) vet $(PKGS)
 
 ## drift: fail when regenerating changes anything that is committed
-GENERATED := gen golden internal/rttest examples
+GENERATED := gen golden internal/testing/rttest examples
 drift: generate
 	@git diff --exit-code -- $(GENERATED) || (echo "generated code is stale: run make generate and commit"; exit 1)
 	@test -z "$$(git status --porcelain -- $(GENERATED))" || (git status --porcelain -- $(GENERATED); echo "untracked generated files: run make generate and commit"; exit 1)
@@ -37,7 +37,7 @@ test: lint drift
 
 ## bench: benchmarks, written to BENCHMARKS.md
 bench:
-	$(GO) run ./internal/benchreport -o BENCHMARKS.md
+	$(GO) run ./internal/cmd/benchreport -o BENCHMARKS.md
 
 ## demo: the end-to-end demo on the bundled demo node
 demo:
@@ -49,7 +49,7 @@ demo:
 ## run with a spurious "context deadline exceeded". Not part of make test.
 FUZZN ?= 2000
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzGeneratedServers$$' -fuzztime=$$(( $(FUZZN) / 10 ))x ./internal/hostile/
+	$(GO) test -run='^$$' -fuzz='^FuzzGeneratedServers$$' -fuzztime=$$(( $(FUZZN) / 10 ))x ./internal/testing/hostile/
 	$(GO) test -run='^$$' -fuzz='^FuzzRawFrames$$' -fuzztime=$(FUZZN)x ./rt/
 	$(GO) test -run='^$$' -fuzz='^FuzzRawReplies$$' -fuzztime=$(FUZZN)x ./rt/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseAddress$$' -fuzztime=$(FUZZN)x ./process/

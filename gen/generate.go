@@ -4,4 +4,4 @@
 // capnp compiler); CI fails when the result differs from what is committed.
 package gen
 
-//go:generate go run ../internal/gentool
+//go:generate go run ../internal/cmd/generate

@@ -7,7 +7,7 @@
 //	testdata/bad/bad.capnp[.bin]        a schema the generator must reject
 //	feature/feature.ipc.go              expected capnpc-go-ipc output (compiled with the module)
 //	feature/featurecapnp/               capnpc-go's wire package for the test schema
-//	requests/<set>.bin                  requests of the real schema sets (written by internal/gentool);
+//	requests/<set>.bin                  requests of the real schema sets (written by internal/cmd/generate);
 //	                                    their expected output is the committed gen/<set>/*.ipc.go
 //
 // The tests read only committed files, so they need no capnp binary.

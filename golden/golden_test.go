@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/gen"
-	"github.com/bitcoin-ipc/bitcoin-ipc/templates"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/generator"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/generator/templates"
 
 	// The goldens must compile: importing them makes `go test` build them.
 	_ "github.com/bitcoin-ipc/bitcoin-ipc/golden/feature"
@@ -30,13 +30,13 @@ var goldenCases = []struct{ name, request, dir string }{
 	{"multiprocess", "requests/multiprocess.bin", "../gen/multiprocess"},
 }
 
-func generate(t testing.TB, request string) []gen.File {
+func generate(t testing.TB, request string) []generator.File {
 	t.Helper()
 	data, err := os.ReadFile(request)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := gen.GenerateBytes(data, gen.Options{})
+	files, err := generator.GenerateBytes(data, generator.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestGolden(t *testing.T) {
 				want[f.Name] = true
 				p := filepath.Join(c.dir, f.Name)
 				if *update {
-					if err := gen.WriteFiles(c.dir, []gen.File{f}); err != nil {
+					if err := generator.WriteFiles(c.dir, []generator.File{f}); err != nil {
 						t.Fatal(err)
 					}
 					continue
@@ -142,7 +142,7 @@ func TestHeader(t *testing.T) {
 		want := []string{
 			"// " + templates.HeaderLine,
 			"// versions:",
-			"// \tcapnpc-go-ipc " + gen.Version,
+			"// \tcapnpc-go-ipc " + generator.Version,
 			"// \tcapnp         v0.9.2",
 			"// source: feature.capnp",
 			"",
@@ -166,7 +166,7 @@ func TestRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	err = gen.GenerateToDir(data, dir)
+	err = generator.GenerateToDir(data, dir)
 	if err == nil {
 		t.Fatal("bad.capnp generated without error")
 	}
