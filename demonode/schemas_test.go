@@ -3,8 +3,6 @@ package demonode_test
 import (
 	"context"
 	"errors"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	v30 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v30"
 	v31 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v31"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/probe"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
@@ -34,29 +33,7 @@ func serveSchema(t *testing.T, schema probe.Version) (*demonode.Node, *rt.Conn) 
 	if err := n.SeedMempool(3); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "node.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	nc, err := net.Dial("unix", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := rt.Serve(<-accepted, n.Bootstrap)
-	t.Cleanup(func() { server.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := rt.Connect(ctx, nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn, _ := testutil.Connect(t, n.Bootstrap, nil)
 	return n, conn
 }
 

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	"github.com/bitcoin-ipc/bitcoin-ipc/golden/feature/featurecapnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -210,16 +210,9 @@ func (derived) Pong(ctx context.Context, value int32) (int32, error) { return va
 func TestLoopback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	a, b := net.Pipe()
 	srv := impl{destroyed: make(chan struct{})}
-	sconn := rt.Serve(b, func(*rt.Conn) *rt.Cap { return FeatureServer(srv) },
-		WithFeatureBootstrap())
-	defer sconn.Close()
-	conn, err := rt.Connect(ctx, a, WithFeatureBootstrap())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return FeatureServer(srv) },
+		[]rt.Option{WithFeatureBootstrap()}, WithFeatureBootstrap())
 	c := NewFeatureClient(conn)
 
 	if r, o, x, err := c.Multi(ctx, 3, "b"); err != nil || !r || o != "b!" || x != 6 {
@@ -352,17 +345,11 @@ func (rawImpl) RawFormsBytes_(ctx context.Context, block []byte, txs [][]byte, h
 	return block, nil, seen, nil
 }
 
-// featureClient serves srv over a pipe and returns a client of it.
-func featureClient(t *testing.T, ctx context.Context, srv Feature) *FeatureClient {
+// featureClient serves srv over a socketpair and returns a client of it.
+func featureClient(t *testing.T, srv Feature) *FeatureClient {
 	t.Helper()
-	a, b := net.Pipe()
-	sconn := rt.Serve(b, func(*rt.Conn) *rt.Cap { return FeatureServer(srv) }, WithFeatureBootstrap())
-	t.Cleanup(func() { sconn.Close() })
-	conn, err := rt.Connect(ctx, a, WithFeatureBootstrap())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return FeatureServer(srv) },
+		[]rt.Option{WithFeatureBootstrap()}, WithFeatureBootstrap())
 	c := NewFeatureClient(conn)
 	t.Cleanup(c.Release)
 	return c
@@ -396,7 +383,7 @@ func TestRawForms(t *testing.T) {
 		t.Error("UnimplementedFeatureServer has RawFormsBytes_")
 	}
 
-	typed := featureClient(t, ctx, impl{})
+	typed := featureClient(t, impl{})
 	if err := typed.RawFormsBytes(ctx); !errors.Is(err, exception.ErrUnimplemented) {
 		t.Errorf("schema method RawFormsBytes: err = %v, want rt.Unimplemented", err)
 	}
@@ -426,7 +413,7 @@ func TestRawForms(t *testing.T) {
 		}
 	}
 
-	raw := featureClient(t, ctx, rawImpl{})
+	raw := featureClient(t, rawImpl{})
 	rb, ob, seen, err = raw.RawFormsBytes_(ctx, []byte{}, [][]byte{nil, {}, {0xde}}, nil, false, [][]byte{{}})
 	want = "raw block=empty txs=[nil empty de] header=false/nil blobs=[empty]"
 	if err != nil || seen != want || rb == nil || len(rb) != 0 || ob != nil {
@@ -477,7 +464,7 @@ func (pingBase) Destroy(context.Context) error          { return nil }
 func TestInterfaceFields(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c := featureClient(t, ctx, capsImpl{})
+	c := featureClient(t, capsImpl{})
 
 	times := func(k int32) Callback {
 		return CallbackFunc(func(_ context.Context, arg int32) (int32, error) { return arg * k, nil })

@@ -9,13 +9,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +24,7 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess/multiprocesscapnp"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32/v32capnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -213,29 +211,6 @@ type peer struct {
 	stale   bool
 }
 
-func socketPair() (net.Conn, net.Conn, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	conv := func(fd int) (net.Conn, error) {
-		f := os.NewFile(uintptr(fd), "sock")
-		defer f.Close()
-		return net.FileConn(f)
-	}
-	a, err := conv(fds[0])
-	if err != nil {
-		syscall.Close(fds[1])
-		return nil, nil, err
-	}
-	b, err := conv(fds[1])
-	if err != nil {
-		a.Close()
-		return nil, nil, err
-	}
-	return a, b, nil
-}
-
 // baseOf is a raw client of the capability behind v, a generated client.
 func baseOf(v any) *rt.ClientBase {
 	return rt.NewClientBase(v.(interface{ Cap() *rt.Cap }).Cap().AddRef())
@@ -245,7 +220,7 @@ func baseOf(v any) *rt.ClientBase {
 // multiprocess). The client asks for a thread pool, so that calls
 // without a thread in their context run.
 func newPeer(set int, serverOpts ...rt.Option) (*peer, error) {
-	a, b, err := socketPair()
+	a, b, err := testutil.NewSocketPair()
 	if err != nil {
 		return nil, err
 	}

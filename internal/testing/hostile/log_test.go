@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -88,21 +89,12 @@ func (rpcInit) MakeRpc(context.Context) (v32.Rpc, error) { return rpcEcho{}, nil
 // passphrase, must not appear in the logs of either side at Debug level,
 // whether the call succeeds or fails.
 func TestRpcRequestNotLoggedAtDebug(t *testing.T) {
-	a, b, err := socketPair()
-	if err != nil {
-		t.Fatal(err)
-	}
 	serverLog := &logCapture{level: slog.LevelDebug}
 	clientLog := &logCapture{level: slog.LevelDebug}
-	server := rt.Serve(b, func(*rt.Conn) *rt.Cap { return v32.InitServer(rpcInit{}) }, rt.WithLogger(slog.New(serverLog)))
-	defer server.Close()
+	client, _ := testutil.Connect(t, func(*rt.Conn) *rt.Cap { return v32.InitServer(rpcInit{}) },
+		[]rt.Option{rt.WithLogger(slog.New(serverLog))}, rt.WithLogger(slog.New(clientLog)))
 	ctx, cancel := context.WithTimeout(context.Background(), callWait)
 	defer cancel()
-	client, err := rt.Connect(ctx, a, rt.WithLogger(slog.New(clientLog)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
 	init := v32.NewInitClient(client)
 	defer init.Release()
 	rpc, err := init.MakeRpc(ctx)

@@ -10,6 +10,7 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -97,11 +98,10 @@ func Logger(level slog.Level) (*slog.Logger, *Buffer) {
 // are closed when the test ends.
 func SocketPair(tb testing.TB) (net.Conn, net.Conn) {
 	tb.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	a, b, err := NewSocketPair()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a, b := fileConn(tb, fds[0], "socketpair-a"), fileConn(tb, fds[1], "socketpair-b")
 	tb.Cleanup(func() {
 		a.Close()
 		b.Close()
@@ -109,15 +109,34 @@ func SocketPair(tb testing.TB) (net.Conn, net.Conn) {
 	return a, b
 }
 
-func fileConn(tb testing.TB, fd int, name string) net.Conn {
-	tb.Helper()
+// NewSocketPair is SocketPair for a harness that outlives one test: the
+// caller closes both ends.
+func NewSocketPair() (net.Conn, net.Conn, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	a, err := fileConn(fds[0], "socketpair-a")
+	if err != nil {
+		syscall.Close(fds[1])
+		return nil, nil, err
+	}
+	b, err := fileConn(fds[1], "socketpair-b")
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+func fileConn(fd int, name string) (net.Conn, error) {
 	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
 	nc, err := net.FileConn(f)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, fmt.Errorf("socketpair: %w", err)
 	}
-	return nc
+	return nc, nil
 }
 
 // Connect serves boot (the bootstrap Init) with rt.Serve on one end of a
