@@ -3,8 +3,6 @@ package ipc_test
 import (
 	"context"
 	"errors"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,23 +45,8 @@ func TestConnectAddressTimeout(t *testing.T) {
 
 // A peer that closes at once: one prefix per layer.
 func TestConnectAddressClosedError(t *testing.T) {
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "closing.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	err = connectResult(t, ipc.New("test", "", nil), dir, "unix:"+sock)
+	dir, sock := testutil.ClosingSocket(t)
+	err := connectResult(t, ipc.New("test", "", nil), dir, "unix:"+sock)
 	prefix := "ipc: connect unix:" + sock + ": Init.construct: disconnected: "
 	if err == nil || !strings.HasPrefix(err.Error(), prefix) || strings.Count(err.Error(), "construct") != 1 || strings.Count(err.Error(), "ipc:") != 1 || strings.Contains(err.Error(), "@0x") {
 		t.Fatalf("got %v\nwant %s...", err, prefix)

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -254,21 +253,7 @@ func waitStopped(t *testing.T, pid int) {
 
 // A peer that closes the connection at once: one prefix per layer.
 func TestClosedByPeerError(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "closing.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	_, sock := testutil.ClosingSocket(t)
 	r := run(t, "-ipcconnect=unix:"+sock, "probe")
 	prefix := "error: Could not connect to the node's IPC socket (ipc: connect unix:" + sock + ": Init.construct: disconnected: "
 	if r.code != 1 || !strings.HasPrefix(r.stderr, prefix) || strings.Count(r.stderr, "construct") != 1 || strings.Count(r.stderr, sock) != 1 {

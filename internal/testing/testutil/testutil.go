@@ -1,7 +1,8 @@
 // Package testutil holds the scaffolding the module's tests share: a Go
 // client and server connected over a unix socketpair, a log buffer that
 // goroutines may write to, a listener that models a node which accepts and
-// never answers, and waits bounded only to catch a hang.
+// never answers and one that closes every connection at once, and waits
+// bounded only to catch a hang.
 //
 // The in-package tests of rt and rt/internal/engine cannot import it (it
 // imports rt); they keep their own socketpair.
@@ -161,12 +162,7 @@ func Connect(tb testing.TB, boot func(*rt.Conn) *rt.Cap, serverOpts []rt.Option,
 // the kernel has accepted. It returns the directory and the socket's path.
 func SilentSocket(tb testing.TB) (dir, path string) {
 	tb.Helper()
-	dir = tb.TempDir()
-	path = filepath.Join(dir, "silent.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	dir, path, ln := listenUnix(tb, "silent.sock")
 	conns := make(chan net.Conn, 16)
 	go func() {
 		defer close(conns)
@@ -185,4 +181,39 @@ func SilentSocket(tb testing.TB) (dir, path string) {
 		}
 	})
 	return dir, path
+}
+
+// ClosingSocket listens on a unix socket in a fresh directory that closes
+// every connection as soon as it accepts it. It returns the directory and
+// the socket's path.
+func ClosingSocket(tb testing.TB) (dir, path string) {
+	tb.Helper()
+	dir, path, ln := listenUnix(tb, "closing.sock")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	tb.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	return dir, path
+}
+
+func listenUnix(tb testing.TB, name string) (dir, path string, ln net.Listener) {
+	tb.Helper()
+	dir = tb.TempDir()
+	path = filepath.Join(dir, name)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dir, path, ln
 }
