@@ -202,7 +202,7 @@ func TestMessageOverSizeLimit(t *testing.T) {
 	// The server stops reading at the header: the rest of the write may
 	// fail with a broken pipe.
 	p.write(t, rawBootstrap(t, 0), big)
-	if !p.waitServerDone(t, testutil.HangGuard) {
+	if !p.waitServerDone(t) {
 		t.Fatal("server kept the connection after an oversized message")
 	}
 	testutil.WaitFor(t, func() bool { return len(p.abortReasons()) > 0 })
@@ -223,7 +223,7 @@ func TestMaxOpenCalls(t *testing.T) {
 			frames = append(frames, rawCall(t, q, 0, rttestcapnp.TestInit_TypeID, 99, capnp.ObjectSize{}, nil))
 		}
 		p.write(t, frames...)
-		if !p.waitServerDone(t, testutil.HangGuard) {
+		if !p.waitServerDone(t) {
 			t.Fatalf("server keeps %d unfinished calls", rt.StatsForTest(p.server).Answers)
 		}
 		testutil.WaitFor(t, func() bool { return len(p.abortReasons()) > 0 })

@@ -309,7 +309,7 @@ func (p *rawPeer) returnCounts() (returns, exceptions int) {
 
 // waitReturns waits until the peer has received n Return messages. It
 // fails the test when the connection ends first, or when none arrives
-// for 20 seconds.
+// for testutil.HangGuard.
 func (p *rawPeer) waitReturns(t testing.TB, n int) {
 	t.Helper()
 	got, _ := p.returnCounts()
@@ -377,13 +377,14 @@ func (p *rawPeer) abortReasons() []string {
 	return append([]string(nil), p.aborts...)
 }
 
-// waitServerDone waits for the server side to end the connection.
-func (p *rawPeer) waitServerDone(t testing.TB, d time.Duration) bool {
+// waitServerDone waits for the server side to end the connection; it
+// reports false when that takes testutil.HangGuard.
+func (p *rawPeer) waitServerDone(t testing.TB) bool {
 	t.Helper()
 	select {
 	case <-p.server.Done():
 		return true
-	case <-time.After(d):
+	case <-time.After(testutil.HangGuard):
 		return false
 	}
 }
