@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -103,13 +102,9 @@ type child struct {
 // returned socket.
 func startChild(t *testing.T, role string) (*child, net.Conn) {
 	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ours, theirs := os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "child")
+	ours, theirs := testutil.FilePair(t)
 	nc, err := net.FileConn(ours)
-	ours.Close()
+	ours.Close() // nc has its own descriptor: closing nc ends the stream
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,6 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
-	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,23 +22,15 @@ import (
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
-// fastSocketPair is a connected pair of unix stream sockets.
+// fastSocketPair is a connected pair of unix stream sockets that the
+// caller closes (the fuzz loops must not keep them until the test ends).
 func fastSocketPair(t testing.TB) (*net.UnixConn, *net.UnixConn) {
 	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	a, b, err := testutil.NewSocketPair()
 	if err != nil {
 		t.Fatal(err)
 	}
-	conv := func(fd int) *net.UnixConn {
-		f := os.NewFile(uintptr(fd), "sock")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.(*net.UnixConn)
-	}
-	return conv(fds[0]), conv(fds[1])
+	return a, b
 }
 
 // rawFrameSeeds are well-formed conversations, their prefixes, and the

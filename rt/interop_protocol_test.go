@@ -182,7 +182,7 @@ func gatedInit(goCalcs *atomic.Int32, second func(ctx context.Context, init *ini
 // goCalcs Calcs served has been destroyed.
 func runCppClientOn(t *testing.T, init *initImpl, goCalcs *atomic.Int32, args ...string) (string, *tapConn) {
 	t.Helper()
-	ours, theirs := unixPair(t)
+	ours, theirs := testutil.FilePair(t)
 	tap := &tapConn{Conn: connFile(t, ours)}
 	conn := rt.Serve(tap, init.bootstrap(), rt.WithInitInterfaceID(testInitID))
 	t.Cleanup(func() { conn.Close() })
@@ -295,7 +295,7 @@ func countsAfter(t *testing.T, proc *cppProc, when string, n int) cppCounts {
 // started; at the end of the connection nothing is left on either side.
 func TestInteropReleaseCounts(t *testing.T) {
 	bin := cppPeer(t)
-	ours, theirs := unixPair(t)
+	ours, theirs := testutil.FilePair(t)
 	proc := &cppProc{done: make(chan struct{})}
 	proc.cmd = exec.Command(bin, "serve", "3")
 	proc.cmd.ExtraFiles = append(proc.cmd.ExtraFiles, theirs)

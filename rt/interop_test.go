@@ -82,16 +82,6 @@ func (p *cppProc) kill() {
 	p.cmd.Process.Kill()
 }
 
-// unixPair is a connected AF_UNIX stream socketpair as two files.
-func unixPair(t testing.TB) (*os.File, *os.File) {
-	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return os.NewFile(uintptr(fds[0]), "ipc-a"), os.NewFile(uintptr(fds[1]), "ipc-b")
-}
-
 // startCppPeer runs the peer with args, giving it f as fd 3 ("3" is
 // appended to args after the mode). f is closed in this process. At the end
 // of the test the peer must have exited 0 (unless killed) within
@@ -137,7 +127,7 @@ func connFile(t testing.TB, f *os.File) net.Conn {
 // cppServer spawns `peer serve` and connects a Go client to it.
 func cppServer(t testing.TB, opts ...rt.Option) (*rt.Conn, *rttest.CalcClient, *cppProc) {
 	t.Helper()
-	ours, theirs := unixPair(t)
+	ours, theirs := testutil.FilePair(t)
 	proc := startCppPeer(t, theirs, "serve")
 	ctx, cancel := context.WithTimeout(context.Background(), interopWait)
 	defer cancel()
@@ -161,7 +151,7 @@ func cppServer(t testing.TB, opts ...rt.Option) (*rt.Conn, *rttest.CalcClient, *
 // socketpair and returns the other end for a C++ client.
 func goServer(t testing.TB) (*rt.Conn, *os.File) {
 	t.Helper()
-	ours, theirs := unixPair(t)
+	ours, theirs := testutil.FilePair(t)
 	conn := rt.Serve(connFile(t, ours), newInit(nil, nil).bootstrap(), rt.WithInitInterfaceID(testInitID))
 	t.Cleanup(func() { conn.Close() })
 	return conn, theirs
@@ -436,7 +426,7 @@ func TestInteropCppClientGoServer(t *testing.T) {
 // ---- C++ client, C++ server (reference) ----
 
 func TestInteropCppCpp(t *testing.T) {
-	a, b := unixPair(t)
+	a, b := testutil.FilePair(t)
 	srv := startCppPeer(t, a, "serve")
 	cli := startCppPeer(t, b, "client", "basic")
 	if err := cli.wait(interopWait); err != nil {
@@ -509,7 +499,7 @@ func cppBenchAgainstGo(t testing.TB, n int) benchResult {
 // cppBenchAgainstCpp is the C++↔C++ reference for cppBenchAgainstGo.
 func cppBenchAgainstCpp(t testing.TB, n int) benchResult {
 	t.Helper()
-	a, b := unixPair(t)
+	a, b := testutil.FilePair(t)
 	startCppPeer(t, a, "bench-server")
 	cli := startCppPeer(t, b, "bench-client", strconv.Itoa(n))
 	if err := cli.wait(interopWait); err != nil {

@@ -16,12 +16,12 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -87,13 +87,9 @@ func (s *benchServer) stats(b *testing.B) (mallocs uint64, cpu time.Duration) {
 // startBenchChild runs the test binary in role, connected to the
 // returned socket.
 func startBenchChild(b *testing.B, role string) (*benchServer, net.Conn) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ours, theirs := os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "child")
+	ours, theirs := testutil.FilePair(b)
 	nc, err := net.FileConn(ours)
-	ours.Close()
+	ours.Close() // nc has its own descriptor: closing nc ends the stream
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -110,34 +110,50 @@ func SocketPair(tb testing.TB) (net.Conn, net.Conn) {
 	return a, b
 }
 
-// NewSocketPair is SocketPair for a harness that outlives one test: the
-// caller closes both ends.
-func NewSocketPair() (net.Conn, net.Conn, error) {
+// NewSocketPair is SocketPair for a harness that outlives one test, or a
+// loop that must not keep descriptors until the test ends: the caller
+// closes both ends.
+func NewSocketPair() (*net.UnixConn, *net.UnixConn, error) {
+	fa, fb, err := newFilePair()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fa.Close()
+	defer fb.Close()
+	a, err := net.FileConn(fa)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	b, err := net.FileConn(fb)
+	if err != nil {
+		a.Close()
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return a.(*net.UnixConn), b.(*net.UnixConn), nil
+}
+
+// FilePair returns the two ends of an AF_UNIX stream socketpair as files,
+// one of them to hand to a child process (exec.Cmd.ExtraFiles); both are
+// closed in this process when the test ends.
+func FilePair(tb testing.TB) (*os.File, *os.File) {
+	tb.Helper()
+	a, b, err := newFilePair()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		a.Close()
+		b.Close()
+	})
+	return a, b
+}
+
+func newFilePair() (*os.File, *os.File, error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
-	a, err := fileConn(fds[0], "socketpair-a")
-	if err != nil {
-		syscall.Close(fds[1])
-		return nil, nil, err
-	}
-	b, err := fileConn(fds[1], "socketpair-b")
-	if err != nil {
-		a.Close()
-		return nil, nil, err
-	}
-	return a, b, nil
-}
-
-func fileConn(fd int, name string) (net.Conn, error) {
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	nc, err := net.FileConn(f)
-	if err != nil {
-		return nil, fmt.Errorf("socketpair: %w", err)
-	}
-	return nc, nil
+	return os.NewFile(uintptr(fds[0]), "socketpair-a"), os.NewFile(uintptr(fds[1]), "socketpair-b"), nil
 }
 
 // Connect serves boot (the bootstrap Init) with rt.Serve on one end of a
