@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -99,14 +100,7 @@ func Logger(level slog.Level) (*slog.Logger, *Buffer) {
 // are closed when the test ends.
 func SocketPair(tb testing.TB) (net.Conn, net.Conn) {
 	tb.Helper()
-	a, b, err := NewSocketPair()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		a.Close()
-		b.Close()
-	})
+	a, b := closedAtEnd(tb, NewSocketPair)
 	return a, b
 }
 
@@ -137,7 +131,14 @@ func NewSocketPair() (*net.UnixConn, *net.UnixConn, error) {
 // closed in this process when the test ends.
 func FilePair(tb testing.TB) (*os.File, *os.File) {
 	tb.Helper()
-	a, b, err := newFilePair()
+	return closedAtEnd(tb, newFilePair)
+}
+
+// closedAtEnd makes a pair with newPair, failing the test on an error,
+// and closes both ends when the test ends.
+func closedAtEnd[T io.Closer](tb testing.TB, newPair func() (T, T, error)) (T, T) {
+	tb.Helper()
+	a, b, err := newPair()
 	if err != nil {
 		tb.Fatal(err)
 	}
