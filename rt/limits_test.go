@@ -292,14 +292,7 @@ func TestMaxConnectionsFlood(t *testing.T) {
 	}
 	conns = nil
 	testutil.WaitFor(t, func() bool { return srv.Conns() == 0 })
-	conn, calc, err := dialCalc(t, ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := calc.Add(ctx, 1, 1); err != nil {
-		t.Fatal(err)
-	}
+	servesCalc(t, ctx, path)
 }
 
 // Calls that name the same unreturned makeThread answer as their thread

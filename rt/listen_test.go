@@ -42,6 +42,19 @@ func listenWatched(t *testing.T, opts ...rt.ListenOption) (*rt.Server, string, *
 	return srv, path, w
 }
 
+// servesCalc dials the listener at path and makes one call on it.
+func servesCalc(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	conn, calc, err := dialCalc(t, ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := calc.Add(ctx, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // acceptWatch is a listener that, each time Serve asks for the next
 // connection, records how many connections the server had open then.
 type acceptWatch struct {
@@ -106,14 +119,7 @@ func TestListenServesEachConnection(t *testing.T) {
 	srv.DisconnectIncoming()
 	testutil.WaitFor(t, func() bool { return srv.Conns() == 0 })
 	// Still accepting after DisconnectIncoming.
-	conn, calc, err := dialCalc(t, ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := calc.Add(ctx, 1, 1); err != nil {
-		t.Fatal(err)
-	}
+	servesCalc(t, ctx, path)
 }
 
 // With MaxConnections(1) the server does not accept a second connection
