@@ -98,20 +98,30 @@ type child struct {
 	lines chan string
 }
 
-// startChild runs the test binary as a peer in role, connected to the
-// returned socket.
-func startChild(t *testing.T, role string) (*child, net.Conn) {
-	t.Helper()
-	ours, theirs := testutil.FilePair(t)
+// childCommand prepares the test binary to run as a peer in role, with
+// its end of a socketpair as fd 3; it returns the command and this
+// process's end. Once the command has started, the caller closes
+// cmd.ExtraFiles[0].
+func childCommand(tb testing.TB, role string) (*exec.Cmd, net.Conn) {
+	tb.Helper()
+	ours, theirs := testutil.FilePair(tb)
 	nc, err := net.FileConn(ours)
 	ours.Close() // nc has its own descriptor: closing nc ends the stream
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envFaultChild+"="+role)
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Stderr = os.Stderr
+	return cmd, nc
+}
+
+// startChild runs the test binary as a peer in role, connected to the
+// returned socket.
+func startChild(t *testing.T, role string) (*child, net.Conn) {
+	t.Helper()
+	cmd, nc := childCommand(t, role)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +129,7 @@ func startChild(t *testing.T, role string) (*child, net.Conn) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	theirs.Close()
+	cmd.ExtraFiles[0].Close()
 	c := &child{cmd: cmd, lines: make(chan string, 64)}
 	go func() {
 		sc := bufio.NewScanner(out)

@@ -13,7 +13,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"sync"
 	"testing"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
 	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/testutil"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
@@ -87,16 +85,7 @@ func (s *benchServer) stats(b *testing.B) (mallocs uint64, cpu time.Duration) {
 // startBenchChild runs the test binary in role, connected to the
 // returned socket.
 func startBenchChild(b *testing.B, role string) (*benchServer, net.Conn) {
-	ours, theirs := testutil.FilePair(b)
-	nc, err := net.FileConn(ours)
-	ours.Close() // nc has its own descriptor: closing nc ends the stream
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envFaultChild+"="+role)
-	cmd.ExtraFiles = []*os.File{theirs}
-	cmd.Stderr = os.Stderr
+	cmd, nc := childCommand(b, role)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
@@ -108,7 +97,7 @@ func startBenchChild(b *testing.B, role string) (*benchServer, net.Conn) {
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	theirs.Close()
+	cmd.ExtraFiles[0].Close()
 	b.Cleanup(func() {
 		nc.Close()
 		in.Close()
