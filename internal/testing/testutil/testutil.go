@@ -83,13 +83,6 @@ func (b *Buffer) String() string {
 	return b.b.String()
 }
 
-// Reset empties the buffer.
-func (b *Buffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b.Reset()
-}
-
 // Logger returns a text logger at level that writes into a new Buffer.
 func Logger(level slog.Level) (*slog.Logger, *Buffer) {
 	buf := &Buffer{}
