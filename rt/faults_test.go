@@ -297,30 +297,17 @@ func TestPeerKilledClientSide(t *testing.T) {
 }
 
 // Closing a connection while one of its handlers waits on a call back into
-// the same peer neither hangs nor leaks: go-capnp waits for every handler
-// before it fails pending calls, so the callback call must give up by
-// itself (rt's callNested), then Close returns and every call fails with
-// ErrDisconnected. Both sides close in turn.
+// the same peer neither hangs nor leaks: the engine fails the pending
+// calls as the connection ends, the handler's callback call among them,
+// so Close returns and every call fails with ErrDisconnected. Both sides
+// close in turn.
 func TestCloseWhileHandlerCallsBack(t *testing.T) {
 	for _, side := range []string{"server", "client"} {
 		t.Run(side, func(t *testing.T) {
-			a, b := testutil.SocketPair(t)
-			var destroyed atomic.Int32
 			cbErr := make(chan error, 1)
-			init := newInit(&destroyed, &hooks{cbDone: func(err error, _ time.Time) { cbErr <- err }})
-			server := rt.Serve(b, init.bootstrap(), rt.WithInitInterfaceID(testInitID))
-			defer server.Close()
+			p := newPairHooks(t, &hooks{cbDone: func(err error, _ time.Time) { cbErr <- err }}, nil)
+			client, server, calc, destroyed := p.client, p.server, p.calc, &p.destroyed
 			ctx := testutil.Context(t)
-			client, err := rt.Connect(ctx, a, rt.WithInitInterfaceID(testInitID))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer client.Close()
-			calc, err := makeCalc(ctx, client)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer calc.Release()
 			cb := newBlockingCallback()
 			cbClient := rttest.NewCallbackClient(rttest.CallbackServer(cb))
 			defer cbClient.Release()
@@ -458,7 +445,7 @@ func TestLongWaitCancelled(t *testing.T) {
 	case <-time.After(testutil.HangGuard):
 		t.Fatal("cancelled wait did not return")
 	}
-	// go-capnp sends Finish; the handler's context ends and it returns.
+	// The engine sends Finish; the handler's context ends and it returns.
 	testutil.WaitFor(t, func() bool { return rt.InFlightForTest(p.server) == 0 })
 	again, err := p.calc.ThreadName(pctx)
 	if err != nil || again != name {
