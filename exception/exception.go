@@ -61,7 +61,7 @@ type Error struct {
 	Type        Type
 	Interface   string // schema interface, e.g. "Mining"; empty when unknown
 	Method      string // schema method, e.g. "getTip"; empty when unknown
-	Description string // the peer's text, without go-capnp's call prefix
+	Description string // the peer's text, or the local failure's
 	Remote      bool   // the peer raised it, as opposed to this process
 	local       error  // a local sentinel (ErrDestroyed, ErrReleased) or nil
 	cause       error
@@ -133,10 +133,13 @@ func Local(t Type, sentinel error, iface, method string) *Error {
 	return &Error{Type: t, Interface: iface, Method: method, Description: sentinel.Error(), local: sentinel}
 }
 
-// FromCapnp converts an error from go-capnp into an *Error for the given
-// method. go-capnp prefixes the peer's text with "<file>:<Iface>.<method>: ";
-// that is dropped from Description. Context cancellation stays reachable
-// through errors.Is(err, context.Canceled).
+// FromCapnp converts an error of a call that is not already an *Error
+// into one for the given method: a context error, a go-capnp codec error
+// (an *exc.Exception, such as a read limit reached while decoding), or
+// any other local failure. rt converts the engine's exceptions itself
+// and passes the rest here. A "<file>:<Iface>.<method>: " prefix in an
+// exception's text is dropped from Description. Context cancellation
+// stays reachable through errors.Is(err, context.Canceled).
 func FromCapnp(err error, iface, method string) error {
 	if err == nil {
 		return nil
