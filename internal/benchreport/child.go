@@ -475,6 +475,19 @@ func (t *countTemplate) GetBlock(ctx context.Context) (*wire.MsgBlock, error) {
 	return t.BlockTemplate.GetBlock(ctx)
 }
 
+// GetBlockBytes passes on the demo node's serialized block, which the
+// generated server prefers to encoding the block on every call.
+func (t *countTemplate) GetBlockBytes(ctx context.Context) ([]byte, error) {
+	t.marks.calls.Add(1)
+	raw, ok := t.BlockTemplate.(interface {
+		GetBlockBytes(ctx context.Context) ([]byte, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("the demo node's template (%T) has no GetBlockBytes", t.BlockTemplate)
+	}
+	return raw.GetBlockBytes(ctx)
+}
+
 type markEcho struct{ m *marker }
 
 func (e *markEcho) Destroy(context.Context) error { return nil }
