@@ -26,10 +26,10 @@ type Model struct {
 
 // SchemaFile is one requested .capnp file and its companion Go file.
 type SchemaFile struct {
-	ID         uint64
-	Path       string // as requested, e.g. "mining.capnp"
-	OutName    string // "mining.ipc.go", relative to the domain package directory
-	Doc        string
+	ID      uint64
+	Path    string // as requested, e.g. "mining.capnp"
+	OutName string // "mining.ipc.go", relative to the domain package directory
+	Doc     string
 	// PackageDoc is the package comment, set on exactly one file of each
 	// domain package (the one declaring the bootstrap interface, else the
 	// first requested file); empty on the others.
@@ -217,12 +217,12 @@ func (f *Field) IsPointer() bool { return !f.Type.Kind.IsScalar() && f.Type.Kind
 
 // Interface is a schema interface and everything generated for it.
 type Interface struct {
-	ID   uint64
-	Name string
-	Loc  string
-	Doc  string
-	File *SchemaFile
-	Wrap string
+	ID     uint64
+	Name   string
+	Loc    string
+	Doc    string
+	File   *SchemaFile
+	Wrap   string
 	Wire   GoIdent // v32capnp.Mining
 	TypeID GoIdent // v32capnp.Mining_TypeID: the interface ID rt.Method names
 
@@ -276,7 +276,7 @@ type Method struct {
 	GoName      string  // GetTip
 	WireParams  GoIdent // v32capnp.Mining_getTip_Params
 	WireResults GoIdent
-	ParamsID    GoIdent // v32capnp.Mining_getTip_Params_TypeID, for rt.Method.ParamsID
+	ParamsID    GoIdent    // v32capnp.Mining_getTip_Params_TypeID, for rt.Method.ParamsID
 	ParamsSize  ObjectSize // of the params struct
 	ResultsSize ObjectSize // of the results struct
 	Var         string     // package-level rt.Method var: methodMiningGetTip
@@ -319,17 +319,17 @@ const (
 
 // Arg is one Go parameter or result of a domain method.
 type Arg struct {
-	GoName   string
-	Role     ArgRole
-	Field    *Field // wire field (the hasX / wantX field for those roles)
-	Has      *Arg   // ArgValue param: the companion bool, if optional
-	Value    *Arg   // ArgHas: the value it qualifies
-	Pointer  bool   // ArgValue result returned as *T: nil when null, or when HasField is false
+	GoName  string
+	Role    ArgRole
+	Field   *Field // wire field (the hasX / wantX field for those roles)
+	Has     *Arg   // ArgValue param: the companion bool, if optional
+	Value   *Arg   // ArgHas: the value it qualifies
+	Pointer bool   // ArgValue result returned as *T: nil when null, or when HasField is false
 	// HasField is the hasX flag of an optional result: the Go result is
 	// *T (Pointer is set), nil when the flag is false. Optional results
 	// have this one shape; only params take a separate bool (Has).
 	HasField *Field
-	InOut    bool   // the field is both a param and a result
+	InOut    bool // the field is both a param and a result
 	IsResult bool
 	Raw      bool // in a Method.Bytes sibling: raw bytes in place of the domain type
 }
