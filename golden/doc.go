@@ -3,18 +3,14 @@
 // Layout:
 //
 //	testdata/feature/feature.capnp      test schema exercising every convention
-//	testdata/feature/feature.capnp.bin  its CodeGeneratorRequest (capnp compile -o-)
-//	testdata/bad/bad.capnp[.bin]        a schema the generator must reject
-//	feature/feature.ipc.go              expected capnpc-go-ipc output (compiled with the module)
+//	testdata/feature/feature.capnp.bin  its CodeGeneratorRequest
+//	testdata/bad/bad.capnp[.bin]        a schema the generator must reject, and its request
+//	feature/feature.ipc.go              capnpc-go-ipc's output for the test schema (compiled with the module)
 //	feature/featurecapnp/               capnpc-go's wire package for the test schema
-//	requests/<set>.bin                  requests of the real schema sets (written by internal/gentool);
-//	                                    their expected output is the committed gen/<set>/*.ipc.go
+//	requests/<set>.bin                  requests of the real schema sets; their output is gen/<set>
 //
-// The tests read only committed files, so they need no capnp binary.
-// `go test ./golden/... -update` rewrites the expected outputs. To refresh
-// the request binaries and featurecapnp after editing feature.capnp, run
-// (from golden/testdata/feature, with G = go-capnp's std directory):
-//
-//	capnp compile -I. -I../../../schemas/mp/master -I$G -I../../../schemas/include -o- feature.capnp > feature.capnp.bin
-//	capnp compile -I. -I../../../schemas/mp/master -I$G -I../../../schemas/include -o/tmp/capnpc-go:../../feature/featurecapnp feature.capnp
+// Every file above but the two schemas is generated: `go generate ./gen/`
+// (internal/cmd/generate) writes them, and that command's test fails when
+// a committed one is stale. The tests here read only committed files, so
+// they need no capnp binary.
 package golden

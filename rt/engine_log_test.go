@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
-	rttest "github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
+	rttest "github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest/rttestcapnp"
 )
 
 // records is a slog handler that keeps every record, with its attributes

@@ -24,7 +24,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 

@@ -19,7 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/mp"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest/rttestcapnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 

@@ -1,7 +1,7 @@
 package rt_test
 
 // The shared harness of rt's tests: Go implementations of the test schema
-// (internal/rttest, whose generated proxies the tests call and serve
+// (internal/testing/rttest, whose generated proxies the tests call and serve
 // through) and fixtures that connect them.
 
 import (
@@ -16,8 +16,8 @@ import (
 	"capnproto.org/go/capnp/v3"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest/rttestcapnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 

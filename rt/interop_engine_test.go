@@ -1,6 +1,6 @@
 package rt
 
-// Interop of rt on the engine with the C++ peer (rt/internal/cpppeer:
+// Interop of rt on the engine with the C++ peer (internal/testing/cpppeer:
 // plain Cap'n Proto C++ following libmultiprocess's conventions), through
 // hand-written Methods and ServerDescs for the rttest schema (capnpc-go's
 // struct accessors only). The peer is built once per process; building it
@@ -24,8 +24,8 @@ import (
 	"capnproto.org/go/capnp/v3"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/cpppeer"
-	rttest "github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/cpppeer"
+	rttest "github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest/rttestcapnp"
 )
 
 var (

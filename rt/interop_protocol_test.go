@@ -22,7 +22,7 @@ import (
 	"capnproto.org/go/capnp/v3"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt/internal/engine"
 )

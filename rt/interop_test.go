@@ -1,7 +1,7 @@
 package rt_test
 
-// Interop with a C++ peer (rt/internal/cpppeer/peer.c++, built by the
-// module's internal/cpppeer package): plain Cap'n Proto C++ (libcapnp-dev,
+// Interop with a C++ peer (internal/testing/cpppeer/peer.c++, built by the
+// module's internal/testing/cpppeer package): plain Cap'n Proto C++ (libcapnp-dev,
 // no libmultiprocess) that follows libmultiprocess's conventions, in the
 // server role (Go client) and in the client role (Go server), plus a
 // C++↔C++ reference run. The peer is built at most once per process and
@@ -28,14 +28,14 @@ import (
 	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/cpppeer"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/cpppeer"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 
 // ---- building the peer ----
 
-// cppPeer returns the path of the built C++ peer (internal/cpppeer builds
+// cppPeer returns the path of the built C++ peer (internal/testing/cpppeer builds
 // it once and caches it across runs).
 func cppPeer(t testing.TB) string {
 	t.Helper()

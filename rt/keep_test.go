@@ -7,8 +7,8 @@ import (
 
 	"capnproto.org/go/capnp/v3"
 
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest/rttestcapnp"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest/rttestcapnp"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 

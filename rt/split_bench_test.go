@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/rttest"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 

@@ -14,12 +14,12 @@ import (
 	"io"
 	"os"
 
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/gen"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/generator"
 )
 
 func main() {
 	if len(os.Args) > 1 && (os.Args[1] == "-version" || os.Args[1] == "--version") {
-		fmt.Println("capnpc-go-ipc", gen.Version)
+		fmt.Println("capnpc-go-ipc", generator.Version)
 		return
 	}
 	if err := run(); err != nil {
@@ -33,7 +33,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("reading request: %w", err)
 	}
-	files, err := gen.GenerateBytes(data, gen.Options{})
+	files, err := generator.GenerateBytes(data, generator.Options{})
 	if err != nil {
 		return err
 	}
@@ -41,5 +41,5 @@ func run() error {
 	if dir == "" {
 		dir = "."
 	}
-	return gen.WriteFiles(dir, files)
+	return generator.WriteFiles(dir, files)
 }

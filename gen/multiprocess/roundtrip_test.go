@@ -27,8 +27,8 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
 	mp "github.com/bitcoin-ipc/bitcoin-ipc/gen/multiprocess"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/gentest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 

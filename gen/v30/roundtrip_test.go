@@ -20,8 +20,8 @@ import (
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/domain"
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
 	v30 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v30"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/gentest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 

@@ -23,8 +23,8 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
-	"github.com/bitcoin-ipc/bitcoin-ipc/gen/internal/gentest"
 	v32 "github.com/bitcoin-ipc/bitcoin-ipc/gen/v32"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/gentest"
 	"github.com/bitcoin-ipc/bitcoin-ipc/rt"
 )
 

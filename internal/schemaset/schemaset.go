@@ -1,6 +1,6 @@
 // Package schemaset describes the schema sets under schemas/ and runs the
 // capnp compiler on them. The wire-contract test and the code generation
-// tool share it, so both compile each set the same way.
+// (internal/cmd/generate) share it, so both compile each set the same way.
 package schemaset
 
 import (

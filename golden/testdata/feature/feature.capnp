@@ -1,5 +1,5 @@
 # A test schema that exercises every convention capnpc-go-ipc implements.
-# golden/feature holds what the generators make of it; see golden/README.md.
+# golden/feature holds what the generators make of it; see golden/doc.go.
 
 @0xdc7e019f90948196;
 

@@ -1,8 +1,8 @@
 package engine
 
-// Interop with the C++ peer (rt/internal/cpppeer/peer.c++: Cap'n Proto
+// Interop with the C++ peer (internal/testing/cpppeer/peer.c++: Cap'n Proto
 // C++'s RPC with libmultiprocess's conventions), built by
-// internal/cpppeer before any deadline starts; the tests fail, not skip,
+// internal/testing/cpppeer before any deadline starts; the tests fail, not skip,
 // when it cannot be built.
 
 import (
@@ -23,7 +23,7 @@ import (
 
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
 
-	"github.com/bitcoin-ipc/bitcoin-ipc/internal/cpppeer"
+	"github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/cpppeer"
 )
 
 type lockedBuffer struct {
