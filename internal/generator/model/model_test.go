@@ -362,6 +362,13 @@ func TestRealSets(t *testing.T) {
 			eq(t, "Init construct", method(t, iface(t, m, "Init"), "construct").Kind, model.MethodConstruct)
 			eq(t, "makeMiningOld2 deprecated", method(t, iface(t, m, "Init"), "makeMiningOld2").Deprecated != "", true)
 		}
+		var docs []string
+		for _, f := range m.Files {
+			if f.PackageDoc != "" {
+				docs = append(docs, f.Path)
+			}
+		}
+		eq(t, set+" package comment, once, on the bootstrap's file", strings.Join(docs, ","), "init.capnp")
 		if set == "multiprocess" {
 			eq(t, "ChainNotifications from wrap", iface(t, m, "ChainNotifications").GoName, "ChainNotifications")
 		}
