@@ -158,6 +158,10 @@ func (t *templateImpl) GetBlockHeader(context.Context) (wire.BlockHeader, error)
 
 func (t *templateImpl) GetBlock(context.Context) (*wire.MsgBlock, error) { return t.t.Block(), nil }
 
+// GetBlockBytes serves getBlock from the template's serialization, made
+// once, instead of encoding the block on every call.
+func (t *templateImpl) GetBlockBytes(context.Context) ([]byte, error) { return t.t.Serialized(), nil }
+
 func (t *templateImpl) GetTxFees(context.Context) ([]btcutil.Amount, error) {
 	fees := t.t.TxFees()
 	out := make([]btcutil.Amount, len(fees))

@@ -1728,19 +1728,20 @@ func (c *NodeClient) DisconnectById(ctx context.Context, id int64) (result bool,
 func (c *NodeClient) ListExternalSigners(ctx context.Context) (result []ExternalSigner, err error) {
 	err = c.base.Invoke(ctx, &methodNodeListExternalSigners, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Node_listExternalSigners_Results(r.Struct())
-		w1, err := res.Result()
+		p1, err := capnp.Struct(res).Ptr(0)
 		if err != nil {
 			return domain.Wrap("Node.listExternalSigners.result", err)
 		}
-		if l2 := w1; l2.IsValid() {
-			result = make([]ExternalSigner, l2.Len())
-			for i3 := 0; i3 < l2.Len(); i3++ {
-				e4, err := capnp.PointerList(l2).At(i3)
+		w2 := capnp.PointerList(p1.List())
+		if l3 := w2; l3.IsValid() {
+			result = make([]ExternalSigner, l3.Len())
+			for i4 := 0; i4 < l3.Len(); i4++ {
+				e5, err := capnp.PointerList(l3).At(i4)
 				if err != nil {
 					return domain.Wrap("Node.listExternalSigners.result", err)
 				}
-				if q5 := e4.Interface(); q5.IsValid() {
-					result[i3] = externalSignerFromCap(r.Cap(q5.Capability()))
+				if q6 := e5.Interface(); q6.IsValid() {
+					result[i4] = externalSignerFromCap(r.Cap(q6.Capability()))
 				}
 			}
 		}
@@ -2933,8 +2934,11 @@ func nodeListExternalSigners(ctx context.Context, impl any, call *rt.Call) error
 	}
 	res := multiprocesscapnp.Node_listExternalSigners_Results(s)
 	if result != nil {
-		l1, err := res.NewResult(int32(len(result)))
+		l1, err := capnp.NewPointerList(res.Segment(), int32(len(result)))
 		if err != nil {
+			return domain.Wrap("Node.listExternalSigners.result", err)
+		}
+		if err := capnp.Struct(res).SetPtr(0, l1.ToPtr()); err != nil {
 			return domain.Wrap("Node.listExternalSigners.result", err)
 		}
 		for i2, x3 := range result {

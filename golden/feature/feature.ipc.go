@@ -2406,8 +2406,11 @@ func (c *FeatureClient) Callbacks(ctx context.Context, cbs []Callback) (result [
 	err = c.base.Invoke(ctx, &methodFeatureCallbacks, func(p *rt.Params) error {
 		args := featurecapnp.Feature_callbacks_Params(p.Struct())
 		if cbs != nil {
-			l1, err := args.NewCbs(int32(len(cbs)))
+			l1, err := capnp.NewPointerList(args.Segment(), int32(len(cbs)))
 			if err != nil {
+				return domain.Wrap("Feature.callbacks.cbs", err)
+			}
+			if err := capnp.Struct(args).SetPtr(1, l1.ToPtr()); err != nil {
 				return domain.Wrap("Feature.callbacks.cbs", err)
 			}
 			for i2, x3 := range cbs {
@@ -2421,19 +2424,20 @@ func (c *FeatureClient) Callbacks(ctx context.Context, cbs []Callback) (result [
 		return nil
 	}, func(r *rt.Results) error {
 		res := featurecapnp.Feature_callbacks_Results(r.Struct())
-		w5, err := res.Result()
+		p5, err := capnp.Struct(res).Ptr(0)
 		if err != nil {
 			return domain.Wrap("Feature.callbacks.result", err)
 		}
-		if l6 := w5; l6.IsValid() {
-			result = make([]Base, l6.Len())
-			for i7 := 0; i7 < l6.Len(); i7++ {
-				e8, err := capnp.PointerList(l6).At(i7)
+		w6 := capnp.PointerList(p5.List())
+		if l7 := w6; l7.IsValid() {
+			result = make([]Base, l7.Len())
+			for i8 := 0; i8 < l7.Len(); i8++ {
+				e9, err := capnp.PointerList(l7).At(i8)
 				if err != nil {
 					return domain.Wrap("Feature.callbacks.result", err)
 				}
-				if q9 := e8.Interface(); q9.IsValid() {
-					result[i7] = baseFromCap(r.Cap(q9.Capability()))
+				if q10 := e9.Interface(); q10.IsValid() {
+					result[i8] = baseFromCap(r.Cap(q10.Capability()))
 				}
 			}
 		}
@@ -3230,19 +3234,20 @@ func featureReserved(ctx context.Context, impl any, call *rt.Call) error {
 func featureCallbacks(ctx context.Context, impl any, call *rt.Call) error {
 	args := featurecapnp.Feature_callbacks_Params(call.Args())
 	var cbs []Callback
-	w1, err := args.Cbs()
+	p1, err := capnp.Struct(args).Ptr(1)
 	if err != nil {
 		return domain.Wrap("Feature.callbacks.cbs", err)
 	}
-	if l2 := w1; l2.IsValid() {
-		cbs = make([]Callback, l2.Len())
-		for i3 := 0; i3 < l2.Len(); i3++ {
-			e4, err := capnp.PointerList(l2).At(i3)
+	w2 := capnp.PointerList(p1.List())
+	if l3 := w2; l3.IsValid() {
+		cbs = make([]Callback, l3.Len())
+		for i4 := 0; i4 < l3.Len(); i4++ {
+			e5, err := capnp.PointerList(l3).At(i4)
 			if err != nil {
 				return domain.Wrap("Feature.callbacks.cbs", err)
 			}
-			if q5 := e4.Interface(); q5.IsValid() {
-				cbs[i3] = callbackFromCap(call.Cap(q5.Capability()))
+			if q6 := e5.Interface(); q6.IsValid() {
+				cbs[i4] = callbackFromCap(call.Cap(q6.Capability()))
 			}
 		}
 	}
@@ -3256,13 +3261,16 @@ func featureCallbacks(ctx context.Context, impl any, call *rt.Call) error {
 	}
 	res := featurecapnp.Feature_callbacks_Results(s)
 	if result != nil {
-		l6, err := res.NewResult(int32(len(result)))
+		l7, err := capnp.NewPointerList(res.Segment(), int32(len(result)))
 		if err != nil {
 			return domain.Wrap("Feature.callbacks.result", err)
 		}
-		for i7, x8 := range result {
-			if c9 := baseCap(x8); c9 != nil {
-				if err := capnp.PointerList(l6).Set(i7, capnp.NewInterface(l6.Segment(), call.AddCap(c9)).ToPtr()); err != nil {
+		if err := capnp.Struct(res).SetPtr(0, l7.ToPtr()); err != nil {
+			return domain.Wrap("Feature.callbacks.result", err)
+		}
+		for i8, x9 := range result {
+			if c10 := baseCap(x9); c10 != nil {
+				if err := capnp.PointerList(l7).Set(i8, capnp.NewInterface(l7.Segment(), call.AddCap(c10)).ToPtr()); err != nil {
 					return domain.Wrap("Feature.callbacks.result", err)
 				}
 			}

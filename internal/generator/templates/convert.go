@@ -58,6 +58,16 @@ func (f *fn) readField(s jen.Code, fl *model.Field) ([]jen.Code, jen.Code) {
 			f.check(fl.Path),
 		}, jen.Id(w)
 	}
+	if fl.Type.Kind == model.KindList && fl.Type.Elem.Kind == model.KindInterface {
+		// A list of capabilities, as a raw pointer list (capnpc-go's
+		// capability list type is go-capnp's RPC layer).
+		p, w := f.tmp("p"), f.tmp("w")
+		return []jen.Code{
+			jen.List(jen.Id(p), jen.Err()).Op(":=").Qual(pkgCapnp, "Struct").Call(s).Dot("Ptr").Call(jen.Lit(int(fl.Ptr))),
+			f.check(fl.Path),
+			jen.Id(w).Op(":=").Qual(pkgCapnp, "PointerList").Call(jen.Id(p).Dot("List").Call()),
+		}, jen.Id(w)
+	}
 	get := jen.Add(s).Dot(fl.Accessor).Call()
 	if !getterErr(fl.Type) {
 		return nil, get
@@ -279,6 +289,14 @@ func (k *fieldSink) newStruct(f *fn, t *model.Type, path string) ([]jen.Code, je
 
 func (k *fieldSink) newList(f *fn, t *model.Type, n jen.Code, path string) ([]jen.Code, jen.Code) {
 	l := f.tmp("l")
+	if t.Elem.Kind == model.KindInterface {
+		// A raw pointer list: capnpc-go's capability list type is go-capnp's
+		// RPC layer.
+		return append([]jen.Code{
+			jen.List(jen.Id(l), jen.Err()).Op(":=").Qual(pkgCapnp, "NewPointerList").Call(k.segment(), jen.Int32().Call(n)),
+			f.check(path),
+		}, k.setPtr(f, jen.Id(l).Dot("ToPtr").Call(), path)...), jen.Id(l)
+	}
 	return []jen.Code{jen.List(jen.Id(l), jen.Err()).Op(":=").Add(k.s).Dot(k.fl.Newer).Call(jen.Int32().Call(n)), f.check(path)}, jen.Id(l)
 }
 
