@@ -67,9 +67,9 @@ func (m *miningImpl) IsInitialBlockDownload(context.Context) (bool, error) {
 	return m.n.chain.IsInitialBlockDownload(), nil
 }
 
-func (m *miningImpl) GetTip(context.Context) (v32.BlockRef, bool, error) {
+func (m *miningImpl) GetTip(context.Context) (*v32.BlockRef, error) {
 	h, height := m.n.chain.Tip()
-	return v32.BlockRef{Hash: h, Height: height}, true, nil
+	return &v32.BlockRef{Hash: h, Height: height}, nil
 }
 
 // waitDuration maps a schema timeout to the chain's: NoTimeout (DBL_MAX on
