@@ -73,9 +73,9 @@ func TestCoreMining(t *testing.T) {
 	if ibd, err := c.mining.IsInitialBlockDownload(ctx); err != nil || ibd {
 		t.Fatalf("isInitialBlockDownload = %v, %v; want false", ibd, err)
 	}
-	tip, has, err := c.mining.GetTip(ctx)
-	if err != nil || !has {
-		t.Fatalf("getTip = %v, %v, %v", tip, has, err)
+	tip, err := c.mining.GetTip(ctx)
+	if err != nil || tip == nil {
+		t.Fatalf("getTip = %v, %v", tip, err)
 	}
 	var height int32
 	c.rpcOK(t, &height, "getblockcount")
@@ -120,7 +120,7 @@ func TestCoreMiningInterface(t *testing.T) {
 	ctx := testCtx(t)
 	c := startCoreNode(t, ctx, DefaultOptions())
 	c.generate(t, 1)
-	tip, _, err := c.mining.GetTip(ctx)
+	tip, err := c.mining.GetTip(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestCoreUncleanDisconnect(t *testing.T) {
 	// and gets templates.
 	hashes := c.generate(t, 1)
 	fresh := c.dial(t, ctx)
-	if tip, _, err := fresh.mining.GetTip(ctx); err != nil || tip.Hash != mustHash(t, hashes[0]) {
+	if tip, err := fresh.mining.GetTip(ctx); err != nil || tip == nil || tip.Hash != mustHash(t, hashes[0]) {
 		t.Fatalf("getTip from a new client = %v, %v; want %s", tip.Hash, err, hashes[0])
 	}
 	b, err := newTemplate(t, ctx, fresh, v32.DefaultBlockCreateOptions()).GetBlock(ctx)

@@ -212,7 +212,7 @@ func TestCoreCoinbaseAndSubmission(t *testing.T) {
 	wantStdException(t, "submitBlock(empty)", err, spanEndOfData)
 	_, _, _, err = node2.mining.CheckBlockBytes(ctx, []byte{}, checkOpts)
 	wantStdException(t, "checkBlock(empty)", err, spanEndOfData)
-	if _, _, err := node2.mining.GetTip(ctx); err != nil {
+	if _, err := node2.mining.GetTip(ctx); err != nil {
 		t.Fatalf("node 2 after malformed blocks: %v", err)
 	}
 }

@@ -67,9 +67,9 @@ func (m *miningImpl) IsInitialBlockDownload(context.Context) (bool, error) {
 	return m.n.chain.IsInitialBlockDownload(), nil
 }
 
-func (m *miningImpl) GetTip(context.Context) (v32.BlockRef, bool, error) {
+func (m *miningImpl) GetTip(context.Context) (*v32.BlockRef, error) {
 	h, height := m.n.chain.Tip()
-	return v32.BlockRef{Hash: h, Height: height}, true, nil
+	return &v32.BlockRef{Hash: h, Height: height}, nil
 }
 
 // waitDuration maps a schema timeout to the chain's: NoTimeout (DBL_MAX on
@@ -157,6 +157,10 @@ func (t *templateImpl) GetBlockHeader(context.Context) (wire.BlockHeader, error)
 }
 
 func (t *templateImpl) GetBlock(context.Context) (*wire.MsgBlock, error) { return t.t.Block(), nil }
+
+// GetBlockBytes serves getBlock from the template's serialization, made
+// once, instead of encoding the block on every call.
+func (t *templateImpl) GetBlockBytes(context.Context) ([]byte, error) { return t.t.Serialized(), nil }
 
 func (t *templateImpl) GetTxFees(context.Context) ([]btcutil.Amount, error) {
 	fees := t.t.TxFees()

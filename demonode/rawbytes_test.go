@@ -73,7 +73,7 @@ func TestRawBytes(t *testing.T) {
 	want(t, "checkBlock(bytes)", ok, reason, debug, err, submitResult{true, "", ""})
 	ok, reason, debug, err = c.mining.SubmitBlockBytes(ctx, data)
 	want(t, "submitBlock(bytes)", ok, reason, debug, err, submitResult{true, "", ""})
-	if tip, _, err := c.mining.GetTip(ctx); err != nil || tip.Hash != block.BlockHash() {
+	if tip, err := c.mining.GetTip(ctx); err != nil || tip == nil || tip.Hash != block.BlockHash() {
 		t.Fatalf("tip after submitBlock(bytes) = %v, %v; want %s", tip.Hash, err, block.BlockHash())
 	}
 
@@ -87,7 +87,7 @@ func TestRawBytes(t *testing.T) {
 	}
 	ok, reason, debug, err = tmpl2.SubmitSolutionBytes(ctx, uint32(block2.Header.Version), uint32(block2.Header.Timestamp.Unix()), block2.Header.Nonce, coinbase2)
 	want(t, "submitSolution(bytes)", ok, reason, debug, err, submitResult{true, "", ""})
-	if tip, _, err := c.mining.GetTip(ctx); err != nil || tip.Hash != block2.BlockHash() {
+	if tip, err := c.mining.GetTip(ctx); err != nil || tip == nil || tip.Hash != block2.BlockHash() {
 		t.Fatalf("tip after submitSolution(bytes) = %v, %v; want %s", tip.Hash, err, block2.BlockHash())
 	}
 }

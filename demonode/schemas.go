@@ -67,9 +67,9 @@ func (m v31Mining) IsInitialBlockDownload(ctx context.Context) (bool, error) {
 	return m.m.IsInitialBlockDownload(ctx)
 }
 
-func (m v31Mining) GetTip(ctx context.Context) (v31.BlockRef, bool, error) {
-	r, ok, err := m.m.GetTip(ctx)
-	return v31.BlockRef(r), ok, err
+func (m v31Mining) GetTip(ctx context.Context) (*v31.BlockRef, error) {
+	r, err := m.m.GetTip(ctx)
+	return (*v31.BlockRef)(r), err
 }
 
 func (m v31Mining) WaitTipChanged(ctx context.Context, current chainhash.Hash, timeout time.Duration) (*v31.BlockRef, error) {
@@ -158,9 +158,9 @@ func (m v30Mining) IsInitialBlockDownload(ctx context.Context) (bool, error) {
 	return m.m.IsInitialBlockDownload(ctx)
 }
 
-func (m v30Mining) GetTip(ctx context.Context) (v30.BlockRef, bool, error) {
-	r, ok, err := m.m.GetTip(ctx)
-	return v30.BlockRef(r), ok, err
+func (m v30Mining) GetTip(ctx context.Context) (*v30.BlockRef, error) {
+	r, err := m.m.GetTip(ctx)
+	return (*v30.BlockRef)(r), err
 }
 
 func (m v30Mining) WaitTipChanged(ctx context.Context, current chainhash.Hash, timeout time.Duration) (*v30.BlockRef, error) {

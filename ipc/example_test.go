@@ -42,8 +42,8 @@ func quickStart(ctx context.Context, datadir string) error {
 	if err != nil {
 		return err
 	}
-	tip, ok, err := mining.GetTip(ctx) // tip.Hash is a chainhash.Hash
-	if err != nil || !ok {
+	tip, err := mining.GetTip(ctx) // nil while the node has no chain; tip.Hash is a chainhash.Hash
+	if err != nil || tip == nil {
 		return fmt.Errorf("no tip: %v", err)
 	}
 	tmpl, err := mining.CreateNewBlock(ctx, v32.DefaultBlockCreateOptions(), false)
@@ -156,8 +156,8 @@ func mineOne(ctx context.Context, init *v32.InitClient) error {
 	if err != nil {
 		return err
 	}
-	tip, has, err := mining.GetTip(ctx)
-	if err != nil || !has {
+	tip, err := mining.GetTip(ctx)
+	if err != nil || tip == nil {
 		return fmt.Errorf("no tip: %v", err)
 	}
 	fmt.Printf("accepted=%v reason=%q tip height=%d\n", ok, reason, tip.Height)

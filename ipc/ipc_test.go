@@ -180,9 +180,9 @@ func TestChildKilledMidCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tip, _, err := m.GetTip(ctx)
-	if err != nil {
-		t.Fatal(err)
+	tip, err := m.GetTip(ctx)
+	if err != nil || tip == nil {
+		t.Fatalf("getTip = %v, %v", tip, err)
 	}
 	errc := make(chan error, 1)
 	go func() {

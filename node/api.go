@@ -93,8 +93,8 @@ type Mining interface {
 	IsTestChain(ctx context.Context) (bool, error)
 	// IsInitialBlockDownload is true while the node catches up.
 	IsInitialBlockDownload(ctx context.Context) (bool, error)
-	// GetTip returns the tip; ok is false while the node has no chain.
-	GetTip(ctx context.Context) (tip BlockRef, ok bool, err error)
+	// GetTip returns the tip; nil while the node has no chain.
+	GetTip(ctx context.Context) (*BlockRef, error)
 	// WaitTipChanged waits up to timeout (domain.NoTimeout: for ever) for
 	// the tip to differ from current and returns the tip then; nil if the
 	// wait was interrupted.

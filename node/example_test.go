@@ -42,8 +42,8 @@ func quickStart(ctx context.Context, datadir string) error {
 		return err
 	}
 	defer mining.Release()
-	tip, ok, err := mining.GetTip(ctx) // tip.Hash is a chainhash.Hash
-	if err != nil || !ok {
+	tip, err := mining.GetTip(ctx) // nil while the node has no chain; tip.Hash is a chainhash.Hash
+	if err != nil || tip == nil {
 		return fmt.Errorf("no tip: %v", err)
 	}
 	tmpl, err := mining.CreateNewBlock(ctx, node.DefaultBlockCreateOptions(), false)

@@ -67,8 +67,8 @@ func Tips(ctx context.Context, n *Node, o TipsOptions) (<-chan TipEvent, error) 
 	if err != nil {
 		return nil, fmt.Errorf("node: tips: %w", err)
 	}
-	tip, ok, err := m.GetTip(ctx)
-	if err == nil && !ok {
+	tip, err := m.GetTip(ctx)
+	if err == nil && tip == nil {
 		err = errors.New("the node has no chain")
 	}
 	if err != nil {
@@ -91,7 +91,7 @@ func Tips(ctx context.Context, n *Node, o TipsOptions) (<-chan TipEvent, error) 
 		defer close(out)
 		defer m.Release()
 		defer th.Release()
-		ipcTips(ctx, rt.ContextWithCallTimeout(rt.WithThread(ctx, th), 0), m, tip, out)
+		ipcTips(ctx, rt.ContextWithCallTimeout(rt.WithThread(ctx, th), 0), m, *tip, out)
 	}()
 	return out, nil
 }

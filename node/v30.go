@@ -64,9 +64,9 @@ func (m *v30Mining) IsInitialBlockDownload(ctx context.Context) (bool, error) {
 	return m.c.IsInitialBlockDownload(ctx)
 }
 
-func (m *v30Mining) GetTip(ctx context.Context) (BlockRef, bool, error) {
-	r, ok, err := m.c.GetTip(ctx)
-	return BlockRef(r), ok, err
+func (m *v30Mining) GetTip(ctx context.Context) (*BlockRef, error) {
+	r, err := m.c.GetTip(ctx)
+	return (*BlockRef)(r), err
 }
 
 func (m *v30Mining) WaitTipChanged(ctx context.Context, current chainhash.Hash, timeout time.Duration) (*BlockRef, error) {

@@ -38,7 +38,7 @@ type stillNode struct {
 
 func (n *stillNode) MakeMining(context.Context) (v32.Mining, error) { return n, nil }
 
-func (n *stillNode) GetTip(context.Context) (v32.BlockRef, bool, error) { return n.tip, true, nil }
+func (n *stillNode) GetTip(context.Context) (*v32.BlockRef, error) { return &n.tip, nil }
 
 func (n *stillNode) WaitTipChanged(ctx context.Context, current chainhash.Hash, timeout time.Duration) (*v32.BlockRef, error) {
 	select {
@@ -73,8 +73,8 @@ func ExampleWithThread() {
 		return
 	}
 	defer rt.Release(mining)
-	current, ok, err := mining.GetTip(ctx)
-	if err != nil || !ok {
+	current, err := mining.GetTip(ctx)
+	if err != nil || current == nil {
 		fmt.Println("no tip:", err)
 		return
 	}

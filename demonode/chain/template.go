@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"time"
@@ -145,8 +146,9 @@ type Template struct {
 	coinbase   CoinbaseTx
 	merklePath []chainhash.Hash
 
-	mu    sync.Mutex
-	block *wire.MsgBlock // guarded by mu; SubmitSolution mutates it
+	mu         sync.Mutex
+	block      *wire.MsgBlock // guarded by mu; SubmitSolution mutates it
+	serialized []byte         // guarded by mu: block's serialization, made on demand
 
 	// Guarded by chain.mu: the InterruptWait state.
 	waiters          int
@@ -182,6 +184,23 @@ func (t *Template) Block() *wire.MsgBlock {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.block.Copy()
+}
+
+// Serialized returns the block's serialization with witnesses, what
+// getBlock answers. It is made once and kept until SubmitSolution changes
+// the block; the caller must not modify it.
+func (t *Template) Serialized() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.serialized == nil {
+		var buf bytes.Buffer
+		buf.Grow(t.block.SerializeSize())
+		if err := t.block.Serialize(&buf); err != nil {
+			panic(fmt.Sprintf("chain: serializing a template's block: %v", err)) // writes to a bytes.Buffer cannot fail
+		}
+		t.serialized = buf.Bytes()
+	}
+	return t.serialized
 }
 
 // TxFees returns the fee of each non-coinbase transaction, in block order.

@@ -323,6 +323,7 @@ func (c *Chain) SubmitSolution(tmpl *Template, version, timestamp, nonce uint32,
 	tb.Header.Timestamp = timeFromUnix(timestamp)
 	tb.Header.Nonce = nonce
 	tb.Header.MerkleRoot = MerkleRootFromPath(coinbase.TxHash(), tmpl.CoinbaseMerklePath())
+	tmpl.serialized = nil
 	block := &wire.MsgBlock{
 		Header:       tb.Header,
 		Transactions: append([]*wire.MsgTx(nil), tb.Transactions...),

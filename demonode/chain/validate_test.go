@@ -459,3 +459,31 @@ func TestStaleBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Serialized is the block's serialization, and follows the block when
+// SubmitSolution changes it.
+func TestTemplateSerialized(t *testing.T) {
+	c := New()
+	tmpl := mustTemplate(t, c, DefaultTemplateOptions())
+	serialize := func(b *wire.MsgBlock) []byte {
+		var buf bytes.Buffer
+		if err := b.Serialize(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	if got, want := tmpl.Serialized(), serialize(tmpl.Block()); !bytes.Equal(got, want) {
+		t.Fatalf("Serialized = %x, want %x", got, want)
+	}
+	cb, hdr := solveTemplate(t, tmpl, testExtraNonce)
+	if ok, reason, _ := tmpl.SubmitSolution(uint32(hdr.Version), uint32(hdr.Timestamp.Unix()), hdr.Nonce, cb); !ok {
+		t.Fatalf("SubmitSolution: %s", reason)
+	}
+	after := tmpl.Block()
+	if after.Header.Nonce != hdr.Nonce || after.Transactions[0].TxHash() != cb.TxHash() {
+		t.Fatal("the template's block does not carry the solution")
+	}
+	if got, want := tmpl.Serialized(), serialize(after); !bytes.Equal(got, want) {
+		t.Fatal("Serialized after SubmitSolution is the block before it")
+	}
+}

@@ -22,7 +22,7 @@ import (
 
 const _ = rt.SupportPackageIsVersion1
 
-// RPCCommand: An RPC method served by a chain client (Chain.handleRpc).
+// RPCCommand is the schema struct RPCCommand: An RPC method served by a chain client (Chain.handleRpc).
 type RPCCommand struct {
 	// Help category, such as "wallet".
 	Category string
@@ -102,7 +102,7 @@ func (v RPCCommand) ToCapnp(caps rt.Caps, s multiprocesscapnp.RPCCommand) error 
 	return nil
 }
 
-// RPCArg: One parameter of an RPCCommand.
+// RPCArg is the schema struct RPCArg: One parameter of an RPCCommand.
 type RPCArg struct {
 	// The parameter name.
 	Name string
@@ -131,7 +131,7 @@ func (v RPCArg) ToCapnp(s multiprocesscapnp.RPCArg) error {
 	return nil
 }
 
-// HelpResult: Help text thrown by an RPC method asked for its help.
+// HelpResult is the schema struct HelpResult: Help text thrown by an RPC method asked for its help.
 type HelpResult struct {
 	// The help text.
 	Message string
@@ -156,7 +156,7 @@ func (v HelpResult) ToCapnp(s multiprocesscapnp.HelpResult) error {
 	return nil
 }
 
-// JSONRPCRequest: A parsed JSON-RPC request.
+// JSONRPCRequest is the schema struct JSONRPCRequest: A parsed JSON-RPC request.
 type JSONRPCRequest struct {
 	// The request id, as JSON.
 	Id json.RawMessage
@@ -247,7 +247,7 @@ func (v JSONRPCRequest) ToCapnp(s multiprocesscapnp.JSONRPCRequest) error {
 	return nil
 }
 
-// FoundBlockParam: Which details of a block a find* method of Chain should return.
+// FoundBlockParam is the schema struct FoundBlockParam: Which details of a block a find* method of Chain should return.
 type FoundBlockParam struct {
 	// Return the block hash.
 	WantHash bool
@@ -317,7 +317,7 @@ func (v FoundBlockParam) ToCapnp(s multiprocesscapnp.FoundBlockParam) error {
 	return nil
 }
 
-// FoundBlockResult: The details of a block asked for with FoundBlockParam; fields not
+// FoundBlockResult is the schema struct FoundBlockResult: The details of a block asked for with FoundBlockParam; fields not
 // asked for are left empty.
 type FoundBlockResult struct {
 	// The block hash.
@@ -421,7 +421,7 @@ func (v FoundBlockResult) ToCapnp(s multiprocesscapnp.FoundBlockResult) error {
 	return nil
 }
 
-// BlockInfo: A block that was connected or disconnected, as sent to
+// BlockInfo is the schema struct BlockInfo: A block that was connected or disconnected, as sent to
 // ChainNotifications.
 //
 // The zero value means zeros on the wire; DefaultBlockInfo returns the schema's defaults.
@@ -516,7 +516,7 @@ func DefaultBlockInfo() BlockInfo {
 	return BlockInfo{Height: -1, FileNumber: -1}
 }
 
-// ChainstateRole: Which chainstate an event is about, when an assumeutxo snapshot is in
+// ChainstateRole is the schema struct ChainstateRole: Which chainstate an event is about, when an assumeutxo snapshot is in
 // use.
 type ChainstateRole struct {
 	// The chainstate is fully validated (not an unvalidated snapshot).
@@ -1168,14 +1168,14 @@ var (
 	}
 )
 
-// Chain: Read access to the node's chain state and mempool, transaction
+// Chain is the schema interface Chain: Read access to the node's chain state and mempool, transaction
 // broadcasting, notifications, RPC registration and settings.
 type Chain interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
 	// Height of the active chain tip; hasResult is false when the chain is
 	// empty (no genesis block loaded).
-	GetHeight(ctx context.Context) (result int32, hasResult bool, err error)
+	GetHeight(ctx context.Context) (result *int32, err error)
 	// Hash of the active-chain block at the given height.
 	GetBlockHash(ctx context.Context, height int32) (result chainhash.Hash, err error)
 	// Whether the block data at this active-chain height is stored (false
@@ -1183,12 +1183,12 @@ type Chain interface {
 	HaveBlockOnDisk(ctx context.Context, height int32) (result bool, err error)
 	// Height of the latest active-chain block that also appears in the
 	// serialized block locator; hasResult is false if none does.
-	FindLocatorFork(ctx context.Context, locator []byte) (result int32, hasResult bool, err error)
+	FindLocatorFork(ctx context.Context, locator []byte) (result *int32, err error)
 	// Whether a block filter index of this type (0 = basic) is available.
 	HasBlockFilterIndex(ctx context.Context, filterType uint8) (result bool, err error)
 	// Whether the block's filter matches any element of filterSet (such as
 	// output scripts). hasResult is false if the filter is not available.
-	BlockFilterMatchesAny(ctx context.Context, filterType uint8, blockHash chainhash.Hash, filterSet [][]byte) (result bool, hasResult bool, err error)
+	BlockFilterMatchesAny(ctx context.Context, filterType uint8, blockHash chainhash.Hash, filterSet [][]byte) (result *bool, err error)
 	// Looks a block up by hash and returns the fields asked for in block.
 	// result is false if the block is unknown.
 	FindBlock(ctx context.Context, hash chainhash.Hash, block FoundBlockParam) (result bool, blockOut *FoundBlockResult, err error)
@@ -1215,7 +1215,7 @@ type Chain interface {
 	// The transaction's BIP125 replaceability (C++ RBFTransactionState:
 	// 0 unknown, 1 replaceable, 2 final).
 	//
-	// An implementation that also has IsRBFOptInBytes (as ChainClient_ has) is
+	// An implementation that also has IsRBFOptInBytes (as ChainProxyClient has) is
 	// served through it instead, with the raw bytes as received.
 	IsRBFOptIn(ctx context.Context, tx *wire.MsgTx) (result int32, err error)
 	// Whether the transaction is in the mempool.
@@ -1225,9 +1225,10 @@ type Chain interface {
 	// Adds the transaction to the mempool and relays it as broadcastMethod
 	// says. Fails if its fee exceeds maxTxFee (satoshis); error says why.
 	//
-	// An implementation that also has BroadcastTransactionBytes (as ChainClient_
-	// has) is served through it instead, with the raw bytes as received.
-	BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error)
+	// An implementation that also has BroadcastTransactionBytes (as
+	// ChainProxyClient has) is served through it instead, with the raw bytes as
+	// received.
+	BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, errorArg string, err error)
 	// Mempool ancestor and descendant counts of the transaction (including
 	// itself), with its ancestors' total virtual size and fees.
 	GetTransactionAncestry(ctx context.Context, txid chainhash.Hash) (ancestors uint64, descendants uint64, ancestorsize uint64, ancestorfees btcutil.Amount, err error)
@@ -1236,14 +1237,14 @@ type Chain interface {
 	CalculateIndividualBumpFees(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result []PairInt64[[]byte], err error)
 	// The total bump fee (satoshis) for spending all outpoints together;
 	// hasResult is false if it cannot be calculated.
-	CalculateCombinedBumpFee(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result btcutil.Amount, hasResult bool, err error)
+	CalculateCombinedBumpFee(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result *btcutil.Amount, err error)
 	// The mempool's ancestor and descendant count limits.
 	GetPackageLimits(ctx context.Context) (ancestors uint32, descendants uint32, err error)
 	// Checks whether the transaction would exceed the mempool chain limits;
 	// the result's error says which limit.
 	//
-	// An implementation that also has CheckChainLimitsBytes (as ChainClient_ has)
-	// is served through it instead, with the raw bytes as received.
+	// An implementation that also has CheckChainLimitsBytes (as ChainProxyClient
+	// has) is served through it instead, with the raw bytes as received.
 	CheckChainLimits(ctx context.Context, tx *wire.MsgTx) (result *ResultVoid[struct{}], err error)
 	// Estimates the feerate (serialized CFeeRate) needed to confirm within
 	// numBlocks blocks; calc is filled in when wantCalc.
@@ -1262,7 +1263,7 @@ type Chain interface {
 	HavePruned(ctx context.Context) (result bool, err error)
 	// Height of the first block that is no longer stored; hasResult is
 	// false if nothing was pruned.
-	GetPruneHeight(ctx context.Context) (result int32, hasResult bool, err error)
+	GetPruneHeight(ctx context.Context) (result *int32, err error)
 	// Whether the node has finished loading and can relay transactions.
 	IsReadyToBroadcast(ctx context.Context) (result bool, err error)
 	// True while the node is still catching up with the network.
@@ -1312,60 +1313,61 @@ type Chain interface {
 	HasAssumedValidChain(ctx context.Context) (result bool, err error)
 }
 
-// ChainClient_ calls a Chain through a capability (the peer's, or one served
-// in this process).
-type ChainClient_ struct {
+// ChainProxyClient calls a Chain through a capability (the peer's, or one
+// served in this process).
+type ChainProxyClient struct {
 	base *rt.ClientBase
 }
 
-var _ Chain = (*ChainClient_)(nil)
+var _ Chain = (*ChainProxyClient)(nil)
 
-// NewChainClient wraps capability c, which the client then owns.
-func NewChainClient(c *rt.Cap) *ChainClient_ {
-	return &ChainClient_{base: rt.NewClientBase(c)}
+// NewChainProxyClient wraps capability c, which the client then owns.
+func NewChainProxyClient(c *rt.Cap) *ChainProxyClient {
+	return &ChainProxyClient{base: rt.NewClientBase(c)}
 }
 
 // Conn returns the connection the capability lives on (nil for one served in
 // this process).
-func (c *ChainClient_) Conn() *rt.Conn {
+func (c *ChainProxyClient) Conn() *rt.Conn {
 	return c.base.Conn()
 }
 
 // Cap returns the capability (borrowed: AddRef it to keep it).
-func (c *ChainClient_) Cap() *rt.Cap {
+func (c *ChainProxyClient) Cap() *rt.Cap {
 	return c.base.Cap()
 }
 
 // Release releases the capability without calling destroy.
-func (c *ChainClient_) Release() {
+func (c *ChainProxyClient) Release() {
 	c.base.Release()
 }
 
 // AddCleanup registers fn to run once when the client is destroyed or released.
-func (c *ChainClient_) AddCleanup(fn func()) {
+func (c *ChainProxyClient) AddCleanup(fn func()) {
 	c.base.AddCleanup(fn)
 }
 
 // Destroy calls Chain.destroy.
-func (c *ChainClient_) Destroy(ctx context.Context) error {
+func (c *ChainProxyClient) Destroy(ctx context.Context) error {
 	return c.base.Destroy(ctx, &methodChainDestroy)
 }
 
 // GetHeight calls Chain.getHeight.
-func (c *ChainClient_) GetHeight(ctx context.Context) (result int32, hasResult bool, err error) {
+func (c *ChainProxyClient) GetHeight(ctx context.Context) (result *int32, err error) {
 	err = c.base.Invoke(ctx, &methodChainGetHeight, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_getHeight_Results(r.Struct())
-		hasResult = res.HasResult()
-		if hasResult {
-			result = res.Result()
+		if res.HasResult() {
+			var v1 int32
+			v1 = res.Result()
+			result = &v1
 		}
 		return nil
 	})
-	return result, hasResult, err
+	return result, err
 }
 
 // GetBlockHash calls Chain.getBlockHash.
-func (c *ChainClient_) GetBlockHash(ctx context.Context, height int32) (result chainhash.Hash, err error) {
+func (c *ChainProxyClient) GetBlockHash(ctx context.Context, height int32) (result chainhash.Hash, err error) {
 	err = c.base.Invoke(ctx, &methodChainGetBlockHash, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_getBlockHash_Params(p.Struct())
 		args.SetHeight(height)
@@ -1387,7 +1389,7 @@ func (c *ChainClient_) GetBlockHash(ctx context.Context, height int32) (result c
 }
 
 // HaveBlockOnDisk calls Chain.haveBlockOnDisk.
-func (c *ChainClient_) HaveBlockOnDisk(ctx context.Context, height int32) (result bool, err error) {
+func (c *ChainProxyClient) HaveBlockOnDisk(ctx context.Context, height int32) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainHaveBlockOnDisk, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_haveBlockOnDisk_Params(p.Struct())
 		args.SetHeight(height)
@@ -1401,7 +1403,7 @@ func (c *ChainClient_) HaveBlockOnDisk(ctx context.Context, height int32) (resul
 }
 
 // FindLocatorFork calls Chain.findLocatorFork.
-func (c *ChainClient_) FindLocatorFork(ctx context.Context, locator []byte) (result int32, hasResult bool, err error) {
+func (c *ChainProxyClient) FindLocatorFork(ctx context.Context, locator []byte) (result *int32, err error) {
 	err = c.base.Invoke(ctx, &methodChainFindLocatorFork, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_findLocatorFork_Params(p.Struct())
 		if err := args.SetLocator(locator); err != nil {
@@ -1410,17 +1412,18 @@ func (c *ChainClient_) FindLocatorFork(ctx context.Context, locator []byte) (res
 		return nil
 	}, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_findLocatorFork_Results(r.Struct())
-		hasResult = res.HasResult()
-		if hasResult {
-			result = res.Result()
+		if res.HasResult() {
+			var v1 int32
+			v1 = res.Result()
+			result = &v1
 		}
 		return nil
 	})
-	return result, hasResult, err
+	return result, err
 }
 
 // HasBlockFilterIndex calls Chain.hasBlockFilterIndex.
-func (c *ChainClient_) HasBlockFilterIndex(ctx context.Context, filterType uint8) (result bool, err error) {
+func (c *ChainProxyClient) HasBlockFilterIndex(ctx context.Context, filterType uint8) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainHasBlockFilterIndex, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_hasBlockFilterIndex_Params(p.Struct())
 		args.SetFilterType(filterType)
@@ -1434,7 +1437,7 @@ func (c *ChainClient_) HasBlockFilterIndex(ctx context.Context, filterType uint8
 }
 
 // BlockFilterMatchesAny calls Chain.blockFilterMatchesAny.
-func (c *ChainClient_) BlockFilterMatchesAny(ctx context.Context, filterType uint8, blockHash chainhash.Hash, filterSet [][]byte) (result bool, hasResult bool, err error) {
+func (c *ChainProxyClient) BlockFilterMatchesAny(ctx context.Context, filterType uint8, blockHash chainhash.Hash, filterSet [][]byte) (result *bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainBlockFilterMatchesAny, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_blockFilterMatchesAny_Params(p.Struct())
 		args.SetFilterType(filterType)
@@ -1461,17 +1464,18 @@ func (c *ChainClient_) BlockFilterMatchesAny(ctx context.Context, filterType uin
 		return nil
 	}, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_blockFilterMatchesAny_Results(r.Struct())
-		hasResult = res.HasResult()
-		if hasResult {
-			result = res.Result()
+		if res.HasResult() {
+			var v6 bool
+			v6 = res.Result()
+			result = &v6
 		}
 		return nil
 	})
-	return result, hasResult, err
+	return result, err
 }
 
 // FindBlock calls Chain.findBlock.
-func (c *ChainClient_) FindBlock(ctx context.Context, hash chainhash.Hash, block FoundBlockParam) (result bool, blockOut *FoundBlockResult, err error) {
+func (c *ChainProxyClient) FindBlock(ctx context.Context, hash chainhash.Hash, block FoundBlockParam) (result bool, blockOut *FoundBlockResult, err error) {
 	err = c.base.Invoke(ctx, &methodChainFindBlock, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_findBlock_Params(p.Struct())
 		if err := args.SetHash(domain.HashBytes(hash)); err != nil {
@@ -1505,7 +1509,7 @@ func (c *ChainClient_) FindBlock(ctx context.Context, hash chainhash.Hash, block
 }
 
 // FindFirstBlockWithTimeAndHeight calls Chain.findFirstBlockWithTimeAndHeight.
-func (c *ChainClient_) FindFirstBlockWithTimeAndHeight(ctx context.Context, minTime int64, minHeight int32, block FoundBlockParam) (result bool, blockOut *FoundBlockResult, err error) {
+func (c *ChainProxyClient) FindFirstBlockWithTimeAndHeight(ctx context.Context, minTime int64, minHeight int32, block FoundBlockParam) (result bool, blockOut *FoundBlockResult, err error) {
 	err = c.base.Invoke(ctx, &methodChainFindFirstBlockWithTimeAndHeight, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_findFirstBlockWithTimeAndHeight_Params(p.Struct())
 		args.SetMinTime(minTime)
@@ -1538,7 +1542,7 @@ func (c *ChainClient_) FindFirstBlockWithTimeAndHeight(ctx context.Context, minT
 }
 
 // FindAncestorByHeight calls Chain.findAncestorByHeight.
-func (c *ChainClient_) FindAncestorByHeight(ctx context.Context, blockHash chainhash.Hash, ancestorHeight int32, ancestor FoundBlockParam) (result bool, ancestorOut *FoundBlockResult, err error) {
+func (c *ChainProxyClient) FindAncestorByHeight(ctx context.Context, blockHash chainhash.Hash, ancestorHeight int32, ancestor FoundBlockParam) (result bool, ancestorOut *FoundBlockResult, err error) {
 	err = c.base.Invoke(ctx, &methodChainFindAncestorByHeight, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_findAncestorByHeight_Params(p.Struct())
 		if err := args.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
@@ -1573,7 +1577,7 @@ func (c *ChainClient_) FindAncestorByHeight(ctx context.Context, blockHash chain
 }
 
 // FindAncestorByHash calls Chain.findAncestorByHash.
-func (c *ChainClient_) FindAncestorByHash(ctx context.Context, blockHash chainhash.Hash, ancestorHash chainhash.Hash, ancestor FoundBlockParam) (result bool, ancestorOut *FoundBlockResult, err error) {
+func (c *ChainProxyClient) FindAncestorByHash(ctx context.Context, blockHash chainhash.Hash, ancestorHash chainhash.Hash, ancestor FoundBlockParam) (result bool, ancestorOut *FoundBlockResult, err error) {
 	err = c.base.Invoke(ctx, &methodChainFindAncestorByHash, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_findAncestorByHash_Params(p.Struct())
 		if err := args.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
@@ -1610,7 +1614,7 @@ func (c *ChainClient_) FindAncestorByHash(ctx context.Context, blockHash chainha
 }
 
 // FindCommonAncestor calls Chain.findCommonAncestor.
-func (c *ChainClient_) FindCommonAncestor(ctx context.Context, blockHash1 chainhash.Hash, blockHash2 chainhash.Hash, ancestor FoundBlockParam, block1 FoundBlockParam, block2 FoundBlockParam) (result bool, ancestorOut *FoundBlockResult, block1Out *FoundBlockResult, block2Out *FoundBlockResult, err error) {
+func (c *ChainProxyClient) FindCommonAncestor(ctx context.Context, blockHash1 chainhash.Hash, blockHash2 chainhash.Hash, ancestor FoundBlockParam, block1 FoundBlockParam, block2 FoundBlockParam) (result bool, ancestorOut *FoundBlockResult, block1Out *FoundBlockResult, block2Out *FoundBlockResult, err error) {
 	err = c.base.Invoke(ctx, &methodChainFindCommonAncestor, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_findCommonAncestor_Params(p.Struct())
 		if err := args.SetBlockHash1(domain.HashBytes(blockHash1)); err != nil {
@@ -1683,7 +1687,7 @@ func (c *ChainClient_) FindCommonAncestor(ctx context.Context, blockHash1 chainh
 }
 
 // FindCoins calls Chain.findCoins.
-func (c *ChainClient_) FindCoins(ctx context.Context, coins []Pair[[]byte, []byte]) (coinsOut []Pair[[]byte, []byte], err error) {
+func (c *ChainProxyClient) FindCoins(ctx context.Context, coins []Pair[[]byte, []byte]) (coinsOut []Pair[[]byte, []byte], err error) {
 	err = c.base.Invoke(ctx, &methodChainFindCoins, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_findCoins_Params(p.Struct())
 		if coins != nil {
@@ -1748,7 +1752,7 @@ func (c *ChainClient_) FindCoins(ctx context.Context, coins []Pair[[]byte, []byt
 }
 
 // GuessVerificationProgress calls Chain.guessVerificationProgress.
-func (c *ChainClient_) GuessVerificationProgress(ctx context.Context, blockHash chainhash.Hash) (result float64, err error) {
+func (c *ChainProxyClient) GuessVerificationProgress(ctx context.Context, blockHash chainhash.Hash) (result float64, err error) {
 	err = c.base.Invoke(ctx, &methodChainGuessVerificationProgress, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_guessVerificationProgress_Params(p.Struct())
 		if err := args.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
@@ -1764,7 +1768,7 @@ func (c *ChainClient_) GuessVerificationProgress(ctx context.Context, blockHash 
 }
 
 // HasBlocks calls Chain.hasBlocks.
-func (c *ChainClient_) HasBlocks(ctx context.Context, blockHash chainhash.Hash, minHeight int32, maxHeight int32, hasMaxHeight bool) (result bool, err error) {
+func (c *ChainProxyClient) HasBlocks(ctx context.Context, blockHash chainhash.Hash, minHeight int32, maxHeight int32, hasMaxHeight bool) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainHasBlocks, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_hasBlocks_Params(p.Struct())
 		if err := args.SetBlockHash(domain.HashBytes(blockHash)); err != nil {
@@ -1785,7 +1789,7 @@ func (c *ChainClient_) HasBlocks(ctx context.Context, blockHash chainhash.Hash, 
 }
 
 // IsRBFOptIn calls Chain.isRBFOptIn.
-func (c *ChainClient_) IsRBFOptIn(ctx context.Context, tx *wire.MsgTx) (result int32, err error) {
+func (c *ChainProxyClient) IsRBFOptIn(ctx context.Context, tx *wire.MsgTx) (result int32, err error) {
 	err = c.base.Invoke(ctx, &methodChainIsRBFOptIn, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_isRBFOptIn_Params(p.Struct())
 		b1, err := domain.TxBytes(tx)
@@ -1810,7 +1814,7 @@ func (c *ChainClient_) IsRBFOptIn(ctx context.Context, tx *wire.MsgTx) (result i
 // Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
-func (c *ChainClient_) IsRBFOptInBytes(ctx context.Context, tx []byte) (result int32, err error) {
+func (c *ChainProxyClient) IsRBFOptInBytes(ctx context.Context, tx []byte) (result int32, err error) {
 	err = c.base.Invoke(ctx, &methodChainIsRBFOptIn, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_isRBFOptIn_Params(p.Struct())
 		if err := args.SetTx(tx); err != nil {
@@ -1826,7 +1830,7 @@ func (c *ChainClient_) IsRBFOptInBytes(ctx context.Context, tx []byte) (result i
 }
 
 // IsInMempool calls Chain.isInMempool.
-func (c *ChainClient_) IsInMempool(ctx context.Context, txid chainhash.Hash) (result bool, err error) {
+func (c *ChainProxyClient) IsInMempool(ctx context.Context, txid chainhash.Hash) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainIsInMempool, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_isInMempool_Params(p.Struct())
 		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
@@ -1842,7 +1846,7 @@ func (c *ChainClient_) IsInMempool(ctx context.Context, txid chainhash.Hash) (re
 }
 
 // HasDescendantsInMempool calls Chain.hasDescendantsInMempool.
-func (c *ChainClient_) HasDescendantsInMempool(ctx context.Context, txid chainhash.Hash) (result bool, err error) {
+func (c *ChainProxyClient) HasDescendantsInMempool(ctx context.Context, txid chainhash.Hash) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainHasDescendantsInMempool, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_hasDescendantsInMempool_Params(p.Struct())
 		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
@@ -1858,7 +1862,7 @@ func (c *ChainClient_) HasDescendantsInMempool(ctx context.Context, txid chainha
 }
 
 // BroadcastTransaction calls Chain.broadcastTransaction.
-func (c *ChainClient_) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error) {
+func (c *ChainProxyClient) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, errorArg string, err error) {
 	err = c.base.Invoke(ctx, &methodChainBroadcastTransaction, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_broadcastTransaction_Params(p.Struct())
 		b1, err := domain.TxBytes(tx)
@@ -1878,10 +1882,10 @@ func (c *ChainClient_) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx,
 		if err != nil {
 			return domain.Wrap("Chain.broadcastTransaction.error", err)
 		}
-		error_ = w2
+		errorArg = w2
 		return nil
 	})
-	return result, error_, err
+	return result, errorArg, err
 }
 
 // BroadcastTransactionBytes calls Chain.broadcastTransaction.
@@ -1890,7 +1894,7 @@ func (c *ChainClient_) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx,
 // Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
-func (c *ChainClient_) BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error) {
+func (c *ChainProxyClient) BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, errorArg string, err error) {
 	err = c.base.Invoke(ctx, &methodChainBroadcastTransaction, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_broadcastTransaction_Params(p.Struct())
 		if err := args.SetTx(tx); err != nil {
@@ -1906,14 +1910,14 @@ func (c *ChainClient_) BroadcastTransactionBytes(ctx context.Context, tx []byte,
 		if err != nil {
 			return domain.Wrap("Chain.broadcastTransaction.error", err)
 		}
-		error_ = w1
+		errorArg = w1
 		return nil
 	})
-	return result, error_, err
+	return result, errorArg, err
 }
 
 // GetTransactionAncestry calls Chain.getTransactionAncestry.
-func (c *ChainClient_) GetTransactionAncestry(ctx context.Context, txid chainhash.Hash) (ancestors uint64, descendants uint64, ancestorsize uint64, ancestorfees btcutil.Amount, err error) {
+func (c *ChainProxyClient) GetTransactionAncestry(ctx context.Context, txid chainhash.Hash) (ancestors uint64, descendants uint64, ancestorsize uint64, ancestorfees btcutil.Amount, err error) {
 	err = c.base.Invoke(ctx, &methodChainGetTransactionAncestry, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_getTransactionAncestry_Params(p.Struct())
 		if err := args.SetTxid(domain.HashBytes(txid)); err != nil {
@@ -1932,7 +1936,7 @@ func (c *ChainClient_) GetTransactionAncestry(ctx context.Context, txid chainhas
 }
 
 // CalculateIndividualBumpFees calls Chain.calculateIndividualBumpFees.
-func (c *ChainClient_) CalculateIndividualBumpFees(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result []PairInt64[[]byte], err error) {
+func (c *ChainProxyClient) CalculateIndividualBumpFees(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result []PairInt64[[]byte], err error) {
 	err = c.base.Invoke(ctx, &methodChainCalculateIndividualBumpFees, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_calculateIndividualBumpFees_Params(p.Struct())
 		if outpoints != nil {
@@ -1982,7 +1986,7 @@ func (c *ChainClient_) CalculateIndividualBumpFees(ctx context.Context, outpoint
 }
 
 // CalculateCombinedBumpFee calls Chain.calculateCombinedBumpFee.
-func (c *ChainClient_) CalculateCombinedBumpFee(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result btcutil.Amount, hasResult bool, err error) {
+func (c *ChainProxyClient) CalculateCombinedBumpFee(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result *btcutil.Amount, err error) {
 	err = c.base.Invoke(ctx, &methodChainCalculateCombinedBumpFee, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_calculateCombinedBumpFee_Params(p.Struct())
 		if outpoints != nil {
@@ -2008,17 +2012,18 @@ func (c *ChainClient_) CalculateCombinedBumpFee(ctx context.Context, outpoints [
 		return nil
 	}, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_calculateCombinedBumpFee_Results(r.Struct())
-		hasResult = res.HasResult()
-		if hasResult {
-			result = btcutil.Amount(res.Result())
+		if res.HasResult() {
+			var v6 btcutil.Amount
+			v6 = btcutil.Amount(res.Result())
+			result = &v6
 		}
 		return nil
 	})
-	return result, hasResult, err
+	return result, err
 }
 
 // GetPackageLimits calls Chain.getPackageLimits.
-func (c *ChainClient_) GetPackageLimits(ctx context.Context) (ancestors uint32, descendants uint32, err error) {
+func (c *ChainProxyClient) GetPackageLimits(ctx context.Context) (ancestors uint32, descendants uint32, err error) {
 	err = c.base.Invoke(ctx, &methodChainGetPackageLimits, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_getPackageLimits_Results(r.Struct())
 		ancestors = res.Ancestors()
@@ -2029,7 +2034,7 @@ func (c *ChainClient_) GetPackageLimits(ctx context.Context) (ancestors uint32, 
 }
 
 // CheckChainLimits calls Chain.checkChainLimits.
-func (c *ChainClient_) CheckChainLimits(ctx context.Context, tx *wire.MsgTx) (result *ResultVoid[struct{}], err error) {
+func (c *ChainProxyClient) CheckChainLimits(ctx context.Context, tx *wire.MsgTx) (result *ResultVoid[struct{}], err error) {
 	err = c.base.Invoke(ctx, &methodChainCheckChainLimits, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_checkChainLimits_Params(p.Struct())
 		b1, err := domain.TxBytes(tx)
@@ -2064,7 +2069,7 @@ func (c *ChainClient_) CheckChainLimits(ctx context.Context, tx *wire.MsgTx) (re
 // Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
-func (c *ChainClient_) CheckChainLimitsBytes(ctx context.Context, tx []byte) (result *ResultVoid[struct{}], err error) {
+func (c *ChainProxyClient) CheckChainLimitsBytes(ctx context.Context, tx []byte) (result *ResultVoid[struct{}], err error) {
 	err = c.base.Invoke(ctx, &methodChainCheckChainLimits, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_checkChainLimits_Params(p.Struct())
 		if err := args.SetTx(tx); err != nil {
@@ -2090,7 +2095,7 @@ func (c *ChainClient_) CheckChainLimitsBytes(ctx context.Context, tx []byte) (re
 }
 
 // EstimateSmartFee calls Chain.estimateSmartFee.
-func (c *ChainClient_) EstimateSmartFee(ctx context.Context, numBlocks int32, conservative bool, wantCalc bool) (result []byte, calc *FeeCalculation, err error) {
+func (c *ChainProxyClient) EstimateSmartFee(ctx context.Context, numBlocks int32, conservative bool, wantCalc bool) (result []byte, calc *FeeCalculation, err error) {
 	err = c.base.Invoke(ctx, &methodChainEstimateSmartFee, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_estimateSmartFee_Params(p.Struct())
 		args.SetNumBlocks(numBlocks)
@@ -2121,7 +2126,7 @@ func (c *ChainClient_) EstimateSmartFee(ctx context.Context, numBlocks int32, co
 }
 
 // EstimateMaxBlocks calls Chain.estimateMaxBlocks.
-func (c *ChainClient_) EstimateMaxBlocks(ctx context.Context) (result uint32, err error) {
+func (c *ChainProxyClient) EstimateMaxBlocks(ctx context.Context) (result uint32, err error) {
 	err = c.base.Invoke(ctx, &methodChainEstimateMaxBlocks, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_estimateMaxBlocks_Results(r.Struct())
 		result = res.Result()
@@ -2131,7 +2136,7 @@ func (c *ChainClient_) EstimateMaxBlocks(ctx context.Context) (result uint32, er
 }
 
 // MempoolMinFee calls Chain.mempoolMinFee.
-func (c *ChainClient_) MempoolMinFee(ctx context.Context) (result []byte, err error) {
+func (c *ChainProxyClient) MempoolMinFee(ctx context.Context) (result []byte, err error) {
 	err = c.base.Invoke(ctx, &methodChainMempoolMinFee, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_mempoolMinFee_Results(r.Struct())
 		w1, err := res.Result()
@@ -2145,7 +2150,7 @@ func (c *ChainClient_) MempoolMinFee(ctx context.Context) (result []byte, err er
 }
 
 // RelayMinFee calls Chain.relayMinFee.
-func (c *ChainClient_) RelayMinFee(ctx context.Context) (result []byte, err error) {
+func (c *ChainProxyClient) RelayMinFee(ctx context.Context) (result []byte, err error) {
 	err = c.base.Invoke(ctx, &methodChainRelayMinFee, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_relayMinFee_Results(r.Struct())
 		w1, err := res.Result()
@@ -2159,7 +2164,7 @@ func (c *ChainClient_) RelayMinFee(ctx context.Context) (result []byte, err erro
 }
 
 // RelayIncrementalFee calls Chain.relayIncrementalFee.
-func (c *ChainClient_) RelayIncrementalFee(ctx context.Context) (result []byte, err error) {
+func (c *ChainProxyClient) RelayIncrementalFee(ctx context.Context) (result []byte, err error) {
 	err = c.base.Invoke(ctx, &methodChainRelayIncrementalFee, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_relayIncrementalFee_Results(r.Struct())
 		w1, err := res.Result()
@@ -2173,7 +2178,7 @@ func (c *ChainClient_) RelayIncrementalFee(ctx context.Context) (result []byte, 
 }
 
 // RelayDustFee calls Chain.relayDustFee.
-func (c *ChainClient_) RelayDustFee(ctx context.Context) (result []byte, err error) {
+func (c *ChainProxyClient) RelayDustFee(ctx context.Context) (result []byte, err error) {
 	err = c.base.Invoke(ctx, &methodChainRelayDustFee, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_relayDustFee_Results(r.Struct())
 		w1, err := res.Result()
@@ -2187,7 +2192,7 @@ func (c *ChainClient_) RelayDustFee(ctx context.Context) (result []byte, err err
 }
 
 // HavePruned calls Chain.havePruned.
-func (c *ChainClient_) HavePruned(ctx context.Context) (result bool, err error) {
+func (c *ChainProxyClient) HavePruned(ctx context.Context) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainHavePruned, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_havePruned_Results(r.Struct())
 		result = res.Result()
@@ -2197,20 +2202,21 @@ func (c *ChainClient_) HavePruned(ctx context.Context) (result bool, err error) 
 }
 
 // GetPruneHeight calls Chain.getPruneHeight.
-func (c *ChainClient_) GetPruneHeight(ctx context.Context) (result int32, hasResult bool, err error) {
+func (c *ChainProxyClient) GetPruneHeight(ctx context.Context) (result *int32, err error) {
 	err = c.base.Invoke(ctx, &methodChainGetPruneHeight, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_getPruneHeight_Results(r.Struct())
-		hasResult = res.HasResult()
-		if hasResult {
-			result = res.Result()
+		if res.HasResult() {
+			var v1 int32
+			v1 = res.Result()
+			result = &v1
 		}
 		return nil
 	})
-	return result, hasResult, err
+	return result, err
 }
 
 // IsReadyToBroadcast calls Chain.isReadyToBroadcast.
-func (c *ChainClient_) IsReadyToBroadcast(ctx context.Context) (result bool, err error) {
+func (c *ChainProxyClient) IsReadyToBroadcast(ctx context.Context) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainIsReadyToBroadcast, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_isReadyToBroadcast_Results(r.Struct())
 		result = res.Result()
@@ -2220,7 +2226,7 @@ func (c *ChainClient_) IsReadyToBroadcast(ctx context.Context) (result bool, err
 }
 
 // IsInitialBlockDownload calls Chain.isInitialBlockDownload.
-func (c *ChainClient_) IsInitialBlockDownload(ctx context.Context) (result bool, err error) {
+func (c *ChainProxyClient) IsInitialBlockDownload(ctx context.Context) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainIsInitialBlockDownload, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_isInitialBlockDownload_Results(r.Struct())
 		result = res.Result()
@@ -2230,7 +2236,7 @@ func (c *ChainClient_) IsInitialBlockDownload(ctx context.Context) (result bool,
 }
 
 // ShutdownRequested calls Chain.shutdownRequested.
-func (c *ChainClient_) ShutdownRequested(ctx context.Context) (result bool, err error) {
+func (c *ChainProxyClient) ShutdownRequested(ctx context.Context) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainShutdownRequested, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_shutdownRequested_Results(r.Struct())
 		result = res.Result()
@@ -2240,7 +2246,7 @@ func (c *ChainClient_) ShutdownRequested(ctx context.Context) (result bool, err 
 }
 
 // InitMessage calls Chain.initMessage.
-func (c *ChainClient_) InitMessage(ctx context.Context, message string) error {
+func (c *ChainProxyClient) InitMessage(ctx context.Context, message string) error {
 	return c.base.Invoke(ctx, &methodChainInitMessage, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_initMessage_Params(p.Struct())
 		if err := args.SetMessage_(message); err != nil {
@@ -2251,7 +2257,7 @@ func (c *ChainClient_) InitMessage(ctx context.Context, message string) error {
 }
 
 // InitWarning calls Chain.initWarning.
-func (c *ChainClient_) InitWarning(ctx context.Context, message BilingualStr) error {
+func (c *ChainProxyClient) InitWarning(ctx context.Context, message BilingualStr) error {
 	return c.base.Invoke(ctx, &methodChainInitWarning, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_initWarning_Params(p.Struct())
 		e1, err := args.NewMessage_()
@@ -2266,7 +2272,7 @@ func (c *ChainClient_) InitWarning(ctx context.Context, message BilingualStr) er
 }
 
 // InitError calls Chain.initError.
-func (c *ChainClient_) InitError(ctx context.Context, message BilingualStr) error {
+func (c *ChainProxyClient) InitError(ctx context.Context, message BilingualStr) error {
 	return c.base.Invoke(ctx, &methodChainInitError, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_initError_Params(p.Struct())
 		e1, err := args.NewMessage_()
@@ -2281,7 +2287,7 @@ func (c *ChainClient_) InitError(ctx context.Context, message BilingualStr) erro
 }
 
 // ShowProgress calls Chain.showProgress.
-func (c *ChainClient_) ShowProgress(ctx context.Context, title string, progress int32, resumePossible bool) error {
+func (c *ChainProxyClient) ShowProgress(ctx context.Context, title string, progress int32, resumePossible bool) error {
 	return c.base.Invoke(ctx, &methodChainShowProgress, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_showProgress_Params(p.Struct())
 		if err := args.SetTitle(title); err != nil {
@@ -2294,7 +2300,7 @@ func (c *ChainClient_) ShowProgress(ctx context.Context, title string, progress 
 }
 
 // HandleNotifications calls Chain.handleNotifications.
-func (c *ChainClient_) HandleNotifications(ctx context.Context, notifications ChainNotifications) (result Handler, err error) {
+func (c *ChainProxyClient) HandleNotifications(ctx context.Context, notifications ChainNotifications) (result Handler, err error) {
 	err = c.base.Invoke(ctx, &methodChainHandleNotifications, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_handleNotifications_Params(p.Struct())
 		if c1 := chainNotificationsCap(notifications); c1 != nil {
@@ -2318,7 +2324,7 @@ func (c *ChainClient_) HandleNotifications(ctx context.Context, notifications Ch
 }
 
 // WaitForNotificationsIfTipChanged calls Chain.waitForNotificationsIfTipChanged.
-func (c *ChainClient_) WaitForNotificationsIfTipChanged(ctx context.Context, oldTip chainhash.Hash) error {
+func (c *ChainProxyClient) WaitForNotificationsIfTipChanged(ctx context.Context, oldTip chainhash.Hash) error {
 	return c.base.Invoke(ctx, &methodChainWaitForNotificationsIfTipChanged, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_waitForNotificationsIfTipChanged_Params(p.Struct())
 		if err := args.SetOldTip(domain.HashBytes(oldTip)); err != nil {
@@ -2329,12 +2335,12 @@ func (c *ChainClient_) WaitForNotificationsIfTipChanged(ctx context.Context, old
 }
 
 // WaitForNotifications calls Chain.waitForNotifications.
-func (c *ChainClient_) WaitForNotifications(ctx context.Context) error {
+func (c *ChainProxyClient) WaitForNotifications(ctx context.Context) error {
 	return c.base.Invoke(ctx, &methodChainWaitForNotifications, nil, nil)
 }
 
 // HandleRpc calls Chain.handleRpc.
-func (c *ChainClient_) HandleRpc(ctx context.Context, command RPCCommand) (result Handler, err error) {
+func (c *ChainProxyClient) HandleRpc(ctx context.Context, command RPCCommand) (result Handler, err error) {
 	err = c.base.Invoke(ctx, &methodChainHandleRpc, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_handleRpc_Params(p.Struct())
 		e1, err := args.NewCommand()
@@ -2360,7 +2366,7 @@ func (c *ChainClient_) HandleRpc(ctx context.Context, command RPCCommand) (resul
 }
 
 // RpcEnableDeprecated calls Chain.rpcEnableDeprecated.
-func (c *ChainClient_) RpcEnableDeprecated(ctx context.Context, method string) (result bool, err error) {
+func (c *ChainProxyClient) RpcEnableDeprecated(ctx context.Context, method string) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainRpcEnableDeprecated, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_rpcEnableDeprecated_Params(p.Struct())
 		if err := args.SetMethod(method); err != nil {
@@ -2376,7 +2382,7 @@ func (c *ChainClient_) RpcEnableDeprecated(ctx context.Context, method string) (
 }
 
 // GetSetting calls Chain.getSetting.
-func (c *ChainClient_) GetSetting(ctx context.Context, name string) (result json.RawMessage, err error) {
+func (c *ChainProxyClient) GetSetting(ctx context.Context, name string) (result json.RawMessage, err error) {
 	err = c.base.Invoke(ctx, &methodChainGetSetting, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_getSetting_Params(p.Struct())
 		if err := args.SetName(name); err != nil {
@@ -2400,7 +2406,7 @@ func (c *ChainClient_) GetSetting(ctx context.Context, name string) (result json
 }
 
 // GetSettingsList calls Chain.getSettingsList.
-func (c *ChainClient_) GetSettingsList(ctx context.Context, name string) (result []json.RawMessage, err error) {
+func (c *ChainProxyClient) GetSettingsList(ctx context.Context, name string) (result []json.RawMessage, err error) {
 	err = c.base.Invoke(ctx, &methodChainGetSettingsList, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_getSettingsList_Params(p.Struct())
 		if err := args.SetName(name); err != nil {
@@ -2433,7 +2439,7 @@ func (c *ChainClient_) GetSettingsList(ctx context.Context, name string) (result
 }
 
 // GetRwSetting calls Chain.getRwSetting.
-func (c *ChainClient_) GetRwSetting(ctx context.Context, name string) (result json.RawMessage, err error) {
+func (c *ChainProxyClient) GetRwSetting(ctx context.Context, name string) (result json.RawMessage, err error) {
 	err = c.base.Invoke(ctx, &methodChainGetRwSetting, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_getRwSetting_Params(p.Struct())
 		if err := args.SetName(name); err != nil {
@@ -2457,7 +2463,7 @@ func (c *ChainClient_) GetRwSetting(ctx context.Context, name string) (result js
 }
 
 // UpdateRwSetting calls Chain.updateRwSetting.
-func (c *ChainClient_) UpdateRwSetting(ctx context.Context, name string, update SettingsUpdateCallback) (result bool, err error) {
+func (c *ChainProxyClient) UpdateRwSetting(ctx context.Context, name string, update SettingsUpdateCallback) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainUpdateRwSetting, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_updateRwSetting_Params(p.Struct())
 		if err := args.SetName(name); err != nil {
@@ -2478,7 +2484,7 @@ func (c *ChainClient_) UpdateRwSetting(ctx context.Context, name string, update 
 }
 
 // OverwriteRwSetting calls Chain.overwriteRwSetting.
-func (c *ChainClient_) OverwriteRwSetting(ctx context.Context, name string, value json.RawMessage, action int32) (result bool, err error) {
+func (c *ChainProxyClient) OverwriteRwSetting(ctx context.Context, name string, value json.RawMessage, action int32) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainOverwriteRwSetting, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_overwriteRwSetting_Params(p.Struct())
 		if err := args.SetName(name); err != nil {
@@ -2498,7 +2504,7 @@ func (c *ChainClient_) OverwriteRwSetting(ctx context.Context, name string, valu
 }
 
 // DeleteRwSettings calls Chain.deleteRwSettings.
-func (c *ChainClient_) DeleteRwSettings(ctx context.Context, name string, action int32) (result bool, err error) {
+func (c *ChainProxyClient) DeleteRwSettings(ctx context.Context, name string, action int32) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainDeleteRwSettings, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_deleteRwSettings_Params(p.Struct())
 		if err := args.SetName(name); err != nil {
@@ -2515,7 +2521,7 @@ func (c *ChainClient_) DeleteRwSettings(ctx context.Context, name string, action
 }
 
 // RequestMempoolTransactions calls Chain.requestMempoolTransactions.
-func (c *ChainClient_) RequestMempoolTransactions(ctx context.Context, notifications ChainNotifications) error {
+func (c *ChainProxyClient) RequestMempoolTransactions(ctx context.Context, notifications ChainNotifications) error {
 	return c.base.Invoke(ctx, &methodChainRequestMempoolTransactions, func(p *rt.Params) error {
 		args := multiprocesscapnp.Chain_requestMempoolTransactions_Params(p.Struct())
 		if c1 := chainNotificationsCap(notifications); c1 != nil {
@@ -2528,7 +2534,7 @@ func (c *ChainClient_) RequestMempoolTransactions(ctx context.Context, notificat
 }
 
 // HasAssumedValidChain calls Chain.hasAssumedValidChain.
-func (c *ChainClient_) HasAssumedValidChain(ctx context.Context) (result bool, err error) {
+func (c *ChainProxyClient) HasAssumedValidChain(ctx context.Context) (result bool, err error) {
 	err = c.base.Invoke(ctx, &methodChainHasAssumedValidChain, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Chain_hasAssumedValidChain_Results(r.Struct())
 		result = res.Result()
@@ -2556,7 +2562,7 @@ func chainFromCap(c *rt.Cap) Chain {
 	if c == nil {
 		return nil
 	}
-	return &ChainClient_{base: rt.NewClientBase(c)}
+	return &ChainProxyClient{base: rt.NewClientBase(c)}
 }
 
 // ChainServer returns a capability that serves impl in this process. Calls run
@@ -2633,7 +2639,7 @@ func init() {
 
 // chainGetHeight serves Chain.getHeight.
 func chainGetHeight(ctx context.Context, impl any, call *rt.Call) error {
-	result, hasResult, err := impl.(Chain).GetHeight(ctx)
+	result, err := impl.(Chain).GetHeight(ctx)
 	if err != nil {
 		return err
 	}
@@ -2642,9 +2648,9 @@ func chainGetHeight(ctx context.Context, impl any, call *rt.Call) error {
 		return err
 	}
 	res := multiprocesscapnp.Chain_getHeight_Results(s)
-	res.SetHasResult(hasResult)
-	if hasResult {
-		res.SetResult(result)
+	res.SetHasResult(result != nil)
+	if result != nil {
+		res.SetResult(*result)
 	}
 	return nil
 }
@@ -2696,7 +2702,7 @@ func chainFindLocatorFork(ctx context.Context, impl any, call *rt.Call) error {
 		return domain.Wrap("Chain.findLocatorFork.locator", err)
 	}
 	locator = bytes.Clone(w1)
-	result, hasResult, err := impl.(Chain).FindLocatorFork(ctx, locator)
+	result, err := impl.(Chain).FindLocatorFork(ctx, locator)
 	if err != nil {
 		return err
 	}
@@ -2705,9 +2711,9 @@ func chainFindLocatorFork(ctx context.Context, impl any, call *rt.Call) error {
 		return err
 	}
 	res := multiprocesscapnp.Chain_findLocatorFork_Results(s)
-	res.SetHasResult(hasResult)
-	if hasResult {
-		res.SetResult(result)
+	res.SetHasResult(result != nil)
+	if result != nil {
+		res.SetResult(*result)
 	}
 	return nil
 }
@@ -2760,7 +2766,7 @@ func chainBlockFilterMatchesAny(ctx context.Context, impl any, call *rt.Call) er
 			filterSet[i5] = bytes.Clone(e6)
 		}
 	}
-	result, hasResult, err := impl.(Chain).BlockFilterMatchesAny(ctx, filterType, blockHash, filterSet)
+	result, err := impl.(Chain).BlockFilterMatchesAny(ctx, filterType, blockHash, filterSet)
 	if err != nil {
 		return err
 	}
@@ -2769,9 +2775,9 @@ func chainBlockFilterMatchesAny(ctx context.Context, impl any, call *rt.Call) er
 		return err
 	}
 	res := multiprocesscapnp.Chain_blockFilterMatchesAny_Results(s)
-	res.SetHasResult(hasResult)
-	if hasResult {
-		res.SetResult(result)
+	res.SetHasResult(result != nil)
+	if result != nil {
+		res.SetResult(*result)
 	}
 	return nil
 }
@@ -3286,7 +3292,7 @@ func chainHasDescendantsInMempool(ctx context.Context, impl any, call *rt.Call) 
 // chainBroadcastTransaction serves Chain.broadcastTransaction.
 func chainBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) error {
 	if impl, ok := impl.(interface {
-		BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error)
+		BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, errorArg string, err error)
 	}); ok {
 		args := multiprocesscapnp.Chain_broadcastTransaction_Params(call.Args())
 		var tx []byte
@@ -3299,7 +3305,7 @@ func chainBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) err
 		tx = bytes.Clone(w1)
 		maxTxFee = btcutil.Amount(args.MaxTxFee())
 		broadcastMethod = args.BroadcastMethod()
-		result, error_, err := impl.BroadcastTransactionBytes(ctx, tx, maxTxFee, broadcastMethod)
+		result, errorArg, err := impl.BroadcastTransactionBytes(ctx, tx, maxTxFee, broadcastMethod)
 		if err != nil {
 			return err
 		}
@@ -3309,7 +3315,7 @@ func chainBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) err
 		}
 		res := multiprocesscapnp.Chain_broadcastTransaction_Results(s)
 		res.SetResult(result)
-		if err := res.SetError(error_); err != nil {
+		if err := res.SetError(errorArg); err != nil {
 			return domain.Wrap("Chain.broadcastTransaction.error", err)
 		}
 		return nil
@@ -3329,7 +3335,7 @@ func chainBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) err
 	tx = v2
 	maxTxFee = btcutil.Amount(args.MaxTxFee())
 	broadcastMethod = args.BroadcastMethod()
-	result, error_, err := impl.(Chain).BroadcastTransaction(ctx, tx, maxTxFee, broadcastMethod)
+	result, errorArg, err := impl.(Chain).BroadcastTransaction(ctx, tx, maxTxFee, broadcastMethod)
 	if err != nil {
 		return err
 	}
@@ -3339,7 +3345,7 @@ func chainBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) err
 	}
 	res := multiprocesscapnp.Chain_broadcastTransaction_Results(s)
 	res.SetResult(result)
-	if err := res.SetError(error_); err != nil {
+	if err := res.SetError(errorArg); err != nil {
 		return domain.Wrap("Chain.broadcastTransaction.error", err)
 	}
 	return nil
@@ -3455,7 +3461,7 @@ func chainCalculateCombinedBumpFee(ctx context.Context, impl any, call *rt.Call)
 		return domain.Wrap("Chain.calculateCombinedBumpFee.targetFeerate", err)
 	}
 	targetFeerate = bytes.Clone(w5)
-	result, hasResult, err := impl.(Chain).CalculateCombinedBumpFee(ctx, outpoints, targetFeerate)
+	result, err := impl.(Chain).CalculateCombinedBumpFee(ctx, outpoints, targetFeerate)
 	if err != nil {
 		return err
 	}
@@ -3464,9 +3470,9 @@ func chainCalculateCombinedBumpFee(ctx context.Context, impl any, call *rt.Call)
 		return err
 	}
 	res := multiprocesscapnp.Chain_calculateCombinedBumpFee_Results(s)
-	res.SetHasResult(hasResult)
-	if hasResult {
-		res.SetResult(int64(result))
+	res.SetHasResult(result != nil)
+	if result != nil {
+		res.SetResult(int64(*result))
 	}
 	return nil
 }
@@ -3683,7 +3689,7 @@ func chainHavePruned(ctx context.Context, impl any, call *rt.Call) error {
 
 // chainGetPruneHeight serves Chain.getPruneHeight.
 func chainGetPruneHeight(ctx context.Context, impl any, call *rt.Call) error {
-	result, hasResult, err := impl.(Chain).GetPruneHeight(ctx)
+	result, err := impl.(Chain).GetPruneHeight(ctx)
 	if err != nil {
 		return err
 	}
@@ -3692,9 +3698,9 @@ func chainGetPruneHeight(ctx context.Context, impl any, call *rt.Call) error {
 		return err
 	}
 	res := multiprocesscapnp.Chain_getPruneHeight_Results(s)
-	res.SetHasResult(hasResult)
-	if hasResult {
-		res.SetResult(result)
+	res.SetHasResult(result != nil)
+	if result != nil {
+		res.SetResult(*result)
 	}
 	return nil
 }
@@ -4135,7 +4141,7 @@ func (UnimplementedChainServer) Destroy(ctx context.Context) error {
 }
 
 // GetHeight returns rt.Unimplemented.
-func (UnimplementedChainServer) GetHeight(ctx context.Context) (result int32, hasResult bool, err error) {
+func (UnimplementedChainServer) GetHeight(ctx context.Context) (result *int32, err error) {
 	err = rt.Unimplemented(&methodChainGetHeight)
 	return
 }
@@ -4153,7 +4159,7 @@ func (UnimplementedChainServer) HaveBlockOnDisk(ctx context.Context, height int3
 }
 
 // FindLocatorFork returns rt.Unimplemented.
-func (UnimplementedChainServer) FindLocatorFork(ctx context.Context, locator []byte) (result int32, hasResult bool, err error) {
+func (UnimplementedChainServer) FindLocatorFork(ctx context.Context, locator []byte) (result *int32, err error) {
 	err = rt.Unimplemented(&methodChainFindLocatorFork)
 	return
 }
@@ -4165,7 +4171,7 @@ func (UnimplementedChainServer) HasBlockFilterIndex(ctx context.Context, filterT
 }
 
 // BlockFilterMatchesAny returns rt.Unimplemented.
-func (UnimplementedChainServer) BlockFilterMatchesAny(ctx context.Context, filterType uint8, blockHash chainhash.Hash, filterSet [][]byte) (result bool, hasResult bool, err error) {
+func (UnimplementedChainServer) BlockFilterMatchesAny(ctx context.Context, filterType uint8, blockHash chainhash.Hash, filterSet [][]byte) (result *bool, err error) {
 	err = rt.Unimplemented(&methodChainBlockFilterMatchesAny)
 	return
 }
@@ -4237,7 +4243,7 @@ func (UnimplementedChainServer) HasDescendantsInMempool(ctx context.Context, txi
 }
 
 // BroadcastTransaction returns rt.Unimplemented.
-func (UnimplementedChainServer) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, error_ string, err error) {
+func (UnimplementedChainServer) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount, broadcastMethod int32) (result bool, errorArg string, err error) {
 	err = rt.Unimplemented(&methodChainBroadcastTransaction)
 	return
 }
@@ -4255,7 +4261,7 @@ func (UnimplementedChainServer) CalculateIndividualBumpFees(ctx context.Context,
 }
 
 // CalculateCombinedBumpFee returns rt.Unimplemented.
-func (UnimplementedChainServer) CalculateCombinedBumpFee(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result btcutil.Amount, hasResult bool, err error) {
+func (UnimplementedChainServer) CalculateCombinedBumpFee(ctx context.Context, outpoints [][]byte, targetFeerate []byte) (result *btcutil.Amount, err error) {
 	err = rt.Unimplemented(&methodChainCalculateCombinedBumpFee)
 	return
 }
@@ -4315,7 +4321,7 @@ func (UnimplementedChainServer) HavePruned(ctx context.Context) (result bool, er
 }
 
 // GetPruneHeight returns rt.Unimplemented.
-func (UnimplementedChainServer) GetPruneHeight(ctx context.Context) (result int32, hasResult bool, err error) {
+func (UnimplementedChainServer) GetPruneHeight(ctx context.Context) (result *int32, err error) {
 	err = rt.Unimplemented(&methodChainGetPruneHeight)
 	return
 }
@@ -4521,7 +4527,7 @@ var (
 	}
 )
 
-// ChainNotifications: Receives chain and mempool events; registered with
+// ChainNotifications is the schema interface ChainNotifications: Receives chain and mempool events; registered with
 // Chain.handleNotifications.
 type ChainNotifications interface {
 	// Releases the server object.
@@ -5056,7 +5062,7 @@ var (
 	}
 )
 
-// ChainClient: A component that runs on top of Chain (such as the wallet) and that
+// ChainClient is the schema interface ChainClient: A component that runs on top of Chain (such as the wallet) and that
 // the node starts, stops and verifies.
 type ChainClient interface {
 	// Releases the server object.
@@ -5073,7 +5079,7 @@ type ChainClient interface {
 	// Stops background work and releases resources.
 	Stop(ctx context.Context) error
 	// Sets the mock clock (unix seconds; 0 uses the real clock). For tests.
-	SetMockTime(ctx context.Context, time_ int64) error
+	SetMockTime(ctx context.Context, timeArg int64) error
 	// Advances the client's scheduler by deltaSeconds. For tests.
 	SchedulerMockForward(ctx context.Context, deltaSeconds time.Duration) error
 }
@@ -5153,10 +5159,10 @@ func (c *ChainClientClient) Stop(ctx context.Context) error {
 }
 
 // SetMockTime calls ChainClient.setMockTime.
-func (c *ChainClientClient) SetMockTime(ctx context.Context, time_ int64) error {
+func (c *ChainClientClient) SetMockTime(ctx context.Context, timeArg int64) error {
 	return c.base.Invoke(ctx, &methodChainClientSetMockTime, func(p *rt.Params) error {
 		args := multiprocesscapnp.ChainClient_setMockTime_Params(p.Struct())
-		args.SetTime(time_)
+		args.SetTime(timeArg)
 		return nil
 	}, nil)
 }
@@ -5278,9 +5284,9 @@ func chainClientStop(ctx context.Context, impl any, call *rt.Call) error {
 // chainClientSetMockTime serves ChainClient.setMockTime.
 func chainClientSetMockTime(ctx context.Context, impl any, call *rt.Call) error {
 	args := multiprocesscapnp.ChainClient_setMockTime_Params(call.Args())
-	var time_ int64
-	time_ = args.Time()
-	if err := impl.(ChainClient).SetMockTime(ctx, time_); err != nil {
+	var timeArg int64
+	timeArg = args.Time()
+	if err := impl.(ChainClient).SetMockTime(ctx, timeArg); err != nil {
 		return err
 	}
 	return nil
@@ -5336,7 +5342,7 @@ func (UnimplementedChainClientServer) Stop(ctx context.Context) error {
 }
 
 // SetMockTime returns rt.Unimplemented.
-func (UnimplementedChainClientServer) SetMockTime(ctx context.Context, time_ int64) error {
+func (UnimplementedChainClientServer) SetMockTime(ctx context.Context, timeArg int64) error {
 	return rt.Unimplemented(&methodChainClientSetMockTime)
 }
 
@@ -5360,7 +5366,7 @@ var (
 	}
 )
 
-// ActorCallback: Runs an RPC method registered with Chain.handleRpc.
+// ActorCallback is the schema interface ActorCallback: Runs an RPC method registered with Chain.handleRpc.
 type ActorCallback interface {
 	// Runs the request and returns the JSON result in response. result is
 	// false if the method declined and the next handler should try
@@ -5601,22 +5607,22 @@ var (
 	}
 )
 
-// SettingsUpdateCallback: Edits a settings.json value for Chain.updateRwSetting.
+// SettingsUpdateCallback is the schema interface SettingsUpdateCallback: Edits a settings.json value for Chain.updateRwSetting.
 type SettingsUpdateCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
 	// Gets the current value (JSON) and returns the new one. result, when
 	// hasResult, says whether to write the file (C++ SettingsAction).
-	Call(ctx context.Context, value json.RawMessage) (result int32, hasResult bool, valueOut json.RawMessage, err error)
+	Call(ctx context.Context, value json.RawMessage) (result *int32, valueOut json.RawMessage, err error)
 }
 
 // SettingsUpdateCallbackFunc adapts a function to SettingsUpdateCallback: Call calls it and Destroy does nothing.
-type SettingsUpdateCallbackFunc func(ctx context.Context, value json.RawMessage) (result int32, hasResult bool, valueOut json.RawMessage, err error)
+type SettingsUpdateCallbackFunc func(ctx context.Context, value json.RawMessage) (result *int32, valueOut json.RawMessage, err error)
 
 var _ SettingsUpdateCallback = SettingsUpdateCallbackFunc(nil)
 
 // Call calls fn.
-func (fn SettingsUpdateCallbackFunc) Call(ctx context.Context, value json.RawMessage) (result int32, hasResult bool, valueOut json.RawMessage, err error) {
+func (fn SettingsUpdateCallbackFunc) Call(ctx context.Context, value json.RawMessage) (result *int32, valueOut json.RawMessage, err error) {
 	return fn(ctx, value)
 }
 
@@ -5665,7 +5671,7 @@ func (c *SettingsUpdateCallbackClient) Destroy(ctx context.Context) error {
 }
 
 // Call calls SettingsUpdateCallback.call.
-func (c *SettingsUpdateCallbackClient) Call(ctx context.Context, value json.RawMessage) (result int32, hasResult bool, valueOut json.RawMessage, err error) {
+func (c *SettingsUpdateCallbackClient) Call(ctx context.Context, value json.RawMessage) (result *int32, valueOut json.RawMessage, err error) {
 	err = c.base.Invoke(ctx, &methodSettingsUpdateCallbackCall, func(p *rt.Params) error {
 		args := multiprocesscapnp.SettingsUpdateCallback_call_Params(p.Struct())
 		if err := args.SetValue(domain.JSONText(value)); err != nil {
@@ -5674,22 +5680,23 @@ func (c *SettingsUpdateCallbackClient) Call(ctx context.Context, value json.RawM
 		return nil
 	}, func(r *rt.Results) error {
 		res := multiprocesscapnp.SettingsUpdateCallback_call_Results(r.Struct())
-		hasResult = res.HasResult()
-		if hasResult {
-			result = res.Result()
+		if res.HasResult() {
+			var v1 int32
+			v1 = res.Result()
+			result = &v1
 		}
-		w1, err := res.Value()
+		w2, err := res.Value()
 		if err != nil {
 			return domain.Wrap("SettingsUpdateCallback.call.value", err)
 		}
-		v2, err := domain.JSON("SettingsUpdateCallback.call.value", w1)
+		v3, err := domain.JSON("SettingsUpdateCallback.call.value", w2)
 		if err != nil {
 			return domain.Wrap("SettingsUpdateCallback.call.value", err)
 		}
-		valueOut = v2
+		valueOut = v3
 		return nil
 	})
-	return result, hasResult, valueOut, err
+	return result, valueOut, err
 }
 
 // settingsUpdateCallbackCap returns a capability to place into a message for
@@ -5750,7 +5757,7 @@ func settingsUpdateCallbackCall(ctx context.Context, impl any, call *rt.Call) er
 		return domain.Wrap("SettingsUpdateCallback.call.value", err)
 	}
 	value = v2
-	result, hasResult, valueOut, err := impl.(SettingsUpdateCallback).Call(ctx, value)
+	result, valueOut, err := impl.(SettingsUpdateCallback).Call(ctx, value)
 	if err != nil {
 		return err
 	}
@@ -5759,9 +5766,9 @@ func settingsUpdateCallbackCall(ctx context.Context, impl any, call *rt.Call) er
 		return err
 	}
 	res := multiprocesscapnp.SettingsUpdateCallback_call_Results(s)
-	res.SetHasResult(hasResult)
-	if hasResult {
-		res.SetResult(result)
+	res.SetHasResult(result != nil)
+	if result != nil {
+		res.SetResult(*result)
 	}
 	if err := res.SetValue(domain.JSONText(valueOut)); err != nil {
 		return domain.Wrap("SettingsUpdateCallback.call.value", err)
@@ -5781,7 +5788,7 @@ func (UnimplementedSettingsUpdateCallbackServer) Destroy(ctx context.Context) er
 }
 
 // Call returns rt.Unimplemented.
-func (UnimplementedSettingsUpdateCallbackServer) Call(ctx context.Context, value json.RawMessage) (result int32, hasResult bool, valueOut json.RawMessage, err error) {
+func (UnimplementedSettingsUpdateCallbackServer) Call(ctx context.Context, value json.RawMessage) (result *int32, valueOut json.RawMessage, err error) {
 	err = rt.Unimplemented(&methodSettingsUpdateCallbackCall)
 	return
 }

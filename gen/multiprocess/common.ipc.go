@@ -16,7 +16,7 @@ import (
 
 const _ = rt.SupportPackageIsVersion1
 
-// BlockRef: Identifies a block of the active chain.
+// BlockRef is the schema struct BlockRef: Identifies a block of the active chain.
 type BlockRef struct {
 	// The block hash, 32 bytes in internal (little-endian) byte order.
 	Hash chainhash.Hash
@@ -49,7 +49,7 @@ func (v BlockRef) ToCapnp(s multiprocesscapnp.BlockRef) error {
 	return nil
 }
 
-// PSBTFillOptions: How a wallet should fill in a partially signed transaction.
+// PSBTFillOptions is the schema struct PSBTFillOptions: How a wallet should fill in a partially signed transaction.
 //
 // The zero value means zeros on the wire; DefaultPSBTFillOptions returns the schema's defaults.
 type PSBTFillOptions struct {
@@ -91,7 +91,7 @@ func DefaultPSBTFillOptions() PSBTFillOptions {
 	return PSBTFillOptions{Sign: true, Finalize: true}
 }
 
-// FeeCalculation: Details of how a fee estimate was reached (Chain.estimateSmartFee).
+// FeeCalculation is the schema struct FeeCalculation: Details of how a fee estimate was reached (Chain.estimateSmartFee).
 type FeeCalculation struct {
 	// The bucket statistics the estimate came from.
 	Est *EstimationResult
@@ -144,7 +144,7 @@ func (v FeeCalculation) ToCapnp(s multiprocesscapnp.FeeCalculation) error {
 	return nil
 }
 
-// EstimationResult: Fee estimator statistics for one estimate.
+// EstimationResult is the schema struct EstimationResult: Fee estimator statistics for one estimate.
 type EstimationResult struct {
 	// The lowest-feerate bucket range that met the success threshold.
 	Pass *EstimatorBucket
@@ -211,7 +211,7 @@ func (v EstimationResult) ToCapnp(s multiprocesscapnp.EstimationResult) error {
 	return nil
 }
 
-// EstimatorBucket: A feerate range of the fee estimator and what happened to the
+// EstimatorBucket is the schema struct EstimatorBucket: A feerate range of the fee estimator and what happened to the
 // transactions in it.
 type EstimatorBucket struct {
 	// Lowest feerate of the range, in satoshis per kvB.
@@ -251,7 +251,7 @@ func (v EstimatorBucket) ToCapnp(s multiprocesscapnp.EstimatorBucket) error {
 	return nil
 }
 
-// Settings: The node's settings from all sources. Values are UniValue JSON text.
+// Settings is the schema struct Settings: The node's settings from all sources. Values are UniValue JSON text.
 type Settings struct {
 	// Settings forced by the software, name to JSON value.
 	ForcedSettings []Pair[string, string]
@@ -542,7 +542,7 @@ func (v Settings) ToCapnp(s multiprocesscapnp.Settings) error {
 	return nil
 }
 
-// GlobalArgs: The global argument state a process passes to one it spawns.
+// GlobalArgs is the schema struct GlobalArgs: The global argument state a process passes to one it spawns.
 type GlobalArgs struct {
 	// All settings, as above.
 	Settings *Settings
@@ -589,7 +589,7 @@ func (v GlobalArgs) ToCapnp(s multiprocesscapnp.GlobalArgs) error {
 	return nil
 }
 
-// BilingualStr: A message in English and in the user's language.
+// BilingualStr is the schema struct BilingualStr: A message in English and in the user's language.
 type BilingualStr struct {
 	// The untranslated (English) text.
 	Original string
@@ -624,7 +624,7 @@ func (v BilingualStr) ToCapnp(s multiprocesscapnp.BilingualStr) error {
 	return nil
 }
 
-// Result: A value or an error message (C++ util::Result<T>). On success error
+// Result is the schema struct Result: A value or an error message (C++ util::Result<T>). On success error
 // is null; on failure value is null.
 type Result[Value any] struct {
 	// The value on success.
@@ -680,7 +680,7 @@ func (v Result[Value]) ToCapnp(s multiprocesscapnp.Result, valueToPtr func(*capn
 	return nil
 }
 
-// ResultVoid: Success or an error message (C++ util::Result<void>).
+// ResultVoid is the schema struct ResultVoid: Success or an error message (C++ util::Result<void>).
 type ResultVoid[Value any] struct {
 	// The error message on failure; null on success.
 	Error *BilingualStr
@@ -717,7 +717,7 @@ func (v ResultVoid[Value]) ToCapnp(s multiprocesscapnp.ResultVoid) error {
 	return nil
 }
 
-// Expected: Either a value or an error (C++ util::Expected<T, E>).
+// Expected is the schema struct Expected: Either a value or an error (C++ util::Expected<T, E>).
 type Expected[Value, Error any] struct {
 	// The value on success.
 	Value Value
@@ -779,7 +779,7 @@ func (v Expected[Value, Error]) ToCapnp(s multiprocesscapnp.Expected, valueToPtr
 	return nil
 }
 
-// Pair: One entry of a map, or one element of a pair.
+// Pair is the schema struct Pair: One entry of a map, or one element of a pair.
 type Pair[Key, Value any] struct {
 	Key   Key
 	Value Value
@@ -828,7 +828,7 @@ func (v Pair[Key, Value]) ToCapnp(s multiprocesscapnp.Pair, keyToPtr func(*capnp
 	return nil
 }
 
-// PairInt64: A map entry with an Int64 value.
+// PairInt64 is the schema struct PairInt64: A map entry with an Int64 value.
 type PairInt64[Key any] struct {
 	Key   Key
 	Value int64
@@ -863,7 +863,7 @@ func (v PairInt64[Key]) ToCapnp(s multiprocesscapnp.PairInt64, keyToPtr func(*ca
 	return nil
 }
 
-// PairUInt64: A map entry with a UInt64 value.
+// PairUInt64 is the schema struct PairUInt64: A map entry with a UInt64 value.
 type PairUInt64[Key any] struct {
 	Key   Key
 	Value uint64

@@ -43,7 +43,7 @@ var (
 	}
 )
 
-// Handler: Keeps a callback or notification registration alive.
+// Handler is the schema interface Handler: Keeps a callback or notification registration alive.
 type Handler interface {
 	// Releases the server object, which also unregisters the callback.
 	Destroy(ctx context.Context) error

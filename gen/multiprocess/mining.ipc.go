@@ -21,7 +21,7 @@ import (
 
 const _ = rt.SupportPackageIsVersion1
 
-// BlockCreateOptions: Options for Mining.createNewBlock.
+// BlockCreateOptions is the schema struct BlockCreateOptions: Options for Mining.createNewBlock.
 //
 // The zero value means zeros on the wire; DefaultBlockCreateOptions returns the schema's defaults.
 type BlockCreateOptions struct {
@@ -55,7 +55,7 @@ func DefaultBlockCreateOptions() BlockCreateOptions {
 	return BlockCreateOptions{UseMempool: true, BlockReservedWeight: 8000, CoinbaseOutputMaxAdditionalSigops: 400}
 }
 
-// BlockWaitOptions: Options for BlockTemplate.waitNext.
+// BlockWaitOptions is the schema struct BlockWaitOptions: Options for BlockTemplate.waitNext.
 //
 // The zero value means zeros on the wire; DefaultBlockWaitOptions returns the schema's defaults.
 type BlockWaitOptions struct {
@@ -85,7 +85,7 @@ func DefaultBlockWaitOptions() BlockWaitOptions {
 	return BlockWaitOptions{Timeout: domain.NoTimeout, FeeThreshold: 2100000000000000}
 }
 
-// BlockCheckOptions: Options for Mining.checkBlock.
+// BlockCheckOptions is the schema struct BlockCheckOptions: Options for Mining.checkBlock.
 //
 // The zero value means zeros on the wire; DefaultBlockCheckOptions returns the schema's defaults.
 type BlockCheckOptions struct {
@@ -115,7 +115,7 @@ func DefaultBlockCheckOptions() BlockCheckOptions {
 	return BlockCheckOptions{CheckMerkleRoot: true, CheckPow: true}
 }
 
-// CoinbaseTx: The constraints a miner's coinbase transaction must meet.
+// CoinbaseTx is the schema struct CoinbaseTx: The constraints a miner's coinbase transaction must meet.
 type CoinbaseTx struct {
 	// Transaction version.
 	Version uint32
@@ -323,14 +323,14 @@ var (
 	}
 )
 
-// Mining: Block template construction, tip tracking and block submission.
+// Mining is the schema interface Mining: Block template construction, tip tracking and block submission.
 type Mining interface {
 	// True on test networks (testnet, signet, regtest).
 	IsTestChain(ctx context.Context) (result bool, err error)
 	// True while the node is still catching up with the network.
 	IsInitialBlockDownload(ctx context.Context) (result bool, err error)
 	// The current chain tip; absent while the node has no chain yet.
-	GetTip(ctx context.Context) (result BlockRef, hasResult bool, err error)
+	GetTip(ctx context.Context) (result *BlockRef, err error)
 	// Waits until the tip differs from currentTip or the timeout (in
 	// milliseconds) passes, and returns the tip then. The result is null if
 	// the wait was interrupted or the node is shutting down.
@@ -425,11 +425,10 @@ func (c *MiningClient) IsInitialBlockDownload(ctx context.Context) (result bool,
 }
 
 // GetTip calls Mining.getTip.
-func (c *MiningClient) GetTip(ctx context.Context) (result BlockRef, hasResult bool, err error) {
+func (c *MiningClient) GetTip(ctx context.Context) (result *BlockRef, err error) {
 	err = c.base.Invoke(ctx, &methodMiningGetTip, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Mining_getTip_Results(r.Struct())
-		hasResult = res.HasResultFlag()
-		if hasResult {
+		if res.HasResultFlag() {
 			w1, err := res.Result()
 			if err != nil {
 				return domain.Wrap("Mining.getTip.result", err)
@@ -438,11 +437,11 @@ func (c *MiningClient) GetTip(ctx context.Context) (result BlockRef, hasResult b
 			if err != nil {
 				return domain.Wrap("Mining.getTip.result", err)
 			}
-			result = v2
+			result = &v2
 		}
 		return nil
 	})
-	return result, hasResult, err
+	return result, err
 }
 
 // WaitTipChanged calls Mining.waitTipChanged.
@@ -888,7 +887,7 @@ func miningIsInitialBlockDownload(ctx context.Context, impl any, call *rt.Call) 
 
 // miningGetTip serves Mining.getTip.
 func miningGetTip(ctx context.Context, impl any, call *rt.Call) error {
-	result, hasResult, err := impl.(Mining).GetTip(ctx)
+	result, err := impl.(Mining).GetTip(ctx)
 	if err != nil {
 		return err
 	}
@@ -897,13 +896,13 @@ func miningGetTip(ctx context.Context, impl any, call *rt.Call) error {
 		return err
 	}
 	res := multiprocesscapnp.Mining_getTip_Results(s)
-	res.SetHasResultFlag(hasResult)
-	if hasResult {
+	res.SetHasResultFlag(result != nil)
+	if result != nil {
 		e1, err := res.NewResult()
 		if err != nil {
 			return domain.Wrap("Mining.getTip.result", err)
 		}
-		if err := result.ToCapnp(e1); err != nil {
+		if err := (*result).ToCapnp(e1); err != nil {
 			return domain.Wrap("Mining.getTip.result", err)
 		}
 	}
@@ -1345,7 +1344,7 @@ func (UnimplementedMiningServer) IsInitialBlockDownload(ctx context.Context) (re
 }
 
 // GetTip returns rt.Unimplemented.
-func (UnimplementedMiningServer) GetTip(ctx context.Context) (result BlockRef, hasResult bool, err error) {
+func (UnimplementedMiningServer) GetTip(ctx context.Context) (result *BlockRef, err error) {
 	err = rt.Unimplemented(&methodMiningGetTip)
 	return
 }
@@ -1525,7 +1524,7 @@ var (
 	}
 )
 
-// BlockTemplate: A block template built by Mining.createNewBlock.
+// BlockTemplate is the schema interface BlockTemplate: A block template built by Mining.createNewBlock.
 type BlockTemplate interface {
 	// Frees the template on the node.
 	Destroy(ctx context.Context) error

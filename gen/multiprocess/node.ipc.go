@@ -21,7 +21,7 @@ import (
 
 const _ = rt.SupportPackageIsVersion1
 
-// ProxyInfo: A proxy the node connects through.
+// ProxyInfo is the schema struct ProxyInfo: A proxy the node connects through.
 type ProxyInfo struct {
 	// The proxy's serialized address.
 	Proxy []byte
@@ -51,7 +51,7 @@ func (v ProxyInfo) ToCapnp(s multiprocesscapnp.ProxyInfo) error {
 	return nil
 }
 
-// NodeStats: Statistics of one connected peer. Times are unix seconds, durations
+// NodeStats is the schema struct NodeStats: Statistics of one connected peer. Times are unix seconds, durations
 // microseconds.
 type NodeStats struct {
 	// The peer id.
@@ -308,7 +308,7 @@ func (v NodeStats) ToCapnp(s multiprocesscapnp.NodeStats) error {
 	return nil
 }
 
-// NodeStateStats: Statistics the validation side keeps about a peer.
+// NodeStateStats is the schema struct NodeStateStats: Statistics the validation side keeps about a peer.
 type NodeStateStats struct {
 	// Height of the last block we know the peer has; -1 if none.
 	SyncHeight int32
@@ -384,7 +384,7 @@ func (v NodeStateStats) ToCapnp(s multiprocesscapnp.NodeStateStats) error {
 	return nil
 }
 
-// Banmap: The ban list.
+// Banmap is the schema struct Banmap: The ban list.
 type Banmap struct {
 	// The bans as JSON, in the format of banlist.json.
 	Json json.RawMessage
@@ -413,7 +413,7 @@ func (v Banmap) ToCapnp(s multiprocesscapnp.Banmap) error {
 	return nil
 }
 
-// BlockTip: A chain or header tip.
+// BlockTip is the schema struct BlockTip: A chain or header tip.
 type BlockTip struct {
 	// The tip's height.
 	BlockHeight int32
@@ -450,7 +450,7 @@ func (v BlockTip) ToCapnp(s multiprocesscapnp.BlockTip) error {
 	return nil
 }
 
-// BlockAndHeaderTipInfo: The chain and header tips after startup (Node.appInitMain).
+// BlockAndHeaderTipInfo is the schema struct BlockAndHeaderTipInfo: The chain and header tips after startup (Node.appInitMain).
 type BlockAndHeaderTipInfo struct {
 	// Height of the active chain tip.
 	BlockHeight int32
@@ -485,7 +485,7 @@ func (v BlockAndHeaderTipInfo) ToCapnp(s multiprocesscapnp.BlockAndHeaderTipInfo
 	return nil
 }
 
-// LocalServiceInfo: How the node advertises one of its own addresses.
+// LocalServiceInfo is the schema struct LocalServiceInfo: How the node advertises one of its own addresses.
 type LocalServiceInfo struct {
 	// Preference score of the address.
 	Score int32
@@ -1198,7 +1198,7 @@ var (
 	}
 )
 
-// Node: Startup and shutdown, settings, peers, bans, mempool and chain status,
+// Node is the schema interface Node: Startup and shutdown, settings, peers, bans, mempool and chain status,
 // RPC, and notification registration for a user interface.
 type Node interface {
 	// Releases the server object.
@@ -1304,7 +1304,7 @@ type Node interface {
 	//
 	// An implementation that also has BroadcastTransactionBytes (as NodeClient
 	// has) is served through it instead, with the raw bytes as received.
-	BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount) (result int32, error_ string, err error)
+	BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount) (result int32, errorArg string, err error)
 	// The node's wallet loader.
 	CustomWalletLoader(ctx context.Context) (result WalletLoader, err error)
 	// Calls back with startup progress messages.
@@ -1728,19 +1728,20 @@ func (c *NodeClient) DisconnectById(ctx context.Context, id int64) (result bool,
 func (c *NodeClient) ListExternalSigners(ctx context.Context) (result []ExternalSigner, err error) {
 	err = c.base.Invoke(ctx, &methodNodeListExternalSigners, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.Node_listExternalSigners_Results(r.Struct())
-		w1, err := res.Result()
+		p1, err := capnp.Struct(res).Ptr(0)
 		if err != nil {
 			return domain.Wrap("Node.listExternalSigners.result", err)
 		}
-		if l2 := w1; l2.IsValid() {
-			result = make([]ExternalSigner, l2.Len())
-			for i3 := 0; i3 < l2.Len(); i3++ {
-				e4, err := capnp.PointerList(l2).At(i3)
+		w2 := capnp.PointerList(p1.List())
+		if l3 := w2; l3.IsValid() {
+			result = make([]ExternalSigner, l3.Len())
+			for i4 := 0; i4 < l3.Len(); i4++ {
+				e5, err := capnp.PointerList(l3).At(i4)
 				if err != nil {
 					return domain.Wrap("Node.listExternalSigners.result", err)
 				}
-				if q5 := e4.Interface(); q5.IsValid() {
-					result[i3] = externalSignerFromCap(r.Cap(q5.Capability()))
+				if q6 := e5.Interface(); q6.IsValid() {
+					result[i4] = externalSignerFromCap(r.Cap(q6.Capability()))
 				}
 			}
 		}
@@ -2035,7 +2036,7 @@ func (c *NodeClient) GetUnspentOutput(ctx context.Context, output []byte) (resul
 }
 
 // BroadcastTransaction calls Node.broadcastTransaction.
-func (c *NodeClient) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount) (result int32, error_ string, err error) {
+func (c *NodeClient) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount) (result int32, errorArg string, err error) {
 	err = c.base.Invoke(ctx, &methodNodeBroadcastTransaction, func(p *rt.Params) error {
 		args := multiprocesscapnp.Node_broadcastTransaction_Params(p.Struct())
 		b1, err := domain.TxBytes(tx)
@@ -2054,10 +2055,10 @@ func (c *NodeClient) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, m
 		if err != nil {
 			return domain.Wrap("Node.broadcastTransaction.error", err)
 		}
-		error_ = w2
+		errorArg = w2
 		return nil
 	})
-	return result, error_, err
+	return result, errorArg, err
 }
 
 // BroadcastTransactionBytes calls Node.broadcastTransaction.
@@ -2066,7 +2067,7 @@ func (c *NodeClient) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, m
 // Bitcoin Core cannot deserialize get its error; valid bytes skip a decode and
 // re-encode). A nil slice is a null Data pointer, an empty non-nil one is
 // empty Data.
-func (c *NodeClient) BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount) (result int32, error_ string, err error) {
+func (c *NodeClient) BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount) (result int32, errorArg string, err error) {
 	err = c.base.Invoke(ctx, &methodNodeBroadcastTransaction, func(p *rt.Params) error {
 		args := multiprocesscapnp.Node_broadcastTransaction_Params(p.Struct())
 		if err := args.SetTx(tx); err != nil {
@@ -2081,10 +2082,10 @@ func (c *NodeClient) BroadcastTransactionBytes(ctx context.Context, tx []byte, m
 		if err != nil {
 			return domain.Wrap("Node.broadcastTransaction.error", err)
 		}
-		error_ = w1
+		errorArg = w1
 		return nil
 	})
-	return result, error_, err
+	return result, errorArg, err
 }
 
 // CustomWalletLoader calls Node.customWalletLoader.
@@ -2933,8 +2934,11 @@ func nodeListExternalSigners(ctx context.Context, impl any, call *rt.Call) error
 	}
 	res := multiprocesscapnp.Node_listExternalSigners_Results(s)
 	if result != nil {
-		l1, err := res.NewResult(int32(len(result)))
+		l1, err := capnp.NewPointerList(res.Segment(), int32(len(result)))
 		if err != nil {
+			return domain.Wrap("Node.listExternalSigners.result", err)
+		}
+		if err := capnp.Struct(res).SetPtr(0, l1.ToPtr()); err != nil {
 			return domain.Wrap("Node.listExternalSigners.result", err)
 		}
 		for i2, x3 := range result {
@@ -3317,7 +3321,7 @@ func nodeGetUnspentOutput(ctx context.Context, impl any, call *rt.Call) error {
 // nodeBroadcastTransaction serves Node.broadcastTransaction.
 func nodeBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) error {
 	if impl, ok := impl.(interface {
-		BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount) (result int32, error_ string, err error)
+		BroadcastTransactionBytes(ctx context.Context, tx []byte, maxTxFee btcutil.Amount) (result int32, errorArg string, err error)
 	}); ok {
 		args := multiprocesscapnp.Node_broadcastTransaction_Params(call.Args())
 		var tx []byte
@@ -3328,7 +3332,7 @@ func nodeBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) erro
 		}
 		tx = bytes.Clone(w1)
 		maxTxFee = btcutil.Amount(args.MaxTxFee())
-		result, error_, err := impl.BroadcastTransactionBytes(ctx, tx, maxTxFee)
+		result, errorArg, err := impl.BroadcastTransactionBytes(ctx, tx, maxTxFee)
 		if err != nil {
 			return err
 		}
@@ -3338,7 +3342,7 @@ func nodeBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) erro
 		}
 		res := multiprocesscapnp.Node_broadcastTransaction_Results(s)
 		res.SetResult(result)
-		if err := res.SetError(error_); err != nil {
+		if err := res.SetError(errorArg); err != nil {
 			return domain.Wrap("Node.broadcastTransaction.error", err)
 		}
 		return nil
@@ -3356,7 +3360,7 @@ func nodeBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) erro
 	}
 	tx = v2
 	maxTxFee = btcutil.Amount(args.MaxTxFee())
-	result, error_, err := impl.(Node).BroadcastTransaction(ctx, tx, maxTxFee)
+	result, errorArg, err := impl.(Node).BroadcastTransaction(ctx, tx, maxTxFee)
 	if err != nil {
 		return err
 	}
@@ -3366,7 +3370,7 @@ func nodeBroadcastTransaction(ctx context.Context, impl any, call *rt.Call) erro
 	}
 	res := multiprocesscapnp.Node_broadcastTransaction_Results(s)
 	res.SetResult(result)
-	if err := res.SetError(error_); err != nil {
+	if err := res.SetError(errorArg); err != nil {
 		return domain.Wrap("Node.broadcastTransaction.error", err)
 	}
 	return nil
@@ -3966,7 +3970,7 @@ func (UnimplementedNodeServer) GetUnspentOutput(ctx context.Context, output []by
 }
 
 // BroadcastTransaction returns rt.Unimplemented.
-func (UnimplementedNodeServer) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount) (result int32, error_ string, err error) {
+func (UnimplementedNodeServer) BroadcastTransaction(ctx context.Context, tx *wire.MsgTx, maxTxFee btcutil.Amount) (result int32, errorArg string, err error) {
 	err = rt.Unimplemented(&methodNodeBroadcastTransaction)
 	return
 }
@@ -4071,7 +4075,7 @@ var (
 	}
 )
 
-// ExternalSigner: A hardware or other external signing device.
+// ExternalSigner is the schema interface ExternalSigner: A hardware or other external signing device.
 type ExternalSigner interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -4239,7 +4243,7 @@ var (
 	}
 )
 
-// InitMessageCallback: Receives startup progress messages (Node.handleInitMessage).
+// InitMessageCallback is the schema interface InitMessageCallback: Receives startup progress messages (Node.handleInitMessage).
 type InitMessageCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -4416,7 +4420,7 @@ var (
 	}
 )
 
-// MessageBoxCallback: Shows messages to the user (Node.handleMessageBox).
+// MessageBoxCallback is the schema interface MessageBoxCallback: Shows messages to the user (Node.handleMessageBox).
 type MessageBoxCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -4627,7 +4631,7 @@ var (
 	}
 )
 
-// QuestionCallback: Asks the user questions (Node.handleQuestion).
+// QuestionCallback is the schema interface QuestionCallback: Asks the user questions (Node.handleQuestion).
 type QuestionCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -4847,7 +4851,7 @@ var (
 	}
 )
 
-// ShowNodeProgressCallback: Receives progress reports (Node.handleShowProgress).
+// ShowNodeProgressCallback is the schema interface ShowNodeProgressCallback: Receives progress reports (Node.handleShowProgress).
 type ShowNodeProgressCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -5031,7 +5035,7 @@ var (
 	}
 )
 
-// InitWalletCallback: Told that wallets are about to be loaded (Node.handleInitWallet).
+// InitWalletCallback is the schema interface InitWalletCallback: Told that wallets are about to be loaded (Node.handleInitWallet).
 type InitWalletCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -5195,7 +5199,7 @@ var (
 	}
 )
 
-// NotifyNumConnectionsChangedCallback: Told the peer count (Node.handleNotifyNumConnectionsChanged).
+// NotifyNumConnectionsChangedCallback is the schema interface NotifyNumConnectionsChangedCallback: Told the peer count (Node.handleNotifyNumConnectionsChanged).
 type NotifyNumConnectionsChangedCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -5367,7 +5371,7 @@ var (
 	}
 )
 
-// NotifyNetworkActiveChangedCallback: Told when networking is turned on or off
+// NotifyNetworkActiveChangedCallback is the schema interface NotifyNetworkActiveChangedCallback: Told when networking is turned on or off
 // (Node.handleNotifyNetworkActiveChanged).
 type NotifyNetworkActiveChangedCallback interface {
 	// Releases the server object.
@@ -5540,7 +5544,7 @@ var (
 	}
 )
 
-// NotifyAlertChangedCallback: Told when the warnings change (Node.handleNotifyAlertChanged).
+// NotifyAlertChangedCallback is the schema interface NotifyAlertChangedCallback: Told when the warnings change (Node.handleNotifyAlertChanged).
 type NotifyAlertChangedCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -5704,7 +5708,7 @@ var (
 	}
 )
 
-// BannedListChangedCallback: Told when the ban list changes (Node.handleBannedListChanged).
+// BannedListChangedCallback is the schema interface BannedListChangedCallback: Told when the ban list changes (Node.handleBannedListChanged).
 type BannedListChangedCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -5868,7 +5872,7 @@ var (
 	}
 )
 
-// NotifyBlockTipCallback: Told about new chain tips (Node.handleNotifyBlockTip).
+// NotifyBlockTipCallback is the schema interface NotifyBlockTipCallback: Told about new chain tips (Node.handleNotifyBlockTip).
 type NotifyBlockTipCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -6060,7 +6064,7 @@ var (
 	}
 )
 
-// NotifyHeaderTipCallback: Told about new best headers (Node.handleNotifyHeaderTip).
+// NotifyHeaderTipCallback is the schema interface NotifyHeaderTipCallback: Told about new best headers (Node.handleNotifyHeaderTip).
 type NotifyHeaderTipCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error

@@ -112,8 +112,8 @@ func (i *initImpl) MakeNode(context.Context) (mp.Node, error)   { return &nodeIm
 func (i *initImpl) MakeWalletLoader(ctx context.Context, args mp.GlobalArgs, chain mp.Chain) (mp.WalletLoader, error) {
 	defer release(chain)
 	h, err := chain.GetBlockHash(ctx, 7)
-	height, ok, err2 := chain.GetHeight(ctx)
-	i.rec.Put("Init.makeWalletLoader", args, typeOf(chain), h, err, height, ok, err2)
+	height, err2 := chain.GetHeight(ctx)
+	i.rec.Put("Init.makeWalletLoader", args, typeOf(chain), h, err, height, err2)
 	return &loaderImpl{rec: i.rec}, nil
 }
 
@@ -191,7 +191,7 @@ type chainImpl struct {
 	rec *gentest.Recorder
 }
 
-func (c *chainImpl) GetHeight(context.Context) (int32, bool, error) { return 0, false, nil }
+func (c *chainImpl) GetHeight(context.Context) (*int32, error) { return nil, nil }
 
 func (c *chainImpl) GetBlockHash(_ context.Context, height int32) (chainhash.Hash, error) {
 	c.rec.Put("Chain.getBlockHash", height)
@@ -266,8 +266,8 @@ func (c *chainImpl) HandleRpc(ctx context.Context, cmd mp.RPCCommand) (mp.Handle
 
 // UpdateRwSetting runs the client's update function on the current value.
 func (c *chainImpl) UpdateRwSetting(ctx context.Context, name string, update mp.SettingsUpdateCallback) (bool, error) {
-	r, ok, v, err := update.Call(ctx, json.RawMessage(`{"wallet":["w1"]}`))
-	c.rec.Put("Chain.updateRwSetting", name, typeOf(update), r, ok, v, err)
+	r, v, err := update.Call(ctx, json.RawMessage(`{"wallet":["w1"]}`))
+	c.rec.Put("Chain.updateRwSetting", name, typeOf(update), r, v, err)
 	release(update)
 	return true, nil
 }
@@ -480,14 +480,14 @@ func TestRoundTrip(t *testing.T) {
 	defer mining.Release()
 	rpc := remote[*mp.RpcClient](t, conn)(init.MakeRpc(ctx))
 	defer rpc.Release()
-	chain := remote[*mp.ChainClient_](t, conn)(init.MakeChain(ctx))
+	chain := remote[*mp.ChainProxyClient](t, conn)(init.MakeChain(ctx))
 	defer chain.Destroy(ctx)
 	node := remote[*mp.NodeClient](t, conn)(init.MakeNode(ctx))
 	defer node.Destroy(ctx)
 	// makeWalletLoader takes a Chain of the client's, which the node calls.
 	loader := remote[*mp.WalletLoaderClient](t, conn)(init.MakeWalletLoader(ctx, globalArgs, &chainImpl{rec: rec}))
 	defer loader.Destroy(ctx)
-	gentest.Expect(t, rec, "Init.makeWalletLoader", globalArgs, "*multiprocess.ChainClient_", gentest.Hash(7), nil, int32(0), false, nil)
+	gentest.Expect(t, rec, "Init.makeWalletLoader", globalArgs, "*multiprocess.ChainProxyClient", gentest.Hash(7), nil, (*int32)(nil), nil)
 	gentest.Expect(t, rec, "Chain.getBlockHash", int32(7))
 	// WalletLoader extends ChainClient: the same capability as a ChainClient.
 	chainClient := mp.NewChainClientClient(loader.Cap().AddRef())
@@ -665,9 +665,9 @@ func TestRoundTrip(t *testing.T) {
 			return []any{r}, err
 		}, Want: []any{false}, Seen: []any{gentest.Hash(5), int32(100), int32(200), true}},
 		{Name: "Chain.getHeight", Call: func(ctx context.Context) ([]any, error) {
-			r, ok, err := chain.GetHeight(ctx)
-			return []any{r, ok}, err
-		}, Want: []any{int32(0), false}},
+			r, err := chain.GetHeight(ctx)
+			return []any{r}, err
+		}, Want: []any{(*int32)(nil)}},
 		{Name: "Chain.broadcastTransaction", Call: func(ctx context.Context) ([]any, error) {
 			ok, msg, err := chain.BroadcastTransaction(ctx, gentest.Tx(8), 10000, 1)
 			return []any{ok, msg}, err
@@ -717,13 +717,13 @@ func TestRoundTrip(t *testing.T) {
 				"Chain.handleRpc/actor": {"*multiprocess.ActorCallbackClient", true, json.RawMessage(`1.5`), nil},
 			}},
 		{Name: "SettingsUpdateCallback.call", Call: func(ctx context.Context) ([]any, error) {
-			r, err := chain.UpdateRwSetting(ctx, "wallet", mp.SettingsUpdateCallbackFunc(func(_ context.Context, v json.RawMessage) (int32, bool, json.RawMessage, error) {
+			r, err := chain.UpdateRwSetting(ctx, "wallet", mp.SettingsUpdateCallbackFunc(func(_ context.Context, v json.RawMessage) (*int32, json.RawMessage, error) {
 				rec.Put("SettingsUpdateCallback.call", v)
-				return 3, true, json.RawMessage(`{"wallet":["w1","w2"]}`), nil
+				return ptr(int32(3)), json.RawMessage(`{"wallet":["w1","w2"]}`), nil
 			}))
 			return []any{r}, err
 		}, Want: []any{true}, Seen: []any{json.RawMessage(`{"wallet":["w1"]}`)},
-			Also: map[string][]any{"Chain.updateRwSetting": {"wallet", "*multiprocess.SettingsUpdateCallbackClient", int32(3), true, json.RawMessage(`{"wallet":["w1","w2"]}`), nil}}},
+			Also: map[string][]any{"Chain.updateRwSetting": {"wallet", "*multiprocess.SettingsUpdateCallbackClient", ptr(int32(3)), json.RawMessage(`{"wallet":["w1","w2"]}`), nil}}},
 
 		{Name: "Node.getNodesStats", Call: func(ctx context.Context) ([]any, error) {
 			ok, r, err := node.GetNodesStats(ctx)
@@ -878,3 +878,6 @@ func remote[C interface{ Conn() *rt.Conn }](t *testing.T, conn *rt.Conn) func(an
 		return c
 	}
 }
+
+// ptr returns a pointer to v, for optional results.
+func ptr[T any](v T) *T { return &v }

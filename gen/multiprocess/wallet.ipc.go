@@ -21,7 +21,7 @@ import (
 
 const _ = rt.SupportPackageIsVersion1
 
-// Key: A private key.
+// Key is the schema struct Key: A private key.
 type Key struct {
 	// The 32-byte secret.
 	Secret []byte
@@ -50,7 +50,7 @@ func (v Key) ToCapnp(s multiprocesscapnp.Key) error {
 	return nil
 }
 
-// TxDestination: Where an output pays to. Exactly one field is set; all empty means no
+// TxDestination is the schema struct TxDestination: Where an output pays to. Exactly one field is set; all empty means no
 // destination (an unrecognized script).
 type TxDestination struct {
 	// P2PK: the public key.
@@ -148,7 +148,7 @@ func (v TxDestination) ToCapnp(s multiprocesscapnp.TxDestination) error {
 	return nil
 }
 
-// WitnessUnknown: A witness output of an undefined version.
+// WitnessUnknown is the schema struct WitnessUnknown: A witness output of an undefined version.
 type WitnessUnknown struct {
 	// The witness version.
 	Version uint32
@@ -177,7 +177,7 @@ func (v WitnessUnknown) ToCapnp(s multiprocesscapnp.WitnessUnknown) error {
 	return nil
 }
 
-// WalletAddress: An address book entry.
+// WalletAddress is the schema struct WalletAddress: An address book entry.
 type WalletAddress struct {
 	// The address.
 	Dest *TxDestination
@@ -232,7 +232,7 @@ func (v WalletAddress) ToCapnp(s multiprocesscapnp.WalletAddress) error {
 	return nil
 }
 
-// Recipient: A payment for Wallet.createTransaction.
+// Recipient is the schema struct Recipient: A payment for Wallet.createTransaction.
 type Recipient struct {
 	// Where to pay.
 	Dest *TxDestination
@@ -277,7 +277,7 @@ func (v Recipient) ToCapnp(s multiprocesscapnp.Recipient) error {
 	return nil
 }
 
-// CoinControl: Constraints on coin selection and fees for a transaction. The has*
+// CoinControl is the schema struct CoinControl: Constraints on coin selection and fees for a transaction. The has*
 // fields say whether the field after them is set.
 type CoinControl struct {
 	// Where change goes; empty for a new change address.
@@ -439,7 +439,7 @@ func (v CoinControl) ToCapnp(s multiprocesscapnp.CoinControl) error {
 	return nil
 }
 
-// WalletTx: A wallet transaction with the wallet's view of its inputs and outputs.
+// WalletTx is the schema struct WalletTx: A wallet transaction with the wallet's view of its inputs and outputs.
 type WalletTx struct {
 	// The transaction.
 	Tx *wire.MsgTx
@@ -654,7 +654,7 @@ func (v WalletTx) ToCapnp(s multiprocesscapnp.WalletTx) error {
 	return nil
 }
 
-// WalletTxOut: A wallet output.
+// WalletTxOut is the schema struct WalletTxOut: A wallet output.
 type WalletTxOut struct {
 	// The output.
 	Txout *wire.TxOut
@@ -699,7 +699,7 @@ func (v WalletTxOut) ToCapnp(s multiprocesscapnp.WalletTxOut) error {
 	return nil
 }
 
-// WalletTxStatus: The confirmation state of a wallet transaction.
+// WalletTxStatus is the schema struct WalletTxStatus: The confirmation state of a wallet transaction.
 type WalletTxStatus struct {
 	// Height of the block holding it.
 	BlockHeight int32
@@ -750,7 +750,7 @@ func (v WalletTxStatus) ToCapnp(s multiprocesscapnp.WalletTxStatus) error {
 	return nil
 }
 
-// WalletBalances: The wallet's balances, in satoshis.
+// WalletBalances is the schema struct WalletBalances: The wallet's balances, in satoshis.
 type WalletBalances struct {
 	// Trusted, spendable balance.
 	Balance btcutil.Amount
@@ -777,7 +777,7 @@ func (v WalletBalances) ToCapnp(s multiprocesscapnp.WalletBalances) error {
 	return nil
 }
 
-// WalletMigrationResult: The outcome of WalletLoader.migrateWallet.
+// WalletMigrationResult is the schema struct WalletMigrationResult: The outcome of WalletLoader.migrateWallet.
 type WalletMigrationResult struct {
 	// The migrated wallet.
 	Wallet Wallet
@@ -1632,7 +1632,7 @@ var (
 	}
 )
 
-// Wallet: One loaded wallet: encryption, addresses, coins, transactions,
+// Wallet is the schema interface Wallet: One loaded wallet: encryption, addresses, coins, transactions,
 // balances and change notifications. Amounts are in satoshis.
 type Wallet interface {
 	// Releases the server object.
@@ -6190,7 +6190,7 @@ var (
 	}
 )
 
-// UnloadWalletCallback: Told that a wallet is being unloaded (Wallet.handleUnload).
+// UnloadWalletCallback is the schema interface UnloadWalletCallback: Told that a wallet is being unloaded (Wallet.handleUnload).
 type UnloadWalletCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -6354,7 +6354,7 @@ var (
 	}
 )
 
-// ShowWalletProgressCallback: Receives progress reports (Wallet.handleShowProgress).
+// ShowWalletProgressCallback is the schema interface ShowWalletProgressCallback: Receives progress reports (Wallet.handleShowProgress).
 type ShowWalletProgressCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -6534,7 +6534,7 @@ var (
 	}
 )
 
-// StatusChangedCallback: Told that encryption or lock status changed (Wallet.handleStatusChanged).
+// StatusChangedCallback is the schema interface StatusChangedCallback: Told that encryption or lock status changed (Wallet.handleStatusChanged).
 type StatusChangedCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -6698,7 +6698,7 @@ var (
 	}
 )
 
-// AddressBookChangedCallback: Told about address book changes (Wallet.handleAddressBookChanged).
+// AddressBookChangedCallback is the schema interface AddressBookChangedCallback: Told about address book changes (Wallet.handleAddressBookChanged).
 type AddressBookChangedCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error
@@ -6902,7 +6902,7 @@ var (
 	}
 )
 
-// TransactionChangedCallback: Told about wallet transaction changes
+// TransactionChangedCallback is the schema interface TransactionChangedCallback: Told about wallet transaction changes
 // (Wallet.handleTransactionChanged).
 type TransactionChangedCallback interface {
 	// Releases the server object.
@@ -7087,7 +7087,7 @@ var (
 	}
 )
 
-// CanGetAddressesChangedCallback: Told that canGetAddresses may have changed
+// CanGetAddressesChangedCallback is the schema interface CanGetAddressesChangedCallback: Told that canGetAddresses may have changed
 // (Wallet.handleCanGetAddressesChanged).
 type CanGetAddressesChangedCallback interface {
 	// Releases the server object.
@@ -7335,7 +7335,7 @@ var (
 	}
 )
 
-// WalletLoader: Creates, loads and lists wallets; started and stopped by the node as
+// WalletLoader is the schema interface WalletLoader: Creates, loads and lists wallets; started and stopped by the node as
 // a chain client.
 type WalletLoader interface {
 	ChainClient
@@ -7642,19 +7642,20 @@ func (c *WalletLoaderClient) ListWalletDir(ctx context.Context) (result []Pair[s
 func (c *WalletLoaderClient) GetWallets(ctx context.Context) (result []Wallet, err error) {
 	err = c.base.Invoke(ctx, &methodWalletLoaderGetWallets, nil, func(r *rt.Results) error {
 		res := multiprocesscapnp.WalletLoader_getWallets_Results(r.Struct())
-		w1, err := res.Result()
+		p1, err := capnp.Struct(res).Ptr(0)
 		if err != nil {
 			return domain.Wrap("WalletLoader.getWallets.result", err)
 		}
-		if l2 := w1; l2.IsValid() {
-			result = make([]Wallet, l2.Len())
-			for i3 := 0; i3 < l2.Len(); i3++ {
-				e4, err := capnp.PointerList(l2).At(i3)
+		w2 := capnp.PointerList(p1.List())
+		if l3 := w2; l3.IsValid() {
+			result = make([]Wallet, l3.Len())
+			for i4 := 0; i4 < l3.Len(); i4++ {
+				e5, err := capnp.PointerList(l3).At(i4)
 				if err != nil {
 					return domain.Wrap("WalletLoader.getWallets.result", err)
 				}
-				if q5 := e4.Interface(); q5.IsValid() {
-					result[i3] = walletFromCap(r.Cap(q5.Capability()))
+				if q6 := e5.Interface(); q6.IsValid() {
+					result[i4] = walletFromCap(r.Cap(q6.Capability()))
 				}
 			}
 		}
@@ -7728,10 +7729,10 @@ func (c *WalletLoaderClient) Stop(ctx context.Context) error {
 }
 
 // SetMockTime calls ChainClient.setMockTime.
-func (c *WalletLoaderClient) SetMockTime(ctx context.Context, time_ int64) error {
+func (c *WalletLoaderClient) SetMockTime(ctx context.Context, timeArg int64) error {
 	return c.base.Invoke(ctx, &methodChainClientSetMockTime, func(p *rt.Params) error {
 		args := multiprocesscapnp.ChainClient_setMockTime_Params(p.Struct())
-		args.SetTime(time_)
+		args.SetTime(timeArg)
 		return nil
 	}, nil)
 }
@@ -8101,8 +8102,11 @@ func walletLoaderGetWallets(ctx context.Context, impl any, call *rt.Call) error 
 	}
 	res := multiprocesscapnp.WalletLoader_getWallets_Results(s)
 	if result != nil {
-		l1, err := res.NewResult(int32(len(result)))
+		l1, err := capnp.NewPointerList(res.Segment(), int32(len(result)))
 		if err != nil {
+			return domain.Wrap("WalletLoader.getWallets.result", err)
+		}
+		if err := capnp.Struct(res).SetPtr(0, l1.ToPtr()); err != nil {
 			return domain.Wrap("WalletLoader.getWallets.result", err)
 		}
 		for i2, x3 := range result {
@@ -8237,7 +8241,7 @@ func (UnimplementedWalletLoaderServer) Stop(ctx context.Context) error {
 }
 
 // SetMockTime returns rt.Unimplemented.
-func (UnimplementedWalletLoaderServer) SetMockTime(ctx context.Context, time_ int64) error {
+func (UnimplementedWalletLoaderServer) SetMockTime(ctx context.Context, timeArg int64) error {
 	return rt.Unimplemented(&methodChainClientSetMockTime)
 }
 
@@ -8274,7 +8278,7 @@ var (
 	}
 )
 
-// LoadWalletCallback: Told about newly loaded wallets (WalletLoader.handleLoadWallet).
+// LoadWalletCallback is the schema interface LoadWalletCallback: Told about newly loaded wallets (WalletLoader.handleLoadWallet).
 type LoadWalletCallback interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error

@@ -21,7 +21,7 @@ import (
 
 const _ = rt.SupportPackageIsVersion1
 
-// BlockCreateOptions: Options for Mining.createNewBlock (no defaults in v30).
+// BlockCreateOptions is the schema struct BlockCreateOptions: Options for Mining.createNewBlock (no defaults in v30).
 type BlockCreateOptions struct {
 	// Fill the template with mempool transactions.
 	UseMempool bool
@@ -48,7 +48,7 @@ func (v BlockCreateOptions) ToCapnp(s v30capnp.BlockCreateOptions) error {
 	return nil
 }
 
-// BlockWaitOptions: Options for BlockTemplate.waitNext (no defaults in v30).
+// BlockWaitOptions is the schema struct BlockWaitOptions: Options for BlockTemplate.waitNext (no defaults in v30).
 type BlockWaitOptions struct {
 	// How long to wait, in milliseconds.
 	Timeout time.Duration
@@ -71,7 +71,7 @@ func (v BlockWaitOptions) ToCapnp(s v30capnp.BlockWaitOptions) error {
 	return nil
 }
 
-// BlockCheckOptions: Options for Mining.checkBlock (no defaults in v30).
+// BlockCheckOptions is the schema struct BlockCheckOptions: Options for Mining.checkBlock (no defaults in v30).
 type BlockCheckOptions struct {
 	// Verify the header's merkle root.
 	CheckMerkleRoot bool
@@ -165,14 +165,14 @@ var (
 	}
 )
 
-// Mining: Block template construction, tip tracking and block checks.
+// Mining is the schema interface Mining: Block template construction, tip tracking and block checks.
 type Mining interface {
 	// True on test networks (testnet, signet, regtest).
 	IsTestChain(ctx context.Context) (result bool, err error)
 	// True while the node is still catching up with the network.
 	IsInitialBlockDownload(ctx context.Context) (result bool, err error)
 	// The current chain tip; absent while the node has no chain yet.
-	GetTip(ctx context.Context) (result BlockRef, hasResult bool, err error)
+	GetTip(ctx context.Context) (result *BlockRef, err error)
 	// Waits until the tip differs from currentTip or the timeout (in
 	// milliseconds) passes, and returns the tip then.
 	WaitTipChanged(ctx context.Context, currentTip chainhash.Hash, timeout time.Duration) (result *BlockRef, err error)
@@ -242,11 +242,10 @@ func (c *MiningClient) IsInitialBlockDownload(ctx context.Context) (result bool,
 }
 
 // GetTip calls Mining.getTip.
-func (c *MiningClient) GetTip(ctx context.Context) (result BlockRef, hasResult bool, err error) {
+func (c *MiningClient) GetTip(ctx context.Context) (result *BlockRef, err error) {
 	err = c.base.Invoke(ctx, &methodMiningGetTip, nil, func(r *rt.Results) error {
 		res := v30capnp.Mining_getTip_Results(r.Struct())
-		hasResult = res.HasResultFlag()
-		if hasResult {
+		if res.HasResultFlag() {
 			w1, err := res.Result()
 			if err != nil {
 				return domain.Wrap("Mining.getTip.result", err)
@@ -255,11 +254,11 @@ func (c *MiningClient) GetTip(ctx context.Context) (result BlockRef, hasResult b
 			if err != nil {
 				return domain.Wrap("Mining.getTip.result", err)
 			}
-			result = v2
+			result = &v2
 		}
 		return nil
 	})
-	return result, hasResult, err
+	return result, err
 }
 
 // WaitTipChanged calls Mining.waitTipChanged.
@@ -468,7 +467,7 @@ func miningIsInitialBlockDownload(ctx context.Context, impl any, call *rt.Call) 
 
 // miningGetTip serves Mining.getTip.
 func miningGetTip(ctx context.Context, impl any, call *rt.Call) error {
-	result, hasResult, err := impl.(Mining).GetTip(ctx)
+	result, err := impl.(Mining).GetTip(ctx)
 	if err != nil {
 		return err
 	}
@@ -477,13 +476,13 @@ func miningGetTip(ctx context.Context, impl any, call *rt.Call) error {
 		return err
 	}
 	res := v30capnp.Mining_getTip_Results(s)
-	res.SetHasResultFlag(hasResult)
-	if hasResult {
+	res.SetHasResultFlag(result != nil)
+	if result != nil {
 		e1, err := res.NewResult()
 		if err != nil {
 			return domain.Wrap("Mining.getTip.result", err)
 		}
-		if err := result.ToCapnp(e1); err != nil {
+		if err := (*result).ToCapnp(e1); err != nil {
 			return domain.Wrap("Mining.getTip.result", err)
 		}
 	}
@@ -655,7 +654,7 @@ func (UnimplementedMiningServer) IsInitialBlockDownload(ctx context.Context) (re
 }
 
 // GetTip returns rt.Unimplemented.
-func (UnimplementedMiningServer) GetTip(ctx context.Context) (result BlockRef, hasResult bool, err error) {
+func (UnimplementedMiningServer) GetTip(ctx context.Context) (result *BlockRef, err error) {
 	err = rt.Unimplemented(&methodMiningGetTip)
 	return
 }
@@ -814,7 +813,7 @@ var (
 	}
 )
 
-// BlockTemplate: A block template built by Mining.createNewBlock.
+// BlockTemplate is the schema interface BlockTemplate: A block template built by Mining.createNewBlock.
 type BlockTemplate interface {
 	// Frees the template on the node.
 	Destroy(ctx context.Context) error

@@ -44,7 +44,7 @@ var (
 	}
 )
 
-// Echo: Answers with what it is sent.
+// Echo is the schema interface Echo: Answers with what it is sent.
 type Echo interface {
 	// Releases the server object.
 	Destroy(ctx context.Context) error

@@ -15,7 +15,7 @@ import (
 
 const _ = rt.SupportPackageIsVersion1
 
-// BlockRef: Identifies a block of the active chain.
+// BlockRef is the schema struct BlockRef: Identifies a block of the active chain.
 type BlockRef struct {
 	// The block hash, 32 bytes in internal (little-endian) byte order.
 	Hash chainhash.Hash

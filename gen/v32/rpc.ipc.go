@@ -32,7 +32,7 @@ var (
 	}
 )
 
-// Rpc: Executes JSON-RPC requests without an HTTP server in between.
+// Rpc is the schema interface Rpc: Executes JSON-RPC requests without an HTTP server in between.
 type Rpc interface {
 	// Runs one JSON-RPC request object (or batch) as if it had arrived over
 	// HTTP at `uri` (for example "/" or "/wallet/<name>") from `user`, and

@@ -149,15 +149,17 @@ func (impl) Multi(ctx context.Context, a int32, b string) (bool, string, uint64,
 	return a > 0, b + "!", uint64(a) * 2, nil
 }
 
-func (impl) OptionalScalar(ctx context.Context, x int32, hasX bool) (int64, bool, error) {
+func (impl) OptionalScalar(ctx context.Context, x int32, hasX bool) (*int64, error) {
 	if !hasX {
-		return 0, false, nil
+		return nil, nil
 	}
-	return int64(x) * 10, true, nil
+	r := int64(x) * 10
+	return &r, nil
 }
 
-func (impl) OptionalPointer(ctx context.Context) (Options, bool, error) {
-	return DefaultOptions(), true, nil
+func (impl) OptionalPointer(ctx context.Context) (*Options, error) {
+	o := DefaultOptions()
+	return &o, nil
 }
 
 func (impl) Presence(ctx context.Context) (*Options, []byte, []string, Callback, error) {
@@ -218,14 +220,14 @@ func TestLoopback(t *testing.T) {
 	if r, o, x, err := c.Multi(ctx, 3, "b"); err != nil || !r || o != "b!" || x != 6 {
 		t.Errorf("Multi = %v %q %d %v", r, o, x, err)
 	}
-	if r, ok, err := c.OptionalScalar(ctx, 4, true); err != nil || !ok || r != 40 {
-		t.Errorf("OptionalScalar(4) = %d %v %v", r, ok, err)
+	if r, err := c.OptionalScalar(ctx, 4, true); err != nil || r == nil || *r != 40 {
+		t.Errorf("OptionalScalar(4) = %v %v", r, err)
 	}
-	if _, ok, err := c.OptionalScalar(ctx, 4, false); err != nil || ok {
-		t.Errorf("OptionalScalar(unset) = %v %v", ok, err)
+	if r, err := c.OptionalScalar(ctx, 4, false); err != nil || r != nil {
+		t.Errorf("OptionalScalar(unset) = %v %v", r, err)
 	}
-	if r, ok, err := c.OptionalPointer(ctx); err != nil || !ok || !reflect.DeepEqual(r, DefaultOptions()) {
-		t.Errorf("OptionalPointer = %+v %v %v", r, ok, err)
+	if r, err := c.OptionalPointer(ctx); err != nil || r == nil || !reflect.DeepEqual(*r, DefaultOptions()) {
+		t.Errorf("OptionalPointer = %+v %v", r, err)
 	}
 	if r, d, n, cb, err := c.Presence(ctx); err != nil || r != nil || d != nil || n != nil || cb != nil {
 		t.Errorf("Presence = %v %v %v %v %v", r, d, n, cb, err)
@@ -509,4 +511,32 @@ func TestInterfaceFields(t *testing.T) {
 	if out, err := c.Everything(ctx, Everything{}, Choice{}); err != nil || out.Callback != nil {
 		t.Errorf("a nil callback came back as %v (%v)", out.Callback, err)
 	}
+}
+
+// printer is a Printer: the Go type takes its name from $Proxy.wrap, and
+// its params named like Go names (print, type) are printArg and typeArg.
+type printer struct{ UnimplementedPrinterServer }
+
+func (printer) Print(ctx context.Context, printArg string, typeArg int32, printArg2 bool) (bool, *uint32, error) {
+	if !printArg2 {
+		return false, nil, nil
+	}
+	n := uint32(len(printArg)) + uint32(typeArg)
+	return true, &n, nil
+}
+
+func TestNamesAndOptionalResults(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := NewPrinterClient(PrinterServer(printer{}))
+	defer c.Release()
+	if ok, n, err := c.Print(ctx, "abc", 2, true); err != nil || !ok || n == nil || *n != 5 {
+		t.Errorf("Print(abc, 2, true) = %v %v %v; want true 5", ok, n, err)
+	}
+	if ok, n, err := c.Print(ctx, "abc", 2, false); err != nil || ok || n != nil {
+		t.Errorf("Print(abc, 2, false) = %v %v %v; want false nil", ok, n, err)
+	}
+	// Store's client is StoreProxyClient, as the schema declares StoreClient.
+	var _ Store = (*StoreProxyClient)(nil)
+	var _ StoreClient = (*StoreClientClient)(nil)
 }

@@ -155,22 +155,28 @@ func waitTimeout(d time.Duration) time.Duration {
 	return d
 }
 
+// errNoTip is the answer while the node has no chain yet.
+var errNoTip = errors.New("the node has no chain tip yet")
+
 func miningCommand(ctx context.Context, o *options, n *node, m nodeapi.Mining, sub string, args []string, out io.Writer) error {
 	switch sub {
 	case "tip":
-		tip, ok, err := m.GetTip(ctx)
+		tip, err := m.GetTip(ctx)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return errors.New("the node has no chain tip yet")
+		if tip == nil {
+			return errNoTip
 		}
 		fmt.Fprintf(out, "%s %d\n", tip.Hash, tip.Height)
 		return nil
 	case "wait-tip":
-		tip, _, err := m.GetTip(ctx)
+		tip, err := m.GetTip(ctx)
 		if err != nil {
 			return err
+		}
+		if tip == nil {
+			return errNoTip
 		}
 		// Long waits get a thread of their own, so they never hold up
 		// other calls on this connection.

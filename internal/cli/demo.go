@@ -77,9 +77,12 @@ func demo(ctx context.Context, o *options, env Env) error {
 		return err
 	}
 	defer m.Release()
-	tip, _, err := m.GetTip(ctx)
+	tip, err := m.GetTip(ctx)
 	if err != nil {
 		return err
+	}
+	if tip == nil {
+		return errNoTip
 	}
 	step("tip: height %d, %s", tip.Height, tip.Hash)
 
@@ -131,9 +134,12 @@ func demo(ctx context.Context, o *options, env Env) error {
 		return fmt.Errorf("waitTipChanged woke with %v, want the mined block %s", w.ref, res.Hash)
 	}
 	step("waitTipChanged woke: new tip height %d, %s (%.1fms after submit)", w.ref.Height, w.ref.Hash, float64(w.at.Sub(submitted).Microseconds())/1000)
-	tip2, _, err := m.GetTip(ctx)
+	tip2, err := m.GetTip(ctx)
 	if err != nil {
 		return err
+	}
+	if tip2 == nil {
+		return errNoTip
 	}
 	if tip2.Height != tip.Height+1 {
 		return fmt.Errorf("tip height %d after mining, want %d", tip2.Height, tip.Height+1)

@@ -8869,353 +8869,1653 @@ func (f Feature_rawFormsBytes_Results_Future) Struct() (Feature_rawFormsBytes_Re
 	return Feature_rawFormsBytes_Results(p.Struct()), err
 }
 
-const schema_dc7e019f90948196 = "x\xda\xb4{\x0dtT\xd5\xb5\xff\xde\xe7\xce\xe4\x06H" +
-	"2\xb99\x03\x01\x85^\xcd\x9f\xcf@\x02\x19\x82\xc0\xa8" +
-	"\x9d\x10\x89\x85\xfeA\xb8\x8c\xd4J\xc5r3\xb9!#" +
-	"\xf3\x11f&\x90\xf8\xa4\x01\x8b\x15ZS\xb5\x0f-P" +
-	"\xa9b\xa5O\xadm\x81\x96\x0a\x16VE\xe5=\xf1\x95" +
-	"\xf6\xd9\xa2\xd5'<i_AY-UZ\x01\xb5\x0f" +
-	"\xe6\xad}f\xee\x9d;\xc9\xcc$\x16\x9fk\xb9H\xf6" +
-	"\xd9w\x9f\xbd\xf7\xd9g\x9f\xbd\x7f\xe7d\xca{J\x83" +
-	"\xa3\xae\xf4\xcbW\x03\xf3\xafGgQ\xf2\xca)\xf3\xcf" +
-	"\xff\xf3\x8dk\xee\x06e\x18\x028d\x80\xa9\x0f\x957" +
-	"#8\x92C>\xd8\xd6\xb5e\xf3\x91\xf5\xa9\x11\xa7D" +
-	"C\xeb\xca\x1b\x11\x90o,\xff1`\xb2\xe4\xbb\xad\xb7" +
-	"u\xac\xdas\x0fh\x95h~{\xb5RE\x0c\x13\x14" +
-	"\x1f`\xf2\xd1\xab7\xd7\xde\xf9\xfc\x83_\x03m\x98\xc5" +
-	"0W\xb9\x82\x184\xc1\xb0\xf3\xc9\xf3'\x7f{\xf0\xa9" +
-	"{A)\x93\x92\x0f\xaf\xdb\xf4\xc0\xa3\xf8\x95c\x00\xc8" +
-	"W*\xbby\x97\"\xf3.E\xe5\xdb\x95\xcf\xf1\xc3J" +
-	"%@r\xe2\x1d\x81\xe7v\xf4\xbcq/(\x95\xa6\xb8" +
-	"}\x8a\x97t=\xf9\xc8\x9b\x07\xbf\xfa\xd5\xf3\x1b\xec3" +
-	"m\xa7!\xe4O\x89\x99\xae~\xfc\xe7\x9b\xca\xd7\xec\xee" +
-	"I\x1b\x83\xc4pX\x11\xc6\xbc*\x18:o\xf5^9" +
-	"/<\xf9\x9b\xa0\x95\xa1\x9c\xd1E\x98\xcd\xcf)\xbb\xf9" +
-	"EE\xe6\x17\x15u\xea\x98\x8a\xb7\x19`\xf2\x8b\xd78" +
-	"\xfe\xd05k\xcd\xfd\xf6\x19O\x0f\x15\x02\xcf\x0e%\x81" +
-	"\xe3\xfc\xd5\xb7o\xd8\xf8\xbd\xfb\xd33\x0a\x06e\x98P" +
-	"i\xc4\xb0w\x00\x93?\x1f\xf7\xab\x9f\x0c\xb9\xfb\xc6\x07" +
-	"\xed*]\x1c&\xbc\xe3\xac$\x09\x9e\xb5\xb7,\xfd\xe1" +
-	",\xfc\x16(\xdcb\x18SYA\x0c5\x82\xe1\xa3\xff" +
-	"\x8e\xfbO\xae\xd8\xf4\xed\xb4\x0e)\x8e\xf9)\x8e\xc5\x95" +
-	"\xab\x01\x93\x07\xf7\xfd\xcb\xf9?\xfef\xe7\xe6>\x0e\xde" +
-	"S\xb9\x9b\x1f\xa8\x94\xf9\x81Ju\xea\xc9J\xb9\x88;" +
-	"G\xca\x00\xc9\x91;\x7f\x9a\xac\xbfk\xce\x16\xfb\x94g" +
-	"\xaed\xc2\xaa+i\xca\xefv\xff\xe2\\\xcfK+\xb6" +
-	"\xd8\x95VFV\x0b\xabF\x12\xc3\xb29\x93G]{" +
-	"\xfb][\xc9\x8f\xb6)\x9d\x95\xe4\xc7\x99#_\xe1M" +
-	"#+I\xcb\x91\xcf:\x01\x93\xbf\x9cq\xec\xe6i\xa5" +
-	"\x07\xbec\xf7\"\x8e\x15!4h,\x89[7\xfa3" +
-	"\xe3\xde\xfbM\xe4\x89,\x13'\x8c\x15^\xaa\x1bKQ" +
-	"\xf8\xe2\xbe\xc7\xcf\xff\xac\xfa\xd2\x0eP\xca\xd06\x1f\x93" +
-	"\xcb\x91\x1f\x1e\xbb\x95\xbf:\x96f>2v5\x00\x9f" +
-	"5\xae2\xf9\xf2\xf4o\xfd\xe6\xb65\xbe\xa7\xeda}" +
-	"\xfd8\xb1.M\xe3H`\xcf\x84kW\xfa\x1a\xde\xfd" +
-	"\x81\xdd\xc4Q\xe3=\xc40f<\xe9\xd4\xb6b\xe3\xe7" +
-	"\x82\xbb\xbf\xfcL\xcaIB\xe7\xa6\xf1WP\x18\xbe\xf5" +
-	"\xe2\x83\x87\xfe:c\xd4\x8f\xd2\x9f2\x1a\xaa\x19/\x94" +
-	"\x9d6\x9e\xd6\xe3\xe8\xd1\xafo;\xbe\xa2\xf8\xc7v\xd9" +
-	"\x07\xc7\x8b\xc9\x0f\x0b\x86\x05/}\xa9s\xdd\xf7/\xec" +
-	"4\xed\x15\"\xc6L\x10\x1e\xa9\x99@\xea\x1d\xfa\xc9\xf6" +
-	"\xf7\xdf}\xfd\xa5\xdd\xa0\x8c\xb0y;\xc58\xb4\x9a!" +
-	"\xbf\xba\xba\x12\x80O\xa8&qoO}\xfd\x07\xb3\xef" +
-	"\xfd\xdb\x9e,\xf7=T\x1d#q\xdb\x05G\xe0\xae\xeb" +
-	"\x1f\xfd\xe9+o\xfe\x0c\x942GV\x84L\x98\xf8\x02" +
-	"\xaf\x9b(\x03\xf8'M\x94\xd0?c\"C\x80\xe4\xa6" +
-	"C_\xd1\x14\xf9\xa6g\xed\x06L\x98\xf8ya\xe1D" +
-	"\x1f\xe0\xdf?\xfe\xdc\xb3\xbe\x0b\xff\xb5W\xec\xd0\xd4\xf0" +
-	"\xe2\x89\xc2wKi8\x19v+\xc6Wn\x19\xb2/" +
-	"K\xa15\x13\x85\x8b\xee\x99H\x0a]:\x18h^\xf6" +
-	"\xeco\x9f\xb3\x85 \xff\xfd\xc4\x8f\x01\xf9I\x92p\xf1" +
-	"\xb3K\x93\xd1\xff\xf7\xe4~\x9b\x87\x9d\x93\x84\x03K'" +
-	"\xd1\xe7\x1f\x8e\x1b\xea\xdc\xff\x83\xf3\xfb\xed\x0avMZ" +
-	"\"\xe4O\"\x0d~\xff\xe1\xe0?-\xdbP\xf3\xbc\x9d" +
-	"a\xc7\xa4E\xc4\xb0K0\xecX\xff\xe37\x96\xdfR" +
-	"\xfb\x82=&_MI8.\x18v\x1dY\xf2\xbb\x0b" +
-	"\xd3\xa7\xbe\x98\xb5q'\x09#\x9d5\xc4\xf0\xfaK\xbb" +
-	"\xb7\x7f\xf4\xcek/\x82v\x15\xda\x16LHZ\\\xe3" +
-	"An\xd4\x90U\xba`\xfe\xeb\xb3\xfb/\xbd\xdb\xb3\xf3" +
-	"\xdfl\x09x]M#E\xd3\xf1\xb7\xdf\xfa\xd5\xc1\xab" +
-	"\x1a\x8e\xa4\xf3kj\xa2`\x8d\xf0\xd5\xca\x1a2\xb6\xe4" +
-	"\xcaj\xdfM[\xbft\xa4W\xec#\xc5\xfe\x91\x9a\xa7" +
-	"\xf9kb\x9eWk|\x00|P\xad+\x19\xae\xbdz" +
-	"\x99\xc7\xd3\xf5k{|^\xac\x11\xbb\xd7YK\x027" +
-	"\xaf\xf9\xee\xf0\xf5\xea\xfcW\xed\xa6\xe9\xb5\xc2\xbd\xc1Z" +
-	"\xd2\xf6\x9d\xd7^\xdc\xfd\xd8\x87\xa7\x8e\xd2\xf6\xb6M\xd9" +
-	"\xc4d\x09\x80o\xac}\x9a?XKs\xf6\xd4R\x8a" +
-	"\xdb\xfd\xf3#\xf2u\x07\x02\xaf\xd9]\xa9O\x16\xc1\x1c" +
-	"\x9cL\xe2\xfe\xe9\xf6\xbf\x9f\xd9:\xe8\xe3\xd7\xec\xf3m" +
-	"\x9c,\xc2\xe9!\xc1\xb0a\xda\x92y\xebO\x1d\xfa\x9d" +
-	"\x9da\xcfd\x91f\x0f\x08\x86\xd9+[\x1f\xae\x1c\xd4" +
-	"~\xcc\xcepf\xb2X\x8cs\x82\xe1\x19\xa3h\xf8\xe8" +
-	"\xf5CN\x90\x0e\xcc\xe4h\x9a\"\x94\x98?\x85v\xd4" +
-	"\xf5o\\\x9a\x15{\xf8\x99\x13v\x11'\xa7\xdc!\x92" +
-	"\xde\x14\x12\xb1\xfd\xd4\xeb\x7f\xff\xfe\xde]'@)c" +
-	"Y{D\xa9{\x9c\x8f\xa8#{\x87\xd6-\x00L\xfe" +
-	"\x88\xb5<\x11I|\xf0\x87\xac\xdd;\xbfN\xac\xd8\xe2" +
-	":\x9a\xeb\xc3SG_\xdc\xf5\xd4\x85\x93}\x12\xf2\x99" +
-	"\xba\xe7\xf8\xb9:\x99\x9f\xabS\xf9\x18\xcf\xbd\xbc\xc3C" +
-	"\xf9x\xce\xb5\xab\x9e\x94\xbf\xf1\xfa;Y\xdbe\xa9\xa7" +
-	"Yx\xd0C\x02_\xfe\xb5k\xe9\x17\x1e^q\xc64" +
-	"OL\x89S\xc5\x9a\x0e\x9aJ\x8b\xf0r\xf3+\xe1\xaf" +
-	"\xb6\x0d~/\xcd\x91:\xa6\xeb\x85y5\xf5\xb4\xe8\xe7" +
-	"\xf7\xff\xfb\xb8[\x9b/\xbeg\xb7\xbf\xa7^,\xc2\x96" +
-	"z\xb2\xff\xe9\xbd\xd7\x7f\xa3\xe9\xa6\xfb\xde\xb7\x85\xe8\xbe" +
-	"z\x0f\x85\xe8\xb7\xbf\xbf\xe7\x8f\xbf}\xe1\xb1\xb3\xb9\x92" +
-	"\xef\xf6\xfa\xdd\xfc\xa9zr\xce\x8ezJ\xbe\xfb\xa6\xb9" +
-	"\x92sg\xae;)\x076\xfd\xd5\x9e|\x7f8M(" +
-	"\xbbg\x1a\x993\xa7\xf5\xa1\xb5'\x96\x8e\xfe\x9bm\xaa" +
-	"\xd7\xaeYDS\xddw\xf6\x17\xcf9\xbf\xf4\xc0\xb9," +
-	"W\x1c\xbcF\x1cv\x87\xaf!;\x9e\xbap\xf2\xe8\x0b" +
-	";\x9f<\xdf\xc7\xb7c\xa6o\xe55\xd3e^3]" +
-	"\xe5\xda\xf4{\xf9\xf6\xe9\xe4\xdb\xfb?x?\xee\xfd\xd3" +
-	"\xdb\xe7mSm\x9c^ES\x95}\xef\x91w\x8a\xaf" +
-	"\xbc\xf7\x829\x95\x93\xc6VN\xa7\xa0\x9a\xda5\xfd\x16" +
-	"\x04L\x8e\x1a\xf9\xc1\xbe\xcf\xd4i\x1f\x99,\xc2\x92\x95" +
-	"3E\xdcu\xcd$\xb7Oz\xf4\xba\x8b\x8f\xd7-\xf9" +
-	"8\xfbp\xf6\xa6b\xc1K\xfa\xce\x9c\xefz\xeb\xf8\x92" +
-	"Y\xffc\xf7\xfb.\xaf\xd8l\xfb\xbc\xe4\xf7\xff\xfc\xc3" +
-	"\xceH\xcd\xc4S\x97\xec\xdb\xf5\xb8W\xa4\xaa\xd3B\xc2" +
-	"\x9b\xd1\xad\xbf\xfc\xcb\xc5=I\x9b\x09M\xd7z\x10\x92" +
-	"P\x99l5\xf4DG\xcc\xa8u\x04\xf4\xf6H\xbb\xf7" +
-	"\xc6\xf4\xaf1}\xf5\x8d\xd1X8\xde\xd8\x950\xe2\xa3" +
-	"\x17\x19\xf1\x0e9\x94\x88\xe7\xe36V\x19\xb1\xaeD[" +
-	"0\xb2|\xf4B=\xa6\x87\xe3\xa0\x95H\x0e\x00\x07\x02" +
-	"(M\x8d\x00Z\x83\x84\xda<\x86\x0a\xa2\x9b\xccT\xe6" +
-	"z\x00\xb4\xd9\x12j\x0b\x19*\x8c\xb9)\xe4\x94\xf9^" +
-	"\x00m\x8e\x84\xda\xcd\x0c\xbb\x03\xd1H\xc2\xe8L`y" +
-	"\xf2_\xab\x86,m95\xfb\x11\x00\xc4r@5\x18" +
-	"i\xef \xbau\xaa\xa5\xe8\xbe@[4\x180\xb0<" +
-	"\x93}R\x03\x96\xd6RJ\xeb\x1b\xf4P\xa8Y\x0f\xac" +
-	"\xa8\x0d\xe8\xa1\x90e\x9b\xe6\xb04.%=\x8a%\xd4" +
-	"\xdc\x0c}1#\xde\x11J\xa0\x03\x18:\xfa\xca\x9am" +
-	"\xc4\x82\xab\x8c\x96\xda\xf6hd\xb9\x10\x15\x92>\xb1(" +
-	"4E\xa9B\xd6BD\xcd\x81,y{\xc3\xaeg\xbb" +
-	"\x96}p\x0a4\x07\xc3Y\xc3\x11K\x00\x14\xfc\xba\xf9" +
-	"\x99\x17\xcd\xc9\x015\x87\xe4\x04\xb0b\x1f\xcd\x8aZQ" +
-	"\xaa\x81)N\xd9E\xea5\x90X[\xf8\x03\xe4uL" +
-	"\x8b\x11O\xc4\xa2]\xa3\x17\xf9\x84\xc6\xf1\xde\x8c\xe6\xba" +
-	"G\xa27\xa4Vi\xb4/\xb5\xeev\xcb=\x19\xcb\xd5" +
-	"Uz\xa8\xc3\xe8cx\xaf(\x0aD#\xf1D\xac#" +
-	"\x90H92\x11\x07\xbb\xb8E@A\x85\xdap\x86\xc9" +
-	"D[\xcc\xd0[\xe6\xeb\x80\xed\xa8$\xb7\x1d{sk" +
-	"\xe5\xf4\xdb\xffB\xcb\xad\xf4\xf5\xeb\x82v5\x11\x8cF" +
-	"\xe2\x03\xf7\xeb\x82v\xf1\x01\xa0V\x9f\x9a\x1f\x91/\xc5" +
-	"j\xbe\x14U\xff](\xa1\x7f\x03\x9a\xa1\x8c\xc8\xefA" +
-	"\x0f\x80\x7f-\xd1\xef#:C72D\xbeQ\xd0\xd7" +
-	"\x13\xfd\x01\"Hn\x94\x10y\x8f o \xf2&b" +
-	"w\xa0\x1b\x1d\x88\xfc!\xac\x06\xf0?@\xf4G\x88\xee" +
-	"D7:\x11\xf96\xc1\xbf\x99\xe8O\x10\xbd\x88\xb9\xb1" +
-	"\x08\x91o\xc7F\xbe\x1dU\xff~\x1ay\x99Fd\xc9" +
-	"\x8d2\"?\x84\x1e~\x08U\xff\x09\x1a\xf93\x8d\x14" +
-	";\xdcX\x8c\xc8Oc\x15?\x8d\xaa\xdf\xc1$\xf4\x97" +
-	"3\x86\xca \xe6\xc6A\x00\xbc\x945\xf2R\xa6\xfa\xc7" +
-	"\xd3H=\x8d\x0c\x1e\xec\xc6\xc1\x00\xbc\x8e5\x03\xf8\xa7" +
-	"\x10\xfd:\xa2\x0fA7\x0e\xa1\"\x9d\xdd\x09\xe0\x9fA" +
-	"\xf4\xd9D/)rc\x09\"\x9f\xc5\xaa\xf9,\xa6\xfa" +
-	"o\xa3\x916\xc6\xd0\xd5\x1a\xd2\x97\x0b\xcf\xef{\xeb\x83" +
-	"\xc0\xfd\x1b6\xedIy\xbe<\xedy\xaf/\xfceb" +
-	"\xa1\xe5\x03\xe6D\x04T\x03\xd1\x8e\x88\xd8(g\x1d\x1f" +
-	"%\x93I@5\xa6'\x82Q\x1c\x02\x0c\x87<\x7f\xc2" +
-	"\x07\xa0\x86\xf4f#\x84%\xc0RR<j\x9b\x11\x0a" +
-	"E]\xcd\xa1h3\x96\x02\xc3R\xa2VH\xaf\\R" +
-	"\x03\xd1P4\x86\xae\xcc\xf9\x0c\xe8t!`w\"\x18" +
-	"6\xa2\x1d\x09\xa1\xdb\xec\xf07\xff4\xf9\xd1\xb3_K" +
-	"\xe9V\x82NW1\xcdE\xff'S\xff\xbd\xd7\x0d\x00" +
-	"j\x8b\x11\xd2\xbb\xf2|1\x08\x18:\xe9\x7f\xfc\x0c\x80" +
-	"\xdcj\x18y\xf8d\x93OzW\x02\xe8\x0e.\x8fD" +
-	"cF\x8b`>\xfe\xc6Cc\xf7\x16\xcf\xbb\xdbd\x06" +
-	")m\x0c&\xa3\"*\xf5\x10\xc8s#\x99$\xd2\xa6" +
-	"\xc7E\xb8\x82/\xa2\x87h\x00\x81\x91\x0b]\xab\xf5`" +
-	"\xbf\x96\x9dh\xffv\x83-\x0d8\xf2\xed\xee\\\xfbq" +
-	"\xe09\xd2\x94\xd7\x1e3\xe2F$`XiE+\xb7" +
-	"\xc4\xe9$\xee6\x09\xb56\xdb!aT\x03h\xcb$" +
-	"\xd4B\xb6C\"Hy\xa5EBm-CE\xa2M" +
-	"\x05\xa0\xac\xb9\x02@\xeb\x94P[\x9f\xd1\xa6<\xd3\xac" +
-	"\xa7\xce\x01W\x8b\x9e\xd0Mw\xaa\x11=l\xc4\xb1\x0c" +
-	"p\xa1\x84\"\x8c\xca\x00\xa5@3*\x99\xe2\xabW>" +
-	"\xe9\x9d\xfc\xf4\xb0\xd1\"\xce;);\xf15f<\x93" +
-	"\xff\x14\xeb-\xb5Q\x8f\x1bV\xde\x15\xc9\x14/_\xa8" +
-	"\xa9\xeaj=\x92\xb0\x84\x16[B'\x90\xd0\xd1\x12j" +
-	"S\x18\x9a>\xafY\x02\xa0M\x92P\x9bQp\"\x92" +
-	"8\xdbH\xe8 \x05Cf\xc8\xf5N\xbc7\x1a\xaa\xf8" +
-	"}\xe0\x897\xad/\xa0\xb6L\x1chf\xe9\x83&." +
-	"\xc3\xcf\xb2E\xc0\xf8i&c\x06d@\xb3\xf0\xe4\xc7" +
-	"Y#0\xfe*\x93\x91YX\x0f\x9a\x10\x0c?$\xbe" +
-	"=\xc0d\x94\xac\x12\x1c\xcd\xba\x9f\xefb\x1e`|\x07" +
-	"\x93\xd1a\xd5\xd3h\x16\xc5|\x0b\xbb\x13\x18\x7f\x90\xc9" +
-	"\xe8\xb4\x1a\x014\xdbf~\x0f\xbb\x1b\x18_\xc3d," +
-	"\xb2p\x014\x91\x1d\xbe\x92}\x1e\x18\x0f2\x19e\x0b" +
-	"\x8bA\xb3\xc3\xe5KY50\xae1\x19\x8b-\x18\x03" +
-	"M\xc0\x837\x09\xadf2\x19\x07YH\x10\x9a%)" +
-	"\xafa\x1e^\xc3T@>\x97\xc98\xd8\x02\x16\xd0\xec" +
-	"\xa8\xf8\xf5\xe2\xfb:&\xe3\x10\xab\xd4D\x13=\xe0c" +
-	"\xc4\xe8\x08&c\x89\xd5c\xa1\xd9\xf9\xf2R\xd6\x0c\x8c" +
-	";\x99\x8c\xa5VK\x88f-\xc9?B\xf2\xf5\x19\x94" +
-	"\xb1\xcc\xaa@\xd1l\x8a\xf9\xef\xf1\x0e`\xfcM\x94\xd1" +
-	"e!\x84hv\x10\xfc\x08.\x01\xc6\x0f\xa1\x8c\xe5\x16" +
-	"T\x80fM\xcf\xf7!\xcd\xbb\x0beT\xac\xbe\x05\xcd" +
-	"n\x9a\xef\x10\xf3nA\x19+\xac>\x01\xcd\xf6\x8e\xf7" +
-	"\x88\xd1u(#\xb7P\x144{g\xde\x81\x14\x01a" +
-	"\x94\xd1m\x95\xe6h6\xb3\\GZ\xa7[Q\xc6\xa1" +
-	"&|\x90i,\xf9|\xf1m\x13\xca8\xcc\xaa\xfc\xd1" +
-	"D\x89\xf8L\xf1m\x1d\xcaXia\x0bh\x82\xa6|" +
-	"\x0c\xc6\x80\xf1Q('\xcd\x1a\x070\xd1\x80\xdd\xe9\xfd" +
-	"\xde\x80I3\xd7\x0a\xba\x1a\xee\x08%\x82\x0d\xb6\x94\xef" +
-	"\xf3\x07\xf4\x90\x1e\xb3\x91pa4\x18I\x181h\xc0" +
-	"\xa4\x99X\x01\xa0\x81\x12\x7f\x84d\x04#\x0b:\xe8_" +
-	"\x91\xa6r\x1c\xbf\xee\xf4\xfe\x8b%o\"\x8e\x05\x11?" +
-	"\xa8Fl\x95\x11#!\xa9\x03\xb8\x01\xd5V=\x18\x8a" +
-	"7`2\xac\xaf0\xa8\xdc\x04y\x95\xd1\xd2\x80\xdd\x1d" +
-	"q\x832V\x03&W\x07\x13mT8\x82\x8bJ\xc7" +
-	"\x06L\x9a\xcd\x00HTs&[\xa2\xfeDGk\xeb" +
-	"\x02\x90C-S\xc9\xe6\xd4\xef\x0d\xd8\xbd\xdc\x88\x18\xb1" +
-	"`\xa0\x01\x93\xab\xa2\xc1\x16JO\x80\xe1\x06L\x925" +
-	"1\xaakI\x93d ]\x94\x02\x92\x1ef_\x92\x1a" +
-	"\xb3~SE\x9f\xd2\x80\x0b1wbm\x0f\x9a\xe5y" +
-	"\xff\xa7X\xaa\xa4\xc8\x9bK39\xda\xd5\xbb\xe2\xfdd" +
-	"9\x9a\xa5\xe46Y\xbd\x13\x80(\xd03\xc8\x1dz}" +
-	"7\x19\xf1\x84\xd1\xa2\xb5\x99\x93\xf0\xc3\xac\x9a\x1ff\xaa" +
-	"\xff\x8fT^\xbd\xcf2\xa7%?\xc3\xae\xe0g\x98\xea" +
-	"/\x96$\xf4\xbb\xa5\xcc\x91\xc9\x15\xc9\xc3\x15I\xf5O" +
-	"\xa2\x91\x19R\xe6\xdc\xe4\xd3$/\x9f&\xa9\xfe\x854" +
-	"r\x1b\x8d8\x1cnt\x00\xf0[%\x0f\xbfUR\xfd" +
-	"\x09\x1aYK#N\xa7\x1b\x9d\x00|\x8dT\xcd\xd7H" +
-	"\xaa\x7f3\x8d<!1\xc4\"7\x16\x01\xf0\xed\x92\x97" +
-	"o\x97T\xff~\x1ax\x99>\x91\xd1-\x80\xb9C\x92" +
-	"\x97\x1f\x92T\xff\x09\x1a\xf93\x8d\x1437\x16\x03\xf0" +
-	"\xd3R#?-\xa9~\x87\x83*R\x07U\xa4E\xe9" +
-	"\x8a\xd4\xe1\xe5\xa5\x0e\xd5?\x9eF\xeaid\xb0\x9c\xae" +
-	"H\x1dU\xbc\xce\xa1\xfa\xe7\xd1\xc8\x17idHq\xaa" +
-	"&]\xec\xf0\xf2\xc5\x0e\xd5\xdfN#\xf7\xd1H\xc9 " +
-	"7\x859\xdf\xe8h\xe4\x1b\x1d\xaa\xff\x09\x1ay\x9eF" +
-	"J\x07\xbb\xa9F\xe4\x07\x1c^\x00\xff^\xa2\xbfD\xf4" +
-	"\xb2!n,\x03\xe0\x07\x1dK\x00\xfc\xcf\x13\xfd\x18\xd1" +
-	"]%nt\x01\xf07\x05\xffQ\xa2\xbfO\xf4\xf2R" +
-	"7\x96\x93\xfb\x05\xfd]\xa2\xbb\x9d\x0c\x15\xa5\xcc\x8d\x0a" +
-	"9\xdfI\xf5{\x89SB\xffx\xa2W\xb8\xdcX\x01" +
-	"\xc0\xc78\xab\x00\xfcW\x11}=\xd1y\xb9\x1b9\x00" +
-	"_\xe7l\x04\xf0\xdfE\xf49E\x0c\x15\xb7\xe2F7" +
-	"\x00o*\"zC\x91\x84\xfe\xbb\x88>\xb4\xc2\x8dC" +
-	"\x01xW\x11\xcd\x9b \xfaZ\xa2\x0f\xe3n\x1cF\xcb" +
-	"T\xf4y\x92C\xf4\x0dD\xaft\xbb\xb1\x12\x80\xdf#" +
-	"\xf8\xd7\x12\xfd>\xa2\x0f\x1f\xea\xc6\xe1\xe4\xa1\"\xea?" +
-	"\xd6\x13\xfd\x01\xa2\x8f\x18\xe6\xc6\x11\x00\xbc\xa7H\xf4+" +
-	"D\xffs\x11CW\x9b\x1eo\xcbSW\xa2(\xadD" +
-	"y%%:\xf30\xb1\x0c\x93\xda\x1c\x8a\x06V\xe4\xe1" +
-	"\x932|\xbe6Co1by\x18\x1d6\x81\x89\xce" +
-	"\x05y\xebyg\x86\xcfuG<\x1a\xc9\xc3V$\xb6" +
-	"\xbfH\x01>=Li\xb0\xbf*\x1e\xd0\x17\x0e\x86B" +
-	"\xc1x\x7f\xe56`w\xdc\x08D#-\xf1\xfe\x1a\x08" +
-	"@_<\x10\x0b\xb6\xe7\x9b{p\xc6\x169\xa6\xaf\xce" +
-	"\xc9\x85.\xbb\x07\xf5x\x9b\x11/\xb0n\xe9B\xb84" +
-	"\xf5cw\xca\xf2x\x01\xd3\xd3\x1f8S?\xfa\"\"" +
-	"Qay&}\xa5\xd3]j`^\x10\xa4x\xc2\xfc" +
-	"(\x9b\x8b>\x17=\x9aU\x8eg\xf5jb<\xac'" +
-	"b\xc1Ns<\xfd\x8f#5w\xceR^\x0e\xeb\xed" +
-	"\x99\xe9\xac\xdb\x1f:6\x14T\xc9\x12;Q\xc1qZ" +
-	"1u\xf3\x94\xbf\x11\xb5\xf2\xb4 \xd3\x1d-\x86\xd1>" +
-	"\xff\xd3\x10\xf8i\x09H\xff\xd8\xbd:\xa6\xb7\xb7\x0b\xbf" +
-	"[\x18\xab]\xa0\x8d\xa8`%\x1d/h}^\x0e\xe8" +
-	"\xeb\x88t\xc4\xc5\xd7\xd6\x15Az\xd5\xacS\x17\xa0o" +
-	"G\xe4\x8b'b\xc1\xc8rs\x9b\xb8\xe2F\xa8\xb5/" +
-	"\x1e\x97\xaa<.\xdf\xe2\xec\xe9\xcb\xf2\x9f\xcc\xa2\xe2\xc9" +
-	"\x89\xe7Ue\x0ef9\xde\x11\xee\xafQM\x092;" +
-	"\xbb\xdcH\xa6\x05dV\xd8\x81LL\x03\x99U\x03\x01" +
-	"2\xb1\xd3T$\xa7R\xe9.j\xa1.\x05c\x0b\x85" +
-	"W\xac\xbe\xad*\xd3\xb7Y\xcdr\x0d\xf5\xc5\xe3%\xd4" +
-	"\xea\x19\xca+\x8c.\xac\xc0,\xf7b\x05\x988\\\x85" +
-	"\xb3\xef\xd0\xacbT\x9cU\x8a\xd3#\xff\x7f\xa3K\xfd" +
-	"\x02\xf1\xe5s\x8fYue\xfax\x9b\x8b\xbcJ\x93j" +
-	"\xf5\xec\xa6n\xc1*%\xa8j\xeb%\xd4\x1e\xb0u\xf2" +
-	"=\xd4\xdeo\x90P\xdbd\x15_\xfd\x9f\x05rt@" +
-	"\x09>n\x18\x91\xfe*9\x0b\x8fX\xa8\xea\x97W\xca" +
-	"\xe5\xea\xe1M08\xdf\xec\xa2\xc2\xb6\x82,wSn" +
-	"[\\\xa5F\x15\x11\xd5R\x18\x1aO\x18\xe1T\xd2\x9e" +
-	"\xf1\x9d\xf3#~r\xf7\xd8\xff0\xdd\xa38X&{" +
-	"\xa4\x13g>\xd5\xccr<l\xc1\xba\xfd`\x06\x8d\x99" +
-	"\xd0\xcb\xaf\\w$\x9a*s\x8b\xf2\xcd+\x9a\x8d\xcc" +
-	"\x06\xb6E\x95\x87\xa2\xaaMB-as\xcaJ\xaf\xb2" +
-	"R\xd56I\xa8=\xc6\x10\xd3A\xb5\x8d*\xfa\xcd\x12" +
-	"jO0T\x8dX,*\xca\x86\x0b\x1b&o\xf1\x0c" +
-	"\xbfcKV\xe7sg2\x9eh\xf1z\x8d\xce\x00\xf8" +
-	"\x0c\xd1V\x01XG\x7f\x8b\x91\xd0\x83\xa1\xbc\xdf\xde\x9d" +
-	"\x05\xc3\x13+\xed\xa3>W\x0f\xfd c\x99\xda\xbf6" +
-	"U\xe8\xa7:\x00\xebbXA\x8f:7\x121b\xf6" +
-	"\x05\xf0\x14\xda\xfc\xb3\x19u~\x11#\x86\xe5\x191\xe9" +
-	"\xe0h\x0d\xe9\xcb\xadc\x12{\x85@/\xec\xcfl3" +
-	"\xd3]\xe6\xe8E\x86\x9a\xda\xea6E\xbc9\"a\x91" +
-	"R\xa7j7K\xa8-+\x00\xc4%\xdb\xf4\xb8\xd8\x1e" +
-	"\x80\xa9\xbd|\xb6gre\xc5\xb2}/\xf4\xeeL-" +
-	">5q\xa3\x85\x10gAM\xe9&*\xacw\xce\x8e" +
-	"v4\x87\x0cX\x88\xd8\x17\xb5\xcdg\xa5\xd9\x9b\x86Z" +
-	"\xa6\x9a\x17Wp\xd9Y\xa0\xcf-\xca\xa7\x95^\xb2\xd0" +
-	"<\xeb\xae\xa9\x9f\x05\xf1f\xb6f:\xa6s\xdc\x9c\xa5" +
-	"\x17*\x8fs3\x1dt\x8e[\x9e\xcb\xb2\xc4\xac2\xe2" +
-	"\xfd$\x9aL\x9cWe\xe2<\xfftr\xa0\xd9\x8a\xf3" +
-	"\xfc\xd5C\xc1\x1b\xcf\xcb\x86u{I7\xf1\x93UF" +
-	"K\x1a\x87\xc0\xfe\xae\x09\x95\xcc\xbb\xb7^@t/\xd9" +
-	"&\x02C\x9e\xfcG\xef \xa5\x9c\x1b#\xb3\xed\xed\xd2" +
-	"\x94R\xd5\\\x83\xc2\xc76\xeb\xd3W\xf4\x9b\x00kS" +
-	"\xf9N@\xc6\x85\xae\x12\xa9S\x1ad\x93W\x9c\xef\x04" +
-	"3A\x9fV+\xe4\xfa^\x01\x17>\x84\xfb\xc4^\xc1" +
-	"SN\xd6c\xcb\xf3\x95r\x8b#.*\xb7{\x19W" +
-	"\x9d1\xce\x15\x89&\x0c\xf3\x08\x9a\xe5@\x05+\xf0\xe6" +
-	"|k\x94\x86\xe0, \xaa\xbf\xadS=\x10\xf5]\xcd" +
-	"z\xdc@\xc5vK\\\xf0\x0e\xc4\x84\xea2\xa5\xe0'" +
-	"\xc3\xd6\xd2\x8e\xb9\xa1\xcd\x15\x0d\x06\xc4EA\xb9\xe4(" +
-	"I&SwB\xd5\x99;\xa1Qx)i\xde\x0ay" +
-	"3\xb7B\xa5\xecb2}-T\x9d\xbe\x16jg\xa8" +
-	"H\x98\xba\x16\x0a\xd3\x92\xa5\xcb\x06W$\x1a1\xa0\xc8" +
-	"\x17\xe9\x087\x1b1s\x89\\\xc2\x0di\xb5\xe4\x84\xbe" +
-	"\xbc\xbf\xa21U\xb6\xfd\x83\x8f\x06\x0a$\x85\xcb?~" +
-	"\x1c\xf9rk!\xdcstFY+a\xda\xd7\xbe@" +
-	"\x95\x98\x86os\xe7\x88\xb4\xf8\xd9\xf6*\xe0\x1f\xe9P" +
-	"\xf3M.\x10\xf2\xdc\xa5b\x8e\x1e\xcd\x9b\xabG\xf3d" +
-	"z45\x9ah3bV\xed\x97}\x1c\xaaFg\"" +
-	"\xa6\xf7\xc98\xfd\x14L\x97\x0d\x0f\x9b[#*\x87\xa2" +
-	"\"\x1f\x96\x08\xb5GU\x89-9\xd4\x03\x80L)m" +
-	"TJU9f\xb4\xa8\xcbc\x86\x11\xe9n\x0eu\x18" +
-	"\xc14>\x97]T\x99\xb7\xed\xd5.\xe2\xe9\xfb\xf6#" +
-	"\xdb\xb1\x97\xd3\xfbV\x0c\xa8\xf7\xd5\xcd\xcd\x81\xcdy\xb3" +
-	"\x82\xeeK\x85p\xee\x0b\xc4\xab\x84Eu\xe8\xc5\xe4\xc2" +
-	"X\xb4\xb3\xeb\x06=$\x09\xf6\xebDY\xdf\xda\x11\x09" +
-	"\xd0\x92\\\x17\x8c$\xc6\xfb\x82\x91\xc4\x84\xcf~V," +
-	"\x80\x13\xc0|~j{*^\xd7\x08L\x19##Z" +
-	"\xef)\xd1|\xb8\xae\x8c\xa8\x06\xa6\x94\xca\x99\xeb\x1a\x17" +
-	"m\xae\xec\xdb\x86<\xe1\x90\xba\xb7!\x7f\xca\xfa'\xf4" +
-	"\xe7Ui\x7fV\x7f2,\xc1\xd5\xa6\xc7\xbf\xd8\xa7\x94" +
-	"\xcbs\xbe\x9bQj\xbb\x88o\xccu\x11\xbf\xc8\xd6\xbf" +
-	"\x8bN\x0bQ\xe9\xa9VzT\xedI\x09\xb5\x9fR\xca" +
-	"u\x88\xe7-\xca.R\xf7\x19\x09\xb5\xbd\x05\xa3\\ " +
-	"\xbfs\xf48\xe0\x00\xc0\xe4\x01\xbdex\xde\xd1\x00\xe0" +
-	"\x0aG[\x8c\xdeO=\x18\x0ct\x99\x16\x19qW\x81" +
-	".G\xc1\x06\xb3\xcd\xc9\\\x92\x9b\xd9\"\x8d\xdb\xda{" +
-	"\x9b>\xab\x90\xff\xd9\x9c\x99\xa3\xfb\xbb\x9c\xeaS\xbb\xf7" +
-	"wMef\xe7\xde\x9b\xeb\x96\x98\xaa\xb7\xb7\x1b\xbd\x91" +
-	"%\xb3\xb9\xdc`[\xfd{\x88\xb8VB\xed(K#" +
-	"\x0c\x97\x0f\xeaU`V\xea\x170nk0\x16O|" +
-	"\x8a2\xcb\xfb\xaf\xa1\xcc3\xcc\xdc\x07\x03}\xb5\xf8\xa4" +
-	"\x0d\xc6\xdaA\xcb\xf4\x98\x84\xda\xb1\x82\xd0L\xbb\x1e\x8c" +
-	"\xc5?5D:\x17rk\x13d#\x16<U\x0b\xf4" +
-	"\xc3f\x97R\xf0\xc5\xe3\x00\xdf\x94x\x06Rz\xe6y" +
-	"$\x88f\x13*\xc5\xf3\xbc$\xc9\xe0\x05&&\x03\xaa" +
-	"hZ\xcdto\xfd\x89\x0c\x9a\x7f\x93aK\xf7\xe6\x1f" +
-	"\x12\xa0\xf9G-9\xd2=5\xbf9/\x97\xb3\xdf\x02" +
-	"\xf5y&\x9b\x0f85\x11\x81\xe1\x96\xdb\xb6\x90\xdb\xd2" +
-	"P\x96\x15n\xdb<\xca6U\xdb+\xa1\xf6\x92-\xde" +
-	"\x0eV)\x07U\xed\x98\x84\xda\x87\xb6\x17P\xe7\xbc\xca" +
-	"9\xd5_\x8e\x12\xfaGRzN_\xe3\x8e\xc0E|" +
-	"\x14\xaa\xfe\x06\x1a\x98'\xde\x15:R\xd7\xb8s\xc5\xbb" +
-	"\xc2\xd9D_\x86\x05\xd7e\x80\xb7tr\xa23>\xe0" +
-	"Fp\xc0Wz\x94O\xe7\x10/`\xac?\xac(\xc5" +
-	"\xa7\xc6\xb2\xb1\"\xd2?\x83\x07\x94\x16\x86>\xad\x86\xc6" +
-	"\\\xa2\xdc'\xa3u0V\xd9_\xa8\xa5+\xa0`\x95" +
-	"\xbd\x15a\xe9V\xc4\x9biE\x0at\x8f!#b]" +
-	"\x0a\x18\xb1LI\x9a}\xe3R\x18@\xfd?og\xa5" +
-	"|\xefvs\xe0C\x9f\xfc\xd9n!t\xa3p\xbe\xc9" +
-	"\xf4\xbaW\x0c\xc46\xa952\xf0\xd7~f\xb7m\x9e" +
-	"\xa7\xff\x1b\x00\x00\xff\xffs\xb2\xa9\x7f"
+type PrinterInterface capnp.Client
+
+// PrinterInterface_TypeID is the unique identifier for the type PrinterInterface.
+const PrinterInterface_TypeID = 0xa3d40c08861a20bb
+
+func (c PrinterInterface) Destroy(ctx context.Context, params func(PrinterInterface_destroy_Params) error) (PrinterInterface_destroy_Results_Future, capnp.ReleaseFunc) {
+
+	s := capnp.Send{
+		Method: capnp.Method{
+			InterfaceID:   0xa3d40c08861a20bb,
+			MethodID:      0,
+			InterfaceName: "feature.capnp:PrinterInterface",
+			MethodName:    "destroy",
+		},
+	}
+	if params != nil {
+		s.ArgsSize = capnp.ObjectSize{DataSize: 0, PointerCount: 1}
+		s.PlaceArgs = func(s capnp.Struct) error { return params(PrinterInterface_destroy_Params(s)) }
+	}
+
+	ans, release := capnp.Client(c).SendCall(ctx, s)
+	return PrinterInterface_destroy_Results_Future{Future: ans.Future()}, release
+
+}
+
+func (c PrinterInterface) Print(ctx context.Context, params func(PrinterInterface_print_Params) error) (PrinterInterface_print_Results_Future, capnp.ReleaseFunc) {
+
+	s := capnp.Send{
+		Method: capnp.Method{
+			InterfaceID:   0xa3d40c08861a20bb,
+			MethodID:      1,
+			InterfaceName: "feature.capnp:PrinterInterface",
+			MethodName:    "print",
+		},
+	}
+	if params != nil {
+		s.ArgsSize = capnp.ObjectSize{DataSize: 8, PointerCount: 2}
+		s.PlaceArgs = func(s capnp.Struct) error { return params(PrinterInterface_print_Params(s)) }
+	}
+
+	ans, release := capnp.Client(c).SendCall(ctx, s)
+	return PrinterInterface_print_Results_Future{Future: ans.Future()}, release
+
+}
+
+func (c PrinterInterface) WaitStreaming() error {
+	return capnp.Client(c).WaitStreaming()
+}
+
+// String returns a string that identifies this capability for debugging
+// purposes.  Its format should not be depended on: in particular, it
+// should not be used to compare clients.  Use IsSame to compare clients
+// for equality.
+func (c PrinterInterface) String() string {
+	return "PrinterInterface(" + capnp.Client(c).String() + ")"
+}
+
+// AddRef creates a new Client that refers to the same capability as c.
+// If c is nil or has resolved to null, then AddRef returns nil.
+func (c PrinterInterface) AddRef() PrinterInterface {
+	return PrinterInterface(capnp.Client(c).AddRef())
+}
+
+// Release releases a capability reference.  If this is the last
+// reference to the capability, then the underlying resources associated
+// with the capability will be released.
+//
+// Release will panic if c has already been released, but not if c is
+// nil or resolved to null.
+func (c PrinterInterface) Release() {
+	capnp.Client(c).Release()
+}
+
+// Resolve blocks until the capability is fully resolved or the Context
+// expires.
+func (c PrinterInterface) Resolve(ctx context.Context) error {
+	return capnp.Client(c).Resolve(ctx)
+}
+
+func (c PrinterInterface) EncodeAsPtr(seg *capnp.Segment) capnp.Ptr {
+	return capnp.Client(c).EncodeAsPtr(seg)
+}
+
+func (PrinterInterface) DecodeFromPtr(p capnp.Ptr) PrinterInterface {
+	return PrinterInterface(capnp.Client{}.DecodeFromPtr(p))
+}
+
+// IsValid reports whether c is a valid reference to a capability.
+// A reference is invalid if it is nil, has resolved to null, or has
+// been released.
+func (c PrinterInterface) IsValid() bool {
+	return capnp.Client(c).IsValid()
+}
+
+// IsSame reports whether c and other refer to a capability created by the
+// same call to NewClient.  This can return false negatives if c or other
+// are not fully resolved: use Resolve if this is an issue.  If either
+// c or other are released, then IsSame panics.
+func (c PrinterInterface) IsSame(other PrinterInterface) bool {
+	return capnp.Client(c).IsSame(capnp.Client(other))
+}
+
+// Update the flowcontrol.FlowLimiter used to manage flow control for
+// this client. This affects all future calls, but not calls already
+// waiting to send. Passing nil sets the value to flowcontrol.NopLimiter,
+// which is also the default.
+func (c PrinterInterface) SetFlowLimiter(lim fc.FlowLimiter) {
+	capnp.Client(c).SetFlowLimiter(lim)
+}
+
+// Get the current flowcontrol.FlowLimiter used to manage flow control
+// for this client.
+func (c PrinterInterface) GetFlowLimiter() fc.FlowLimiter {
+	return capnp.Client(c).GetFlowLimiter()
+}
+
+// A PrinterInterface_Server is a PrinterInterface with a local implementation.
+type PrinterInterface_Server interface {
+	Destroy(context.Context, PrinterInterface_destroy) error
+
+	Print(context.Context, PrinterInterface_print) error
+}
+
+// PrinterInterface_NewServer creates a new Server from an implementation of PrinterInterface_Server.
+func PrinterInterface_NewServer(s PrinterInterface_Server) *server.Server {
+	c, _ := s.(server.Shutdowner)
+	return server.New(PrinterInterface_Methods(nil, s), s, c)
+}
+
+// PrinterInterface_ServerToClient creates a new Client from an implementation of PrinterInterface_Server.
+// The caller is responsible for calling Release on the returned Client.
+func PrinterInterface_ServerToClient(s PrinterInterface_Server) PrinterInterface {
+	return PrinterInterface(capnp.NewClient(PrinterInterface_NewServer(s)))
+}
+
+// PrinterInterface_Methods appends Methods to a slice that invoke the methods on s.
+// This can be used to create a more complicated Server.
+func PrinterInterface_Methods(methods []server.Method, s PrinterInterface_Server) []server.Method {
+	if cap(methods) == 0 {
+		methods = make([]server.Method, 0, 2)
+	}
+
+	methods = append(methods, server.Method{
+		Method: capnp.Method{
+			InterfaceID:   0xa3d40c08861a20bb,
+			MethodID:      0,
+			InterfaceName: "feature.capnp:PrinterInterface",
+			MethodName:    "destroy",
+		},
+		Impl: func(ctx context.Context, call *server.Call) error {
+			return s.Destroy(ctx, PrinterInterface_destroy{call})
+		},
+	})
+
+	methods = append(methods, server.Method{
+		Method: capnp.Method{
+			InterfaceID:   0xa3d40c08861a20bb,
+			MethodID:      1,
+			InterfaceName: "feature.capnp:PrinterInterface",
+			MethodName:    "print",
+		},
+		Impl: func(ctx context.Context, call *server.Call) error {
+			return s.Print(ctx, PrinterInterface_print{call})
+		},
+	})
+
+	return methods
+}
+
+// PrinterInterface_destroy holds the state for a server call to PrinterInterface.destroy.
+// See server.Call for documentation.
+type PrinterInterface_destroy struct {
+	*server.Call
+}
+
+// Args returns the call's arguments.
+func (c PrinterInterface_destroy) Args() PrinterInterface_destroy_Params {
+	return PrinterInterface_destroy_Params(c.Call.Args())
+}
+
+// AllocResults allocates the results struct.
+func (c PrinterInterface_destroy) AllocResults() (PrinterInterface_destroy_Results, error) {
+	r, err := c.Call.AllocResults(capnp.ObjectSize{DataSize: 0, PointerCount: 0})
+	return PrinterInterface_destroy_Results(r), err
+}
+
+// PrinterInterface_print holds the state for a server call to PrinterInterface.print.
+// See server.Call for documentation.
+type PrinterInterface_print struct {
+	*server.Call
+}
+
+// Args returns the call's arguments.
+func (c PrinterInterface_print) Args() PrinterInterface_print_Params {
+	return PrinterInterface_print_Params(c.Call.Args())
+}
+
+// AllocResults allocates the results struct.
+func (c PrinterInterface_print) AllocResults() (PrinterInterface_print_Results, error) {
+	r, err := c.Call.AllocResults(capnp.ObjectSize{DataSize: 8, PointerCount: 0})
+	return PrinterInterface_print_Results(r), err
+}
+
+// PrinterInterface_List is a list of PrinterInterface.
+type PrinterInterface_List = capnp.CapList[PrinterInterface]
+
+// NewPrinterInterface_List creates a new list of PrinterInterface.
+func NewPrinterInterface_List(s *capnp.Segment, sz int32) (PrinterInterface_List, error) {
+	l, err := capnp.NewPointerList(s, sz)
+	return capnp.CapList[PrinterInterface](l), err
+}
+
+type PrinterInterface_destroy_Params capnp.Struct
+
+// PrinterInterface_destroy_Params_TypeID is the unique identifier for the type PrinterInterface_destroy_Params.
+const PrinterInterface_destroy_Params_TypeID = 0xe1da7c55da84da50
+
+func NewPrinterInterface_destroy_Params(s *capnp.Segment) (PrinterInterface_destroy_Params, error) {
+	st, err := capnp.NewStruct(s, capnp.ObjectSize{DataSize: 0, PointerCount: 1})
+	return PrinterInterface_destroy_Params(st), err
+}
+
+func NewRootPrinterInterface_destroy_Params(s *capnp.Segment) (PrinterInterface_destroy_Params, error) {
+	st, err := capnp.NewRootStruct(s, capnp.ObjectSize{DataSize: 0, PointerCount: 1})
+	return PrinterInterface_destroy_Params(st), err
+}
+
+func ReadRootPrinterInterface_destroy_Params(msg *capnp.Message) (PrinterInterface_destroy_Params, error) {
+	root, err := msg.Root()
+	return PrinterInterface_destroy_Params(root.Struct()), err
+}
+
+func (s PrinterInterface_destroy_Params) String() string {
+	str, _ := text.Marshal(0xe1da7c55da84da50, capnp.Struct(s))
+	return str
+}
+
+func (s PrinterInterface_destroy_Params) EncodeAsPtr(seg *capnp.Segment) capnp.Ptr {
+	return capnp.Struct(s).EncodeAsPtr(seg)
+}
+
+func (PrinterInterface_destroy_Params) DecodeFromPtr(p capnp.Ptr) PrinterInterface_destroy_Params {
+	return PrinterInterface_destroy_Params(capnp.Struct{}.DecodeFromPtr(p))
+}
+
+func (s PrinterInterface_destroy_Params) ToPtr() capnp.Ptr {
+	return capnp.Struct(s).ToPtr()
+}
+func (s PrinterInterface_destroy_Params) IsValid() bool {
+	return capnp.Struct(s).IsValid()
+}
+
+func (s PrinterInterface_destroy_Params) Message() *capnp.Message {
+	return capnp.Struct(s).Message()
+}
+
+func (s PrinterInterface_destroy_Params) Segment() *capnp.Segment {
+	return capnp.Struct(s).Segment()
+}
+func (s PrinterInterface_destroy_Params) Context() (mp.Context, error) {
+	p, err := capnp.Struct(s).Ptr(0)
+	return mp.Context(p.Struct()), err
+}
+
+func (s PrinterInterface_destroy_Params) HasContext() bool {
+	return capnp.Struct(s).HasPtr(0)
+}
+
+func (s PrinterInterface_destroy_Params) SetContext(v mp.Context) error {
+	return capnp.Struct(s).SetPtr(0, capnp.Struct(v).ToPtr())
+}
+
+// NewContext sets the context field to a newly
+// allocated mp.Context struct, preferring placement in s's segment.
+func (s PrinterInterface_destroy_Params) NewContext() (mp.Context, error) {
+	ss, err := mp.NewContext(capnp.Struct(s).Segment())
+	if err != nil {
+		return mp.Context{}, err
+	}
+	err = capnp.Struct(s).SetPtr(0, capnp.Struct(ss).ToPtr())
+	return ss, err
+}
+
+// PrinterInterface_destroy_Params_List is a list of PrinterInterface_destroy_Params.
+type PrinterInterface_destroy_Params_List = capnp.StructList[PrinterInterface_destroy_Params]
+
+// NewPrinterInterface_destroy_Params creates a new list of PrinterInterface_destroy_Params.
+func NewPrinterInterface_destroy_Params_List(s *capnp.Segment, sz int32) (PrinterInterface_destroy_Params_List, error) {
+	l, err := capnp.NewCompositeList(s, capnp.ObjectSize{DataSize: 0, PointerCount: 1}, sz)
+	return capnp.StructList[PrinterInterface_destroy_Params](l), err
+}
+
+// PrinterInterface_destroy_Params_Future is a wrapper for a PrinterInterface_destroy_Params promised by a client call.
+type PrinterInterface_destroy_Params_Future struct{ *capnp.Future }
+
+func (f PrinterInterface_destroy_Params_Future) Struct() (PrinterInterface_destroy_Params, error) {
+	p, err := f.Future.Ptr()
+	return PrinterInterface_destroy_Params(p.Struct()), err
+}
+func (p PrinterInterface_destroy_Params_Future) Context() mp.Context_Future {
+	return mp.Context_Future{Future: p.Future.Field(0, nil)}
+}
+
+type PrinterInterface_destroy_Results capnp.Struct
+
+// PrinterInterface_destroy_Results_TypeID is the unique identifier for the type PrinterInterface_destroy_Results.
+const PrinterInterface_destroy_Results_TypeID = 0x9b4d835458f328f3
+
+func NewPrinterInterface_destroy_Results(s *capnp.Segment) (PrinterInterface_destroy_Results, error) {
+	st, err := capnp.NewStruct(s, capnp.ObjectSize{DataSize: 0, PointerCount: 0})
+	return PrinterInterface_destroy_Results(st), err
+}
+
+func NewRootPrinterInterface_destroy_Results(s *capnp.Segment) (PrinterInterface_destroy_Results, error) {
+	st, err := capnp.NewRootStruct(s, capnp.ObjectSize{DataSize: 0, PointerCount: 0})
+	return PrinterInterface_destroy_Results(st), err
+}
+
+func ReadRootPrinterInterface_destroy_Results(msg *capnp.Message) (PrinterInterface_destroy_Results, error) {
+	root, err := msg.Root()
+	return PrinterInterface_destroy_Results(root.Struct()), err
+}
+
+func (s PrinterInterface_destroy_Results) String() string {
+	str, _ := text.Marshal(0x9b4d835458f328f3, capnp.Struct(s))
+	return str
+}
+
+func (s PrinterInterface_destroy_Results) EncodeAsPtr(seg *capnp.Segment) capnp.Ptr {
+	return capnp.Struct(s).EncodeAsPtr(seg)
+}
+
+func (PrinterInterface_destroy_Results) DecodeFromPtr(p capnp.Ptr) PrinterInterface_destroy_Results {
+	return PrinterInterface_destroy_Results(capnp.Struct{}.DecodeFromPtr(p))
+}
+
+func (s PrinterInterface_destroy_Results) ToPtr() capnp.Ptr {
+	return capnp.Struct(s).ToPtr()
+}
+func (s PrinterInterface_destroy_Results) IsValid() bool {
+	return capnp.Struct(s).IsValid()
+}
+
+func (s PrinterInterface_destroy_Results) Message() *capnp.Message {
+	return capnp.Struct(s).Message()
+}
+
+func (s PrinterInterface_destroy_Results) Segment() *capnp.Segment {
+	return capnp.Struct(s).Segment()
+}
+
+// PrinterInterface_destroy_Results_List is a list of PrinterInterface_destroy_Results.
+type PrinterInterface_destroy_Results_List = capnp.StructList[PrinterInterface_destroy_Results]
+
+// NewPrinterInterface_destroy_Results creates a new list of PrinterInterface_destroy_Results.
+func NewPrinterInterface_destroy_Results_List(s *capnp.Segment, sz int32) (PrinterInterface_destroy_Results_List, error) {
+	l, err := capnp.NewCompositeList(s, capnp.ObjectSize{DataSize: 0, PointerCount: 0}, sz)
+	return capnp.StructList[PrinterInterface_destroy_Results](l), err
+}
+
+// PrinterInterface_destroy_Results_Future is a wrapper for a PrinterInterface_destroy_Results promised by a client call.
+type PrinterInterface_destroy_Results_Future struct{ *capnp.Future }
+
+func (f PrinterInterface_destroy_Results_Future) Struct() (PrinterInterface_destroy_Results, error) {
+	p, err := f.Future.Ptr()
+	return PrinterInterface_destroy_Results(p.Struct()), err
+}
+
+type PrinterInterface_print_Params capnp.Struct
+
+// PrinterInterface_print_Params_TypeID is the unique identifier for the type PrinterInterface_print_Params.
+const PrinterInterface_print_Params_TypeID = 0xa15d6d4ba8858338
+
+func NewPrinterInterface_print_Params(s *capnp.Segment) (PrinterInterface_print_Params, error) {
+	st, err := capnp.NewStruct(s, capnp.ObjectSize{DataSize: 8, PointerCount: 2})
+	return PrinterInterface_print_Params(st), err
+}
+
+func NewRootPrinterInterface_print_Params(s *capnp.Segment) (PrinterInterface_print_Params, error) {
+	st, err := capnp.NewRootStruct(s, capnp.ObjectSize{DataSize: 8, PointerCount: 2})
+	return PrinterInterface_print_Params(st), err
+}
+
+func ReadRootPrinterInterface_print_Params(msg *capnp.Message) (PrinterInterface_print_Params, error) {
+	root, err := msg.Root()
+	return PrinterInterface_print_Params(root.Struct()), err
+}
+
+func (s PrinterInterface_print_Params) String() string {
+	str, _ := text.Marshal(0xa15d6d4ba8858338, capnp.Struct(s))
+	return str
+}
+
+func (s PrinterInterface_print_Params) EncodeAsPtr(seg *capnp.Segment) capnp.Ptr {
+	return capnp.Struct(s).EncodeAsPtr(seg)
+}
+
+func (PrinterInterface_print_Params) DecodeFromPtr(p capnp.Ptr) PrinterInterface_print_Params {
+	return PrinterInterface_print_Params(capnp.Struct{}.DecodeFromPtr(p))
+}
+
+func (s PrinterInterface_print_Params) ToPtr() capnp.Ptr {
+	return capnp.Struct(s).ToPtr()
+}
+func (s PrinterInterface_print_Params) IsValid() bool {
+	return capnp.Struct(s).IsValid()
+}
+
+func (s PrinterInterface_print_Params) Message() *capnp.Message {
+	return capnp.Struct(s).Message()
+}
+
+func (s PrinterInterface_print_Params) Segment() *capnp.Segment {
+	return capnp.Struct(s).Segment()
+}
+func (s PrinterInterface_print_Params) Context() (mp.Context, error) {
+	p, err := capnp.Struct(s).Ptr(0)
+	return mp.Context(p.Struct()), err
+}
+
+func (s PrinterInterface_print_Params) HasContext() bool {
+	return capnp.Struct(s).HasPtr(0)
+}
+
+func (s PrinterInterface_print_Params) SetContext(v mp.Context) error {
+	return capnp.Struct(s).SetPtr(0, capnp.Struct(v).ToPtr())
+}
+
+// NewContext sets the context field to a newly
+// allocated mp.Context struct, preferring placement in s's segment.
+func (s PrinterInterface_print_Params) NewContext() (mp.Context, error) {
+	ss, err := mp.NewContext(capnp.Struct(s).Segment())
+	if err != nil {
+		return mp.Context{}, err
+	}
+	err = capnp.Struct(s).SetPtr(0, capnp.Struct(ss).ToPtr())
+	return ss, err
+}
+
+func (s PrinterInterface_print_Params) Print() (string, error) {
+	p, err := capnp.Struct(s).Ptr(1)
+	return p.Text(), err
+}
+
+func (s PrinterInterface_print_Params) HasPrint() bool {
+	return capnp.Struct(s).HasPtr(1)
+}
+
+func (s PrinterInterface_print_Params) PrintBytes() ([]byte, error) {
+	p, err := capnp.Struct(s).Ptr(1)
+	return p.TextBytes(), err
+}
+
+func (s PrinterInterface_print_Params) SetPrint(v string) error {
+	return capnp.Struct(s).SetText(1, v)
+}
+
+func (s PrinterInterface_print_Params) Type() int32 {
+	return int32(capnp.Struct(s).Uint32(0))
+}
+
+func (s PrinterInterface_print_Params) SetType(v int32) {
+	capnp.Struct(s).SetUint32(0, uint32(v))
+}
+
+func (s PrinterInterface_print_Params) PrintArg() bool {
+	return capnp.Struct(s).Bit(32)
+}
+
+func (s PrinterInterface_print_Params) SetPrintArg(v bool) {
+	capnp.Struct(s).SetBit(32, v)
+}
+
+// PrinterInterface_print_Params_List is a list of PrinterInterface_print_Params.
+type PrinterInterface_print_Params_List = capnp.StructList[PrinterInterface_print_Params]
+
+// NewPrinterInterface_print_Params creates a new list of PrinterInterface_print_Params.
+func NewPrinterInterface_print_Params_List(s *capnp.Segment, sz int32) (PrinterInterface_print_Params_List, error) {
+	l, err := capnp.NewCompositeList(s, capnp.ObjectSize{DataSize: 8, PointerCount: 2}, sz)
+	return capnp.StructList[PrinterInterface_print_Params](l), err
+}
+
+// PrinterInterface_print_Params_Future is a wrapper for a PrinterInterface_print_Params promised by a client call.
+type PrinterInterface_print_Params_Future struct{ *capnp.Future }
+
+func (f PrinterInterface_print_Params_Future) Struct() (PrinterInterface_print_Params, error) {
+	p, err := f.Future.Ptr()
+	return PrinterInterface_print_Params(p.Struct()), err
+}
+func (p PrinterInterface_print_Params_Future) Context() mp.Context_Future {
+	return mp.Context_Future{Future: p.Future.Field(0, nil)}
+}
+
+type PrinterInterface_print_Results capnp.Struct
+
+// PrinterInterface_print_Results_TypeID is the unique identifier for the type PrinterInterface_print_Results.
+const PrinterInterface_print_Results_TypeID = 0xa39ad0677293cf58
+
+func NewPrinterInterface_print_Results(s *capnp.Segment) (PrinterInterface_print_Results, error) {
+	st, err := capnp.NewStruct(s, capnp.ObjectSize{DataSize: 8, PointerCount: 0})
+	return PrinterInterface_print_Results(st), err
+}
+
+func NewRootPrinterInterface_print_Results(s *capnp.Segment) (PrinterInterface_print_Results, error) {
+	st, err := capnp.NewRootStruct(s, capnp.ObjectSize{DataSize: 8, PointerCount: 0})
+	return PrinterInterface_print_Results(st), err
+}
+
+func ReadRootPrinterInterface_print_Results(msg *capnp.Message) (PrinterInterface_print_Results, error) {
+	root, err := msg.Root()
+	return PrinterInterface_print_Results(root.Struct()), err
+}
+
+func (s PrinterInterface_print_Results) String() string {
+	str, _ := text.Marshal(0xa39ad0677293cf58, capnp.Struct(s))
+	return str
+}
+
+func (s PrinterInterface_print_Results) EncodeAsPtr(seg *capnp.Segment) capnp.Ptr {
+	return capnp.Struct(s).EncodeAsPtr(seg)
+}
+
+func (PrinterInterface_print_Results) DecodeFromPtr(p capnp.Ptr) PrinterInterface_print_Results {
+	return PrinterInterface_print_Results(capnp.Struct{}.DecodeFromPtr(p))
+}
+
+func (s PrinterInterface_print_Results) ToPtr() capnp.Ptr {
+	return capnp.Struct(s).ToPtr()
+}
+func (s PrinterInterface_print_Results) IsValid() bool {
+	return capnp.Struct(s).IsValid()
+}
+
+func (s PrinterInterface_print_Results) Message() *capnp.Message {
+	return capnp.Struct(s).Message()
+}
+
+func (s PrinterInterface_print_Results) Segment() *capnp.Segment {
+	return capnp.Struct(s).Segment()
+}
+func (s PrinterInterface_print_Results) Result() bool {
+	return capnp.Struct(s).Bit(0)
+}
+
+func (s PrinterInterface_print_Results) SetResult(v bool) {
+	capnp.Struct(s).SetBit(0, v)
+}
+
+func (s PrinterInterface_print_Results) Len() uint32 {
+	return capnp.Struct(s).Uint32(4)
+}
+
+func (s PrinterInterface_print_Results) SetLen(v uint32) {
+	capnp.Struct(s).SetUint32(4, v)
+}
+
+func (s PrinterInterface_print_Results) HasLen() bool {
+	return capnp.Struct(s).Bit(1)
+}
+
+func (s PrinterInterface_print_Results) SetHasLen(v bool) {
+	capnp.Struct(s).SetBit(1, v)
+}
+
+// PrinterInterface_print_Results_List is a list of PrinterInterface_print_Results.
+type PrinterInterface_print_Results_List = capnp.StructList[PrinterInterface_print_Results]
+
+// NewPrinterInterface_print_Results creates a new list of PrinterInterface_print_Results.
+func NewPrinterInterface_print_Results_List(s *capnp.Segment, sz int32) (PrinterInterface_print_Results_List, error) {
+	l, err := capnp.NewCompositeList(s, capnp.ObjectSize{DataSize: 8, PointerCount: 0}, sz)
+	return capnp.StructList[PrinterInterface_print_Results](l), err
+}
+
+// PrinterInterface_print_Results_Future is a wrapper for a PrinterInterface_print_Results promised by a client call.
+type PrinterInterface_print_Results_Future struct{ *capnp.Future }
+
+func (f PrinterInterface_print_Results_Future) Struct() (PrinterInterface_print_Results, error) {
+	p, err := f.Future.Ptr()
+	return PrinterInterface_print_Results(p.Struct()), err
+}
+
+type Store capnp.Client
+
+// Store_TypeID is the unique identifier for the type Store.
+const Store_TypeID = 0x987c883d066a815d
+
+func (c Store) Get(ctx context.Context, params func(Store_get_Params) error) (Store_get_Results_Future, capnp.ReleaseFunc) {
+
+	s := capnp.Send{
+		Method: capnp.Method{
+			InterfaceID:   0x987c883d066a815d,
+			MethodID:      0,
+			InterfaceName: "feature.capnp:Store",
+			MethodName:    "get",
+		},
+	}
+	if params != nil {
+		s.ArgsSize = capnp.ObjectSize{DataSize: 0, PointerCount: 1}
+		s.PlaceArgs = func(s capnp.Struct) error { return params(Store_get_Params(s)) }
+	}
+
+	ans, release := capnp.Client(c).SendCall(ctx, s)
+	return Store_get_Results_Future{Future: ans.Future()}, release
+
+}
+
+func (c Store) WaitStreaming() error {
+	return capnp.Client(c).WaitStreaming()
+}
+
+// String returns a string that identifies this capability for debugging
+// purposes.  Its format should not be depended on: in particular, it
+// should not be used to compare clients.  Use IsSame to compare clients
+// for equality.
+func (c Store) String() string {
+	return "Store(" + capnp.Client(c).String() + ")"
+}
+
+// AddRef creates a new Client that refers to the same capability as c.
+// If c is nil or has resolved to null, then AddRef returns nil.
+func (c Store) AddRef() Store {
+	return Store(capnp.Client(c).AddRef())
+}
+
+// Release releases a capability reference.  If this is the last
+// reference to the capability, then the underlying resources associated
+// with the capability will be released.
+//
+// Release will panic if c has already been released, but not if c is
+// nil or resolved to null.
+func (c Store) Release() {
+	capnp.Client(c).Release()
+}
+
+// Resolve blocks until the capability is fully resolved or the Context
+// expires.
+func (c Store) Resolve(ctx context.Context) error {
+	return capnp.Client(c).Resolve(ctx)
+}
+
+func (c Store) EncodeAsPtr(seg *capnp.Segment) capnp.Ptr {
+	return capnp.Client(c).EncodeAsPtr(seg)
+}
+
+func (Store) DecodeFromPtr(p capnp.Ptr) Store {
+	return Store(capnp.Client{}.DecodeFromPtr(p))
+}
+
+// IsValid reports whether c is a valid reference to a capability.
+// A reference is invalid if it is nil, has resolved to null, or has
+// been released.
+func (c Store) IsValid() bool {
+	return capnp.Client(c).IsValid()
+}
+
+// IsSame reports whether c and other refer to a capability created by the
+// same call to NewClient.  This can return false negatives if c or other
+// are not fully resolved: use Resolve if this is an issue.  If either
+// c or other are released, then IsSame panics.
+func (c Store) IsSame(other Store) bool {
+	return capnp.Client(c).IsSame(capnp.Client(other))
+}
+
+// Update the flowcontrol.FlowLimiter used to manage flow control for
+// this client. This affects all future calls, but not calls already
+// waiting to send. Passing nil sets the value to flowcontrol.NopLimiter,
+// which is also the default.
+func (c Store) SetFlowLimiter(lim fc.FlowLimiter) {
+	capnp.Client(c).SetFlowLimiter(lim)
+}
+
+// Get the current flowcontrol.FlowLimiter used to manage flow control
+// for this client.
+func (c Store) GetFlowLimiter() fc.FlowLimiter {
+	return capnp.Client(c).GetFlowLimiter()
+}
+
+// A Store_Server is a Store with a local implementation.
+type Store_Server interface {
+	Get(context.Context, Store_get) error
+}
+
+// Store_NewServer creates a new Server from an implementation of Store_Server.
+func Store_NewServer(s Store_Server) *server.Server {
+	c, _ := s.(server.Shutdowner)
+	return server.New(Store_Methods(nil, s), s, c)
+}
+
+// Store_ServerToClient creates a new Client from an implementation of Store_Server.
+// The caller is responsible for calling Release on the returned Client.
+func Store_ServerToClient(s Store_Server) Store {
+	return Store(capnp.NewClient(Store_NewServer(s)))
+}
+
+// Store_Methods appends Methods to a slice that invoke the methods on s.
+// This can be used to create a more complicated Server.
+func Store_Methods(methods []server.Method, s Store_Server) []server.Method {
+	if cap(methods) == 0 {
+		methods = make([]server.Method, 0, 1)
+	}
+
+	methods = append(methods, server.Method{
+		Method: capnp.Method{
+			InterfaceID:   0x987c883d066a815d,
+			MethodID:      0,
+			InterfaceName: "feature.capnp:Store",
+			MethodName:    "get",
+		},
+		Impl: func(ctx context.Context, call *server.Call) error {
+			return s.Get(ctx, Store_get{call})
+		},
+	})
+
+	return methods
+}
+
+// Store_get holds the state for a server call to Store.get.
+// See server.Call for documentation.
+type Store_get struct {
+	*server.Call
+}
+
+// Args returns the call's arguments.
+func (c Store_get) Args() Store_get_Params {
+	return Store_get_Params(c.Call.Args())
+}
+
+// AllocResults allocates the results struct.
+func (c Store_get) AllocResults() (Store_get_Results, error) {
+	r, err := c.Call.AllocResults(capnp.ObjectSize{DataSize: 8, PointerCount: 0})
+	return Store_get_Results(r), err
+}
+
+// Store_List is a list of Store.
+type Store_List = capnp.CapList[Store]
+
+// NewStore_List creates a new list of Store.
+func NewStore_List(s *capnp.Segment, sz int32) (Store_List, error) {
+	l, err := capnp.NewPointerList(s, sz)
+	return capnp.CapList[Store](l), err
+}
+
+type Store_get_Params capnp.Struct
+
+// Store_get_Params_TypeID is the unique identifier for the type Store_get_Params.
+const Store_get_Params_TypeID = 0xb4e410e07f1c7079
+
+func NewStore_get_Params(s *capnp.Segment) (Store_get_Params, error) {
+	st, err := capnp.NewStruct(s, capnp.ObjectSize{DataSize: 0, PointerCount: 1})
+	return Store_get_Params(st), err
+}
+
+func NewRootStore_get_Params(s *capnp.Segment) (Store_get_Params, error) {
+	st, err := capnp.NewRootStruct(s, capnp.ObjectSize{DataSize: 0, PointerCount: 1})
+	return Store_get_Params(st), err
+}
+
+func ReadRootStore_get_Params(msg *capnp.Message) (Store_get_Params, error) {
+	root, err := msg.Root()
+	return Store_get_Params(root.Struct()), err
+}
+
+func (s Store_get_Params) String() string {
+	str, _ := text.Marshal(0xb4e410e07f1c7079, capnp.Struct(s))
+	return str
+}
+
+func (s Store_get_Params) EncodeAsPtr(seg *capnp.Segment) capnp.Ptr {
+	return capnp.Struct(s).EncodeAsPtr(seg)
+}
+
+func (Store_get_Params) DecodeFromPtr(p capnp.Ptr) Store_get_Params {
+	return Store_get_Params(capnp.Struct{}.DecodeFromPtr(p))
+}
+
+func (s Store_get_Params) ToPtr() capnp.Ptr {
+	return capnp.Struct(s).ToPtr()
+}
+func (s Store_get_Params) IsValid() bool {
+	return capnp.Struct(s).IsValid()
+}
+
+func (s Store_get_Params) Message() *capnp.Message {
+	return capnp.Struct(s).Message()
+}
+
+func (s Store_get_Params) Segment() *capnp.Segment {
+	return capnp.Struct(s).Segment()
+}
+func (s Store_get_Params) Context() (mp.Context, error) {
+	p, err := capnp.Struct(s).Ptr(0)
+	return mp.Context(p.Struct()), err
+}
+
+func (s Store_get_Params) HasContext() bool {
+	return capnp.Struct(s).HasPtr(0)
+}
+
+func (s Store_get_Params) SetContext(v mp.Context) error {
+	return capnp.Struct(s).SetPtr(0, capnp.Struct(v).ToPtr())
+}
+
+// NewContext sets the context field to a newly
+// allocated mp.Context struct, preferring placement in s's segment.
+func (s Store_get_Params) NewContext() (mp.Context, error) {
+	ss, err := mp.NewContext(capnp.Struct(s).Segment())
+	if err != nil {
+		return mp.Context{}, err
+	}
+	err = capnp.Struct(s).SetPtr(0, capnp.Struct(ss).ToPtr())
+	return ss, err
+}
+
+// Store_get_Params_List is a list of Store_get_Params.
+type Store_get_Params_List = capnp.StructList[Store_get_Params]
+
+// NewStore_get_Params creates a new list of Store_get_Params.
+func NewStore_get_Params_List(s *capnp.Segment, sz int32) (Store_get_Params_List, error) {
+	l, err := capnp.NewCompositeList(s, capnp.ObjectSize{DataSize: 0, PointerCount: 1}, sz)
+	return capnp.StructList[Store_get_Params](l), err
+}
+
+// Store_get_Params_Future is a wrapper for a Store_get_Params promised by a client call.
+type Store_get_Params_Future struct{ *capnp.Future }
+
+func (f Store_get_Params_Future) Struct() (Store_get_Params, error) {
+	p, err := f.Future.Ptr()
+	return Store_get_Params(p.Struct()), err
+}
+func (p Store_get_Params_Future) Context() mp.Context_Future {
+	return mp.Context_Future{Future: p.Future.Field(0, nil)}
+}
+
+type Store_get_Results capnp.Struct
+
+// Store_get_Results_TypeID is the unique identifier for the type Store_get_Results.
+const Store_get_Results_TypeID = 0xe6be9a94cbc4c094
+
+func NewStore_get_Results(s *capnp.Segment) (Store_get_Results, error) {
+	st, err := capnp.NewStruct(s, capnp.ObjectSize{DataSize: 8, PointerCount: 0})
+	return Store_get_Results(st), err
+}
+
+func NewRootStore_get_Results(s *capnp.Segment) (Store_get_Results, error) {
+	st, err := capnp.NewRootStruct(s, capnp.ObjectSize{DataSize: 8, PointerCount: 0})
+	return Store_get_Results(st), err
+}
+
+func ReadRootStore_get_Results(msg *capnp.Message) (Store_get_Results, error) {
+	root, err := msg.Root()
+	return Store_get_Results(root.Struct()), err
+}
+
+func (s Store_get_Results) String() string {
+	str, _ := text.Marshal(0xe6be9a94cbc4c094, capnp.Struct(s))
+	return str
+}
+
+func (s Store_get_Results) EncodeAsPtr(seg *capnp.Segment) capnp.Ptr {
+	return capnp.Struct(s).EncodeAsPtr(seg)
+}
+
+func (Store_get_Results) DecodeFromPtr(p capnp.Ptr) Store_get_Results {
+	return Store_get_Results(capnp.Struct{}.DecodeFromPtr(p))
+}
+
+func (s Store_get_Results) ToPtr() capnp.Ptr {
+	return capnp.Struct(s).ToPtr()
+}
+func (s Store_get_Results) IsValid() bool {
+	return capnp.Struct(s).IsValid()
+}
+
+func (s Store_get_Results) Message() *capnp.Message {
+	return capnp.Struct(s).Message()
+}
+
+func (s Store_get_Results) Segment() *capnp.Segment {
+	return capnp.Struct(s).Segment()
+}
+func (s Store_get_Results) Result() int32 {
+	return int32(capnp.Struct(s).Uint32(0))
+}
+
+func (s Store_get_Results) SetResult(v int32) {
+	capnp.Struct(s).SetUint32(0, uint32(v))
+}
+
+// Store_get_Results_List is a list of Store_get_Results.
+type Store_get_Results_List = capnp.StructList[Store_get_Results]
+
+// NewStore_get_Results creates a new list of Store_get_Results.
+func NewStore_get_Results_List(s *capnp.Segment, sz int32) (Store_get_Results_List, error) {
+	l, err := capnp.NewCompositeList(s, capnp.ObjectSize{DataSize: 8, PointerCount: 0}, sz)
+	return capnp.StructList[Store_get_Results](l), err
+}
+
+// Store_get_Results_Future is a wrapper for a Store_get_Results promised by a client call.
+type Store_get_Results_Future struct{ *capnp.Future }
+
+func (f Store_get_Results_Future) Struct() (Store_get_Results, error) {
+	p, err := f.Future.Ptr()
+	return Store_get_Results(p.Struct()), err
+}
+
+type StoreClient capnp.Client
+
+// StoreClient_TypeID is the unique identifier for the type StoreClient.
+const StoreClient_TypeID = 0x9caff7fd6718fabc
+
+func (c StoreClient) Attach(ctx context.Context, params func(StoreClient_attach_Params) error) (StoreClient_attach_Results_Future, capnp.ReleaseFunc) {
+
+	s := capnp.Send{
+		Method: capnp.Method{
+			InterfaceID:   0x9caff7fd6718fabc,
+			MethodID:      0,
+			InterfaceName: "feature.capnp:StoreClient",
+			MethodName:    "attach",
+		},
+	}
+	if params != nil {
+		s.ArgsSize = capnp.ObjectSize{DataSize: 0, PointerCount: 3}
+		s.PlaceArgs = func(s capnp.Struct) error { return params(StoreClient_attach_Params(s)) }
+	}
+
+	ans, release := capnp.Client(c).SendCall(ctx, s)
+	return StoreClient_attach_Results_Future{Future: ans.Future()}, release
+
+}
+
+func (c StoreClient) WaitStreaming() error {
+	return capnp.Client(c).WaitStreaming()
+}
+
+// String returns a string that identifies this capability for debugging
+// purposes.  Its format should not be depended on: in particular, it
+// should not be used to compare clients.  Use IsSame to compare clients
+// for equality.
+func (c StoreClient) String() string {
+	return "StoreClient(" + capnp.Client(c).String() + ")"
+}
+
+// AddRef creates a new Client that refers to the same capability as c.
+// If c is nil or has resolved to null, then AddRef returns nil.
+func (c StoreClient) AddRef() StoreClient {
+	return StoreClient(capnp.Client(c).AddRef())
+}
+
+// Release releases a capability reference.  If this is the last
+// reference to the capability, then the underlying resources associated
+// with the capability will be released.
+//
+// Release will panic if c has already been released, but not if c is
+// nil or resolved to null.
+func (c StoreClient) Release() {
+	capnp.Client(c).Release()
+}
+
+// Resolve blocks until the capability is fully resolved or the Context
+// expires.
+func (c StoreClient) Resolve(ctx context.Context) error {
+	return capnp.Client(c).Resolve(ctx)
+}
+
+func (c StoreClient) EncodeAsPtr(seg *capnp.Segment) capnp.Ptr {
+	return capnp.Client(c).EncodeAsPtr(seg)
+}
+
+func (StoreClient) DecodeFromPtr(p capnp.Ptr) StoreClient {
+	return StoreClient(capnp.Client{}.DecodeFromPtr(p))
+}
+
+// IsValid reports whether c is a valid reference to a capability.
+// A reference is invalid if it is nil, has resolved to null, or has
+// been released.
+func (c StoreClient) IsValid() bool {
+	return capnp.Client(c).IsValid()
+}
+
+// IsSame reports whether c and other refer to a capability created by the
+// same call to NewClient.  This can return false negatives if c or other
+// are not fully resolved: use Resolve if this is an issue.  If either
+// c or other are released, then IsSame panics.
+func (c StoreClient) IsSame(other StoreClient) bool {
+	return capnp.Client(c).IsSame(capnp.Client(other))
+}
+
+// Update the flowcontrol.FlowLimiter used to manage flow control for
+// this client. This affects all future calls, but not calls already
+// waiting to send. Passing nil sets the value to flowcontrol.NopLimiter,
+// which is also the default.
+func (c StoreClient) SetFlowLimiter(lim fc.FlowLimiter) {
+	capnp.Client(c).SetFlowLimiter(lim)
+}
+
+// Get the current flowcontrol.FlowLimiter used to manage flow control
+// for this client.
+func (c StoreClient) GetFlowLimiter() fc.FlowLimiter {
+	return capnp.Client(c).GetFlowLimiter()
+}
+
+// A StoreClient_Server is a StoreClient with a local implementation.
+type StoreClient_Server interface {
+	Attach(context.Context, StoreClient_attach) error
+}
+
+// StoreClient_NewServer creates a new Server from an implementation of StoreClient_Server.
+func StoreClient_NewServer(s StoreClient_Server) *server.Server {
+	c, _ := s.(server.Shutdowner)
+	return server.New(StoreClient_Methods(nil, s), s, c)
+}
+
+// StoreClient_ServerToClient creates a new Client from an implementation of StoreClient_Server.
+// The caller is responsible for calling Release on the returned Client.
+func StoreClient_ServerToClient(s StoreClient_Server) StoreClient {
+	return StoreClient(capnp.NewClient(StoreClient_NewServer(s)))
+}
+
+// StoreClient_Methods appends Methods to a slice that invoke the methods on s.
+// This can be used to create a more complicated Server.
+func StoreClient_Methods(methods []server.Method, s StoreClient_Server) []server.Method {
+	if cap(methods) == 0 {
+		methods = make([]server.Method, 0, 1)
+	}
+
+	methods = append(methods, server.Method{
+		Method: capnp.Method{
+			InterfaceID:   0x9caff7fd6718fabc,
+			MethodID:      0,
+			InterfaceName: "feature.capnp:StoreClient",
+			MethodName:    "attach",
+		},
+		Impl: func(ctx context.Context, call *server.Call) error {
+			return s.Attach(ctx, StoreClient_attach{call})
+		},
+	})
+
+	return methods
+}
+
+// StoreClient_attach holds the state for a server call to StoreClient.attach.
+// See server.Call for documentation.
+type StoreClient_attach struct {
+	*server.Call
+}
+
+// Args returns the call's arguments.
+func (c StoreClient_attach) Args() StoreClient_attach_Params {
+	return StoreClient_attach_Params(c.Call.Args())
+}
+
+// AllocResults allocates the results struct.
+func (c StoreClient_attach) AllocResults() (StoreClient_attach_Results, error) {
+	r, err := c.Call.AllocResults(capnp.ObjectSize{DataSize: 0, PointerCount: 0})
+	return StoreClient_attach_Results(r), err
+}
+
+// StoreClient_List is a list of StoreClient.
+type StoreClient_List = capnp.CapList[StoreClient]
+
+// NewStoreClient_List creates a new list of StoreClient.
+func NewStoreClient_List(s *capnp.Segment, sz int32) (StoreClient_List, error) {
+	l, err := capnp.NewPointerList(s, sz)
+	return capnp.CapList[StoreClient](l), err
+}
+
+type StoreClient_attach_Params capnp.Struct
+
+// StoreClient_attach_Params_TypeID is the unique identifier for the type StoreClient_attach_Params.
+const StoreClient_attach_Params_TypeID = 0xff66c4b77267987d
+
+func NewStoreClient_attach_Params(s *capnp.Segment) (StoreClient_attach_Params, error) {
+	st, err := capnp.NewStruct(s, capnp.ObjectSize{DataSize: 0, PointerCount: 3})
+	return StoreClient_attach_Params(st), err
+}
+
+func NewRootStoreClient_attach_Params(s *capnp.Segment) (StoreClient_attach_Params, error) {
+	st, err := capnp.NewRootStruct(s, capnp.ObjectSize{DataSize: 0, PointerCount: 3})
+	return StoreClient_attach_Params(st), err
+}
+
+func ReadRootStoreClient_attach_Params(msg *capnp.Message) (StoreClient_attach_Params, error) {
+	root, err := msg.Root()
+	return StoreClient_attach_Params(root.Struct()), err
+}
+
+func (s StoreClient_attach_Params) String() string {
+	str, _ := text.Marshal(0xff66c4b77267987d, capnp.Struct(s))
+	return str
+}
+
+func (s StoreClient_attach_Params) EncodeAsPtr(seg *capnp.Segment) capnp.Ptr {
+	return capnp.Struct(s).EncodeAsPtr(seg)
+}
+
+func (StoreClient_attach_Params) DecodeFromPtr(p capnp.Ptr) StoreClient_attach_Params {
+	return StoreClient_attach_Params(capnp.Struct{}.DecodeFromPtr(p))
+}
+
+func (s StoreClient_attach_Params) ToPtr() capnp.Ptr {
+	return capnp.Struct(s).ToPtr()
+}
+func (s StoreClient_attach_Params) IsValid() bool {
+	return capnp.Struct(s).IsValid()
+}
+
+func (s StoreClient_attach_Params) Message() *capnp.Message {
+	return capnp.Struct(s).Message()
+}
+
+func (s StoreClient_attach_Params) Segment() *capnp.Segment {
+	return capnp.Struct(s).Segment()
+}
+func (s StoreClient_attach_Params) Context() (mp.Context, error) {
+	p, err := capnp.Struct(s).Ptr(0)
+	return mp.Context(p.Struct()), err
+}
+
+func (s StoreClient_attach_Params) HasContext() bool {
+	return capnp.Struct(s).HasPtr(0)
+}
+
+func (s StoreClient_attach_Params) SetContext(v mp.Context) error {
+	return capnp.Struct(s).SetPtr(0, capnp.Struct(v).ToPtr())
+}
+
+// NewContext sets the context field to a newly
+// allocated mp.Context struct, preferring placement in s's segment.
+func (s StoreClient_attach_Params) NewContext() (mp.Context, error) {
+	ss, err := mp.NewContext(capnp.Struct(s).Segment())
+	if err != nil {
+		return mp.Context{}, err
+	}
+	err = capnp.Struct(s).SetPtr(0, capnp.Struct(ss).ToPtr())
+	return ss, err
+}
+
+func (s StoreClient_attach_Params) Store() Store {
+	p, _ := capnp.Struct(s).Ptr(1)
+	return Store(p.Interface().Client())
+}
+
+func (s StoreClient_attach_Params) HasStore() bool {
+	return capnp.Struct(s).HasPtr(1)
+}
+
+func (s StoreClient_attach_Params) SetStore(v Store) error {
+	if !v.IsValid() {
+		return capnp.Struct(s).SetPtr(1, capnp.Ptr{})
+	}
+	seg := s.Segment()
+	in := capnp.NewInterface(seg, seg.Message().CapTable().Add(capnp.Client(v)))
+	return capnp.Struct(s).SetPtr(1, in.ToPtr())
+}
+
+func (s StoreClient_attach_Params) Printer() PrinterInterface {
+	p, _ := capnp.Struct(s).Ptr(2)
+	return PrinterInterface(p.Interface().Client())
+}
+
+func (s StoreClient_attach_Params) HasPrinter() bool {
+	return capnp.Struct(s).HasPtr(2)
+}
+
+func (s StoreClient_attach_Params) SetPrinter(v PrinterInterface) error {
+	if !v.IsValid() {
+		return capnp.Struct(s).SetPtr(2, capnp.Ptr{})
+	}
+	seg := s.Segment()
+	in := capnp.NewInterface(seg, seg.Message().CapTable().Add(capnp.Client(v)))
+	return capnp.Struct(s).SetPtr(2, in.ToPtr())
+}
+
+// StoreClient_attach_Params_List is a list of StoreClient_attach_Params.
+type StoreClient_attach_Params_List = capnp.StructList[StoreClient_attach_Params]
+
+// NewStoreClient_attach_Params creates a new list of StoreClient_attach_Params.
+func NewStoreClient_attach_Params_List(s *capnp.Segment, sz int32) (StoreClient_attach_Params_List, error) {
+	l, err := capnp.NewCompositeList(s, capnp.ObjectSize{DataSize: 0, PointerCount: 3}, sz)
+	return capnp.StructList[StoreClient_attach_Params](l), err
+}
+
+// StoreClient_attach_Params_Future is a wrapper for a StoreClient_attach_Params promised by a client call.
+type StoreClient_attach_Params_Future struct{ *capnp.Future }
+
+func (f StoreClient_attach_Params_Future) Struct() (StoreClient_attach_Params, error) {
+	p, err := f.Future.Ptr()
+	return StoreClient_attach_Params(p.Struct()), err
+}
+func (p StoreClient_attach_Params_Future) Context() mp.Context_Future {
+	return mp.Context_Future{Future: p.Future.Field(0, nil)}
+}
+func (p StoreClient_attach_Params_Future) Store() Store {
+	return Store(p.Future.Field(1, nil).Client())
+}
+
+func (p StoreClient_attach_Params_Future) Printer() PrinterInterface {
+	return PrinterInterface(p.Future.Field(2, nil).Client())
+}
+
+type StoreClient_attach_Results capnp.Struct
+
+// StoreClient_attach_Results_TypeID is the unique identifier for the type StoreClient_attach_Results.
+const StoreClient_attach_Results_TypeID = 0xc74a6e0f31e490fd
+
+func NewStoreClient_attach_Results(s *capnp.Segment) (StoreClient_attach_Results, error) {
+	st, err := capnp.NewStruct(s, capnp.ObjectSize{DataSize: 0, PointerCount: 0})
+	return StoreClient_attach_Results(st), err
+}
+
+func NewRootStoreClient_attach_Results(s *capnp.Segment) (StoreClient_attach_Results, error) {
+	st, err := capnp.NewRootStruct(s, capnp.ObjectSize{DataSize: 0, PointerCount: 0})
+	return StoreClient_attach_Results(st), err
+}
+
+func ReadRootStoreClient_attach_Results(msg *capnp.Message) (StoreClient_attach_Results, error) {
+	root, err := msg.Root()
+	return StoreClient_attach_Results(root.Struct()), err
+}
+
+func (s StoreClient_attach_Results) String() string {
+	str, _ := text.Marshal(0xc74a6e0f31e490fd, capnp.Struct(s))
+	return str
+}
+
+func (s StoreClient_attach_Results) EncodeAsPtr(seg *capnp.Segment) capnp.Ptr {
+	return capnp.Struct(s).EncodeAsPtr(seg)
+}
+
+func (StoreClient_attach_Results) DecodeFromPtr(p capnp.Ptr) StoreClient_attach_Results {
+	return StoreClient_attach_Results(capnp.Struct{}.DecodeFromPtr(p))
+}
+
+func (s StoreClient_attach_Results) ToPtr() capnp.Ptr {
+	return capnp.Struct(s).ToPtr()
+}
+func (s StoreClient_attach_Results) IsValid() bool {
+	return capnp.Struct(s).IsValid()
+}
+
+func (s StoreClient_attach_Results) Message() *capnp.Message {
+	return capnp.Struct(s).Message()
+}
+
+func (s StoreClient_attach_Results) Segment() *capnp.Segment {
+	return capnp.Struct(s).Segment()
+}
+
+// StoreClient_attach_Results_List is a list of StoreClient_attach_Results.
+type StoreClient_attach_Results_List = capnp.StructList[StoreClient_attach_Results]
+
+// NewStoreClient_attach_Results creates a new list of StoreClient_attach_Results.
+func NewStoreClient_attach_Results_List(s *capnp.Segment, sz int32) (StoreClient_attach_Results_List, error) {
+	l, err := capnp.NewCompositeList(s, capnp.ObjectSize{DataSize: 0, PointerCount: 0}, sz)
+	return capnp.StructList[StoreClient_attach_Results](l), err
+}
+
+// StoreClient_attach_Results_Future is a wrapper for a StoreClient_attach_Results promised by a client call.
+type StoreClient_attach_Results_Future struct{ *capnp.Future }
+
+func (f StoreClient_attach_Results_Future) Struct() (StoreClient_attach_Results, error) {
+	p, err := f.Future.Ptr()
+	return StoreClient_attach_Results(p.Struct()), err
+}
+
+const schema_dc7e019f90948196 = "x\xda\xb4[\x0fx\x14\xd5\xb5\xbfgf7\x13 \xcb" +
+	"fr\x17CP\x18\xcd\xc3\x1a\x03\x04\xb2\x10\x84\x05\xdd" +
+	"\x10A\xc1\x820\xacV\xa1\xc62\xd9L\x92\x95\xfd\x13" +
+	"w7@|\xd0\x80B\x85\xd6Tm\xa9\x05*UT" +
+	"\xfa\xac\xd5\x8aT\xaa(\xbc\x8a\x92W\xb5\xa5\xad\x16\xac" +
+	"\xa8<\xa1OP\xbe\xd6*UA\xed\xc3}\xdf\xb9\xb3" +
+	"wf6\xfb'A|\xfd>\x0b\x9c{\xe6\xdc{\xcf" +
+	"=\xf7\xdc\xf3\xfb\xdd\xbb\xe3v\xd2zG\xad\xeb\xa2\x0b" +
+	"\x89\x10\xd8\x06\xce\xa2\xd4\xb9\xe3\xe6\x9c\xfc\xe1\x15+n" +
+	"%\xf29@\x88C\"d|gY\x13\x10Gj\xd0" +
+	"\xc7\x9b;7n\xd8\xb7\xdahq\x8a\xd8\xa4\x975\x00" +
+	"\x01\x1a){\x9c@\xaa\xe4\xa7-7t,\xd9\xb1\x86" +
+	"\xa8\xe5\xc0\xbfu\xd2JTpQ?\x81\xd4}\x17l" +
+	"\xa8\xb9\xe5\xb9\xbb\xbfC\xd4sL\x851t\x18*\xd4" +
+	"1\x85m\x0f\x9f<\xfa\xe7=?\xbf\x9d\xc8\x83\xc5\xd4" +
+	"=\xab\xd6\xdfu\x1f|\xfb-B\x80^K\xb7\xd3F" +
+	"*\xd1F\xaa\xd05\xf4J\xfa\x18-'$5\xea\xa6" +
+	"\xe03[\xbb_\xbf\x9d\xc8\xe5\xdc\xdcf\xea\xc3\xb1\x1e" +
+	"\xbd\xf7\xe0\x9e\xdbn;\xb9\xd6\xde\xd3\x1al\x02\xda\xcd" +
+	"z\xba\xe0\x81g\xd7\x97\xae\xd8\xde\x9d\x9e\x0c\xa0\xc2c" +
+	"\x94Mf\x07SX\xb6\xc0w\xee\xec\xc8\xd8\xef\x13u" +
+	"0H\xd6X\xd8\xb4\xe9A\xba\x9d\x1e\xa1\x12=B\x95" +
+	"\xf1\x03<o\x0b\x04R\xd7Ot\xfc\xb5s\xda\x8a;" +
+	"\xed=\xee+g\x06\x0f\x94\xa3\xc1\x8b\x02\xd57\xae]" +
+	"\xf7\xe0\x9d\xe9\x1e\x99\xc2'\xe5lH\xa7\xcb\xdf%\x90" +
+	"z\xf6\xa2?\xfcj\xd0\xadW\xdcm\x1f\xd2\x91\xa1\xcc" +
+	";\xc7\x87\xa2\x05\xef\xca\xeb\x1a\x1f\x9b\x06? 25" +
+	"\x15\x06T\x94\xa1\x82\\\x81\x0a\x9f\xfdO\"pt\xf1" +
+	"\xfa\x1f\xa7\xc7`h\xd4\x1a\x1a\x93+\x96\x12H5\xae" +
+	"\xba\xa9\xe8\xd2\xb5\xcb7d9xc\xc5\x03tK\x85" +
+	"D\xb7T(\xb4\xa7\xe2J\xfa~\x85DHj\xcf\xce" +
+	"\xff8\xf9\xce\xab\xdb\xb2\xd5\x0fTl\xa7\x87*$z" +
+	"\xa8B\x19\xef\x1c&\x15\xd1\x0bG\xa0\xfey\xdb\x9eL" +
+	"MX>s\xa3}\x84\xae\x11\x02\x1b\xe1\x08\x1c\xe1O" +
+	"\xbb~\xf3I\xf7\xde\xc5\x1b\xeds\xac\x1dQ\xcd\x06\xc8" +
+	"\x14\x16\xcd\x1c;|\xca\x8d\xcb7\xa1\xdbm]:\xcb" +
+	"\xd1\xed\x0bF\xbcL\xf5\x11\xe5\x84\x8c\x8f\x8cx\xcaI" +
+	" \xf5Q\xd5G\xd7_s\xdb\x9c\x9f\x10Y\xe1>\xbf" +
+	"\xa0\xea\x16\x0c\x80\xdfOz\xeb\x9a:\xd7\xee\x9f\xd8\x97" +
+	"\xc3U\xc5bqH\x15v\xb4\xeb\xf3\xa1\xad\xa7O=" +
+	"~o\xd6\xd4\xea\xaa^\xa5\xd3\xaa$:\xadJ\xa1\xa1" +
+	"\xaa+\xe9\xddU8\xb3I\xb7\xady\xf8\xeb\x91\xc6-" +
+	"DU\x98k\x05\xb61\xaa\x9a\xd0\xe0\x9a*\\\xbe\xeb" +
+	"\xff\xf8\xc3x\xeb\x9f6=\x98\xd6`=6^|\x13" +
+	"*\x84.\xc6\xed\xf1\xec\xf9\xc3\xbeS\\\xb2\xff\xc1\xac" +
+	"\x1e\xa1\xfas\xea\xaa\x96\xa8\xabZ\xa1u\xd5\xb7\xd35" +
+	"\xd5\xd8\xe3\xaa\x91#.\xfa\xe0\xd5\xe8C\x19\x8b\x19\xa9" +
+	"f\xf1\xd0Q\x8d\x06_\xd8\xf9\xc0\xc9_W\x7f\xb1\x95" +
+	"\xc8\x83\xc1\xe6*A*\x05\xea\x1a\xb5\x89\x0e\x19\x85N" +
+	"\x93G-%\x84\xae\x19U\x9ez\xf1\x92\x1f\xbcz\xc3" +
+	"\x0a\xff#\xf6\x0d\xbcj\x14\x8b\xc0u\xa3\xd0`\xf7\xc5" +
+	"Sn\xf6\xd7\xbf\xf7\x0b\xfb\xeah\xa3\xbdl\x0a\xa3\xd1" +
+	"im\x8b\xd7]\x19\xda\xfe\xadG\x8d\xf5eS\\7" +
+	"z\x18\xfa\xfb\xcd\x17\xee\xee\xf9\xe7\xa4\xe1\xbfL\x7f\xca" +
+	"\xdcs\xf3h6\xd8\xce\xd1\x18y\xfb\xf7\x7fw\xf3\xa1" +
+	"\xc5\xc5\x8f\xdbm;\xc7\xb0\xce]cPa\xee\xdeo" +
+	".[\xf5\xb3S\xdb\xf8|\x99\x89\xd0\x18\xb6d7\x8f" +
+	"\xc1\xe1\xf5\xfcj\xcb\x87\xef\xbd\xb6w;\x91+l\x81" +
+	"b(.\xa8\x11\x80\xea5\xe5\x84\xd0H\x0d\x9a\xebl" +
+	"?\xaf\xebp\xe9;O\x12\xd9\xc3\xfb\xa3\x07k>'" +
+	"@\x0f\xd5\xe0T\xde\x1e\xff\xda/\xa6\xdf\xfe\xd1\x8e\x0c" +
+	"\xf7\x9e\xae\x89cw\x03\xc6\xa2\x85\xe0\xf2K\xef{\xf2" +
+	"\xe5\x83\xbf&\xf2`G\xc6z\xdd=\xf6y\xbaq\xac" +
+	"DH`\xfdX\x11\x02\xf7\x8f\x15\x80\x90\xd4\xfa\x9eo" +
+	"\xab\xb2t\xf5S\xf6\x09\xde=\xf6*\xb4\xb7y\xac\x9f" +
+	"\xc0\xbf>\xbf\xf2)\xff\xa9\xff~\x9a\xe5*\xa3y\xf7" +
+	"X\xe6\xdb\x1elNE<\xb2\xfe\xed\xeb\x06\xed\xcc\x18" +
+	"\xd0\xd1\xb1\xcc\x85\xef\xb3\x01}\xb1'\xd8\xb4\xe8\xa9?" +
+	"?c\xdb]t\xd68\x9c\xd2\x9cq~\x02\xa7/k" +
+	"L\xc5\xfe\xed\xe1]\xb6\x15\x88\x8cc\x0e\xee\x18\x87\x9f" +
+	"\x7fz\xd1\x10\xe7\xae_\x9c\xdc\x95\x91_\xc6-d\xf6" +
+	"\xf1\xfb\xd4\x91O\x07\xfem\xd1\xda1\xcf\xd9\x15\\\xb5" +
+	"\xf3Q\xa1\xa2\x16\x15\xb6\xae~\xfc\xf5\xd6\xebj\x9e\xb7" +
+	"o\xaa\xc9\xb5\xcc\xc2\x0c\xa6\xf0\xc4\xbe\x85\x7f9u\xc9" +
+	"\xf8\x17\xec\x16\xf4Z6\xc9\x08Sxm\xef\xf6-\x9f" +
+	"\xbd{\xe0\x05\xa2\x9e\x0f\xb6\x05e\x96v\xd7z\x81\xee" +
+	"\xab\xc5Y\xbd\xc4\x94O\xdf\xf5N\xad;z\xd5o\x89" +
+	"<\x8c\xf7v\xbc\xf6*\x8c\xb6\x7f>\xb5\xeb\x8b\xf7\xba" +
+	"\xb7\xfd\xd6vH\x1d\xa8m\xc0\x96Co\xbf\xf9\x87=" +
+	"\xe7\xd7\xefK\x9fAi?\xd72/\xf6\xd4\xa2\x1bJ" +
+	"\xce\xad\xf6_\xbd\xe9\x9b\xfbz\xed\x1a\xc0]s\x81\xf7" +
+	"\x11z\xb1\x17Gp\xa1\xd7O\x08m\xf4\xbaS\x91\x9a" +
+	"\x0b\x16y\xbd\x9d\x7f\xb4G\xb6\xeae)k\x81\x17\x0d" +
+	"nX\xf1\xd3\xa1\xab\x959\xaf\xd8'\xbd\xc3\xcb\x1c\xbf" +
+	"\xdb\x8b\xf3x\xf7\xc0\x0b\xdb\xef\xff\xf4\xd8~\xcci\xb6" +
+	".g\x08\x92H\x08=\xe4}\x84\x1ee}\x1e\xf1b" +
+	"\x1e\xd9\xfe\xec>i\xea\xee\xe0\x01\xbb\x93w\x8cg\xdb" +
+	"`\xf7x4\xf7\xef7\xfe\xeb\xfdM\x03>?`\xef" +
+	"\xef\xd0x\x16h\xc7\x99\xc2\xda\xba\x85\xb3W\x1f\xeb\xf9" +
+	"\x8b]a\xc0\x04v\x14\xc9\x13Pa\xfa\xcd-\xf7\x94" +
+	"\x0fh\x7f\xcb\xae0m\x02[\xa6YL\xe1Q\xbdh" +
+	"\xe8\xc8\xd5\x83\x0e\xe3\x18\x04\xae\xb1q\x02\x1b\xc4\x96\x09" +
+	"\xb8\x17/}\xfd\x8bi\xf1{\x1e=l71\xb9\x8e" +
+	"e\xbb\x19uhb\xcb\xb1\xd7\xfe\xf5\xb3\xa7\x9f8L" +
+	"\xe4\xc1B\xc6\xee\xd1\xeb\x1e\xa0\x91:\x9co\xa8n." +
+	"\x81\xd4\xbc7V\xbfq\xed\xf27\x8e\x189\xdc\xb0\xb4" +
+	"\xa5\x8e\xed\xc3\xc7\x98\xa5_\x0a\xcd\x0fE\x93\x1f\xff5" +
+	"#1\xec\xabcKz\xa0\x0e\x07\xf3\xe9\xb1\xfd/<" +
+	"\xf1\xf3SG\xb32kd\xe23\xb4c\xa2D;&" +
+	"*t\xeb\xc4\xdb\xe9'\x131\xb3\xae\x7fn\xef\xef\xd6" +
+	"o\xfa\xcfcD\xf5\x98\x1e>4\x91\x9dRG&b" +
+	"\x8f3\xa7,yX\xfa\xdek\xefflE\xb8\x84%" +
+	"{\xd7%\xd8\xe3\x8b\x7ft7~\xe3\x9e\xc5\xefs\x07" +
+	"\xb11m\xbd\x84E\xc5c\x97\xe02\xbe\xd8\xf4r\xe4" +
+	"\xb6\xb6\x81\x1f\xa45X'=\x93\x98\x83^\x99\x84a" +
+	"sr\xd7\xef.Z\xd0t\xfa\x83\x8c\xa3p2[\xc6" +
+	"K'\xe3(\x1ey\xfa\xd2\xef\xcd\xb8\xfa\x8e\x0fmA" +
+	"\xde8\xd9\x8bA\xfe\xe3\x9f\xedx\xe7\xcf\xcf\xdf\x7f\"" +
+	"W\xe2\x9f1y;\x9d3\x99\xa5\x86\xc9\x98\xf8\x1b}" +
+	"\xee\xd4\xac\xc9\xab\x8eJ\xc1\xf5\xff\xb4'~\xd5g\x84" +
+	"\xb0\x0f\xa73\xb3\xe5G+\x0f7\x8e\xfc\xc8^\xf4M" +
+	"\x99\x8f]\xddq\xe27\xcf8\xbfy\xd7'\x19\xae\xd0" +
+	"\xa7\xb0\x92\"2\x05\xe7\xf1\xf3SG\xf7?\xbf\xed\xe1" +
+	"\x93Y\xce\x7fi\xca&\xfa\xca\x14\x89\xbe2E\xa1\x9f" +
+	"L\xb9\x9d\xce\x98\x8a\xce\xbf\xf3\xe3\x0f\x13\xbe\xbf\xbd}" +
+	"\xd2\xd6\xd5\x98\xa9\x95\xd8\xd5\xe0\x07\xef}\xb7\xf8\xdc\xdb" +
+	"O\xf1\xae\x9c\xd86d*\x86\xe5\xf8\xe1S\xaf\x03\x02" +
+	"\xa9\xe1\xe7}\xbcsD\xad\xfa\x19Wa3\x19r\x19" +
+	"\x8b\xdc\xe1\x97\xa1\xdbG\xdf7\xf5\xf4\x03\xb5\x0b?\xcf" +
+	"\x18\xef\x89\xcbX\xb0|v\x19\x8ew\xf2\x1c\xf7\x9b\x87" +
+	"\x16N\xfb_\xbb\xdf\xaf\xf5\xb3\xed\xda\xe8G\xbf\xbf\xf1" +
+	"\xd7m\xd11\xa3\x8e}a\xdf\xf0\xab\xfc,\x0dv\xfb" +
+	"\xd1\xc2\x8a\x0d\xad\xf1\xa7\xf6\xb6\xa4\x8c\xbcd\x0c\xe2\xb8" +
+	"\x9f\xed\xaf\x13~t\xe7\xc1\xd8\xa6\xdf\xff\xe3\xf4\x8e\x94" +
+	"m\x8e\xeb\xea\xbd@R\xa4<\xd5\xa2k\xc9\x8e\xb8^" +
+	"\xe3\x08j\xed\xd1v\xdf\x15\xe9\x7f\xc6\xb5\xa5W\xc4\xe2" +
+	"\x91DCgRO\x8c\x9c\xaf':\xa4p2\x91O" +
+	"[_\xa2\xc7;\x93m\xa1h\xeb\xc8yZ\\\x8b$" +
+	"\x88Z\":\x08q\x00!\xf2\x8c\x06B\xd4z\x11\xd4" +
+	"\xd9\x02\xc8\x00,\xc6\xe5Y^B\xd4\xe9\"\xa8\xf3\x04" +
+	"\x90\x05\xc1\x831)\xcf\xf1\x11\xa2\xce\x14A\xbdF\x80" +
+	"\xae`,\x9a\xd4\x97%\xa14\xf5_\x95\x83\x1a\x9b\x8f" +
+	"M\xbf\x97\x10\x80R\x02J(\xda\xde\x81r\xf3\xc85" +
+	"\xe4\xfe`[,\x14\xd4\xa1\xd4JpF\x839j\xd1" +
+	"\x18\xf5\xe5Z8\xdc\xa4\x05\x17\xd7\x04\xb5p\xd8\x9c\x9b" +
+	"\xea0G\xec\xc2q\x14\x8b\xa0z\x04\xf0\xc7\xf5DG" +
+	"8\x09\x0e\"\x80#\xdb\xd6t=\x1eZ\xa27\xd7\xb4" +
+	"\xc7\xa2\xad\xccTX<cS\xc0M)\xcc\xd6<\x00" +
+	"\xd5\x01B\xea\xc6\xfa'\x9e\xea\\\xf4\xf11\xa2:\x04" +
+	"\x986\x14\xa0\x84\x10\x19\xbe\xcb?\xf3\x01\xef\x9c\x80\xea" +
+	"\x10\x9d\x84\x98\x9b\x038\xb0\x91\xe5j\"\xc8N\xc9\x8d" +
+	"\xc3\xabG\xb3\xb6\xfdAH^\xc74\xeb\x89d<\xd6" +
+	"9r\xbe\x9f\x8d8\xd1[\x91\xaf{4v\xb9\xb1J" +
+	"#\xfd\xc6\xba\xdbg\xee\xb5f\xae,\xd1\xc2\x1dz\xd6" +
+	"\xc4{EQ0\x16M$\xe3\x1d\xc1\xa4\xe1\xc8d\x82" +
+	"\xd8\xcd\xcd'\x18T\xa0\x0e\x15 \x95l\x8b\xebZ\xf3" +
+	"\x1c\x8d@;\xc8\xa9\xcdo\x1d\xdcT~\xc9\x8d\xff\xc0" +
+	"\xe5\x96\xb3\xfd:\xb7]I\x86b\xd1D\xff\xfd:\xb7" +
+	"\x9d}@@\x9d`\xf4\x0f@\x1b\xa1\x9a6\x82\x12X" +
+	"\x0e\"\x04\xd6\x02\x0fe\x00\xba\x06\xbc\x84\x04V\xa2\xfc" +
+	"\x0e\x94\x0b\xe0\x01\x01\x80\xaec\xf2\xd5(\xbf\x0b\x05\xa2" +
+	"\x07D\x00\xda\xcd\xc4kQ\xbc\x1e\xd5\x1d\xe0\x01\x07\x00" +
+	"\xfd\x11T\x13\x12\xb8\x0b\xe5\xf7\xa2\xdc\x09\x1ep\x02\xd0" +
+	"\xcdL\x7f\x03\xca\x1fBy\x91\xe0\x81\"\x00\xba\x05\x1a" +
+	"\xe8\x16P\x02\xbb\xb0\xe5El\x91D\x0fH\x00\xb4\x07" +
+	"\xbc\xb4\x07\x94\xc0al\xf9;\xb6\x14;<P\x0c@" +
+	"\x8fC%=\x0eJ\xc0!\x88\x10(\x15\x04\x90\x07\x08" +
+	"\x1e\x18@\x08u\x09\x0d\xd4%(\x81*l\x99\x80-" +
+	"\x03\x07z` !\xb4Vh\"$0\x0e\xe5SQ" +
+	">\x08<0\x88\x10:Y\xb8\x85\x90\xc0$\x94OG" +
+	"yI\x91\x07J\x00\xe84\xa1\x9aN\x13\x94\xc0\x0d\xd8" +
+	"\xd2&\x08\xe0n\x09k\xad\xcc\xf3;\xdf\xfc8x\xe7" +
+	"\xda\xf5;\x0c\xcf\x97\xa6=\xef\xf3G\xbe\x85*\xb8|" +
+	"Dp\x02\x10P\x82\xb1\x8e(\xdb('\x1c\x9f\xa5R" +
+	")\x02J\\K\x86b0\x88\x080\xe8\xb9\xc3~B" +
+	"\x94\xb0\xd6\xa4\x87\xa1\x84\x08\x86\x15\xaf\xd2\xa6\x87\xc31" +
+	"wS8\xd6\x04.\"\x80\x0b\xa5e\xe2\xcb_(\xc1" +
+	"X8\x16\x07\xb7U\x02\x10p\xba\x81@W2\x14\xd1" +
+	"c\x1dI6\xb6\xe9\x91\xef\xffm\xec}'\xbec\x8c" +
+	"\xad\x04\x9c\xeeb\xec\x0b\xffK\x19\xff\xfb\xa0\x8b\x10\xa2" +
+	"4\xeba\xad3\xcf\x17\x03\x88\x00N\xfc\x0fF\x10\"" +
+	"\xb5\xe8z\x1e=\x89\xeb\x89\xef\x89\x84t\x85Z\xa3\xb1" +
+	"\xb8\xde\xcc\x94\x0f\xbd\xfe\xa3\xaf=]<\xfbV\xaeL" +
+	"\xc4\xf4d \x15cQ\xa9\x85\x894+j%\x916" +
+	"-\xc1\xc2\x95\xf8\xa3Z\x18\x1b\x80\x08\xe8B\xf7R-" +
+	"\xd4\xe7\xcc\x0e\xb7\xff\xb8\xde\x96\x06\x1c\xf9vw\xae\xfd" +
+	"\xd8\xff\x1c\xc9\xed\xb5\xc7\xf5\x84\x1e\x0d\xeafZQK" +
+	"Ms\x1a\x9a\xbbA\x04\xb5\xcdvH\xe8\xd5\x84\xa8\x8b" +
+	"DP\xc3\xb6C\"\x84y\xa5Y\x04u\xa5\x00\xb2\x88" +
+	"\x9b\x8a\x10y\xc50B\xd4e\"\xa8\xab\xad\xd1\x94Z" +
+	"\x9c\x89q\x0e\xb8\x9b\xb5\xa4\xc6\xdd\xa9D\xb5\x88\x9e\x80" +
+	"\xc1\x04\xe6\x89\xc0\xc2h0\x011\xd8\x04\xb2U\xbe\xf5" +
+	"\xca'\xbd\x93\x9f\x16\xd1\x9b\xd9y'f&\xbe\x06\xcb" +
+	"3\xf9O\xb1\xdeV\x1b\xb4\x84n\xe6]\x96L\xe1\xec" +
+	"\x8d\xf2\xa1.\xd5\xa2I\xd3h\xb1i\xf4b4:R" +
+	"\x04u\x9c\x00\xdc\xe7c\x16\x12\xa2\x8e\x16A\x9dT\xb0" +
+	"#\xb48]OjD\x0c\x85y\xc8\xf5N\xbc\x81\xa4" +
+	"\x14\x8b\xeb\xb9\xd3\xae'\xbd\xf9o1\xd3.\xf1\xfb\x02" +
+	"\xc9X\\'$}\x9aq\xc4\x0c\xbc>\x96\xe5Jv" +
+	"\x9aI\xadz\xb2\x1e\xe6AV\x87W\xe8\x0a\xfbw\xff" +
+	"3}\xdaA\x04\xd4E\xacO^\x8c\x01\xe7\xe3\xe8\x09" +
+	"a>\x11\xe8qA\x02\x8b-\x02^\x0a\xd3CB\x03" +
+	"\x11\xe8+\x82\x04\x82\xc9\xf1\x01\xa7\xdeh\x0f\xfbv\xb7" +
+	" \x81h\xa2\x06\xe0X\x86>!x\x89@\xb7\x0a\x12" +
+	"8\xcc\x0a\x1fx\x99N7\x0a\xb7\x10\x81\xde-H\xe0" +
+	"4\xc1\x0dp\x92\x80\xae\x11n%\x02]!HPd" +
+	"\xb2$\xc0\x19=z\xb3p\x15\x11hH\x90@29" +
+	"8\xe0x\x9e6\x0a\xd5D\xa0\xaa A\xb1I\xea\x00" +
+	"\xe7\xa7\xe8\x0c6\xaa\xc9\x82\x04\x03L\x06\x10x\x91L" +
+	"\xc7\x08^:FP\x10\x98\x09\x12\x0c4i\x16\xe0(" +
+	"\x91^\xca\xbe\xaf\x15$\x18d\x16\xbf\xc0\xb9\x14z!" +
+	"k\xad\x10$(1q#p\x9cO]B\x13\x11\xa8" +
+	"S\x90\xc0e\xc2\\\xe0\xc5+\xfd\x0c\xd0\xd7\xef\x83\x04" +
+	"\x83\xcd\x9a\x188\x05@\x8f\xc0MD\xa0\x07A\x02\xb7" +
+	"\xc9\x0c\x03\xc74t\x1f,$\x02\xed\x01\x09JMb" +
+	"\x048\xca\xa0;\x01\xfb}\x02$\x90M$\x05\x9c;" +
+	"\xa0[Y\xbf\x1bA\x822\x13\xb9\x00\x87\xac\xb4\x9b\xb5" +
+	"\xae\x02\x09\xa8\xc9)\x01\xe7\x03h\x07`\x04D@\x02" +
+	"\x8f\x09\x16\x80\x03t\xaa\x01\xae\xd3\x02\x90`\x08'K" +
+	",\xb0L\xe7\xb0og\x80\x04\xe7\x98X\x048gF" +
+	"'\xb3okA\x82r\x93I\x01N\x96\xd3\x0b!N" +
+	"\x04:\x1c\xa4\x14/\xaa\x08$\xeb\xa1+\x9d`\xea!" +
+	"\xc5\x93;\x93+\x91\x8ep2To;c\xfc\x81\xa0" +
+	"\x16\xd6\xe26\x11\xcc\x8b\x85\xa2I=N\xea!\xc53" +
+	"9!\xa4\x1eO\x9a(\xda\x08E\xe7v\xe0\x9f,/" +
+	"\xe68\xef\xf9\x96\x8f\xa7\xaeF\x8d\xb9\xd1\x00Q\xf4\xf8" +
+	"\x12=\x8eF\x8c\x13\xbf\x1e\x94\x16-\x14N\xd4C*" +
+	"\xa2-\xd6\xb1\xbe%\xd2\x12\xbd\xb9\x1e\xba:\x12:\xa6" +
+	"\xc8zH-\x0d%\xdb\xb0R%n\xacU\xeb!\xc5" +
+	"\xd1\x07\x11\xb1\xc8M5\xc7\x02\xc9\x8e\x96\x96\xb9D\x0a" +
+	"7\x8f\xc79\x1b\xff\xae\x87\xaeV=\xaa\xc7C\xc1z" +
+	"H-\x89\x85\x9a1\x1f\x12\x88\xd4C\x0ag\x13\xc7B" +
+	"\x1aG\x92\x0a\xa6\xab`\x028\x0e\x0e\x84\x8c6\xf3_" +
+	"\x0a\x03F\x99Y\xc8\x9e\xc9\xdbC\x1c\x0f\xf4}l\x1a" +
+	"5L\xde\xe4m\x1d\x0a\xee\xde%\xf6\x99\x1d\x0a\x82a" +
+	"w\x86\x09\xd60\xd5\xdai/\xac\xc5\xae\xd6\x13I\xbd" +
+	"Ym\xe3\x9d\xd0\x97\x84j\xfa\x92\xa0\x04\xde\xc1z\xee" +
+	"C\xc1:\x9e\xe9\xfb\xc20\xfa\xbe\xa0\x04\x8aE\x11\x02" +
+	"\x1e\xd1:\xa3\xa9,z\xa9,*\x81\xd1\xd82I\xb4" +
+	"\x0ejZ'\xfah\x9d\xa8\x04\xe6a\xcb\x0d\xd8\xe2p" +
+	"x\xc0A\x08] z\xe9\x02Q\x09$\xb1e%\xb6" +
+	"8\x9d\x1ep\x12BW\x88\xd5t\x85\xa8\x046`\xcb" +
+	"C\xa2\x00P\xe4\x81\"B\xe8\x16\xd1G\xb7\x88J`" +
+	"\x176\xbc\x88\x9fH\xe0a4d\x8f\xe8\xa3=\xa2\x12" +
+	"8\x8c-\x7f\xc7\x96b\xc1\x03\xc5\x84\xd0\xe3b\x03=" +
+	".*\x01\x87\x03K`\x07\x96\xc0E\xe9\x12\xd8\xe1\xa3" +
+	".\x87\x12\xa8\xc2\x96\x09\xd82PJ\x97\xc0\x8eJZ" +
+	"\xebP\x02\xb3\xb1\xe5zl\x19Tl\x14\xc1\xd7:|" +
+	"\xf4Z\x87\x12h\xc7\x96;\xb0\xa5d\x80\x07\xc3\x9c\xae" +
+	"s4\xd0u\x0e%\xf0\x10\xb6<\x87-\xae\x81\x1e," +
+	"J\xe9n\x87\x8f\x90\xc0\xd3(\xdf\x8b\xf2\xc1\x83<0" +
+	"\x98\x10\xba\xc7\xb1\x90\x90\xc0s(\x7f\x0b\xe5\xee\x12\x0f" +
+	"\xb8\x09\xa1\x07\x99\xfe~\x94\x7f\x88\xf2R\x97\x07J\xd1" +
+	"\xfdL\xfe\x1e\xca=N\x01dy\xb0\x07dt\xbe\x13" +
+	"\x01C\x89S\x84@\x15\xca\xcb\xdc\x1e(#\x84^\xe8" +
+	"\xac$$p>\xcaW\xa3\x9c\x96z\x80\x12BW9" +
+	"\x1b\x08\x09,G\xf9\xcc\"\x01d\x8f\xec\x01\x0f!t" +
+	"F\x11\xca\xeb\x8bD\x08,G\xf9\x902\x0f\x0c!\x84" +
+	"v\x16a\xbfI\x94\xafD\xf99\xd4\x03\xe7\xe02\x15" +
+	"]\x85vP\xbe\x16\xe5\xe5\x1e\x0f\x94\x13B\xd70\xfd" +
+	"\x95(\xbf\x03\xe5C\x87x`(z\xa8\x08\x01\xcfj" +
+	"\x94\xdf\x85\xf2\x8as<PA\x08\xed.b\x00\x09\xe5" +
+	"\x7f/\x12\xc0\xdd\xa6%\xda\xf2\x14\xb2\xc0j9V\xcf" +
+	"\x89\xc9ey\x94\x04KIi\x0a\xc7\x82\x8b\xf3\xe8\x89" +
+	"\x96\x9e\xbfM\xd7\x9a\xf5x\x1eE\x87\xcd`r\xd9\xdc" +
+	"\xbc\x00\xc2i\xe9\xb9oJ\xc4\xa2y\xd4\x8a\xd8\xf6g" +
+	")\xc0\xafE0\x0d\xf6\x05\x1b\x08\xf8#\xa1p8\x94" +
+	"\xe8\xab\xbe'\xd0\x95\xd0\x83\xb1hs\xa2/\xc4B\xc0" +
+	"\x9f\x08\xc6C\xed\xf9\xfa\x1eh\xcdE\x8akKsj" +
+	"\x81\xdb\xeeA-\xd1\xa6'\x0a\xac[\xba\xf2v\x19\x7f" +
+	"\xed2f\x9e(0\xf5\xf4\x07N\xe3\xaf\xfe(KT" +
+	"Pj\xa5\xaft\xba3\x1af\x87\x88\x98H\xf2\x8f2" +
+	"\xb5\xf0s\x06\x0a\xcd\xfa?\x03\x1c\xb2\xf6\x88\x96\x8c\x87" +
+	"\x96\xf1\xf6\xf4\x1f\x0e\xa3\xef\x9c\xd8A\x8ah\xedVw" +
+	"\xe6]\x18\x1e\x1b2(8\x13\xbbP\x86\x8b\xd4b\x00" +
+	"\x00\xcc\xdf\x00ji\xda\x10wG\xb3\xae\xb7\xcf\xf9*" +
+	"\x0c~U\x06\xd2\x7f\xedZ\x1a\xd7\xda\xdb\x99\xdfM\xd6" +
+	"\xd7n\xd0&\x94\xa1\x1c\x8f\x170?/%\xe0\xef\x88" +
+	"v$\xd8\xd7\xe6\xb5Gz\xd5\xccS\x97\x90l\x08\xe6" +
+	"O$\xe3\xa1h+\xdf&\xee\x84\x1en\xc9&\x00\x8d" +
+	"\xca\xe3\xecg\x9c\xd9\xfd\xe0l\xc2j^\x9cUB\xb3" +
+	"\xf0\xffZ\xb4\xa0\xdeo\xbe\x8c\x95H9\x19\xc7J\xeb" +
+	"$\x97\x12\x1d\x91,(-pH\x15\x8b\xeb\x97\x87C" +
+	"z\x14\x92\x85Q\xce#6\x94\x93\xfe\xca\x1d\xd2\xa3I" +
+	"\x13^q\xd6\x18\xf8\xb5\x96,\xfb\x18\xbc\xf2k\xc9\xa4" +
+	"\x16l\xcb\xacm\xf2\xcd\xbc\x1d\x05\x08-%,Ml" +
+	"x\xbe!\x17\x9e\xf7Zx\x1e8\x9c\xafN\xc3\xf9v" +
+	"\xac\x12\xce7\xe0|\xe4*B\xd4\xb0\x08\xea\xb2\x82D" +
+	"0\xeb\xdc\x0c\x8adg\xbbE1\xb2\xa6i\xf1Vb" +
+	"\xb0J\x19\xf0\xb4\xf0\\\xe6\xeb\x097#'l\x0c\xb6" +
+	"/\x17\x83]ig\xb0!\x9b\xc1\xe6\xe5]\xba{)" +
+	"\xacG\x013s\xb1\x91\x1dg\xeb\xd1\xac\x91\x09\xbdG" +
+	"\xe67\x86\xd6\x7f@\x9b\xfe\x94`L\xe3*\xf3\xdb," +
+	"\xe0O\x13\xe4\xda\x06\"\xc8\x17\"\x9c\xe5o\x08\x80?" +
+	"\x15\x90+\xbcD\x90]\x92\x05\x13\x0c\x17\xe7,s3" +
+	"c\x9a\xd3 \xb9i\x7f\xd3ge\xb9|V\xd9\x1f\xd6" +
+	"\x1f\x96\xf1\xb5\xcd\xb9?\xd2\x0c\xc0<M\x0c\xc5\xe7\xb1" +
+	"\x1dm\x92\x1c\x95\x16\xc9a.\xde\x18\x8c\xc4*\x11\xd4" +
+	"\x09\x02H\x8b\xf5N(\x83\x8c\xd4\x00e\x84\x93\xd6e" +
+	"\xce\xec\xa6i\xc5 ;+e\xa7W\xfa\xba\xde\xa9|" +
+	"\x03\xf5\xf2\xb9\x87#\x06\x8b\xf4\xb2\xc7\x95<C1\x09" +
+	".>\xb6P\xa5\x1cR\xd4\xd5\"\xa8w\xd9h\xafn" +
+	"\xdc'kEP\xd7\x9b\x91\xd5w\x1d#\xc5\xfaU\x9c" +
+	"$t=\xda\x17\x0a1\xc9\xbby\x8avv0$\x17" +
+	"\xe1\xc5oN\xf2\xf5\xce\xd0\xa1\x19d\xb9\x19,\xdb\xe2" +
+	"\xcac\x14\x16Q\xcd\x85\xef\x91\x92z\xc4(8&\xfd" +
+	"\xe4d\xc5\xafn\xfd\xda\x9f\xb8{d\x87`\x9d|\xe9" +
+	"C?\xdf\xd08\x94\x8c\x98w }\x10l\x0dV\xe8" +
+	"\xe5\x1f\\W4f@\xb4\xa2|\xfd2\xa0l\x9d%" +
+	"\xb6\xa8\xf2bT\xb5\x89\xa0&mN\xb9\xd9'\xdf\xac" +
+	"\xa8\xebEP\xef\xb7\x92\xeffLW\x1bDP\x1f\x12" +
+	"@\xd1\xe3\xf1\x18+yO\xad\x1d\xbb\xd1;\xf4\xa6\x8d" +
+	"\xbd\x88\xbaD\xb2\xd9\xe7\xd3\x97\x05\x89_g\x94\x00!" +
+	"f\xd9\xda\xac'\xb5P8\xef\xb7\xb7f\xdcY\xa1*" +
+	"\xee\xa3\xac{\xba>hd\x0b\xb7\xd6\x18 \xd5@\xaf" +
+	"\xe6\x13\x0e\x19\xbc\xca\xachT\x8f\xdb\x17\xc0[h\xf3" +
+	"O\x17@\x09\xe1\x17Pj\x99I\x07GKXk5" +
+	"K<\xe8\x15\x02\xf6\xd3\xb8\xa6U\xcfy\xfduf\x9b" +
+	"\xa2\x17\xf5\xceI\x974\xe72r\xbe\xae\x18\xc9\xc36" +
+	"5_\x8e\xd8\x9a/\xd7*\xea5\"\xa8\x8b\x0a\xf0\xe0" +
+	"\xa96-\xc16\x1c\x01#;\x9c\xe8\x1e[^\xb6h" +
+	"\xe7\xf3\xbdy\x1aSOI^a^\xd0\xe4:\xb0\"" +
+	"\xda\xb2\xe9\xb1\x8e\xa6\xb0N\xe6\x01d_\x9a\xe4\x9b%" +
+	"gj\xc2\xcd\xe3\xf9\xbd19\xeb\xbc\x92u\x89\xf9U" +
+	"%\xac\x0c2\xdd\xbc\xea\xedcA|\xd6fO\xef\x92" +
+	"\x1c\x17\xd7\x99\x85Bo\xe7Z|\xd2YGY\xef\xac" +
+	"\x9avU\xa2\x8f\xd4e\xed\x9cJk\xe7\xe4\xefN\x0a" +
+	"6\x99;\xa7\xcfZ:\xf7\x83\x83\xb3\xbeU\xe9e\x9d" +
+	"\xb3\x89K\xf4\xe64+\x07}\xdd\xd2\xcb\xd6\xeb\xdf^" +
+	"\xf7@\xbdls>\x12=\xf9e\x9f\x00\x8897\x86" +
+	"\xb5\xed\xed\xd6d\x97\xc2\xd7\xa0p! d\xa1\xec>" +
+	"Sj\x8d\x91AY\xbdY\xe8&\x7f\x00\x11`@\xb6" +
+	"K,x\x92\xac1P\x84\xc9\x81ZI\xa08\xdf\xf9" +
+	"\xc9U[\xcc\xf0\xcc~\xadQ\xb8\x04\xc8\x8a\xd3\x82g" +
+	"\xac\xa4\xc5[\xf3\x15\x92\xd7F\xdd\x08T{9\xa2\xda" +
+	"r\x84;\x1aK\xea\xfc\x00\x9c\xe6\x00\x19\xca\xe0\x9a|" +
+	"\xeb\x99&\xafM\x0a\xb7\xafmV\xdd\x9f\xe1\xbb\x9b\xb4" +
+	"\x84\x0e\xb2\xedAG\xc1\xebJNr[\x85\xe8\x99\xb1" +
+	"\xd2i\xc7\\\xde\xe6\x8e\x85\x0cDR*:JR)" +
+	"\x03\xeeU[po8|\x91\xe2\x80\xcfg\x01>\x97" +
+	"p:\x95\x0b\xf2A\x1a\xf2\xe1\x92\xa5\x8b\x16w4\x16" +
+	"\xd5I\x91?\xda\x11i\xd2\xe3|\x89\xdc\xcc\x0d\xe9a" +
+	"II\xad\xb5\xaf\x92\xd5(\x1a\xbf\xe4\xfb\x9e\x02\x09\xe4" +
+	"\xec\x8f*G\xbe<\\\xe8\xc6`\xa45X3\xb9\xda" +
+	"\xd7\xbe@\x8d\x9a\xbe\xf8\xc8\x9dO\xd2\xe6\xa7\xdb+\x86" +
+	"/\xc3\xed\xe4\xeb\x9c\xdd-\xe5.Ts D_." +
+	"\x84\xe8\xb5\x10\xa2\x12K\xb6\xe9q\xb3\xf2\xcc<:\x15" +
+	"}Y2\xae\xe5\xcbN\xf9\x8a\xab\xb3\xbeX\xe1[#" +
+	"&\x85c,w\x96\xb0a\x0f\xafd[r\x88\x97\x10" +
+	"\x10dW\x83\xecR\xa4\xb8\xde\xac\xb4\xc6u=\xda\xd5" +
+	"\x14\xee\xd0Cif;\xb3\x00\xe3\x0fc\xaa\xdd\xa8\x93" +
+	"]>\xe5\xa5\x9f\xbe\xeaJ\xc7X\xb9\xb3\x81\xf6e\xfd" +
+	"\x82\xf6\x1a\xdf}\xd0\x947\xedh~c\x8f\xe4\xa6B" +
+	"\xceg.\xab\x05\x1f\xa4\xe6\xc5c\xcb:/\xd7\xc2\"" +
+	"S\x9f\xcaPKKG4\x88k>5\x14MV\xf9" +
+	"C\xd1\xe4\xc5\x97]\xc6\x1c\xe3$\x84\xbf\x83\xb7\xfdz" +
+	"\xc7\xa2H\xf8\xf3m\xe0\xbf%\x92+\xaa{Q$n" +
+	"\xdc\xbd9\x19\x12\x0b\x1e|\xc9\xf73y\xe2\xd6\xb8\x9a" +
+	"5I\xb73Y\x97\xf3\xd3\xebR}f\x94\x8b\xbbM" +
+	"K\\\x9fU\x9f\xe6)Z\xf8v\xea\x8b\x0c\x9co\xa3" +
+	"9\x18 \x05\x90\xbb\xab\xe5nE}X\x04\xf5I<" +
+	"\x1b\x1c\xec\xc9\x9c\xfc\x04\x0e\xf7Q\x11\xd4\xa7\x0bF1" +
+	"\xbb\xdc\x99\xa9%\x08\xf4\xe3\xbe\xa8_\xef\xa3\x9es\xd4" +
+	"\x13\xe2\x8e\xc4\x9a\xf5\xde\xcf\xc7\x84~/\x93\xc9'\xe6" +
+	"F\x0a2\xd4s\xecf=\xbc\xe1\x01\x91\xbe\x9a\xb1\x03" +
+	"\xb6|lf\x8e\xa7\xb8f\xe9\xd5G\xd8e\x01\x92\xbe" +
+	"n\xa2\xf91\xd2{\x93^\x17W\xb4\xf6v\xbd7\x01" +
+	"\xc71\xf8Z\xdb\xea\xafA\xe1J\x11\xd4\xfdB\x9a\x88" +
+	"9{\xde\xbe\x0c2\xce(vS\xd3\x12\x8a'\x92_" +
+	"\xa1\xcd\xd2\xbe\x8b=~\xd8\xf2}\xd0\xdf\x97\xd0\x0f\xdb" +
+	"\xd8\xbe\xad\xb8L\xf7\x8b\xa0\xbeU\x98\x00\xd7B\xf1\xc4" +
+	"Wv\xe9\x94\xebr\xc6f\xc8&,x\xfc\x17\x00\xf9" +
+	"\x1cz\x15|E\xdd\xcfwj\xde\xfe\xd4\xc8y\x1e\x1e" +
+	"\x03G\xd6b\xa2\x8f\xf7iq\xeb}\x9a\xc2\x908?" +
+	"6\xcc_?\x02\xff\x11\x9a\xed\xd8\xe0\xbf\x8c\x02\xfe\x03" +
+	"\xc4\x1c\xc7\x06\"\xfa\x82\xc4\xba\xf1\xbe0\xeb\xe9}>" +
+	"~\x99\x1f\xfeCM\xb7mD\xb7\xa5\x19?3\xdc6" +
+	"{\xe5\xcd\x8a\xfa\xb4\x08\xea^[\xbc\xed\xa9\x94\xf7(" +
+	"\xea[\"\xa8\x9f\xda^U~\xe2\x93?Q\x02\xa5 " +
+	"B\xe0<L\xcf\xe9\x97\x1a\x150\x9f\x0e\x07%P\x8f" +
+	"\x0d\xb3\xd9[e\x87\xf1Rc\x16{\xab<\x1d\xe5\x8b" +
+	"\xa0\xe0\xba\xf4\xf3\"^J.K\xf4\x1b\xdd\xf6\xfb\xd6" +
+	"\x1e\xf3\xe9L\xd4%\x10\xef\x8b\x003\xf4\x94x&\x01" +
+	"\x86\xe3\xb7H\x0eWa\x86\xd8D^|\x89r\x9f\x8c" +
+	"\xe6\xc1Xi\x7f\xf5\x9a\xae\xa4B\x95v\xcc$\xa41" +
+	"\x93\xcf\xc2L\x05`nX\x8f\x9aw'z\xdc\xaa\x9d" +
+	"3/U\x0b\xf3\xcc\xff\xef\xb8[\xcc\xf7[\x80\x1c\xa4" +
+	"\xd7\x99\xff\x14\xa0\x10eS8\xdfX\xa0|X\x7f\xe6" +
+	"&\xb6D\x0b\xbc \xceO\x93\x9c\xd5\xcff\x1a\xfa\xf5" +
+	"\xb3\x99\x04\xf6\x0a\xb2\xf5\x9bkcp]\xed\x06\x9c\x00" +
+	"\xd9\xfaEpa&\x81\xb3\x19\xbc\x0c\xf8\xbf\x00\x00\x00" +
+	"\xff\xff\x07Z\x80I"
 
 func RegisterSchema(reg *schemas.Registry) {
 	reg.Register(&schemas.Schema{
@@ -9235,11 +10535,17 @@ func RegisterSchema(reg *schemas.Registry) {
 			0x9146820bb3ce27bb,
 			0x920141ad5d578032,
 			0x97946be55373e3f9,
+			0x987c883d066a815d,
 			0x98b0d2e4f6a7b9c1,
 			0x99487c34ffb4b01c,
 			0x996bc48df5bf7f9e,
 			0x9a7c5e3b1d2f4860,
+			0x9b4d835458f328f3,
 			0x9bbd0d3554dc38cc,
+			0x9caff7fd6718fabc,
+			0xa15d6d4ba8858338,
+			0xa39ad0677293cf58,
+			0xa3d40c08861a20bb,
 			0xa46ed2ef271e2481,
 			0xa5fe2ab6f6a2b9c3,
 			0xaa3f7d5cd29237c8,
@@ -9249,6 +10555,7 @@ func RegisterSchema(reg *schemas.Registry) {
 			0xaf086bdd9d8ad4d4,
 			0xb0f7a681785bc44f,
 			0xb2c4d6e8f0a1b3c5,
+			0xb4e410e07f1c7079,
 			0xb5f38744abd633df,
 			0xb6d9cab49f3d7c63,
 			0xb74e0711517ec594,
@@ -9261,6 +10568,7 @@ func RegisterSchema(reg *schemas.Registry) {
 			0xc22e5767d8af84a5,
 			0xc33337f7d75acdb1,
 			0xc3d5e7f9a1b2c4d6,
+			0xc74a6e0f31e490fd,
 			0xc7b08de8febcb7f2,
 			0xcd4020c1cedbdfdd,
 			0xcd5b9a4e3f2a1b0c,
@@ -9274,8 +10582,10 @@ func RegisterSchema(reg *schemas.Registry) {
 			0xe00b8424180665ac,
 			0xe0ac967241fed83d,
 			0xe0b1b8a6fbd6e6a1,
+			0xe1da7c55da84da50,
 			0xe2f4746ea46402ae,
 			0xe5f7a9b1c3d4e6f8,
+			0xe6be9a94cbc4c094,
 			0xe7d68b07a8763b48,
 			0xed6b96565d0fcfc8,
 			0xef0a68836dca62c8,
@@ -9292,6 +10602,7 @@ func RegisterSchema(reg *schemas.Registry) {
 			0xfa5a31a2fd3c9f2c,
 			0xfc415adddb0f4d39,
 			0xfee62b2d6eb0e2da,
+			0xff66c4b77267987d,
 			0xffb5fdeecc9a6fd9,
 		},
 		Compressed: true,

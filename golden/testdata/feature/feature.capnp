@@ -141,6 +141,7 @@ interface Feature @0x98b0d2e4f6a7b9c1 $Proxy.wrap("feature::Feature") {
   # result first, then the other outputs in ordinal order.
 
   optionalScalar @4 (context :Proxy.Context, x :Int32, hasX :Bool) -> (result :Int64, hasResult :Bool);
+  # An optional result is *T, nil when hasResult is false.
 
   optionalPointer @5 (context :Proxy.Context) -> (result :Options, hasResult :Bool $Go.name("hasResultFlag"));
 
@@ -176,7 +177,7 @@ interface Feature @0x98b0d2e4f6a7b9c1 $Proxy.wrap("feature::Feature") {
   voidParam @19 (context :Proxy.Context, nothing :Void) -> ();
 
   reserved @20 (context :Proxy.Context, len :Int32, err :Text, string :Text) -> (result :Text);
-  # Param names that collide with Go names get a trailing underscore.
+  # Param names that collide with Go names get "Arg" appended.
 
   callbacks @21 (context :Proxy.Context, cbs :List(Callback)) -> (result :List(Base));
 
@@ -187,4 +188,22 @@ interface Feature @0x98b0d2e4f6a7b9c1 $Proxy.wrap("feature::Feature") {
 
   rawFormsBytes @23 (context :Proxy.Context) -> ();
   # Has the name rawForms' sibling would get: the schema method keeps it.
+}
+
+interface PrinterInterface @0xa3d40c08861a20bb $Proxy.wrap("feature::Printer") {
+  # Its Go name is Printer, from $Proxy.wrap.
+  destroy @0 (context :Proxy.Context) -> ();
+  print @1 (context :Proxy.Context, print :Text, type :Int32, printArg :Bool) -> (result :Bool, len :UInt32, hasLen :Bool);
+  # print and type are Go names (printArg, typeArg); the schema's own
+  # printArg then gets a number (printArg2).
+}
+
+interface Store @0x987c883d066a815d $Proxy.wrap("feature::Store") {
+  # Its client is StoreProxyClient: the schema declares StoreClient.
+  get @0 (context :Proxy.Context) -> (result :Int32);
+}
+
+interface StoreClient @0x9caff7fd6718fabc $Proxy.wrap("feature::StoreClient") {
+  # Named like Store's client; its own client is StoreClientClient.
+  attach @0 (context :Proxy.Context, store :Store, printer :PrinterInterface) -> ();
 }

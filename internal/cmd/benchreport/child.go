@@ -59,7 +59,7 @@ type spec struct {
 	Blocking bool   // floor: blocking read(2)/write(2) instead of Go's netpoller
 	Schema   string // "rttest" or "v32"
 	Fill     string // v32 server: "", "1MB" (FillMempool) or "4MB" (witness-heavy txs)
-	Op       string // ipc-client: "calls" or "getblock"
+	Op       string // ipc-client: "calls", "getblock" or "getblockbytes"
 	Payload  int    // ipc-client calls: 0 = Calc.add (rttest); else echo of this many bytes
 	TputN    int    // ipc-client calls: calls per throughput point
 	Threads  []int  // ipc-client calls: goroutines in flight per throughput point
@@ -475,6 +475,19 @@ func (t *countTemplate) GetBlock(ctx context.Context) (*wire.MsgBlock, error) {
 	return t.BlockTemplate.GetBlock(ctx)
 }
 
+// GetBlockBytes passes on the demo node's serialized block, which the
+// generated server prefers to encoding the block on every call.
+func (t *countTemplate) GetBlockBytes(ctx context.Context) ([]byte, error) {
+	t.marks.calls.Add(1)
+	raw, ok := t.BlockTemplate.(interface {
+		GetBlockBytes(ctx context.Context) ([]byte, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("the demo node's template (%T) has no GetBlockBytes", t.BlockTemplate)
+	}
+	return raw.GetBlockBytes(ctx)
+}
+
 type markEcho struct{ m *marker }
 
 func (e *markEcho) Destroy(context.Context) error { return nil }
@@ -591,8 +604,8 @@ func ipcConnect(ctx context.Context, nc net.Conn, schema string) (*rt.Conn, erro
 // Calc.echo of Payload bytes (rttest), Echo.echo of Payload bytes (v32),
 // or BlockTemplate.getBlock on a new template (v32, Op getblock).
 func newCaller(ctx context.Context, conn *rt.Conn, s spec) (*caller, error) {
-	if s.Op == "getblock" {
-		return newBlockCaller(ctx, conn)
+	if s.Op == "getblock" || s.Op == "getblockbytes" {
+		return newBlockCaller(ctx, conn, s.Op == "getblockbytes")
 	}
 	switch s.Schema {
 	case "rttest":
@@ -651,9 +664,9 @@ func newCaller(ctx context.Context, conn *rt.Conn, s spec) (*caller, error) {
 }
 
 // newBlockCaller makes a template on the demo node and calls getBlock
-// (the whole block, decoded into a *wire.MsgBlock) on it; marks go
-// through an Echo.
-func newBlockCaller(ctx context.Context, conn *rt.Conn) (*caller, error) {
+// on it: the whole block decoded into a *wire.MsgBlock, or with raw its
+// serialization as received (GetBlockBytes). Marks go through an Echo.
+func newBlockCaller(ctx context.Context, conn *rt.Conn, raw bool) (*caller, error) {
 	init := v32.NewInitClient(conn)
 	mining, err := init.MakeMining(ctx)
 	if err != nil {
@@ -670,17 +683,42 @@ func newBlockCaller(ctx context.Context, conn *rt.Conn) (*caller, error) {
 		init.Release()
 		return nil, err
 	}
-	var blk *wire.MsgBlock
-	return &caller{
-		call: func(ctx context.Context, _ int) error {
-			b, err := tmpl.GetBlock(ctx)
+	var (
+		blk  *wire.MsgBlock
+		data []byte
+	)
+	call := func(ctx context.Context, _ int) error {
+		b, err := tmpl.GetBlock(ctx)
+		if err == nil {
+			blk = b
+		}
+		return err
+	}
+	if raw {
+		client, ok := tmpl.(*v32.BlockTemplateClient)
+		if !ok {
+			return nil, fmt.Errorf("template is a %T, not a client", tmpl)
+		}
+		call = func(ctx context.Context, _ int) error {
+			b, err := client.GetBlockBytes(ctx)
 			if err == nil {
-				blk = b
+				data = b
 			}
 			return err
+		}
+	}
+	return &caller{
+		call: call,
+		mark: func(ctx context.Context, m string) (string, error) { return echo.Echo(ctx, m) },
+		block: func() *wire.MsgBlock {
+			if raw {
+				blk = new(wire.MsgBlock)
+				if err := blk.Deserialize(bytes.NewReader(data)); err != nil {
+					return nil
+				}
+			}
+			return blk
 		},
-		mark:  func(ctx context.Context, m string) (string, error) { return echo.Echo(ctx, m) },
-		block: func() *wire.MsgBlock { return blk },
 		close: func() {
 			_ = tmpl.Destroy(ctx)
 			_ = echo.Destroy(ctx)
@@ -708,6 +746,9 @@ func ipcClient(nc net.Conn, s spec) (*ClientResult, error) {
 	}
 	if c.block != nil {
 		blk := c.block()
+		if blk == nil {
+			return nil, errors.New("getBlock: no block, or bytes that do not decode")
+		}
 		res.BlockBytes, res.BlockTxs = blk.SerializeSize(), len(blk.Transactions)
 		if res.EncodeUs, res.DecodeUs, err = blockCodecTimes(blk, max(s.N, 5)); err != nil {
 			return nil, err

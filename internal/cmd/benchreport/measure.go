@@ -93,7 +93,8 @@ type PairResult struct {
 type BlockResult struct {
 	Fill       string
 	Bytes, Txs int
-	GetBlock   Latency
+	GetBlock   Latency // decoded into a *wire.MsgBlock
+	Raw        Latency // GetBlockBytes: the serialization as received
 	ClientCPU  float64 // µs per getBlock
 	Allocs     float64 // client allocations per getBlock
 	Server     *ServerStats
@@ -378,6 +379,20 @@ func (r *runner) block(fill string) (BlockResult, error) {
 		ClientCPU: cr.CPUusPerCall, Allocs: cr.AllocsPerCall, EncodeUs: cr.EncodeUs, DecodeUs: cr.DecodeUs,
 		Server: cr.Server,
 	}
+	if srv, err = r.goServer("v32", fill); err != nil {
+		return BlockResult{}, err
+	}
+	if cli, err = goChild(spec{Role: roleIPCClient, Schema: "v32", Op: "getblockbytes", N: n}); err != nil {
+		return BlockResult{}, err
+	}
+	if out, err = runPair(srv, cli, r.cfg.Timeout); err != nil {
+		return BlockResult{}, err
+	}
+	var raw ClientResult
+	if err := parseGoResult(out, &raw); err != nil {
+		return BlockResult{}, err
+	}
+	b.Raw = raw.Latency
 	if srv, err = goChild(spec{Role: roleBlobServer, Size: b.Bytes}); err != nil {
 		return BlockResult{}, err
 	}

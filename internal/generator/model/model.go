@@ -26,10 +26,14 @@ type Model struct {
 
 // SchemaFile is one requested .capnp file and its companion Go file.
 type SchemaFile struct {
-	ID         uint64
-	Path       string // as requested, e.g. "mining.capnp"
-	OutName    string // "mining.ipc.go", relative to the domain package directory
-	Doc        string
+	ID      uint64
+	Path    string // as requested, e.g. "mining.capnp"
+	OutName string // "mining.ipc.go", relative to the domain package directory
+	Doc     string
+	// PackageDoc is the package comment, set on exactly one file of each
+	// domain package (the one declaring the bootstrap interface, else the
+	// first requested file); empty on the others.
+	PackageDoc string
 	Wire       Package // capnpc-go's package ($Go.package / $Go.import)
 	Domain     Package // the companion package
 	Enums      []*Enum
@@ -190,7 +194,10 @@ type Field struct {
 	Name       string // schema name
 	Path       string // "Mining.getTip.result", "BlockRef.hash"
 	Loc        string // "mining.capnp:Mining.getTip.result"
-	Accessor   string // capnpc-go accessor stem: Result() SetResult HasResult NewResult
+	Accessor   string // capnpc-go getter: Result
+	Setter     string // capnpc-go setter: SetResult
+	Haser      string // capnpc-go presence test of a pointer field: HasResult
+	Newer      string // capnpc-go allocator of a struct or list field: NewResult
 	GoName     string // exported domain struct field name
 	Type       *Type
 	Ordinal    int
@@ -210,17 +217,18 @@ func (f *Field) IsPointer() bool { return !f.Type.Kind.IsScalar() && f.Type.Kind
 
 // Interface is a schema interface and everything generated for it.
 type Interface struct {
-	ID   uint64
-	Name string
-	Loc  string
-	Doc  string
-	File *SchemaFile
-	Wrap string
-	Wire GoIdent // v32capnp.Mining (its _TypeID names the interface)
+	ID     uint64
+	Name   string
+	Loc    string
+	Doc    string
+	File   *SchemaFile
+	Wrap   string
+	Wire   GoIdent // v32capnp.Mining
+	TypeID GoIdent // v32capnp.Mining_TypeID: the interface ID rt.Method names
 
-	GoName        string // Mining: the domain interface
-	ClientName    string // MiningClient
-	NewClient     string // NewMiningClient: NewMiningClient(c *rt.Cap), or (conn *rt.Conn) for the bootstrap interface
+	GoName        string // Mining: the domain interface (the $Proxy.wrap class name when it is free, else the schema name)
+	ClientName    string // MiningClient, or MiningProxyClient when the schema declares MiningClient
+	NewClient     string // "New"+ClientName: NewMiningClient(c *rt.Cap), or (conn *rt.Conn) for the bootstrap interface
 	Server        string // MiningServer: MiningServer(impl) *rt.Cap
 	Desc          string // miningDesc: the rt.ServerDesc
 	Unimplemented string // UnimplementedMiningServer
@@ -268,6 +276,7 @@ type Method struct {
 	GoName      string  // GetTip
 	WireParams  GoIdent // v32capnp.Mining_getTip_Params
 	WireResults GoIdent
+	ParamsID    GoIdent    // v32capnp.Mining_getTip_Params_TypeID, for rt.Method.ParamsID
 	ParamsSize  ObjectSize // of the params struct
 	ResultsSize ObjectSize // of the results struct
 	Var         string     // package-level rt.Method var: methodMiningGetTip
@@ -310,13 +319,17 @@ const (
 
 // Arg is one Go parameter or result of a domain method.
 type Arg struct {
-	GoName   string
-	Role     ArgRole
-	Field    *Field // wire field (the hasX / wantX field for those roles)
-	Has      *Arg   // ArgValue: the companion bool, if optional
-	Value    *Arg   // ArgHas: the value it qualifies
-	Pointer  bool   // ArgValue of struct type returned as *T (nil when null)
-	InOut    bool   // the field is both a param and a result
+	GoName  string
+	Role    ArgRole
+	Field   *Field // wire field (the hasX / wantX field for those roles)
+	Has     *Arg   // ArgValue param: the companion bool, if optional
+	Value   *Arg   // ArgHas: the value it qualifies
+	Pointer bool   // ArgValue result returned as *T: nil when null, or when HasField is false
+	// HasField is the hasX flag of an optional result: the Go result is
+	// *T (Pointer is set), nil when the flag is false. Optional results
+	// have this one shape; only params take a separate bool (Has).
+	HasField *Field
+	InOut    bool // the field is both a param and a result
 	IsResult bool
 	Raw      bool // in a Method.Bytes sibling: raw bytes in place of the domain type
 }

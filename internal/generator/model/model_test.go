@@ -110,6 +110,8 @@ func TestInterfaceNames(t *testing.T) {
 	eq(t, "FromCapFn", i.FromCapFn, "featureFromCap")
 	eq(t, "Unimplemented", i.Unimplemented, "UnimplementedFeatureServer")
 	eq(t, "Wire", i.Wire.Name, "Feature")
+	eq(t, "TypeID", i.TypeID.Name, "Feature_TypeID")
+	eq(t, "ParamsID", method(t, i, "optionalPointer").ParamsID.Name, "Feature_optionalPointer_Params_TypeID")
 	eq(t, "Wrap", i.Wrap, "feature::Feature")
 	eq(t, "Callback", i.Callback, false)
 	eq(t, "Destroy", i.Destroy.Name, "destroy")
@@ -131,6 +133,25 @@ func TestInterfaceNames(t *testing.T) {
 	eq(t, "Loc", op.Loc, "feature.capnp:Feature.optionalPointer")
 }
 
+// TestNamingRule covers the interface naming rule: the $Proxy.wrap class
+// name wins when it is free, and the client of X is XProxyClient when the
+// schema declares XClient.
+func TestNamingRule(t *testing.T) {
+	m := mustBuild(t, featureReq)
+	p := iface(t, m, "PrinterInterface")
+	eq(t, "wrap name", p.GoName, "Printer")
+	eq(t, "wrap client", p.ClientName, "PrinterClient")
+	eq(t, "wrap server", p.Server, "PrinterServer")
+	eq(t, "wrap method var", method(t, p, "print").Var, "methodPrinterPrint")
+	s := iface(t, m, "Store")
+	eq(t, "taken client", s.ClientName, "StoreProxyClient")
+	eq(t, "taken client constructor", s.NewClient, "NewStoreProxyClient")
+	sc := iface(t, m, "StoreClient")
+	eq(t, "schema XClient", sc.GoName, "StoreClient")
+	eq(t, "its client", sc.ClientName, "StoreClientClient")
+	eq(t, "callback keeps schema name", iface(t, m, "Callback").GoName, "Callback")
+}
+
 func TestConventions(t *testing.T) {
 	m := mustBuild(t, featureReq)
 	i := iface(t, m, "Feature")
@@ -148,14 +169,20 @@ func TestConventions(t *testing.T) {
 
 	os := method(t, i, "optionalScalar")
 	eq(t, "optionalScalar params", argNames(os.Params), "x,hasX")
-	eq(t, "optionalScalar results", argNames(os.Results), "result,hasResult")
+	eq(t, "optionalScalar results", argNames(os.Results), "result")
+	eq(t, "optional scalar result is *T", os.Results[0].Pointer, true)
+	eq(t, "optional scalar result flag", os.Results[0].HasField.Name, "hasResult")
 	eq(t, "hasX role", os.Params[1].Role, model.ArgHas)
 	eq(t, "x has", os.Params[0].Has, os.Params[1])
 
 	op := method(t, i, "optionalPointer")
-	eq(t, "optional struct is a value", op.Results[0].Pointer, false)
-	eq(t, "$Go.name on companion", op.Results[1].Field.Accessor, "HasResultFlag")
+	eq(t, "optional struct is *T", op.Results[0].Pointer, true)
+	eq(t, "$Go.name on companion", op.Results[0].HasField.Accessor, "HasResultFlag")
+	eq(t, "companion setter", op.Results[0].HasField.Setter, "SetHasResultFlag")
 	eq(t, "value accessor", op.Results[0].Field.Accessor, "Result")
+	eq(t, "value setter", op.Results[0].Field.Setter, "SetResult")
+	eq(t, "value presence", op.Results[0].Field.Haser, "HasResult")
+	eq(t, "value allocator", op.Results[0].Field.Newer, "NewResult")
 
 	pr := method(t, i, "presence")
 	eq(t, "presence results", argNames(pr.Results), "result,data,names,cb")
@@ -187,7 +214,10 @@ func TestConventions(t *testing.T) {
 	eq(t, "list elem domain", ds.Results[0].Field.Type.Elem.Domain, model.DomainTx)
 
 	eq(t, "void param hidden", argNames(method(t, i, "voidParam").Params), "")
-	eq(t, "reserved names", argNames(method(t, i, "reserved").Params), "len_,err_,string_")
+	eq(t, "reserved names", argNames(method(t, i, "reserved").Params), "lenArg,errArg,stringArg")
+	pr2 := method(t, iface(t, m, "PrinterInterface"), "print")
+	eq(t, "Go names and a numbered one", argNames(pr2.Params), "printArg,typeArg,printArg2")
+	eq(t, "Go name as result", argNames(pr2.Results), "result,lenArg")
 	eq(t, "count annotation", method(t, i, "count").Params[0].Field.Count, 2)
 	eq(t, "doc comment", method(t, i, "noContext").Doc, "Runs on the event loop.")
 }
@@ -290,11 +320,12 @@ func TestEnum(t *testing.T) {
 }
 
 // TestNameCollision: interface ChainClient takes the name that Chain's
-// client would get, so Chain's client becomes ChainClient_.
+// client would get, so Chain's client is ChainProxyClient.
 func TestNameCollision(t *testing.T) {
 	p := "../../../golden/requests/multiprocess.bin"
 	m := mustBuild(t, p)
-	eq(t, "Chain client", iface(t, m, "Chain").ClientName, "ChainClient_")
+	eq(t, "Chain client", iface(t, m, "Chain").ClientName, "ChainProxyClient")
+	eq(t, "Chain client constructor", iface(t, m, "Chain").NewClient, "NewChainProxyClient")
 	eq(t, "ChainClient interface", iface(t, m, "ChainClient").GoName, "ChainClient")
 	eq(t, "ChainClient client", iface(t, m, "ChainClient").ClientName, "ChainClientClient")
 }
@@ -325,10 +356,21 @@ func TestRealSets(t *testing.T) {
 		eq(t, set+" Echo BootstrapOption", iface(t, m, "Echo").BootstrapOption, "")
 		if set == "v32" {
 			gt := method(t, iface(t, m, "Mining"), "getTip")
-			eq(t, "getTip results", argNames(gt.Results), "result,hasResult")
-			eq(t, "getTip has accessor", gt.Results[1].Field.Accessor, "HasResultFlag")
+			eq(t, "getTip results", argNames(gt.Results), "result")
+			eq(t, "getTip is *BlockRef", gt.Results[0].Pointer, true)
+			eq(t, "getTip has accessor", gt.Results[0].HasField.Accessor, "HasResultFlag")
 			eq(t, "Init construct", method(t, iface(t, m, "Init"), "construct").Kind, model.MethodConstruct)
 			eq(t, "makeMiningOld2 deprecated", method(t, iface(t, m, "Init"), "makeMiningOld2").Deprecated != "", true)
+		}
+		var docs []string
+		for _, f := range m.Files {
+			if f.PackageDoc != "" {
+				docs = append(docs, f.Path)
+			}
+		}
+		eq(t, set+" package comment, once, on the bootstrap's file", strings.Join(docs, ","), "init.capnp")
+		if set == "multiprocess" {
+			eq(t, "ChainNotifications from wrap", iface(t, m, "ChainNotifications").GoName, "ChainNotifications")
 		}
 		if set == "v30" {
 			eq(t, "v30 createNewBlock no context", method(t, iface(t, m, "Mining"), "createNewBlock").HasContext, false)

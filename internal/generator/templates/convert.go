@@ -58,6 +58,16 @@ func (f *fn) readField(s jen.Code, fl *model.Field) ([]jen.Code, jen.Code) {
 			f.check(fl.Path),
 		}, jen.Id(w)
 	}
+	if fl.Type.Kind == model.KindList && fl.Type.Elem.Kind == model.KindInterface {
+		// A list of capabilities, as a raw pointer list (capnpc-go's
+		// capability list type is go-capnp's RPC layer).
+		p, w := f.tmp("p"), f.tmp("w")
+		return []jen.Code{
+			jen.List(jen.Id(p), jen.Err()).Op(":=").Qual(pkgCapnp, "Struct").Call(s).Dot("Ptr").Call(jen.Lit(int(fl.Ptr))),
+			f.check(fl.Path),
+			jen.Id(w).Op(":=").Qual(pkgCapnp, "PointerList").Call(jen.Id(p).Dot("List").Call()),
+		}, jen.Id(w)
+	}
 	get := jen.Add(s).Dot(fl.Accessor).Call()
 	if !getterErr(fl.Type) {
 		return nil, get
@@ -75,7 +85,7 @@ func (f *fn) decodeField(s jen.Code, fl *model.Field, dst jen.Code, ptr bool) []
 	stmts, w := f.readField(s, fl)
 	var present jen.Code
 	if ptr {
-		present = jen.Add(s).Dot("Has" + fl.Accessor).Call()
+		present = jen.Add(s).Dot(fl.Haser).Call()
 	}
 	return append(stmts, f.decode(fl.Type, w, dst, fl.Path, ptr, present)...)
 }
@@ -256,17 +266,16 @@ type sink interface {
 
 // fieldSink is a field of a wire struct.
 type fieldSink struct {
-	s   jen.Code
-	acc string
-	ptr uint16 // the field's pointer index
+	s  jen.Code
+	fl *model.Field
 }
 
 func (k *fieldSink) setPtr(f *fn, ptr jen.Code, path string) []jen.Code {
-	return []jen.Code{jen.If(jen.Err().Op(":=").Qual(pkgCapnp, "Struct").Call(k.s).Dot("SetPtr").Call(jen.Lit(int(k.ptr)), ptr), jen.Err().Op("!=").Nil()).Block(f.fail(path, jen.Err()))}
+	return []jen.Code{jen.If(jen.Err().Op(":=").Qual(pkgCapnp, "Struct").Call(k.s).Dot("SetPtr").Call(jen.Lit(int(k.fl.Ptr)), ptr), jen.Err().Op("!=").Nil()).Block(f.fail(path, jen.Err()))}
 }
 
 func (k *fieldSink) set(f *fn, t *model.Type, w jen.Code, path string) []jen.Code {
-	call := jen.Add(k.s).Dot("Set" + k.acc).Call(w)
+	call := jen.Add(k.s).Dot(k.fl.Setter).Call(w)
 	if t.Kind.IsScalar() {
 		return []jen.Code{call}
 	}
@@ -275,12 +284,20 @@ func (k *fieldSink) set(f *fn, t *model.Type, w jen.Code, path string) []jen.Cod
 
 func (k *fieldSink) newStruct(f *fn, t *model.Type, path string) ([]jen.Code, jen.Code) {
 	e := f.tmp("e")
-	return []jen.Code{jen.List(jen.Id(e), jen.Err()).Op(":=").Add(k.s).Dot("New" + k.acc).Call(), f.check(path)}, jen.Id(e)
+	return []jen.Code{jen.List(jen.Id(e), jen.Err()).Op(":=").Add(k.s).Dot(k.fl.Newer).Call(), f.check(path)}, jen.Id(e)
 }
 
 func (k *fieldSink) newList(f *fn, t *model.Type, n jen.Code, path string) ([]jen.Code, jen.Code) {
 	l := f.tmp("l")
-	return []jen.Code{jen.List(jen.Id(l), jen.Err()).Op(":=").Add(k.s).Dot("New" + k.acc).Call(jen.Int32().Call(n)), f.check(path)}, jen.Id(l)
+	if t.Elem.Kind == model.KindInterface {
+		// A raw pointer list: capnpc-go's capability list type is go-capnp's
+		// RPC layer.
+		return append([]jen.Code{
+			jen.List(jen.Id(l), jen.Err()).Op(":=").Qual(pkgCapnp, "NewPointerList").Call(k.segment(), jen.Int32().Call(n)),
+			f.check(path),
+		}, k.setPtr(f, jen.Id(l).Dot("ToPtr").Call(), path)...), jen.Id(l)
+	}
+	return []jen.Code{jen.List(jen.Id(l), jen.Err()).Op(":=").Add(k.s).Dot(k.fl.Newer).Call(jen.Int32().Call(n)), f.check(path)}, jen.Id(l)
 }
 
 func (k *fieldSink) segment() jen.Code { return jen.Add(k.s).Dot("Segment").Call() }

@@ -48,6 +48,11 @@ func File(m *model.Model, sf *model.SchemaFile) ([]byte, error) {
 	}
 	f.HeaderComment("\tcapnp         " + capnpVersion)
 	f.HeaderComment("source: " + sf.Path)
+	if sf.PackageDoc != "" {
+		for _, l := range wrap(sf.PackageDoc, 76) {
+			f.PackageComment(l)
+		}
+	}
 	for path, name := range map[string]string{
 		pkgCapnp: "capnp", pkgRT: "rt", pkgDomain: "domain",
 		pkgChainhash: "chainhash", pkgWire: "wire", pkgBtcutil: "btcutil", sf.Wire.Path: sf.Wire.Name,
@@ -91,15 +96,40 @@ func doc(text string) []jen.Code {
 	return out
 }
 
-// docFor prefixes a doc comment with name when it does not start with it,
-// so that generated identifiers get Go-style comments.
-func docFor(f *jen.File, name, text, fallback string) {
-	if text == "" {
-		text = fallback
-	} else if !strings.HasPrefix(text, name+" ") {
-		text = name + ": " + text
-	}
-	for _, c := range doc(text) {
+// docFor writes the doc comment of a generated type in Go's form, which
+// begins with the type's name: the schema's text when it begins with name,
+// else intro ("Mining is the schema interface Mining") followed by ": " and
+// the schema's text, or intro alone when the schema has none.
+func docFor(f *jen.File, name, text, intro string) {
+	for _, c := range doc(goDoc(name, text, intro)) {
 		f.Add(c)
 	}
+}
+
+// goDoc is the text docFor writes.
+func goDoc(name, text, intro string) string {
+	switch {
+	case text == "":
+		return intro + "."
+	case !strings.HasPrefix(text, name+" "):
+		return intro + ": " + text
+	}
+	return text
+}
+
+// wrap splits text into lines of at most width bytes at spaces.
+func wrap(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	return append(lines, line)
 }

@@ -84,7 +84,7 @@ func emitMethodVars(f *jen.File, i *model.Interface) {
 		fields := []jen.Code{
 			kv("Interface", jen.Lit(i.Name)),
 			kv("Name", jen.Lit(m.Name)),
-			kv("InterfaceID", jen.Qual(i.Wire.Path, i.Wire.Name+"_TypeID")),
+			kv("InterfaceID", jen.Qual(i.TypeID.Path, i.TypeID.Name)),
 			kv("ID", jen.Lit(m.Index)),
 			kv("Params", objectSize(m.ParamsSize)),
 			kv("Results", objectSize(m.ResultsSize)),
@@ -99,7 +99,7 @@ func emitMethodVars(f *jen.File, i *model.Interface) {
 			fields = append(fields, kv("Kind", jen.Qual(pkgRT, "MethodConstruct")))
 		}
 		fields = append(fields,
-			kv("ParamsID", jen.Qual(m.WireParams.Path, m.WireParams.Name+"_TypeID")),
+			kv("ParamsID", jen.Qual(m.ParamsID.Path, m.ParamsID.Name)),
 			kv("Schema", jen.Qual(m.WireParams.Path, "RegisterSchema")))
 		defs = append(defs, jen.Id(m.Var).Op("=").Qual(pkgRT, "Method").Add(multi(fields...)))
 	}
@@ -131,7 +131,7 @@ func objectSize(sz model.ObjectSize) jen.Code {
 
 // emitInterface emits the Go domain interface.
 func emitInterface(f *jen.File, i *model.Interface) {
-	docFor(f, i.GoName, i.Doc, i.GoName+" is the schema interface "+i.Name+".")
+	docFor(f, i.GoName, i.Doc, i.GoName+" is the schema interface "+i.Name)
 	var items []jen.Code
 	for _, s := range i.Supers {
 		items = append(items, jen.Id(s.GoName))
@@ -323,7 +323,7 @@ func emitBootstrap(f *jen.File, i *model.Interface) {
 	f.Comment("connection: pass it to rt.Connect and rt.Serve (or ipc.WithConnOptions)")
 	f.Commentf("on both sides, so that the connection's construct call is %s.construct.", i.Name)
 	f.Func().Id(i.BootstrapOption).Params().Qual(pkgRT, "Option").Block(
-		jen.Return(jen.Qual(pkgRT, "WithInitInterfaceID").Call(jen.Qual(i.Wire.Path, i.Wire.Name+"_TypeID"))),
+		jen.Return(jen.Qual(pkgRT, "WithInitInterfaceID").Call(jen.Qual(i.TypeID.Path, i.TypeID.Name))),
 	)
 }
 
@@ -339,9 +339,9 @@ func clientClosures(m *model.Method) (params, results jen.Code) {
 	for _, a := range m.Params {
 		switch a.Role {
 		case model.ArgWant, model.ArgHas:
-			place = append(place, jen.Add(args).Dot("Set"+a.Field.Accessor).Call(jen.Id(a.GoName)))
+			place = append(place, jen.Add(args).Dot(a.Field.Setter).Call(jen.Id(a.GoName)))
 		case model.ArgValue:
-			enc := g.encode(a.Field.Type, jen.Id(a.GoName), &fieldSink{s: args, acc: a.Field.Accessor, ptr: a.Field.Ptr}, a.Field.Path, false)
+			enc := g.encode(a.Field.Type, jen.Id(a.GoName), &fieldSink{s: args, fl: a.Field}, a.Field.Path, false)
 			if a.Has != nil {
 				enc = []jen.Code{jen.If(jen.Id(a.Has.GoName)).Block(enc...)}
 			}
@@ -368,7 +368,7 @@ func clientClosures(m *model.Method) (params, results jen.Code) {
 		if x.Type.Kind == model.KindStruct {
 			text = jen.Id(t).Dot("String").Call()
 		}
-		body = append(body, jen.If(jen.Add(res).Dot("Has"+x.Accessor).Call()).Block(
+		body = append(body, jen.If(jen.Add(res).Dot(x.Haser).Call()).Block(
 			jen.List(jen.Id(t), jen.Err()).Op(":=").Add(res).Dot(x.Accessor).Call(),
 			g.check(x.Path),
 			jen.Return(jen.Qual(pkgRT, "RemoteException").Call(jen.Op("&").Id(m.Var), text)),
@@ -378,14 +378,21 @@ func clientClosures(m *model.Method) (params, results jen.Code) {
 		if a.Role != model.ArgValue {
 			continue
 		}
-		dec := g.decodeField(res, a.Field, jen.Id(a.GoName), a.Pointer)
-		if a.Has != nil {
-			body = append(body,
-				jen.Id(a.Has.GoName).Op("=").Add(res).Dot(a.Has.Field.Accessor).Call(),
-				jen.If(jen.Id(a.Has.GoName)).Block(dec...))
+		if a.HasField != nil {
+			// Optional by its hasX flag: *T, nil when the flag is false.
+			var dec []jen.Code
+			if a.Field.Type.Kind == model.KindStruct {
+				read, w := g.readField(res, a.Field)
+				dec = append(read, g.decode(a.Field.Type, w, jen.Id(a.GoName), a.Field.Path, true, nil)...)
+			} else {
+				v := g.tmp("v")
+				dec = append([]jen.Code{jen.Var().Id(v).Add(goType(a.Field.Type))}, g.decodeField(res, a.Field, jen.Id(v), false)...)
+				dec = append(dec, jen.Id(a.GoName).Op("=").Op("&").Id(v))
+			}
+			body = append(body, jen.If(jen.Add(res).Dot(a.HasField.Accessor).Call()).Block(dec...))
 			continue
 		}
-		body = append(body, dec...)
+		body = append(body, g.decodeField(res, a.Field, jen.Id(a.GoName), a.Pointer)...)
 	}
 	body = append(body, jen.Return(jen.Nil()))
 	return params, jen.Func().Params(jen.Id("r").Op("*").Qual(pkgRT, "Results")).Error().Block(body...)
@@ -473,7 +480,7 @@ func serverBody(m *model.Method, impl jen.Code) []jen.Code {
 		onErr = []jen.Code{
 			jen.List(jen.Id("s"), jen.Id("aerr")).Op(":=").Id("call").Dot("AllocResults").Call(),
 			jen.If(jen.Id("aerr").Op("!=").Nil()).Block(jen.Return(jen.Id("aerr"))),
-			jen.Return(jen.Qual(m.WireResults.Path, m.WireResults.Name).Call(jen.Id("s")).Dot("Set" + m.ErrorField.Accessor).Call(jen.Err().Dot("Error").Call())),
+			jen.Return(jen.Qual(m.WireResults.Path, m.WireResults.Name).Call(jen.Id("s")).Dot(m.ErrorField.Setter).Call(jen.Err().Dot("Error").Call())),
 		}
 	}
 	if len(m.Results) == 0 {
@@ -495,14 +502,19 @@ func serverBody(m *model.Method, impl jen.Code) []jen.Code {
 		if a.Role != model.ArgValue {
 			continue
 		}
-		enc := g.encode(a.Field.Type, jen.Id(a.GoName), &fieldSink{s: res, acc: a.Field.Accessor, ptr: a.Field.Ptr}, a.Field.Path, a.Pointer)
-		if a.Has != nil {
+		sk := &fieldSink{s: res, fl: a.Field}
+		if a.HasField != nil {
+			present := jen.Id(a.GoName).Op("!=").Nil()
+			val := jen.Op("*").Id(a.GoName)
+			if a.Field.Type.Kind == model.KindStruct {
+				val = jen.Parens(val) // (*result).ToCapnp
+			}
 			body = append(body,
-				jen.Add(res).Dot("Set"+a.Has.Field.Accessor).Call(jen.Id(a.Has.GoName)),
-				jen.If(jen.Id(a.Has.GoName)).Block(enc...))
+				jen.Add(res).Dot(a.HasField.Setter).Call(present),
+				jen.If(present).Block(g.encode(a.Field.Type, val, sk, a.Field.Path, false)...))
 			continue
 		}
-		body = append(body, enc...)
+		body = append(body, g.encode(a.Field.Type, jen.Id(a.GoName), sk, a.Field.Path, a.Pointer)...)
 	}
 	return append(body, jen.Return(jen.Nil()))
 }

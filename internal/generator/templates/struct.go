@@ -8,7 +8,7 @@ import (
 
 // emitEnum aliases a wire enum and its values.
 func emitEnum(f *jen.File, e *model.Enum) {
-	docFor(f, e.GoName, e.Doc, e.GoName+" is the schema enum "+e.GoName+".")
+	docFor(f, e.GoName, e.Doc, e.GoName+" is the schema enum "+e.GoName)
 	f.Type().Id(e.GoName).Op("=").Qual(e.Wire.Path, e.Wire.Name)
 	var vals []jen.Code
 	for _, v := range e.Values {
@@ -29,14 +29,13 @@ func typeParamDecl(s *model.Struct) jen.Code {
 
 // emitStruct emits the domain struct, its conversions and its defaults.
 func emitStruct(f *jen.File, s *model.Struct) {
-	text := s.Doc
+	text := goDoc(s.GoName, s.Doc, s.GoName+" is the schema struct "+s.Name)
 	if s.HasDefault {
-		if text != "" {
-			text += "\n\n"
-		}
-		text += "The zero value means zeros on the wire; " + s.Default + " returns the schema's defaults."
+		text += "\n\nThe zero value means zeros on the wire; " + s.Default + " returns the schema's defaults."
 	}
-	docFor(f, s.GoName, text, s.GoName+" is the schema struct "+s.Name+".")
+	for _, c := range doc(text) {
+		f.Add(c)
+	}
 	var fields []jen.Code
 	for _, fl := range s.Fields {
 		if fl.Type.Kind == model.KindVoid {
@@ -124,9 +123,9 @@ func emitToCapnp(f *jen.File, s *model.Struct) {
 	for _, fl := range s.Fields {
 		var stmts []jen.Code
 		if fl.Type.Kind == model.KindVoid {
-			stmts = []jen.Code{jen.Id("s").Dot("Set" + fl.Accessor).Call()}
+			stmts = []jen.Code{jen.Id("s").Dot(fl.Setter).Call()}
 		} else {
-			stmts = g.encode(fl.Type, jen.Id("v").Dot(fl.GoName), &fieldSink{s: jen.Id("s"), acc: fl.Accessor, ptr: fl.Ptr}, fl.Path, fl.Type.Kind == model.KindStruct)
+			stmts = g.encode(fl.Type, jen.Id("v").Dot(fl.GoName), &fieldSink{s: jen.Id("s"), fl: fl}, fl.Path, fl.Type.Kind == model.KindStruct)
 		}
 		if fl.InUnion {
 			cases = append(cases, jen.Case(jen.Qual(fl.WhichConst.Path, fl.WhichConst.Name)).Block(stmts...))

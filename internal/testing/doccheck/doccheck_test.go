@@ -175,9 +175,10 @@ func TestGoBlocks(t *testing.T) {
 // elided is the "{ ... }" of a listing's struct whose fields it leaves out.
 var elided = regexp.MustCompile(`\{\s*\.\.\.\s*\}`)
 
-// checkListing parses a declaration listing (function bodies and elided
-// struct fields left out) and checks each declaration against the
-// package in dir.
+// checkListing parses a declaration listing and checks each declaration
+// against the package in dir: functions by signature, types by kind and the
+// struct fields listed, and every function body or variable value the
+// listing shows as code the package has (see shownIn).
 func checkListing(text, dir string) []error {
 	fset := token.NewFileSet()
 	src := "package listing\n" + elided.ReplaceAllString(text, "{}")
@@ -199,6 +200,8 @@ func checkListing(text, dir string) []error {
 				errs = append(errs, fmt.Errorf("%s is not declared", key))
 			} else if got, want := signature(fset, d.Type), signature(fset, real.Type); got != want {
 				errs = append(errs, fmt.Errorf("%s: listed as %s, declared as %s", key, got, want))
+			} else if d.Body != nil && !shownIn(source(fset, src, d.Body), pkg.bodies[key]) {
+				errs = append(errs, fmt.Errorf("%s: the listed body is not the declared one (elide with \"// ...\" lines)", key))
 			}
 		case *ast.GenDecl:
 			for _, spec := range d.Specs {
@@ -206,9 +209,11 @@ func checkListing(text, dir string) []error {
 				case *ast.TypeSpec:
 					errs = append(errs, checkType(fset, s, pkg.types[s.Name.Name])...)
 				case *ast.ValueSpec:
-					for _, name := range s.Names {
+					for k, name := range s.Names {
 						if !pkg.values[name.Name] {
 							errs = append(errs, fmt.Errorf("%s is not declared", name.Name))
+						} else if k < len(s.Values) && !shownIn(source(fset, src, s.Values[k]), pkg.inits[name.Name]) {
+							errs = append(errs, fmt.Errorf("%s: the listed value is not the declared one", name.Name))
 						}
 					}
 				}
@@ -218,11 +223,66 @@ func checkListing(text, dir string) []error {
 	return errs
 }
 
+// source is the text of node n of the file src.
+func source(fset *token.FileSet, src string, n ast.Node) string {
+	f := fset.File(n.Pos())
+	return src[f.Offset(n.Pos()):f.Offset(n.End())]
+}
+
+// elision is a listing line that stands for code left out.
+var elision = regexp.MustCompile(`^//\s*\.\.\.`)
+
+// shownIn reports whether a listed body or value is one of the real ones:
+// its lines, split at elision lines ("// ... decode res.Result()"), occur
+// in it in order, each part as consecutive lines (modulo indentation and
+// blank lines).
+func shownIn(listed string, real []string) bool {
+	var parts [][]string
+	cur := []string{}
+	for _, l := range normalize(listed) {
+		if elision.MatchString(l) {
+			parts, cur = append(parts, cur), []string{}
+			continue
+		}
+		cur = append(cur, l)
+	}
+	parts = append(parts, cur)
+candidates:
+	for _, r := range real {
+		have := normalize(r)
+		for _, p := range parts {
+			i := index(have, p)
+			if i < 0 {
+				continue candidates
+			}
+			have = have[i+len(p):]
+		}
+		return true
+	}
+	return false
+}
+
+// index is the position of want as consecutive lines in have, or -1.
+func index(have, want []string) int {
+outer:
+	for i := 0; i+len(want) <= len(have); i++ {
+		for j, w := range want {
+			if have[i+j] != w {
+				continue outer
+			}
+		}
+		return i
+	}
+	return -1
+}
+
 // declared is what a package declares at its top level.
 type declared struct {
 	funcs  map[string]*ast.FuncDecl // by funcKey
+	bodies map[string][]string      // by funcKey: the body of each (several for init)
 	types  map[string]*ast.TypeSpec
-	values map[string]bool // consts and vars
+	values map[string]bool     // consts and vars
+	inits  map[string][]string // the values of consts and vars
 }
 
 func parsePackage(fset *token.FileSet, dir string) (*declared, error) {
@@ -230,27 +290,40 @@ func parsePackage(fset *token.FileSet, dir string) (*declared, error) {
 	if err != nil {
 		return nil, err
 	}
-	pkg := &declared{funcs: map[string]*ast.FuncDecl{}, types: map[string]*ast.TypeSpec{}, values: map[string]bool{}}
+	pkg := &declared{funcs: map[string]*ast.FuncDecl{}, bodies: map[string][]string{},
+		types: map[string]*ast.TypeSpec{}, values: map[string]bool{}, inits: map[string][]string{}}
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.SkipObjectResolution)
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		src := string(b)
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), src, parser.SkipObjectResolution)
 		if err != nil {
 			return nil, err
 		}
 		for _, decl := range f.Decls {
 			switch d := decl.(type) {
 			case *ast.FuncDecl:
-				pkg.funcs[funcKey(fset, d)] = d
+				key := funcKey(fset, d)
+				pkg.funcs[key] = d
+				if d.Body != nil {
+					pkg.bodies[key] = append(pkg.bodies[key], source(fset, src, d.Body))
+				}
 			case *ast.GenDecl:
 				for _, spec := range d.Specs {
 					switch s := spec.(type) {
 					case *ast.TypeSpec:
 						pkg.types[s.Name.Name] = s
 					case *ast.ValueSpec:
-						for _, name := range s.Names {
+						for k, name := range s.Names {
 							pkg.values[name.Name] = true
+							if k < len(s.Values) {
+								pkg.inits[name.Name] = append(pkg.inits[name.Name], source(fset, src, s.Values[k]))
+							}
 						}
 					}
 				}

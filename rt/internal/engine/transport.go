@@ -98,9 +98,18 @@ var ErrSendQueue = errors.New("send queue full")
 // for newMessage to reuse.
 var messages = sync.Pool{New: func() any { return new(capnp.Message) }}
 
+// maxRecycled is the largest message recycle keeps: releasing an arena
+// zeroes it for go-capnp's buffer pool, which for a large payload (a 4 MB
+// block) costs more than the garbage collector's fresh memory.
+const maxRecycled = 1 << 20
+
 // recycle releases msg, which nothing refers to any more, and keeps it
-// for reuse.
+// for reuse; a message larger than maxRecycled is left to the garbage
+// collector.
 func recycle(msg *capnp.Message) {
+	if size, err := msg.TotalSize(); err != nil || size > maxRecycled {
+		return
+	}
 	msg.Release()
 	messages.Put(msg)
 }
