@@ -284,20 +284,28 @@ func (r *runner) pair(key string) (PairResult, error) {
 	return PairResult{}, fmt.Errorf("unknown pairing %q", key)
 }
 
+// runGoClient runs a Go IPC client of spec s against srv and reads its
+// result.
+func (r *runner) runGoClient(srv command, s spec) (ClientResult, error) {
+	var cr ClientResult
+	cli, err := goChild(s)
+	if err != nil {
+		return cr, err
+	}
+	out, err := runPair(srv, cli, r.cfg.Timeout)
+	if err != nil {
+		return cr, err
+	}
+	err = parseGoResult(out, &cr)
+	return cr, err
+}
+
 // goClient runs the Go IPC client (latency, then throughput) against srv.
 func (r *runner) goClient(srv command, s spec) (PairResult, error) {
 	s.Role, s.Op = roleIPCClient, "calls"
 	s.N, s.TputN, s.Threads = r.cfg.N, r.cfg.TputN, r.cfg.Threads
-	cli, err := goChild(s)
+	cr, err := r.runGoClient(srv, s)
 	if err != nil {
-		return PairResult{}, err
-	}
-	out, err := runPair(srv, cli, r.cfg.Timeout)
-	if err != nil {
-		return PairResult{}, err
-	}
-	var cr ClientResult
-	if err := parseGoResult(out, &cr); err != nil {
 		return PairResult{}, err
 	}
 	return PairResult{
@@ -362,16 +370,8 @@ func (r *runner) block(fill string) (BlockResult, error) {
 	if err != nil {
 		return BlockResult{}, err
 	}
-	cli, err := goChild(spec{Role: roleIPCClient, Schema: "v32", Op: "getblock", N: n, Marks: true})
+	cr, err := r.runGoClient(srv, spec{Role: roleIPCClient, Schema: "v32", Op: "getblock", N: n, Marks: true})
 	if err != nil {
-		return BlockResult{}, err
-	}
-	out, err := runPair(srv, cli, r.cfg.Timeout)
-	if err != nil {
-		return BlockResult{}, err
-	}
-	var cr ClientResult
-	if err := parseGoResult(out, &cr); err != nil {
 		return BlockResult{}, err
 	}
 	b := BlockResult{
@@ -382,24 +382,20 @@ func (r *runner) block(fill string) (BlockResult, error) {
 	if srv, err = r.goServer("v32", fill); err != nil {
 		return BlockResult{}, err
 	}
-	if cli, err = goChild(spec{Role: roleIPCClient, Schema: "v32", Op: "getblockbytes", N: n}); err != nil {
-		return BlockResult{}, err
-	}
-	if out, err = runPair(srv, cli, r.cfg.Timeout); err != nil {
-		return BlockResult{}, err
-	}
-	var raw ClientResult
-	if err := parseGoResult(out, &raw); err != nil {
+	raw, err := r.runGoClient(srv, spec{Role: roleIPCClient, Schema: "v32", Op: "getblockbytes", N: n})
+	if err != nil {
 		return BlockResult{}, err
 	}
 	b.Raw = raw.Latency
 	if srv, err = goChild(spec{Role: roleBlobServer, Size: b.Bytes}); err != nil {
 		return BlockResult{}, err
 	}
-	if cli, err = goChild(spec{Role: roleBlobClient, Size: b.Bytes, N: n}); err != nil {
+	cli, err := goChild(spec{Role: roleBlobClient, Size: b.Bytes, N: n})
+	if err != nil {
 		return BlockResult{}, err
 	}
-	if out, err = runPair(srv, cli, r.cfg.Timeout); err != nil {
+	out, err := runPair(srv, cli, r.cfg.Timeout)
+	if err != nil {
 		return BlockResult{}, err
 	}
 	var fr FloorResult
