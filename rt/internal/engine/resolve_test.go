@@ -167,3 +167,73 @@ func TestResolveBeforeLateCalls(t *testing.T) {
 		t.Fatal("the promise did not resolve")
 	}
 }
+
+// A promise the server exported on a call the client then canceled
+// resolves to an exception when the call returns: the client, which
+// still holds the promise, hears of it.
+func TestResolveOfCanceledAnswer(t *testing.T) {
+	ctx := testCtx(t)
+	held := make(chan *Call, 1)
+	a, b := socketPair(t)
+	boot := NewLocal(hub{held: held})
+	server := New(b, Options{Bootstrap: boot})
+	boot.Release()
+	client := New(a, Options{})
+	t.Cleanup(func() {
+		client.Close()
+		server.Close()
+	})
+	h := client.Bootstrap()
+	defer h.Release()
+	send := func(method uint16, capArg *Client) *Answer {
+		t.Helper()
+		req, err := h.NewRequest(1, method, szPtr1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := req.SetCap(req.Params(), 0, capArg); err != nil {
+			t.Fatal(err)
+		}
+		return req.Send()
+	}
+	q := send(0, nil)
+	var qc *Call
+	select {
+	case qc = <-held:
+	case <-ctx.Done():
+		t.Fatal("the held call did not arrive")
+	}
+	pipe := q.Pipeline(0)
+	echo := send(1, pipe)
+	pipe.Release()
+	if _, err := echo.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	prom := echo.PtrCap(0)
+	echo.Release()
+	defer prom.Release()
+	resolved := make(chan struct{})
+	prom.OnResolved(func() { close(resolved) })
+
+	q.Release() // Finish: the server's call is canceled
+	select {
+	case <-qc.Context().Done():
+	case <-ctx.Done():
+		t.Fatal("the call was not canceled")
+	}
+	qc.Return(nil)
+	select {
+	case <-resolved:
+	case <-ctx.Done():
+		t.Fatal("no Resolve for the promise on the canceled call")
+	}
+	req, err := prom.NewRequest(1, 0, szData8P1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans := req.Send()
+	defer ans.Release()
+	if _, err := ans.Wait(ctx); err == nil {
+		t.Fatal("a call on the broken promise succeeded")
+	}
+}
