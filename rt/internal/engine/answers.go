@@ -259,11 +259,10 @@ func (c *Conn) returnAnswer(call *Call, err error) {
 			}
 		}
 		delete(c.answers, ans.id)
-		flush := false
+		waiters, flush := c.failPromisesLocked(ans, &Exception{Type: rpccp.Exception_Type_failed, Reason: "call canceled"})
 		if merr == nil {
-			flush = c.sendOwnedLocked(msg, true)
+			flush = c.sendOwnedLocked(msg, true) || flush
 		}
-		waiters := c.failPromisesLocked(ans, &Exception{Type: rpccp.Exception_Type_failed, Reason: "call canceled"})
 		c.mu.Unlock()
 		c.afterUnlock(flush)
 		releaseAll(caps)
@@ -315,20 +314,16 @@ func (c *Conn) returnAnswer(call *Call, err error) {
 	}
 	c.mu.Unlock()
 	// Calls pipelined on the answer go first (before the Return, so that
-	// forwarded ones precede any Disembargo the peer sends on it).
+	// forwarded ones precede any Disembargo the peer sends on it); the
+	// Resolve of an exported promise follows its first held calls.
 	for _, p := range promises {
-		c.drain(p)
+		c.drain(p, true)
 	}
 	c.mu.Lock()
-	flush := false
-	for _, p := range promises {
-		if p.exported {
-			flush = c.sendResolveLocked(p) || flush
-		}
-	}
 	ans.promises = nil
+	flush := false
 	if !c.closed {
-		flush = c.sendLocked(msg) || flush
+		flush = c.sendLocked(msg)
 		if c.answers[ans.id] == ans {
 			ans.msg = msg
 		}
@@ -341,9 +336,11 @@ func (c *Conn) returnAnswer(call *Call, err error) {
 }
 
 // failPromisesLocked breaks the promises on an answer that will have no
-// results.
-func (c *Conn) failPromisesLocked(ans *answer, err error) []func() {
+// results; an exported one resolves to the exception (the Resolve is
+// queued: it reports whether to flush).
+func (c *Conn) failPromisesLocked(ans *answer, err error) ([]func(), bool) {
 	var waiters []func()
+	flush := false
 	for _, p := range ans.promises {
 		waiters = append(waiters, p.waiters...)
 		p.waiters = nil
@@ -353,26 +350,46 @@ func (c *Conn) failPromisesLocked(ans *answer, err error) []func() {
 		for _, call := range held {
 			waiters = append(waiters, func() { call.Return(err) })
 		}
+		flush = c.sendResolveLocked(p) || flush
+		flush = c.sendEchoesLocked(p) || flush
 	}
 	ans.promises = nil
-	return waiters
+	return waiters, flush
 }
 
 // drain delivers the calls held on p to its target, in order, then lets
-// later calls through directly.
-func (c *Conn) drain(p *node) {
+// later calls through directly. With resolve, p has just resolved: if it
+// is exported, its Resolve goes out once the calls held when it resolved
+// are delivered, before calls that arrive meanwhile (the peer sends them
+// until it reads the Resolve; were they to go first, a peer that keeps
+// calling would never hear of the resolution). Disembargo echoes that
+// waited on p go out last, after every held call.
+func (c *Conn) drain(p *node, resolve bool) {
 	c.mu.Lock()
-	for len(p.held) > 0 {
-		held := p.held
-		p.held = nil
-		t := p.target
-		c.mu.Unlock()
-		for _, call := range held {
-			deliverCall(t, call)
+	for {
+		if held := p.held; len(held) > 0 {
+			p.held = nil
+			t := p.target
+			c.mu.Unlock()
+			for _, call := range held {
+				deliverCall(t, call)
+			}
+			c.mu.Lock()
 		}
-		c.mu.Lock()
+		if resolve {
+			resolve = false
+			if flush := c.sendResolveLocked(p); flush {
+				c.mu.Unlock()
+				c.afterUnlock(flush)
+				c.mu.Lock()
+			}
+		}
+		if len(p.held) == 0 {
+			break
+		}
 	}
 	p.holding = false
+	flush := c.sendEchoesLocked(p)
 	var drop *node
 	if p.refs <= 0 && p.kind == kindResolved {
 		// Nobody holds the promise (it only routed calls): let go of its
@@ -381,13 +398,31 @@ func (c *Conn) drain(p *node) {
 		p.kind, p.err = kindError, errors.New("released")
 	}
 	c.mu.Unlock()
+	c.afterUnlock(flush)
 	drop.release()
 }
 
-// sendResolveLocked tells the peer what an exported promise resolved to.
+// sendEchoesLocked queues the Disembargo echoes that waited on p.
+func (c *Conn) sendEchoesLocked(p *node) bool {
+	flush := false
+	for _, msg := range p.echoes {
+		if !c.closed {
+			flush = c.sendOwnedLocked(msg, true) || flush
+		}
+	}
+	p.echoes = nil
+	return flush
+}
+
+// sendResolveLocked tells the peer what an exported promise resolved to,
+// once: the peer holds the export, or dropped it (no Resolve then).
 func (c *Conn) sendResolveLocked(p *node) bool {
+	if !p.exported {
+		return false
+	}
+	p.exported = false
 	id, ok := c.exportOf[p]
-	if !ok {
+	if !ok || c.closed {
 		return false
 	}
 	msg, root, err := newMessage()

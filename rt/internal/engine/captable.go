@@ -149,7 +149,10 @@ func (c *Conn) describeLocked(d rpccp.CapDescriptor, n *node) (uint32, bool, err
 		}
 		c.exportOf[n] = id
 	}
-	if n.conn == c && n.kind == kindLocalPromise {
+	if n.conn == c && (n.kind == kindLocalPromise || n.exported) {
+		// A promise, or one that resolved but whose Resolve is not out
+		// yet (its held calls are being delivered): the peer gets one
+		// Resolve for the export.
 		n.exported = true
 		d.SetSenderPromise(id)
 	} else {

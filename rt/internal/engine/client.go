@@ -49,6 +49,9 @@ type node struct {
 	held     []*Call // calls waiting, in order
 	waiters  []func()
 	exported bool // exported to the peer as a senderPromise: resolving it sends Resolve
+	// echoes are senderLoopback Disembargo echoes that arrived while the
+	// calls held here were still being delivered: they go out after them.
+	echoes []*capnp.Message
 }
 
 // Client is one reference to a capability: the peer's (imported), one in

@@ -475,7 +475,8 @@ func (c *Conn) shutdown(cause error) {
 		}
 		drop = append(drop, ans.caps...)
 		ans.caps = nil
-		after = append(after, c.failPromisesLocked(ans, e)...)
+		waiters, _ := c.failPromisesLocked(ans, e) // closed: nothing is sent
+		after = append(after, waiters...)
 	}
 	c.answers = map[uint32]*answer{}
 	for id, imp := range c.imports {

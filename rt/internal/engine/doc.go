@@ -87,7 +87,11 @@
 // of this process, later calls on it are held until a Disembargo sent
 // through the peer comes back, so calls arrive in the order they were
 // made. A senderLoopback Disembargo from the peer is echoed once the
-// calls before it have been forwarded.
+// calls before it have been forwarded. A promise exported to the peer
+// gets one Resolve, sent once the calls held on it when its answer
+// returned are delivered, ahead of calls the peer makes on it meanwhile
+// (the peer makes them until it reads the Resolve); an answer canceled
+// before it returned resolves its exported promises to an exception.
 //
 // Reference counts. Every import is released with one Release carrying
 // the number of times the peer sent it, when its last Client goes. Every

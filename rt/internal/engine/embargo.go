@@ -127,7 +127,13 @@ func (c *Conn) handleDisembargo(d rpccp.Disembargo) error {
 		}
 		c.mu.Lock()
 		n, terr := c.targetLocked(tg)
-		for terr == nil && n != nil && n.conn == c && n.kind == kindResolved && !n.holding {
+		// A promise that still delivers calls held on it (a drain) holds
+		// the echo too: the calls sent before the Disembargo go first.
+		var wait *node
+		for terr == nil && n != nil && n.conn == c && n.kind == kindResolved && (!n.holding || n.ans != nil) {
+			if n.holding && wait == nil {
+				wait = n
+			}
 			n = n.target
 		}
 		if terr != nil || n == nil || n.conn != c || (n.kind != kindImport && n.kind != kindRemotePromise) {
@@ -158,6 +164,11 @@ func (c *Conn) handleDisembargo(d rpccp.Disembargo) error {
 			return err
 		}
 		out.Context().SetReceiverLoopback(ctx.SenderLoopback())
+		if wait != nil {
+			wait.echoes = append(wait.echoes, msg)
+			c.mu.Unlock()
+			return nil
+		}
 		flush := c.sendOwnedLocked(msg, true)
 		c.mu.Unlock()
 		c.afterUnlock(flush)
@@ -173,7 +184,7 @@ func (c *Conn) handleDisembargo(d rpccp.Disembargo) error {
 		c.embargoes[id] = nil
 		c.freeEmb = append(c.freeEmb, id)
 		c.mu.Unlock()
-		c.drain(p)
+		c.drain(p, false)
 		return nil
 	default:
 		root, err := rpccp.ReadRootMessage(d.Message())
