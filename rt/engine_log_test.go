@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bitcoin-ipc/bitcoin-ipc/exception"
 	rttest "github.com/bitcoin-ipc/bitcoin-ipc/internal/testing/rttest/rttestcapnp"
@@ -103,27 +104,30 @@ func TestEngineLogs(t *testing.T) {
 }
 
 func TestEngineMaxInFlight(t *testing.T) {
-	_, calc := goCalc(t, []Option{WithMaxInFlight(1)}, nil)
+	srvLog := &records{level: slog.LevelDebug}
+	_, calc := goCalc(t, []Option{WithMaxInFlight(1), WithLogger(slog.New(srvLog))}, nil)
 	ctx := testContext(t)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sent := make(chan struct{})
 	slept := make(chan error, 1)
 	go func() {
 		slept <- calc.Invoke(sctx, &cSleep, func(p *Params) error {
 			rttest.Calc_sleep_Params(p.Struct()).SetMillis(1 << 40)
-			close(sent)
 			return nil
 		}, nil)
 	}()
-	<-sent
-	// The sleep holds the only slot once the server has it; until then
-	// the add may still get through, and is sent again.
-	var err error
-	for err == nil {
-		_, err = calcAdd(ctx, calc, 1, 1)
+	// Once the server runs the sleep (it logs the request as it starts
+	// it), the sleep holds the only slot until it is cancelled.
+	for srvLog.find("IPC server request", "method=Calc.sleep") == "" {
+		select {
+		case err := <-slept:
+			t.Fatalf("sleep returned before the server ran it: %v", err)
+		case <-ctx.Done():
+			t.Fatal("the server never ran the sleep")
+		case <-time.After(time.Millisecond):
+		}
 	}
-	if !errors.Is(err, exception.ErrOverloaded) {
+	if _, err := calcAdd(ctx, calc, 1, 1); !errors.Is(err, exception.ErrOverloaded) {
 		t.Fatalf("call past the limit: %v", err)
 	}
 	cancel()
