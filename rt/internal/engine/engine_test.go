@@ -3,10 +3,10 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"capnproto.org/go/capnp/v3"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
@@ -245,11 +245,9 @@ func TestDisconnectFailsPending(t *testing.T) {
 	// last (it lets go of that call's target once Dispatch has returned),
 	// after the connection's end: wait for the objects to go, failing
 	// only when they never do.
-	for deadline := time.Now().Add(2 * time.Minute); srv.threads.Load() != 0 || srv.calcs.Load() != 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("server objects after disconnect: %d threads, %d calcs", srv.threads.Load(), srv.calcs.Load())
-		}
-	}
+	waitUntil(t, func() bool { return srv.threads.Load() == 0 && srv.calcs.Load() == 0 }, func() string {
+		return fmt.Sprintf("server objects after disconnect: %d threads, %d calcs", srv.threads.Load(), srv.calcs.Load())
+	})
 }
 
 func addErr(t *testing.T, s *session) error {

@@ -1,8 +1,8 @@
 package engine
 
 import (
+	"fmt"
 	"testing"
-	"time"
 
 	"capnproto.org/go/capnp/v3"
 	rpccp "capnproto.org/go/capnp/v3/std/capnp/rpc"
@@ -79,10 +79,7 @@ func FuzzConn(f *testing.F) {
 		<-conn.Done()
 		// A call delivered before the end may still be running; it
 		// leaves the tables when it returns. Fail only if it never does.
-		for deadline := time.Now().Add(2 * time.Minute); conn.Stats() != (Stats{}); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("tables after the peer left: %+v", conn.Stats())
-			}
-		}
+		waitUntil(t, func() bool { return conn.Stats() == (Stats{}) },
+			func() string { return fmt.Sprintf("tables after the peer left: %+v", conn.Stats()) })
 	})
 }

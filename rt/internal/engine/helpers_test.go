@@ -445,6 +445,18 @@ func goPair(t testing.TB, srv *server) (client, server *Conn) {
 	return client, server
 }
 
+// waitUntil polls cond until it holds, for state that settles after the
+// connection has ended (no message signals it); it fails with what after
+// testWait, so that only a hang fails it.
+func waitUntil(t testing.TB, cond func() bool, what func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(testWait); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal(what())
+		}
+	}
+}
+
 // waitStats waits until c's tables are want (they change as messages
 // arrive); it fails after testWait.
 func waitStats(t testing.TB, c *Conn, want Stats) {
