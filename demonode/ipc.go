@@ -160,7 +160,7 @@ func (t *templateImpl) GetBlock(context.Context) (*wire.MsgBlock, error) { retur
 
 // GetBlockBytes serves getBlock from the template's serialization, made
 // once, instead of encoding the block on every call.
-func (t *templateImpl) GetBlockBytes(context.Context) ([]byte, error) { return t.t.Serialized(), nil }
+func (t *templateImpl) GetBlockBytes(context.Context) ([]byte, error) { return t.t.Serialized() }
 
 func (t *templateImpl) GetTxFees(context.Context) ([]btcutil.Amount, error) {
 	fees := t.t.TxFees()

@@ -189,18 +189,18 @@ func (t *Template) Block() *wire.MsgBlock {
 // Serialized returns the block's serialization with witnesses, what
 // getBlock answers. It is made once and kept until SubmitSolution changes
 // the block; the caller must not modify it.
-func (t *Template) Serialized() []byte {
+func (t *Template) Serialized() ([]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.serialized == nil {
 		var buf bytes.Buffer
 		buf.Grow(t.block.SerializeSize())
 		if err := t.block.Serialize(&buf); err != nil {
-			panic(fmt.Sprintf("chain: serializing a template's block: %v", err)) // writes to a bytes.Buffer cannot fail
+			return nil, fmt.Errorf("chain: serializing template %d's block: %w", t.id, err)
 		}
 		t.serialized = buf.Bytes()
 	}
-	return t.serialized
+	return t.serialized, nil
 }
 
 // TxFees returns the fee of each non-coinbase transaction, in block order.

@@ -472,7 +472,14 @@ func TestTemplateSerialized(t *testing.T) {
 		}
 		return buf.Bytes()
 	}
-	if got, want := tmpl.Serialized(), serialize(tmpl.Block()); !bytes.Equal(got, want) {
+	serialized := func() []byte {
+		b, err := tmpl.Serialized()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if got, want := serialized(), serialize(tmpl.Block()); !bytes.Equal(got, want) {
 		t.Fatalf("Serialized = %x, want %x", got, want)
 	}
 	cb, hdr := solveTemplate(t, tmpl, testExtraNonce)
@@ -483,7 +490,7 @@ func TestTemplateSerialized(t *testing.T) {
 	if after.Header.Nonce != hdr.Nonce || after.Transactions[0].TxHash() != cb.TxHash() {
 		t.Fatal("the template's block does not carry the solution")
 	}
-	if got, want := tmpl.Serialized(), serialize(after); !bytes.Equal(got, want) {
+	if got, want := serialized(), serialize(after); !bytes.Equal(got, want) {
 		t.Fatal("Serialized after SubmitSolution is the block before it")
 	}
 }
